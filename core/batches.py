@@ -1,0 +1,54 @@
+"""Token ids -> training batches.
+
+`streams`: the corpus is cut into B contiguous streams read side by side, `bptt` steps at a time;
+each epoch covers every token once and the hidden state flows from one batch to the next
+(truncated back-propagation through time).
+
+`tutorial_windows`: the tutorial's sampling, kept to show why it fails: windows of `bptt` tokens
+whose starts run only over the first len/bptt positions, shuffled, in batches of B.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """[N] -> [N // B, B]: column b is the b-th contiguous stretch of the corpus."""
+    batch_size = max(1, min(batch_size, len(ids) // 2 or 1))
+    steps = len(ids) // batch_size
+    return ids[: steps * batch_size].view(batch_size, steps).t().contiguous()
+
+
+def stream_batches(data: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(inputs, targets) pairs of shape [<=bptt, B]; targets are inputs shifted by one."""
+    for start in range(0, data.size(0) - 1, bptt):
+        length = min(bptt, data.size(0) - 1 - start)
+        yield data[start:start + length], data[start + 1:start + 1 + length]
+
+
+def stream_batch_count(data: torch.Tensor, bptt: int) -> int:
+    return max(0, (data.size(0) - 1 + bptt - 1) // bptt)
+
+
+def tutorial_windows(ids: torch.Tensor, bptt: int, batch_size: int,
+                     generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The tutorial's windows: only len(ids)//bptt starts exist, all near the corpus head."""
+    starts = tutorial_window_starts(len(ids), bptt)
+    order = starts[torch.randperm(len(starts), generator=generator)]
+    for i in range(0, len(order) - batch_size + 1, batch_size):
+        chosen = order[i:i + batch_size]
+        offsets = torch.arange(bptt)
+        x = ids[(chosen[None, :] + offsets[:, None])]
+        y = ids[(chosen[None, :] + offsets[:, None] + 1)]
+        yield x, y
+
+
+def tutorial_window_starts(n_tokens: int, bptt: int) -> torch.Tensor:
+    count = max(1, n_tokens // bptt)
+    return torch.clamp(torch.arange(count), max=max(0, n_tokens - bptt - 1))
+
+
+def tutorial_window_count(n_tokens: int, bptt: int, batch_size: int) -> int:
+    return max(1, n_tokens // bptt) // batch_size

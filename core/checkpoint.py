@@ -1,0 +1,178 @@
+"""One self-contained checkpoint file: weights, optimiser, vocabulary, configs, history, version.
+
+Written atomically: the bytes go to a temporary file in the same folder, are flushed to disk,
+and only then replace the target with os.replace, so a crash or a full disk mid-save leaves the
+previous checkpoint intact. Loaded only with torch.load(weights_only=True): a checkpoint holds
+tensors and plain data, never code to run.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.config import ModelConfig, TrainConfig
+from core.errors import CheckpointError
+from core.vocab import Vocabulary
+
+FORMAT = "lyrics-tui-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    model_config: ModelConfig
+    train_config: TrainConfig
+    vocab: Vocabulary
+    model_state: dict[str, Any]
+    optimizer_state: dict[str, Any] | None = None
+    epoch: int = 0
+    step: int = 0
+    elapsed_s: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_val_loss: float | None = None
+    corpus: str = ""
+    path: str = ""
+
+    @property
+    def val_ppl(self) -> float | None:
+        import math
+
+        return math.exp(self.best_val_loss) if self.best_val_loss is not None else None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_config": self.model_config.to_dict(),
+            "train_config": self.train_config.to_dict(),
+            "vocab": self.vocab.to_dict(),
+            "model_state": self.model_state,
+            "optimizer_state": self.optimizer_state,
+            "epoch": self.epoch,
+            "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "history": self.history,
+            "best_val_loss": self.best_val_loss,
+            "corpus": self.corpus,
+        }
+
+
+def checkpoint_from_payload(payload: Any, path: str) -> Checkpoint:
+    """Validate a loaded payload (from torch or the fast reader) and wrap it."""
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a lyrics-tui checkpoint")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} is not supported "
+            f"(this lyrics-tui reads version {FORMAT_VERSION})")
+    try:
+        model_config = ModelConfig.from_dict(payload["model_config"])
+        train_config = TrainConfig.from_dict(payload["train_config"])
+        vocab = Vocabulary.from_dict(payload["vocab"])
+        if model_config.vocab_size != len(vocab):
+            raise CheckpointError(f"{path}: the weights and the vocabulary disagree in size")
+        return Checkpoint(
+            model_config=model_config, train_config=train_config, vocab=vocab,
+            model_state=dict(payload["model_state"]),
+            optimizer_state=payload.get("optimizer_state"),
+            epoch=int(payload.get("epoch", 0)), step=int(payload.get("step", 0)),
+            elapsed_s=float(payload.get("elapsed_s", 0.0)),
+            history=list(payload.get("history", [])),
+            best_val_loss=payload.get("best_val_loss"),
+            corpus=str(payload.get("corpus", "")), path=path,
+        )
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: the checkpoint is incomplete ({exc})") from None
+
+
+def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
+    """Write atomically; raise CheckpointError (one line) and leave any old file as it was."""
+    import torch
+
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckpointError(f"{target.parent}: cannot create folder ({exc.strerror})") from None
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                        suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(checkpoint.to_payload(), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, target)
+        tmp_name = None
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            reason = "the disk is full"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            reason = "the folder is not writable"
+        else:
+            reason = exc.strerror or str(exc)
+        raise CheckpointError(f"{target}: checkpoint not saved: {reason}") from None
+    except RuntimeError as exc:  # torch wraps write failures of its zip writer
+        raise CheckpointError(f"{target}: checkpoint not saved: {exc}".splitlines()[0]) from None
+    finally:
+        if tmp_name is not None:
+            try:
+                os.unlink(tmp_name)
+            except OSError:
+                pass
+    checkpoint.path = str(target)
+    return str(target)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Checkpoint:
+    """Load with torch.load(weights_only=True); any failure is one CheckpointError line."""
+    import torch
+
+    name = str(path)
+    _check_readable(name)
+    try:
+        payload = torch.load(name, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise CheckpointError(
+            f"{name}: refused: the file holds something other than tensors and plain data "
+            f"({first[:120]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError,
+            AttributeError, TypeError, IndexError, UnicodeDecodeError):
+        raise CheckpointError(f"{name}: not a readable checkpoint (truncated or corrupt)") from None
+    return checkpoint_from_payload(payload, name)
+
+
+def _check_readable(name: str) -> None:
+    p = Path(name)
+    if not p.exists():
+        raise CheckpointError(f"{name}: no such file")
+    if p.is_dir():
+        raise CheckpointError(f"{name}: is a folder, not a checkpoint file")
+    if p.stat().st_size == 0:
+        raise CheckpointError(f"{name}: the file is empty")
+    if not os.access(name, os.R_OK):
+        raise CheckpointError(f"{name}: permission denied")

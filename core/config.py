@@ -1,0 +1,143 @@
+"""Model and training settings, and the named presets that fill them in.
+
+Explicit values always win over a preset: `resolve_settings(preset, overrides)` starts from the
+preset and applies only the overrides the user actually gave (not None).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from core.errors import SettingsError
+
+CELLS = ("rnn", "gru", "lstm")
+TOKENIZERS = ("word", "char")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("none", "cosine")
+WINDOWINGS = ("streams", "tutorial")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's shape. vocab_size is filled in from the vocabulary."""
+
+    cell: str = "lstm"
+    embed: int = 256
+    hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.0
+    tie_weights: bool = False
+    vocab_size: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a run reads its corpus and optimises the model."""
+
+    tokenizer: str = "word"
+    min_count: int = 2
+    max_vocab: int = 0  # 0: no cap
+    epochs: int = 30
+    time_budget: float = 0.0  # seconds; 0: no budget
+    batch_size: int = 32
+    bptt: int = 35
+    lr: float = 3e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 0.01
+    clip: float = 0.5  # max gradient norm; 0: no clipping
+    schedule: str = "cosine"
+    seed: int = 0
+    val_fraction: float = 0.1
+    windowing: str = "streams"  # "tutorial": the tutorial's windows (see core/batches.py)
+    threads: int = 0  # torch intra-op threads; 0: pick by measurement (see core/device.py)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# Each preset names only what differs from the dataclass defaults.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # Tuned on this project's benchmark (bench/quality.py): best held-out perplexity in 120 s
+    # on a 2-core CPU.
+    "default": {
+        "model": {"cell": "lstm", "embed": 256, "hidden": 256, "layers": 1, "dropout": 0.4,
+                  "tie_weights": True},
+        "train": {},
+    },
+    # The tutorial's network and optimiser: Embedding 128 -> RNN 256 -> Linear, Adam 1e-3,
+    # every word kept. Batches still cover the whole corpus (unlike the tutorial's windows).
+    "tutorial": {
+        "model": {"cell": "rnn", "embed": 128, "hidden": 256, "layers": 1, "dropout": 0.0,
+                  "tie_weights": False},
+        "train": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "min_count": 1,
+                  "clip": 0.0, "schedule": "none", "bptt": 32, "epochs": 10},
+    },
+    # The tutorial exactly, windows included: starts only in the first 1/32 of the corpus,
+    # batch 5, hidden state reset every batch. It memorises; see README "The overfitting lesson".
+    "tutorial-windows": {
+        "model": {"cell": "rnn", "embed": 128, "hidden": 256, "layers": 1, "dropout": 0.0,
+                  "tie_weights": False},
+        "train": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "min_count": 1,
+                  "clip": 0.0, "schedule": "none", "bptt": 32, "batch_size": 5, "epochs": 10,
+                  "windowing": "tutorial"},
+    },
+}
+
+
+def resolve_settings(preset: str = "default",
+                     model_overrides: dict[str, Any] | None = None,
+                     train_overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """Preset values, then every override that is not None; validated."""
+    if preset not in PRESETS:
+        raise SettingsError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    model = replace(ModelConfig(), **PRESETS[preset]["model"])
+    train = replace(TrainConfig(), **PRESETS[preset]["train"])
+    model = replace(model, **{k: v for k, v in (model_overrides or {}).items() if v is not None})
+    train = replace(train, **{k: v for k, v in (train_overrides or {}).items() if v is not None})
+    validate(model, train)
+    return model, train
+
+
+def validate(model: ModelConfig, train: TrainConfig) -> None:
+    """Raise SettingsError naming the first setting out of range."""
+    checks = [
+        (model.cell in CELLS, f"cell must be one of {', '.join(CELLS)}"),
+        (1 <= model.embed <= 4096, "embed must be between 1 and 4096"),
+        (1 <= model.hidden <= 4096, "hidden must be between 1 and 4096"),
+        (1 <= model.layers <= 8, "layers must be between 1 and 8"),
+        (0.0 <= model.dropout < 1.0, "dropout must be in [0, 1)"),
+        (not model.tie_weights or model.embed == model.hidden,
+         "weight tying needs embed == hidden"),
+        (train.tokenizer in TOKENIZERS, f"tokenizer must be one of {', '.join(TOKENIZERS)}"),
+        (train.min_count >= 1, "min-count must be at least 1"),
+        (train.max_vocab >= 0, "max-vocab must be 0 (no cap) or positive"),
+        (train.epochs >= 1, "epochs must be at least 1"),
+        (train.time_budget >= 0, "time-budget must be 0 (none) or positive"),
+        (1 <= train.batch_size <= 4096, "batch-size must be between 1 and 4096"),
+        (2 <= train.bptt <= 4096, "bptt must be between 2 and 4096"),
+        (0 < train.lr <= 10, "lr must be in (0, 10]"),
+        (train.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
+        (train.weight_decay >= 0, "weight-decay must be 0 or positive"),
+        (train.clip >= 0, "clip must be 0 (off) or positive"),
+        (train.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
+        (0 <= train.seed < 2**63, "seed must be between 0 and 2**63-1"),
+        (0.0 <= train.val_fraction < 1.0, "val-fraction must be in [0, 1)"),
+        (train.windowing in WINDOWINGS, f"windowing must be one of {', '.join(WINDOWINGS)}"),
+        (0 <= train.threads <= 256, "threads must be 0 (auto) or positive"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise SettingsError(message)

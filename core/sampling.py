@@ -1,0 +1,228 @@
+"""From logits to the next token, and the Sampler that streams a generation token by token.
+
+Every probability a view shows comes from here: the model's own distribution (temperature 1),
+the distribution actually sampled from after temperature, repetition penalty, top-k and top-p,
+and the alternatives the sampler passed over.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from core.errors import SettingsError
+from core.steppers import Stepper
+from core.tokens import NEWLINE, Tokenizer, detokenize
+from core.vocab import UNK, Vocabulary
+
+MAX_TOKENS = 10_000  # longer requests are capped, and the cap is reported
+MAX_SEED = 2**32 - 1
+REPETITION_WINDOW = 64  # the penalty looks this many tokens back
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """temperature 0 is greedy (the tutorial's argmax); top_k 0 and top_p 1 switch those off."""
+
+    temperature: float = 0.8
+    top_k: int = 0
+    top_p: float = 1.0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    max_tokens: int = 100
+    max_lines: int = 0  # stop after this many finished lines; 0: no limit
+    alternatives: int = 5  # how many top candidates each token reports
+
+    def validated(self) -> tuple["SamplerSettings", list[str]]:
+        """Settings with out-of-range lengths capped, and a note for each cap; raise for
+        values that have no sensible reading."""
+        notes: list[str] = []
+        t = self.temperature
+        if not isinstance(t, (int, float)) or math.isnan(t) or t < 0:
+            raise SettingsError("temperature must be a number >= 0 (0 = greedy)")
+        if math.isinf(t) or t > 100:
+            notes.append(f"temperature {t:g} capped at 100 (already near uniform)")
+            t = 100.0
+        if self.top_k < 0:
+            raise SettingsError("top-k must be >= 0 (0 = off)")
+        if math.isnan(self.top_p) or not 0.0 <= self.top_p <= 1.0:
+            raise SettingsError("top-p must be between 0 and 1 (1 = off; 0 keeps only the top word)")
+        rp = self.repetition_penalty
+        if math.isnan(rp) or not 1.0 <= rp <= 10.0:
+            raise SettingsError("repetition penalty must be between 1 (off) and 10")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise SettingsError(f"seed must be between 0 and {MAX_SEED}")
+        if self.max_tokens < 0:
+            raise SettingsError("length must be >= 0")
+        max_tokens = self.max_tokens
+        if max_tokens > MAX_TOKENS:
+            notes.append(f"length {max_tokens:,} capped at {MAX_TOKENS:,} tokens")
+            max_tokens = MAX_TOKENS
+        if self.max_lines < 0:
+            raise SettingsError("lines must be >= 0 (0 = no limit)")
+        return replace(self, temperature=t, max_tokens=max_tokens), notes
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One decoding step. `model` is the network's softmax; `final` is what is sampled from."""
+
+    model: np.ndarray
+    final: np.ndarray
+    survivors: int  # tokens with non-zero final probability
+    entropy: float  # of the model distribution, in nats
+
+    def top(self, k: int, which: str = "final") -> list[tuple[int, float]]:
+        probs = self.final if which == "final" else self.model
+        k = min(k, len(probs))
+        if k <= 0:
+            return []
+        idx = np.argpartition(-probs, k - 1)[:k]
+        idx = idx[np.argsort(-probs[idx], kind="stable")]
+        return [(int(i), float(probs[i])) for i in idx]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - np.max(logits)
+    e = np.exp(z)
+    return e / e.sum()
+
+
+def next_token_distribution(logits: np.ndarray, settings: SamplerSettings,
+                            recent: Sequence[int] = (), banned: Sequence[int] = ()) -> Distribution:
+    """Apply repetition penalty, temperature, top-k and top-p to one step's logits."""
+    logits = np.asarray(logits, dtype=np.float64)
+    model = softmax(logits)
+    entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
+    adjusted = logits.copy()
+    if settings.repetition_penalty != 1.0 and len(recent):
+        ids = np.unique(np.asarray(recent, dtype=np.int64))
+        vals = adjusted[ids]
+        adjusted[ids] = np.where(vals > 0, vals / settings.repetition_penalty,
+                                 vals * settings.repetition_penalty)
+    if len(banned) and len(banned) < len(adjusted):
+        adjusted[list(banned)] = -np.inf
+    if settings.temperature == 0:
+        final = np.zeros_like(model)
+        final[int(np.argmax(adjusted))] = 1.0
+        return Distribution(model, final, 1, entropy)
+    final = softmax(adjusted / settings.temperature)
+    order = None
+    if 0 < settings.top_k < len(final):
+        cut = np.argpartition(-final, settings.top_k - 1)[: settings.top_k]
+        keep = np.zeros(len(final), dtype=bool)
+        keep[cut] = True
+        final = np.where(keep, final, 0.0)
+    if settings.top_p < 1.0:
+        order = np.argsort(-final, kind="stable")
+        cumulative = np.cumsum(final[order]) / final.sum()
+        # keep the smallest prefix whose mass reaches top_p (always at least the top token)
+        n_keep = int(np.searchsorted(cumulative, settings.top_p, side="left")) + 1
+        keep = np.zeros(len(final), dtype=bool)
+        keep[order[:n_keep]] = True
+        final = np.where(keep, final, 0.0)
+    final = final / final.sum()
+    return Distribution(model, final, int(np.count_nonzero(final)), entropy)
+
+
+@dataclass(frozen=True)
+class GeneratedToken:
+    index: int  # 0 for the first generated token
+    token_id: int
+    text: str
+    prob: float  # probability it was sampled with
+    model_prob: float  # the network's own probability (temperature 1, no filters)
+    alternatives: tuple[tuple[str, float], ...]  # top candidates by final probability
+    entropy: float
+
+
+@dataclass
+class Generation:
+    """A prepared generation. Iterate it to get tokens one at a time."""
+
+    prompt: str
+    prompt_tokens: list[str]
+    unknown: list[str]  # prompt words not in the vocabulary (fed in as <unk>)
+    settings: SamplerSettings
+    notes: list[str]
+    seed: int
+    generated: list[str] = field(default_factory=list)
+    _iterator: Iterator[GeneratedToken] | None = None
+
+    def __iter__(self) -> Iterator[GeneratedToken]:
+        assert self._iterator is not None
+        return self._iterator
+
+    @property
+    def text(self) -> str:
+        """The prompt followed by what was generated so far."""
+        return detokenize(self.prompt_tokens + self.generated)
+
+    @property
+    def warnings(self) -> list[str]:
+        out = list(self.notes)
+        if self.unknown:
+            out.append("not in the vocabulary, read as <unk>: " + " ".join(self.unknown))
+        return out
+
+
+class Sampler:
+    """Generates from any Stepper with the vocabulary and tokenizer it was trained with."""
+
+    def __init__(self, stepper: Stepper, vocab: Vocabulary, tokenizer: Tokenizer) -> None:
+        self.stepper = stepper
+        self.vocab = vocab
+        self.tokenizer = tokenizer
+        self._newline_id = vocab.id(NEWLINE)
+        # <unk> is a real prediction (a rare word) but never useful text to print.
+        self._banned = [vocab.unk_id]
+
+    def prime(self, tokens: Sequence[str]) -> tuple[object, np.ndarray]:
+        """Feed a line start and then the prompt; return the state and the next logits."""
+        state = self.stepper.initial_state()
+        logits, state = self.stepper.step(state, self._newline_id)
+        for token_id in self.vocab.encode(tokens):
+            logits, state = self.stepper.step(state, token_id)
+        return state, logits
+
+    def generate(self, prompt: str, settings: SamplerSettings) -> Generation:
+        settings, notes = settings.validated()
+        tokens = self.tokenizer.prompt(prompt or "")
+        seed = settings.seed if settings.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        generation = Generation(prompt=prompt or "", prompt_tokens=tokens,
+                                unknown=self.vocab.unknown(tokens), settings=settings,
+                                notes=notes, seed=seed)
+        generation._iterator = self._run(generation, tokens, settings, seed)
+        return generation
+
+    def _run(self, generation: Generation, tokens: list[str], settings: SamplerSettings,
+             seed: int) -> Iterator[GeneratedToken]:
+        if settings.max_tokens == 0:
+            return
+        rng = np.random.default_rng(seed)
+        state, logits = self.prime(tokens)
+        recent: deque[int] = deque(self.vocab.encode(tokens)[-REPETITION_WINDOW:],
+                                   maxlen=REPETITION_WINDOW)
+        lines = 0
+        for index in range(settings.max_tokens):
+            dist = next_token_distribution(logits, settings, recent, self._banned)
+            if settings.temperature == 0:
+                token_id = int(np.argmax(dist.final))
+            else:
+                token_id = int(rng.choice(len(dist.final), p=dist.final))
+            text = self.vocab.tokens[token_id]
+            generation.generated.append(text)
+            alternatives = tuple((self.vocab.tokens[i], p)
+                                 for i, p in dist.top(settings.alternatives))
+            yield GeneratedToken(index, token_id, text, float(dist.final[token_id]),
+                                 float(dist.model[token_id]), alternatives, dist.entropy)
+            if token_id == self._newline_id:
+                lines += 1
+                if settings.max_lines and lines >= settings.max_lines:
+                    return
+            recent.append(token_id)
+            logits, state = self.stepper.step(state, token_id)

@@ -1,0 +1,340 @@
+"""A training run: data preparation, the epoch loop, validation, checkpoints, and control.
+
+The run reports through typed events (core/events.py) handed to a sink callable; it never
+touches a view. pause(), resume() and stop() may be called from any thread and take effect
+between batches. snapshot() gives other threads a consistent copy of the weights being trained.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from core import batches as B
+from core.checkpoint import Checkpoint, save_checkpoint
+from core.config import ModelConfig, TrainConfig, validate
+from core.device import training_threads
+from core.errors import CheckpointError, CorpusError, SettingsError
+from core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingEvent,
+                         TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
+from core.model import RNNLanguageModel, detach
+from core.tokens import Tokenizer
+from core.vocab import Vocabulary
+
+EventSink = Callable[[TrainingEvent], None]
+EVAL_CHUNK = 256  # validation runs one stream in chunks of this many steps
+MIN_LR_FRACTION = 0.05  # the cosine schedule ends at this fraction of the base rate
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    vocab: Vocabulary
+    train_ids: torch.Tensor
+    val_ids: torch.Tensor
+    val_unknown_rate: float
+
+
+def prepare_data(train_lines: list[str], val_lines: list[str], config: TrainConfig,
+                 vocab: Vocabulary | None = None) -> PreparedData:
+    """Tokenise, build (or reuse) the vocabulary, and encode both splits as id tensors."""
+    tokenizer = Tokenizer(config.tokenizer)
+    train_tokens = list(tokenizer.lines(train_lines))
+    if vocab is None:
+        vocab = Vocabulary.build(train_tokens, config.min_count, config.max_vocab)
+    train_ids = torch.tensor([i for line in train_tokens for i in vocab.encode(line)],
+                             dtype=torch.long)
+    val_flat = [i for line in tokenizer.lines(val_lines) for i in vocab.encode(line)]
+    val_ids = torch.tensor(val_flat, dtype=torch.long)
+    unknown = sum(1 for i in val_flat if i == vocab.unk_id) / len(val_flat) if val_flat else 0.0
+    if len(train_ids) < 2:
+        raise CorpusError("the training split is too short to learn from (needs at least one "
+                          "line with a word in it)")
+    return PreparedData(vocab, train_ids, val_ids, unknown)
+
+
+@torch.no_grad()
+def evaluate_loss(model: RNNLanguageModel, ids: torch.Tensor, device: str = "cpu") -> float:
+    """Mean cross-entropy (nats/token) over one stream, hidden state carried throughout."""
+    if len(ids) < 2:
+        return float("nan")
+    was_training = model.training
+    model.eval()
+    data = ids.to(device).view(-1, 1)
+    hidden = model.init_hidden(1, device)
+    total, count = 0.0, 0
+    for x, y in B.stream_batches(data, EVAL_CHUNK):
+        logits, hidden = model(x, hidden)
+        total += nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1),
+                                             reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+class TrainingRun:
+    """Trains one model on one corpus. Create, then call run() (blocking) in any thread."""
+
+    def __init__(self, train_lines: list[str], val_lines: list[str], model_config: ModelConfig,
+                 train_config: TrainConfig, *, out_path: str | Path | None = None,
+                 resume: Checkpoint | None = None, device: str = "cpu",
+                 sink: EventSink | None = None, corpus_name: str = "",
+                 beside_ui: bool = False, save_every_epoch: bool = True) -> None:
+        validate(model_config, train_config)
+        self.sink: EventSink = sink or (lambda event: None)
+        self.device = device
+        self.corpus_name = corpus_name
+        self.out_path = Path(out_path) if out_path else None
+        self.beside_ui = beside_ui
+        self.save_every_epoch = save_every_epoch
+        self.train_config = train_config
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self.lock = threading.Lock()  # held while the weights change
+
+        vocab = resume.vocab if resume else None
+        self.data = prepare_data(train_lines, val_lines, train_config, vocab)
+        if resume:
+            model_config = resume.model_config
+        self.model_config = replace(model_config, vocab_size=len(self.data.vocab))
+        torch.manual_seed(train_config.seed)
+        self.model = RNNLanguageModel(self.model_config).to(device)
+        self.optimizer = self._make_optimizer()
+        self.epoch = 0
+        self.step = 0
+        self.elapsed_s = 0.0
+        self.history: list[dict] = []
+        self.best_val_loss: float | None = None
+        self.last_good: Checkpoint | None = None
+        if resume:
+            self._restore(resume)
+
+    # -- control, from any thread --------------------------------------------------------
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return self.data.vocab
+
+    def snapshot_state(self) -> dict[str, torch.Tensor]:
+        """A copy of the current weights, taken between two optimiser steps."""
+        with self.lock:
+            return {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> TrainingFinished:
+        cfg = self.train_config
+        threads = training_threads(cfg.threads, beside_ui=self.beside_ui)
+        if self.device == "cpu":
+            torch.set_num_threads(threads)
+        train_data = B.batchify(self.data.train_ids, cfg.batch_size).to(self.device)
+        generator = torch.Generator().manual_seed(cfg.seed + self.epoch)
+        per_epoch = (B.tutorial_window_count(len(self.data.train_ids), cfg.bptt, cfg.batch_size)
+                     if cfg.windowing == "tutorial" else B.stream_batch_count(train_data, cfg.bptt))
+        self.sink(TrainingStarted(
+            vocab_size=len(self.vocab), train_tokens=len(self.data.train_ids),
+            val_tokens=len(self.data.val_ids), unknown_rate=self.data.val_unknown_rate,
+            batches_per_epoch=per_epoch, parameters=self.model.parameter_count(),
+            device=self.device, threads=threads, start_epoch=self.epoch))
+        total_steps = max(1, per_epoch * cfg.epochs)
+        reason, message = "completed", ""
+        best_path = last_path = None
+        clock = time.perf_counter()
+        elapsed_before = self.elapsed_s
+        try:
+            while self.epoch < cfg.epochs:
+                self.model.train()
+                epoch_loss, epoch_tokens, n_batches = 0.0, 0, 0
+                epoch_start = time.perf_counter()
+                last_report = 0.0
+                if cfg.windowing == "tutorial":
+                    batches = B.tutorial_windows(self.data.train_ids, cfg.bptt, cfg.batch_size,
+                                                 generator)
+                else:
+                    batches = B.stream_batches(train_data, cfg.bptt)
+                hidden = self.model.init_hidden(train_data.size(1), self.device)
+                for x, y in batches:
+                    if not self._running.is_set():
+                        self.sink(TrainingPaused(self.epoch + 1))
+                        paused_at = time.perf_counter()
+                        self._running.wait()
+                        clock += time.perf_counter() - paused_at  # paused time is not training
+                        epoch_start += time.perf_counter() - paused_at
+                        self.sink(TrainingResumed(self.epoch + 1))
+                    if self._stop.is_set():
+                        break
+                    x, y = x.to(self.device), y.to(self.device)
+                    if cfg.windowing == "tutorial":
+                        hidden = self.model.init_hidden(x.size(1), self.device)
+                    else:
+                        hidden = detach(hidden)
+                    lr = self._lr(total_steps, elapsed_before + time.perf_counter() - clock)
+                    with self.lock:
+                        for group in self.optimizer.param_groups:
+                            group["lr"] = lr
+                        logits, hidden = self.model(x, hidden)
+                        loss = nn.functional.cross_entropy(logits.view(-1, logits.size(-1)),
+                                                           y.reshape(-1))
+                        if not torch.isfinite(loss):
+                            raise _Diverged(f"the loss became {loss.item()} at epoch "
+                                            f"{self.epoch + 1}, batch {n_batches + 1}")
+                        self.optimizer.zero_grad(set_to_none=True)
+                        loss.backward()
+                        if cfg.clip:
+                            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
+                        self.optimizer.step()
+                    self.step += 1
+                    n_batches += 1
+                    epoch_loss += loss.item() * y.numel()
+                    epoch_tokens += y.numel()
+                    now = time.perf_counter()
+                    if now - last_report >= 0.1 or n_batches == per_epoch:
+                        last_report = now
+                        spent = now - epoch_start
+                        rate = epoch_tokens / spent if spent > 0 else 0.0
+                        eta = spent / n_batches * max(0, per_epoch - n_batches)
+                        self.sink(BatchFinished(self.epoch + 1, n_batches, per_epoch,
+                                                loss.item(), rate, elapsed_before + now - clock,
+                                                eta))
+                    if cfg.time_budget and elapsed_before + now - clock >= cfg.time_budget:
+                        reason = "time budget"
+                        break
+                if n_batches == 0:
+                    if self._stop.is_set():
+                        reason = "stopped"
+                    break
+                self.epoch += 1
+                train_loss = epoch_loss / max(1, epoch_tokens)
+                val_loss = (evaluate_loss(self.model, self.data.val_ids, self.device)
+                            if len(self.data.val_ids) >= 2 else None)
+                self.elapsed_s = elapsed_before + time.perf_counter() - clock
+                spent = time.perf_counter() - epoch_start
+                score = val_loss if val_loss is not None else train_loss
+                is_best = self.best_val_loss is None or score < self.best_val_loss
+                if is_best:
+                    self.best_val_loss = score
+                event = EpochFinished(
+                    epoch=self.epoch, train_loss=train_loss, val_loss=val_loss,
+                    val_ppl=math.exp(min(val_loss, 700)) if val_loss is not None else None,
+                    tokens_per_s=epoch_tokens / spent if spent > 0 else 0.0,
+                    elapsed_s=self.elapsed_s, lr=lr, is_best=is_best)
+                self.history.append(event.to_dict())
+                self.last_good = self.checkpoint()
+                self.sink(event)
+                if is_best and self.out_path:
+                    best_path = self._save(self.out_path)
+                if self._stop.is_set():
+                    reason = "stopped"
+                    break
+                if reason == "time budget":
+                    break
+        except _Diverged as exc:
+            reason, message = "diverged", f"training stopped: {exc}; the last good checkpoint is kept"
+        except CheckpointError as exc:
+            reason, message = "failed", str(exc)
+        if reason != "diverged" and self.out_path and self.save_every_epoch and self.epoch:
+            try:
+                last_path = self._save(last_checkpoint_path(self.out_path))
+            except CheckpointError as exc:
+                reason, message = "failed", str(exc)
+        finished = TrainingFinished(
+            reason=reason, epochs=self.epoch,
+            best_val_ppl=math.exp(min(self.best_val_loss, 700)) if self.best_val_loss is not None else None,
+            best_checkpoint=best_path or (str(self.out_path) if self.out_path and self.out_path.exists() else None),
+            last_checkpoint=last_path, message=message)
+        self.sink(finished)
+        return finished
+
+    # -- helpers -------------------------------------------------------------------------
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cfg = self.train_config
+        if cfg.optimizer == "adamw":
+            return torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
+                                     weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def _lr(self, total_steps: int, elapsed: float) -> float:
+        """Cosine decay over the run: by steps, or by time when a time budget ends it sooner."""
+        cfg = self.train_config
+        if cfg.schedule == "none":
+            return cfg.lr
+        progress = self.step / total_steps
+        if cfg.time_budget:
+            progress = max(progress, elapsed / cfg.time_budget)
+        progress = min(1.0, progress)
+        low = cfg.lr * MIN_LR_FRACTION
+        return low + (cfg.lr - low) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def checkpoint(self) -> Checkpoint:
+        with self.lock:
+            model_state = {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
+            optimizer_state = _clone(self.optimizer.state_dict())
+        return Checkpoint(
+            model_config=self.model_config, train_config=self.train_config, vocab=self.vocab,
+            model_state=model_state, optimizer_state=optimizer_state, epoch=self.epoch,
+            step=self.step, elapsed_s=self.elapsed_s, history=list(self.history),
+            best_val_loss=self.best_val_loss, corpus=self.corpus_name)
+
+    def _save(self, path: Path) -> str:
+        checkpoint = self.last_good or self.checkpoint()
+        saved = save_checkpoint(checkpoint, path)
+        self.sink(CheckpointSaved(saved, checkpoint.epoch, checkpoint.val_ppl))
+        return saved
+
+    def save(self, path: str | Path) -> str:
+        """Save the last finished epoch's state (or the current one before any epoch ends)."""
+        return self._save(Path(path))
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        try:
+            self.model.load_state_dict(checkpoint.model_state)
+            if checkpoint.optimizer_state:
+                self.optimizer.load_state_dict(checkpoint.optimizer_state)
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{checkpoint.path}: weights do not fit this model "
+                                  f"({str(exc).splitlines()[0][:100]})") from None
+        self.epoch = checkpoint.epoch
+        self.step = checkpoint.step
+        self.elapsed_s = checkpoint.elapsed_s
+        self.history = list(checkpoint.history)
+        self.best_val_loss = checkpoint.best_val_loss
+        if checkpoint.epoch >= self.train_config.epochs:
+            raise SettingsError(f"the checkpoint already has {checkpoint.epoch} epochs; ask for "
+                                f"more with --epochs (e.g. --epochs {checkpoint.epoch + 10})")
+
+
+class _Diverged(Exception):
+    pass
+
+
+def _clone(state):
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone().cpu()
+    if isinstance(state, dict):
+        return {k: _clone(v) for k, v in state.items()}
+    if isinstance(state, list):
+        return [_clone(v) for v in state]
+    return state
+
+
+def last_checkpoint_path(best: Path) -> Path:
+    """Where the latest (resumable) state goes beside the best checkpoint."""
+    return best.with_name(f"{best.stem}-last{best.suffix or '.pt'}")
