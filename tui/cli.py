@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--text", required=True)
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--json", action="store_true")
+
+    from tui.cli_inspect import add_inspect_commands
+
+    add_inspect_commands(sub)
     return parser
 
 
@@ -119,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_generate(args)
         if args.command == "eval":
             return cmd_eval(args)
+        if args.command is not None:
+            from tui.cli_inspect import run_inspect_command
+
+            return run_inspect_command(args)
         return cmd_playground(args)
     except LyricsError as exc:
         print(f"lyrics-tui: {exc}", file=sys.stderr)
