@@ -33,8 +33,18 @@ class _StorageType:
 
 def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple,
                     *_ignored: Any) -> np.ndarray:
+    if not isinstance(storage, np.ndarray) or not all(
+            isinstance(n, int) and n >= 0 for n in (offset, *size, *stride)):
+        raise pickle.UnpicklingError("malformed tensor")
+    if len(size) != len(stride):
+        raise pickle.UnpicklingError("malformed tensor")
     if not size:
         return np.array(storage[offset])
+    if 0 in size:
+        return np.zeros(tuple(size), dtype=storage.dtype)
+    # as_strided does no bounds check: a hostile file must not read past the storage
+    if offset + sum((n - 1) * s for n, s in zip(size, stride)) >= storage.size:
+        raise pickle.UnpicklingError("a tensor reaches past its storage")
     itemsize = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride))
