@@ -51,12 +51,19 @@ class NumpyStepper:
         self.decoder_w = w.get("decoder.weight", self.embedding)
         self.decoder_b = w["decoder.bias"]
         self.layers = []
+        gates = {"rnn": 1, "gru": 3, "lstm": 4}.get(config.cell, 1) * config.hidden
         for i in range(config.layers):
             w_ih, w_hh = w[f"rnn.weight_ih_l{i}"], w[f"rnn.weight_hh_l{i}"]
             b_ih, b_hh = w[f"rnn.bias_ih_l{i}"], w[f"rnn.bias_hh_l{i}"]
+            n_in = config.embed if i == 0 else config.hidden
+            if (w_ih.shape != (gates, n_in) or w_hh.shape != (gates, config.hidden)
+                    or b_ih.shape != (gates,) or b_hh.shape != (gates,)):
+                raise ValueError(f"layer {i}'s weights do not match the model configuration")
             self.layers.append((w_ih, w_hh, b_ih, b_hh, b_ih + b_hh))
         expected = (config.vocab_size, config.embed)
-        if self.embedding.shape != expected or self.decoder_w.shape != (config.vocab_size, config.hidden):
+        if (self.embedding.shape != expected
+                or self.decoder_w.shape != (config.vocab_size, config.hidden)
+                or self.decoder_b.shape != (config.vocab_size,)):
             raise ValueError("weights do not match the model configuration")
 
     def initial_state(self) -> State:
