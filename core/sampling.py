@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from core.errors import SettingsError
+from core.errors import CheckpointError, SettingsError
 from core.steppers import Stepper
 from core.tokens import NEWLINE, Tokenizer, detokenize
 from core.vocab import UNK, Vocabulary
@@ -96,6 +96,9 @@ def next_token_distribution(logits: np.ndarray, settings: SamplerSettings,
                             recent: Sequence[int] = (), banned: Sequence[int] = ()) -> Distribution:
     """Apply repetition penalty, temperature, top-k and top-p to one step's logits."""
     logits = np.asarray(logits, dtype=np.float64)
+    if not np.isfinite(logits).all():
+        raise CheckpointError("the network produced NaN or infinite scores: its weights are "
+                              "broken (retrain, or use an earlier checkpoint)")
     model = softmax(logits)
     entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
     adjusted = logits.copy()
@@ -110,7 +113,9 @@ def next_token_distribution(logits: np.ndarray, settings: SamplerSettings,
         final = np.zeros_like(model)
         final[int(np.argmax(adjusted))] = 1.0
         return Distribution(model, final, 1, entropy)
-    final = softmax(adjusted / settings.temperature)
+    # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
+    with np.errstate(over="ignore"):
+        final = softmax((adjusted - np.max(adjusted)) / settings.temperature)
     order = None
     if 0 < settings.top_k < len(final):
         cut = np.argpartition(-final, settings.top_k - 1)[: settings.top_k]
