@@ -43,7 +43,7 @@ class Checkpoint:
     def val_ppl(self) -> float | None:
         import math
 
-        return math.exp(self.best_val_loss) if self.best_val_loss is not None else None
+        return math.exp(min(self.best_val_loss, 700)) if self.best_val_loss is not None else None
 
     def to_payload(self) -> dict[str, Any]:
         return {
