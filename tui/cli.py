@@ -20,11 +20,11 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit code 2), not the usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _float(text: str) -> float:
@@ -35,7 +35,7 @@ def _float(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lyrics-tui",
         description="Train, play with and look inside a recurrent language model of lyrics. "
                     "With no command, opens the terminal playground.")
@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="max tokens; above 10,000 is capped with a note (default 100)")
     gen.add_argument("--temperature", type=_float, default=0.8,
                      help=">= 0; 0 is greedy; above 100 is capped (default 0.8)")
-    gen.add_argument("--top-k", type=int, default=0, help="keep the k likeliest (0: off)")
+    gen.add_argument("--top-k", type=int, default=0,
+                     help="keep the k likeliest; 0 or more than the vocabulary: off (default 0)")
     gen.add_argument("--top-p", type=_float, default=1.0,
                      help="keep the likeliest words holding this mass, 0..1 (1: off)")
     gen.add_argument("--repetition-penalty", type=_float, default=1.0, help="1 (off) to 10")
@@ -115,7 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already reported in one line
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         if args.command == "train":
             return cmd_train(args)
@@ -180,8 +184,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         train_lines, val_lines = corpus.split(train_cfg.val_fraction)
     device = resolve_device(args.device)
-    out = Path(args.out) if args.out else (Path(args.resume) if args.resume
-                                           else default_checkpoint_path(corpus.path))
+    if args.out:
+        out = Path(args.out)
+    elif args.resume:  # resuming from x-last.pt: the best still goes to x.pt, the latest to x-last.pt
+        out = Path(args.resume)
+        if out.stem.endswith("-last"):
+            out = out.with_name(out.stem[: -len("-last")] + out.suffix)
+    else:
+        out = default_checkpoint_path(corpus.path)
     view = JsonTrainView() if args.json else ConsoleTrainView()
     run = TrainingRun(train_lines, val_lines, model_cfg, train_cfg, out_path=out, resume=resume,
                       device=device, sink=view, corpus_name=corpus.path)
@@ -308,7 +318,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from core.steppers import NumpyStepper
 
         checkpoint = read_checkpoint(str(path))
-        stepper = NumpyStepper(checkpoint.model_config, checkpoint.model_state)
+        try:
+            stepper = NumpyStepper(checkpoint.model_config, checkpoint.model_state)
+        except (KeyError, ValueError, TypeError) as exc:
+            from core.errors import CheckpointError
+
+            raise CheckpointError(f"{path}: weights do not fit the stored configuration "
+                                  f"({str(exc).splitlines()[0][:100] if str(exc) else exc!r})") from None
     else:
         from core.checkpoint import load_checkpoint
         from core.device import resolve_device
