@@ -25,7 +25,7 @@ from core.events import (BatchFinished, CheckpointSaved, EpochFinished, Training
                          TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
 from core.model import RNNLanguageModel, detach
 from core.tokens import Tokenizer
-from core.vocab import Vocabulary
+from core.vocab import Vocabulary, build_and_encode, encode_lines
 
 EventSink = Callable[[TrainingEvent], None]
 EVAL_CHUNK = 256  # validation runs one stream in chunks of this many steps
@@ -43,15 +43,24 @@ class PreparedData:
 def prepare_data(train_lines: list[str], val_lines: list[str], config: TrainConfig,
                  vocab: Vocabulary | None = None) -> PreparedData:
     """Tokenise, build (or reuse) the vocabulary, and encode both splits as id tensors."""
+    # Streamed: token lists live one line at a time, the corpus as arrays of ids (see
+    # core/vocab.py), so memory stays a few bytes per token on a large corpus.
     tokenizer = Tokenizer(config.tokenizer)
-    train_tokens = list(tokenizer.lines(train_lines))
     if vocab is None:
-        vocab = Vocabulary.build(train_tokens, config.min_count, config.max_vocab)
-    train_ids = torch.tensor([i for line in train_tokens for i in vocab.encode(line)],
-                             dtype=torch.long)
-    val_flat = [i for line in tokenizer.lines(val_lines) for i in vocab.encode(line)]
-    val_ids = torch.tensor(val_flat, dtype=torch.long)
-    unknown = sum(1 for i in val_flat if i == vocab.unk_id) / len(val_flat) if val_flat else 0.0
+        vocab, train_array = build_and_encode(tokenizer.lines(train_lines), config.min_count,
+                                              config.max_vocab)
+        if len(train_array) >= 2 and len(vocab) < 2:
+            raise CorpusError(
+                "the vocabulary would hold only <unk>: "
+                + ("--max-vocab 1 leaves no room for words" if config.max_vocab == 1 else
+                   f"no token is seen {config.min_count} times; lower --min-count or use a "
+                   "longer corpus"))
+    else:
+        train_array = encode_lines(vocab, tokenizer.lines(train_lines))
+    train_ids = torch.from_numpy(train_array)
+    val_array = encode_lines(vocab, tokenizer.lines(val_lines))
+    val_ids = torch.from_numpy(val_array)
+    unknown = float((val_array == vocab.unk_id).mean()) if len(val_array) else 0.0
     if len(train_ids) < 2:
         raise CorpusError("the training split is too short to learn from (needs at least one "
                           "line with a word in it)")
