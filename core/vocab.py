@@ -5,10 +5,14 @@ rebuilds it from a corpus (one of the tutorial's defects).
 """
 from __future__ import annotations
 
+from array import array
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from core.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 UNK = "<unk>"
 
@@ -37,6 +41,13 @@ class Vocabulary:
         counter: Counter[str] = Counter()
         for line in token_lines:
             counter.update(line)
+        return cls.from_counts(counter.items(), min_count, max_size)
+
+    @classmethod
+    def from_counts(cls, counts: Iterable[tuple[str, int]], min_count: int = 2,
+                    max_size: int = 0) -> "Vocabulary":
+        """As build(), from (token, count) pairs in first-seen order."""
+        counter: Counter[str] = Counter(dict(counts))
         unk_count = counter.pop(UNK, 0)
         # Counter.most_common keeps first-seen order among equal counts.
         kept = [(t, c) for t, c in counter.most_common() if c >= min_count]
@@ -83,3 +94,35 @@ class Vocabulary:
             return cls(tokens, [int(c) for c in counts])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"the stored vocabulary is malformed ({exc})") from None
+
+
+def build_and_encode(token_lines: Iterable[Sequence[str]], min_count: int = 2,
+                     max_size: int = 0) -> tuple[Vocabulary, "np.ndarray"]:
+    """Build the vocabulary and encode the corpus in one streaming pass.
+
+    Each distinct token gets a provisional id as it is first seen and the corpus is kept as
+    4-byte provisional ids (never as lists of token strings), then remapped to the vocabulary's
+    ids: memory grows by a few bytes per token, which keeps a 50 MB corpus in bounds.
+    """
+    import numpy as np
+
+    provisional: dict[str, int] = {}
+    flat = array("i")
+    for line in token_lines:
+        flat.extend([provisional.setdefault(t, len(provisional)) for t in line])
+    ids = np.frombuffer(flat, dtype=np.intc) if len(flat) else np.zeros(0, dtype=np.intc)
+    counts = np.bincount(ids, minlength=len(provisional))
+    vocab = Vocabulary.from_counts(zip(provisional, counts.tolist()), min_count, max_size)
+    get = vocab.index.get
+    remap = np.fromiter((get(t, 0) for t in provisional), dtype=np.int64, count=len(provisional))
+    return vocab, remap[ids]
+
+
+def encode_lines(vocab: Vocabulary, token_lines: Iterable[Sequence[str]]) -> "np.ndarray":
+    """The ids of every token of every line, as one int64 array (streamed, no big lists)."""
+    import numpy as np
+
+    flat = array("q")
+    for line in token_lines:
+        flat.extend(vocab.encode(line))
+    return np.frombuffer(flat, dtype=np.int64).copy() if len(flat) else np.zeros(0, np.int64)
