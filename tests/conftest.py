@@ -1,0 +1,84 @@
+"""Shared fixtures: tiny settings, a small corpus, one tiny trained checkpoint per session.
+
+Tests marked `slow` (the 50 MB corpus) are skipped unless pytest is given --run-slow.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+BUNDLED = ROOT / "data" / "lyrics.txt"
+JAYCHOU = ROOT.parent / "shared" / "data" / "jaychou_lyrics.txt"
+
+# Small enough to train in well under a second on 2 cores.
+TINY_MODEL = {"cell": "lstm", "embed": 16, "hidden": 16, "layers": 1, "dropout": 0.0,
+              "tie_weights": False}
+TINY_TRAIN = {"epochs": 1, "batch_size": 8, "bptt": 12, "lr": 1e-2, "threads": 1,
+              "schedule": "none"}
+TINY_FLAGS = ["--embed", "16", "--hidden", "16", "--no-tie-weights", "--dropout", "0",
+              "--batch-size", "8", "--bptt", "12", "--threads", "1", "--lr", "0.01"]
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run tests marked slow (the 50 MB corpus)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes minutes or a lot of memory; needs --run-slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def tiny_settings(model: dict | None = None, train: dict | None = None):
+    from core.config import resolve_settings
+
+    return resolve_settings("default", {**TINY_MODEL, **(model or {})},
+                            {**TINY_TRAIN, **(train or {})})
+
+
+@pytest.fixture(scope="session")
+def bundled_lines() -> list[str]:
+    from core.corpus import read_corpus
+
+    return read_corpus(BUNDLED).lines
+
+
+@pytest.fixture(scope="session")
+def small_lines(bundled_lines) -> list[str]:
+    """The first 300 lines of the bundled corpus: verses and repeated choruses."""
+    return bundled_lines[:300]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, small_lines):
+    """One tiny word-level LSTM trained for two epochs, saved as best + last checkpoints."""
+    from core.trainer import TrainingRun
+
+    folder = tmp_path_factory.mktemp("trained")
+    model_cfg, train_cfg = tiny_settings(train={"epochs": 2})
+    events: list = []
+    run = TrainingRun(small_lines[:270], small_lines[270:], model_cfg, train_cfg,
+                      out_path=folder / "tiny.pt", sink=events.append, corpus_name="small")
+    finished = run.run()
+    assert finished.reason == "completed", finished
+    return {"path": folder / "tiny.pt", "last": folder / "tiny-last.pt", "run": run,
+            "events": events, "finished": finished}
+
+
+@pytest.fixture(scope="session")
+def checkpoint_path(trained) -> Path:
+    return trained["path"]
