@@ -221,8 +221,9 @@ class Sampler:
                 token_id = int(rng.choice(len(dist.final), p=dist.final))
             text = self.vocab.tokens[token_id]
             generation.generated.append(text)
+            # candidates the filters removed (probability 0, <unk> among them) are not offered
             alternatives = tuple((self.vocab.tokens[i], p)
-                                 for i, p in dist.top(settings.alternatives))
+                                 for i, p in dist.top(settings.alternatives) if p > 0)
             yield GeneratedToken(index, token_id, text, float(dist.final[token_id]),
                                  float(dist.model[token_id]), alternatives, dist.entropy)
             if token_id == self._newline_id:

@@ -82,3 +82,53 @@ def trained(tmp_path_factory, small_lines):
 @pytest.fixture(scope="session")
 def checkpoint_path(trained) -> Path:
     return trained["path"]
+
+
+class BigramStepper:
+    """A stand-in network: the next logits depend only on the last token (a table row)."""
+
+    def __init__(self, table, config=None) -> None:
+        import numpy as np
+
+        from core.config import ModelConfig
+
+        self.table = np.asarray(table, dtype=np.float64)
+        self.config = config or ModelConfig(cell="rnn", embed=2, hidden=2,
+                                            vocab_size=len(self.table))
+        self.calls = 0
+
+    def initial_state(self):
+        return None
+
+    def step(self, state, token_id):
+        self.calls += 1
+        return self.table[token_id].copy(), token_id
+
+    def hidden_vectors(self, state):
+        import numpy as np
+
+        return np.zeros(2, np.float32), None
+
+    def embedding_matrix(self):
+        import numpy as np
+
+        return np.eye(len(self.table), 2, dtype=np.float32)
+
+
+TOY_TOKENS = ["<unk>", "\n", "我", "你", "爱", "风", "天", "的", "在", "走"]
+
+
+def toy_sampler(seed: int = 0, unk_first: bool = True):
+    """A Sampler over a random bigram table in which <unk> is the likeliest next token."""
+    import numpy as np
+
+    from core.sampling import Sampler
+    from core.tokens import Tokenizer
+    from core.vocab import Vocabulary
+
+    rng = np.random.default_rng(seed)
+    table = rng.normal(0, 2, (len(TOY_TOKENS), len(TOY_TOKENS)))
+    if unk_first:
+        table[:, 0] = table.max(axis=1) + 3.0
+    vocab = Vocabulary(TOY_TOKENS, [1] * len(TOY_TOKENS))
+    return Sampler(BigramStepper(table), vocab, Tokenizer("char"))
