@@ -57,6 +57,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.1
     windowing: str = "streams"  # "tutorial": the tutorial's windows (see core/batches.py)
+    average: float = 0.0  # decay of an exponential moving average of the weights; 0: off
     threads: int = 0  # torch intra-op threads; 0: pick by measurement (see core/device.py)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +138,7 @@ def validate(model: ModelConfig, train: TrainConfig) -> None:
         (0.0 <= train.val_fraction < 1.0, "val-fraction must be in [0, 1)"),
         (train.windowing in WINDOWINGS, f"windowing must be one of {', '.join(WINDOWINGS)}"),
         (0 <= train.threads <= 256, "threads must be 0 (auto) or positive"),
+        (0.0 <= train.average < 1.0, "average must be in [0, 1) (0 = off)"),
     ]
     for ok, message in checks:
         if not ok:

@@ -6,6 +6,7 @@ between batches. snapshot() gives other threads a consistent copy of the weights
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -123,6 +124,12 @@ class TrainingRun:
         self.last_good: Checkpoint | None = None
         if resume:
             self._restore(resume)
+        # Weight averaging: the model that is evaluated, saved and sampled from is an
+        # exponential moving average of the trained weights, which on a corpus this small
+        # lowers held-out perplexity at no cost per step worth measuring (bench/quality.py).
+        self._params = [p for p in self.model.parameters()]
+        self._average = ([p.detach().clone() for p in self._params]
+                         if train_config.average else None)
 
     # -- control, from any thread --------------------------------------------------------
     def pause(self) -> None:
@@ -144,9 +151,17 @@ class TrainingRun:
         return self.data.vocab
 
     def snapshot_state(self) -> dict[str, torch.Tensor]:
-        """A copy of the current weights, taken between two optimiser steps."""
+        """A copy of the weights to sample from (the averaged ones when averaging), taken
+        between two optimiser steps."""
         with self.lock:
-            return {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
+            state = {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
+            if self._average is not None:
+                names = {id(p): n for n, p in self.model.named_parameters()}
+                for p, a in zip(self._params, self._average):
+                    state[names[id(p)]] = a.detach().clone().cpu()
+                if self.model_config.tie_weights:
+                    state["decoder.weight"] = state["embedding.weight"]
+            return state
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> TrainingFinished:
@@ -210,6 +225,8 @@ class TrainingRun:
                         if cfg.clip:
                             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip)
                         self.optimizer.step()
+                        if self._average is not None:
+                            self._update_average()
                     self.step += 1
                     n_batches += 1
                     epoch_loss += loss.item() * y.numel()
@@ -232,8 +249,9 @@ class TrainingRun:
                     break
                 self.epoch += 1
                 train_loss = epoch_loss / max(1, epoch_tokens)
-                val_loss = (evaluate_loss(self.model, self.data.val_ids, self.device)
-                            if len(self.data.val_ids) >= 2 else None)
+                with self._averaged_weights():
+                    val_loss = (evaluate_loss(self.model, self.data.val_ids, self.device)
+                                if len(self.data.val_ids) >= 2 else None)
                 self.elapsed_s = elapsed_before + time.perf_counter() - clock
                 spent = time.perf_counter() - epoch_start
                 score = val_loss if val_loss is not None else train_loss
@@ -246,7 +264,8 @@ class TrainingRun:
                     tokens_per_s=epoch_tokens / spent if spent > 0 else 0.0,
                     elapsed_s=self.elapsed_s, lr=lr, is_best=is_best)
                 self.history.append(event.to_dict())
-                self.last_good = self.checkpoint()
+                with self._averaged_weights():
+                    self.last_good = self.checkpoint()
                 self.sink(event)
                 if is_best and self.out_path:
                     best_path = self._save(self.out_path)
@@ -273,6 +292,29 @@ class TrainingRun:
         return finished
 
     # -- helpers -------------------------------------------------------------------------
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        # Early on the average would be dominated by the random start: warm the decay up.
+        decay = min(self.train_config.average, (1 + self.step) / (10 + self.step))
+        torch._foreach_lerp_(self._average, self._params, 1.0 - decay)
+
+    @contextlib.contextmanager
+    def _averaged_weights(self):
+        """Swap the averaged weights in (for evaluation and saving), then the trained ones back."""
+        if self._average is None:
+            yield
+            return
+        with self.lock, torch.no_grad():
+            trained = [p.detach().clone() for p in self._params]
+            for p, a in zip(self._params, self._average):
+                p.copy_(a)
+        try:
+            yield
+        finally:
+            with self.lock, torch.no_grad():
+                for p, t in zip(self._params, trained):
+                    p.copy_(t)
+
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.train_config
         if cfg.optimizer == "adamw":
