@@ -88,8 +88,9 @@ def add_inspect_commands(sub: argparse._SubParsersAction) -> None:
     _checkpoint_arg(hidden)
     hidden.add_argument("--prompt", default="", help="start text (empty: start a new line)")
     hidden.add_argument("--length", type=_int, default=20, help="words to generate (20)")
-    hidden.add_argument("--width", type=_int, default=STRIP_WIDTH,
-                        help=f"strip width in the terminal (default {STRIP_WIDTH}; 0: every unit)")
+    hidden.add_argument("--width", type=_int,
+                        help="cells per strip in the terminal; a cell shows the strongest unit "
+                             "of its group (default: fit the terminal; 0: every unit)")
     _sampler_args(hidden, 0.8)
 
 
@@ -332,7 +333,7 @@ def cmd_hidden(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.validated()
-    if args.width < 0:
+    if args.width is not None and args.width < 0:
         raise LyricsError("width must be 0 (every unit) or positive")
     subject = load_subject(args.checkpoint)
     trace = hidden_trace(subject, args.prompt, args.length, settings)
@@ -347,7 +348,10 @@ def cmd_hidden(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     console = _console()
-    shown = trace.hidden_size if args.width == 0 else min(args.width, trace.hidden_size)
+    width = args.width
+    if width is None:  # fit: about 40 columns go to the other columns of the table
+        width = max(8, min(STRIP_WIDTH * 2, (console.width - 40) // (2 if trace.cell == "lstm" else 1)))
+    shown = trace.hidden_size if width == 0 else min(width, trace.hidden_size)
     note = "" if shown == trace.hidden_size else f", strongest of each {trace.hidden_size / shown:.1f}"
     console.print(f"{trace.cell.upper()} layer {trace.layer}, {trace.hidden_size} units "
                   f"(▁ = −1 … █ = +1{note}"
