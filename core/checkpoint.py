@@ -104,9 +104,10 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
     except OSError as exc:
         raise CheckpointError(f"{target.parent}: cannot create folder ({exc.strerror})") from None
     tmp_name = None
+    _remove_stale_temps(target)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                        suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent,
+                                        prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             torch.save(checkpoint.to_payload(), handle)
             handle.flush()
@@ -132,6 +133,31 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
                 pass
     checkpoint.path = str(target)
     return str(target)
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Delete half-written temp files left by saves whose process died (killed mid-save), so
+    repeated crashes cannot fill the disk. A temp file of a live process is left alone."""
+    prefix = f".{target.name}."
+    try:
+        names = [n for n in os.listdir(target.parent) if n.startswith(prefix) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid_text = name[len(prefix):].split(".", 1)[0]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+            continue  # still running: maybe saving right now
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, ValueError):
+            continue
+        try:
+            os.unlink(target.parent / name)
+        except OSError:
+            pass
 
 
 def _fsync_dir(folder: Path) -> None:
