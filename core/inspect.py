@@ -261,6 +261,7 @@ class StepView(_Serialisable):
     survivors: int  # words left with non-zero final probability
     vocab_size: int
     shown_mass: float  # model probability held by the candidates shown
+    unk_prob: float  # model probability of <unk> ("some rare word"), which is never picked
     temperature: float
     top_k: int
     top_p: float
@@ -402,6 +403,7 @@ class StepThrough:
             entropy_bits=float(entropy), effective_choices=float(2.0 ** entropy),
             final_entropy_bits=_entropy_bits(final), survivors=dist.survivors,
             vocab_size=len(model), shown_mass=float(model[order].sum()),
+            unk_prob=float(model[self.subject.vocab.unk_id]),
             temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
             repetition_penalty=s.repetition_penalty, hidden=frame.hidden)
 

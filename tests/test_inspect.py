@@ -154,6 +154,7 @@ def test_first_step_candidates_entropy_and_survivors():
     assert view.entropy_bits == pytest.approx(1.875)  # .5*1 + .25*2 + .125*3 + 2 * .0625*4
     assert view.effective_choices == pytest.approx(2 ** 1.875)
     assert view.shown_mass == pytest.approx(1.0)
+    assert view.unk_prob == pytest.approx(0.0625)
     assert [c.model_rank for c in view.candidates] == [1, 2, 3, 4, 4]
 
 

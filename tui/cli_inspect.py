@@ -262,6 +262,7 @@ def _step_json(view) -> dict[str, Any]:
             "entropy_bits": view.entropy_bits, "effective_choices": view.effective_choices,
             "final_entropy_bits": view.final_entropy_bits, "survivors": view.survivors,
             "vocab_size": view.vocab_size, "shown_mass": view.shown_mass,
+            "unk_prob": view.unk_prob,
             "hidden_norm": view.hidden.h.norm,
             "candidates": [{"number": c.number, "word": c.text, "model_prob": c.model_prob,
                             "final_prob": c.final_prob, "model_rank": c.model_rank,
@@ -307,7 +308,8 @@ def _print_step(console, view) -> None:
     console.print(f"[bold]step {view.index + 1}[/] after {context}\n"
                   f"entropy {view.entropy_bits:.2f} bits (as unsure as a fair pick among "
                   f"{view.effective_choices:,.1f} words) · {view.survivors:,} of "
-                  f"{view.vocab_size:,} words survive the filters")
+                  f"{view.vocab_size:,} words survive the filters · <unk> (any rare word, "
+                  f"never picked) {_pct(view.unk_prob)}")
     table = Table(show_edge=False)
     for name, justify in (("#", "right"), ("word", "left"), ("model", "right"),
                           ("after filters", "right"), ("rank", "right")):
