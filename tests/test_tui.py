@@ -1,0 +1,581 @@
+"""Pilot tests of the playground: every binding, and the whole flow on a tiny model.
+
+Each test runs the app headless with App.run_test inside asyncio.run. Waiting is done by polling
+a condition with a bounded number of short Pilot pauses, never by sleeping a fixed time.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from tui.app import PlaygroundApp
+from tui.keybar import KeyBar
+from tui.panels import LossPlot
+from tui.screens import HelpScreen, LoadScreen, WriteScreen
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_MODEL = {"embed": 16, "hidden": 16, "layers": 1}
+TINY_TRAIN = {"epochs": 1, "batch_size": 8, "bptt": 8}
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def tiny_corpus(folder: Path, lines: int = 150) -> Path:
+    text = (ROOT / "data" / "lyrics.txt").read_text(encoding="utf-8").splitlines()[:lines]
+    path = folder / "tiny.txt"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
+
+
+def make_app(tmp_path: Path, **kwargs) -> PlaygroundApp:
+    options = dict(corpus=str(tiny_corpus(tmp_path)), checkpoint_dir=tmp_path / "ck",
+                   model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN,
+                   sampler={"pace_ms": 0}, device="cpu", open_newest=False)
+    options.update(kwargs)
+    return PlaygroundApp(**options)
+
+
+def record_notes(app: PlaygroundApp) -> list[tuple[str, str]]:
+    """Every notification the app shows, as (severity, text)."""
+    notes: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message, *, title="", severity="information", timeout=None, markup=False):
+        notes.append((severity, str(message)))
+        original(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return notes
+
+
+async def until(pilot, condition, what: str, tries: int = 600) -> None:
+    """Poll `condition` between short pauses; fail after `tries` pauses (~30 s at most)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+def text_of(app_or_screen, selector) -> str:
+    """The plain text a Static shows (strings, rich Text or any rich renderable)."""
+    content = app_or_screen.query_one(selector).content
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Text):
+        return content.plain
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
+
+
+async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
+    await pilot.press("t")
+    await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 1,
+                "one epoch of training")
+
+
+async def wait_generation(app: PlaygroundApp, pilot) -> None:
+    await until(pilot, lambda: not app.generating, "the generation to finish")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny trained checkpoint, made once with core/ directly."""
+    from core.config import resolve_settings
+    from core.corpus import read_corpus
+    from core.trainer import TrainingRun
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    corpus = read_corpus(tiny_corpus(folder))
+    model_cfg, train_cfg = resolve_settings("default", {**TINY_MODEL}, {**TINY_TRAIN})
+    train, val = corpus.split(train_cfg.val_fraction)
+    out = folder / "tiny-e1.pt"
+    TrainingRun(train, val, model_cfg, train_cfg, out_path=out, save_every_epoch=False).run()
+    assert out.exists()
+    return out
+
+
+# -- the whole flow ----------------------------------------------------------------------------
+def test_whole_flow_train_generate_save_load(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await train_one_epoch(app, pilot)
+            # the loss shows in the panel: a table row, the plot's data, the status line
+            table = text_of(app, "#epoch-table")
+            row = app.history[0]
+            assert re.search(rf"^\s+1\s+{row['train_loss']:.3f}\s+{row['val_loss']:.3f}", table,
+                             re.M), table
+            assert app.query_one(LossPlot).epochs == [1]
+            assert app.query_one(LossPlot).train == [pytest.approx(row["train_loss"])]
+            assert "trained 1 epoch" in text_of(app, "#status")
+
+            # generate: the start text, then tokens one by one
+            await pilot.press("slash")
+            assert app.focused is app.query_one("#prompt")
+            await pilot.press("l", "o", "v", "e")  # typed into the field, not taken as keys
+            assert app.query_one("#prompt").value == "love"
+            app.query_one("#prompt").value = "城市"
+            await pilot.press("enter")
+            await wait_generation(app, pilot)
+            assert app.generated, "no tokens were generated"
+            output = text_of(app, "#output")
+            assert output.startswith("城市")
+            assert "".join(app.generated) in output
+
+            # save: the name carries epoch and validation perplexity
+            await pilot.press("s")
+            ck_dir = tmp_path / "ck"
+            await until(pilot, lambda: any(ck_dir.glob("tiny-e1-ppl*.pt")), "the saved file")
+            saved = next(ck_dir.glob("tiny-e1-ppl*.pt"))
+            assert re.fullmatch(r"tiny-e1-ppl\d+\.\d\.pt", saved.name)
+            assert f"ppl{row['val_ppl']:.1f}" in saved.name
+
+            # reset, then load it back from the list
+            await pilot.press("R")
+            assert not app.has_model
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the load screen")
+            listed = app.screen.files
+            assert saved in listed
+            app.screen.query_one("#load-list").highlighted = listed.index(saved)
+            await pilot.press("enter")
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")
+            assert Path(app.loaded.checkpoint.path) == saved
+            assert app.history and app.history[0]["epoch"] == 1
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            assert app.generated
+        assert not [n for n in notes if n[0] == "error"], notes
+
+    run(main())
+
+
+# -- training keys -----------------------------------------------------------------------------
+def test_pause_resume_and_stop(tmp_path):
+    async def main():
+        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "training", "training to start")
+            await pilot.press("space")
+            await until(pilot, lambda: app.train_state == "paused", "the pause")
+            assert "paused" in text_of(app, "#status")
+            run_ = app.current_run
+            step = run_.step
+            await pilot.pause(0.2)
+            assert run_.step == step, "training went on while paused"
+            await pilot.press("space")
+            await until(pilot, lambda: run_.step > step, "training to resume")
+            await pilot.press("x")
+            await until(pilot, lambda: app.train_state == "idle", "the stop")
+            assert run_.epoch < 500
+            assert app.current_run is run_  # the stopped model stays for generating/saving
+
+    run(main())
+
+
+def test_train_continues_a_trained_model(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await train_one_epoch(app, pilot)
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 2,
+                        "a second epoch")
+            assert [h["epoch"] for h in app.history] == [1, 2]
+            assert any("continuing from epoch 1 to 2" in text for _, text in notes)
+
+    run(main())
+
+
+def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
+    before = set(threading.enumerate())
+    app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 100_000})
+
+    async def main():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "training", "training to start")
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running, "the app to quit", tries=100)
+        # every training thread has ended by the time the app is gone
+        assert app.train_done and all(done.is_set() for done in app.train_done)
+
+    run(main())  # asyncio.run also joins the executor's idle threads
+    assert set(threading.enumerate()) == before
+
+
+def test_ctrl_c_quits(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("slash")  # even from inside a text field
+            await pilot.press("ctrl+c")
+            await until(pilot, lambda: not app.is_running, "the app to quit", tries=100)
+
+    run(main())
+
+
+def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await train_one_epoch(app, pilot)
+            assert app.dirty
+            await pilot.press("R")
+            assert app.has_model, "one R must not discard an unsaved model"
+            assert any("press R again" in text for _, text in notes)
+            await pilot.press("R")
+            assert not app.has_model and not app.history
+            assert "no model yet" in text_of(app, "#status")
+
+    run(main())
+
+
+# -- generation keys ---------------------------------------------------------------------------
+def test_launch_with_checkpoint_generates_at_once(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")
+            assert "tiny-e1.pt" in text_of(app, "#status")
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            assert app.generated
+
+    run(main())
+
+
+def test_launch_opens_the_newest_checkpoint(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint_dir=tiny_checkpoint.parent, open_newest=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the newest checkpoint")
+            assert Path(app.loaded.checkpoint.path).name == tiny_checkpoint.name
+
+    run(main())
+
+
+def test_same_seed_repeats_and_new_seed_differs(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0,
+                                                                            "max_tokens": 40})
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            first, seed = list(app.generated), app.last_seed
+            await pilot.press("r")
+            await until(pilot, lambda: not app.generating and app.gen_id == 2, "regeneration")
+            assert app.generated == first and app.last_seed == seed
+            await pilot.press("g")
+            await until(pilot, lambda: not app.generating and app.gen_id == 3, "a new seed")
+            assert app.last_seed != seed
+            assert f"seed {app.last_seed}" in text_of(app, "#sampler-line")
+
+    run(main())
+
+
+def test_escape_stops_generation(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint),
+                       sampler={"pace_ms": 50, "max_tokens": 5000})
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await pilot.press("g")
+            await until(pilot, lambda: len(app.generated) >= 2, "the first tokens")
+            await pilot.press("escape")
+            await wait_generation(app, pilot)
+            assert len(app.generated) < 5000
+            assert "stopped after" in text_of(app, "#output")
+
+    run(main())
+
+
+def test_temperature_keys(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert "temperature 0.80" in text_of(app, "#sampler-line")
+            await pilot.press("plus")
+            assert app.temperature == pytest.approx(0.9)
+            await pilot.press("equals_sign")
+            assert "temperature 1.00" in text_of(app, "#sampler-line")
+            for _ in range(12):
+                await pilot.press("minus")
+            assert app.temperature == 0.0  # clamped: 0 is greedy
+            await pilot.press("slash", "up", "up")  # in the start-text field as well
+            assert app.temperature == pytest.approx(0.2)
+            await pilot.press("down")
+            assert app.temperature == pytest.approx(0.1)
+            await pilot.press("escape")
+            assert app.focused is app.query_one("#output-scroll")
+
+    run(main())
+
+
+def test_copy_and_write_output(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            text = app.prompt_text + "".join(app.generated)
+            await pilot.press("c")
+            assert app.clipboard == text
+            await pilot.press("w")
+            await until(pilot, lambda: isinstance(app.screen, WriteScreen), "the write screen")
+            target = tmp_path / "out" / "song.txt"
+            target.parent.mkdir()
+            app.screen.query_one("#write-path").value = str(target)
+            await pilot.press("enter")
+            await until(pilot, target.exists, "the written file")
+            assert target.read_text(encoding="utf-8").rstrip("\n") == text.rstrip("\n")
+
+    run(main())
+
+
+def test_write_to_an_unwritable_place_is_a_notification(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            await pilot.press("w")
+            await until(pilot, lambda: isinstance(app.screen, WriteScreen), "the write screen")
+            app.screen.query_one("#write-path").value = str(tmp_path / "no" / "such" / "f.txt")
+            await pilot.press("enter")
+            await until(pilot, lambda: any(s == "error" for s, _ in notes), "an error note")
+            assert app.is_running
+
+    run(main())
+
+
+# -- screens and discoverability ---------------------------------------------------------------
+def test_help_lists_every_binding(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            shown = text_of(app.screen, "#help-text")
+            for binding in PlaygroundApp.BINDINGS:
+                assert binding.description in shown, binding.description
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+    run(main())
+
+
+def test_command_palette_offers_every_binding(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for binding in PlaygroundApp.BINDINGS:
+                assert any(t.startswith(binding.description) for t in titles), binding.description
+            await pilot.press("ctrl+p")
+            from textual.command import CommandPalette
+
+            await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+            await pilot.press("escape")
+
+    run(main())
+
+
+def test_command_palette_runs_an_action(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            commands = {c.title.split(" (")[0]: c for c in app.get_system_commands(app.screen)}
+            commands["Temperature +0.1"].callback()
+            await until(pilot, lambda: app.temperature > 0.85, "the action to run")
+            assert app.temperature == pytest.approx(0.9)
+
+    run(main())
+
+
+def test_key_bar_always_shows_help_and_quit_at_80_columns(tmp_path):
+    async def main():
+        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
+        async with app.run_test(size=(80, 24)) as pilot:
+            def keys() -> str:
+                return text_of(app, KeyBar)
+
+            await pilot.pause()
+            assert "t Train" in keys() and "? Help" in keys() and "q Quit" in keys()
+            assert "x Stop" not in keys()
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "training", "training")
+            await until(pilot, lambda: "x Stop" in keys(), "the stop key in the bar")
+            assert "space Pause" in keys() and "q Quit" in keys() and "t Train" not in keys()
+            await pilot.press("x")
+            await until(pilot, lambda: app.train_state == "idle", "the stop")
+
+    run(main())
+
+
+def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            settings = app.query_one("#settings")
+            assert not settings.display or settings.region.width == 0
+            await pilot.press("o")
+            await pilot.pause()
+            assert settings.region.width > 0
+            assert app.focused is app.query_one("#set-corpus")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert settings.region.width == 0
+            app.query_one("#set-epochs").value = "many"
+            await pilot.press("t")
+            assert ("error", "epochs: 'many' is not a whole number") in notes
+            app.query_one("#set-epochs").value = "0"
+            await pilot.press("t")
+            assert ("error", "epochs must be at least 1") in notes
+            assert app.train_state == "idle"
+
+    run(main())
+
+
+def test_wide_terminal_keeps_settings_open(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert app.query_one("#settings").region.width > 0
+            assert app.query_one("#train-panel").region.width > 0
+
+    run(main())
+
+
+def test_training_settings_lock_during_a_run(tmp_path):
+    async def main():
+        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "training", "training")
+            assert app.query_one("#train-settings").disabled
+            assert not app.query_one("#set-top_k").disabled  # sampler stays live
+            await pilot.press("x")
+            await until(pilot, lambda: app.train_state == "idle", "the stop")
+            assert not app.query_one("#train-settings").disabled
+
+    run(main())
+
+
+# -- errors are notifications ------------------------------------------------------------------
+def test_bad_corpus_is_a_notification(tmp_path):
+    async def main():
+        app = make_app(tmp_path, corpus=str(tmp_path / "missing.txt"))
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: any(s == "error" for s, _ in notes), "the launch note")
+            binary = tmp_path / "binary.txt"
+            binary.write_bytes(b"\x00\x01\x02" * 100)
+            app.query_one("#set-corpus").value = str(binary)
+            await pilot.press("t")
+            await until(pilot, lambda: any("binary" in t for _, t in notes), "the corpus error")
+            await until(pilot, lambda: app.train_state == "idle", "idle again")
+            assert app.is_running
+
+    run(main())
+
+
+def test_corrupt_checkpoint_is_a_notification(tmp_path):
+    async def main():
+        bad = tmp_path / "bad.pt"
+        bad.write_bytes(b"PK\x03\x04 this is not really a zip")
+        app = make_app(tmp_path, checkpoint=str(bad))
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: any(s == "error" for s, _ in notes), "the error note")
+            assert any(str(bad) in t for _, t in notes)
+            assert app.loaded is None and app.is_running
+
+    run(main())
+
+
+def test_unknown_prompt_words_are_a_warning(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            app.query_one("#prompt").value = "zzqqxx"
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            assert any(s == "warning" and "zzqqxx" in t for s, t in notes), notes
+            assert app.generated
+
+    run(main())
+
+
+def test_load_by_typed_path_and_bad_sampler_value(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path)
+        notes = record_notes(app)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the load screen")
+            app.screen.query_one("#load-path").value = str(tiny_checkpoint)
+            app.screen.query_one("#load-path").focus()
+            await pilot.press("enter")
+            await until(pilot, lambda: app.loaded is not None, "the typed checkpoint")
+            app.query_one("#set-top_p").value = "2"
+            await pilot.press("g")
+            await until(pilot, lambda: any("top-p" in t for _, t in notes), "the sampler error")
+            assert not app.generating
+
+    run(main())
+
+
+def test_load_screen_escape_cancels(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the load screen")
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, LoadScreen), "the cancel")
+            assert app.loaded is None
+
+    run(main())
+
+
+def test_generation_during_training_uses_the_live_weights(tmp_path):
+    async def main():
+        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500},
+                       sampler={"pace_ms": 0, "max_tokens": 20})
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "training" and app.current_run.step > 0,
+                        "a few batches")
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            assert app.generated
+            assert "live weights" in app.query_one("#prompt-pane").border_title
+            await pilot.press("x")
+            await until(pilot, lambda: app.train_state == "idle", "the stop")
+
+    run(main())

@@ -1,0 +1,900 @@
+"""The playground: `lyrics-tui` with no subcommand.
+
+One screen: training panel (live loss plot, a line per epoch, in-epoch progress), settings form
+and prompt pane. Training runs in a Textual thread worker calling core.trainer.TrainingRun;
+its events arrive here as messages. Generation runs in another thread worker over a numpy copy
+of the very weights being trained (or of a loaded checkpoint) and posts one token at a time.
+
+Start-up stays light: torch is imported only inside the training/saving workers, and a
+checkpoint is read with core.fastload (numpy) after the first frame, so the first frame is not
+held up and generation works as soon as the checkpoint is read.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterator
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
+
+from core.corpus import BUNDLED_CORPUS
+from core.errors import CheckpointError, LyricsError, SettingsError
+from core.paths import checkpoint_dir as default_checkpoint_dir
+from core.paths import list_checkpoints
+from tui.keybar import KeyBar
+from tui.messages import (CheckpointLoaded, GenerationDone, GenerationStarted, Problem, Saved,
+                          TokenGenerated, TrainEvent, TrainingFailed, TrainingReady,
+                          TrainingThreadDone)
+from tui.panels import (SAMPLER_DEFAULTS, PromptPane, SettingsPanel, TrainingPanel, fmt_duration,
+                        fmt_ppl, fmt_rate)
+from tui.screens import HelpScreen, LoadScreen, WriteScreen
+
+QUIT_WAIT_S = 0.8  # how long quitting waits for the workers to wind down
+SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the generation snapshot this often
+WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
+TEMPERATURE_MAX = 5.0
+TEMPERATURE_KEYS = Binding.Group("Temp")
+
+
+@dataclass
+class LoadedModel:
+    checkpoint: Any  # core.checkpoint.Checkpoint with numpy weights
+    stepper: Any  # core.steppers.NumpyStepper
+
+
+def _display_path(path: str | Path) -> str:
+    """A path relative to the working folder when it is inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)
+
+
+def _safe_stem(path: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", Path(path).stem) or "model"
+
+
+class PlaygroundApp(App[int]):
+    """The playground. Constructor arguments let tests and benchmarks use tiny settings."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lyrics-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("t", "train", "Train", tooltip="start training (continues a loaded/trained model)"),
+        Binding("space", "pause", "Pause", tooltip="pause or resume training"),
+        Binding("x", "stop", "Stop", tooltip="stop training after this batch"),
+        Binding("s", "save", "Save", tooltip="save a checkpoint named with epoch and val ppl"),
+        Binding("l", "load", "Load", tooltip="load a checkpoint (list, path or file tree)"),
+        Binding("R", "reset", "Reset", key_display="R",
+                tooltip="forget the model and start afresh (shift+r)"),
+        Binding("slash", "focus_prompt", "Prompt", key_display="/",
+                tooltip="type a start text; Enter generates"),
+        Binding("g", "generate", "Generate", tooltip="generate with a new seed"),
+        Binding("r", "regenerate", "Same seed", tooltip="generate again with the last seed"),
+        Binding("escape", "stop_generation", "Stop gen", tooltip="stop generating"),
+        Binding("minus", "temperature(-0.1)", "Temperature -0.1", key_display="-",
+                group=TEMPERATURE_KEYS, tooltip="lower the temperature by 0.1"),
+        Binding("plus,equals_sign", "temperature(0.1)", "Temperature +0.1", key_display="+",
+                group=TEMPERATURE_KEYS, tooltip="raise the temperature by 0.1"),
+        Binding("c", "copy", "Copy", tooltip="copy the output to the clipboard (OSC 52)"),
+        Binding("w", "write", "Write", tooltip="write the output to a file"),
+        Binding("o", "settings", "Settings", tooltip="show or hide the settings form"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="all keys"),
+        Binding("q", "quit", "Quit", tooltip="quit (stops training first)"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, corpus: str | None = None, checkpoint: str | None = None, *,
+                 checkpoint_dir: str | Path | None = None, preset: str = "default",
+                 model_overrides: dict[str, Any] | None = None,
+                 train_overrides: dict[str, Any] | None = None,
+                 sampler: dict[str, Any] | None = None, temperature: float = 0.8,
+                 device: str = "auto", open_newest: bool = True) -> None:
+        super().__init__()
+        self.corpus_path = str(corpus) if corpus else _display_path(BUNDLED_CORPUS)
+        self.checkpoint_arg = str(checkpoint) if checkpoint else None
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir()
+        self.preset = preset
+        self.model_overrides = dict(model_overrides or {})
+        self.train_overrides = dict(train_overrides or {})
+        self.initial_sampler = dict(sampler or {})
+        self.temperature = temperature
+        self.device = device
+        self.open_newest = open_newest
+        # training state: idle | starting | training | pausing | paused | stopping
+        self.train_state = "idle"
+        self.current_run: Any = None  # the TrainingRun owning the model (live or finished)
+        self._active_run: Any = None  # the run whose thread is running, if any
+        self._run_id = 0
+        self._stop_requested = False
+        self.history: list[dict[str, Any]] = []
+        self.run_info = ""
+        self.loaded: LoadedModel | None = None
+        self.dirty = False
+        self._reset_armed_at = 0.0
+        self._snap: tuple[Any, int, float, dict[str, Any]] | None = None
+        self._snap_lock = threading.Lock()
+        # generation state
+        self.gen_id = 0
+        self.generating = False
+        self._gen_stop: threading.Event | None = None
+        self.prompt_text = ""
+        self.generated: list[str] = []
+        self.last_seed: int | None = None
+        self.gen_note = ""
+        self._quitting = False
+        self._settings_open: bool | None = None  # None: follow the terminal width
+        self.last_event_at = 0.0
+        self.first_frame_at: float | None = None
+        self.train_done: list[threading.Event] = []  # one per training thread, set when it ends
+
+    # -- layout --------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status")
+        with Horizontal(id="body"):
+            with Vertical(id="main"):
+                yield TrainingPanel(id="train-panel")
+                yield PromptPane(id="prompt-pane")
+            sampler = {**{k: v for k, v in self.initial_sampler.items()}}
+            yield SettingsPanel(self.corpus_path, self.preset, self.model_overrides,
+                                self.train_overrides, sampler, id="settings")
+        yield KeyBar(id="keys")
+
+    def on_mount(self) -> None:
+        self._apply_width(self.size.width)
+        self._show_sampler()
+        self._show_output()
+        self._refresh_status()
+        self.query_one("#output-scroll").focus()
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        self.first_frame_at = time.perf_counter()
+        self._warm_up()
+        if not Path(self.corpus_path).expanduser().exists():
+            self.notify(f"{self.corpus_path}: no such file (set the corpus in Settings, o)",
+                        severity="error")
+        if self.checkpoint_arg:
+            self._load_worker(self.checkpoint_arg, quiet=False)
+        elif self.open_newest:
+            newest = list_checkpoints(self.checkpoint_dir)
+            if newest:
+                self._load_worker(str(newest[0]), quiet=False)
+
+    @work(thread=True, group="warm", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Load jieba's dictionary now (~0.7 s) so the first Enter does not wait for it."""
+        from core.tokens import warm_up
+
+        try:
+            warm_up("word")
+        except Exception:  # noqa: BLE001 - a failed warm-up shows up later as a real error
+            pass
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        screen = self.screen
+        wide = width >= WIDE_COLUMNS
+        screen.set_class(wide, "-wide")
+        screen.set_class(not wide, "-narrow")
+        is_open = self._settings_open if self._settings_open is not None else wide
+        screen.set_class(is_open, "-settings-open")
+
+    # -- helpers -------------------------------------------------------------------------
+    @property
+    def settings(self) -> SettingsPanel:
+        return self.query_one(SettingsPanel)
+
+    @property
+    def has_model(self) -> bool:
+        return self.current_run is not None or self.loaded is not None
+
+    @property
+    def training_active(self) -> bool:
+        return self.train_state != "idle"
+
+    def _set_state(self, state: str) -> None:
+        self.train_state = state
+        try:
+            self.settings.lock_training(state != "idle")
+        except Exception:  # noqa: BLE001 - during shutdown the form may be gone
+            pass
+        self._refresh_status()
+        self.refresh_bindings()
+
+    def _model_description(self, model_config: Any, vocab_size: int) -> str:
+        c = model_config
+        return f"{c.cell} {c.embed}→{c.hidden}×{c.layers} · vocab {vocab_size:,}"
+
+    def _refresh_status(self) -> None:
+        state = self.train_state
+        corpus = Path(self.corpus_path).name
+        if state == "starting":
+            text = f"preparing: loading torch, tokenising {corpus}…"
+        elif state in ("training", "pausing", "stopping"):
+            run = self.current_run
+            epochs = run.train_config.epochs if run is not None else 0
+            epoch = (run.epoch + 1) if run is not None else 0
+            word = {"training": "training", "pausing": "pausing…", "stopping": "stopping…"}[state]
+            text = f"{word} · epoch {epoch}/{epochs} · {self.run_info}"
+        elif state == "paused":
+            text = f"paused · space resumes · {self.run_info}"
+        elif self.current_run is not None:
+            best = min((h["val_ppl"] for h in self.history if h.get("val_ppl") is not None),
+                       default=None)
+            text = (f"trained {self.current_run.epoch} epoch(s) · best val ppl {fmt_ppl(best)} · "
+                    f"{self.run_info}" + (" · unsaved (s saves)" if self.dirty else ""))
+        elif self.loaded is not None:
+            ck = self.loaded.checkpoint
+            text = (f"model {Path(ck.path).name} · epoch {ck.epoch} · val ppl "
+                    f"{fmt_ppl(ck.val_ppl)} · "
+                    f"{self._model_description(ck.model_config, len(ck.vocab))}")
+        else:
+            text = f"no model yet · t trains on {corpus} · l loads a checkpoint · ? help"
+        if self.generating:
+            text = "generating · " + text
+        try:
+            self.query_one("#status", Static).update(text)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def _show_sampler(self) -> None:
+        try:
+            sampler = self.settings.read_sampler()
+        except LyricsError:
+            sampler = dict(SAMPLER_DEFAULTS)
+        self.query_one(PromptPane).show_sampler(self.temperature, sampler, self.last_seed)
+
+    def _show_output(self) -> None:
+        if not self.prompt_text and not self.generated:
+            if self.has_model:
+                hint = "Press / and type a start word, then Enter; g generates with a new seed."
+            elif self.training_active:
+                hint = ("Training… as soon as the first batches are done, / then Enter "
+                        "generates from the weights being trained.")
+            else:
+                hint = "No model yet: press t to train one, or l to load a checkpoint."
+            self.query_one(PromptPane).show_output("", [], hint)
+            return
+        self.query_one(PromptPane).show_output(self.prompt_text, self.generated, self.gen_note)
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """As App.notify, but plain text by default: paths and <unk> are not markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout,  # type: ignore[arg-type]
+                       markup=markup)
+
+    def error(self, text: str) -> None:
+        self.notify(text, severity="error", timeout=8)
+
+    # -- bindings: visibility follows the state, so the footer shows what applies now --------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        state = self.train_state
+        if action == "train":
+            return state == "idle"
+        if action in ("pause", "stop"):
+            return state != "idle"
+        if action == "save":
+            return self.current_run is not None
+        if action == "load":
+            return state == "idle"
+        if action == "reset":
+            return state == "idle" and (self.has_model or bool(self.history))
+        if action == "generate":
+            return self.has_model
+        if action == "temperature":
+            return True
+        if action == "regenerate":
+            return self.has_model and self.last_seed is not None
+        if action in ("copy", "write"):
+            return bool(self.generated or self.prompt_text)
+        if action == "stop_generation":
+            return self.generating
+        return True
+
+    @classmethod
+    def binding_rows(cls) -> Iterator[tuple[str, str, str, str]]:
+        """(keys, action, description, more) for every binding: the help screen's table."""
+        names = {"slash": "/", "question_mark": "?", "equals_sign": "=", "minus": "-",
+                 "plus": "+"}
+        for b in cls.BINDINGS:
+            binding = b if isinstance(b, Binding) else Binding(*b)
+            keys = ", ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
+            yield keys, binding.action, binding.description, binding.tooltip
+        yield "up, down", "temperature", "T+ / T-", "in the start-text field"
+        yield "tab", "focus", "Next area", "shift+tab goes back"
+        yield "ctrl+p", "command_palette", "Commands", "every action by name"
+
+    def get_system_commands(self, screen: Screen) -> Iterator[SystemCommand]:
+        seen = set()
+        for b in self.BINDINGS:
+            binding = b if isinstance(b, Binding) else Binding(*b)
+            if binding.action in seen:
+                continue
+            seen.add(binding.action)
+            title = f"{binding.description} ({binding.key_display or binding.key.split(',')[0]})"
+            yield SystemCommand(title, binding.tooltip or binding.description,
+                                lambda action=binding.action: self.call_later(self.run_action,
+                                                                              action))
+        yield from super().get_system_commands(screen)
+
+    # -- training ------------------------------------------------------------------------
+    def action_train(self) -> None:
+        if self.training_active:
+            self.notify("training is already running", severity="warning")
+            return
+        try:
+            preset, model_over, train_over = self.settings.read_training()
+            from core.config import resolve_settings
+
+            resolve_settings(preset, model_over, train_over)
+        except LyricsError as exc:
+            self.error(str(exc))
+            return
+        corpus = self.settings.corpus or str(BUNDLED_CORPUS)
+        self.corpus_path = corpus
+        resume: tuple[str, Any] | None = None
+        if self.current_run is not None:
+            resume = ("run", self.current_run)
+        elif self.loaded is not None:
+            resume = ("path", self.loaded.checkpoint.path)
+        self._run_id += 1
+        self._stop_requested = False
+        self._set_state("starting")
+        self._show_output()
+        self.query_one(TrainingPanel).set_progress("epoch -", 0, 1, "preparing…")
+        self._train_worker(self._run_id, corpus, preset, model_over, train_over, resume)
+
+    @work(thread=True, group="train", exit_on_error=False)
+    def _train_worker(self, run_id: int, corpus_path: str, preset: str, model_over: dict,
+                      train_over: dict, resume: tuple[str, Any] | None) -> None:
+        done = threading.Event()
+        self.train_done.append(done)
+        try:
+            from core.config import resolve_settings, validate
+            from core.corpus import read_corpus
+
+            corpus = read_corpus(Path(corpus_path).expanduser())
+            model_cfg, train_cfg = resolve_settings(preset, model_over, train_over)
+            if self._quitting or self._stop_requested:
+                return
+            from core.device import resolve_device
+            from core.trainer import TrainingRun  # imports torch: after the first frame
+
+            device = resolve_device(self.device)
+            checkpoint, note = None, ""
+            if resume is not None:
+                kind, source = resume
+                if kind == "run":
+                    checkpoint = source.checkpoint()
+                else:
+                    from core.checkpoint import load_checkpoint
+
+                    checkpoint = load_checkpoint(source)
+                more = train_over.get("epochs") or train_cfg.epochs
+                given = {k: v for k, v in train_over.items() if v is not None}
+                given["epochs"] = checkpoint.epoch + more
+                train_cfg = replace(checkpoint.train_config, **given)
+                validate(checkpoint.model_config, train_cfg)
+                note = f"continuing from epoch {checkpoint.epoch} to {train_cfg.epochs}"
+            train_lines, val_lines = corpus.split(train_cfg.val_fraction)
+            if self._quitting or self._stop_requested:
+                return
+            out = self.checkpoint_dir / f"{_safe_stem(corpus.path)}.pt"
+            run = TrainingRun(train_lines, val_lines, model_cfg, train_cfg, out_path=out,
+                              resume=checkpoint, device=device,
+                              sink=lambda event: self._sink(run_id, event),
+                              corpus_name=corpus.path, beside_ui=True)
+            self._active_run = run
+            self.post_message(TrainingReady(run, run_id, note))
+            if self._quitting or self._stop_requested:
+                run.stop()
+            finished = run.run()
+            if finished.message:
+                severity = "error" if finished.reason in ("diverged", "failed") else "warning"
+                self.post_message(Problem(finished.message, severity))
+        except LyricsError as exc:
+            self.post_message(TrainingFailed(str(exc), run_id))
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+            self.post_message(TrainingFailed(f"training failed: {type(exc).__name__}: {exc}",
+                                             run_id))
+        finally:
+            self._active_run = None
+            self.post_message(TrainingThreadDone(run_id))
+            done.set()
+
+    def _sink(self, run_id: int, event: Any) -> None:
+        """Called in the trainer thread between batches: forward, and refresh the snapshot."""
+        from core.events import BatchFinished
+
+        run = self._active_run
+        if isinstance(event, BatchFinished) and run is not None:
+            snap = self._snap
+            if snap is None or snap[0] is not run or time.monotonic() - snap[2] >= SNAPSHOT_EVERY_S:
+                state = {k: v.numpy() for k, v in run.snapshot_state().items()}
+                self._snap = (run, run.step, time.monotonic(), state)
+        self.post_message(TrainEvent(event, run_id))
+
+    @on(TrainingReady)
+    def _on_training_ready(self, message: TrainingReady) -> None:
+        if message.run_id != self._run_id:
+            return
+        run = message.run
+        self.current_run = run
+        self.loaded = None
+        self.history = list(run.history)
+        self.query_one(TrainingPanel).set_history(self.history)
+        self._show_output()
+        self.refresh_bindings()
+        if message.note:
+            self.notify(message.note)
+
+    @on(TrainEvent)
+    def _on_train_event(self, message: TrainEvent) -> None:
+        from core import events as E
+
+        if message.run_id != self._run_id:
+            return
+        event = message.event
+        self.last_event_at = time.perf_counter()
+        panel = self.query_one(TrainingPanel)
+        if isinstance(event, E.TrainingStarted):
+            run = self.current_run
+            desc = self._model_description(run.model_config, event.vocab_size) if run else ""
+            self.run_info = (f"{desc} · {event.parameters / 1e6:.2f}M params · "
+                             f"{event.device}, {event.threads} thread(s)")
+            if self.train_state in ("starting",):
+                self._set_state("training")
+            unknown = f"{event.unknown_rate:.1%} of validation tokens are <unk>"
+            panel.border_subtitle = (f"{event.train_tokens:,} train tokens · "
+                                     f"{event.val_tokens:,} val · {unknown}")
+        elif isinstance(event, E.BatchFinished):
+            panel.set_progress(
+                f"epoch {event.epoch}", event.batch, event.batches,
+                f"{event.batch}/{event.batches} · loss {event.loss:.3f} · "
+                f"ETA {fmt_duration(event.eta_s)} · {fmt_rate(event.tokens_per_s)} tok/s")
+        elif isinstance(event, E.EpochFinished):
+            self.history.append(event.to_dict())
+            self.dirty = True
+            panel.set_history(self.history)
+            self._refresh_status()
+        elif isinstance(event, E.CheckpointSaved):
+            panel.border_subtitle = (f"autosaved epoch {event.epoch} → "
+                                     f"{_display_path(event.path)}")
+        elif isinstance(event, E.TrainingPaused):
+            self._set_state("paused")
+        elif isinstance(event, E.TrainingResumed):
+            if self.train_state in ("paused", "training"):
+                self._set_state("training")
+        elif isinstance(event, E.TrainingFinished):
+            best = fmt_ppl(event.best_val_ppl)
+            if event.reason not in ("diverged", "failed"):
+                self.notify(f"training {event.reason} after {event.epochs} epoch(s); best val "
+                            f"ppl {best}")
+
+    @on(TrainingFailed)
+    def _on_training_failed(self, message: TrainingFailed) -> None:
+        self.error(message.text)
+
+    @on(TrainingThreadDone)
+    def _on_training_done(self, message: TrainingThreadDone) -> None:
+        if message.run_id != self._run_id:
+            return
+        self._set_state("idle")
+        self.query_one(TrainingPanel).set_progress("epoch -", 0, 1, "")
+        self._show_output()
+
+    def action_pause(self) -> None:
+        run = self._active_run
+        if run is None:
+            self.notify("nothing to pause yet", severity="warning")
+            return
+        if run.paused:
+            run.resume()
+            self._set_state("training")
+        else:
+            run.pause()
+            self._set_state("pausing")
+
+    def action_stop(self) -> None:
+        self._stop_requested = True
+        run = self._active_run
+        if run is not None:
+            run.stop()
+        if self.train_state != "idle":
+            self._set_state("stopping")
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def action_save(self) -> None:
+        run = self.current_run
+        if run is None:
+            if self.loaded is not None:
+                self.notify(f"this model is already saved in {self.loaded.checkpoint.path}")
+            else:
+                self.notify("nothing to save yet: train a model first (t)", severity="warning")
+            return
+        last = run.history[-1] if run.history else None
+        epoch = last["epoch"] if last else run.epoch
+        ppl = last.get("val_ppl") if last else None
+        name = f"{_safe_stem(self.corpus_path)}-e{epoch}"
+        if ppl is not None and math.isfinite(ppl):
+            name += f"-ppl{ppl:.1f}"
+        self._save_worker(run, self.checkpoint_dir / f"{name}.pt")
+
+    @work(thread=True, group="save", exit_on_error=False)
+    def _save_worker(self, run: Any, path: Path) -> None:
+        try:
+            saved = run.save(path)
+            self.post_message(Saved(saved))
+        except LyricsError as exc:
+            self.post_message(Problem(str(exc)))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(Problem(f"{path}: checkpoint not saved ({type(exc).__name__})"))
+
+    @on(Saved)
+    def _on_saved(self, message: Saved) -> None:
+        if self.current_run is not None and not self.training_active:
+            self.dirty = False
+        self._refresh_status()
+        self.notify(f"saved {_display_path(message.path)}")
+
+    def action_load(self) -> None:
+        if self.training_active:
+            self.notify("stop training first (x), then load", severity="warning")
+            return
+        files = list_checkpoints(self.checkpoint_dir)
+        start = self.checkpoint_dir if self.checkpoint_dir.is_dir() else Path.cwd()
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self._load_worker(path, quiet=False)
+
+        self.push_screen(LoadScreen(files, start), chosen)
+
+    @work(thread=True, group="load", exit_on_error=False)
+    def _load_worker(self, path: str, quiet: bool) -> None:
+        try:
+            from core.fastload import read_checkpoint
+            from core.steppers import NumpyStepper
+            from core.tokens import warm_up
+
+            checkpoint = read_checkpoint(str(Path(path).expanduser()))
+            try:
+                stepper = NumpyStepper(checkpoint.model_config, checkpoint.model_state)
+            except (KeyError, ValueError, TypeError):
+                raise CheckpointError(f"{path}: the weights do not match the stored model "
+                                      "configuration") from None
+            warm_up(checkpoint.train_config.tokenizer)
+            self.post_message(CheckpointLoaded(checkpoint, stepper, quiet))
+        except LyricsError as exc:
+            self.post_message(Problem(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a hostile file is a message, not a crash
+            self.post_message(Problem(f"{path}: not a readable checkpoint ({type(exc).__name__})"))
+
+    @on(CheckpointLoaded)
+    def _on_checkpoint_loaded(self, message: CheckpointLoaded) -> None:
+        if self.training_active:
+            self.notify("a checkpoint finished loading while training; ignored",
+                        severity="warning")
+            return
+        ck = message.checkpoint
+        self.loaded = LoadedModel(ck, message.stepper)
+        self.current_run = None
+        self._snap = None
+        self.dirty = False
+        self.history = list(ck.history)
+        panel = self.query_one(TrainingPanel)
+        panel.set_history(self.history)
+        panel.border_subtitle = f"loaded {_display_path(ck.path)}"
+        self._refresh_status()
+        self._show_output()
+        self.refresh_bindings()
+        if not message.quiet:
+            self.notify(f"loaded {Path(ck.path).name}: epoch {ck.epoch}, val ppl "
+                        f"{fmt_ppl(ck.val_ppl)}, vocabulary {len(ck.vocab):,} — / then Enter "
+                        "generates")
+
+    def action_reset(self) -> None:
+        if self.training_active:
+            self.notify("stop training first (x)", severity="warning")
+            return
+        now = time.monotonic()
+        if self.dirty and now - self._reset_armed_at > 3.0:
+            self._reset_armed_at = now
+            self.notify("the trained model is not saved: press R again to discard it "
+                        "(s saves it)", severity="warning")
+            return
+        self._stop_generation()
+        self.current_run = None
+        self.loaded = None
+        self._snap = None
+        self.dirty = False
+        self.history = []
+        self.run_info = ""
+        self.prompt_text, self.generated, self.gen_note = "", [], ""
+        self.last_seed = None
+        panel = self.query_one(TrainingPanel)
+        panel.set_history([])
+        panel.border_subtitle = ""
+        panel.set_progress("epoch -", 0, 1, "")
+        self._show_output()
+        self._show_sampler()
+        self._refresh_status()
+        self.refresh_bindings()
+        self.notify("reset: no model; t trains a new one from the settings")
+
+    # -- generation ----------------------------------------------------------------------
+    def action_focus_prompt(self) -> None:
+        self.query_one("#prompt", Input).focus()
+
+    def action_generate(self) -> None:
+        self._start_generation(same_seed=False)
+
+    def action_regenerate(self) -> None:
+        self._start_generation(same_seed=True)
+
+    @on(Input.Submitted, "#prompt")
+    def _on_prompt_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._start_generation(same_seed=False)
+        self.query_one("#output-scroll").focus()
+
+    def _start_generation(self, same_seed: bool) -> None:
+        if not self.has_model:
+            self.notify("no model yet: press t to train one or l to load a checkpoint",
+                        severity="warning")
+            return
+        try:
+            sampler = self.settings.read_sampler()
+        except LyricsError as exc:
+            self.error(str(exc))
+            return
+        seed = self.last_seed if same_seed and self.last_seed is not None else sampler["seed"]
+        prompt = self.query_one("#prompt", Input).value
+        self._stop_generation()
+        self.gen_id += 1
+        stop = threading.Event()
+        self._gen_stop = stop
+        self.generating = True
+        self._refresh_status()
+        self.refresh_bindings()
+        self._gen_worker(self.gen_id, stop, prompt, self.temperature, sampler, seed)
+
+    def _stop_generation(self) -> bool:
+        stop = self._gen_stop
+        if stop is not None and not stop.is_set() and self.generating:
+            stop.set()
+            return True
+        return False
+
+    def _generation_model(self) -> tuple[Any, Any, str, str]:
+        """(stepper, vocabulary, tokenizer kind, where the weights come from); worker thread."""
+        from core.steppers import NumpyStepper
+
+        run = self.current_run
+        if run is not None:
+            snap = self._snap
+            live = self._active_run is run and not run.paused
+            if (snap is None or snap[0] is not run
+                    or (snap[1] != run.step and not (live and time.monotonic() - snap[2] < 1.5))):
+                state = {k: v.numpy() for k, v in run.snapshot_state().items()}
+                snap = (run, run.step, time.monotonic(), state)
+                self._snap = snap
+            source = f"live weights at step {snap[1]}" if live else f"trained model, epoch {run.epoch}"
+            return (NumpyStepper(run.model_config, snap[3]), run.vocab,
+                    run.train_config.tokenizer, source)
+        loaded = self.loaded
+        if loaded is None:
+            raise SettingsError("no model yet: press t to train one or l to load a checkpoint")
+        ck = loaded.checkpoint
+        return loaded.stepper, ck.vocab, ck.train_config.tokenizer, Path(ck.path).name
+
+    @work(thread=True, group="generate", exit_on_error=False)
+    def _gen_worker(self, gen_id: int, stop: threading.Event, prompt: str, temperature: float,
+                    sampler: dict[str, Any], seed: int | None) -> None:
+        count = 0
+        try:
+            from core.sampling import Sampler, SamplerSettings
+            from core.tokens import Tokenizer
+
+            settings = SamplerSettings(temperature=temperature, top_k=sampler["top_k"],
+                                       top_p=sampler["top_p"], seed=seed,
+                                       max_tokens=sampler["max_tokens"])
+            settings.validated()
+            stepper, vocab, kind, source = self._generation_model()
+            generation = Sampler(stepper, vocab, Tokenizer(kind)).generate(prompt, settings)
+            self.post_message(GenerationStarted(gen_id, generation.prompt, generation.seed,
+                                                generation.warnings, source))
+            pace = sampler["pace_ms"] / 1000.0
+            for token in generation:
+                if stop.is_set():
+                    break
+                self.post_message(TokenGenerated(gen_id, token.text, token.prob))
+                count += 1
+                if pace and stop.wait(pace):
+                    break
+        except LyricsError as exc:
+            self.post_message(Problem(str(exc)))
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+            self.post_message(Problem(f"generation failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self.post_message(GenerationDone(gen_id, count, stop.is_set()))
+
+    @on(GenerationStarted)
+    def _on_generation_started(self, message: GenerationStarted) -> None:
+        if message.gen_id != self.gen_id:
+            return
+        self.prompt_text = message.prompt_text
+        self.generated = []
+        self.last_seed = message.seed
+        self.gen_note = ""
+        self.query_one(PromptPane).border_title = f"Generate · {message.source}"
+        for warning in message.warnings:
+            self.notify(warning, severity="warning")
+        self._show_sampler()
+        self._show_output()
+        self.refresh_bindings()
+
+    @on(TokenGenerated)
+    def _on_token(self, message: TokenGenerated) -> None:
+        if message.gen_id != self.gen_id:
+            return
+        self.generated.append(message.text)
+        self.query_one(PromptPane).show_output(self.prompt_text, self.generated)
+
+    @on(GenerationDone)
+    def _on_generation_done(self, message: GenerationDone) -> None:
+        if message.gen_id != self.gen_id:
+            return
+        self.generating = False
+        self.gen_note = (f"[stopped after {message.tokens} tokens · seed {self.last_seed}]"
+                         if message.stopped else
+                         f"[{message.tokens} tokens · seed {self.last_seed} · r repeats it]")
+        if self.prompt_text or self.generated:
+            self._show_output()
+        self._refresh_status()
+        self.refresh_bindings()
+
+    def action_temperature(self, delta: float) -> None:
+        self.temperature = round(min(TEMPERATURE_MAX, max(0.0, self.temperature + delta)), 2)
+        self._show_sampler()
+
+    def action_stop_generation(self) -> None:
+        self._stop_generation()
+
+    def action_leave_field(self) -> None:
+        """Esc in a text field: stop a generation first, else give the keys back."""
+        if self._stop_generation():
+            return
+        if self.screen.has_class("-narrow") and self.screen.has_class("-settings-open"):
+            self.action_settings()
+        else:
+            self.query_one("#output-scroll").focus()
+
+    def action_copy(self) -> None:
+        text = self.prompt_text + "".join(self.generated)
+        if not text:
+            self.notify("nothing to copy yet", severity="warning")
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"copied {len(text)} characters (OSC 52: your terminal's clipboard)")
+
+    def action_write(self) -> None:
+        text = self.prompt_text + "".join(self.generated)
+        if not text:
+            self.notify("nothing to write yet", severity="warning")
+            return
+        default = f"lyrics-seed{self.last_seed}.txt" if self.last_seed is not None else "lyrics.txt"
+
+        def chosen(path: str | None) -> None:
+            if not path:
+                return
+            target = Path(path)
+            try:
+                if target.is_dir():
+                    raise IsADirectoryError(21, "is a folder")
+                target.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            except OSError as exc:
+                self.error(f"{path}: not written ({exc.strerror or exc})")
+                return
+            self.notify(f"wrote {len(text)} characters to {path}")
+
+        self.push_screen(WriteScreen(default), chosen)
+
+    # -- other keys ----------------------------------------------------------------------
+    def action_settings(self) -> None:
+        is_open = self.screen.has_class("-settings-open")
+        self._settings_open = not is_open
+        self._apply_width(self.size.width)
+        if self._settings_open:
+            self.call_after_refresh(lambda: self.query_one("#set-corpus", Input).focus())
+        else:
+            self.query_one("#output-scroll").focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    @on(Input.Changed)
+    def _on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id and event.input.id.startswith("set-"):
+            self._show_sampler()
+
+    @on(Problem)
+    def _on_problem(self, message: Problem) -> None:
+        self.notify(message.text, severity=message.severity, timeout=8)
+
+    async def action_quit(self) -> None:
+        """Stop the run and any generation, give the threads a moment, then leave."""
+        if self._quitting:
+            self.exit(0)
+            return
+        self._quitting = True
+        self._stop_requested = True
+        run = self._active_run
+        if run is not None:
+            run.stop()
+        self._stop_generation()
+        try:
+            self.query_one("#status", Static).update("quitting…")
+        except Exception:  # noqa: BLE001
+            pass
+        deadline = time.monotonic() + QUIT_WAIT_S
+        while time.monotonic() < deadline and self._busy_workers():
+            await asyncio.sleep(0.02)
+        self.exit(0)
+
+    def _busy_workers(self) -> list[Worker]:
+        return [w for w in self.workers
+                if w.group in ("train", "generate", "save", "load")
+                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+
+
+def run_playground(args: Any) -> int:
+    """Entry point from tui/cli.py: open the playground (or serve it with --serve)."""
+    if getattr(args, "serve", False):
+        return serve(args)
+    app = PlaygroundApp(corpus=getattr(args, "corpus", None),
+                        checkpoint=getattr(args, "checkpoint", None),
+                        device=getattr(args, "device", "auto") or "auto")
+    app.run()
+    return app.return_code or 0
+
+
+def serve(args: Any) -> int:
+    """Serve the same app to a browser with textual-serve (one app process per page)."""
+    import shlex
+    import sys
+
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        print("lyrics-tui: --serve needs textual-serve (pip install 'lyrics-tui[serve]')",
+              file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "tui.cli"]
+    if getattr(args, "corpus", None):
+        command += ["--corpus", str(Path(args.corpus).expanduser().resolve())]
+    if getattr(args, "checkpoint", None):
+        command += ["--checkpoint", str(Path(args.checkpoint).expanduser().resolve())]
+    if getattr(args, "device", None):
+        command += ["--device", args.device]
+    port = getattr(args, "port", 8000)
+    print(f"lyrics-tui: serving the playground on http://localhost:{port} (Ctrl+C stops)")
+    Server(shlex.join(command), port=port, title="lyrics-tui").serve()
+    return 0

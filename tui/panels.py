@@ -1,0 +1,287 @@
+"""The playground's three areas: training panel, settings form, prompt pane.
+
+Views only: they show numbers core/ computed and hand the user's input back as plain values.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from core.config import CELLS, PRESETS, resolve_settings
+from core.errors import SettingsError
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_rate(rate: float) -> str:
+    if rate >= 100_000:
+        return f"{rate / 1000:.0f}k"
+    if rate >= 10_000:
+        return f"{rate / 1000:.1f}k"
+    return f"{rate:,.0f}"
+
+
+def fmt_ppl(ppl: float | None) -> str:
+    if ppl is None or not math.isfinite(ppl):
+        return "-"
+    return f"{ppl:.1f}" if ppl < 100_000 else f"{ppl:.3g}"
+
+
+# -- training panel ----------------------------------------------------------------------------
+TABLE_HEADER = " ep  train    val     ppl tok/s  time"
+
+
+def epoch_row(e: dict[str, Any]) -> str:
+    val = e.get("val_loss")
+    return (f"{e['epoch']:3d} {e['train_loss']:6.3f} "
+            f"{(f'{val:6.3f}' if val is not None else '     -')} {fmt_ppl(e.get('val_ppl')):>7} "
+            f"{fmt_rate(e.get('tokens_per_s', 0.0)):>5} {fmt_duration(e.get('elapsed_s')):>5}")
+
+
+class LossPlot(PlotextPlot):
+    """Train and validation loss per epoch."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.epochs: list[int] = []
+        self.train: list[float] = []
+        self.val: list[tuple[int, float]] = []
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.redraw()
+
+    def set_history(self, rows: list[dict[str, Any]]) -> None:
+        self.epochs = [r["epoch"] for r in rows]
+        self.train = [r["train_loss"] for r in rows]
+        self.val = [(r["epoch"], r["val_loss"]) for r in rows if r.get("val_loss") is not None]
+        self.redraw()
+
+    def redraw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if self.epochs:
+            plt.plot(self.epochs, self.train, label="train", marker="hd")
+        if self.val:
+            plt.plot([e for e, _ in self.val], [v for _, v in self.val], label="val",
+                     marker="x")
+        if not self.epochs:
+            plt.xlim(0, 10)
+            plt.ylim(0, 10)
+        self.refresh()
+
+
+class TrainingPanel(Vertical):
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="train-top"):
+            yield LossPlot(id="loss-plot")
+            with VerticalScroll(id="epoch-scroll"):
+                yield Static(TABLE_HEADER, id="epoch-table")
+        with Horizontal(id="progress-row"):
+            yield Label("epoch -", id="progress-epoch")
+            yield ProgressBar(total=100, show_eta=False, id="epoch-bar")
+            yield Label("", id="progress-label")
+
+    def on_mount(self) -> None:
+        self.border_title = "Training · loss per epoch (nats/token)"
+        self.query_one("#epoch-scroll").can_focus = True
+
+    def set_history(self, rows: list[dict[str, Any]]) -> None:
+        lines = [TABLE_HEADER] + [epoch_row(r) for r in rows]
+        self.query_one("#epoch-table", Static).update("\n".join(lines))
+        self.query_one("#epoch-scroll", VerticalScroll).scroll_end(animate=False)
+        self.query_one(LossPlot).set_history(rows)
+
+    def set_progress(self, epoch_text: str, done: float, total: float, label: str) -> None:
+        self.query_one("#progress-epoch", Label).update(epoch_text)
+        bar = self.query_one("#epoch-bar", ProgressBar)
+        bar.update(total=max(1, total), progress=done)
+        self.query_one("#progress-label", Label).update(label)
+
+
+# -- settings ----------------------------------------------------------------------------------
+# (field, label, type, group): blank fields take the preset's value (shown as placeholder).
+MODEL_FIELDS = [("embed", "embed", int), ("hidden", "hidden", int), ("layers", "layers", int),
+                ("dropout", "dropout", float)]
+TRAIN_FIELDS = [("epochs", "epochs", int), ("lr", "lr", float), ("batch_size", "batch", int),
+                ("bptt", "bptt", int)]
+SAMPLER_FIELDS = [("top_k", "top-k", int, "0"), ("top_p", "top-p", float, "1.0"),
+                  ("max_tokens", "length", int, "100"), ("seed", "seed", int, "random"),
+                  ("pace_ms", "pace ms", int, "30")]
+SAMPLER_DEFAULTS = {"top_k": 0, "top_p": 1.0, "max_tokens": 100, "seed": None, "pace_ms": 30}
+
+
+def parse_field(label: str, text: str, kind: type) -> Any:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise SettingsError(f"{label}: {text!r} is not {what}") from None
+
+
+class SettingsPanel(VerticalScroll):
+    """Training settings (locked while a run is active) and sampler settings (always live)."""
+
+    BINDINGS = [Binding("escape", "app.leave_field", "Done")]
+
+    def __init__(self, corpus: str, preset: str, model_values: dict[str, Any],
+                 train_values: dict[str, Any], sampler_values: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._corpus = corpus
+        self._preset = preset if preset in PRESETS else "default"
+        self._model_values = model_values
+        self._train_values = train_values
+        self._sampler_values = sampler_values
+
+    def compose(self) -> ComposeResult:
+        yield Label("Training · set before a run", classes="section")
+        with Vertical(id="train-settings"):
+            with Horizontal(classes="field"):
+                yield Label("corpus", classes="field-label")
+                yield Input(self._corpus, id="set-corpus", compact=True)
+            with Horizontal(classes="field"):
+                yield Label("preset", classes="field-label")
+                yield Select([(p, p) for p in PRESETS], value=self._preset, allow_blank=False,
+                             id="set-preset", compact=True)
+            with Horizontal(classes="field"):
+                yield Label("cell", classes="field-label")
+                cell = self._model_values.get("cell")
+                yield Select([(c, c) for c in CELLS], prompt="preset",
+                             value=cell if cell in CELLS else Select.NULL, id="set-cell",
+                             compact=True)
+            for name, label, _ in MODEL_FIELDS:
+                yield self._field(name, label, self._model_values.get(name))
+            for name, label, _ in TRAIN_FIELDS:
+                yield self._field(name, label, self._train_values.get(name))
+        yield Label("Sampler · for the next generation", classes="section")
+        for name, label, _, placeholder in SAMPLER_FIELDS:
+            yield self._field(name, label, self._sampler_values.get(name), placeholder)
+
+    def _field(self, name: str, label: str, value: Any, placeholder: str = "") -> Horizontal:
+        return Horizontal(Label(label, classes="field-label"),
+                          Input("" if value is None else str(value), placeholder=placeholder,
+                                id=f"set-{name}", compact=True),
+                          classes="field")
+
+    def on_mount(self) -> None:
+        self.border_title = "Settings"
+        self._show_preset(self._preset)
+
+    def _show_preset(self, preset: str) -> None:
+        try:
+            model, train = resolve_settings(preset)
+        except SettingsError:
+            return
+        for name, _, _ in MODEL_FIELDS:
+            self.query_one(f"#set-{name}", Input).placeholder = f"{getattr(model, name)} (preset)"
+        for name, _, _ in TRAIN_FIELDS:
+            self.query_one(f"#set-{name}", Input).placeholder = f"{getattr(train, name)} (preset)"
+        self.query_one("#set-cell", Select).prompt = f"{model.cell} (preset)"
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "set-preset" and isinstance(event.value, str):
+            self._show_preset(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.screen.focus_next()
+
+    def lock_training(self, locked: bool) -> None:
+        self.query_one("#train-settings").disabled = locked
+
+    @property
+    def corpus(self) -> str:
+        return self.query_one("#set-corpus", Input).value.strip()
+
+    def read_training(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(preset, model overrides, train overrides); SettingsError names a malformed field."""
+        preset = self.query_one("#set-preset", Select).value
+        cell = self.query_one("#set-cell", Select).value
+        model = {"cell": cell if isinstance(cell, str) else None}
+        for name, label, kind in MODEL_FIELDS:
+            model[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
+        train = {}
+        for name, label, kind in TRAIN_FIELDS:
+            train[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
+        if model["embed"] is not None or model["hidden"] is not None:
+            # the default preset ties input and output embeddings, which needs embed == hidden
+            model_cfg, _ = resolve_settings(str(preset))
+            embed = model["embed"] or model_cfg.embed
+            hidden = model["hidden"] or model_cfg.hidden
+            if model_cfg.tie_weights and embed != hidden:
+                model["tie_weights"] = False
+        return str(preset), model, train
+
+    def read_sampler(self) -> dict[str, Any]:
+        values = dict(SAMPLER_DEFAULTS)
+        for name, label, kind, _ in SAMPLER_FIELDS:
+            parsed = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
+            if parsed is not None:
+                values[name] = parsed
+        if values["pace_ms"] < 0 or values["pace_ms"] > 5000:
+            raise SettingsError("pace ms must be between 0 and 5000")
+        return values
+
+
+# -- prompt pane -------------------------------------------------------------------------------
+class PromptInput(Input):
+    """The start text. Up/Down change the temperature here too (letters are for typing)."""
+
+    BINDINGS = [
+        Binding("up", "app.temperature(0.1)", "Temperature +0.1", show=False),
+        Binding("down", "app.temperature(-0.1)", "Temperature -0.1", show=False),
+        Binding("escape", "app.leave_field", "Done"),
+    ]
+
+
+class PromptPane(Vertical):
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="prompt-row"):
+            yield Label("start ›", id="prompt-label")
+            yield PromptInput(placeholder="a start word, then Enter (empty: a new line)",
+                              id="prompt", compact=True)
+        yield Static("", id="sampler-line")
+        with VerticalScroll(id="output-scroll"):
+            yield Static("", id="output")
+
+    def on_mount(self) -> None:
+        self.border_title = "Generate"
+        self.query_one("#output-scroll").can_focus = True
+
+    def show_sampler(self, temperature: float, sampler: dict[str, Any], seed: int | None) -> None:
+        top_k = sampler.get("top_k") or 0
+        top_p = sampler.get("top_p", 1.0)
+        parts = [f"temperature {temperature:.2f}",
+                 f"top-k {top_k if top_k else 'off'}",
+                 f"top-p {top_p:.2f}" if top_p < 1 else "top-p off",
+                 f"length {sampler.get('max_tokens', 100)}",
+                 f"seed {seed if seed is not None else '-'}"]
+        self.query_one("#sampler-line", Static).update(Text(" · ".join(parts)))
+
+    def show_output(self, prompt_text: str, generated: list[str], note: str = "") -> None:
+        text = Text()
+        text.append(prompt_text, style="bold underline")
+        text.append("".join(generated))
+        if note:
+            text.append(("\n" if text.plain and not text.plain.endswith("\n") else "") + note,
+                        style="dim italic")
+        self.query_one("#output", Static).update(text)
+        self.query_one("#output-scroll", VerticalScroll).scroll_end(animate=False)
