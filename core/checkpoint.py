@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import re
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,16 +182,26 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Check
     name = str(path)
     _check_readable(name)
     try:
-        payload = torch.load(name, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns on stderr about odd pickle protocols
+            warnings.simplefilter("ignore")
+            payload = torch.load(name, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise CheckpointError(
-            f"{name}: refused: the file holds something other than tensors and plain data "
-            f"({first[:120]})") from None
+        raise CheckpointError(f"{name}: {_unpickling_reason(str(exc))}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError,
             AttributeError, TypeError, IndexError, UnicodeDecodeError):
         raise CheckpointError(f"{name}: not a readable checkpoint (truncated or corrupt)") from None
     return checkpoint_from_payload(payload, name)
+
+
+def _unpickling_reason(text: str) -> str:
+    """One line from torch's long weights_only refusal."""
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"refused: the file asks to load {found.group(1)}; a checkpoint holds only "
+                "tensors and plain data, so nothing in it was run")
+    if "Unsupported operand" in text or "truncated" in text.lower():
+        return "not a readable checkpoint (truncated or corrupt)"
+    return "refused: the file holds something other than tensors and plain data"
 
 
 def _check_readable(name: str) -> None:

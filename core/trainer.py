@@ -370,6 +370,13 @@ class TrainingRun:
         if checkpoint.epoch >= self.train_config.epochs:
             raise SettingsError(f"the checkpoint already has {checkpoint.epoch} epochs; ask for "
                                 f"more with --epochs (e.g. --epochs {checkpoint.epoch + 10})")
+        budget = self.train_config.time_budget
+        if budget and checkpoint.elapsed_s >= budget:
+            raise SettingsError(
+                f"the checkpoint already trained {checkpoint.elapsed_s:.0f} s of its "
+                f"{budget:g} s time budget (the budget counts earlier sessions); give a larger "
+                f"--time-budget (e.g. --time-budget {checkpoint.elapsed_s + budget:.0f}) or "
+                f"--time-budget 0")
 
 
 class _Diverged(Exception):

@@ -251,3 +251,12 @@ def test_a_single_line_corpus_trains(tmp_path):
     finished = TrainingRun(["我爱你你爱我"], [], model_cfg, train_cfg,
                            out_path=tmp_path / "one.pt").run()
     assert finished.reason == "completed" and (tmp_path / "one.pt").exists()
+
+
+def test_resume_with_its_time_budget_spent_says_how_to_ask_for_more(trained, small_lines):
+    previous = load_checkpoint(trained["last"])
+    budget = previous.elapsed_s / 2
+    model_cfg, train_cfg = tiny_settings(train={"epochs": 10, "time_budget": budget})
+    with pytest.raises(SettingsError, match="--time-budget") as info:
+        TrainingRun(small_lines, [], model_cfg, train_cfg, resume=previous)
+    assert "\n" not in str(info.value)

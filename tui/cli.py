@@ -68,7 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=_float)
     train.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=None)
     train.add_argument("--epochs", type=int)
-    train.add_argument("--time-budget", type=_float, help="stop after this many seconds")
+    train.add_argument("--time-budget", type=_float,
+                       help="stop after this many seconds of training (0: none), counting "
+                            "the time of a resumed checkpoint; the epoch under way stops there "
+                            "and is validated and saved")
     train.add_argument("--batch-size", type=int)
     train.add_argument("--bptt", type=int, help="steps of back-propagation through time")
     train.add_argument("--lr", type=_float)
@@ -80,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--out", help="best checkpoint path (default checkpoints/<corpus>.pt); "
                                      "the latest state goes beside it as <name>-last.pt")
-    train.add_argument("--resume", help="continue from this checkpoint")
+    train.add_argument("--resume",
+                       help="continue from this checkpoint (weights, optimiser, epochs, history "
+                            "and settings; flags given now override); --epochs is the total, "
+                            "so ask for more than it has done. Without --out, x-last.pt "
+                            "resumes into x.pt and x-last.pt")
     train.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     train.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
 
@@ -105,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true")
 
     ev = sub.add_parser("eval", help="perplexity of a text under a checkpoint")
-    ev.add_argument("--checkpoint", required=True)
-    ev.add_argument("--text", required=True)
+    ev.add_argument("--checkpoint", required=True, help="checkpoint file")
+    ev.add_argument("--text", required=True,
+                    help="text file to score (words outside the vocabulary count as <unk>)")
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--json", action="store_true")
 

@@ -1,0 +1,458 @@
+"""The command line: JSON output of train/generate/eval, sampler inputs, and bad input -> exit 2
+with one line on stderr."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import pickle
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import BUNDLED, ROOT, TINY_FLAGS
+from core.checkpoint import load_checkpoint
+from core.sampling import MAX_SEED, MAX_TOKENS
+from tui.cli import main
+
+EPOCH_KEYS = {"event", "epoch", "train_loss", "val_loss", "val_ppl", "tokens_per_s", "elapsed_s"}
+DONE_TRAIN_KEYS = {"event", "best_val_ppl", "checkpoint"}
+TOKEN_KEYS = {"event", "token", "prob"}
+DONE_GEN_KEYS = {"event", "text", "tokens", "tokens_per_s"}
+EVAL_KEYS = {"perplexity", "tokens", "unknown"}
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_lines(out: str) -> list[dict]:
+    lines = out.splitlines()
+    assert lines, "no output"
+    return [json.loads(line) for line in lines]  # every line is JSON, nothing else
+
+
+def one_line_error(code, out, err, *, stdout_empty=True):
+    assert code == 2, (code, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("lyrics-tui")
+    if stdout_empty:
+        assert out == ""
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory, small_lines):
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text("\n".join(small_lines) + "\n", encoding="utf-8")
+    return path
+
+
+def gen(capsys, checkpoint, *extra):
+    return cli(capsys, "generate", "--checkpoint", checkpoint, "--json", *extra)
+
+
+def tokens_and_done(out):
+    rows = json_lines(out)
+    return rows[:-1], rows[-1]
+
+
+# -- train -----------------------------------------------------------------------------------
+def test_train_json_prints_only_documented_json_lines(capsys, tmp_path, corpus_file):
+    out_path = tmp_path / "m.pt"
+    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 2,
+                         "--out", out_path, "--json")
+    assert code == 0, err
+    assert err == ""
+    rows = json_lines(out)
+    epochs, done = rows[:-1], rows[-1]
+    assert [r["event"] for r in epochs] == ["epoch", "epoch"]
+    for i, row in enumerate(epochs, start=1):
+        assert EPOCH_KEYS <= row.keys() and row["epoch"] == i
+        assert all(isinstance(row[k], (int, float)) and math.isfinite(row[k])
+                   for k in EPOCH_KEYS - {"event"})
+        assert row["val_ppl"] == pytest.approx(math.exp(row["val_loss"]))
+    assert done["event"] == "done" and DONE_TRAIN_KEYS <= done.keys()
+    assert done["checkpoint"] == str(out_path) and out_path.exists()
+    assert done["best_val_ppl"] == pytest.approx(min(r["val_ppl"] for r in epochs))
+    assert load_checkpoint(out_path).vocab.tokens[0] == "<unk>"
+
+
+def test_train_on_a_terminal_prints_a_readable_summary(capsys, tmp_path, corpus_file):
+    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 1,
+                         "--out", tmp_path / "m.pt")
+    assert code == 0, err
+    assert "vocabulary" in out and "epoch   1" in out and "best checkpoint" in out
+    assert not out.lstrip().startswith("{")
+
+
+def test_train_max_vocab_caps_the_stored_vocabulary(capsys, tmp_path, corpus_file):
+    code, _, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 1,
+                       "--max-vocab", 30, "--out", tmp_path / "m.pt", "--json")
+    assert code == 0, err
+    assert len(load_checkpoint(tmp_path / "m.pt").vocab) == 30
+
+
+def test_train_on_one_line_of_100000_characters(capsys, tmp_path):
+    text = "".join(BUNDLED.read_text(encoding="utf-8").split())
+    corpus = tmp_path / "long.txt"
+    corpus.write_text((text * 5)[:100_000], encoding="utf-8")
+    code, out, err = cli(capsys, "train", "--corpus", corpus, *TINY_FLAGS, "--epochs", 1,
+                         "--tokenizer", "char", "--out", tmp_path / "m.pt", "--json")
+    assert code == 0, err
+    assert json_lines(out)[-1]["checkpoint"] == str(tmp_path / "m.pt")
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-16"])
+def test_train_on_other_encodings(capsys, tmp_path, small_lines, encoding):
+    corpus = tmp_path / "c.txt"
+    corpus.write_bytes("\r\n".join(small_lines[:120]).encode(encoding))
+    code, _, err = cli(capsys, "train", "--corpus", corpus, *TINY_FLAGS, "--epochs", 1,
+                       "--out", tmp_path / "m.pt", "--json")
+    assert code == 0, err
+    tokens = load_checkpoint(tmp_path / "m.pt").vocab.tokens
+    assert len(tokens) > 20 and "\n" in tokens
+    assert sum(all("\u4e00" <= ch <= "\u9fff" for ch in t) for t in tokens) > 10  # real words
+    assert not any(ch in t for t in tokens for ch in "\ufeff\r\x00")
+
+
+# -- generate --------------------------------------------------------------------------------
+def test_generate_json_streams_tokens_then_done(capsys, checkpoint_path):
+    code, out, err = gen(capsys, checkpoint_path, "--seed", 5, "--length", 25)
+    assert code == 0, err
+    tokens, done = tokens_and_done(out)
+    assert len(tokens) == 25
+    for row in tokens:
+        assert TOKEN_KEYS <= row.keys() and row["event"] == "token"
+        assert 0 < row["prob"] <= 1 and row["token"] != "<unk>"
+    assert done["event"] == "done" and DONE_GEN_KEYS <= done.keys()
+    assert done["tokens"] == 25 and done["tokens_per_s"] > 0
+    assert done["text"] == "".join(r["token"] for r in tokens)
+
+
+def test_generate_plain_prints_the_prompt_and_the_text(capsys, checkpoint_path):
+    code, out, err = cli(capsys, "generate", "--checkpoint", checkpoint_path, "--prompt", "晚风",
+                         "--seed", 1, "--length", 10)
+    assert code == 0, err
+    assert out.startswith("晚风") and out.endswith("\n")
+    assert "10 tokens" in err and "seed 1" in err
+
+
+def test_same_seed_same_text_different_seed_different_text(capsys, checkpoint_path):
+    texts = []
+    for seed in (1, 1, 2, 3):
+        _, out, _ = gen(capsys, checkpoint_path, "--seed", seed, "--length", 30,
+                        "--temperature", 1.0)
+        texts.append(tokens_and_done(out)[1]["text"])
+    assert texts[0] == texts[1]
+    assert len(set(texts)) > 1
+
+
+def test_empty_prompt_works(capsys, checkpoint_path):
+    code, out, err = gen(capsys, checkpoint_path, "--prompt", "", "--length", 5, "--seed", 1)
+    assert code == 0 and err == ""
+    assert len(tokens_and_done(out)[0]) == 5
+
+
+def test_a_prompt_of_unknown_words_only_is_a_warning_not_an_error(capsys, checkpoint_path):
+    code, out, err = gen(capsys, checkpoint_path, "--prompt", "Zebra quokka", "--length", 5,
+                         "--seed", 1)
+    assert code == 0
+    assert "not in the vocabulary" in err and "Zebra" in err and "quokka" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    tokens, done = tokens_and_done(out)
+    assert len(tokens) == 5 and done["text"].startswith("Zebra quokka")
+
+
+def test_temperature_zero_is_greedy_whatever_the_seed(capsys, checkpoint_path):
+    texts = {tokens_and_done(gen(capsys, checkpoint_path, "--temperature", 0, "--seed", s,
+                                 "--length", 20)[1])[1]["text"] for s in (1, 2, 3)}
+    assert len(texts) == 1
+    _, out, _ = gen(capsys, checkpoint_path, "--temperature", 0, "--length", 20)
+    tokens, _ = tokens_and_done(out)
+    assert all(t["prob"] == 1.0 for t in tokens)
+
+
+def test_top_p_zero_and_top_k_one_are_greedy(capsys, checkpoint_path):
+    def text(*flags):
+        return tokens_and_done(gen(capsys, checkpoint_path, "--length", 20, "--seed", 4,
+                                   *flags)[1])[1]["text"]
+
+    greedy = text("--temperature", "0")
+    assert text("--top-p", "0") == greedy
+    assert text("--top-k", "1") == greedy
+
+
+def test_top_k_zero_and_above_the_vocabulary_are_off(capsys, checkpoint_path):
+    vocab_size = len(load_checkpoint(checkpoint_path).vocab)
+
+    def text(k):
+        code, out, err = gen(capsys, checkpoint_path, "--length", 30, "--seed", 9,
+                             "--temperature", 1.0, "--top-k", k)
+        assert code == 0, err
+        return tokens_and_done(out)[1]["text"]
+
+    assert text(0) == text(vocab_size + 1) == text(10**12)
+
+
+def test_a_huge_temperature_is_capped_and_said(capsys, checkpoint_path):
+    code, out, err = gen(capsys, checkpoint_path, "--temperature", "1e6", "--length", 5,
+                         "--seed", 1)
+    assert code == 0
+    assert "capped at 100" in err and len(err.strip().splitlines()) == 1
+    assert len(tokens_and_done(out)[0]) == 5
+
+
+def test_length_zero_generates_nothing(capsys, checkpoint_path):
+    code, out, err = gen(capsys, checkpoint_path, "--length", 0)
+    assert code == 0 and err == ""
+    tokens, done = tokens_and_done(out)
+    assert tokens == [] and done["tokens"] == 0 and done["text"] == ""
+
+
+def test_length_ten_million_is_capped_and_the_cap_is_said(capsys, checkpoint_path):
+    code, out, err = gen(capsys, checkpoint_path, "--length", 10_000_000, "--seed", 1)
+    assert code == 0
+    assert f"capped at {MAX_TOKENS:,}" in err
+    tokens, done = tokens_and_done(out)
+    assert len(tokens) == done["tokens"] == MAX_TOKENS
+
+
+def test_lines_stops_after_n_lines(capsys, checkpoint_path):
+    code, out, _ = gen(capsys, checkpoint_path, "--lines", 2, "--length", 5000, "--seed", 3)
+    assert code == 0
+    tokens, done = tokens_and_done(out)
+    assert [t["token"] for t in tokens].count("\n") == 2 and tokens[-1]["token"] == "\n"
+
+
+def test_the_largest_documented_seed_works(capsys, checkpoint_path):
+    code, _, err = gen(capsys, checkpoint_path, "--seed", MAX_SEED, "--length", 3)
+    assert code == 0, err
+
+
+# -- eval ------------------------------------------------------------------------------------
+def test_eval_json(capsys, checkpoint_path, corpus_file):
+    code, out, err = cli(capsys, "eval", "--checkpoint", checkpoint_path, "--text", corpus_file,
+                         "--json")
+    assert code == 0, err
+    (row,) = json_lines(out)
+    assert EVAL_KEYS <= row.keys()
+    assert 1 < row["perplexity"] < len(load_checkpoint(checkpoint_path).vocab) * 2
+    assert row["tokens"] > 1000 and 0 <= row["unknown"] < row["tokens"]
+
+
+def test_eval_of_a_text_whose_words_are_all_unseen(capsys, tmp_path, checkpoint_path):
+    text = tmp_path / "alien.txt"
+    text.write_text("Zebra quokka axolotl\nXylophone narwhal\n", encoding="utf-8")
+    code, out, err = cli(capsys, "eval", "--checkpoint", checkpoint_path, "--text", text,
+                         "--json")
+    assert code == 0, err
+    (row,) = json_lines(out)
+    assert math.isfinite(row["perplexity"]) and row["perplexity"] > 1
+    # every word is unknown; only the two line ends are in the vocabulary
+    assert row["unknown"] == row["tokens"] - 2 and row["unknown"] > 0
+
+
+def test_eval_plain(capsys, checkpoint_path, corpus_file):
+    code, out, _ = cli(capsys, "eval", "--checkpoint", checkpoint_path, "--text", corpus_file)
+    assert code == 0 and out.startswith("perplexity ")
+
+
+# -- bad input: exit 2, one line -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, checkpoint_path):
+    folder = tmp_path_factory.mktemp("bad")
+    files = {
+        "empty": b"", "blank": b"  \n\n\t\n", "binary": bytes(range(256)) * 40,
+        "utf16-no-bom": "我爱你\n".encode("utf-16-le") * 50,
+        "noise.pt": os.urandom(3000),
+        "cut.pt": checkpoint_path.read_bytes()[:2000],
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    torch.save({"weight": torch.zeros(2)}, folder / "foreign.pt")
+    payload = load_checkpoint(checkpoint_path).to_payload()
+    torch.save(dict(payload, format_version=99), folder / "v99.pt")
+    shape = dict(payload, model_config=dict(payload["model_config"], cell="gru"))
+    torch.save(shape, folder / "wrong-cell.pt")
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {folder / 'PWNED'}",))
+
+    (folder / "evil.pt").write_bytes(pickle.dumps(Evil()))
+    buf = io.BytesIO()
+    torch.save(dict(payload, model_state={"embedding.weight": Evil()}), buf)
+    (folder / "evil-zip.pt").write_bytes(buf.getvalue())
+    return folder
+
+
+BAD_TRAIN = [
+    (["--corpus", "{bad}/missing.txt"], "no such file"),
+    (["--corpus", "{bad}/empty"], "empty"),
+    (["--corpus", "{bad}/blank"], "no text"),
+    (["--corpus", "{bad}/binary"], "binary"),
+    (["--corpus", "{bad}/utf16-no-bom"], "binary"),
+    (["--corpus", "{bad}"], "folder"),
+    (["--val-file", "{bad}/empty"], "empty"),
+    (["--epochs", "0"], "epochs"),
+    (["--epochs", "x"], "invalid int"),
+    (["--embed", "0"], "embed"),
+    (["--layers", "99"], "layers"),
+    (["--lr", "nan"], "lr"),
+    (["--lr", "-1"], "lr"),
+    (["--dropout", "1.5"], "dropout"),
+    (["--val-fraction", "1"], "val-fraction"),
+    (["--time-budget", "-5"], "time-budget"),
+    (["--batch-size", "0"], "batch-size"),
+    (["--bptt", "1"], "bptt"),
+    (["--min-count", "0"], "min-count"),
+    (["--max-vocab", "-1"], "max-vocab"),
+    (["--max-vocab", "1"], "max-vocab"),
+    (["--seed", "-1"], "seed"),
+    (["--cell", "transformer"], "invalid choice"),
+    (["--tie-weights", "--embed", "8", "--hidden", "16"], "tying"),
+    (["--resume", "{bad}/noise.pt"], "not a readable checkpoint"),
+    (["--resume", "{bad}/missing.pt"], "no such file"),
+    (["--resume", "{ckpt}", "--epochs", "1"], "--epochs"),
+    (["--device", "cuda"], "cuda"),
+    (["--val-fraction", "0.1", "--val-file", "x"], "not allowed"),
+]
+
+
+@pytest.mark.parametrize("flags,says", BAD_TRAIN, ids=[" ".join(f) for f, _ in BAD_TRAIN])
+def test_bad_train_input_is_one_line_and_exit_2(capsys, tmp_path, corpus_file, bad_files,
+                                               checkpoint_path, flags, says):
+    if "cuda" in flags and torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    flags = [f.format(bad=bad_files, ckpt=checkpoint_path) for f in flags]
+    argv = ["train", *TINY_FLAGS, "--out", tmp_path / "m.pt", "--json"]
+    if "--corpus" not in flags:
+        argv += ["--corpus", corpus_file]
+    code, out, err = cli(capsys, *argv, *flags)
+    line = one_line_error(code, out, err)
+    assert says in line
+    assert not (tmp_path / "m.pt").exists()
+
+
+BAD_GENERATE = [
+    (["--checkpoint", "{bad}/missing.pt"], "no such file"),
+    (["--checkpoint", "{bad}/noise.pt"], "not a readable checkpoint"),
+    (["--checkpoint", "{bad}/cut.pt"], "not a readable checkpoint"),
+    (["--checkpoint", "{bad}/empty"], "empty"),
+    (["--checkpoint", "{bad}/foreign.pt"], "not a lyrics-tui checkpoint"),
+    (["--checkpoint", "{bad}/v99.pt"], "version 99"),
+    (["--checkpoint", "{bad}/wrong-cell.pt"], "do not fit"),
+    (["--checkpoint", "{bad}/evil.pt"], "checkpoint"),
+    (["--checkpoint", "{bad}/evil-zip.pt"], "refused"),
+    (["--checkpoint", "{bad}"], "folder"),
+    (["--temperature", "-1"], "temperature"),
+    (["--temperature", "nan"], "temperature"),
+    (["--temperature", "warm"], "not a number"),
+    (["--top-k", "-1"], "top-k"),
+    (["--top-p", "1.5"], "top-p"),
+    (["--top-p", "-0.1"], "top-p"),
+    (["--top-p", "nan"], "top-p"),
+    (["--repetition-penalty", "0"], "repetition penalty"),
+    (["--length", "-1"], "length"),
+    (["--lines", "-1"], "lines"),
+    (["--seed", "-1"], f"0 and {MAX_SEED}"),
+    (["--seed", str(MAX_SEED + 1)], f"0 and {MAX_SEED}"),
+    (["--seed", "99999999999999999999999"], f"0 and {MAX_SEED}"),
+    (["--seed", "lucky"], "invalid int"),
+    (["--device", "cuda"], "cuda"),
+]
+
+
+@pytest.mark.parametrize("flags,says", BAD_GENERATE, ids=[" ".join(f) for f, _ in BAD_GENERATE])
+@pytest.mark.parametrize("json_mode", [True, False], ids=["json", "plain"])
+def test_bad_generate_input_is_one_line_and_exit_2(capsys, bad_files, checkpoint_path, flags,
+                                                  says, json_mode):
+    if "cuda" in flags and torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    flags = [f.format(bad=bad_files) for f in flags]
+    argv = ["generate", "--length", "5"] + (["--json"] if json_mode else [])
+    if "--checkpoint" not in flags:
+        argv += ["--checkpoint", checkpoint_path]
+    line = one_line_error(*cli(capsys, *argv, *flags))
+    assert says in line
+    assert not (bad_files / "PWNED").exists()
+
+
+BAD_EVAL = [
+    (["--checkpoint", "{bad}/noise.pt", "--text", "{corpus}"], "not a readable checkpoint"),
+    (["--checkpoint", "{bad}/evil.pt", "--text", "{corpus}"], "checkpoint"),
+    (["--checkpoint", "{bad}/wrong-cell.pt", "--text", "{corpus}"], "do not fit"),
+    (["--checkpoint", "{ckpt}", "--text", "{bad}/empty"], "empty"),
+    (["--checkpoint", "{ckpt}", "--text", "{bad}/binary"], "binary"),
+    (["--checkpoint", "{ckpt}", "--text", "{bad}/missing.txt"], "no such file"),
+    (["--checkpoint", "{ckpt}"], "required"),
+]
+
+
+@pytest.mark.parametrize("flags,says", BAD_EVAL, ids=[" ".join(f) for f, _ in BAD_EVAL])
+def test_bad_eval_input_is_one_line_and_exit_2(capsys, bad_files, checkpoint_path, corpus_file,
+                                              flags, says):
+    flags = [f.format(bad=bad_files, ckpt=checkpoint_path, corpus=corpus_file) for f in flags]
+    line = one_line_error(*cli(capsys, "eval", "--json", *flags))
+    assert says in line
+    assert not (bad_files / "PWNED").exists()
+
+
+def test_unknown_command_is_one_line(capsys):
+    one_line_error(*cli(capsys, "bake"))
+
+
+# -- --help says what the code does ----------------------------------------------------------
+def test_generate_help_documents_the_sampler_rules(capsys):
+    code, out, _ = cli(capsys, "generate", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    for phrase in ("empty: start a new line", "above 10,000 is capped", "0 is greedy",
+                   "above 100 is capped", "0 or more than the vocabulary: off",
+                   "0..1 (1: off)", f"0..{MAX_SEED}", "same seed, same text", "1 (off) to 10",
+                   "(0: no limit)", "read as <unk>"):
+        assert phrase in text, phrase
+
+
+def test_train_help_documents_the_flags_of_the_issue(capsys):
+    code, out, _ = cli(capsys, "train", "--help")
+    assert code == 0
+    for flag in ("--corpus", "--val-fraction", "--val-file", "--tokenizer", "--min-count",
+                 "--max-vocab", "--preset", "--cell", "--embed", "--hidden", "--layers",
+                 "--dropout", "--epochs", "--time-budget", "--batch-size", "--bptt", "--lr",
+                 "--seed", "--out", "--resume", "--json", "--device"):
+        assert flag in out, flag
+
+
+# -- the real console script -----------------------------------------------------------------
+def _console(*argv, timeout=120):
+    return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, argv)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_console_script_bad_checkpoint_is_one_line(bad_files):
+    done = _console("generate", "--checkpoint", bad_files / "noise.pt")
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_console_script_bad_corpus_is_one_line(bad_files):
+    done = _console("train", "--corpus", bad_files / "binary")
+    assert done.returncode == 2 and "binary" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+def test_console_script_generates(checkpoint_path):
+    done = _console("generate", "--checkpoint", checkpoint_path, "--length", 8, "--seed", 2,
+                    "--json")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert rows[-1]["event"] == "done" and rows[-1]["tokens"] == 8
