@@ -1,0 +1,52 @@
+"""Snapshots of the playground's main screen at 80x24 and 120x40 (pytest-textual-snapshot).
+
+Deterministic by construction: no checkpoint (an empty checkpoint folder), the bundled corpus
+given by a relative path, no training, so no timings or machine paths appear on screen.
+Regenerate after an intended change with: pytest tests/test_tui_snapshots.py --snapshot-update
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tui.app import PlaygroundApp
+from tui.keybar import KeyBar
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fresh_app(tmp_path, monkeypatch) -> PlaygroundApp:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return PlaygroundApp(corpus="data/lyrics.txt", checkpoint_dir=tmp_path, open_newest=False,
+                         device="cpu")
+
+
+async def settle(pilot) -> None:
+    """Wait (bounded) until the key bar has drawn its keys."""
+    app = pilot.app
+    for _ in range(100):
+        bar = app.query_one(KeyBar)
+        if str(getattr(bar.content, "plain", bar.content)).strip():
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def test_main_screen_80x24(snap_compare, fresh_app):
+    assert snap_compare(fresh_app, terminal_size=(80, 24), run_before=settle)
+
+
+def test_main_screen_120x40(snap_compare, fresh_app):
+    assert snap_compare(fresh_app, terminal_size=(120, 40), run_before=settle)
+
+
+def test_settings_open_at_80x24(snap_compare, fresh_app):
+    async def open_settings(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("o")
+        await pilot.pause()
+
+    assert snap_compare(fresh_app, terminal_size=(80, 24), run_before=open_settings)
