@@ -26,6 +26,7 @@ class ModelConfig:
     hidden: int = 256
     layers: int = 1
     dropout: float = 0.0
+    embed_dropout: float = 0.0  # drops whole words (embedding rows) during training
     tie_weights: bool = False
     vocab_size: int = 0
 
@@ -120,6 +121,7 @@ def validate(model: ModelConfig, train: TrainConfig) -> None:
         (1 <= model.hidden <= 4096, "hidden must be between 1 and 4096"),
         (1 <= model.layers <= 8, "layers must be between 1 and 8"),
         (0.0 <= model.dropout < 1.0, "dropout must be in [0, 1)"),
+        (0.0 <= model.embed_dropout < 1.0, "embed-dropout must be in [0, 1)"),
         (not model.tie_weights or model.embed == model.hidden,
          "weight tying needs embed == hidden"),
         (train.tokenizer in TOKENIZERS, f"tokenizer must be one of {', '.join(TOKENIZERS)}"),

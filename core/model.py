@@ -46,7 +46,14 @@ class RNNLanguageModel(nn.Module):
         return h
 
     def forward(self, inputs: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
-        embedded = self.drop(self.embedding(inputs))
+        weight = self.embedding.weight
+        if self.training and self.config.embed_dropout:
+            # A dropped word loses its whole vector for this batch, so the network cannot
+            # lean on any single word (Gal & Ghahramani, 2016; Merity et al., 2018).
+            keep = 1 - self.config.embed_dropout
+            mask = weight.new_empty(weight.size(0), 1).bernoulli_(keep) / keep
+            weight = weight * mask
+        embedded = self.drop(nn.functional.embedding(inputs, weight))
         output, hidden = self.rnn(embedded, hidden)
         return self.decoder(self.drop(output)), hidden
 
