@@ -96,6 +96,14 @@ def checkpoint_from_payload(payload: Any, path: str) -> Checkpoint:
         raise CheckpointError(f"{path}: the checkpoint is incomplete ({exc})") from None
 
 
+def weights_mismatch(path: str | os.PathLike, config: ModelConfig) -> CheckpointError:
+    """The one line for weights that do not fit the model configuration stored beside them."""
+    return CheckpointError(
+        f"{path}: the weights do not fit the stored configuration ({config.cell}, embed "
+        f"{config.embed}, hidden {config.hidden}, {config.layers} layer(s), vocabulary "
+        f"{config.vocab_size}); the file is damaged or was edited")
+
+
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
     """Write atomically; raise CheckpointError (one line) and leave any old file as it was."""
     import torch

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.checkpoint import Checkpoint
-from core.errors import CheckpointError, CorpusError
+from core.checkpoint import Checkpoint, weights_mismatch
+from core.errors import CorpusError
 from core.tokens import Tokenizer
 
 
@@ -27,9 +27,8 @@ def model_from_checkpoint(checkpoint: Checkpoint, device: str = "cpu"):
     try:
         state = {k: torch.as_tensor(v) for k, v in checkpoint.model_state.items()}
         model.load_state_dict(state)
-    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{checkpoint.path}: weights do not fit the stored configuration "
-                              f"({str(exc).splitlines()[0][:100]})") from None
+    except (RuntimeError, KeyError, ValueError, TypeError):
+        raise weights_mismatch(checkpoint.path, checkpoint.model_config) from None
     return model.to(device).eval()
 
 

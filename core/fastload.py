@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from core.checkpoint import Checkpoint, checkpoint_from_payload, _check_readable
+from core.checkpoint import (Checkpoint, _check_readable, _unpickling_reason,
+                             checkpoint_from_payload)
 from core.errors import CheckpointError
 
 _DTYPES = {
@@ -67,7 +68,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return _rebuild_tensor
         if module == "torch" and name in _DTYPES:
             return _StorageType(_DTYPES[name])
-        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+        raise pickle.UnpicklingError(f"GLOBAL {module}.{name} is not allowed")
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
@@ -99,9 +100,10 @@ def read_payload(path: str) -> Any:
     except CheckpointError:
         raise
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path}: refused: the file holds something other than tensors and plain data "
-            f"({exc})") from None
+        reason = _unpickling_reason(str(exc))
+        if not reason.startswith("refused: the file asks"):
+            reason = f"not a readable checkpoint ({exc})"
+        raise CheckpointError(f"{path}: {reason}") from None
     except (zipfile.BadZipFile, EOFError, KeyError, ValueError, TypeError, IndexError,
             AttributeError, OSError, UnicodeDecodeError, MemoryError, zipfile.LargeZipFile):
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None

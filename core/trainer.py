@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from core import batches as B
-from core.checkpoint import Checkpoint, save_checkpoint
+from core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
 from core.config import ModelConfig, TrainConfig, validate
 from core.device import training_threads
 from core.errors import CheckpointError, CorpusError, SettingsError
@@ -359,9 +359,8 @@ class TrainingRun:
             self.model.load_state_dict(checkpoint.model_state)
             if checkpoint.optimizer_state:
                 self.optimizer.load_state_dict(checkpoint.optimizer_state)
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"{checkpoint.path}: weights do not fit this model "
-                                  f"({str(exc).splitlines()[0][:100]})") from None
+        except (RuntimeError, ValueError, KeyError):
+            raise weights_mismatch(checkpoint.path, checkpoint.model_config) from None
         self.epoch = checkpoint.epoch
         self.step = checkpoint.step
         self.elapsed_s = checkpoint.elapsed_s

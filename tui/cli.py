@@ -332,11 +332,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         checkpoint = read_checkpoint(str(path))
         try:
             stepper = NumpyStepper(checkpoint.model_config, checkpoint.model_state)
-        except (KeyError, ValueError, TypeError) as exc:
-            from core.errors import CheckpointError
+        except (KeyError, ValueError, TypeError):
+            from core.checkpoint import weights_mismatch
 
-            raise CheckpointError(f"{path}: weights do not fit the stored configuration "
-                                  f"({str(exc).splitlines()[0][:100] if str(exc) else exc!r})") from None
+            raise weights_mismatch(path, checkpoint.model_config) from None
     else:
         from core.checkpoint import load_checkpoint
         from core.device import resolve_device
