@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--serve", action="store_true",
                         help="serve the playground to a browser (textual-serve) instead")
     parser.add_argument("--port", type=int, default=8000, help="port for --serve")
-    sub = parser.add_subparsers(dest="command", metavar="{train,generate,eval}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,generate,eval,score,neighbours,step,hidden}")
 
     train = sub.add_parser("train", help="train a model on a corpus and save checkpoints",
                            description="Train on a corpus (one lyric line per line). Flags you "
@@ -204,6 +204,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             out = out.with_name(out.stem[: -len("-last")] + out.suffix)
     else:
         out = default_checkpoint_path(corpus.path)
+    from core.checkpoint import check_writable
+
+    check_writable(out)  # an unwritable --out fails now, not after the training
     view = JsonTrainView() if args.json else ConsoleTrainView()
     run = TrainingRun(train_lines, val_lines, model_cfg, train_cfg, out_path=out, resume=resume,
                       device=device, sink=view, corpus_name=corpus.path)
