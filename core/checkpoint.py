@@ -109,10 +109,7 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
     import torch
 
     target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CheckpointError(f"{target.parent}: cannot create folder ({exc.strerror})") from None
+    _make_folder(target)
     tmp_name = None
     _remove_stale_temps(target)
     try:
@@ -126,13 +123,7 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
         tmp_name = None
         _fsync_dir(target.parent)
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            reason = "the disk is full"
-        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            reason = "the folder is not writable"
-        else:
-            reason = exc.strerror or str(exc)
-        raise CheckpointError(f"{target}: checkpoint not saved: {reason}") from None
+        raise CheckpointError(f"{target}: checkpoint not saved: {_write_reason(exc)}") from None
     except RuntimeError as exc:  # torch wraps write failures of its zip writer
         raise CheckpointError(f"{target}: checkpoint not saved: {exc}".splitlines()[0]) from None
     finally:
@@ -143,6 +134,39 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
                 pass
     checkpoint.path = str(target)
     return str(target)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Fail before a long run, not after it: the folder of `path` exists (or can be made) and
+    takes a new file. Raises the same one-line CheckpointError a save would."""
+    target = Path(path)
+    if target.is_dir():
+        raise CheckpointError(f"{target}: is a folder; give a file name such as {target / 'model.pt'}")
+    _make_folder(target)
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                                    suffix=".tmp")
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise CheckpointError(f"{target}: checkpoint cannot be saved: {_write_reason(exc)}") from None
+
+
+def _make_folder(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise CheckpointError(f"{target.parent}: is a file, not a folder") from None
+    except OSError as exc:
+        raise CheckpointError(f"{target.parent}: cannot create folder ({_write_reason(exc)})") from None
+
+
+def _write_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "the folder is not writable"
+    return exc.strerror or str(exc)
 
 
 def _remove_stale_temps(target: Path) -> None:

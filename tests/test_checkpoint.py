@@ -20,7 +20,7 @@ import torch
 
 from conftest import ROOT
 from core import checkpoint as ckpt_mod
-from core.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from core.checkpoint import FORMAT_VERSION, check_writable, load_checkpoint, save_checkpoint
 from core.errors import CheckpointError, LyricsError
 from core.fastload import read_checkpoint, read_payload
 
@@ -203,8 +203,24 @@ def test_read_only_folder_for_real(tmp_path, good):
 
 def test_a_file_where_the_folder_should_be(tmp_path, good):
     (tmp_path / "plain").write_text("x")
-    with pytest.raises(CheckpointError, match="cannot create folder"):
+    with pytest.raises(CheckpointError, match="is a file, not a folder"):
         save_checkpoint(good, tmp_path / "plain" / "m.pt")
+    with pytest.raises(CheckpointError, match="is a file, not a folder"):
+        check_writable(tmp_path / "plain" / "m.pt")
+
+
+def test_check_writable_fails_before_a_run_and_leaves_nothing(tmp_path, monkeypatch):
+    check_writable(tmp_path / "new" / "m.pt")  # creates the folder, leaves no file
+    assert os.listdir(tmp_path / "new") == []
+    with pytest.raises(CheckpointError, match="is a folder"):
+        check_writable(tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(CheckpointError, match="not writable"):
+        check_writable(tmp_path / "m.pt")
 
 
 # -- broken and foreign files ----------------------------------------------------------------

@@ -123,6 +123,23 @@ def test_train_on_other_encodings(capsys, tmp_path, small_lines, encoding):
     assert not any(ch in t for t in tokens for ch in "\ufeff\r\x00")
 
 
+def test_a_save_that_fails_mid_run_stops_with_one_line_and_exit_1(capsys, tmp_path,
+                                                                  corpus_file, monkeypatch):
+    import core.trainer
+    from core.errors import CheckpointError
+
+    def full(checkpoint, path):
+        raise CheckpointError(f"{path}: checkpoint not saved: the disk is full")
+
+    monkeypatch.setattr(core.trainer, "save_checkpoint", full)
+    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 3,
+                         "--out", tmp_path / "m.pt", "--json")
+    assert code == 1
+    assert err.strip() == f"lyrics-tui: {tmp_path / 'm-last.pt'}: checkpoint not saved: the disk is full"
+    done = json_lines(out)[-1]
+    assert done["reason"] == "failed" and done["checkpoint"] is None and done["epochs"] == 1
+
+
 # -- generate --------------------------------------------------------------------------------
 def test_generate_json_streams_tokens_then_done(capsys, checkpoint_path):
     code, out, err = gen(capsys, checkpoint_path, "--seed", 5, "--length", 25)
@@ -324,6 +341,8 @@ BAD_TRAIN = [
     (["--resume", "{ckpt}", "--epochs", "1"], "--epochs"),
     (["--device", "cuda"], "cuda"),
     (["--val-fraction", "0.1", "--val-file", "x"], "not allowed"),
+    (["--out", "{bad}/empty/m.pt"], "is a file, not a folder"),
+    (["--out", "{bad}"], "is a folder"),
 ]
 
 
