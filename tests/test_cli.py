@@ -140,6 +140,32 @@ def test_a_save_that_fails_mid_run_stops_with_one_line_and_exit_1(capsys, tmp_pa
     assert done["reason"] == "failed" and done["checkpoint"] is None and done["epochs"] == 1
 
 
+def test_a_nan_loss_stops_train_with_one_line_exit_1_and_keeps_the_good_checkpoint(
+        capsys, tmp_path, corpus_file, monkeypatch):
+    real = torch.nn.functional.cross_entropy
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        loss = real(*args, **kwargs)
+        if kwargs.get("reduction", "mean") == "mean":
+            calls["n"] += 1
+            if calls["n"] > 40:  # past the first epoch of this corpus (about 35 batches)
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
+    out_path = tmp_path / "m.pt"
+    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 5,
+                         "--out", out_path, "--json")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "the loss became nan" in lines[0]
+    assert "last good checkpoint is kept" in lines[0]
+    done = json_lines(out)[-1]
+    assert done["reason"] == "diverged" and done["checkpoint"] == str(out_path)
+    assert load_checkpoint(out_path).epoch == done["epochs"] >= 1
+
+
 # -- generate --------------------------------------------------------------------------------
 def test_generate_json_streams_tokens_then_done(capsys, checkpoint_path):
     code, out, err = gen(capsys, checkpoint_path, "--seed", 5, "--length", 25)
