@@ -6,6 +6,7 @@ a condition with a bounded number of short Pilot pauses, never by sleeping a fix
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import threading
@@ -17,7 +18,7 @@ from rich.text import Text
 
 from tui.app import PlaygroundApp
 from tui.keybar import KeyBar
-from tui.panels import LossPlot
+from tui.plot import LossPlot
 from tui.screens import HelpScreen, LoadScreen, WriteScreen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,11 @@ def text_of(app_or_screen, selector) -> str:
     return console.export_text()
 
 
+async def ready(app: PlaygroundApp, pilot) -> None:
+    """Wait for the parts mounted just after the first frame (plot, settings form)."""
+    await until(pilot, lambda: app.ready, "the deferred widgets")
+
+
 async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
     await pilot.press("t")
     await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 1,
@@ -87,6 +93,14 @@ async def wait_generation(app: PlaygroundApp, pilot) -> None:
 
 def run(coro):
     return asyncio.run(coro)
+
+
+@contextlib.asynccontextmanager
+async def session(app: PlaygroundApp, size: tuple[int, int] = (80, 24)):
+    """run_test, once the widgets mounted just after the first frame are there."""
+    async with app.run_test(size=size) as pilot:
+        await ready(app, pilot)
+        yield pilot
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +125,7 @@ def test_whole_flow_train_generate_save_load(tmp_path):
     async def main():
         app = make_app(tmp_path)
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await train_one_epoch(app, pilot)
             # the loss shows in the panel: a table row, the plot's data, the status line
             table = text_of(app, "#epoch-table")
@@ -167,7 +181,7 @@ def test_whole_flow_train_generate_save_load(tmp_path):
 def test_pause_resume_and_stop(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training", "training to start")
             await pilot.press("space")
@@ -191,7 +205,7 @@ def test_train_continues_a_trained_model(tmp_path):
     async def main():
         app = make_app(tmp_path)
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await train_one_epoch(app, pilot)
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 2,
@@ -207,7 +221,7 @@ def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
     app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 100_000})
 
     async def main():
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training", "training to start")
             await pilot.press("q")
@@ -222,7 +236,7 @@ def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
 def test_ctrl_c_quits(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await pilot.press("slash")  # even from inside a text field
             await pilot.press("ctrl+c")
             await until(pilot, lambda: not app.is_running, "the app to quit", tries=100)
@@ -234,7 +248,7 @@ def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):
     async def main():
         app = make_app(tmp_path)
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await train_one_epoch(app, pilot)
             assert app.dirty
             await pilot.press("R")
@@ -251,7 +265,7 @@ def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):
 def test_launch_with_checkpoint_generates_at_once(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")
             assert "tiny-e1.pt" in text_of(app, "#status")
             await pilot.press("g")
@@ -264,7 +278,7 @@ def test_launch_with_checkpoint_generates_at_once(tmp_path, tiny_checkpoint):
 def test_launch_opens_the_newest_checkpoint(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint_dir=tiny_checkpoint.parent, open_newest=True)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the newest checkpoint")
             assert Path(app.loaded.checkpoint.path).name == tiny_checkpoint.name
 
@@ -275,7 +289,7 @@ def test_same_seed_repeats_and_new_seed_differs(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0,
                                                                             "max_tokens": 40})
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await pilot.press("g")
             await wait_generation(app, pilot)
@@ -295,7 +309,7 @@ def test_escape_stops_generation(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint),
                        sampler={"pace_ms": 50, "max_tokens": 5000})
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await pilot.press("g")
             await until(pilot, lambda: len(app.generated) >= 2, "the first tokens")
@@ -310,7 +324,7 @@ def test_escape_stops_generation(tmp_path, tiny_checkpoint):
 def test_temperature_keys(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             assert "temperature 0.80" in text_of(app, "#sampler-line")
             await pilot.press("plus")
             assert app.temperature == pytest.approx(0.9)
@@ -332,7 +346,7 @@ def test_temperature_keys(tmp_path):
 def test_copy_and_write_output(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await pilot.press("g")
             await wait_generation(app, pilot)
@@ -355,7 +369,7 @@ def test_write_to_an_unwritable_place_is_a_notification(tmp_path, tiny_checkpoin
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await pilot.press("g")
             await wait_generation(app, pilot)
@@ -373,7 +387,7 @@ def test_write_to_an_unwritable_place_is_a_notification(tmp_path, tiny_checkpoin
 def test_help_lists_every_binding(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen)
             shown = text_of(app.screen, "#help-text")
@@ -388,7 +402,7 @@ def test_help_lists_every_binding(tmp_path):
 def test_command_palette_offers_every_binding(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             titles = [c.title for c in app.get_system_commands(app.screen)]
             for binding in PlaygroundApp.BINDINGS:
                 assert any(t.startswith(binding.description) for t in titles), binding.description
@@ -404,7 +418,7 @@ def test_command_palette_offers_every_binding(tmp_path):
 def test_command_palette_runs_an_action(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             commands = {c.title.split(" (")[0]: c for c in app.get_system_commands(app.screen)}
             commands["Temperature +0.1"].callback()
             await until(pilot, lambda: app.temperature > 0.85, "the action to run")
@@ -416,7 +430,7 @@ def test_command_palette_runs_an_action(tmp_path):
 def test_key_bar_always_shows_help_and_quit_at_80_columns(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             def keys() -> str:
                 return text_of(app, KeyBar)
 
@@ -437,7 +451,7 @@ def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
     async def main():
         app = make_app(tmp_path)
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             settings = app.query_one("#settings")
             assert not settings.display or settings.region.width == 0
             await pilot.press("o")
@@ -461,8 +475,7 @@ def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
 def test_wide_terminal_keeps_settings_open(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+        async with session(app, (120, 40)) as pilot:
             assert app.query_one("#settings").region.width > 0
             assert app.query_one("#train-panel").region.width > 0
 
@@ -472,7 +485,7 @@ def test_wide_terminal_keeps_settings_open(tmp_path):
 def test_training_settings_lock_during_a_run(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with session(app, (120, 40)) as pilot:
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training", "training")
             assert app.query_one("#train-settings").disabled
@@ -489,7 +502,7 @@ def test_bad_corpus_is_a_notification(tmp_path):
     async def main():
         app = make_app(tmp_path, corpus=str(tmp_path / "missing.txt"))
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: any(s == "error" for s, _ in notes), "the launch note")
             binary = tmp_path / "binary.txt"
             binary.write_bytes(b"\x00\x01\x02" * 100)
@@ -508,7 +521,7 @@ def test_corrupt_checkpoint_is_a_notification(tmp_path):
         bad.write_bytes(b"PK\x03\x04 this is not really a zip")
         app = make_app(tmp_path, checkpoint=str(bad))
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: any(s == "error" for s, _ in notes), "the error note")
             assert any(str(bad) in t for _, t in notes)
             assert app.loaded is None and app.is_running
@@ -520,7 +533,7 @@ def test_unknown_prompt_words_are_a_warning(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             app.query_one("#prompt").value = "zzqqxx"
             await pilot.press("g")
@@ -535,7 +548,7 @@ def test_load_by_typed_path_and_bad_sampler_value(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path)
         notes = record_notes(app)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await pilot.press("l")
             await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the load screen")
             app.screen.query_one("#load-path").value = str(tiny_checkpoint)
@@ -553,7 +566,7 @@ def test_load_by_typed_path_and_bad_sampler_value(tmp_path, tiny_checkpoint):
 def test_load_screen_escape_cancels(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await pilot.press("l")
             await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the load screen")
             await pilot.press("escape")
@@ -567,7 +580,7 @@ def test_generation_during_training_uses_the_live_weights(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500},
                        sampler={"pace_ms": 0, "max_tokens": 20})
-        async with app.run_test(size=(80, 24)) as pilot:
+        async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training" and app.current_run.step > 0,
                         "a few batches")

@@ -25,11 +25,11 @@ def fresh_app(tmp_path, monkeypatch) -> PlaygroundApp:
 
 
 async def settle(pilot) -> None:
-    """Wait (bounded) until the key bar has drawn its keys."""
+    """Wait (bounded) for the widgets mounted after the first frame and the key bar."""
     app = pilot.app
-    for _ in range(100):
+    for _ in range(200):
         bar = app.query_one(KeyBar)
-        if str(getattr(bar.content, "plain", bar.content)).strip():
+        if app.ready and str(getattr(bar.content, "plain", bar.content)).strip():
             break
         await pilot.pause(0.02)
     await pilot.pause()

@@ -69,7 +69,7 @@ def _safe_stem(path: str) -> str:
 class PlaygroundApp(App[int]):
     """The playground. Constructor arguments let tests and benchmarks use tiny settings."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses live elsewhere
     TITLE = "lyrics-tui"
     ENABLE_COMMAND_PALETTE = True
 
@@ -140,10 +140,12 @@ class PlaygroundApp(App[int]):
         self._settings_open: bool | None = None  # None: follow the terminal width
         self.last_event_at = 0.0
         self.first_frame_at: float | None = None
+        self.ready = False  # True once the parts mounted after the first frame are there
         self.train_done: list[threading.Event] = []  # one per training thread, set when it ends
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        self._apply_width(self.size.width)  # before the widgets exist: no restyle of the tree
         yield Static("", id="status")
         with Horizontal(id="body"):
             with Vertical(id="main"):
@@ -155,25 +157,32 @@ class PlaygroundApp(App[int]):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        self._apply_width(self.size.width)
         self._show_sampler()
         self._show_output()
         self._refresh_status()
         self.query_one("#output-scroll").focus()
         self.call_after_refresh(self._after_first_frame)
 
-    def _after_first_frame(self) -> None:
+    async def _after_first_frame(self) -> None:
+        """What the first frame need not wait for: the plot, the settings form, jieba, and
+        the checkpoint."""
         self.first_frame_at = time.perf_counter()
         self._warm_up()
-        if not Path(self.corpus_path).expanduser().exists():
-            self.notify(f"{self.corpus_path}: no such file (set the corpus in Settings, o)",
-                        severity="error")
         if self.checkpoint_arg:
             self._load_worker(self.checkpoint_arg, quiet=False)
         elif self.open_newest:
             newest = list_checkpoints(self.checkpoint_dir)
             if newest:
                 self._load_worker(str(newest[0]), quiet=False)
+        if not Path(self.corpus_path).expanduser().exists():
+            self.notify(f"{self.corpus_path}: no such file (set the corpus in Settings, o)",
+                        severity="error")
+        await self.query_one(TrainingPanel).mount_plot()
+        await self.settings.fill()
+        self.call_after_refresh(self._set_ready)
+
+    def _set_ready(self) -> None:
+        self.ready = True
 
     @work(thread=True, group="warm", exit_on_error=False)
     def _warm_up(self) -> None:
@@ -189,12 +198,16 @@ class PlaygroundApp(App[int]):
         self._apply_width(event.size.width)
 
     def _apply_width(self, width: int) -> None:
+        """Layout classes on the screen; changed only when they differ (each change restyles
+        the whole tree)."""
         screen = self.screen
         wide = width >= WIDE_COLUMNS
-        screen.set_class(wide, "-wide")
-        screen.set_class(not wide, "-narrow")
         is_open = self._settings_open if self._settings_open is not None else wide
-        screen.set_class(is_open, "-settings-open")
+        wanted = {"-wide": wide, "-narrow": not wide, "-settings-open": is_open}
+        if all(screen.has_class(name) == on for name, on in wanted.items()):
+            return
+        screen.remove_class(*[name for name, on in wanted.items() if not on])
+        screen.add_class(*[name for name, on in wanted.items() if on])
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -778,12 +791,12 @@ class PlaygroundApp(App[int]):
     def action_stop_generation(self) -> None:
         self._stop_generation()
 
-    def action_leave_field(self) -> None:
+    async def action_leave_field(self) -> None:
         """Esc in a text field: stop a generation first, else give the keys back."""
         if self._stop_generation():
             return
         if self.screen.has_class("-narrow") and self.screen.has_class("-settings-open"):
-            self.action_settings()
+            await self.action_settings()
         else:
             self.query_one("#output-scroll").focus()
 
@@ -818,9 +831,10 @@ class PlaygroundApp(App[int]):
         self.push_screen(WriteScreen(default), chosen)
 
     # -- other keys ----------------------------------------------------------------------
-    def action_settings(self) -> None:
+    async def action_settings(self) -> None:
         is_open = self.screen.has_class("-settings-open")
         self._settings_open = not is_open
+        await self.settings.fill()
         self._apply_width(self.size.width)
         if self._settings_open:
             self.call_after_refresh(lambda: self.query_one("#set-corpus", Input).focus())

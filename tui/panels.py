@@ -12,7 +12,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Label, ProgressBar, Select, Static
-from textual_plotext import PlotextPlot
 
 from core.config import CELLS, PRESETS, resolve_settings
 from core.errors import SettingsError
@@ -52,44 +51,11 @@ def epoch_row(e: dict[str, Any]) -> str:
             f"{fmt_rate(e.get('tokens_per_s', 0.0)):>5} {fmt_duration(e.get('elapsed_s')):>5}")
 
 
-class LossPlot(PlotextPlot):
-    """Train and validation loss per epoch."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.epochs: list[int] = []
-        self.train: list[float] = []
-        self.val: list[tuple[int, float]] = []
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.redraw()
-
-    def set_history(self, rows: list[dict[str, Any]]) -> None:
-        self.epochs = [r["epoch"] for r in rows]
-        self.train = [r["train_loss"] for r in rows]
-        self.val = [(r["epoch"], r["val_loss"]) for r in rows if r.get("val_loss") is not None]
-        self.redraw()
-
-    def redraw(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if self.epochs:
-            plt.plot(self.epochs, self.train, label="train", marker="hd")
-        if self.val:
-            plt.plot([e for e, _ in self.val], [v for _, v in self.val], label="val",
-                     marker="x")
-        if not self.epochs:
-            plt.xlim(0, 10)
-            plt.ylim(0, 10)
-        self.refresh()
-
-
 class TrainingPanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-top"):
-            yield LossPlot(id="loss-plot")
+            # the plot (plotext) is mounted just after the first frame: see mount_plot
+            yield Static("", id="loss-plot-slot")
             with VerticalScroll(id="epoch-scroll"):
                 yield Static(TABLE_HEADER, id="epoch-table")
         with Horizontal(id="progress-row"):
@@ -97,15 +63,33 @@ class TrainingPanel(Vertical):
             yield ProgressBar(total=100, show_eta=False, id="epoch-bar")
             yield Label("", id="progress-label")
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._rows: list[dict[str, Any]] = []
+        self.plot: Any = None
+
     def on_mount(self) -> None:
         self.border_title = "Training · loss per epoch (nats/token)"
         self.query_one("#epoch-scroll").can_focus = True
 
+    async def mount_plot(self) -> None:
+        if self.plot is not None:
+            return
+        from tui.plot import LossPlot
+
+        self.plot = LossPlot(id="loss-plot")
+        slot = self.query_one("#loss-plot-slot")
+        await self.query_one("#train-top").mount(self.plot, before=slot)
+        await slot.remove()
+        self.plot.set_history(self._rows)
+
     def set_history(self, rows: list[dict[str, Any]]) -> None:
+        self._rows = list(rows)
         lines = [TABLE_HEADER] + [epoch_row(r) for r in rows]
         self.query_one("#epoch-table", Static).update("\n".join(lines))
         self.query_one("#epoch-scroll", VerticalScroll).scroll_end(animate=False)
-        self.query_one(LossPlot).set_history(rows)
+        if self.plot is not None:
+            self.plot.set_history(self._rows)
 
     def set_progress(self, epoch_text: str, done: float, total: float, label: str) -> None:
         self.query_one("#progress-epoch", Label).update(epoch_text)
@@ -150,27 +134,44 @@ class SettingsPanel(VerticalScroll):
         self._model_values = model_values
         self._train_values = train_values
         self._sampler_values = sampler_values
+        self._filled = False
+        self._locked = False
 
     def compose(self) -> ComposeResult:
+        return []
+
+    @property
+    def filled(self) -> bool:
+        return self._filled
+
+    async def fill(self) -> None:
+        """Build the form. The app calls this just after the first frame: the form is the
+        largest part of the screen's widget tree and is hidden at 80 columns anyway."""
+        if self._filled:
+            return
+        self._filled = True
+        await self.mount_all(list(self._form()))
+        self._show_preset(self._preset)
+
+    def _form(self) -> ComposeResult:
         yield Label("Training · set before a run", classes="section")
-        with Vertical(id="train-settings"):
-            with Horizontal(classes="field"):
-                yield Label("corpus", classes="field-label")
-                yield Input(self._corpus, id="set-corpus", compact=True)
-            with Horizontal(classes="field"):
-                yield Label("preset", classes="field-label")
-                yield Select([(p, p) for p in PRESETS], value=self._preset, allow_blank=False,
-                             id="set-preset", compact=True)
-            with Horizontal(classes="field"):
-                yield Label("cell", classes="field-label")
-                cell = self._model_values.get("cell")
-                yield Select([(c, c) for c in CELLS], prompt="preset",
-                             value=cell if cell in CELLS else Select.NULL, id="set-cell",
-                             compact=True)
-            for name, label, _ in MODEL_FIELDS:
-                yield self._field(name, label, self._model_values.get(name))
-            for name, label, _ in TRAIN_FIELDS:
-                yield self._field(name, label, self._train_values.get(name))
+        rows = [
+            Horizontal(Label("corpus", classes="field-label"),
+                       Input(self._corpus, id="set-corpus", compact=True), classes="field"),
+            Horizontal(Label("preset", classes="field-label"),
+                       Select([(p, p) for p in PRESETS], value=self._preset, allow_blank=False,
+                              id="set-preset", compact=True), classes="field"),
+            Horizontal(Label("cell", classes="field-label"),
+                       Select([(c, c) for c in CELLS], prompt="preset",
+                              value=self._model_values.get("cell")
+                              if self._model_values.get("cell") in CELLS else Select.NULL,
+                              id="set-cell", compact=True), classes="field"),
+        ]
+        rows += [self._field(name, label, self._model_values.get(name))
+                 for name, label, _ in MODEL_FIELDS]
+        rows += [self._field(name, label, self._train_values.get(name))
+                 for name, label, _ in TRAIN_FIELDS]
+        yield Vertical(*rows, id="train-settings", disabled=self._locked)
         yield Label("Sampler · for the next generation", classes="section")
         for name, label, _, placeholder in SAMPLER_FIELDS:
             yield self._field(name, label, self._sampler_values.get(name), placeholder)
@@ -183,7 +184,6 @@ class SettingsPanel(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = "Settings"
-        self._show_preset(self._preset)
 
     def _show_preset(self, preset: str) -> None:
         try:
@@ -205,14 +205,29 @@ class SettingsPanel(VerticalScroll):
         self.screen.focus_next()
 
     def lock_training(self, locked: bool) -> None:
-        self.query_one("#train-settings").disabled = locked
+        self._locked = locked
+        if self._filled:
+            self.query_one("#train-settings").disabled = locked
+
+    def _text(self, name: str, initial: Any) -> str:
+        if self._filled:
+            return self.query_one(f"#set-{name}", Input).value
+        return "" if initial is None else str(initial)
 
     @property
     def corpus(self) -> str:
-        return self.query_one("#set-corpus", Input).value.strip()
+        return self._text("corpus", self._corpus).strip()
 
     def read_training(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(preset, model overrides, train overrides); SettingsError names a malformed field."""
+        if not self._filled:
+            preset = self._preset
+            model = {"cell": self._model_values.get("cell")}
+            model.update({n: parse_field(l, self._text(n, self._model_values.get(n)), k)
+                          for n, l, k in MODEL_FIELDS})
+            train = {n: parse_field(l, self._text(n, self._train_values.get(n)), k)
+                     for n, l, k in TRAIN_FIELDS}
+            return preset, self._untie(preset, model), train
         preset = self.query_one("#set-preset", Select).value
         cell = self.query_one("#set-cell", Select).value
         model = {"cell": cell if isinstance(cell, str) else None}
@@ -221,19 +236,24 @@ class SettingsPanel(VerticalScroll):
         train = {}
         for name, label, kind in TRAIN_FIELDS:
             train[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
-        if model["embed"] is not None or model["hidden"] is not None:
-            # the default preset ties input and output embeddings, which needs embed == hidden
-            model_cfg, _ = resolve_settings(str(preset))
-            embed = model["embed"] or model_cfg.embed
-            hidden = model["hidden"] or model_cfg.hidden
+        return str(preset), self._untie(str(preset), model), train
+
+    @staticmethod
+    def _untie(preset: str, model: dict[str, Any]) -> dict[str, Any]:
+        """The form has no weight-tying field: a preset that ties input and output embeddings
+        (needs embed == hidden) is untied when the sizes given differ."""
+        if model.get("embed") is not None or model.get("hidden") is not None:
+            model_cfg, _ = resolve_settings(preset)
+            embed = model.get("embed") or model_cfg.embed
+            hidden = model.get("hidden") or model_cfg.hidden
             if model_cfg.tie_weights and embed != hidden:
                 model["tie_weights"] = False
-        return str(preset), model, train
+        return model
 
     def read_sampler(self) -> dict[str, Any]:
         values = dict(SAMPLER_DEFAULTS)
         for name, label, kind, _ in SAMPLER_FIELDS:
-            parsed = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
+            parsed = parse_field(label, self._text(name, self._sampler_values.get(name)), kind)
             if parsed is not None:
                 values[name] = parsed
         if values["pace_ms"] < 0 or values["pace_ms"] > 5000:

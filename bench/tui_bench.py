@@ -1,0 +1,410 @@
+"""Playground speed goals, measured the way a user meets them: the app runs in a pseudo-terminal.
+
+    python bench/tui_bench.py [--rounds 3] [--epochs 3] [--corpus FILE] [--keys 40]
+                              [--only frame,keys,throughput,token] [--threads-compare]
+
+- first frame: from spawning `python -m tui.cli` (what `lyrics-tui` runs) until the first full
+  frame is written to the terminal (the "Training" panel title appears in the output);
+- key latency while training at full speed: from writing "+" or "-" to the pty until the
+  redrawn "temperature X.XX" appears in what the app writes back; p95 over --keys presses;
+- throughput: tokens/s of training inside the app (started with "t") against headless
+  `lyrics-tui train` with the same settings, alternated, median of the per-round ratios;
+- first token: from writing Enter to the pty until the first generated token has been drawn
+  (the app logs the moment after that refresh; both sides read the same monotonic clock),
+  from a loaded checkpoint and again mid-training from the live weights.
+
+The in-app runs use a thin subclass (`child` mode) that only adds a JSON log of events; the
+keys, rendering and training are the real app's. Default corpus: ../shared/data/jaychou_lyrics.txt
+when present (longer epochs), else the bundled data/lyrics.txt.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import JAYCHOU, ROOT, machine  # noqa: E402
+
+BUNDLED = ROOT / "data" / "lyrics.txt"
+
+
+# -- a pseudo-terminal running the app ---------------------------------------------------------
+class PtyApp:
+    def __init__(self, argv: list[str], cols: int = 80, rows: int = 24) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLORTERM")}
+        env["TERM"] = "xterm-256color"
+        self.started = time.perf_counter()
+        pid, fd = pty.fork()
+        if pid == 0:  # child: size the terminal, then become the app
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            os.chdir(ROOT)
+            os.execvpe(argv[0], argv, env)
+        self.pid, self.fd = pid, fd
+        self.buf = bytearray()
+        self.exit_status: int | None = None
+
+    def pump(self, timeout: float) -> bool:
+        """Read what is there (waiting up to `timeout`); False once the app has exited."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if ready:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                return False
+            self.buf += data
+        return True
+
+    def wait_for(self, pattern: bytes, start: int = 0, timeout: float = 30.0) -> float | None:
+        """perf_counter time when `pattern` shows up in the output after offset `start`."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.buf.find(pattern, start) >= 0:
+                return time.perf_counter()
+            if not self.pump(0.005):
+                return None
+        return None
+
+    def drain(self, seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            if not self.pump(0.01):
+                return
+
+    def send(self, data: bytes) -> float:
+        at = time.perf_counter()
+        os.write(self.fd, data)
+        return at
+
+    def quit(self, timeout: float = 10.0) -> float | None:
+        """Send q; seconds until the process has exited (None if it had to be killed)."""
+        sent = self.send(b"q")
+        deadline = sent + timeout
+        while time.perf_counter() < deadline:
+            self.pump(0.005)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.exit_status = status
+                self.drain_rest()
+                return time.perf_counter() - sent
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        return None
+
+    def drain_rest(self) -> None:
+        while True:
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.05)
+                if not ready:
+                    break
+                data = os.read(self.fd, 65536)
+                if not data:
+                    break
+                self.buf += data
+            except OSError:
+                break
+
+    @property
+    def restored_terminal(self) -> bool:
+        return b"\x1b[?1049l" in self.buf  # left the alternate screen
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    return out
+
+
+def wait_log(app: PtyApp, path: Path, event: str, count: int = 1,
+             timeout: float = 600.0) -> list[dict] | None:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        events = [e for e in read_log(path) if e["event"] == event]
+        if len(events) >= count:
+            return events
+        if not app.pump(0.02):
+            return None
+    return None
+
+
+def child_argv(log: Path, ckdir: Path, corpus: Path, epochs: int, threads: int = 0,
+               checkpoint: Path | None = None, length: int = 20) -> list[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "child", "--log", str(log),
+            "--ckdir", str(ckdir), "--corpus", str(corpus), "--epochs", str(epochs),
+            "--threads", str(threads), "--length", str(length)]
+    if checkpoint:
+        argv += ["--checkpoint", str(checkpoint)]
+    return argv
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+# -- the measurements --------------------------------------------------------------------------
+def first_frame(rounds: int) -> dict:
+    frames, quits = [], []
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            app = PtyApp([sys.executable, "-m", "tui.cli", "--corpus", str(BUNDLED)])
+            seen = app.wait_for(b"Training", timeout=20)
+            frames.append((seen - app.started) if seen else float("inf"))
+            app.wait_for(b"Quit", timeout=5)  # the key bar, drawn just after
+            app.drain(0.3)
+            quits.append(app.quit() or float("inf"))
+            del tmp
+    return {"first_frame_s": frames, "quit_idle_s": quits}
+
+
+def headless_rate(corpus: Path, epochs: int, threads: int, out: Path) -> float:
+    argv = [sys.executable, "-m", "tui.cli", "train", "--corpus", str(corpus), "--epochs",
+            str(epochs), "--out", str(out), "--json"]
+    if threads:
+        argv += ["--threads", str(threads)]
+    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        raise SystemExit(f"headless training failed: {result.stderr[-400:]}")
+    rates = [json.loads(l)["tokens_per_s"] for l in result.stdout.splitlines()
+             if l.startswith("{") and json.loads(l).get("event") == "epoch"]
+    return statistics.median(rates)
+
+
+def app_rate(corpus: Path, epochs: int, threads: int, work: Path) -> float:
+    log = work / f"app-{time.monotonic_ns()}.jsonl"
+    app = PtyApp(child_argv(log, work / "ck", corpus, epochs, threads))
+    if wait_log(app, log, "ready", timeout=30) is None:
+        raise SystemExit("the app did not start")
+    app.send(b"t")
+    finished = wait_log(app, log, "finished", timeout=3600)
+    app.drain(0.2)
+    app.quit()
+    if finished is None:
+        raise SystemExit("the in-app run did not finish")
+    rates = [e["tokens_per_s"] for e in read_log(log) if e["event"] == "epoch"]
+    return statistics.median(rates)
+
+
+def throughput(corpus: Path, epochs: int, rounds: int, threads: int, work: Path) -> dict:
+    apps, heads, ratios = [], [], []
+    for i in range(rounds):
+        h = headless_rate(corpus, epochs, threads, work / "headless.pt")
+        a = app_rate(corpus, epochs, threads, work)
+        heads.append(h)
+        apps.append(a)
+        ratios.append(a / h)
+        print(f"  round {i + 1}: headless {h:,.0f} tok/s, in app {a:,.0f} tok/s, "
+              f"ratio {a / h:.2f}", flush=True)
+    return {"headless": heads, "app": apps, "ratio": ratios}
+
+
+def keys_while_training(corpus: Path, presses: int, work: Path) -> dict:
+    """Key latency and first-token latency (live weights) while training at full speed."""
+    log = work / "keys.jsonl"
+    app = PtyApp(child_argv(log, work / "ck-keys", corpus, 1000))
+    if wait_log(app, log, "ready", timeout=30) is None:
+        raise SystemExit("the app did not start")
+    app.send(b"t")
+    if app.wait_for(b"tok/s", timeout=120) is None or wait_log(app, log, "batch", 1, 120) is None:
+        raise SystemExit("training did not start")
+    app.drain(1.0)
+    latencies, missed = [], 0
+    temperature = 0.8
+    for i in range(presses):
+        up = i % 2 == 0
+        temperature = round(temperature + (0.1 if up else -0.1), 2)
+        start = len(app.buf)
+        sent = app.send(b"+" if up else b"-")
+        seen = app.wait_for(f"temperature {temperature:.2f}".encode(), start, timeout=3.0)
+        if seen is None:
+            missed += 1
+        else:
+            latencies.append(seen - sent)
+        app.drain(0.05 + (i % 5) * 0.02)  # irregular spacing, like typing
+    first_tokens = generate_and_time(app, log, rounds=5)
+    quit_s = app.quit()
+    return {"key_latency_s": latencies, "missed": missed, "first_token_live_s": first_tokens,
+            "quit_training_s": quit_s, "restored": app.restored_terminal}
+
+
+def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
+    """Type a start word, then Enter; time to the first drawn token, `rounds` times."""
+    out = []
+    for i in range(rounds):
+        before = len([e for e in read_log(log) if e["event"] == "first_token_drawn"])
+        app.send(b"/")
+        if i == 0:
+            app.send("窗外".encode())
+        app.drain(0.3)
+        sent = app.send(b"\r")
+        events = wait_log(app, log, "first_token_drawn", before + 1, timeout=10)
+        if events is None:
+            out.append(float("inf"))
+            continue
+        out.append(events[-1]["t"] - sent)
+        wait_log(app, log, "generation_done", before + 1, timeout=30)
+        app.drain(0.1)
+    return out
+
+
+def first_token_from_checkpoint(checkpoint: Path, corpus: Path, rounds: int, work: Path) -> list[float]:
+    log = work / "token.jsonl"
+    app = PtyApp(child_argv(log, work / "ck-token", corpus, 1, checkpoint=checkpoint))
+    if wait_log(app, log, "loaded", timeout=30) is None:
+        app.quit()
+        raise SystemExit("the checkpoint did not load")
+    app.drain(1.0)  # let the tokenizer warm-up finish, as a person would have typed by then
+    out = generate_and_time(app, log, rounds)
+    app.quit()
+    return out
+
+
+# -- the app, with an event log (child mode) ---------------------------------------------------
+def child(args: argparse.Namespace) -> int:
+    from textual import on
+
+    from core.events import BatchFinished, EpochFinished, TrainingFinished
+    from tui.app import PlaygroundApp
+    from tui.messages import CheckpointLoaded, GenerationDone, TokenGenerated
+
+    log = open(args.log, "a", encoding="utf-8")
+
+    def write(event: str, **data) -> None:
+        log.write(json.dumps({"event": event, "t": time.perf_counter(), **data}) + "\n")
+        log.flush()
+
+    class BenchApp(PlaygroundApp):
+        _seen_batch = False
+
+        async def _after_first_frame(self) -> None:
+            await super()._after_first_frame()
+            write("ready")
+
+        def _sink(self, run_id, event) -> None:
+            if isinstance(event, EpochFinished):
+                write("epoch", tokens_per_s=event.tokens_per_s)
+            elif isinstance(event, TrainingFinished):
+                write("finished", reason=event.reason)
+            elif isinstance(event, BatchFinished) and not self._seen_batch:
+                self._seen_batch = True
+                write("batch")
+            super()._sink(run_id, event)
+
+        @on(TokenGenerated)
+        def _log_token(self, message: TokenGenerated) -> None:
+            if message.gen_id == self.gen_id and len(self.generated) == 1:
+                self.call_after_refresh(write, "first_token_drawn")
+
+        @on(GenerationDone)
+        def _log_done(self, message: GenerationDone) -> None:
+            write("generation_done")
+
+        @on(CheckpointLoaded)
+        def _log_loaded(self, message: CheckpointLoaded) -> None:
+            self.call_after_refresh(write, "loaded")
+
+    train = {"epochs": args.epochs}
+    if args.threads:
+        train["threads"] = args.threads
+    app = BenchApp(corpus=args.corpus, checkpoint=args.checkpoint, checkpoint_dir=args.ckdir,
+                   train_overrides=train, sampler={"max_tokens": args.length, "pace_ms": 0},
+                   device="cpu", open_newest=False)
+    app.run()
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="mode")
+    c = sub.add_parser("child")
+    c.add_argument("--log", required=True)
+    c.add_argument("--ckdir", required=True)
+    c.add_argument("--corpus", required=True)
+    c.add_argument("--epochs", type=int, default=3)
+    c.add_argument("--threads", type=int, default=0)
+    c.add_argument("--length", type=int, default=20)
+    c.add_argument("--checkpoint")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--keys", type=int, default=40)
+    parser.add_argument("--corpus", help="default: the tutorial corpus if present, else bundled")
+    parser.add_argument("--only", default="frame,keys,throughput,token")
+    parser.add_argument("--threads-compare", action="store_true",
+                        help="also run the throughput comparison with 2 torch threads")
+    args = parser.parse_args()
+    if args.mode == "child":
+        sys.exit(child(args))
+    corpus = Path(args.corpus) if args.corpus else (JAYCHOU if JAYCHOU.exists() else BUNDLED)
+    only = set(args.only.split(","))
+    print(f"machine: {machine()}; corpus {corpus.name}; {args.epochs} epochs per run; "
+          f"{args.rounds} rounds", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if "frame" in only:
+            r = first_frame(max(5, args.rounds * 2))
+            print(f"first frame: median {statistics.median(r['first_frame_s']) * 1000:.0f} ms "
+                  f"(runs: {', '.join(f'{x * 1000:.0f}' for x in r['first_frame_s'])}); quit "
+                  f"when idle: median {statistics.median(r['quit_idle_s']) * 1000:.0f} ms",
+                  flush=True)
+        if "throughput" in only:
+            print("throughput, default preset, 1 torch thread beside the UI (auto):", flush=True)
+            r = throughput(corpus, args.epochs, args.rounds, 0, work)
+            print(f"throughput: headless median {statistics.median(r['headless']):,.0f} tok/s, "
+                  f"in app {statistics.median(r['app']):,.0f} tok/s, median ratio "
+                  f"{statistics.median(r['ratio']):.2f}", flush=True)
+            if args.threads_compare:
+                print("throughput with --threads 2 (both sides):", flush=True)
+                r2 = throughput(corpus, args.epochs, args.rounds, 2, work)
+                print(f"threads 2: headless median {statistics.median(r2['headless']):,.0f} "
+                      f"tok/s, in app {statistics.median(r2['app']):,.0f} tok/s, median ratio "
+                      f"{statistics.median(r2['ratio']):.2f}; in app 2 threads vs 1: "
+                      f"{statistics.median(r2['app']) / statistics.median(r['app']):.2f}",
+                      flush=True)
+        if "keys" in only:
+            r = keys_while_training(corpus, args.keys, work)
+            lat = r["key_latency_s"]
+            live = r["first_token_live_s"]
+            print(f"keys while training: p50 {percentile(lat, 0.5) * 1000:.0f} ms, p95 "
+                  f"{percentile(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms over "
+                  f"{len(lat)} presses ({r['missed']} not seen within 3 s)", flush=True)
+            print(f"first token while training (live weights): median "
+                  f"{statistics.median(live) * 1000:.0f} ms (runs: "
+                  f"{', '.join(f'{x * 1000:.0f}' for x in live)})", flush=True)
+            quit_s = r["quit_training_s"]
+            print(f"quit mid-training: {quit_s * 1000:.0f} ms to exit; terminal restored: "
+                  f"{r['restored']}" if quit_s is not None else "quit mid-training: killed",
+                  flush=True)
+        if "token" in only:
+            checkpoint = work / "token-model.pt"
+            subprocess.run([sys.executable, "-m", "tui.cli", "train", "--corpus", str(BUNDLED),
+                            "--epochs", "2", "--out", str(checkpoint), "--json"], cwd=ROOT,
+                           capture_output=True, check=True)
+            r = first_token_from_checkpoint(checkpoint, BUNDLED, 7, work)
+            print(f"first token from a loaded checkpoint: median "
+                  f"{statistics.median(r) * 1000:.0f} ms (runs: "
+                  f"{', '.join(f'{x * 1000:.0f}' for x in r)})", flush=True)
+
+
+if __name__ == "__main__":
+    main()
