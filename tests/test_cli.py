@@ -275,6 +275,14 @@ def test_lines_stops_after_n_lines(capsys, checkpoint_path):
     assert [t["token"] for t in tokens].count("\n") == 2 and tokens[-1]["token"] == "\n"
 
 
+def test_device_auto_runs_torch_and_gives_the_numpy_text(capsys, checkpoint_path):
+    flags = ["--length", 30, "--seed", 8, "--temperature", 0.9, "--prompt", "晚风"]
+    _, numpy_out, _ = gen(capsys, checkpoint_path, "--device", "cpu", *flags)
+    code, torch_out, err = gen(capsys, checkpoint_path, "--device", "auto", *flags)
+    assert code == 0, err
+    assert tokens_and_done(torch_out)[1]["text"] == tokens_and_done(numpy_out)[1]["text"]
+
+
 def test_the_largest_documented_seed_works(capsys, checkpoint_path):
     code, _, err = gen(capsys, checkpoint_path, "--seed", MAX_SEED, "--length", 3)
     assert code == 0, err

@@ -8,7 +8,7 @@ import threading
 import pytest
 import torch
 
-from conftest import tiny_settings
+from conftest import JAYCHOU, tiny_settings
 from core.checkpoint import load_checkpoint
 from core.errors import CheckpointError, CorpusError, SettingsError
 from core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingFinished,
@@ -260,3 +260,21 @@ def test_resume_with_its_time_budget_spent_says_how_to_ask_for_more(trained, sma
     with pytest.raises(SettingsError, match="--time-budget") as info:
         TrainingRun(small_lines, [], model_cfg, train_cfg, resume=previous)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(not JAYCHOU.exists(), reason="../shared/data/jaychou_lyrics.txt is absent")
+def test_the_tutorial_corpus_prepares_with_an_honest_unknown_rate():
+    from core.config import TrainConfig
+    from core.corpus import read_corpus
+    from core.trainer import prepare_data
+
+    corpus = read_corpus(JAYCHOU)
+    assert len(corpus.lines) > 5000
+    train, val = corpus.split(0.1)
+    data = prepare_data(train, val, TrainConfig(min_count=2))
+    assert 1000 < len(data.vocab) < 20_000
+    assert len(data.train_ids) > 30_000 and len(data.val_ids) > 3_000
+    # min-count 2: words seen once in training are <unk>, so <unk> is learned and unseen
+    # validation words are scored honestly
+    assert data.vocab.counts[0] > 0
+    assert 0.05 < data.val_unknown_rate < 0.5
