@@ -8,8 +8,11 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the lyrics-tui entry point does
+
+import argparse
 import subprocess
 import sys
 import time
