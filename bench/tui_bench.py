@@ -91,11 +91,16 @@ class PtyApp:
         return at
 
     def quit(self, timeout: float = 10.0) -> float | None:
-        """Send q; seconds until the process has exited (None if it had to be killed)."""
+        """Send q; seconds until the process has exited (None if it had to be killed).
+        Also sets .restored_after: seconds until the terminal was given back."""
+        start = len(self.buf)
         sent = self.send(b"q")
         deadline = sent + timeout
+        self.restored_after = None
         while time.perf_counter() < deadline:
             self.pump(0.005)
+            if self.restored_after is None and self.buf.find(b"\x1b[?1049l", start) >= 0:
+                self.restored_after = time.perf_counter() - sent
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
                 self.exit_status = status
@@ -119,7 +124,7 @@ class PtyApp:
                 break
 
     @property
-    def restored_terminal(self) -> bool:
+    def restored_terminal(self) -> bool:  # noqa: D401
         return b"\x1b[?1049l" in self.buf  # left the alternate screen
 
 
@@ -245,7 +250,8 @@ def keys_while_training(corpus: Path, presses: int, work: Path) -> dict:
     first_tokens = generate_and_time(app, log, rounds=5)
     quit_s = app.quit()
     return {"key_latency_s": latencies, "missed": missed, "first_token_live_s": first_tokens,
-            "quit_training_s": quit_s, "restored": app.restored_terminal}
+            "quit_training_s": quit_s, "restored": app.restored_terminal,
+            "restored_s": app.restored_after}
 
 
 def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
@@ -263,6 +269,12 @@ def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
             out.append(float("inf"))
             continue
         out.append(events[-1]["t"] - sent)
+        if os.environ.get("TUI_BENCH_DETAIL"):
+            stages = {}
+            for e in read_log(log):
+                if e["t"] >= sent and e["event"] not in stages:
+                    stages[e["event"]] = round((e["t"] - sent) * 1000)
+            print("   ", stages, flush=True)
         wait_log(app, log, "generation_done", before + 1, timeout=30)
         app.drain(0.1)
     return out
@@ -311,9 +323,27 @@ def child(args: argparse.Namespace) -> int:
                 write("batch")
             super()._sink(run_id, event)
 
-        @on(TokenGenerated)
-        def _log_token(self, message: TokenGenerated) -> None:
-            if message.gen_id == self.gen_id and len(self.generated) == 1:
+        def _start_generation(self, same_seed: bool) -> None:
+            write("enter_handled")
+            super()._start_generation(same_seed)
+
+        def _generation_model(self, blocking: bool = True):
+            write("worker_started")
+            model = super()._generation_model(blocking)
+            write("model_ready")
+            return model
+
+        def post_message(self, message) -> bool:
+            if isinstance(message, TokenGenerated) and message.gen_id != getattr(self, "_posted", 0):
+                self._posted = message.gen_id
+                write("token_posted")
+            return super().post_message(message)
+
+        def _flush_tokens(self) -> None:
+            super()._flush_tokens()
+            if self.generated and getattr(self, "_drawn_gen", 0) != self.gen_id:
+                self._drawn_gen = self.gen_id
+                write("token_handled")
                 self.call_after_refresh(write, "first_token_drawn")
 
         @on(GenerationDone)
@@ -330,8 +360,9 @@ def child(args: argparse.Namespace) -> int:
     app = BenchApp(corpus=args.corpus, checkpoint=args.checkpoint, checkpoint_dir=args.ckdir,
                    train_overrides=train, sampler={"max_tokens": args.length, "pace_ms": 0},
                    device="cpu", open_newest=False)
-    app.run()
-    return 0
+    from tui.app import run_app
+
+    return run_app(app)
 
 
 def main() -> None:
@@ -392,9 +423,11 @@ def main() -> None:
                   f"{statistics.median(live) * 1000:.0f} ms (runs: "
                   f"{', '.join(f'{x * 1000:.0f}' for x in live)})", flush=True)
             quit_s = r["quit_training_s"]
-            print(f"quit mid-training: {quit_s * 1000:.0f} ms to exit; terminal restored: "
-                  f"{r['restored']}" if quit_s is not None else "quit mid-training: killed",
-                  flush=True)
+            restored = r["restored_s"]
+            print(f"quit mid-training: terminal restored after "
+                  f"{restored * 1000 if restored is not None else float('nan'):.0f} ms, process "
+                  f"gone after {quit_s * 1000:.0f} ms" if quit_s is not None
+                  else "quit mid-training: killed", flush=True)
         if "token" in only:
             checkpoint = work / "token-model.pt"
             subprocess.run([sys.executable, "-m", "tui.cli", "train", "--corpus", str(BUNDLED),

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import re
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -40,7 +42,7 @@ from tui.panels import (SAMPLER_DEFAULTS, PromptPane, SettingsPanel, TrainingPan
                         fmt_ppl, fmt_rate)
 from tui.screens import HelpScreen, LoadScreen, WriteScreen
 
-QUIT_WAIT_S = 0.8  # how long quitting waits for the workers to wind down
+QUIT_WAIT_S = 0.3  # how long quitting waits for the workers to wind down (see action_quit)
 SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the generation snapshot this often
 WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
 TEMPERATURE_MAX = 5.0
@@ -136,11 +138,13 @@ class PlaygroundApp(App[int]):
         self.generated: list[str] = []
         self.last_seed: int | None = None
         self.gen_note = ""
+        self._output_pending = False
         self._quitting = False
         self._settings_open: bool | None = None  # None: follow the terminal width
         self.last_event_at = 0.0
         self.first_frame_at: float | None = None
         self.ready = False  # True once the parts mounted after the first frame are there
+        self.tokenizer_ready = False  # jieba's dictionary is loaded (see _warm_up)
         self.train_done: list[threading.Event] = []  # one per training thread, set when it ends
 
     # -- layout --------------------------------------------------------------------------
@@ -191,6 +195,7 @@ class PlaygroundApp(App[int]):
 
         try:
             warm_up("word")
+            self.tokenizer_ready = True
         except Exception:  # noqa: BLE001 - a failed warm-up shows up later as a real error
             pass
 
@@ -594,6 +599,8 @@ class PlaygroundApp(App[int]):
                 raise CheckpointError(f"{path}: the weights do not match the stored model "
                                       "configuration") from None
             warm_up(checkpoint.train_config.tokenizer)
+            if checkpoint.train_config.tokenizer == "word":
+                self.tokenizer_ready = True
             self.post_message(CheckpointLoaded(checkpoint, stepper, quiet))
         except LyricsError as exc:
             self.post_message(Problem(str(exc)))
@@ -675,19 +682,61 @@ class PlaygroundApp(App[int]):
             return
         try:
             sampler = self.settings.read_sampler()
+            from core.sampling import SamplerSettings
+
+            seed = self.last_seed if same_seed and self.last_seed is not None else sampler["seed"]
+            settings = SamplerSettings(temperature=self.temperature, top_k=sampler["top_k"],
+                                       top_p=sampler["top_p"], seed=seed,
+                                       max_tokens=sampler["max_tokens"])
+            settings.validated()
         except LyricsError as exc:
             self.error(str(exc))
             return
-        seed = self.last_seed if same_seed and self.last_seed is not None else sampler["seed"]
         prompt = self.query_one("#prompt", Input).value
         self._stop_generation()
         self.gen_id += 1
         stop = threading.Event()
         self._gen_stop = stop
         self.generating = True
-        self._refresh_status()
-        self.refresh_bindings()
-        self._gen_worker(self.gen_id, stop, prompt, self.temperature, sampler, seed)
+        pace = sampler["pace_ms"] / 1000.0
+        try:
+            model = self._generation_model(blocking=False)
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+            self.generating = False
+            self.error(str(exc) if isinstance(exc, LyricsError) else
+                       f"generation failed: {type(exc).__name__}: {exc}")
+            return
+        if model is None:  # the weights must be copied first: all of it in the worker
+            self._gen_worker(self.gen_id, stop, pace, prompt=prompt, settings=settings)
+            self._refresh_status()
+            self.refresh_bindings()
+            return
+        # Fast path: the first token is computed right here (prompt priming plus one step is a
+        # few milliseconds of numpy), so it is on screen in the same frame as the Enter; the
+        # worker streams the rest from the same generator.
+        from core.sampling import Sampler
+        from core.tokens import Tokenizer
+
+        stepper, vocab, kind, source = model
+        try:
+            generation = Sampler(stepper, vocab, Tokenizer(kind)).generate(prompt, settings)
+            tokens = iter(generation)
+            first = next(tokens, None)
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+            self.generating = False
+            self.error(str(exc) if isinstance(exc, LyricsError) else
+                       f"generation failed: {type(exc).__name__}: {exc}")
+            return
+        # only the output is redrawn before the first token shows; the rest follows
+        self.prompt_text, self.generated, self.gen_note = generation.prompt, [], ""
+        self.last_seed = generation.seed
+        if first is not None:
+            self.generated.append(first.text)
+        self._flush_tokens()
+        self.call_after_refresh(self._show_generation_state,
+                                GenerationStarted(self.gen_id, generation.prompt,
+                                                  generation.seed, generation.warnings, source))
+        self._gen_worker(self.gen_id, stop, pace, tokens=tokens, count=int(first is not None))
 
     def _stop_generation(self) -> bool:
         stop = self._gen_stop
@@ -696,16 +745,27 @@ class PlaygroundApp(App[int]):
             return True
         return False
 
-    def _generation_model(self) -> tuple[Any, Any, str, str]:
-        """(stepper, vocabulary, tokenizer kind, where the weights come from); worker thread."""
+    def _generation_model(self, blocking: bool = True) -> tuple[Any, Any, str, str] | None:
+        """(stepper, vocabulary, tokenizer kind, where the weights come from).
+
+        During training the weights are a numpy copy the trainer thread refreshes every
+        SNAPSHOT_EVERY_S (see _sink); a fresh copy waits for the current batch to end, so with
+        blocking=False (the UI thread) None is returned when one would be needed, and when
+        the tokenizer is not loaded yet.
+        """
         from core.steppers import NumpyStepper
 
         run = self.current_run
         if run is not None:
+            if not blocking and not self._tokenizer_loaded(run.train_config.tokenizer):
+                return None
             snap = self._snap
             live = self._active_run is run and not run.paused
-            if (snap is None or snap[0] is not run
-                    or (snap[1] != run.step and not (live and time.monotonic() - snap[2] < 1.5))):
+            fresh = snap is not None and snap[0] is run and (
+                snap[1] == run.step or (live and time.monotonic() - snap[2] < 2 * SNAPSHOT_EVERY_S))
+            if not fresh:
+                if not blocking:
+                    return None
                 state = {k: v.numpy() for k, v in run.snapshot_state().items()}
                 snap = (run, run.step, time.monotonic(), state)
                 self._snap = snap
@@ -716,26 +776,31 @@ class PlaygroundApp(App[int]):
         if loaded is None:
             raise SettingsError("no model yet: press t to train one or l to load a checkpoint")
         ck = loaded.checkpoint
+        if not blocking and not self._tokenizer_loaded(ck.train_config.tokenizer):
+            return None
         return loaded.stepper, ck.vocab, ck.train_config.tokenizer, Path(ck.path).name
 
-    @work(thread=True, group="generate", exit_on_error=False)
-    def _gen_worker(self, gen_id: int, stop: threading.Event, prompt: str, temperature: float,
-                    sampler: dict[str, Any], seed: int | None) -> None:
-        count = 0
-        try:
-            from core.sampling import Sampler, SamplerSettings
-            from core.tokens import Tokenizer
+    def _tokenizer_loaded(self, kind: str) -> bool:
+        return kind != "word" or self.tokenizer_ready
 
-            settings = SamplerSettings(temperature=temperature, top_k=sampler["top_k"],
-                                       top_p=sampler["top_p"], seed=seed,
-                                       max_tokens=sampler["max_tokens"])
-            settings.validated()
-            stepper, vocab, kind, source = self._generation_model()
-            generation = Sampler(stepper, vocab, Tokenizer(kind)).generate(prompt, settings)
-            self.post_message(GenerationStarted(gen_id, generation.prompt, generation.seed,
-                                                generation.warnings, source))
-            pace = sampler["pace_ms"] / 1000.0
-            for token in generation:
+    @work(thread=True, group="generate", exit_on_error=False)
+    def _gen_worker(self, gen_id: int, stop: threading.Event, pace: float, *, prompt: str = "",
+                    settings: Any = None, tokens: Iterator[Any] | None = None,
+                    count: int = 0) -> None:
+        """Stream tokens one message at a time; prepares the generation itself if not given."""
+        try:
+            if tokens is None:
+                from core.sampling import Sampler
+                from core.tokens import Tokenizer
+
+                stepper, vocab, kind, source = self._generation_model()
+                generation = Sampler(stepper, vocab, Tokenizer(kind)).generate(prompt, settings)
+                self.post_message(GenerationStarted(gen_id, generation.prompt, generation.seed,
+                                                    generation.warnings, source))
+                tokens = iter(generation)
+            elif pace and stop.wait(pace):
+                return
+            for token in tokens:
                 if stop.is_set():
                     break
                 self.post_message(TokenGenerated(gen_id, token.text, token.prob))
@@ -757,11 +822,18 @@ class PlaygroundApp(App[int]):
         self.generated = []
         self.last_seed = message.seed
         self.gen_note = ""
+        self._show_output()
+        self._show_generation_state(message)
+
+    def _show_generation_state(self, message: GenerationStarted) -> None:
+        """Everything about a new generation except its text: source, warnings, seed, keys."""
+        if message.gen_id != self.gen_id:
+            return
         self.query_one(PromptPane).border_title = f"Generate · {message.source}"
         for warning in message.warnings:
             self.notify(warning, severity="warning")
         self._show_sampler()
-        self._show_output()
+        self._refresh_status()
         self.refresh_bindings()
 
     @on(TokenGenerated)
@@ -769,6 +841,12 @@ class PlaygroundApp(App[int]):
         if message.gen_id != self.gen_id:
             return
         self.generated.append(message.text)
+        if not self._output_pending:  # one redraw for all the tokens queued by now
+            self._output_pending = True
+            self.call_later(self._flush_tokens)
+
+    def _flush_tokens(self) -> None:
+        self._output_pending = False
         self.query_one(PromptPane).show_output(self.prompt_text, self.generated)
 
     @on(GenerationDone)
@@ -871,7 +949,31 @@ class PlaygroundApp(App[int]):
         deadline = time.monotonic() + QUIT_WAIT_S
         while time.monotonic() < deadline and self._busy_workers():
             await asyncio.sleep(0.02)
+        self._keep_last_epoch()
         self.exit(0)
+
+    def _keep_last_epoch(self) -> None:
+        """Quitting while the trainer still winds down (it validates the partial epoch and
+        saves, which can take seconds on a big corpus): save the last finished epoch now, so
+        leaving at once loses at most the partial epoch. run_playground then exits without
+        waiting for the thread."""
+        run = self._active_run
+        if run is None or run.last_good is None or run.out_path is None:
+            return
+        try:
+            from core.trainer import last_checkpoint_path
+
+            run.save(last_checkpoint_path(run.out_path))
+        except LyricsError:
+            pass
+        except Exception:  # noqa: BLE001 - quitting must not fail
+            pass
+
+    def threads_left(self) -> bool:
+        """True when a training or saving thread is still running after the app ended."""
+        return any(not done.is_set() for done in self.train_done) or any(
+            w.group == "save" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers)
 
     def _busy_workers(self) -> list[Worker]:
         return [w for w in self.workers
@@ -886,8 +988,28 @@ def run_playground(args: Any) -> int:
     app = PlaygroundApp(corpus=getattr(args, "corpus", None),
                         checkpoint=getattr(args, "checkpoint", None),
                         device=getattr(args, "device", "auto") or "auto")
-    app.run()
-    return app.return_code or 0
+    return run_app(app)
+
+
+def run_app(app: PlaygroundApp) -> int:
+    """Run the app in this terminal; return its exit code.
+
+    The loop is ours so that its thread pool is not joined on the way out while a trainer
+    thread still winds down (asyncio.run would wait for it): the terminal is restored by then
+    and the last finished epoch was saved on quit, so the process leaves at once.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        app.run(loop=loop)
+        code = app.return_code or 0
+        if app.threads_left():
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+    return code
 
 
 def serve(args: Any) -> int:
