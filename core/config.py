@@ -15,6 +15,7 @@ TOKENIZERS = ("word", "char")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine")
 WINDOWINGS = ("streams", "tutorial")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     windowing: str = "streams"  # "tutorial": the tutorial's windows (see core/batches.py)
     average: float = 0.0  # decay of an exponential moving average of the weights; 0: off
+    precision: str = "auto"  # training matmuls; "auto": bf16 where the CPU has bf16 units
     threads: int = 0  # torch intra-op threads; 0: pick by measurement (see core/device.py)
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,6 +146,7 @@ def validate(model: ModelConfig, train: TrainConfig) -> None:
         (train.windowing in WINDOWINGS, f"windowing must be one of {', '.join(WINDOWINGS)}"),
         (0 <= train.threads <= 256, "threads must be 0 (auto) or positive"),
         (0.0 <= train.average < 1.0, "average must be in [0, 1) (0 = off)"),
+        (train.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -34,3 +34,32 @@ def training_threads(requested: int = 0, *, beside_ui: bool = False) -> int:
     if beside_ui:
         return max(1, min(4, cores - 1))
     return max(1, min(4, cores // 2)) if cores > 2 else 1
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), read from Linux's
+    /proc/cpuinfo; elsewhere False. Without such units bf16 is slower than fp32."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(name: str, device: str) -> str:
+    """'fp32' or 'bf16' for the training forward and backward passes.
+
+    Measured on this project's 2-core AMD EPYC (avx512_bf16): a training step of the tutorial
+    preset runs 1.7-1.8x faster under bf16 autocast, and the default preset's held-out
+    perplexity moves by less than run-to-run noise (bench/quality.py). Evaluation, sampling
+    and every number shown stay fp32.
+    """
+    if name != "auto":
+        return name
+    if device == "cpu":
+        return "bf16" if cpu_has_bf16() else "fp32"
+    return "fp32"

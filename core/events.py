@@ -15,6 +15,7 @@ class TrainingStarted:
     device: str
     threads: int
     start_epoch: int  # epochs already done (resumed runs start past 0)
+    precision: str = "fp32"  # of the training matmuls
 
 
 @dataclass(frozen=True)

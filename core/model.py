@@ -82,6 +82,7 @@ class LockedDropout(nn.Module):
 
 def detach(hidden: Hidden) -> Hidden:
     """Cut the graph at a batch boundary: truncated back-propagation through time."""
+    # .float(): under bf16 autocast the carried state stays in full precision
     if isinstance(hidden, tuple):
-        return tuple(h.detach() for h in hidden)  # type: ignore[return-value]
-    return hidden.detach()
+        return tuple(h.detach().float() for h in hidden)  # type: ignore[return-value]
+    return hidden.detach().float()

@@ -20,7 +20,7 @@ from torch import nn
 from core import batches as B
 from core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
 from core.config import ModelConfig, TrainConfig, validate
-from core.device import training_threads
+from core.device import resolve_precision, training_threads
 from core.errors import CheckpointError, CorpusError, SettingsError
 from core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingEvent,
                          TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
@@ -169,6 +169,8 @@ class TrainingRun:
         threads = training_threads(cfg.threads, beside_ui=self.beside_ui)
         if self.device == "cpu":
             torch.set_num_threads(threads)
+        precision = resolve_precision(cfg.precision, self.device)
+        autocast_type = "cuda" if self.device.startswith("cuda") else "cpu"
         train_data = B.batchify(self.data.train_ids, cfg.batch_size).to(self.device)
         generator = torch.Generator().manual_seed(cfg.seed + self.epoch)
         per_epoch = (B.tutorial_window_count(len(self.data.train_ids), cfg.bptt, cfg.batch_size)
@@ -177,7 +179,7 @@ class TrainingRun:
             vocab_size=len(self.vocab), train_tokens=len(self.data.train_ids),
             val_tokens=len(self.data.val_ids), unknown_rate=self.data.val_unknown_rate,
             batches_per_epoch=per_epoch, parameters=self.model.parameter_count(),
-            device=self.device, threads=threads, start_epoch=self.epoch))
+            device=self.device, threads=threads, start_epoch=self.epoch, precision=precision))
         total_steps = max(1, per_epoch * cfg.epochs)
         reason, message = "completed", ""
         best_path = last_path = None
@@ -214,9 +216,11 @@ class TrainingRun:
                     with self.lock:
                         for group in self.optimizer.param_groups:
                             group["lr"] = lr
-                        logits, hidden = self.model(x, hidden)
-                        loss = nn.functional.cross_entropy(logits.view(-1, logits.size(-1)),
-                                                           y.reshape(-1))
+                        with torch.autocast(autocast_type, dtype=torch.bfloat16,
+                                            enabled=precision == "bf16"):
+                            logits, hidden = self.model(x, hidden)
+                        loss = nn.functional.cross_entropy(
+                            logits.float().view(-1, logits.size(-1)), y.reshape(-1))
                         if not torch.isfinite(loss):
                             raise _Diverged(f"the loss became {loss.item()} at epoch "
                                             f"{self.epoch + 1}, batch {n_batches + 1}")

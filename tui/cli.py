@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--clip", type=_float, help="max gradient norm (0: off)")
     train.add_argument("--schedule", choices=("none", "cosine"))
     train.add_argument("--threads", type=int, help="torch CPU threads (0: auto)")
+    train.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                       help="training matmuls; auto: bf16 where the CPU has bf16 units")
     train.add_argument("--seed", type=int)
     train.add_argument("--out", help="best checkpoint path (default checkpoints/<corpus>.pt); "
                                      "the latest state goes beside it as <name>-last.pt")
@@ -172,7 +174,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                   "time_budget": args.time_budget, "batch_size": args.batch_size,
                   "bptt": args.bptt, "lr": args.lr, "optimizer": args.optimizer,
                   "weight_decay": args.weight_decay, "clip": args.clip,
-                  "schedule": args.schedule, "threads": args.threads, "seed": args.seed,
+                  "schedule": args.schedule, "threads": args.threads,
+                  "precision": args.precision, "seed": args.seed,
                   "val_fraction": args.val_fraction}
     model_cfg, train_cfg = resolve_settings(args.preset, model_over, train_over)
 
@@ -267,7 +270,8 @@ class ConsoleTrainView:
             self.console.print(
                 f"vocabulary {event.vocab_size:,} · train {event.train_tokens:,} tokens · "
                 f"validation {event.val_tokens:,} tokens ({event.unknown_rate:.1%} <unk>) · "
-                f"{event.parameters:,} parameters · {event.device}, {event.threads} thread(s)"
+                f"{event.parameters:,} parameters · {event.device} {event.precision}, "
+                f"{event.threads} thread(s)"
                 f"{resumed}")
         elif isinstance(event, E.BatchFinished):
             self._progress(event)
