@@ -1,0 +1,40 @@
+"""Torch CPU threads for headless training: tokens/s with 1 and 2 threads, alternated.
+
+    python bench/threads.py [--rounds 3] [--preset tutorial]
+
+core/device.training_threads picks the thread count from these figures. On 2 cores, two
+OpenMP threads beside any other busy process (the UI thread, a second run) spin against it and
+can run 10x slower, which is why the playground keeps one.
+"""
+from __future__ import annotations
+
+import argparse
+
+from _common import JAYCHOU, LYRICS_TUI, machine, median, run_json_lines
+
+
+def rate(preset: str, threads: int) -> float:
+    events = run_json_lines(LYRICS_TUI + ["train", "--preset", preset, "--corpus", str(JAYCHOU),
+                                          "--val-fraction", "0", "--epochs", "1",
+                                          "--threads", str(threads),
+                                          "--out", "/tmp/lyrics-tui-bench-threads.pt", "--json"])
+    return [e for e in events if e["event"] == "epoch"][0]["tokens_per_s"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--preset", default="tutorial")
+    args = parser.parse_args()
+    results: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(args.rounds):
+        for threads in (1, 2):
+            results[threads].append(rate(args.preset, threads))
+            print(f"{threads} thread(s): {results[threads][-1]:,.0f} tok/s", flush=True)
+    print(f"machine: {machine()}")
+    for threads, values in results.items():
+        print(f"median {threads} thread(s): {median(values):,.0f} tok/s")
+
+
+if __name__ == "__main__":
+    main()
