@@ -43,7 +43,8 @@ from tui.panels import (SAMPLER_DEFAULTS, PromptPane, SettingsPanel, TrainingPan
 from tui.screens import HelpScreen, LoadScreen, WriteScreen
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the workers to wind down (see action_quit)
-SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the generation snapshot this often
+SNAPSHOT_EVERY_S = 1.0
+PROGRESS_EVERY_S = 0.25  # the in-epoch progress line is redrawn at most this often  # the trainer thread refreshes the generation snapshot this often
 WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
 TEMPERATURE_MAX = 5.0
 TEMPERATURE_KEYS = Binding.Group("Temp")
@@ -145,6 +146,7 @@ class PlaygroundApp(App[int]):
         self.first_frame_at: float | None = None
         self.ready = False  # True once the parts mounted after the first frame are there
         self.tokenizer_ready = False  # jieba's dictionary is loaded (see _warm_up)
+        self._progress_drawn = 0.0
         self.train_done: list[threading.Event] = []  # one per training thread, set when it ends
 
     # -- layout --------------------------------------------------------------------------
@@ -483,6 +485,10 @@ class PlaygroundApp(App[int]):
             panel.border_subtitle = (f"{event.train_tokens:,} train tokens · "
                                      f"{event.val_tokens:,} val · {unknown}")
         elif isinstance(event, E.BatchFinished):
+            now = time.monotonic()
+            if now - self._progress_drawn < PROGRESS_EVERY_S and event.batch < event.batches:
+                return  # the next one will show; the end of an epoch always does
+            self._progress_drawn = now
             panel.set_progress(
                 f"epoch {event.epoch}", event.batch, event.batches,
                 f"{event.batch}/{event.batches} · loss {event.loss:.3f} · "

@@ -7,11 +7,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Label, ProgressBar, Select, Static
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static
 
 from core.config import CELLS, PRESETS, resolve_settings
 from core.errors import SettingsError
@@ -51,6 +53,42 @@ def epoch_row(e: dict[str, Any]) -> str:
             f"{fmt_rate(e.get('tokens_per_s', 0.0)):>5} {fmt_duration(e.get('elapsed_s')):>5}")
 
 
+class ProgressRow(Widget):
+    """One line: epoch, a bar, and core's numbers. Repainted in place (no layout pass), so
+    ten updates a second during training cost the UI thread almost nothing."""
+
+    DEFAULT_CSS = """
+    ProgressRow { height: 1; padding: 0 1; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._state: tuple[str, float, float, str] = ("epoch -", 0.0, 1.0, "")
+
+    def show(self, epoch_text: str, done: float, total: float, label: str) -> None:
+        state = (epoch_text, float(done), float(max(total, 1)), label)
+        if state != self._state:
+            self._state = state
+            self.refresh()
+
+    def render(self) -> Text:
+        epoch_text, done, total, label = self._state
+        width = self.content_size.width or 60
+        fraction = min(1.0, max(0.0, done / total))
+        percent = f"{fraction:4.0%}"
+        bar_width = max(4, width - cell_len(epoch_text) - cell_len(label) - len(percent) - 4)
+        filled = int(round(bar_width * fraction))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(epoch_text + " ")
+        text.append("━" * filled, style="bold")
+        text.append("╺" + "━" * max(0, bar_width - filled - 1) if filled < bar_width else "",
+                    style="dim")
+        text.append(f" {percent}")
+        if label:
+            text.append(f" {label}")
+        return text
+
+
 class TrainingPanel(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="train-top"):
@@ -58,10 +96,7 @@ class TrainingPanel(Vertical):
             yield Static("", id="loss-plot-slot")
             with VerticalScroll(id="epoch-scroll"):
                 yield Static(TABLE_HEADER, id="epoch-table")
-        with Horizontal(id="progress-row"):
-            yield Label("epoch -", id="progress-epoch")
-            yield ProgressBar(total=100, show_eta=False, id="epoch-bar")
-            yield Label("", id="progress-label")
+        yield ProgressRow(id="progress-row")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -92,10 +127,7 @@ class TrainingPanel(Vertical):
             self.plot.set_history(self._rows)
 
     def set_progress(self, epoch_text: str, done: float, total: float, label: str) -> None:
-        self.query_one("#progress-epoch", Label).update(epoch_text)
-        bar = self.query_one("#epoch-bar", ProgressBar)
-        bar.update(total=max(1, total), progress=done)
-        self.query_one("#progress-label", Label).update(label)
+        self.query_one(ProgressRow).show(epoch_text, done, total, label)
 
 
 # -- settings ----------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""The playground under abuse: tiny terminals, random keys, quitting mid-save (issue 4)."""
+from __future__ import annotations
+
+import random
+
+from core.fastload import read_checkpoint
+from test_tui import TINY_TRAIN, make_app, run, session, tiny_checkpoint, until  # noqa: F401
+from tui.app import PlaygroundApp
+
+
+def test_resize_to_40x12_and_back_during_training(tmp_path):
+    async def main():
+        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
+        async with session(app, (80, 24)) as pilot:
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "training", "training")
+            for size in [(40, 12), (80, 24), (40, 12), (120, 40), (80, 24)]:
+                await pilot.resize_terminal(*size)
+                step = app.current_run.step
+                await until(pilot, lambda: app.current_run.step > step, f"training at {size}")
+                assert app.size == size
+            await pilot.press("x")
+            await until(pilot, lambda: app.train_state == "idle", "the stop")
+
+    run(main())
+
+
+def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoint, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "w" may write the output into the working folder
+    rng = random.Random(20240611)
+    keys = [k for b in PlaygroundApp.BINDINGS for k in b.key.split(",")
+            if k not in ("q", "ctrl+c")]
+    keys += ["enter", "escape", "tab", "shift+tab", "up", "down", "left", "right", "a", "1",
+             "backspace", "space", "pageup", "pagedown", "home", "end", "ctrl+p"]
+
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint),
+                       train_overrides={**TINY_TRAIN, "epochs": 40},
+                       sampler={"pace_ms": 5, "max_tokens": 200})
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await pilot.press("t")
+            await pilot.press("g")
+            for _ in range(200):
+                await pilot.press(rng.choice(keys))
+            assert app.is_running
+            # back to a known state: close any modal, stop training, then everything works
+            for _ in range(5):
+                if app.screen is app.screen_stack[0]:
+                    break
+                await pilot.press("escape")
+            if app.train_state != "idle":
+                await pilot.press("escape", "x")
+            await until(pilot, lambda: app.train_state == "idle", "idle again")
+            if app.has_model:
+                app.set_focus(None)
+                await pilot.press("g")
+                await until(pilot, lambda: not app.generating, "a last generation")
+
+    run(main())  # run_test re-raises anything that went wrong inside the app
+
+
+def test_quit_while_saving_leaves_an_intact_checkpoint(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with session(app, (80, 24)) as pilot:
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "idle" and app.history, "an epoch")
+            await pilot.press("s", "q")  # quit right behind the save
+            await until(pilot, lambda: not app.is_running, "the quit", tries=100)
+        return app
+
+    app = run(main())
+    assert not app.threads_left()
+    ck_dir = tmp_path / "ck"
+    saved = sorted(ck_dir.glob("*.pt"))
+    assert any(p.name.startswith("tiny-e1-ppl") for p in saved), saved
+    for path in saved:
+        assert read_checkpoint(str(path)).epoch == 1
+    assert not list(ck_dir.glob(".*.tmp")), "a temporary file was left behind"
