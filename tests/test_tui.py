@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from rich.text import Text
+from textual import events
 
 from tui.app import PlaygroundApp
 from tui.keybar import KeyBar
@@ -74,6 +75,21 @@ def text_of(app_or_screen, selector) -> str:
     console = Console(width=200, record=True, color_system=None, file=io.StringIO())
     console.print(content)
     return console.export_text()
+
+
+_CHARS = {"question_mark": "?", "slash": "/", "minus": "-", "plus": "+", "equals_sign": "=",
+          "space": " "}
+
+
+async def tap(pilot, key: str) -> None:
+    """Press a key and wait until the screen has handled it.
+
+    Pilot.press also waits for the process to be CPU-idle (up to 1 s, twice), which never
+    happens while a training thread runs; this waits for the messages only.
+    """
+    app = pilot.app
+    app.post_message(events.Key(key, _CHARS.get(key, key if len(key) == 1 else None)))
+    await pilot.pause(0.01)
 
 
 async def ready(app: PlaygroundApp, pilot) -> None:
@@ -184,16 +200,16 @@ def test_pause_resume_and_stop(tmp_path):
         async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training", "training to start")
-            await pilot.press("space")
+            await tap(pilot, "space")
             await until(pilot, lambda: app.train_state == "paused", "the pause")
             assert "paused" in text_of(app, "#status")
             run_ = app.current_run
             step = run_.step
             await pilot.pause(0.2)
             assert run_.step == step, "training went on while paused"
-            await pilot.press("space")
+            await tap(pilot, "space")
             await until(pilot, lambda: run_.step > step, "training to resume")
-            await pilot.press("x")
+            await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
             assert run_.epoch < 500
             assert app.current_run is run_  # the stopped model stays for generating/saving
@@ -224,7 +240,7 @@ def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
         async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training", "training to start")
-            await pilot.press("q")
+            await tap(pilot, "q")
             await until(pilot, lambda: not app.is_running, "the app to quit", tries=100)
         # the training thread was told to stop: it ends (waiting on its event, bounded)
         assert app.train_done and all(done.wait(timeout=20) for done in app.train_done)
@@ -441,7 +457,7 @@ def test_key_bar_always_shows_help_and_quit_at_80_columns(tmp_path):
             await until(pilot, lambda: app.train_state == "training", "training")
             await until(pilot, lambda: "x Stop" in keys(), "the stop key in the bar")
             assert "space Pause" in keys() and "q Quit" in keys() and "t Train" not in keys()
-            await pilot.press("x")
+            await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
 
     run(main())
@@ -490,7 +506,7 @@ def test_training_settings_lock_during_a_run(tmp_path):
             await until(pilot, lambda: app.train_state == "training", "training")
             assert app.query_one("#train-settings").disabled
             assert not app.query_one("#set-top_k").disabled  # sampler stays live
-            await pilot.press("x")
+            await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
             assert not app.query_one("#train-settings").disabled
 
@@ -584,11 +600,11 @@ def test_generation_during_training_uses_the_live_weights(tmp_path):
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training" and app.current_run.step > 0,
                         "a few batches")
-            await pilot.press("g")
+            await tap(pilot, "g")
             await wait_generation(app, pilot)
             assert app.generated
             assert "live weights" in app.query_one("#prompt-pane").border_title
-            await pilot.press("x")
+            await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
 
     run(main())

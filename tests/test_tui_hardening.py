@@ -4,7 +4,8 @@ from __future__ import annotations
 import random
 
 from core.fastload import read_checkpoint
-from test_tui import TINY_TRAIN, make_app, run, session, tiny_checkpoint, until  # noqa: F401
+from test_tui import (TINY_TRAIN, make_app, run, session, tap, tiny_checkpoint,  # noqa: F401
+                      until)
 from tui.app import PlaygroundApp
 
 
@@ -14,12 +15,12 @@ def test_resize_to_40x12_and_back_during_training(tmp_path):
         async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
             await until(pilot, lambda: app.train_state == "training", "training")
-            for size in [(40, 12), (80, 24), (40, 12), (120, 40), (80, 24)]:
+            for size in [(40, 12), (80, 24), (120, 40)]:
                 await pilot.resize_terminal(*size)
                 step = app.current_run.step
                 await until(pilot, lambda: app.current_run.step > step, f"training at {size}")
                 assert app.size == size
-            await pilot.press("x")
+            await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
 
     run(main())
@@ -35,14 +36,17 @@ def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoin
 
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint),
-                       train_overrides={**TINY_TRAIN, "epochs": 40},
-                       sampler={"pace_ms": 5, "max_tokens": 200})
+                       train_overrides={**TINY_TRAIN, "epochs": 400},
+                       sampler={"pace_ms": 30, "max_tokens": 200})
         async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
-            await pilot.press("t")
-            await pilot.press("g")
+            await tap(pilot, "t")
+            await until(pilot, lambda: app.train_state == "training", "training")
+            await tap(pilot, "g")
+            pressed = []
             for _ in range(200):
-                await pilot.press(rng.choice(keys))
+                pressed.append(rng.choice(keys))
+                await tap(pilot, pressed[-1])
             assert app.is_running
             # back to a known state: close any modal, stop training, then everything works
             for _ in range(5):
@@ -50,12 +54,14 @@ def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoin
                     break
                 await pilot.press("escape")
             if app.train_state != "idle":
-                await pilot.press("escape", "x")
+                app.set_focus(None)
+                await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "idle again")
             if app.has_model:
                 app.set_focus(None)
-                await pilot.press("g")
+                await tap(pilot, "g")
                 await until(pilot, lambda: not app.generating, "a last generation")
+                assert app.generated
 
     run(main())  # run_test re-raises anything that went wrong inside the app
 
