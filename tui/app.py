@@ -98,7 +98,8 @@ class PlaygroundApp(App[int]):
         Binding("o", "settings", "Settings", tooltip="show or hide the settings form"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="all keys"),
         Binding("q", "quit", "Quit", tooltip="quit (stops training first)"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "quit", "Quit", key_display="^c", priority=True,
+                tooltip="quit, from anywhere (also while typing)"),
     ]
 
     def __init__(self, corpus: str | None = None, checkpoint: str | None = None, *,

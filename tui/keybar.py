@@ -8,7 +8,10 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.text import Text
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static
+
+# keys a text field types rather than passes on
+TYPED_KEYS = {"space", "slash", "minus", "plus", "equals_sign", "question_mark"}
 
 
 class KeyBar(Static):
@@ -39,9 +42,16 @@ class KeyBar(Static):
         groups: dict[str, list[str]] = {}
         out: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+        typing = isinstance(self.app.focused, Input)
+        bindings = list(self.screen.active_bindings.items())
+        # priority bindings (ctrl+c) after the rest: "q Quit" is shown, "^c Quit" only while
+        # a text field takes the q
+        bindings.sort(key=lambda item: item[1][1].priority)
+        for key, (_node, binding, enabled, _tooltip) in bindings:
             if not binding.show or not enabled or binding.action in seen:
                 continue
+            if typing and (len(key) == 1 or key in TYPED_KEYS):
+                continue  # a text field takes these keys as text
             seen.add(binding.action)
             key = self.app.get_key_display(binding)
             if binding.group is not None:

@@ -94,8 +94,10 @@ class TrainingPanel(Vertical):
         with Horizontal(id="train-top"):
             # the plot (plotext) is mounted just after the first frame: see mount_plot
             yield Static("", id="loss-plot-slot")
-            with VerticalScroll(id="epoch-scroll"):
-                yield Static(TABLE_HEADER, id="epoch-table")
+            with Vertical(id="epoch-box"):
+                yield Static(TABLE_HEADER, id="epoch-header")
+                with VerticalScroll(id="epoch-scroll"):
+                    yield Static("", id="epoch-table")
         yield ProgressRow(id="progress-row")
 
     def __init__(self, **kwargs: Any) -> None:
@@ -120,9 +122,9 @@ class TrainingPanel(Vertical):
 
     def set_history(self, rows: list[dict[str, Any]]) -> None:
         self._rows = list(rows)
-        lines = [TABLE_HEADER] + [epoch_row(r) for r in rows]
-        self.query_one("#epoch-table", Static).update("\n".join(lines))
-        self.query_one("#epoch-scroll", VerticalScroll).scroll_end(animate=False)
+        self.query_one("#epoch-table", Static).update("\n".join(epoch_row(r) for r in rows))
+        scroll = self.query_one("#epoch-scroll", VerticalScroll)
+        self.call_after_refresh(scroll.scroll_end, animate=False)
         if self.plot is not None:
             self.plot.set_history(self._rows)
 
@@ -336,4 +338,5 @@ class PromptPane(Vertical):
             text.append(("\n" if text.plain and not text.plain.endswith("\n") else "") + note,
                         style="dim italic")
         self.query_one("#output", Static).update(text)
-        self.query_one("#output-scroll", VerticalScroll).scroll_end(animate=False)
+        scroll = self.query_one("#output-scroll", VerticalScroll)
+        self.call_after_refresh(scroll.scroll_end, animate=False)

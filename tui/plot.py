@@ -1,6 +1,7 @@
 """The loss plot (plotext). Imported after the first frame: plotext costs ~50 ms to import."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from textual_plotext import PlotextPlot
@@ -30,6 +31,9 @@ class LossPlot(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         if self.epochs:
+            first, last = self.epochs[0], self.epochs[-1]
+            step = max(1, math.ceil((last - first + 1) / 6))
+            plt.xticks(list(range(first, last + 1, step)))
             plt.plot(self.epochs, self.train, label="train", marker="hd")
         if self.val:
             plt.plot([e for e, _ in self.val], [v for _, v in self.val], label="val",

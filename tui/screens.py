@@ -97,7 +97,7 @@ class LoadScreen(ModalScreen[str | None]):
             yield Label("Checkpoints (newest first) · Enter loads", classes="section")
             options = [Option(self._describe(p), id=str(i)) for i, p in enumerate(self.files)]
             yield OptionList(*options, id="load-list")
-            yield Label("…or a path (Tab/→ completes):", classes="section")
+            yield Label("…or a path (→ accepts the completion):", classes="section")
             yield Input(placeholder="path/to/checkpoint.pt", suggester=PathSuggester(),
                         id="load-path", compact=True)
             yield Label("…or browse:", classes="section")
