@@ -93,6 +93,18 @@ def app_subject(app: Any) -> Any:
                    label=Path(str(ck.path)).name)
 
 
+def app_settings(app: Any) -> SamplerSettings:
+    """The playground's sampler settings now: its temperature, and top-k, top-p and seed from
+    its settings form (the defaults for a field that does not parse)."""
+    try:
+        values = app.settings.read_sampler()
+    except Exception:  # noqa: BLE001 - a half-typed field or no form: the defaults
+        values = {}
+    return SamplerSettings(temperature=float(getattr(app, "temperature", 0.8)),
+                           top_k=int(values.get("top_k") or 0),
+                           top_p=float(values.get("top_p", 1.0)), seed=values.get("seed"))
+
+
 class SubjectReady(Message):
     """The provider answered (subject None: no model yet; error: one line for the user)."""
 
@@ -211,7 +223,7 @@ class InspectScreen(ModalScreen[None]):
         self.settings = settings or SamplerSettings()
         self.view = view if view in VIEWS else "step"
         self.subject: Any = None
-        self.loading = False
+        self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
         self.loaded_once = False  # the provider has answered at least once
         self.walk: Any = None  # core.inspect.StepThrough
         self.line_score: Any = None  # core.inspect.LineScore
@@ -316,15 +328,15 @@ class InspectScreen(ModalScreen[None]):
         self.post_message(SubjectReady(subject))
 
     def action_refresh_model(self) -> None:
-        if self.loading:
+        if self.fetching:
             return
-        self.loading = True
+        self.fetching = True
         self._static("#inspect-model").update("reading the model…")
         self._fetch_subject()
 
     @on(SubjectReady)
     def _on_subject_ready(self, message: SubjectReady) -> None:
-        self.loading = False
+        self.fetching = False
         self.loaded_once = True
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
@@ -375,7 +387,7 @@ class InspectScreen(ModalScreen[None]):
     def _need_subject(self) -> bool:
         if self.subject is not None:
             return True
-        self.notify("reading the model…" if self.loading or not self.loaded_once else NO_MODEL,
+        self.notify("reading the model…" if self.fetching or not self.loaded_once else NO_MODEL,
                     severity="warning")
         return False
 
@@ -390,7 +402,7 @@ class InspectScreen(ModalScreen[None]):
         if action == "focus_input":
             return self.view != "hidden"
         if action == "refresh_model":
-            return not self.loading
+            return not self.fetching
         return True
 
     def action_view(self, view: str) -> None:

@@ -1,0 +1,456 @@
+"""Pilot tests of the inspection screen (tui/inspect_screen.py): each view against core.inspect.
+
+A minimal App pushes InspectScreen with a Subject read from the session's tiny checkpoint
+(tests/conftest.py: a word-level LSTM, embed/hidden 16, two epochs on 270 lines). Waiting is
+done by polling a condition between short Pilot pauses, never by sleeping a fixed time.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import SimpleNamespace
+
+import pytest
+from rich.text import Text
+from textual.app import App
+
+from core.errors import LyricsError
+from core.inspect import (neighbours, score_line, subject_from_checkpoint, subject_from_run,
+                          unit_strip)
+from core.sampling import SamplerSettings
+from core.tokens import NEWLINE
+from core.vocab import UNK
+from tui.inspect_screen import (NO_MODEL, InspectScreen, app_subject, fmt_ppl, fmt_prob)
+from tui.keybar import KeyBar
+
+SPARK = set("▁▂▃▄▅▆▇█")
+
+
+@pytest.fixture(scope="module")
+def subject(checkpoint_path):
+    from core.fastload import read_checkpoint
+
+    return subject_from_checkpoint(read_checkpoint(str(checkpoint_path)))
+
+
+@pytest.fixture(scope="module")
+def last_subject(trained):
+    from core.fastload import read_checkpoint
+
+    return subject_from_checkpoint(read_checkpoint(str(trained["last"])))
+
+
+class InspectApp(App[None]):
+    """Just enough app to hold the screen, recording every notification."""
+
+    def __init__(self, provider, settings: SamplerSettings | None = None, view: str = "step"):
+        super().__init__()
+        self.provider = provider
+        self.sampler_settings = settings or SamplerSettings(seed=3)
+        self.view = view
+        self.notes: list[tuple[str, str]] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(InspectScreen(self.provider, self.sampler_settings, view=self.view))
+
+    def notify(self, message, *, title="", severity="information", timeout=None,
+               markup=True) -> None:
+        self.notes.append((severity, str(message)))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+
+async def until(pilot, condition, what: str, tries: int = 400) -> None:
+    """Poll `condition` between short pauses; fail after `tries` pauses (~20 s at most)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+async def opened(pilot) -> InspectScreen:
+    """The screen, once the provider has answered and the first view is drawn."""
+    await until(pilot, lambda: isinstance(pilot.app.screen, InspectScreen)
+                and pilot.app.screen.loaded_once, "the provider's answer")
+    await pilot.app.workers.wait_for_complete()
+    screen = pilot.app.screen
+    await until(pilot, lambda: screen.walk is None or screen.walk.top == screen._candidate_rows(),
+                "the candidates to fit the table")
+    await pilot.pause()
+    return screen
+
+
+def plain(value) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def rows(screen: InspectScreen, view: str) -> list[list[str]]:
+    table = screen._table(view)
+    return [[plain(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def row_keys(screen: InspectScreen, view: str) -> list[str]:
+    return [row.key.value for row in screen._table(view).ordered_rows]
+
+
+def shown(screen: InspectScreen, selector: str) -> str:
+    return plain(screen.query_one(selector).content)
+
+
+def run(app: App, body, size=(100, 30)) -> None:
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await body(pilot)
+
+    asyncio.run(main())
+
+
+# -- 1. step-through ---------------------------------------------------------------------------
+def test_step_view_pick_back_sample_and_settings(subject):
+    app = InspectApp(lambda: subject, SamplerSettings(seed=3, temperature=0.8))
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        walk = screen.walk
+        view = walk.current
+        table = rows(screen, "step")
+        assert len(table) == len(view.candidates) >= 9
+        assert [r[1] for r in table] == [c.label for c in view.candidates]
+        first = view.candidates[0]
+        assert table[0][2] == fmt_prob(first.model_prob)
+        assert fmt_prob(first.final_prob) in table[0][3]
+        assert table[0][4] == f"{first.model_rank:,}"
+        assert "entropy" in shown(screen, "#step-info")
+        assert f"{view.survivors:,} of {view.vocab_size:,}" in shown(screen, "#step-info")
+        assert "line start" in shown(screen, "#step-text")
+
+        await pilot.press("1")  # picks the first candidate
+        assert [w.text for w in walk.picked] == [first.text]
+        assert shown(screen, "#step-text").rstrip().endswith(first.label)
+        assert rows(screen, "step") != table  # the next step's candidates
+
+        await pilot.press("b")  # back: the same candidates as before the pick
+        assert walk.picked == ()
+        assert rows(screen, "step") == table
+        await pilot.press("backspace")  # nothing to step back over: a notification
+        assert app.notes[-1][0] == "error" and "nothing to step back" in app.notes[-1][1]
+
+        await pilot.press("s", "s")
+        assert len(walk.picked) == 2
+
+        await pilot.press("plus")
+        assert walk.settings.temperature == pytest.approx(0.9)
+        assert "temperature 0.90" in shown(screen, "#step-info")
+        await pilot.press("minus", "minus")
+        assert walk.settings.temperature == pytest.approx(0.7)
+        await pilot.press("k")  # top-k off -> 5: at most 5 words survive
+        assert walk.settings.top_k == 5 and walk.current.survivors <= 5
+        assert "top-k 5" in shown(screen, "#step-info")
+        await pilot.press("p")
+        assert walk.settings.top_p == pytest.approx(0.95)
+
+        await pilot.press("g")  # sample a line: ends with a line end (or the word cap)
+        assert walk.picked[-1].text == NEWLINE or len(walk.picked) >= 30
+
+    run(app, body)
+
+
+def test_step_view_prompt_and_enter_on_a_row(subject):
+    app = InspectApp(lambda: subject)
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        word = next(t for t in subject.vocab.tokens if t not in (UNK, NEWLINE) and len(t) > 1)
+        await pilot.press("slash")
+        assert app.focused is screen.query_one("#step-prompt")
+        await pilot.press("1")  # typed, not a pick: the prompt field has the keys
+        assert screen.walk.picked == ()
+        await pilot.press("backspace", *word, "enter")
+        assert screen.walk.prompt == word
+        assert word in shown(screen, "#step-text")
+        assert app.focused is screen._table("step")  # Enter hands the keys back to the table
+        before = screen.walk.current.candidates
+        await pilot.press("down", "down", "enter")  # Enter on row 3 picks candidate 3
+        assert screen.walk.picked[-1].text == before[2].text
+
+        await pilot.press("slash", *"量子纠缠", "enter")  # unknown words: read as <unk>, said so
+        assert any(sev == "warning" and "<unk>" in text for sev, text in app.notes)
+
+    run(app, body)
+
+
+def test_step_view_shows_more_candidates_in_a_taller_terminal(subject):
+    counts = []
+    for size in ((80, 24), (120, 50)):
+        app = InspectApp(lambda: subject)
+
+        async def body(pilot) -> None:
+            screen = await opened(pilot)
+            await until(pilot, lambda: screen.walk.top == screen._candidate_rows(), "fit")
+            counts.append(len(rows(screen, "step")))
+            assert len(rows(screen, "step")) < screen._table("step").size.height  # no scrolling
+
+        run(app, body, size=size)
+    assert counts[0] >= 9 and counts[1] > counts[0]
+
+
+# -- 2. score a line -------------------------------------------------------------------------
+def test_score_view_matches_core(subject):
+    app = InspectApp(lambda: subject)
+    known = [t for t in subject.vocab.tokens[2:] if t not in (UNK, NEWLINE)][:3]
+    line = "".join(known) + "量子纠缠"
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        await pilot.press("f2")
+        assert app.focused is screen.query_one("#score-line")  # nothing scored yet: type
+        await pilot.press(*line, "enter")
+        expected = score_line(subject, line)
+        info = shown(screen, "#score-info")
+        assert f"perplexity {fmt_ppl(expected.perplexity)}" in info
+        assert f"{expected.bits_per_char:.2f} bits/char" in info
+        table = rows(screen, "score")
+        assert len(table) == len(expected.words)
+        for row, word in zip(table, expected.words):
+            assert row[1].startswith(word.label)
+            assert ("(unknown)" in row[1]) == (not word.known)
+            assert row[2] == fmt_prob(word.prob)
+            assert row[3].startswith(f"{word.surprisal_bits:5.2f}")
+            assert row[4] == f"{word.rank:,}"
+        assert expected.unknown and all(u in info for u in expected.unknown)
+
+        await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")  # empty: one line, no traceback
+        assert app.notes[-1] == ("error", "nothing to score: the line is empty")
+        assert len(rows(screen, "score")) == len(expected.words)  # the last score stays
+
+    run(app, body)
+
+
+# -- 3. neighbours -----------------------------------------------------------------------------
+def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
+    subjects = [subject, last_subject]
+    calls: list[str] = []
+
+    def provider():
+        calls.append(threading.current_thread().name)
+        return subjects[min(len(calls), 2) - 1]
+
+    app = InspectApp(provider, view="near")
+    word = max((t for t in subject.vocab.tokens if t not in (UNK, NEWLINE)),
+               key=lambda t: subject.vocab.counts[subject.vocab.id(t)])
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        assert calls and calls[0] != threading.main_thread().name  # the provider runs in a thread
+        await pilot.press(*word, "enter")
+        k, far = screen.neighbour_counts()
+        expected = neighbours(subject, word, k, far)
+        keys = row_keys(screen, "near")
+        near_rows = [r for r, key in zip(rows(screen, "near"), keys) if key.startswith("near-")]
+        assert len(near_rows) == k == len(expected.neighbours)
+        assert [r[1] for r in near_rows] == [n.label for n in expected.neighbours]
+        assert [r[2] for r in near_rows] == [f"{n.cosine:+.3f}" for n in expected.neighbours]
+        assert sum(key.startswith("far-") for key in keys) == far
+        assert word in shown(screen, "#near-info")
+
+        await pilot.press("r")  # read the model again: the provider gives the later weights
+        await until(pilot, lambda: len(calls) == 2 and screen.subject is last_subject
+                    and not screen.fetching, "the refreshed model")
+        await pilot.pause()
+        again = neighbours(last_subject, word, *screen.neighbour_counts())
+        near_rows = [r for r, key in zip(rows(screen, "near"), row_keys(screen, "near"))
+                     if key.startswith("near-")]
+        assert [r[2] for r in near_rows] == [f"{n.cosine:+.3f}" for n in again.neighbours]
+
+        await pilot.press("enter")  # Enter on the first row looks that word up
+        assert screen.near.word == again.neighbours[0].text
+
+        await pilot.press("slash", "ctrl+a", "ctrl+k", *"量子纠缠", "enter")
+        severity, text = app.notes[-1]
+        assert severity == "error" and "not in the vocabulary" in text
+
+    run(app, body)
+
+
+# -- 4. hidden state -------------------------------------------------------------------------
+def test_hidden_view_one_strip_per_word(subject):
+    app = InspectApp(lambda: subject)
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        await pilot.press("1", "s", "1", "f4")
+        steps = screen.walk.hidden_steps
+        assert len(steps) == 4  # the line start, then three picked words
+        table = rows(screen, "hidden")
+        assert len(table) == len(steps)
+        width = screen.strip_width(subject.cell, subject.hidden_size, steps)
+        assert width == subject.hidden_size  # 16 units fit at 100 columns: one cell each
+        for row, step in zip(table, steps):
+            assert row[1] == step.label
+            assert row[2] == f"{step.h.norm:.2f}"
+            assert row[4] == step.h.spark_binned(width)
+            assert set(row[4]) <= SPARK and len(row[4]) == width
+            assert row[5] == f"{step.c.norm:.2f}" and set(row[6]) <= SPARK  # LSTM: c too
+        assert "LSTM" in shown(screen, "#hidden-info")
+        await pilot.press("g")  # sample a line from here: more rows
+        assert len(rows(screen, "hidden")) == len(screen.walk.hidden_steps) > 4
+
+    run(app, body)
+
+
+def test_hidden_strips_read_without_colour(subject, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = InspectApp(lambda: subject, view="hidden")
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        assert app.no_color
+        await pilot.press("g")
+        cells = [screen._table("hidden").get_row_at(i)[4]
+                 for i in range(screen._table("hidden").row_count)]
+        for cell, step in zip(cells, screen.walk.hidden_steps):
+            assert not [span for span in cell.spans if span.style]  # no colour at all
+            assert cell.plain == step.h.spark_binned(len(cell.plain))  # the characters say it
+
+    run(app, body)
+
+
+def test_a_narrow_terminal_squeezes_the_strips(subject):
+    app = InspectApp(lambda: subject, view="hidden")
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        width = screen.strip_width("lstm", 16, screen.walk.hidden_steps)
+        assert 8 <= width < 16
+        row = rows(screen, "hidden")[0]
+        strip = screen.walk.hidden_steps[0].h
+        assert row[4] == strip.spark_binned(width) and len(row[4]) == width
+
+    run(app, body, size=(60, 20))
+
+
+# -- the screen as a whole -----------------------------------------------------------------
+def test_no_model_shows_a_hint(subject):
+    app = InspectApp(lambda: None)
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        assert shown(screen, "#step-info") == NO_MODEL
+        assert screen._table("step").row_count == 0
+        await pilot.press("s", "1")  # nothing to act on: no error, no traceback
+        await pilot.press("f2", *"你好", "enter")
+        assert app.notes[-1] == ("warning", NO_MODEL)
+        assert shown(screen, "#score-info") == NO_MODEL
+
+    run(app, body)
+
+
+def test_provider_errors_are_notifications():
+    def provider():
+        raise LyricsError("checkpoint.pt: not a lyrics-tui checkpoint")
+
+    def broken():
+        raise RuntimeError("disk on fire")
+
+    for source, expected in ((provider, "checkpoint.pt: not a lyrics-tui checkpoint"),
+                             (broken, "could not read the model: RuntimeError: disk on fire")):
+        app = InspectApp(source)
+
+        async def body(pilot) -> None:
+            screen = await opened(pilot)
+            assert app.notes == [("error", expected)]
+            assert shown(screen, "#step-info") == NO_MODEL
+
+        run(app, body)
+
+
+def test_keys_views_footer_and_escape(subject):
+    app = InspectApp(lambda: subject)
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        await until(pilot, lambda: "Pick" in plain(screen.query_one(KeyBar).content), "footer")
+        footer = plain(screen.query_one(KeyBar).content)
+        for entry in ("1-9 Pick", "s Sample", "b Back", "g Line", "-/+ Temp", "k Top-k",
+                      "p Top-p", "/ Type", "r Refresh", "Views", "Close"):
+            assert entry in footer, entry
+        for key, view in (("f2", "score"), ("f3", "near"), ("f4", "hidden"), ("f1", "step"),
+                          ("v", "score")):
+            await pilot.press(key)
+            assert screen.view == view
+            assert f"[F{('step', 'score', 'near', 'hidden').index(view) + 1}" in \
+                shown(screen, "#inspect-tabs")
+        await pilot.press("f4")
+        await pilot.pause()
+        footer = plain(screen.query_one(KeyBar).content)
+        assert "Pick" not in footer and "g Line" in footer  # the keys of the view shown
+        await pilot.press("f2")  # the line field has the keys: Esc leaves it, Esc again closes
+        assert app.focused is screen.query_one("#score-line")
+        await pilot.press("escape")
+        assert app.screen is screen and app.focused is screen._table("score")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InspectScreen)
+
+    run(app, body)
+
+
+# -- the playground's model as a Subject -----------------------------------------------------
+def test_app_subject_from_a_run_a_checkpoint_or_nothing(trained, subject):
+    assert app_subject(SimpleNamespace(current_run=None, loaded=None)) is None
+    loaded = SimpleNamespace(checkpoint=SimpleNamespace(
+        path=trained["path"], vocab=subject.vocab,
+        train_config=SimpleNamespace(tokenizer="word")), stepper=subject.stepper)
+    from_checkpoint = app_subject(SimpleNamespace(current_run=None, loaded=loaded))
+    assert from_checkpoint.stepper is subject.stepper
+    assert from_checkpoint.label == trained["path"].name
+    run_ = trained["run"]
+    live = app_subject(SimpleNamespace(current_run=run_, loaded=loaded, training_active=False))
+    assert live.label == f"trained model, epoch {run_.epoch}"
+    word = subject.vocab.tokens[2]
+    snapshot = subject_from_run(run_)
+    assert [n.text for n in neighbours(live, word, 5).neighbours] == \
+        [n.text for n in neighbours(snapshot, word, 5).neighbours]
+
+
+def test_unit_strip_levels_drive_the_heat_colours():
+    from tui.inspect_screen import NEGATIVE, POSITIVE, heat_strip
+
+    strip = unit_strip([-1.0, -0.3, 0.0, 0.3, 1.0], scale=1.0)
+    text = heat_strip(strip.levels, strip.spark, colour=True)
+    assert text.plain == strip.spark
+    styles = [str(span.style) for span in text.spans]
+    assert styles[0] == NEGATIVE[3] and styles[-1] == POSITIVE[3] and "dim" in styles
+
+
+# -- wired into the playground (the lines proposed for tui/app.py, in a subclass) -------------
+def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, tmp_path):
+    from textual.binding import Binding
+
+    from tui.app import PlaygroundApp
+
+    class Wired(PlaygroundApp):
+        BINDINGS = PlaygroundApp.BINDINGS + [
+            Binding("i", "inspect", "Inspect", tooltip="look inside the model")]
+
+        def action_inspect(self) -> None:
+            from tui.inspect_screen import InspectScreen, app_settings, app_subject
+
+            self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self)))
+
+    app = Wired(corpus=str(checkpoint_path), checkpoint=str(checkpoint_path),
+                checkpoint_dir=tmp_path, device="cpu", open_newest=False, temperature=0.6)
+
+    async def body(pilot) -> None:
+        await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")
+        await pilot.press("i")
+        screen = await opened(pilot)
+        assert screen.subject.label == checkpoint_path.name
+        assert screen.subject.stepper is app.loaded.stepper
+        assert screen.walk.settings.temperature == pytest.approx(0.6)
+        assert len(rows(screen, "step")) >= 9
+        await pilot.press("t")  # the playground's keys do not act from under the screen
+        assert app.train_state == "idle"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InspectScreen)
+
+    run(app, body, size=(80, 24))
