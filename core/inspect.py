@@ -25,7 +25,7 @@ import numpy as np
 
 from core.errors import LyricsError, SettingsError
 from core.sampling import (MAX_SEED, REPETITION_WINDOW, SamplerSettings, next_token_distribution,
-                           softmax)
+                           prompt_warnings, softmax)
 from core.steppers import Stepper
 from core.tokens import NEWLINE, Tokenizer, detokenize
 from core.vocab import UNK, Vocabulary
@@ -336,10 +336,7 @@ class StepThrough:
     # -- reading ---------------------------------------------------------------------------
     @property
     def warnings(self) -> list[str]:
-        out = list(self.notes)
-        if self.unknown:
-            out.append("not in the vocabulary, read as <unk>: " + " ".join(self.unknown))
-        return out
+        return prompt_warnings(self.notes, self.unknown)
 
     @property
     def picked(self) -> tuple[ChosenWord, ...]:

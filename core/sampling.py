@@ -169,10 +169,15 @@ class Generation:
 
     @property
     def warnings(self) -> list[str]:
-        out = list(self.notes)
-        if self.unknown:
-            out.append("not in the vocabulary, read as <unk>: " + " ".join(self.unknown))
-        return out
+        return prompt_warnings(self.notes, self.unknown)
+
+
+def prompt_warnings(notes: list[str], unknown: list[str]) -> list[str]:
+    """The notes about capped settings, then the prompt words read as <unk>."""
+    out = list(notes)
+    if unknown:
+        out.append("not in the vocabulary, read as <unk>: " + " ".join(unknown))
+    return out
 
 
 class Sampler:
