@@ -224,10 +224,10 @@ def throughput(corpus: Path, epochs: int, rounds: int, threads: int, work: Path)
     return {"headless": heads, "app": apps, "ratio": ratios}
 
 
-def keys_while_training(corpus: Path, presses: int, work: Path) -> dict:
+def keys_while_training(corpus: Path, presses: int, work: Path, threads: int = 0) -> dict:
     """Key latency and first-token latency (live weights) while training at full speed."""
-    log = work / "keys.jsonl"
-    app = PtyApp(child_argv(log, work / "ck-keys", corpus, 1000))
+    log = work / f"keys-{threads}.jsonl"
+    app = PtyApp(child_argv(log, work / "ck-keys", corpus, 1000, threads))
     if wait_log(app, log, "ready", timeout=30) is None:
         raise SystemExit("the app did not start")
     app.send(b"t")
@@ -381,6 +381,8 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--corpus", help="default: the tutorial corpus if present, else bundled")
     parser.add_argument("--only", default="frame,keys,throughput,token")
+    parser.add_argument("--keys-threads", type=int, default=0,
+                        help="torch threads for the key-latency run (0: the app's choice)")
     parser.add_argument("--threads-compare", action="store_true",
                         help="also run the throughput comparison with 2 torch threads")
     args = parser.parse_args()
@@ -413,7 +415,9 @@ def main() -> None:
                       f"{statistics.median(r2['app']) / statistics.median(r['app']):.2f}",
                       flush=True)
         if "keys" in only:
-            r = keys_while_training(corpus, args.keys, work)
+            r = keys_while_training(corpus, args.keys, work, args.keys_threads)
+            if args.keys_threads:
+                print(f"(training with {args.keys_threads} torch threads)")
             lat = r["key_latency_s"]
             live = r["first_token_live_s"]
             print(f"keys while training: p50 {percentile(lat, 0.5) * 1000:.0f} ms, p95 "

@@ -11,9 +11,16 @@ held up and generation works as soon as the checkpoint is read.
 """
 from __future__ import annotations
 
+import os
+
+# Generation runs numpy matrix-vector products of a few hundred by a few thousand: one BLAS
+# thread is faster than two, and a second OpenBLAS thread would fight the trainer and the UI
+# for the two cores (first token while training: ~20 ms of compute with two, ~4 with one; see
+# notes/tui.md). Set before numpy is first imported; torch's own BLAS is not affected.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import asyncio
 import math
-import os
 import re
 import sys
 import threading
@@ -999,24 +1006,20 @@ def run_playground(args: Any) -> int:
 
 
 def run_app(app: PlaygroundApp) -> int:
-    """Run the app in this terminal; return its exit code.
+    """Run the app in this terminal and leave the process as soon as the terminal is back.
 
-    The loop is ours so that its thread pool is not joined on the way out while a trainer
-    thread still winds down (asyncio.run would wait for it): the terminal is restored by then
-    and the last finished epoch was saved on quit, so the process leaves at once.
+    The loop is ours, so its thread pool is not joined on the way out (asyncio.run would
+    wait for a trainer thread still validating a partial epoch, or for jieba's warm-up), and
+    the interpreter's own teardown (a second with torch loaded) is skipped: by now the
+    terminal is restored, checkpoints are written atomically and the last finished epoch was
+    saved on quit, so there is nothing left to flush but stdout and stderr.
     """
     loop = asyncio.new_event_loop()
-    try:
-        app.run(loop=loop)
-        code = app.return_code or 0
-        if app.threads_left():
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-        loop.run_until_complete(loop.shutdown_default_executor())
-    finally:
-        loop.close()
-    return code
+    app.run(loop=loop)
+    code = app.return_code or 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def serve(args: Any) -> int:
