@@ -45,10 +45,10 @@ TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.6)  # p cycles through these (1: off)
 MIN_CANDIDATES = 9  # digits 1-9 pick; a taller terminal shows more (Enter on a row picks it)
 LINE_WORDS_MAX = 30  # g samples until a line end, at most this many words
 NO_MODEL = "No model yet: press t to train one, or l to load a checkpoint (Esc goes back)."
-# heat colours for hidden units, by |level| 1..4; the spark character alone carries the value
-# (NO_COLOR draws no colour at all, 16-colour terminals get the nearest red/blue)
-POSITIVE = ("#8a5a5a", "#b04a4a", "#d83a3a", "#ff2a2a")
-NEGATIVE = ("#5a6a8a", "#4a6ab8", "#3a70e0", "#2a7cff")
+# heat colours for hidden units, by |level| 1..4; the spark character alone carries the value.
+# NO_COLOR draws no colour at all; in 16 colours these become grey, red/blue, bright red/blue.
+POSITIVE = ("#7a6060", "#b02828", "#e03c3c", "#ff3030")
+NEGATIVE = ("#606a7a", "#2840b0", "#3060e0", "#3c78ff")
 
 
 def fmt_prob(p: float) -> str:
