@@ -173,7 +173,7 @@ def test_step_view_prompt_and_enter_on_a_row(subject):
         await pilot.press("down", "down", "enter")  # Enter on row 3 picks candidate 3
         assert screen.walk.picked[-1].text == before[2].text
 
-        await pilot.press("slash", *"量子纠缠", "enter")  # unknown words: read as <unk>, said so
+        await pilot.press("slash", *"量子纠缠", "enter")  # unknown words: read as <unk>
         assert any(sev == "warning" and "<unk>" in text for sev, text in app.notes)
 
     run(app, body)

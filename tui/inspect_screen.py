@@ -68,7 +68,8 @@ def fmt_ppl(ppl: float | None) -> str:
 def model_line(subject: Any) -> str:
     """The label and shape of a Subject, for the header."""
     c = subject.stepper.config
-    return f"{subject.label} · {c.cell} {c.embed}→{c.hidden}×{c.layers} · vocab {len(subject.vocab):,}"
+    return (f"{subject.label} · {c.cell} {c.embed}→{c.hidden}×{c.layers} · "
+            f"vocab {len(subject.vocab):,}")
 
 
 def app_subject(app: Any) -> Any:
@@ -423,7 +424,8 @@ class InspectScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def action_focus_input(self) -> None:
-        field = {"step": "#step-prompt", "score": "#score-line", "near": "#near-word"}.get(self.view)
+        fields = {"step": "#step-prompt", "score": "#score-line", "near": "#near-word"}
+        field = fields.get(self.view)
         if field:
             self.query_one(field).focus()
 
@@ -614,7 +616,8 @@ class InspectScreen(ModalScreen[None]):
         self.line_score, self.scored_text = score, text
         known = (f" · {fmt_ppl(score.known_perplexity)} over known words"
                  if score.unknown and score.known_perplexity is not None else "")
-        unknown = f" · unknown (scored as <unk>): {' '.join(score.unknown)}" if score.unknown else ""
+        unknown = (f" · unknown (scored as <unk>): {' '.join(score.unknown)}"
+                   if score.unknown else "")
         self._static("#score-info").update(Text(
             f"perplexity {fmt_ppl(score.perplexity)}{known} · {score.total_bits:.1f} bits over "
             f"{len(score.words)} tokens · {score.bits_per_char:.2f} bits/char{unknown}"))
