@@ -608,3 +608,19 @@ def test_generation_during_training_uses_the_live_weights(tmp_path):
             await until(pilot, lambda: app.train_state == "idle", "the stop")
 
     run(main())
+
+
+def test_inspect_opens_on_the_model_held_now(tmp_path, tiny_checkpoint):
+    async def main():
+        from tui.inspect_screen import InspectScreen
+
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await pilot.press("i")
+            await until(pilot, lambda: isinstance(app.screen, InspectScreen), "the screen")
+            await until(pilot, lambda: app.screen.subject is not None, "the model in it")
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, InspectScreen), "closing")
+
+    run(main())

@@ -102,6 +102,8 @@ class PlaygroundApp(App[int]):
                 group=TEMPERATURE_KEYS, tooltip="raise the temperature by 0.1"),
         Binding("c", "copy", "Copy", tooltip="copy the output to the clipboard (OSC 52)"),
         Binding("w", "write", "Write", tooltip="write the output to a file"),
+        Binding("i", "inspect", "Inspect",
+                tooltip="look inside the model: step-through, scores, neighbours, hidden state"),
         Binding("o", "settings", "Settings", tooltip="show or hide the settings form"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="all keys"),
         Binding("q", "quit", "Quit", tooltip="quit (stops training first)"),
@@ -334,6 +336,8 @@ class PlaygroundApp(App[int]):
             return bool(self.generated or self.prompt_text)
         if action == "stop_generation":
             return self.generating
+        if action == "inspect":
+            return self.has_model
         return True
 
     @classmethod
@@ -935,6 +939,12 @@ class PlaygroundApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_inspect(self) -> None:
+        """The inspection screen (tui/inspect_screen.py) over the model held now."""
+        from tui.inspect_screen import InspectScreen, app_settings, app_subject
+
+        self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self)))
 
     @on(Input.Changed)
     def _on_input_changed(self, event: Input.Changed) -> None:
