@@ -52,7 +52,8 @@ from tui.screens import HelpScreen, LoadScreen, WriteScreen
 QUIT_WAIT_S = 0.3  # how long quitting waits for the workers to wind down (see action_quit)
 SNAPSHOT_EVERY_S = 1.0
 PROGRESS_EVERY_S = 0.25  # the in-epoch progress line is redrawn at most this often  # the trainer thread refreshes the generation snapshot this often
-WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
+WIDE_COLUMNS = 110
+SHORT_ROWS = 20  # below this the two panels share the height instead of fixed sizes  # from this width the settings form stays open beside the panels
 TEMPERATURE_MAX = 5.0
 TEMPERATURE_KEYS = Binding.Group("Temp")
 
@@ -212,15 +213,17 @@ class PlaygroundApp(App[int]):
             pass
 
     def on_resize(self, event: Any) -> None:
-        self._apply_width(event.size.width)
+        self._apply_width(event.size.width, event.size.height)
 
-    def _apply_width(self, width: int) -> None:
+    def _apply_width(self, width: int, height: int | None = None) -> None:
         """Layout classes on the screen; changed only when they differ (each change restyles
         the whole tree)."""
         screen = self.screen
         wide = width >= WIDE_COLUMNS
+        short = (height if height is not None else self.size.height) < SHORT_ROWS
         is_open = self._settings_open if self._settings_open is not None else wide
-        wanted = {"-wide": wide, "-narrow": not wide, "-settings-open": is_open}
+        wanted = {"-wide": wide, "-narrow": not wide, "-settings-open": is_open,
+                  "-short": short}
         if all(screen.has_class(name) == on for name, on in wanted.items()):
             return
         screen.remove_class(*[name for name, on in wanted.items() if not on])
