@@ -22,18 +22,62 @@ def resolve_device(name: str = "auto") -> str:
 
 
 def training_threads(requested: int = 0, *, beside_ui: bool = False) -> int:
-    """Intra-op threads for training.
+    """The intra-op thread count a run starts with.
 
-    Measured on a 2-core machine (bench/threads.py): for this project's model sizes one thread
-    is as fast as two headless, and beside a busy UI thread two OpenMP threads fight the UI for
-    the cores and slow training several-fold, so one thread is chosen unless asked otherwise.
+    Beside the playground's UI thread one torch thread is kept: measured on 2 cores it trains
+    as fast as two inside the app (bench/tui_bench.py --threads-compare) while two OpenMP
+    threads can stall the UI. Headless, a run starts with every core (up to 4), and
+    ThreadChooser then keeps whichever count proves faster on the machine as it is now.
     """
     if requested:
         return requested
     cores = os.cpu_count() or 1
     if beside_ui:
         return max(1, min(4, cores - 1))
-    return max(1, min(4, cores // 2)) if cores > 2 else 1
+    return max(1, min(4, cores))
+
+
+class ThreadChooser:
+    """Picks the torch thread count by timing real training batches.
+
+    On a quiet 2-core machine two threads train 1.5x faster than one; beside another busy
+    process the same two threads spin against it and can be ten times slower
+    (bench/threads.py). So a headless run times a few batches with each candidate count,
+    keeps the fastest, and measures again every `recheck` batches as the load changes.
+    """
+
+    def __init__(self, candidates: list[int], trial: int = 3, recheck: int = 300) -> None:
+        self.candidates = sorted(set(candidates), reverse=True)
+        self.trial = trial
+        self.recheck = recheck
+        self.rates: dict[int, list[float]] = {c: [] for c in self.candidates}
+        self.current = self.candidates[0]
+        self.batches = 0
+        self.skip = 1  # the first batch after a change pays for thread start-up
+
+    def threads_for_next_batch(self) -> int:
+        return self.current
+
+    def record(self, tokens: int, seconds: float) -> int:
+        """Account one batch; return the thread count for the next one."""
+        self.batches += 1
+        if len(self.candidates) < 2:
+            return self.current
+        if self.skip:
+            self.skip -= 1
+        elif len(self.rates[self.current]) < self.trial:
+            self.rates[self.current].append(tokens / max(seconds, 1e-9))
+        untried = [c for c in self.candidates if len(self.rates[c]) < self.trial]
+        if untried:
+            if untried[0] != self.current:
+                self.current, self.skip = untried[0], 1
+        else:
+            best = max(self.candidates, key=lambda c: sorted(self.rates[c])[len(self.rates[c]) // 2])
+            if best != self.current:
+                self.current, self.skip = best, 1
+            if self.batches % self.recheck == 0:
+                self.rates = {c: [] for c in self.candidates}
+        return self.current
 
 
 def cpu_has_bf16() -> bool:

@@ -20,7 +20,7 @@ from torch import nn
 from core import batches as B
 from core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
 from core.config import ModelConfig, TrainConfig, validate
-from core.device import resolve_precision, training_threads
+from core.device import ThreadChooser, resolve_precision, training_threads
 from core.errors import CheckpointError, CorpusError, SettingsError
 from core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingEvent,
                          TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
@@ -167,6 +167,8 @@ class TrainingRun:
     def run(self) -> TrainingFinished:
         cfg = self.train_config
         threads = training_threads(cfg.threads, beside_ui=self.beside_ui)
+        chooser = (ThreadChooser([threads, 1]) if self.device == "cpu" and not cfg.threads
+                   and not self.beside_ui and threads > 1 else None)
         if self.device == "cpu":
             torch.set_num_threads(threads)
         precision = resolve_precision(cfg.precision, self.device)
@@ -197,6 +199,7 @@ class TrainingRun:
                 else:
                     batches = B.stream_batches(train_data, cfg.bptt)
                 hidden = self.model.init_hidden(train_data.size(1), self.device)
+                batch_started = time.perf_counter()
                 for x, y in batches:
                     if not self._running.is_set():
                         self.sink(TrainingPaused(self.epoch + 1))
@@ -204,6 +207,7 @@ class TrainingRun:
                         self._running.wait()
                         clock += time.perf_counter() - paused_at  # paused time is not training
                         epoch_start += time.perf_counter() - paused_at
+                        batch_started = time.perf_counter()
                         self.sink(TrainingResumed(self.epoch + 1))
                     if self._stop.is_set():
                         break
@@ -233,6 +237,12 @@ class TrainingRun:
                             self._update_average()
                     self.step += 1
                     n_batches += 1
+                    if chooser is not None:
+                        now = time.perf_counter()
+                        chosen = chooser.record(y.numel(), now - batch_started)
+                        if chosen != torch.get_num_threads():
+                            torch.set_num_threads(chosen)
+                        batch_started = time.perf_counter()
                     epoch_loss += loss.item() * y.numel()
                     epoch_tokens += y.numel()
                     now = time.perf_counter()

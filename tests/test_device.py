@@ -1,0 +1,42 @@
+"""Thread choice: ThreadChooser keeps the count that trains faster, and re-measures."""
+from core.device import ThreadChooser, training_threads
+
+
+def feed(chooser: ThreadChooser, speed: dict[int, float], batches: int) -> list[int]:
+    """Run `batches` fake batches of 1,000 tokens at the given tokens/s per thread count."""
+    used = []
+    for _ in range(batches):
+        threads = chooser.threads_for_next_batch()
+        used.append(threads)
+        chooser.record(1000, 1000 / speed[threads])
+    return used
+
+
+def test_keeps_two_threads_when_they_are_faster():
+    chooser = ThreadChooser([2, 1], trial=3, recheck=1000)
+    used = feed(chooser, {2: 14000, 1: 9000}, 30)
+    assert 1 in used[:12]  # one thread was tried
+    assert set(used[-10:]) == {2}
+
+
+def test_falls_back_to_one_thread_under_contention():
+    chooser = ThreadChooser([2, 1], trial=3, recheck=1000)
+    used = feed(chooser, {2: 900, 1: 6000}, 30)
+    assert set(used[-10:]) == {1}
+
+
+def test_measures_again_after_recheck_batches():
+    chooser = ThreadChooser([2, 1], trial=2, recheck=20)
+    feed(chooser, {2: 14000, 1: 9000}, 20)  # settles on 2
+    used = feed(chooser, {2: 900, 1: 6000}, 40)  # the machine got busy
+    assert set(used[-10:]) == {1}
+
+
+def test_single_candidate_never_changes():
+    chooser = ThreadChooser([1])
+    assert set(feed(chooser, {1: 5000}, 10)) == {1}
+
+
+def test_requested_threads_win_and_ui_runs_keep_a_core_free():
+    assert training_threads(3) == 3
+    assert training_threads(0, beside_ui=True) >= 1
