@@ -16,7 +16,7 @@ import os
 # Generation runs numpy matrix-vector products of a few hundred by a few thousand: one BLAS
 # thread is faster than two, and a second OpenBLAS thread would fight the trainer and the UI
 # for the two cores (first token while training: ~20 ms of compute with two, ~4 with one; see
-# notes/tui.md). Set before numpy is first imported; torch's own BLAS is not affected.
+# docs/tui.md). Set before numpy is first imported; torch's own BLAS is not affected.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import asyncio

@@ -1,8 +1,8 @@
 """Text captures of the playground's inspection screen at 80x24, taken in a real terminal (tmux),
-for notes/inspect_tui.md.
+for docs/inspect_tui.md.
 
-    .venv/bin/python notes/inspect_tui_capture.py CHECKPOINT          # prints the four captures
-    .venv/bin/python notes/inspect_tui_capture.py --app CHECKPOINT    # just the screen, to try it
+    .venv/bin/python bench/inspect_tui_capture.py CHECKPOINT          # prints the four captures
+    .venv/bin/python bench/inspect_tui_capture.py --app CHECKPOINT    # just the screen, to try it
 
 The app is a minimal one that opens InspectScreen on the checkpoint (seed 7, temperature 0.8,
 top-k 40, top-p 0.9); the keys sent are those a user would press.
