@@ -43,15 +43,18 @@ def last_subject(trained):
 class InspectApp(App[None]):
     """Just enough app to hold the screen, recording every notification."""
 
-    def __init__(self, provider, settings: SamplerSettings | None = None, view: str = "step"):
+    def __init__(self, provider, settings: SamplerSettings | None = None, view: str = "step",
+                 **screen_options):
         super().__init__()
+        self.screen_options = screen_options
         self.provider = provider
         self.sampler_settings = settings or SamplerSettings(seed=3)
         self.view = view
         self.notes: list[tuple[str, str]] = []
 
     def on_mount(self) -> None:
-        self.push_screen(InspectScreen(self.provider, self.sampler_settings, view=self.view))
+        self.push_screen(InspectScreen(self.provider, self.sampler_settings, view=self.view,
+                                       **self.screen_options))
 
     def notify(self, message, *, title="", severity="information", timeout=None,
                markup=True) -> None:
@@ -222,6 +225,77 @@ def test_score_view_matches_core(subject):
         await pilot.press("slash", "ctrl+a", "ctrl+k", "enter")  # empty: one line, no traceback
         assert app.notes[-1] == ("error", "nothing to score: the line is empty")
         assert len(rows(screen, "score")) == len(expected.words)  # the last score stays
+
+    run(app, body)
+
+
+def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from core.checkpoint import load_checkpoint, save_checkpoint
+    from core.inspect import compare_lines, load_subject
+    from tui.screens import LoadScreen
+
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    # model B: the tiny model with its weights nudged by seeded noise (another "epoch")
+    base = load_checkpoint(str(trained["path"]))
+    noise = torch.Generator().manual_seed(7)
+    state = {k: v + 0.3 * torch.randn(v.shape, generator=noise) if v.is_floating_point() else v
+             for k, v in base.model_state.items()}
+    other = folder / "other.pt"
+    save_checkpoint(dataclasses.replace(base, model_state=state, optimizer_state=None), other)
+    (folder / "broken.pt").write_bytes(b"not a checkpoint")
+    app = InspectApp(lambda: subject, view="score", checkpoint_folder=folder)
+    line = "".join(t for t in subject.vocab.tokens[2:6] if t not in (UNK, NEWLINE))
+
+    async def pick(pilot, name: str) -> None:
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the checkpoint picker")
+        names = [p.name for p in app.screen.files]
+        assert sorted(names) == ["broken.pt", "other.pt"]
+        app.screen.query_one("#load-list").focus()
+        await pilot.press(*["down"] * names.index(name), "enter")
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        await pilot.press(*line, "enter")
+        assert len(screen._table("score").columns) == 6
+        await pick(pilot, "other.pt")
+        await until(pilot, lambda: screen.comparison is not None, "the comparison")
+        expected = compare_lines(subject, load_subject(other), line)
+        info = shown(screen, "#score-info")
+        assert (f"perplexity A {fmt_ppl(expected.a.perplexity)} · "
+                f"B {fmt_ppl(expected.b.perplexity)}") in info
+        assert f"B {expected.b.bits_per_char:.2f}" in info
+        table = rows(screen, "score")
+        assert expected.aligned and len(table) == len(expected.words)
+        assert abs(expected.a.perplexity - expected.b.perplexity) > 0.01  # two real models
+        for row, word in zip(table, expected.words):
+            assert row[1].startswith(word.label)
+            assert row[2:5] == [f"{word.bits_a:.2f}", f"{word.bits_b:.2f}",
+                                f"{word.delta_bits:+.2f}"]
+            assert row[5] == ("B" if word.delta_bits < 0 else "A" if word.delta_bits > 0
+                              else "=")
+        await pilot.press("m")  # back to the single model
+        assert screen.comparison is None and len(rows(screen, "score")[0]) == 6
+        assert f"perplexity {fmt_ppl(expected.a.perplexity)}" in shown(screen, "#score-info")
+
+        await pick(pilot, "broken.pt")  # an unreadable file: one line, the single table stays
+        await until(pilot, lambda: any(s == "error" and "broken.pt" in m for s, m in app.notes),
+                    "the error notification")
+        assert app.screen is screen and screen.comparison is None
+        assert len(rows(screen, "score")[0]) == 6
+
+        await pick(pilot, "other.pt")
+        await until(pilot, lambda: screen.comparison is not None, "the comparison again")
+        screen._table("score").focus()
+        await pilot.press("escape")  # Esc leaves the comparison, then closes the screen
+        assert app.screen is screen and screen.comparison is None
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InspectScreen)
 
     run(app, body)
 

@@ -10,7 +10,8 @@ runs in the UI thread.
 
 Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
 they cannot switch views there. Esc in a text field leaves the field (as in the main screen),
-Esc elsewhere closes the screen.
+Esc elsewhere closes the screen. In the Score view m compares the line under a second checkpoint
+(core.inspect.compare_lines); m or Esc goes back to the single model.
 """
 from __future__ import annotations
 
@@ -115,6 +116,19 @@ class SubjectReady(Message):
         self.error = error
 
 
+class CompareReady(Message):
+    """The second model for a comparison was read (subject None: error says why)."""
+
+    def __init__(self, subject: Any, error: str = "") -> None:
+        super().__init__()
+        self.subject = subject
+        self.error = error
+
+
+SCORE_COLUMNS = ("#>", "word", "prob>", "bits", "rank>", "model's guess")
+COMPARE_COLUMNS = ("#>", "word", "bits A>", "bits B>", "B − A>", "better", "rank A>", "rank B>")
+
+
 class FitTable(DataTable):
     """A DataTable that tells the screen its new size, so a view can fit its rows to it."""
 
@@ -214,12 +228,18 @@ class InspectScreen(ModalScreen[None]):
                 tooltip="type a prompt, a line or a word"),
         Binding("r", "refresh_model", "Refresh",
                 tooltip="read the model again (during training: the newest weights)"),
+        Binding("m", "compare", "Compare",
+                tooltip="score the line under a second checkpoint too (m or Esc: back)"),
     ]
 
     def __init__(self, subject_provider: SubjectProvider,
                  settings: SamplerSettings | None = None, *, view: str = "step",
+                 checkpoint_folder: Path | None = None,
                  name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
+        self.checkpoint_folder = checkpoint_folder  # where m lists checkpoints (None: default)
+        self.compare_subject: Any = None  # model B of the comparison (core.inspect.Subject)
+        self.comparison: Any = None  # core.inspect.LineComparison, while comparing
         self.subject_provider = subject_provider
         self.settings = settings or SamplerSettings()
         self.view = view if view in VIEWS else "step"
@@ -269,7 +289,7 @@ class InspectScreen(ModalScreen[None]):
         self._show_tabs()
         for table_id, columns in (
                 ("step-table", ("#>", "word", "model>", "after filters>", "rank>")),
-                ("score-table", ("#>", "word", "prob>", "bits", "rank>", "model's guess")),
+                ("score-table", SCORE_COLUMNS),
                 ("near-table", ("#>", "word", "cosine>", "", "seen>"))):
             self.query_one(f"#{table_id}", DataTable).add_columns(*map(header, columns))
         self._show_hints()
@@ -404,6 +424,8 @@ class InspectScreen(ModalScreen[None]):
             return self.view != "hidden"
         if action == "refresh_model":
             return not self.fetching
+        if action == "compare":
+            return self.view == "score"
         return True
 
     def action_view(self, view: str) -> None:
@@ -421,6 +443,9 @@ class InspectScreen(ModalScreen[None]):
         self.action_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
 
     def action_close(self) -> None:
+        if self.view == "score" and self.compare_subject is not None:
+            self._stop_comparing()
+            return
         self.dismiss(None)
 
     def action_focus_input(self) -> None:
@@ -606,14 +631,30 @@ class InspectScreen(ModalScreen[None]):
 
     # -- 2. score a line -------------------------------------------------------------------
     def _score(self, text: str) -> None:
-        from core.inspect import score_line
+        from core.inspect import compare_lines, score_line
 
+        text_read = text.replace("\\n", "\n")
         try:
-            score = score_line(self.subject, text.replace("\\n", "\n"))
+            score = score_line(self.subject, text_read)
         except LyricsError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return
         self.line_score, self.scored_text = score, text
+        self.comparison = None
+        if self.compare_subject is not None:
+            try:
+                self.comparison = compare_lines(self.subject, self.compare_subject, text_read)
+            except LyricsError as exc:
+                self.notify(str(exc), severity="error", timeout=8)
+            except Exception as exc:  # noqa: BLE001 - e.g. weights that do not fit: one line
+                self.notify(f"could not compare: {type(exc).__name__}: {exc}",
+                            severity="error", timeout=8)
+        if self.comparison is not None:
+            self._draw_comparison(self.comparison)
+        else:
+            self._draw_score(score)
+
+    def _draw_score(self, score: Any) -> None:
         known = (f" · {fmt_ppl(score.known_perplexity)} over known words"
                  if score.unknown and score.known_perplexity is not None else "")
         unknown = (f" · unknown (scored as <unk>): {' '.join(score.unknown)}"
@@ -621,8 +662,7 @@ class InspectScreen(ModalScreen[None]):
         self._static("#score-info").update(Text(
             f"perplexity {fmt_ppl(score.perplexity)}{known} · {score.total_bits:.1f} bits over "
             f"{len(score.words)} tokens · {score.bits_per_char:.2f} bits/char{unknown}"))
-        table = self._table("score")
-        table.clear()
+        table = self._score_table(SCORE_COLUMNS)
         most = max((w.surprisal_bits for w in score.words), default=1.0) or 1.0
         bar_width = max(0, min(16, self.size.width - 64))
         for w in score.words:
@@ -634,6 +674,101 @@ class InspectScreen(ModalScreen[None]):
                 bits = f"{bits} {bar(w.surprisal_bits / most, bar_width)}"
             table.add_row(num(str(w.position + 1)), word, num(fmt_prob(w.prob)), bits,
                           num(f"{w.rank:,}"), f"{w.top_guess_label} {fmt_prob(w.top_prob)}",
+                          key=f"word-{w.position}")
+
+    def _score_table(self, columns: tuple[str, ...]) -> DataTable:
+        """The score table, emptied, with these columns."""
+        table = self._table("score")
+        if tuple(c.label.plain for c in table.columns.values()) != tuple(
+                c.rstrip(">") for c in columns):
+            table.clear(columns=True)
+            table.add_columns(*map(header, columns))
+        else:
+            table.clear()
+        return table
+
+    # -- 2b. compare two checkpoints on the line -------------------------------------------
+    def action_compare(self) -> None:
+        """m: pick a second checkpoint and compare; m again: back to the single model."""
+        if self.compare_subject is not None:
+            self._stop_comparing()
+            return
+        if not self._need_subject():
+            return
+        if self.line_score is None:
+            self.notify("score a line first (type it, Enter), then m compares it",
+                        severity="warning")
+            return
+        from core.paths import checkpoint_dir, list_checkpoints
+        from tui.screens import LoadScreen
+
+        folder = self.checkpoint_folder or checkpoint_dir()
+        start = folder if folder.is_dir() else Path.cwd()
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self._static("#score-info").update(f"reading {Path(path).name}…")
+                self._load_compare(path)
+
+        self.app.push_screen(LoadScreen(list_checkpoints(folder), start), chosen)
+
+    @work(thread=True, exclusive=True, group="inspect-compare", exit_on_error=False)
+    def _load_compare(self, path: str) -> None:
+        from core.inspect import load_subject
+
+        try:
+            subject = load_subject(path)
+            from core.tokens import warm_up
+
+            warm_up(subject.tokenizer.kind)
+        except LyricsError as exc:
+            self.post_message(CompareReady(None, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+            self.post_message(CompareReady(None, f"could not read {path}: "
+                                                 f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(CompareReady(subject))
+
+    @on(CompareReady)
+    def _on_compare_ready(self, message: CompareReady) -> None:
+        if message.error or message.subject is None:
+            self.notify(message.error or "no model to compare with", severity="error",
+                        timeout=8)
+            if self.line_score is not None:
+                self._draw_score(self.line_score)
+            return
+        self.compare_subject = message.subject
+        if self.scored_text:
+            self._score(self.scored_text)
+        if self.comparison is None:  # the comparison failed: back to the single model
+            self._stop_comparing()
+        elif self.comparison.note:
+            self.notify(self.comparison.note, severity="warning", timeout=8)
+
+    def _stop_comparing(self) -> None:
+        self.compare_subject = self.comparison = None
+        if self.line_score is not None:
+            self._draw_score(self.line_score)
+
+    def _draw_comparison(self, cmp: Any) -> None:
+        a, b = cmp.a, cmp.b
+        verdict = {"a": "A reads it better", "b": "B reads it better",
+                   "same": "both read it alike"}[cmp.better]
+        self._static("#score-info").update(Text(
+            f"A {Path(a.label).name or 'model'} · B {Path(b.label).name or 'model'}\n"
+            f"perplexity A {fmt_ppl(a.perplexity)} · B {fmt_ppl(b.perplexity)} · bits/char "
+            f"A {a.bits_per_char:.2f} · B {b.bits_per_char:.2f} — {verdict}"
+            + (f"\n{cmp.note}" if cmp.note else " · m or Esc: one model")))
+        table = self._score_table(COMPARE_COLUMNS)
+        for w in cmp.words:
+            word = Text(w.label)
+            if not (w.known_a and w.known_b):
+                word.append(" (unknown)", style="bold red" if self.colour else "bold")
+            better = "B" if w.delta_bits < 0 else "A" if w.delta_bits > 0 else "="
+            table.add_row(num(str(w.position + 1)), word, num(f"{w.bits_a:.2f}"),
+                          num(f"{w.bits_b:.2f}"), num(f"{w.delta_bits:+.2f}"), better,
+                          num(f"{w.rank_a:,}"), num(f"{w.rank_b:,}"),
                           key=f"word-{w.position}")
 
     # -- 3. neighbours ---------------------------------------------------------------------
