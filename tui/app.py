@@ -947,7 +947,8 @@ class PlaygroundApp(App[int]):
         """The inspection screen (tui/inspect_screen.py) over the model held now."""
         from tui.inspect_screen import InspectScreen, app_settings, app_subject
 
-        self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self)))
+        self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self),
+                                       checkpoint_folder=self.checkpoint_dir))
 
     @on(Input.Changed)
     def _on_input_changed(self, event: Input.Changed) -> None:
