@@ -55,9 +55,6 @@ class ThreadChooser:
         self.batches = 0
         self.skip = 1  # the first batch after a change pays for thread start-up
 
-    def threads_for_next_batch(self) -> int:
-        return self.current
-
     def record(self, tokens: int, seconds: float) -> int:
         """Account one batch; return the thread count for the next one."""
         self.batches += 1

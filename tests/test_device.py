@@ -6,7 +6,7 @@ def feed(chooser: ThreadChooser, speed: dict[int, float], batches: int) -> list[
     """Run `batches` fake batches of 1,000 tokens at the given tokens/s per thread count."""
     used = []
     for _ in range(batches):
-        threads = chooser.threads_for_next_batch()
+        threads = chooser.current
         used.append(threads)
         chooser.record(1000, 1000 / speed[threads])
     return used
