@@ -554,7 +554,8 @@ def test_unknown_prompt_words_are_a_warning(tmp_path, tiny_checkpoint):
             app.query_one("#prompt").value = "zzqqxx"
             await pilot.press("g")
             await wait_generation(app, pilot)
-            assert any(s == "warning" and "zzqqxx" in t for s, t in notes), notes
+            await until(pilot, lambda: any(s == "warning" and "zzqqxx" in t for s, t in notes),
+                        "a warning naming the unknown word")
             assert app.generated
 
     run(main())
@@ -603,7 +604,10 @@ def test_generation_during_training_uses_the_live_weights(tmp_path):
             await tap(pilot, "g")
             await wait_generation(app, pilot)
             assert app.generated
-            assert "live weights" in app.query_one("#prompt-pane").border_title
+            # the title is set just after the first token's frame, which may come after a
+            # 20-token run has already finished
+            await until(pilot, lambda: "live weights" in app.query_one("#prompt-pane").border_title,
+                        "the pane to name the live weights")
             await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
 
