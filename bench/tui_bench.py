@@ -401,7 +401,8 @@ def main() -> None:
                   f"when idle: median {statistics.median(r['quit_idle_s']) * 1000:.0f} ms",
                   flush=True)
         if "throughput" in only:
-            print("throughput, default preset, 1 torch thread beside the UI (auto):", flush=True)
+            print("throughput, default preset, threads chosen by timing batches (auto):",
+                  flush=True)
             r = throughput(corpus, args.epochs, args.rounds, 0, work)
             print(f"throughput: headless median {statistics.median(r['headless']):,.0f} tok/s, "
                   f"in app {statistics.median(r['app']):,.0f} tok/s, median ratio "

@@ -21,20 +21,16 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
-def training_threads(requested: int = 0, *, beside_ui: bool = False) -> int:
-    """The intra-op thread count a run starts with.
+def training_threads(requested: int = 0) -> int:
+    """The intra-op thread count a run starts with: the one asked for, else every core (up to
+    4); ThreadChooser then keeps whichever count proves faster on the machine as it is now.
 
-    Beside the playground's UI thread one torch thread is kept: measured on 2 cores it trains
-    as fast as two inside the app (bench/tui_bench.py --threads-compare) while two OpenMP
-    threads can stall the UI. Headless, a run starts with every core (up to 4), and
-    ThreadChooser then keeps whichever count proves faster on the machine as it is now.
+    The same holds inside the playground: its UI thread uses 1-3% of a core while training
+    runs (bench/tui_bench.py), so two torch threads beside it train as fast as headless.
     """
     if requested:
         return requested
-    cores = os.cpu_count() or 1
-    if beside_ui:
-        return max(1, min(4, cores - 1))
-    return max(1, min(4, cores))
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 class ThreadChooser:
@@ -75,6 +71,36 @@ class ThreadChooser:
             if self.batches % self.recheck == 0:
                 self.rates = {c: [] for c in self.candidates}
         return self.current
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for reuse instead of handing it back to the kernel.
+
+    By default glibc gives blocks above a size threshold back to the kernel when freed (and
+    trims the top of the heap), so every training step's large temporaries (the tokens x
+    vocabulary logits, their softmax and gradients: ~23 MB each for the tutorial preset) are
+    page-faulted in afresh. Keeping them measured 1.5-1.6x faster steps for the tutorial preset
+    on this project's 2-core machine (bench/throughput.py). Process-wide and idempotent;
+    False where the C library is not glibc.
+    """
+    global _kept
+    if _kept is not None:
+        return _kept
+    _kept = False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        # 32 MB is the largest mmap threshold glibc accepts on 64-bit; bigger blocks still map
+        _kept = bool(libc.mallopt(m_mmap_threshold, 32 << 20)
+                     and libc.mallopt(m_trim_threshold, 512 << 20))
+    except (OSError, AttributeError):
+        pass
+    return _kept
+
+
+_kept: bool | None = None
 
 
 def cpu_has_bf16() -> bool:

@@ -20,7 +20,8 @@ from torch import nn
 from core import batches as B
 from core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
 from core.config import ModelConfig, TrainConfig, validate
-from core.device import ThreadChooser, resolve_precision, training_threads
+from core.device import (ThreadChooser, keep_freed_memory, resolve_precision,
+                         training_threads)
 from core.errors import CheckpointError, CorpusError, SettingsError
 from core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingEvent,
                          TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
@@ -94,13 +95,12 @@ class TrainingRun:
                  train_config: TrainConfig, *, out_path: str | Path | None = None,
                  resume: Checkpoint | None = None, device: str = "cpu",
                  sink: EventSink | None = None, corpus_name: str = "",
-                 beside_ui: bool = False, save_every_epoch: bool = True) -> None:
+                 save_every_epoch: bool = True) -> None:
         validate(model_config, train_config)
         self.sink: EventSink = sink or (lambda event: None)
         self.device = device
         self.corpus_name = corpus_name
         self.out_path = Path(out_path) if out_path else None
-        self.beside_ui = beside_ui
         self.save_every_epoch = save_every_epoch
         self.train_config = train_config
         self._stop = threading.Event()
@@ -166,9 +166,10 @@ class TrainingRun:
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> TrainingFinished:
         cfg = self.train_config
-        threads = training_threads(cfg.threads, beside_ui=self.beside_ui)
+        keep_freed_memory()
+        threads = training_threads(cfg.threads)
         chooser = (ThreadChooser([threads, 1]) if self.device == "cpu" and not cfg.threads
-                   and not self.beside_ui and threads > 1 else None)
+                   and threads > 1 else None)
         if self.device == "cpu":
             torch.set_num_threads(threads)
         precision = resolve_precision(cfg.precision, self.device)

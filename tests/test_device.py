@@ -37,6 +37,19 @@ def test_single_candidate_never_changes():
     assert set(feed(chooser, {1: 5000}, 10)) == {1}
 
 
-def test_requested_threads_win_and_ui_runs_keep_a_core_free():
+def test_requested_threads_win_else_every_core_up_to_four(monkeypatch):
     assert training_threads(3) == 3
-    assert training_threads(0, beside_ui=True) >= 1
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert training_threads(0) == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    assert training_threads(0) == 4
+
+
+def test_freed_memory_is_kept_under_glibc():
+    import platform
+
+    from core.device import keep_freed_memory
+
+    expected = platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is expected
+    assert keep_freed_memory() is expected  # a second call changes nothing

@@ -513,6 +513,25 @@ def test_training_settings_lock_during_a_run(tmp_path):
     run(main())
 
 
+def test_launch_settings_without_a_form_field_reach_the_run(tmp_path):
+    """--threads and --precision have no field in the form; they must not be dropped."""
+    async def main():
+        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500, "threads": 1,
+                                                  "precision": "fp32"})
+        async with session(app, (120, 40)) as pilot:
+            for _ in range(2):  # before and after the form has been filled in
+                await pilot.press("t")
+                await until(pilot, lambda: app.train_state == "training", "training")
+                config = app.current_run.train_config
+                assert (config.threads, config.precision, config.batch_size) == (1, "fp32", 8)
+                await tap(pilot, "x")
+                await until(pilot, lambda: app.train_state == "idle", "the stop")
+                await pilot.press("o")
+                await pilot.press("escape")
+
+    run(main())
+
+
 # -- errors are notifications ------------------------------------------------------------------
 def test_bad_corpus_is_a_notification(tmp_path):
     async def main():

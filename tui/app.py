@@ -435,7 +435,7 @@ class PlaygroundApp(App[int]):
             run = TrainingRun(train_lines, val_lines, model_cfg, train_cfg, out_path=out,
                               resume=checkpoint, device=device,
                               sink=lambda event: self._sink(run_id, event),
-                              corpus_name=corpus.path, beside_ui=True)
+                              corpus_name=corpus.path)
             self._active_run = run
             self.post_message(TrainingReady(run, run_id, note))
             if self._quitting or self._stop_requested:

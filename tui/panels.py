@@ -261,16 +261,22 @@ class SettingsPanel(VerticalScroll):
                           for n, l, k in MODEL_FIELDS})
             train = {n: parse_field(l, self._text(n, self._train_values.get(n)), k)
                      for n, l, k in TRAIN_FIELDS}
-            return preset, self._untie(preset, model), train
+            return preset, self._untie(preset, model), {**self._hidden_train(), **train}
         preset = self.query_one("#set-preset", Select).value
         cell = self.query_one("#set-cell", Select).value
         model = {"cell": cell if isinstance(cell, str) else None}
         for name, label, kind in MODEL_FIELDS:
             model[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
-        train = {}
+        train = self._hidden_train()
         for name, label, kind in TRAIN_FIELDS:
             train[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
         return str(preset), self._untie(str(preset), model), train
+
+    def _hidden_train(self) -> dict[str, Any]:
+        """Training settings given at launch that the form has no field for (threads,
+        precision, ...): they pass through unchanged."""
+        shown = {name for name, _, _ in TRAIN_FIELDS}
+        return {k: v for k, v in self._train_values.items() if k not in shown and v is not None}
 
     @staticmethod
     def _untie(preset: str, model: dict[str, Any]) -> dict[str, Any]:
