@@ -398,7 +398,8 @@ def main() -> None:
             r = first_frame(max(5, args.rounds * 2))
             print(f"first frame: median {statistics.median(r['first_frame_s']) * 1000:.0f} ms "
                   f"(runs: {', '.join(f'{x * 1000:.0f}' for x in r['first_frame_s'])}); quit "
-                  f"when idle: median {statistics.median(r['quit_idle_s']) * 1000:.0f} ms",
+                  f"0.3 s after it: median {statistics.median(r['quit_idle_s']) * 1000:.0f} ms "
+                  f"(runs: {', '.join(f'{x * 1000:.0f}' for x in r['quit_idle_s'])})",
                   flush=True)
         if "throughput" in only:
             print("throughput, default preset, threads chosen by timing batches (auto):",

@@ -6,6 +6,7 @@ tokens of a line gives the line back.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from typing import Iterable, Iterator
@@ -24,10 +25,18 @@ def _load_jieba():
     global _jieba
     with _jieba_lock:
         if _jieba is None:
-            import jieba
+            # Loading makes ~350,000 new objects; the garbage collections they trigger took a
+            # third of the load (0.9 s -> 0.6 s without) while holding every other thread up.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                import jieba
 
-            jieba.setLogLevel(logging.CRITICAL + 10)
-            jieba.initialize()
+                jieba.setLogLevel(logging.CRITICAL + 10)
+                jieba.initialize()
+            finally:
+                if collecting:
+                    gc.enable()
             _jieba = jieba
     return _jieba
 

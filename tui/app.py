@@ -966,6 +966,9 @@ class PlaygroundApp(App[int]):
             return
         self._quitting = True
         self._stop_requested = True
+        # Leaving takes many short turns of the UI thread; while jieba's dictionary loads (or a
+        # trainer winds down) each turn waits out the other thread's 5 ms GIL slice.
+        sys.setswitchinterval(0.0005)
         run = self._active_run
         if run is not None:
             run.stop()
