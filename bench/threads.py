@@ -2,9 +2,10 @@
 
     python bench/threads.py [--rounds 3] [--preset tutorial]
 
-core/device.training_threads picks the thread count from these figures. On 2 cores, two
-OpenMP threads beside any other busy process (the UI thread, a second run) spin against it and
-can run 10x slower, which is why the playground keeps one.
+On a quiet 2-core machine two threads are faster; beside another busy process (a second run)
+two OpenMP threads spin against it and can run 10x slower. So no count is fixed:
+core.device.ThreadChooser times real batches with each and keeps the faster, headless and in
+the playground alike.
 """
 from __future__ import annotations
 

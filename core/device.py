@@ -79,9 +79,9 @@ def keep_freed_memory() -> bool:
     By default glibc gives blocks above a size threshold back to the kernel when freed (and
     trims the top of the heap), so every training step's large temporaries (the tokens x
     vocabulary logits, their softmax and gradients: ~23 MB each for the tutorial preset) are
-    page-faulted in afresh. Keeping them measured 1.5-1.6x faster steps for the tutorial preset
-    on this project's 2-core machine (bench/throughput.py). Process-wide and idempotent;
-    False where the C library is not glibc.
+    page-faulted in afresh. Keeping them made the tutorial preset's step 1.2-1.6x faster on
+    this project's 2-core machine (bench/train_step.py; median 70 -> 52 ms). Process-wide and
+    idempotent; False where the C library is not glibc.
     """
     global _kept
     if _kept is not None:
