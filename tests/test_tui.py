@@ -232,6 +232,60 @@ def test_train_continues_a_trained_model(tmp_path):
     run(main())
 
 
+def checkpoint_of_corpus(tmp_path: Path) -> tuple[Path, Path]:
+    """(a tiny checkpoint that records its corpus, that corpus) in a folder of their own."""
+    from core.config import resolve_settings
+    from core.corpus import read_corpus
+    from core.trainer import TrainingRun
+
+    folder = tmp_path / "other"
+    folder.mkdir()
+    corpus_path = tiny_corpus(folder, lines=80)
+    corpus = read_corpus(corpus_path)
+    model_cfg, train_cfg = resolve_settings("default", {**TINY_MODEL}, {**TINY_TRAIN})
+    train, val = corpus.split(train_cfg.val_fraction)
+    out = folder / "other-e1.pt"
+    TrainingRun(train, val, model_cfg, train_cfg, out_path=out, save_every_epoch=False,
+                corpus_name=str(corpus_path)).run()
+    return out, corpus_path
+
+
+def test_t_trains_a_new_model_when_the_corpus_is_not_the_models(tmp_path):
+    checkpoint, _ = checkpoint_of_corpus(tmp_path)
+
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(checkpoint))  # --corpus tiny.txt given too
+        notes = record_notes(app)
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            assert app.settings.corpus.endswith("tiny.txt")  # --corpus wins at launch
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "idle" and app.history, "an epoch")
+            assert [h["epoch"] for h in app.history] == [1]  # not epoch 2 of the checkpoint
+            assert any("training a new model on tiny.txt" in text for _, text in notes), notes
+            assert app.current_run.corpus_name.endswith("tiny.txt")
+
+    run(main())
+
+
+def test_a_loaded_checkpoint_brings_its_corpus_and_t_continues_it(tmp_path):
+    checkpoint, corpus = checkpoint_of_corpus(tmp_path)
+
+    async def main():
+        app = make_app(tmp_path, corpus=None, checkpoint=str(checkpoint))
+        notes = record_notes(app)
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.settings.corpus == str(corpus), "its corpus")
+            await pilot.press("t")
+            await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 2,
+                        "a second epoch")
+            assert [h["epoch"] for h in app.history] == [1, 2]
+            assert any("continuing from epoch 1 to 2" in text for _, text in notes)
+
+    run(main())
+
+
 def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
     before = set(threading.enumerate())
     app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 100_000})

@@ -120,6 +120,7 @@ class PlaygroundApp(App[int]):
                  device: str = "auto", open_newest: bool = True) -> None:
         super().__init__()
         self.corpus_path = str(corpus) if corpus else _display_path(BUNDLED_CORPUS)
+        self.corpus_given = corpus is not None  # --corpus wins over a checkpoint opened at launch
         self.checkpoint_arg = str(checkpoint) if checkpoint else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir()
         self.preset = preset
@@ -185,12 +186,13 @@ class PlaygroundApp(App[int]):
         the checkpoint."""
         self.first_frame_at = time.perf_counter()
         self._warm_up()
+        adopt = not self.corpus_given
         if self.checkpoint_arg:
-            self._load_worker(self.checkpoint_arg, quiet=False)
+            self._load_worker(self.checkpoint_arg, quiet=False, adopt_corpus=adopt)
         elif self.open_newest:
             newest = list_checkpoints(self.checkpoint_dir)
             if newest:
-                self._load_worker(str(newest[0]), quiet=False)
+                self._load_worker(str(newest[0]), quiet=False, adopt_corpus=adopt)
         if not Path(self.corpus_path).expanduser().exists():
             self.notify(f"{self.corpus_path}: no such file (set the corpus in Settings, o)",
                         severity="error")
@@ -387,8 +389,15 @@ class PlaygroundApp(App[int]):
         resume: tuple[str, Any] | None = None
         if self.current_run is not None:
             resume = ("run", self.current_run)
+            trained_on = self.current_run.corpus_name
         elif self.loaded is not None:
             resume = ("path", self.loaded.checkpoint.path)
+            trained_on = self.loaded.checkpoint.corpus
+        if resume is not None and trained_on and not _same_corpus(trained_on, corpus):
+            # its vocabulary comes from another corpus: continuing would make most words <unk>
+            resume = None
+            self.notify(f"training a new model on {Path(corpus).name}: the current one was "
+                        f"trained on {Path(trained_on).name}")
         self._run_id += 1
         self._stop_requested = False
         self._set_state("starting")
@@ -607,7 +616,7 @@ class PlaygroundApp(App[int]):
         self.push_screen(LoadScreen(files, start), chosen)
 
     @work(thread=True, group="load", exit_on_error=False)
-    def _load_worker(self, path: str, quiet: bool) -> None:
+    def _load_worker(self, path: str, quiet: bool, adopt_corpus: bool = True) -> None:
         try:
             from core.fastload import read_checkpoint
             from core.steppers import NumpyStepper
@@ -622,7 +631,7 @@ class PlaygroundApp(App[int]):
             warm_up(checkpoint.train_config.tokenizer)
             if checkpoint.train_config.tokenizer == "word":
                 self.tokenizer_ready = True
-            self.post_message(CheckpointLoaded(checkpoint, stepper, quiet))
+            self.post_message(CheckpointLoaded(checkpoint, stepper, quiet, adopt_corpus))
         except LyricsError as exc:
             self.post_message(Problem(str(exc)))
         except Exception as exc:  # noqa: BLE001 - a hostile file is a message, not a crash
@@ -640,6 +649,11 @@ class PlaygroundApp(App[int]):
         self._snap = None
         self.dirty = False
         self.history = list(ck.history)
+        if (message.adopt_corpus and ck.corpus and Path(ck.corpus).expanduser().is_file()
+                and not _same_corpus(ck.corpus, self.settings.corpus)):
+            # t continues this model, so the form shows the corpus it was trained on
+            self.corpus_path = ck.corpus
+            self.settings.set_corpus(ck.corpus)
         panel = self.query_one(TrainingPanel)
         panel.set_history(self.history)
         panel.border_subtitle = f"loaded {_display_path(ck.path)}"
@@ -1010,6 +1024,15 @@ class PlaygroundApp(App[int]):
         return [w for w in self.workers
                 if w.group in ("train", "generate", "save", "load")
                 and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+
+
+def _same_corpus(a: str, b: str) -> bool:
+    """Whether two corpus paths name the same file (by file name when one cannot be found)."""
+    first, second = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        return first.samefile(second)
+    except OSError:
+        return first.name == second.name
 
 
 def run_playground(args: Any) -> int:

@@ -46,11 +46,13 @@ class TrainingThreadDone(Message):
 class CheckpointLoaded(Message):
     """A checkpoint read with numpy (no torch): its Checkpoint and a ready NumpyStepper."""
 
-    def __init__(self, checkpoint: Any, stepper: Any, quiet: bool) -> None:
+    def __init__(self, checkpoint: Any, stepper: Any, quiet: bool,
+                 adopt_corpus: bool = True) -> None:
         super().__init__()
         self.checkpoint = checkpoint
         self.stepper = stepper
         self.quiet = quiet
+        self.adopt_corpus = adopt_corpus  # show its corpus in the settings (see PlaygroundApp)
 
 
 class Problem(Message):

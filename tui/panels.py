@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
@@ -251,6 +252,15 @@ class SettingsPanel(VerticalScroll):
     @property
     def corpus(self) -> str:
         return self._text("corpus", self._corpus).strip()
+
+    def set_corpus(self, corpus: str) -> None:
+        """Show another corpus in the form (a loaded checkpoint's own)."""
+        self._corpus = corpus
+        if self._filled:
+            try:
+                self.query_one("#set-corpus", Input).value = corpus
+            except NoMatches:  # the form is still being mounted
+                self.call_after_refresh(self.set_corpus, corpus)
 
     def read_training(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(preset, model overrides, train overrides); SettingsError names a malformed field."""
