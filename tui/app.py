@@ -85,7 +85,8 @@ class PlaygroundApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
 
     BINDINGS = [
-        Binding("t", "train", "Train", tooltip="start training (continues a loaded/trained model)"),
+        Binding("t", "train", "Train",
+                tooltip="start training (continues the model if trained on this corpus)"),
         Binding("space", "pause", "Pause", tooltip="pause or resume training"),
         Binding("x", "stop", "Stop", tooltip="stop training after this batch"),
         Binding("s", "save", "Save", tooltip="save a checkpoint named with epoch and val ppl"),
