@@ -119,21 +119,26 @@ async def session(app: PlaygroundApp, size: tuple[int, int] = (80, 24)):
         yield pilot
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A tiny trained checkpoint, made once with core/ directly."""
+def train_tiny(corpus_path: Path, out: Path, corpus_name: str = "") -> Path:
+    """Train a tiny model for one epoch with core/ directly; its checkpoint path."""
     from core.config import resolve_settings
     from core.corpus import read_corpus
     from core.trainer import TrainingRun
 
-    folder = tmp_path_factory.mktemp("ckpt")
-    corpus = read_corpus(tiny_corpus(folder))
+    corpus = read_corpus(corpus_path)
     model_cfg, train_cfg = resolve_settings("default", {**TINY_MODEL}, {**TINY_TRAIN})
     train, val = corpus.split(train_cfg.val_fraction)
-    out = folder / "tiny-e1.pt"
-    TrainingRun(train, val, model_cfg, train_cfg, out_path=out, save_every_epoch=False).run()
+    TrainingRun(train, val, model_cfg, train_cfg, out_path=out, save_every_epoch=False,
+                corpus_name=corpus_name).run()
     assert out.exists()
     return out
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny trained checkpoint that does not record its corpus, made once."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    return train_tiny(tiny_corpus(folder), folder / "tiny-e1.pt")
 
 
 # -- the whole flow ----------------------------------------------------------------------------
@@ -234,20 +239,10 @@ def test_train_continues_a_trained_model(tmp_path):
 
 def checkpoint_of_corpus(tmp_path: Path) -> tuple[Path, Path]:
     """(a tiny checkpoint that records its corpus, that corpus) in a folder of their own."""
-    from core.config import resolve_settings
-    from core.corpus import read_corpus
-    from core.trainer import TrainingRun
-
     folder = tmp_path / "other"
     folder.mkdir()
     corpus_path = tiny_corpus(folder, lines=80)
-    corpus = read_corpus(corpus_path)
-    model_cfg, train_cfg = resolve_settings("default", {**TINY_MODEL}, {**TINY_TRAIN})
-    train, val = corpus.split(train_cfg.val_fraction)
-    out = folder / "other-e1.pt"
-    TrainingRun(train, val, model_cfg, train_cfg, out_path=out, save_every_epoch=False,
-                corpus_name=str(corpus_path)).run()
-    return out, corpus_path
+    return train_tiny(corpus_path, folder / "other-e1.pt", str(corpus_path)), corpus_path
 
 
 def test_t_trains_a_new_model_when_the_corpus_is_not_the_models(tmp_path):

@@ -84,3 +84,37 @@ def test_quit_while_saving_leaves_an_intact_checkpoint(tmp_path):
     for path in saved:
         assert read_checkpoint(str(path)).epoch == 1
     assert not list(ck_dir.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_settings_read_and_changed_while_the_form_mounts():
+    """A checkpoint can finish loading (or t be pressed) while the settings form is still
+    being mounted just after the first frame: reading or changing settings then must work."""
+    import asyncio
+
+    from textual.app import App
+
+    from tui.panels import SettingsPanel
+
+    class FormApp(App):
+        def compose(self):
+            yield SettingsPanel("tiny.txt", "default", {}, {"epochs": 3}, {})
+
+    async def main():
+        app = FormApp()
+        async with app.run_test(size=(80, 24)) as pilot:
+            panel = app.query_one(SettingsPanel)
+            filling = asyncio.create_task(panel.fill())
+            await asyncio.sleep(0)  # fill() is now inside mount_all
+            assert panel.filled and not panel._form_ready
+            panel.set_corpus("elsewhere.txt")
+            panel.lock_training(True)
+            assert panel.corpus == "elsewhere.txt"
+            assert panel.read_training()[2]["epochs"] == 3
+            await panel.fill()  # a second caller waits for the first one's form
+            assert panel._form_ready
+            assert app.query_one("#set-corpus").value == "elsewhere.txt"
+            assert app.query_one("#train-settings").disabled
+            await filling
+            await pilot.pause()
+
+    run(main())

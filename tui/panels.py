@@ -4,6 +4,7 @@ Views only: they show numbers core/ computed and hand the user's input back as p
 """
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -12,7 +13,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
@@ -169,7 +169,9 @@ class SettingsPanel(VerticalScroll):
         self._model_values = model_values
         self._train_values = train_values
         self._sampler_values = sampler_values
-        self._filled = False
+        self._filled = False  # fill() has been called
+        self._form_ready = False  # ... and the form is mounted: read and write its widgets
+        self._mounted = asyncio.Event()
         self._locked = False
 
     def compose(self) -> ComposeResult:
@@ -183,9 +185,15 @@ class SettingsPanel(VerticalScroll):
         """Build the form. The app calls this just after the first frame: the form is the
         largest part of the screen's widget tree and is hidden at 80 columns anyway."""
         if self._filled:
+            await self._mounted.wait()  # a second caller waits for the first one's form
             return
         self._filled = True
         await self.mount_all(list(self._form()))
+        self._form_ready = True
+        self._mounted.set()
+        # what changed while the form was being mounted
+        self.query_one("#set-corpus", Input).value = self._corpus
+        self.query_one("#train-settings").disabled = self._locked
         self._show_preset(self._preset)
 
     def _form(self) -> ComposeResult:
@@ -241,11 +249,11 @@ class SettingsPanel(VerticalScroll):
 
     def lock_training(self, locked: bool) -> None:
         self._locked = locked
-        if self._filled:
+        if self._form_ready:
             self.query_one("#train-settings").disabled = locked
 
     def _text(self, name: str, initial: Any) -> str:
-        if self._filled:
+        if self._form_ready:
             return self.query_one(f"#set-{name}", Input).value
         return "" if initial is None else str(initial)
 
@@ -256,15 +264,12 @@ class SettingsPanel(VerticalScroll):
     def set_corpus(self, corpus: str) -> None:
         """Show another corpus in the form (a loaded checkpoint's own)."""
         self._corpus = corpus
-        if self._filled:
-            try:
-                self.query_one("#set-corpus", Input).value = corpus
-            except NoMatches:  # the form is still being mounted
-                self.call_after_refresh(self.set_corpus, corpus)
+        if self._form_ready:
+            self.query_one("#set-corpus", Input).value = corpus
 
     def read_training(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """(preset, model overrides, train overrides); SettingsError names a malformed field."""
-        if not self._filled:
+        if not self._form_ready:
             preset = self._preset
             model = {"cell": self._model_values.get("cell")}
             model.update({n: parse_field(l, self._text(n, self._model_values.get(n)), k)
