@@ -388,6 +388,7 @@ class PlaygroundApp(App[int]):
         corpus = self.settings.corpus or str(BUNDLED_CORPUS)
         self.corpus_path = corpus
         resume: tuple[str, Any] | None = None
+        trained_on = ""
         if self.current_run is not None:
             resume = ("run", self.current_run)
             trained_on = self.current_run.corpus_name
