@@ -32,6 +32,11 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes minutes or a lot of memory; needs --run-slow")
+    # the jieba dictionary cache (core.tokens) goes to a folder of the test session's own
+    import os
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lyrics-tui-test-cache-")
 
 
 def pytest_collection_modifyitems(config, items):

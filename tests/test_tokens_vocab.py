@@ -1,11 +1,14 @@
 """Tokenizers (word and char) and the vocabulary."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from core.errors import CheckpointError, SettingsError
 from core.tokens import NEWLINE, Tokenizer, detokenize
 from core.vocab import UNK, Vocabulary, build_and_encode, encode_lines
+from conftest import ROOT
 
 LINE = "晚风吹过高楼的怀抱"
 
@@ -133,3 +136,63 @@ def test_streaming_encode_of_nothing():
     vocab, ids = build_and_encode(iter([]), 2, 0)
     assert vocab.tokens == [UNK] and len(ids) == 0
     assert len(encode_lines(vocab, [])) == 0
+
+
+# -- jieba's dictionary, cached in chunks ---------------------------------------------------
+@pytest.fixture(scope="module")
+def jieba_reference():
+    """A jieba tokenizer initialised by jieba itself."""
+    import jieba
+
+    reference = jieba.Tokenizer()
+    reference.initialize()
+    return reference
+
+
+def test_chunked_dictionary_cache_gives_jiebas_own_dictionary(tmp_path, jieba_reference):
+    import jieba
+
+    from core.tokens import _load_dictionary_cache, _save_dictionary_cache
+
+    path = tmp_path / "sub" / "jieba.cache"
+    _save_dictionary_cache(jieba_reference, b"key 1", path)
+    fresh = jieba.Tokenizer()
+    assert _load_dictionary_cache(fresh, b"key 1", path)
+    assert fresh.initialized and fresh.total == jieba_reference.total
+    assert fresh.FREQ == jieba_reference.FREQ
+    line = "我想念你的微笑在雨夜里"
+    assert fresh.lcut(line) == jieba_reference.lcut(line)
+
+
+def test_a_stale_damaged_or_missing_cache_is_not_used(tmp_path, jieba_reference):
+    import jieba
+
+    from core.tokens import _load_dictionary_cache, _save_dictionary_cache
+
+    path = tmp_path / "jieba.cache"
+    assert not _load_dictionary_cache(jieba.Tokenizer(), b"key", path)  # missing
+    _save_dictionary_cache(jieba_reference, b"key", path)
+    assert not _load_dictionary_cache(jieba.Tokenizer(), b"another jieba", path)  # stale
+    good = path.read_bytes()
+    flipped = bytearray(good)
+    flipped[-100] ^= 0xFF
+    for bad in (bytes(flipped), good[: len(good) // 2], b"random bytes" * 100, b""):
+        path.write_bytes(bad)
+        fresh = jieba.Tokenizer()
+        assert not _load_dictionary_cache(fresh, b"key", path)
+        assert not fresh.initialized
+
+
+def test_warm_up_writes_the_cache_and_tokenises(tmp_path):
+    """In a fresh interpreter: the first warm-up builds the cache, the second reads it."""
+    import subprocess
+    import sys
+
+    code = ("from core.tokens import Tokenizer, dictionary_cache_path, warm_up\n"
+            "warm_up('word')\n"
+            "print(dictionary_cache_path().is_file(), Tokenizer('word').split_line('我想念你'))")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    outputs = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip() for _ in range(2)]
+    assert outputs[0] == outputs[1] == "True ['我', '想念', '你']"
+    assert (tmp_path / "lyrics-tui" / "jieba-dictionary.cache").is_file()
