@@ -73,6 +73,9 @@ class ThreadChooser:
         return self.current
 
 
+_kept: bool | None = None  # keep_freed_memory()'s answer, once asked
+
+
 def keep_freed_memory() -> bool:
     """Let glibc keep freed memory for reuse instead of handing it back to the kernel.
 
@@ -98,9 +101,6 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):
         pass
     return _kept
-
-
-_kept: bool | None = None
 
 
 def cpu_has_bf16() -> bool:
