@@ -118,9 +118,14 @@ def next_token_distribution(logits: np.ndarray, settings: SamplerSettings,
         final = softmax((adjusted - np.max(adjusted)) / settings.temperature)
     order = None
     if 0 < settings.top_k < len(final):
-        cut = np.argpartition(-final, settings.top_k - 1)[: settings.top_k]
+        # the k likeliest; among words tied at the k-th probability the lowest ids, so the
+        # same scores always give the same set (argpartition alone picks ties arbitrarily)
+        kth = -np.partition(-final, settings.top_k - 1)[settings.top_k - 1]
+        above = np.flatnonzero(final > kth)
+        tied = np.flatnonzero(final == kth)[: settings.top_k - len(above)]
         keep = np.zeros(len(final), dtype=bool)
-        keep[cut] = True
+        keep[above] = True
+        keep[tied] = True
         final = np.where(keep, final, 0.0)
     if settings.top_p < 1.0:
         order = np.argsort(-final, kind="stable")

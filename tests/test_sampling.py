@@ -236,3 +236,17 @@ def test_non_finite_network_output_is_one_line_error():
     for bad in (np.nan, np.inf):
         with pytest.raises(CheckpointError):
             next_token_distribution(np.array([0.0, bad, 1.0]), SamplerSettings())
+
+
+def test_top_k_breaks_ties_by_lowest_id_so_the_same_scores_give_the_same_words():
+    # 16 words tied at the top (id 0, <unk>, is banned); found by hypothesis: top-k used to
+    # keep an arbitrary 12 of them, so the kept set depended on argpartition's internals
+    logits = np.array([0.0] * 11 + [-1.0] * 5 + [0.0] * 6)
+    s = SamplerSettings(temperature=1e-300, top_k=12, top_p=0.875)
+    dist = next_token_distribution(logits, s, [], banned=[0])
+    # top-k keeps ids 1-10, 16 and 17; top-p then needs 11 of those 12 equal shares
+    assert list(np.flatnonzero(dist.final)) == [*range(1, 11), 16]
+    np.testing.assert_allclose(dist.final[dist.final > 0], 1 / 11)
+    only_k = next_token_distribution(logits, SamplerSettings(temperature=1.0, top_k=12), [],
+                                     banned=[0])
+    assert list(np.flatnonzero(only_k.final)) == [*range(1, 11), 16, 17]
