@@ -206,7 +206,8 @@ class PlaygroundApp(App[int]):
 
     @work(thread=True, group="warm", exit_on_error=False)
     def _warm_up(self) -> None:
-        """Load jieba's dictionary now (0.3-0.4 s from its cache) so the first Enter does not wait for it."""
+        """Load jieba's dictionary now (0.3-0.4 s from its cache) so that the first Enter
+        does not wait for it."""
         from core.tokens import warm_up
 
         try:
