@@ -143,3 +143,13 @@ def toy_sampler(seed: int = 0, unk_first: bool = True):
         table[:, 0] = table.max(axis=1) + 3.0
     vocab = Vocabulary(TOY_TOKENS, [1] * len(TOY_TOKENS))
     return Sampler(BigramStepper(table), vocab, Tokenizer("char"))
+
+
+async def until(pilot, condition, what: str, tries: int = 600) -> None:
+    """Textual Pilot tests: poll `condition` between short pauses; fail after `tries` pauses
+    (~30 s at most)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for: {what}")

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.text import Text
 from textual import events
 
+from conftest import until
 from tui.app import PlaygroundApp
 from tui.keybar import KeyBar
 from tui.plot import LossPlot
@@ -56,15 +57,6 @@ def record_notes(app: PlaygroundApp) -> list[tuple[str, str]]:
     return notes
 
 
-async def until(pilot, condition, what: str, tries: int = 600) -> None:
-    """Poll `condition` between short pauses; fail after `tries` pauses (~30 s at most)."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for: {what}")
-
-
 def text_of(app_or_screen, selector) -> str:
     """The plain text a Static shows (strings, rich Text or any rich renderable)."""
     content = app_or_screen.query_one(selector).content
@@ -95,6 +87,12 @@ async def tap(pilot, key: str) -> None:
 async def ready(app: PlaygroundApp, pilot) -> None:
     """Wait for the parts mounted just after the first frame (plot, settings form)."""
     await until(pilot, lambda: app.ready, "the deferred widgets")
+
+
+async def start_training(app: PlaygroundApp, pilot) -> None:
+    """Press t and wait until the run is training."""
+    await pilot.press("t")
+    await until(pilot, lambda: app.train_state == "training", "training to start")
 
 
 async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
@@ -203,8 +201,7 @@ def test_pause_resume_and_stop(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
         async with session(app, (80, 24)) as pilot:
-            await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "training", "training to start")
+            await start_training(app, pilot)
             await tap(pilot, "space")
             await until(pilot, lambda: app.train_state == "paused", "the pause")
             assert "paused" in text_of(app, "#status")
@@ -287,8 +284,7 @@ def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
 
     async def main():
         async with session(app, (80, 24)) as pilot:
-            await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "training", "training to start")
+            await start_training(app, pilot)
             await tap(pilot, "q")
             await until(pilot, lambda: not app.is_running, "the app to quit", tries=100)
         # the training thread was told to stop: it ends (waiting on its event, bounded)
@@ -502,8 +498,7 @@ def test_key_bar_always_shows_help_and_quit_at_80_columns(tmp_path):
             await pilot.pause()
             assert "t Train" in keys() and "? Help" in keys() and "q Quit" in keys()
             assert "x Stop" not in keys()
-            await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "training", "training")
+            await start_training(app, pilot)
             await until(pilot, lambda: "x Stop" in keys(), "the stop key in the bar")
             assert "space Pause" in keys() and "q Quit" in keys() and "t Train" not in keys()
             await tap(pilot, "x")
@@ -551,8 +546,7 @@ def test_training_settings_lock_during_a_run(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
         async with session(app, (120, 40)) as pilot:
-            await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "training", "training")
+            await start_training(app, pilot)
             assert app.query_one("#train-settings").disabled
             assert not app.query_one("#set-top_k").disabled  # sampler stays live
             await tap(pilot, "x")
@@ -569,8 +563,7 @@ def test_launch_settings_without_a_form_field_reach_the_run(tmp_path):
                                                   "precision": "fp32"})
         async with session(app, (120, 40)) as pilot:
             for _ in range(2):  # before and after the form has been filled in
-                await pilot.press("t")
-                await until(pilot, lambda: app.train_state == "training", "training")
+                await start_training(app, pilot)
                 config = app.current_run.train_config
                 assert (config.threads, config.precision, config.batch_size) == (1, "fp32", 8)
                 await tap(pilot, "x")

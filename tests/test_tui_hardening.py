@@ -4,8 +4,8 @@ from __future__ import annotations
 import random
 
 from core.fastload import read_checkpoint
-from test_tui import (TINY_TRAIN, make_app, run, session, tap, tiny_checkpoint,  # noqa: F401
-                      until)
+from test_tui import (TINY_TRAIN, make_app, run, session, start_training, tap,  # noqa: F401
+                      tiny_checkpoint, until)
 from tui.app import PlaygroundApp
 
 
@@ -13,8 +13,7 @@ def test_resize_to_40x12_and_back_during_training(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
         async with session(app, (80, 24)) as pilot:
-            await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "training", "training")
+            await start_training(app, pilot)
             for size in [(40, 12), (80, 24), (120, 40)]:
                 await pilot.resize_terminal(*size)
                 step = app.current_run.step

@@ -14,6 +14,7 @@ import pytest
 from rich.text import Text
 from textual.app import App
 
+from conftest import until
 from core.errors import LyricsError
 from core.inspect import (neighbours, score_line, subject_from_checkpoint, subject_from_run,
                           unit_strip)
@@ -60,15 +61,6 @@ class InspectApp(App[None]):
                markup=True) -> None:
         self.notes.append((severity, str(message)))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
-
-
-async def until(pilot, condition, what: str, tries: int = 400) -> None:
-    """Poll `condition` between short pauses; fail after `tries` pauses (~20 s at most)."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 async def opened(pilot) -> InspectScreen:
