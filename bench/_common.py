@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 JAYCHOU = SHARED / "data" / "jaychou_lyrics.txt"
 SEED_REFERENCE = SHARED / "bench" / "seed_reference.py"
-LYRICS_TUI = [sys.executable, "-m", "tui.cli"]
+LYRICS_TUI = [sys.executable, "-m", "lyrics_tui.tui.cli"]
 
 
 def machine() -> str:

@@ -23,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def greedy_rate(path: str) -> float:
-    from core.fastload import read_checkpoint
-    from core.sampling import Sampler, SamplerSettings
-    from core.steppers import NumpyStepper
-    from core.tokens import Tokenizer
+    from lyrics_tui.core.fastload import read_checkpoint
+    from lyrics_tui.core.sampling import Sampler, SamplerSettings
+    from lyrics_tui.core.steppers import NumpyStepper
+    from lyrics_tui.core.tokens import Tokenizer
 
     checkpoint = read_checkpoint(path)
     sampler = Sampler(NumpyStepper(checkpoint.model_config, checkpoint.model_state),
@@ -39,7 +39,7 @@ def greedy_rate(path: str) -> float:
 
 def first_token_s(path: str, prompt: str) -> float:
     script = os.path.join(ROOT, ".venv", "bin", "lyrics-tui")
-    command = [script] if os.path.exists(script) else [sys.executable, "-m", "tui.cli"]
+    command = [script] if os.path.exists(script) else [sys.executable, "-m", "lyrics_tui.tui.cli"]
     start = time.perf_counter()
     proc = subprocess.Popen(command + ["generate", "--checkpoint", path, "--prompt", prompt,
                                        "--length", "20", "--json"],

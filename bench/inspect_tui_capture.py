@@ -24,9 +24,9 @@ def run_app(checkpoint: str) -> None:
     sys.path.insert(0, str(ROOT))
     from textual.app import App
 
-    from core.inspect import load_subject
-    from core.sampling import SamplerSettings
-    from tui.inspect_screen import InspectScreen
+    from lyrics_tui.core.inspection import load_subject
+    from lyrics_tui.core.sampling import SamplerSettings
+    from lyrics_tui.tui.inspect_screen import InspectScreen
 
     subject = load_subject(checkpoint)
     subject = type(subject)(subject.stepper, subject.vocab, subject.tokenizer,

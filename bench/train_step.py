@@ -39,8 +39,8 @@ def step_ms(preset: str, vocab: int, batch: int, steps: int = 40) -> float:
     import torch
     from torch import nn
 
-    from core.config import resolve_settings
-    from core.model import RNNLanguageModel
+    from lyrics_tui.core.config import resolve_settings
+    from lyrics_tui.core.model import RNNLanguageModel
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -66,7 +66,7 @@ def step_ms(preset: str, vocab: int, batch: int, steps: int = 40) -> float:
 def run_case(case: str) -> float:
     if case.startswith("memory"):
         if case == "memory-kept":
-            from core.device import keep_freed_memory
+            from lyrics_tui.core.device import keep_freed_memory
 
             keep_freed_memory()
         return step_ms("tutorial", 5700, 32)

@@ -173,7 +173,7 @@ def first_frame(rounds: int) -> dict:
     frames, quits = [], []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            app = PtyApp([sys.executable, "-m", "tui.cli", "--corpus", str(BUNDLED)])
+            app = PtyApp([sys.executable, "-m", "lyrics_tui.tui.cli", "--corpus", str(BUNDLED)])
             seen = app.wait_for(b"Training", timeout=20)
             frames.append((seen - app.started) if seen else float("inf"))
             app.wait_for(b"Quit", timeout=5)  # the key bar, drawn just after
@@ -184,7 +184,7 @@ def first_frame(rounds: int) -> dict:
 
 
 def headless_rate(corpus: Path, epochs: int, threads: int, out: Path) -> float:
-    argv = [sys.executable, "-m", "tui.cli", "train", "--corpus", str(corpus), "--epochs",
+    argv = [sys.executable, "-m", "lyrics_tui.tui.cli", "train", "--corpus", str(corpus), "--epochs",
             str(epochs), "--out", str(out), "--json"]
     if threads:
         argv += ["--threads", str(threads)]
@@ -296,9 +296,9 @@ def first_token_from_checkpoint(checkpoint: Path, corpus: Path, rounds: int, wor
 def child(args: argparse.Namespace) -> int:
     from textual import on
 
-    from core.events import BatchFinished, EpochFinished, TrainingFinished
-    from tui.app import PlaygroundApp
-    from tui.messages import CheckpointLoaded, GenerationDone, TokenGenerated
+    from lyrics_tui.core.events import BatchFinished, EpochFinished, TrainingFinished
+    from lyrics_tui.tui.app import PlaygroundApp
+    from lyrics_tui.tui.messages import CheckpointLoaded, GenerationDone, TokenGenerated
 
     log = open(args.log, "a", encoding="utf-8")
 
@@ -360,7 +360,7 @@ def child(args: argparse.Namespace) -> int:
     app = BenchApp(corpus=args.corpus, checkpoint=args.checkpoint, checkpoint_dir=args.ckdir,
                    train_overrides=train, sampler={"max_tokens": args.length, "pace_ms": 0},
                    device="cpu", open_newest=False)
-    from tui.app import run_app
+    from lyrics_tui.tui.app import run_app
 
     return run_app(app)
 
@@ -436,7 +436,7 @@ def main() -> None:
                   else "quit mid-training: killed", flush=True)
         if "token" in only:
             checkpoint = work / "token-model.pt"
-            subprocess.run([sys.executable, "-m", "tui.cli", "train", "--corpus", str(BUNDLED),
+            subprocess.run([sys.executable, "-m", "lyrics_tui.tui.cli", "train", "--corpus", str(BUNDLED),
                             "--epochs", "2", "--out", str(checkpoint), "--json"], cwd=ROOT,
                            capture_output=True, check=True)
             r = first_token_from_checkpoint(checkpoint, BUNDLED, 7, work)

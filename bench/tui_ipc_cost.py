@@ -24,9 +24,9 @@ from _common import JAYCHOU, ROOT, machine  # noqa: E402
 def main() -> None:
     import torch
 
-    from core.config import resolve_settings
-    from core.corpus import read_corpus
-    from core.trainer import TrainingRun
+    from lyrics_tui.core.config import resolve_settings
+    from lyrics_tui.core.corpus import read_corpus
+    from lyrics_tui.core.trainer import TrainingRun
 
     corpus = read_corpus(JAYCHOU if JAYCHOU.exists() else ROOT / "data" / "lyrics.txt")
     model_cfg, train_cfg = resolve_settings("default", {}, {"epochs": 1})
@@ -49,7 +49,7 @@ def main() -> None:
     starts = []
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch, core.trainer"], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", "import torch, lyrics_tui.core.trainer"], cwd=ROOT, check=True)
         starts.append(time.perf_counter() - start)
     print(f"machine: {machine()}; {params:,} parameters, state {size / 1e6:.1f} MB")
     print(f"in-process copy (thread worker): median {statistics.median(copy) * 1000:.1f} ms")

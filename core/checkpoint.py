@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ModelConfig, TrainConfig
-from core.errors import CheckpointError
-from core.vocab import Vocabulary
+from lyrics_tui.core.config import ModelConfig, TrainConfig
+from lyrics_tui.core.errors import CheckpointError
+from lyrics_tui.core.vocab import Vocabulary
 
 FORMAT = "lyrics-tui-checkpoint"
 FORMAT_VERSION = 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-from core.errors import SettingsError
+from lyrics_tui.core.errors import SettingsError
 
 CELLS = ("rnn", "gru", "lstm")
 TOKENIZERS = ("word", "char")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from core.errors import CorpusError
+from lyrics_tui.core.errors import CorpusError
 
 SNIFF_BYTES = 64 * 1024
 BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data" / "lyrics.txt"

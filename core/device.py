@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from core.errors import SettingsError
+from lyrics_tui.core.errors import SettingsError
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from core.checkpoint import Checkpoint, weights_mismatch
-from core.errors import CorpusError
-from core.tokens import Tokenizer
+from lyrics_tui.core.checkpoint import Checkpoint, weights_mismatch
+from lyrics_tui.core.errors import CorpusError
+from lyrics_tui.core.tokens import Tokenizer
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ def model_from_checkpoint(checkpoint: Checkpoint, device: str = "cpu"):
     """An eval-mode RNNLanguageModel holding the checkpoint's weights."""
     import torch
 
-    from core.model import RNNLanguageModel
+    from lyrics_tui.core.model import RNNLanguageModel
 
     model = RNNLanguageModel(checkpoint.model_config)
     try:
@@ -35,7 +35,7 @@ def model_from_checkpoint(checkpoint: Checkpoint, device: str = "cpu"):
 def evaluate_lines(checkpoint: Checkpoint, lines: list[str], device: str = "cpu") -> EvalResult:
     import torch
 
-    from core.trainer import evaluate_loss
+    from lyrics_tui.core.trainer import evaluate_loss
 
     tokenizer = Tokenizer(checkpoint.train_config.tokenizer)
     vocab = checkpoint.vocab

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from core.checkpoint import (Checkpoint, _check_readable, _unpickling_reason,
+from lyrics_tui.core.checkpoint import (Checkpoint, _check_readable, _unpickling_reason,
                              checkpoint_from_payload)
-from core.errors import CheckpointError
+from lyrics_tui.core.errors import CheckpointError
 
 _DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,

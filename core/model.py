@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.config import ModelConfig
+from lyrics_tui.core.config import ModelConfig
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 

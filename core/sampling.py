@@ -14,10 +14,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from core.errors import CheckpointError, SettingsError
-from core.steppers import Stepper
-from core.tokens import NEWLINE, Tokenizer, detokenize
-from core.vocab import UNK, Vocabulary
+from lyrics_tui.core.errors import CheckpointError, SettingsError
+from lyrics_tui.core.steppers import Stepper
+from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
+from lyrics_tui.core.vocab import UNK, Vocabulary
 
 MAX_TOKENS = 10_000  # longer requests are capped, and the cap is reported
 MAX_SEED = 2**32 - 1

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.config import ModelConfig
+from lyrics_tui.core.config import ModelConfig
 
 
 @dataclass(frozen=True)

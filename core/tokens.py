@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from core.config import TOKENIZERS
-from core.errors import SettingsError
+from lyrics_tui.core.config import TOKENIZERS
+from lyrics_tui.core.errors import SettingsError
 
 NEWLINE = "\n"
 

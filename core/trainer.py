@@ -17,17 +17,17 @@ from typing import Callable
 import torch
 from torch import nn
 
-from core import batches as B
-from core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
-from core.config import ModelConfig, TrainConfig, validate
-from core.device import (ThreadChooser, keep_freed_memory, resolve_precision,
+from lyrics_tui.core import batches as B
+from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
+from lyrics_tui.core.config import ModelConfig, TrainConfig, validate
+from lyrics_tui.core.device import (ThreadChooser, keep_freed_memory, resolve_precision,
                          training_threads)
-from core.errors import CheckpointError, CorpusError, SettingsError
-from core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingEvent,
+from lyrics_tui.core.errors import CheckpointError, CorpusError, SettingsError
+from lyrics_tui.core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingEvent,
                          TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
-from core.model import RNNLanguageModel, detach
-from core.tokens import Tokenizer
-from core.vocab import Vocabulary, build_and_encode, encode_lines
+from lyrics_tui.core.model import RNNLanguageModel, detach
+from lyrics_tui.core.tokens import Tokenizer
+from lyrics_tui.core.vocab import Vocabulary, build_and_encode, encode_lines
 
 EventSink = Callable[[TrainingEvent], None]
 EVAL_CHUNK = 256  # validation runs one stream in chunks of this many steps

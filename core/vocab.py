@@ -9,7 +9,7 @@ from array import array
 from collections import Counter
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from core.errors import CheckpointError
+from lyrics_tui.core.errors import CheckpointError
 
 if TYPE_CHECKING:
     import numpy as np

@@ -37,17 +37,17 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from core.corpus import BUNDLED_CORPUS
-from core.errors import CheckpointError, LyricsError, SettingsError
-from core.paths import checkpoint_dir as default_checkpoint_dir
-from core.paths import list_checkpoints
-from tui.keybar import KeyBar
-from tui.messages import (CheckpointLoaded, GenerationDone, GenerationStarted, Problem, Saved,
+from lyrics_tui.core.corpus import BUNDLED_CORPUS
+from lyrics_tui.core.errors import CheckpointError, LyricsError, SettingsError
+from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
+from lyrics_tui.core.paths import list_checkpoints
+from lyrics_tui.tui.keybar import KeyBar
+from lyrics_tui.tui.messages import (CheckpointLoaded, GenerationDone, GenerationStarted, Problem, Saved,
                           TokenGenerated, TrainEvent, TrainingFailed, TrainingReady,
                           TrainingThreadDone)
-from tui.panels import (SAMPLER_DEFAULTS, PromptPane, SettingsPanel, TrainingPanel, fmt_duration,
+from lyrics_tui.tui.panels import (SAMPLER_DEFAULTS, PromptPane, SettingsPanel, TrainingPanel, fmt_duration,
                         fmt_ppl, fmt_rate)
-from tui.screens import HelpScreen, LoadScreen, WriteScreen
+from lyrics_tui.tui.screens import HelpScreen, LoadScreen, WriteScreen
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the workers to wind down (see action_quit)
 SNAPSHOT_EVERY_S = 1.0
@@ -208,7 +208,7 @@ class PlaygroundApp(App[int]):
     def _warm_up(self) -> None:
         """Load jieba's dictionary now (0.3-0.4 s from its cache) so that the first Enter
         does not wait for it."""
-        from core.tokens import warm_up
+        from lyrics_tui.core.tokens import warm_up
 
         try:
             warm_up("word")
@@ -380,7 +380,7 @@ class PlaygroundApp(App[int]):
             return
         try:
             preset, model_over, train_over = self.settings.read_training()
-            from core.config import resolve_settings
+            from lyrics_tui.core.config import resolve_settings
 
             resolve_settings(preset, model_over, train_over)
         except LyricsError as exc:
@@ -414,15 +414,15 @@ class PlaygroundApp(App[int]):
         done = threading.Event()
         self.train_done.append(done)
         try:
-            from core.config import resolve_settings, validate
-            from core.corpus import read_corpus
+            from lyrics_tui.core.config import resolve_settings, validate
+            from lyrics_tui.core.corpus import read_corpus
 
             corpus = read_corpus(Path(corpus_path).expanduser())
             model_cfg, train_cfg = resolve_settings(preset, model_over, train_over)
             if self._quitting or self._stop_requested:
                 return
-            from core.device import resolve_device
-            from core.trainer import TrainingRun  # imports torch: after the first frame
+            from lyrics_tui.core.device import resolve_device
+            from lyrics_tui.core.trainer import TrainingRun  # imports torch: after the first frame
 
             device = resolve_device(self.device)
             checkpoint, note = None, ""
@@ -431,7 +431,7 @@ class PlaygroundApp(App[int]):
                 if kind == "run":
                     checkpoint = source.checkpoint()
                 else:
-                    from core.checkpoint import load_checkpoint
+                    from lyrics_tui.core.checkpoint import load_checkpoint
 
                     checkpoint = load_checkpoint(source)
                 more = train_over.get("epochs") or train_cfg.epochs
@@ -468,7 +468,7 @@ class PlaygroundApp(App[int]):
 
     def _sink(self, run_id: int, event: Any) -> None:
         """Called in the trainer thread between batches: forward, and refresh the snapshot."""
-        from core.events import BatchFinished
+        from lyrics_tui.core.events import BatchFinished
 
         run = self._active_run
         if isinstance(event, BatchFinished) and run is not None:
@@ -494,7 +494,7 @@ class PlaygroundApp(App[int]):
 
     @on(TrainEvent)
     def _on_train_event(self, message: TrainEvent) -> None:
-        from core import events as E
+        from lyrics_tui.core import events as E
 
         if message.run_id != self._run_id:
             return
@@ -621,9 +621,9 @@ class PlaygroundApp(App[int]):
     @work(thread=True, group="load", exit_on_error=False)
     def _load_worker(self, path: str, quiet: bool, adopt_corpus: bool = True) -> None:
         try:
-            from core.fastload import read_checkpoint
-            from core.steppers import NumpyStepper
-            from core.tokens import warm_up
+            from lyrics_tui.core.fastload import read_checkpoint
+            from lyrics_tui.core.steppers import NumpyStepper
+            from lyrics_tui.core.tokens import warm_up
 
             checkpoint = read_checkpoint(str(Path(path).expanduser()))
             try:
@@ -720,7 +720,7 @@ class PlaygroundApp(App[int]):
             return
         try:
             sampler = self.settings.read_sampler()
-            from core.sampling import SamplerSettings
+            from lyrics_tui.core.sampling import SamplerSettings
 
             seed = self.last_seed if same_seed and self.last_seed is not None else sampler["seed"]
             settings = SamplerSettings(temperature=self.temperature, top_k=sampler["top_k"],
@@ -752,8 +752,8 @@ class PlaygroundApp(App[int]):
         # Fast path: the first token is computed right here (prompt priming plus one step is a
         # few milliseconds of numpy), so it is on screen in the same frame as the Enter; the
         # worker streams the rest from the same generator.
-        from core.sampling import Sampler
-        from core.tokens import Tokenizer
+        from lyrics_tui.core.sampling import Sampler
+        from lyrics_tui.core.tokens import Tokenizer
 
         stepper, vocab, kind, source = model
         try:
@@ -791,7 +791,7 @@ class PlaygroundApp(App[int]):
         blocking=False (the UI thread) None is returned when one would be needed, and when
         the tokenizer is not loaded yet.
         """
-        from core.steppers import NumpyStepper
+        from lyrics_tui.core.steppers import NumpyStepper
 
         run = self.current_run
         if run is not None:
@@ -828,8 +828,8 @@ class PlaygroundApp(App[int]):
         """Stream tokens one message at a time; prepares the generation itself if not given."""
         try:
             if tokens is None:
-                from core.sampling import Sampler
-                from core.tokens import Tokenizer
+                from lyrics_tui.core.sampling import Sampler
+                from lyrics_tui.core.tokens import Tokenizer
 
                 stepper, vocab, kind, source = self._generation_model()
                 generation = Sampler(stepper, vocab, Tokenizer(kind)).generate(prompt, settings)
@@ -962,7 +962,7 @@ class PlaygroundApp(App[int]):
 
     def action_inspect(self) -> None:
         """The inspection screen (tui/inspect_screen.py) over the model held now."""
-        from tui.inspect_screen import InspectScreen, app_settings, app_subject
+        from lyrics_tui.tui.inspect_screen import InspectScreen, app_settings, app_subject
 
         self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self),
                                        checkpoint_folder=self.checkpoint_dir))
@@ -1009,7 +1009,7 @@ class PlaygroundApp(App[int]):
         if run is None or run.last_good is None or run.out_path is None:
             return
         try:
-            from core.trainer import last_checkpoint_path
+            from lyrics_tui.core.trainer import last_checkpoint_path
 
             run.save(last_checkpoint_path(run.out_path))
         except LyricsError:
@@ -1076,7 +1076,7 @@ def serve(args: Any) -> int:
         print("lyrics-tui: --serve needs textual-serve (pip install 'lyrics-tui[serve]')",
               file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "tui.cli"]
+    command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
         command += ["--corpus", str(Path(args.corpus).expanduser().resolve())]
     if getattr(args, "checkpoint", None):

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.errors import LyricsError
+from lyrics_tui.core.errors import LyricsError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     ev.add_argument("--json", action="store_true")
 
-    from tui.cli_inspect import add_inspect_commands
+    from lyrics_tui.tui.cli_inspect import add_inspect_commands
 
     add_inspect_commands(sub)
     return parser
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             return cmd_eval(args)
         if args.command is not None:
-            from tui.cli_inspect import run_inspect_command
+            from lyrics_tui.tui.cli_inspect import run_inspect_command
 
             return run_inspect_command(args)
         return cmd_playground(args)
@@ -162,9 +162,9 @@ def _emit(obj: dict[str, Any]) -> None:
 
 # -- train ---------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
-    from core.corpus import BUNDLED_CORPUS, read_corpus
-    from core.config import resolve_settings
-    from core.paths import default_checkpoint_path
+    from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus
+    from lyrics_tui.core.config import resolve_settings
+    from lyrics_tui.core.paths import default_checkpoint_path
 
     corpus = read_corpus(args.corpus or BUNDLED_CORPUS)
     model_over = {"cell": args.cell, "embed": args.embed, "hidden": args.hidden,
@@ -179,10 +179,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                   "val_fraction": args.val_fraction}
     model_cfg, train_cfg = resolve_settings(args.preset, model_over, train_over)
 
-    from core.checkpoint import load_checkpoint
-    from core.config import validate
-    from core.device import resolve_device
-    from core.trainer import TrainingRun
+    from lyrics_tui.core.checkpoint import load_checkpoint
+    from lyrics_tui.core.config import validate
+    from lyrics_tui.core.device import resolve_device
+    from lyrics_tui.core.trainer import TrainingRun
     from dataclasses import replace
 
     resume = None
@@ -207,7 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             out = out.with_name(out.stem[: -len("-last")] + out.suffix)
     else:
         out = default_checkpoint_path(corpus.path)
-    from core.checkpoint import check_writable
+    from lyrics_tui.core.checkpoint import check_writable
 
     check_writable(out)  # an unwritable --out fails now, not after the training
     view = JsonTrainView() if args.json else ConsoleTrainView()
@@ -240,7 +240,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 class JsonTrainView:
     def __call__(self, event) -> None:
-        from core.events import EpochFinished
+        from lyrics_tui.core.events import EpochFinished
 
         if isinstance(event, EpochFinished):
             _emit({"event": "epoch", "epoch": event.epoch, "train_loss": event.train_loss,
@@ -263,7 +263,7 @@ class ConsoleTrainView:
         self.task = None
 
     def __call__(self, event) -> None:
-        from core import events as E
+        from lyrics_tui.core import events as E
 
         if isinstance(event, E.TrainingStarted):
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
@@ -320,9 +320,9 @@ class ConsoleTrainView:
 # -- generate ------------------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    from core.paths import newest_checkpoint
-    from core.sampling import Sampler, SamplerSettings
-    from core.tokens import Tokenizer
+    from lyrics_tui.core.paths import newest_checkpoint
+    from lyrics_tui.core.sampling import Sampler, SamplerSettings
+    from lyrics_tui.core.tokens import Tokenizer
 
     path = args.checkpoint or newest_checkpoint()
     if path is None:
@@ -333,21 +333,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                max_tokens=args.length, max_lines=args.lines)
     settings.validated()  # refuse bad values before loading anything
     if args.device == "cpu":
-        from core.fastload import read_checkpoint
-        from core.steppers import NumpyStepper
+        from lyrics_tui.core.fastload import read_checkpoint
+        from lyrics_tui.core.steppers import NumpyStepper
 
         checkpoint = read_checkpoint(str(path))
         try:
             stepper = NumpyStepper(checkpoint.model_config, checkpoint.model_state)
         except (KeyError, ValueError, TypeError):
-            from core.checkpoint import weights_mismatch
+            from lyrics_tui.core.checkpoint import weights_mismatch
 
             raise weights_mismatch(path, checkpoint.model_config) from None
     else:
-        from core.checkpoint import load_checkpoint
-        from core.device import resolve_device
-        from core.evaluate import model_from_checkpoint
-        from core.steppers import TorchStepper
+        from lyrics_tui.core.checkpoint import load_checkpoint
+        from lyrics_tui.core.device import resolve_device
+        from lyrics_tui.core.evaluate import model_from_checkpoint
+        from lyrics_tui.core.steppers import TorchStepper
 
         device = resolve_device(args.device)
         checkpoint = load_checkpoint(str(path), map_location=device)
@@ -386,10 +386,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 # -- eval ----------------------------------------------------------------------------------
 def cmd_eval(args: argparse.Namespace) -> int:
-    from core.checkpoint import load_checkpoint
-    from core.corpus import read_corpus
-    from core.device import resolve_device
-    from core.evaluate import evaluate_lines
+    from lyrics_tui.core.checkpoint import load_checkpoint
+    from lyrics_tui.core.corpus import read_corpus
+    from lyrics_tui.core.device import resolve_device
+    from lyrics_tui.core.evaluate import evaluate_lines
 
     device = resolve_device(args.device)
     checkpoint = load_checkpoint(args.checkpoint, map_location=device)
@@ -407,7 +407,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # -- playground ----------------------------------------------------------------------------
 def cmd_playground(args: argparse.Namespace) -> int:
     try:
-        from tui.app import run_playground
+        from lyrics_tui.tui.app import run_playground
     except ImportError:
         print("lyrics-tui: the playground is not built yet; use lyrics-tui train | generate | eval",
               file=sys.stderr)

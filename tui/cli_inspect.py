@@ -1,6 +1,6 @@
 """CLI commands that look inside the network: score, neighbours, step, hidden.
 
-A thin view over core/inspect.py: every number printed here is computed there. With --json each
+A thin view over core/inspection.py: every number printed here is computed there. With --json each
 command prints one JSON object per line (an "event" key says what it is); otherwise rich
 tables. Checkpoints are read with numpy alone (core.fastload), so these commands never import
 torch.
@@ -12,7 +12,7 @@ import json
 import sys
 from typing import Any
 
-from core.errors import LyricsError
+from lyrics_tui.core.errors import LyricsError
 
 COMMANDS = ("score", "neighbours", "step", "hidden")
 STRIP_WIDTH = 48  # hidden units shown per row in the terminal (strongest unit per group)
@@ -120,7 +120,7 @@ def _warn(messages: list[str]) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from core.sampling import SamplerSettings
+    from lyrics_tui.core.sampling import SamplerSettings
 
     return SamplerSettings(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                            repetition_penalty=args.repetition_penalty, seed=args.seed)
@@ -151,7 +151,7 @@ def _line_json(score, model: str) -> dict[str, Any]:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from core.inspect import compare_lines, load_subject, score_line
+    from lyrics_tui.core.inspection import compare_lines, load_subject, score_line
 
     text = args.line.replace("\\n", "\n")
     subject = load_subject(args.checkpoint)
@@ -228,7 +228,7 @@ def _print_comparison(console, c) -> None:
 
 # -- neighbours -----------------------------------------------------------------------------
 def cmd_neighbours(args: argparse.Namespace) -> int:
-    from core.inspect import load_subject, neighbours
+    from lyrics_tui.core.inspection import load_subject, neighbours
 
     subject = load_subject(args.checkpoint)
     result = neighbours(subject, args.word, args.top, args.farthest)
@@ -270,7 +270,7 @@ def _step_json(view) -> dict[str, Any]:
 
 
 def cmd_step(args: argparse.Namespace) -> int:
-    from core.inspect import StepThrough, load_subject, parse_choices
+    from lyrics_tui.core.inspection import StepThrough, load_subject, parse_choices
 
     actions = parse_choices(args.choose)
     settings = _settings(args)
@@ -331,7 +331,7 @@ def _strip_json(strip) -> dict[str, Any] | None:
 
 
 def cmd_hidden(args: argparse.Namespace) -> int:
-    from core.inspect import hidden_trace, load_subject
+    from lyrics_tui.core.inspection import hidden_trace, load_subject
 
     settings = _settings(args)
     settings.validated()

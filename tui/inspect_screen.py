@@ -1,8 +1,8 @@
 """Inside the network, in the playground: step-through decoding, line scoring, embedding
 neighbours and the hidden state (issue 5).
 
-A view over core/inspect.py: every number on this screen is computed there. The screen asks a
-zero-argument `subject_provider` for the model to look at (a core.inspect.Subject, or None when
+A view over core/inspection.py: every number on this screen is computed there. The screen asks a
+zero-argument `subject_provider` for the model to look at (a core.inspection.Subject, or None when
 there is no model yet). The provider runs in a thread worker, because building a Subject from a
 live run copies its weights between two optimiser steps; r asks again, so during training the
 views follow the weights as they are trained. Everything else is a few milliseconds of numpy and
@@ -11,7 +11,7 @@ runs in the UI thread.
 Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
 they cannot switch views there. Esc in a text field leaves the field (as in the main screen),
 Esc elsewhere closes the screen. In the Score view m compares the line under a second checkpoint
-(core.inspect.compare_lines); m or Esc goes back to the single model.
+(core.inspection.compare_lines); m or Esc goes back to the single model.
 """
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 
-from core.errors import LyricsError
-from core.sampling import SamplerSettings
-from core.tokens import NEWLINE
-from tui.keybar import KeyBar
+from lyrics_tui.core.errors import LyricsError
+from lyrics_tui.core.sampling import SamplerSettings
+from lyrics_tui.core.tokens import NEWLINE
+from lyrics_tui.tui.keybar import KeyBar
 
-SubjectProvider = Callable[[], Any]  # () -> core.inspect.Subject | None
+SubjectProvider = Callable[[], Any]  # () -> core.inspection.Subject | None
 
 VIEWS = ("step", "score", "near", "hidden")
 VIEW_NAMES = {"step": "Step", "score": "Score", "near": "Neighbours", "hidden": "Hidden"}
@@ -74,12 +74,12 @@ def model_line(subject: Any) -> str:
 
 
 def app_subject(app: Any) -> Any:
-    """The model a PlaygroundApp holds now, as a core.inspect.Subject (None: no model).
+    """The model a PlaygroundApp holds now, as a core.inspection.Subject (None: no model).
 
     A run (training or finished) gives a fresh copy of its weights (waits for the current batch
     to end: call it from a thread); a loaded checkpoint reuses its NumpyStepper."""
-    from core.inspect import Subject, subject_from_run
-    from core.tokens import Tokenizer
+    from lyrics_tui.core.inspection import Subject, subject_from_run
+    from lyrics_tui.core.tokens import Tokenizer
 
     run = getattr(app, "current_run", None)
     if run is not None:
@@ -238,17 +238,17 @@ class InspectScreen(ModalScreen[None]):
                  name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.checkpoint_folder = checkpoint_folder  # where m lists checkpoints (None: default)
-        self.compare_subject: Any = None  # model B of the comparison (core.inspect.Subject)
-        self.comparison: Any = None  # core.inspect.LineComparison, while comparing
+        self.compare_subject: Any = None  # model B of the comparison (core.inspection.Subject)
+        self.comparison: Any = None  # core.inspection.LineComparison, while comparing
         self.subject_provider = subject_provider
         self.settings = settings or SamplerSettings()
         self.view = view if view in VIEWS else "step"
         self.subject: Any = None
         self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
         self.loaded_once = False  # the provider has answered at least once
-        self.walk: Any = None  # core.inspect.StepThrough
-        self.line_score: Any = None  # core.inspect.LineScore
-        self.near: Any = None  # core.inspect.Neighbours
+        self.walk: Any = None  # core.inspection.StepThrough
+        self.line_score: Any = None  # core.inspection.LineScore
+        self.near: Any = None  # core.inspection.Neighbours
         self.near_word = ""
         self.scored_text = ""
 
@@ -336,7 +336,7 @@ class InspectScreen(ModalScreen[None]):
         try:
             subject = self.subject_provider()
             if subject is not None:
-                from core.tokens import warm_up
+                from lyrics_tui.core.tokens import warm_up
 
                 warm_up(subject.tokenizer.kind)
         except LyricsError as exc:
@@ -492,7 +492,7 @@ class InspectScreen(ModalScreen[None]):
         return max(MIN_CANDIDATES, min(40, height - 1))
 
     def _start_walk(self, prompt: str, quiet: bool = False) -> bool:
-        from core.inspect import StepThrough
+        from lyrics_tui.core.inspection import StepThrough
 
         seed = self.walk.seed if self.walk is not None else self.settings.seed
         try:
@@ -631,7 +631,7 @@ class InspectScreen(ModalScreen[None]):
 
     # -- 2. score a line -------------------------------------------------------------------
     def _score(self, text: str) -> None:
-        from core.inspect import compare_lines, score_line
+        from lyrics_tui.core.inspection import compare_lines, score_line
 
         text_read = text.replace("\\n", "\n")
         try:
@@ -699,8 +699,8 @@ class InspectScreen(ModalScreen[None]):
             self.notify("score a line first (type it, Enter), then m compares it",
                         severity="warning")
             return
-        from core.paths import checkpoint_dir, list_checkpoints
-        from tui.screens import LoadScreen
+        from lyrics_tui.core.paths import checkpoint_dir, list_checkpoints
+        from lyrics_tui.tui.screens import LoadScreen
 
         folder = self.checkpoint_folder or checkpoint_dir()
         start = folder if folder.is_dir() else Path.cwd()
@@ -714,11 +714,11 @@ class InspectScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="inspect-compare", exit_on_error=False)
     def _load_compare(self, path: str) -> None:
-        from core.inspect import load_subject
+        from lyrics_tui.core.inspection import load_subject
 
         try:
             subject = load_subject(path)
-            from core.tokens import warm_up
+            from lyrics_tui.core.tokens import warm_up
 
             warm_up(subject.tokenizer.kind)
         except LyricsError as exc:
@@ -780,7 +780,7 @@ class InspectScreen(ModalScreen[None]):
         return max(5, rows - farthest - 1), farthest
 
     def _neighbours(self, word: str, by_id: bool = False) -> None:
-        from core.inspect import neighbours
+        from lyrics_tui.core.inspection import neighbours
 
         if by_id:
             word = self.subject.vocab.tokens[int(word)]

@@ -16,8 +16,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from core.config import CELLS, PRESETS, resolve_settings
-from core.errors import SettingsError
+from lyrics_tui.core.config import CELLS, PRESETS, resolve_settings
+from lyrics_tui.core.errors import SettingsError
 
 
 def fmt_duration(seconds: float | None) -> str:
@@ -113,7 +113,7 @@ class TrainingPanel(Vertical):
     async def mount_plot(self) -> None:
         if self.plot is not None:
             return
-        from tui.plot import LossPlot
+        from lyrics_tui.tui.plot import LossPlot
 
         self.plot = LossPlot(id="loss-plot")
         slot = self.query_one("#loss-plot-slot")

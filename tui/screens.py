@@ -57,7 +57,7 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-box").focus()
 
     def _text(self) -> Table:
-        from tui.app import PlaygroundApp  # the bindings live on the app class
+        from lyrics_tui.tui.app import PlaygroundApp  # the bindings live on the app class
 
         table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
         table.add_column(style="bold", no_wrap=True)

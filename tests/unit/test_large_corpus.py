@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from conftest import BUNDLED, ROOT, TINY_FLAGS
-from core.checkpoint import load_checkpoint
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from lyrics_tui.core.checkpoint import load_checkpoint
 
 SIZE_MB = 50
 # Peak resident memory of the whole process (Python, torch, jieba and the data). Before the
@@ -22,7 +22,7 @@ PEAK_LIMIT_MB = {"char": 1500, "word": 1500}
 CHILD = r"""
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from tui.cli import main
+from lyrics_tui.tui.cli import main
 code = main(sys.argv[3:])
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 open(sys.argv[2], "w").write(json.dumps({"code": code, "peak_mb": peak_mb}))

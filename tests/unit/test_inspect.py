@@ -1,4 +1,4 @@
-"""core/inspect.py against small cases worked out by hand.
+"""core/inspection.py against small cases worked out by hand.
 
 A toy "bigram" stepper stands in for the network: the logits after reading a word are the logs
 of a fixed row of probabilities, so every probability, rank, surprisal and perplexity below can
@@ -11,13 +11,13 @@ import math
 import numpy as np
 import pytest
 
-from core.config import ModelConfig
-from core.errors import LyricsError, SettingsError
-from core.inspect import (StepThrough, Subject, compare_lines, display_token, hidden_trace,
+from lyrics_tui.core.config import ModelConfig
+from lyrics_tui.core.errors import LyricsError, SettingsError
+from lyrics_tui.core.inspection import (StepThrough, Subject, compare_lines, display_token, hidden_trace,
                           neighbours, parse_choices, score_line, similarity, unit_strip)
-from core.sampling import Sampler, SamplerSettings
-from core.tokens import Tokenizer
-from core.vocab import Vocabulary
+from lyrics_tui.core.sampling import Sampler, SamplerSettings
+from lyrics_tui.core.tokens import Tokenizer
+from lyrics_tui.core.vocab import Vocabulary
 
 TOKENS = ["<unk>", "\n", "我", "爱", "你"]
 UNK, NL, WO, AI, NI = range(5)

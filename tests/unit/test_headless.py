@@ -6,14 +6,14 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 CORE = ROOT / "core"
 UI_LIBRARIES = ("textual", "rich")
 
 
 def _core_modules() -> list[str]:
-    return sorted(f"core.{p.stem}" if p.stem != "__init__" else "core"
+    return sorted(f"lyrics_tui.core.{p.stem}" if p.stem != "__init__" else "lyrics_tui.core"
                   for p in CORE.glob("*.py"))
 
 
@@ -66,16 +66,16 @@ def _modules_after_import(modules: list[str]) -> set[str]:
 
 def test_importing_every_core_module_loads_no_ui_library():
     loaded = _modules_after_import(_core_modules())
-    assert "core.trainer" in loaded and "torch" in loaded  # the import really happened
+    assert "lyrics_tui.core.trainer" in loaded and "torch" in loaded  # the import really happened
     ui = sorted(m for m in loaded if m.split(".")[0] in UI_LIBRARIES)
     assert not ui, ui
 
 
 def test_light_core_modules_do_not_import_torch():
     """The fast generate path (fastload + numpy stepper + sampler) must not pay for torch."""
-    light = ["core", "core.config", "core.corpus", "core.tokens", "core.vocab", "core.events",
-             "core.errors", "core.paths", "core.checkpoint", "core.fastload", "core.steppers",
-             "core.sampling", "core.evaluate"]
+    light = ["lyrics_tui.core", "lyrics_tui.core.config", "lyrics_tui.core.corpus", "lyrics_tui.core.tokens", "lyrics_tui.core.vocab", "lyrics_tui.core.events",
+             "lyrics_tui.core.errors", "lyrics_tui.core.paths", "lyrics_tui.core.checkpoint", "lyrics_tui.core.fastload", "lyrics_tui.core.steppers",
+             "lyrics_tui.core.sampling", "lyrics_tui.core.evaluate"]
     loaded = _modules_after_import(light)
-    assert "core.fastload" in loaded
+    assert "lyrics_tui.core.fastload" in loaded
     assert "torch" not in loaded

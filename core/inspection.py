@@ -23,12 +23,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from core.errors import LyricsError, SettingsError
-from core.sampling import (MAX_SEED, REPETITION_WINDOW, SamplerSettings, next_token_distribution,
+from lyrics_tui.core.errors import LyricsError, SettingsError
+from lyrics_tui.core.sampling import (MAX_SEED, REPETITION_WINDOW, SamplerSettings, next_token_distribution,
                            prompt_warnings, softmax)
-from core.steppers import Stepper
-from core.tokens import NEWLINE, Tokenizer, detokenize
-from core.vocab import UNK, Vocabulary
+from lyrics_tui.core.steppers import Stepper
+from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
+from lyrics_tui.core.vocab import UNK, Vocabulary
 
 LOG2E = 1.0 / math.log(2.0)
 MAX_CANDIDATES = 100  # the most candidates a step reports
@@ -93,9 +93,9 @@ class Subject:
 
 def load_subject(path: str | Path | None = None) -> Subject:
     """A checkpoint read with numpy only (fast, no torch). None: the newest in checkpoints/."""
-    from core.fastload import read_checkpoint
-    from core.paths import newest_checkpoint
-    from core.steppers import NumpyStepper
+    from lyrics_tui.core.fastload import read_checkpoint
+    from lyrics_tui.core.paths import newest_checkpoint
+    from lyrics_tui.core.steppers import NumpyStepper
 
     if path is None:
         path = newest_checkpoint()
@@ -108,8 +108,8 @@ def load_subject(path: str | Path | None = None) -> Subject:
 
 def subject_from_checkpoint(checkpoint: Any, stepper_class: Any = None) -> Subject:
     """A Subject over a loaded core.checkpoint.Checkpoint (torch tensors or numpy arrays)."""
-    from core.errors import CheckpointError
-    from core.steppers import NumpyStepper
+    from lyrics_tui.core.errors import CheckpointError
+    from lyrics_tui.core.steppers import NumpyStepper
 
     stepper_class = stepper_class or NumpyStepper
     try:
@@ -124,7 +124,7 @@ def subject_from_checkpoint(checkpoint: Any, stepper_class: Any = None) -> Subje
 def subject_from_state(model_config: Any, state: dict[str, Any], vocab: Vocabulary,
                        tokenizer_kind: str = "word", label: str = "") -> Subject:
     """A Subject over a state dict (numpy arrays or CPU tensors), e.g. a training snapshot."""
-    from core.steppers import NumpyStepper
+    from lyrics_tui.core.steppers import NumpyStepper
 
     weights = {k: (v.detach().float().cpu().numpy() if hasattr(v, "detach") else v)
                for k, v in state.items()}

@@ -1,5 +1,5 @@
 """Thread choice: ThreadChooser keeps the count that trains faster, and re-measures."""
-from core.device import ThreadChooser, training_threads
+from lyrics_tui.core.device import ThreadChooser, training_threads
 
 
 def feed(chooser: ThreadChooser, speed: dict[int, float], batches: int) -> list[int]:
@@ -48,7 +48,7 @@ def test_requested_threads_win_else_every_core_up_to_four(monkeypatch):
 def test_freed_memory_is_kept_under_glibc():
     import platform
 
-    from core.device import keep_freed_memory
+    from lyrics_tui.core.device import keep_freed_memory
 
     expected = platform.libc_ver()[0] == "glibc"
     assert keep_freed_memory() is expected

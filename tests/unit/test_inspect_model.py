@@ -1,4 +1,4 @@
-"""core/inspect.py on real (tiny) networks: checkpoints read with numpy, live training
+"""core/inspection.py on real (tiny) networks: checkpoints read with numpy, live training
 snapshots, agreement with `lyrics-tui eval`, and the tutorial-windows preset's sampling."""
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from core.checkpoint import Checkpoint, save_checkpoint  # noqa: E402
-from core.config import resolve_settings  # noqa: E402
-from core.corpus import BUNDLED_CORPUS, read_corpus  # noqa: E402
-from core.evaluate import evaluate_lines  # noqa: E402
-from core.inspect import (StepThrough, hidden_trace, load_subject, neighbours,  # noqa: E402
+from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint  # noqa: E402
+from lyrics_tui.core.config import resolve_settings  # noqa: E402
+from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus  # noqa: E402
+from lyrics_tui.core.evaluate import evaluate_lines  # noqa: E402
+from lyrics_tui.core.inspection import (StepThrough, hidden_trace, load_subject, neighbours,  # noqa: E402
                           score_line, subject_from_run, subject_from_state)
-from core.model import RNNLanguageModel  # noqa: E402
-from core.sampling import SamplerSettings  # noqa: E402
-from core.steppers import TorchStepper  # noqa: E402
-from core.inspect import Subject  # noqa: E402
-from core.tokens import Tokenizer  # noqa: E402
-from core.trainer import TrainingRun, prepare_data  # noqa: E402
+from lyrics_tui.core.model import RNNLanguageModel  # noqa: E402
+from lyrics_tui.core.sampling import SamplerSettings  # noqa: E402
+from lyrics_tui.core.steppers import TorchStepper  # noqa: E402
+from lyrics_tui.core.inspection import Subject  # noqa: E402
+from lyrics_tui.core.tokens import Tokenizer  # noqa: E402
+from lyrics_tui.core.trainer import TrainingRun, prepare_data  # noqa: E402
 
 LINES = read_corpus(BUNDLED_CORPUS).lines[:60]
 
@@ -105,7 +105,7 @@ def test_wrong_shaped_checkpoint_is_one_line(tmp_path):
     state["embedding.weight"] = state["embedding.weight"][:, :3]
     bad = Checkpoint(checkpoint.model_config, checkpoint.train_config, checkpoint.vocab, state)
     path = save_checkpoint(bad, tmp_path / "bad.pt")
-    from core.errors import LyricsError
+    from lyrics_tui.core.errors import LyricsError
 
     with pytest.raises(LyricsError) as info:
         load_subject(path)
@@ -119,7 +119,7 @@ def test_tutorial_windows_preset_is_the_tutorials_sampling():
     assert (train_cfg.windowing, train_cfg.batch_size, train_cfg.bptt) == ("tutorial", 5, 32)
     assert (train_cfg.optimizer, train_cfg.lr, train_cfg.epochs) == ("adam", 1e-3, 10)
 
-    from core.batches import tutorial_windows
+    from lyrics_tui.core.batches import tutorial_windows
 
     n = 32 * 40 + 7
     ids = torch.arange(n)  # each id is its own position, so x shows where a window starts

@@ -17,126 +17,15 @@ from rich.console import Console
 from rich.text import Text
 from textual import events
 
-from conftest import until
-from tui.app import PlaygroundApp
-from tui.keybar import KeyBar
-from tui.plot import LossPlot
-from tui.screens import HelpScreen, LoadScreen, WriteScreen
+from tests.playground.pilot import (TINY_MODEL, TINY_TRAIN, make_app, record_notes, ready, run,
+                                     session, start_training, tap, text_of, tiny_corpus,
+                                     train_one_epoch, train_tiny, until, wait_generation)
+from tests.helpers import ROOT
+from lyrics_tui.tui.app import PlaygroundApp
+from lyrics_tui.tui.keybar import KeyBar
+from lyrics_tui.tui.plot import LossPlot
+from lyrics_tui.tui.screens import HelpScreen, LoadScreen, WriteScreen
 
-ROOT = Path(__file__).resolve().parent.parent
-TINY_MODEL = {"embed": 16, "hidden": 16, "layers": 1}
-TINY_TRAIN = {"epochs": 1, "batch_size": 8, "bptt": 8}
-
-
-# -- helpers -----------------------------------------------------------------------------------
-def tiny_corpus(folder: Path, lines: int = 150) -> Path:
-    text = (ROOT / "data" / "lyrics.txt").read_text(encoding="utf-8").splitlines()[:lines]
-    path = folder / "tiny.txt"
-    path.write_text("\n".join(text) + "\n", encoding="utf-8")
-    return path
-
-
-def make_app(tmp_path: Path, **kwargs) -> PlaygroundApp:
-    options = dict(corpus=str(tiny_corpus(tmp_path)), checkpoint_dir=tmp_path / "ck",
-                   model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN,
-                   sampler={"pace_ms": 0}, device="cpu", open_newest=False)
-    options.update(kwargs)
-    return PlaygroundApp(**options)
-
-
-def record_notes(app: PlaygroundApp) -> list[tuple[str, str]]:
-    """Every notification the app shows, as (severity, text)."""
-    notes: list[tuple[str, str]] = []
-    original = app.notify
-
-    def notify(message, *, title="", severity="information", timeout=None, markup=False):
-        notes.append((severity, str(message)))
-        original(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-    app.notify = notify  # type: ignore[method-assign]
-    return notes
-
-
-def text_of(app_or_screen, selector) -> str:
-    """The plain text a Static shows (strings, rich Text or any rich renderable)."""
-    content = app_or_screen.query_one(selector).content
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Text):
-        return content.plain
-    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
-    console.print(content)
-    return console.export_text()
-
-
-_CHARS = {"question_mark": "?", "slash": "/", "minus": "-", "plus": "+", "equals_sign": "=",
-          "space": " "}
-
-
-async def tap(pilot, key: str) -> None:
-    """Press a key and wait until the screen has handled it.
-
-    Pilot.press also waits for the process to be CPU-idle (up to 1 s, twice), which never
-    happens while a training thread runs; this waits for the messages only.
-    """
-    app = pilot.app
-    app.post_message(events.Key(key, _CHARS.get(key, key if len(key) == 1 else None)))
-    await pilot.pause(0.01)
-
-
-async def ready(app: PlaygroundApp, pilot) -> None:
-    """Wait for the parts mounted just after the first frame (plot, settings form)."""
-    await until(pilot, lambda: app.ready, "the deferred widgets")
-
-
-async def start_training(app: PlaygroundApp, pilot) -> None:
-    """Press t and wait until the run is training."""
-    await pilot.press("t")
-    await until(pilot, lambda: app.train_state == "training", "training to start")
-
-
-async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
-    await pilot.press("t")
-    await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 1,
-                "one epoch of training")
-
-
-async def wait_generation(app: PlaygroundApp, pilot) -> None:
-    await until(pilot, lambda: not app.generating, "the generation to finish")
-
-
-def run(coro):
-    return asyncio.run(coro)
-
-
-@contextlib.asynccontextmanager
-async def session(app: PlaygroundApp, size: tuple[int, int] = (80, 24)):
-    """run_test, once the widgets mounted just after the first frame are there."""
-    async with app.run_test(size=size) as pilot:
-        await ready(app, pilot)
-        yield pilot
-
-
-def train_tiny(corpus_path: Path, out: Path, corpus_name: str = "") -> Path:
-    """Train a tiny model for one epoch with core/ directly; its checkpoint path."""
-    from core.config import resolve_settings
-    from core.corpus import read_corpus
-    from core.trainer import TrainingRun
-
-    corpus = read_corpus(corpus_path)
-    model_cfg, train_cfg = resolve_settings("default", {**TINY_MODEL}, {**TINY_TRAIN})
-    train, val = corpus.split(train_cfg.val_fraction)
-    TrainingRun(train, val, model_cfg, train_cfg, out_path=out, save_every_epoch=False,
-                corpus_name=corpus_name).run()
-    assert out.exists()
-    return out
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A tiny trained checkpoint that does not record its corpus, made once."""
-    folder = tmp_path_factory.mktemp("ckpt")
-    return train_tiny(tiny_corpus(folder), folder / "tiny-e1.pt")
 
 
 # -- the whole flow ----------------------------------------------------------------------------
@@ -677,7 +566,7 @@ def test_generation_during_training_uses_the_live_weights(tmp_path):
 
 def test_inspect_opens_on_the_model_held_now(tmp_path, tiny_checkpoint):
     async def main():
-        from tui.inspect_screen import InspectScreen
+        from lyrics_tui.tui.inspect_screen import InspectScreen
 
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         async with session(app, (80, 24)) as pilot:

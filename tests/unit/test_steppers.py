@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.config import ModelConfig
-from core.model import RNNLanguageModel
-from core.steppers import NumpyStepper, TorchStepper, numpy_stepper_from_model
+from lyrics_tui.core.config import ModelConfig
+from lyrics_tui.core.model import RNNLanguageModel
+from lyrics_tui.core.steppers import NumpyStepper, TorchStepper, numpy_stepper_from_model
 
 TOKENS = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7]
 

@@ -9,16 +9,16 @@ import sys
 
 import pytest
 
-from conftest import BUNDLED, ROOT, TINY_FLAGS
-from core.checkpoint import load_checkpoint
-from tui.cli import main
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from lyrics_tui.core.checkpoint import load_checkpoint
+from lyrics_tui.tui.cli import main
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_saves_a_resumable_checkpoint_exits_130_and_resume_continues(tmp_path, capsys):
     out = tmp_path / "m.pt"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "train", "--corpus", str(BUNDLED), *TINY_FLAGS,
+        [sys.executable, "-m", "lyrics_tui.tui.cli", "train", "--corpus", str(BUNDLED), *TINY_FLAGS,
          "--epochs", "1000", "--out", str(out), "--json"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
-from core import checkpoint as ckpt_mod
-from core.checkpoint import FORMAT_VERSION, check_writable, load_checkpoint, save_checkpoint
-from core.errors import CheckpointError, LyricsError
-from core.fastload import read_checkpoint, read_payload
+from tests.helpers import ROOT
+from lyrics_tui.core import checkpoint as ckpt_mod
+from lyrics_tui.core.checkpoint import FORMAT_VERSION, check_writable, load_checkpoint, save_checkpoint
+from lyrics_tui.core.errors import CheckpointError, LyricsError
+from lyrics_tui.core.fastload import read_checkpoint, read_payload
 
 LOADERS = {"torch": load_checkpoint, "fast": read_checkpoint}
 
@@ -354,8 +354,8 @@ def test_a_tensor_that_reaches_past_its_storage(tmp_path, loader):
 KILLER = r'''
 import json, os, random, signal, sys, time
 sys.path.insert(0, sys.argv[1])
-from core.checkpoint import load_checkpoint, save_checkpoint
-from core.fastload import read_checkpoint
+from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
+from lyrics_tui.core.fastload import read_checkpoint
 
 source, target, rounds = sys.argv[2], sys.argv[3], int(sys.argv[4])
 base = load_checkpoint(source)

@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 
-from conftest import BUNDLED, ROOT, TINY_FLAGS
-from core.checkpoint import load_checkpoint
-from core.evaluate import model_from_checkpoint
-from core.fastload import read_checkpoint
-from core.sampling import Sampler, SamplerSettings
-from core.steppers import NumpyStepper, TorchStepper
-from core.tokens import Tokenizer
-from tui.cli import main
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from lyrics_tui.core.checkpoint import load_checkpoint
+from lyrics_tui.core.evaluate import model_from_checkpoint
+from lyrics_tui.core.fastload import read_checkpoint
+from lyrics_tui.core.sampling import Sampler, SamplerSettings
+from lyrics_tui.core.steppers import NumpyStepper, TorchStepper
+from lyrics_tui.core.tokens import Tokenizer
+from lyrics_tui.tui.cli import main
 
 
 def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
@@ -53,7 +53,7 @@ def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
     assert "<unk>" not in numpy_gen.text
 
     # and through the real command, as a user would
-    done = subprocess.run([sys.executable, "-m", "tui.cli", "generate", "--checkpoint", str(out),
+    done = subprocess.run([sys.executable, "-m", "lyrics_tui.tui.cli", "generate", "--checkpoint", str(out),
                            "--prompt", "晚风", "--seed", "7", "--temperature", "0.8",
                            "--top-k", "20", "--length", "60", "--lines", "4", "--json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from conftest import TOY_TOKENS, toy_sampler
-from core.errors import CheckpointError, LyricsError, SettingsError
-from core.sampling import (MAX_SEED, MAX_TOKENS, SamplerSettings, next_token_distribution,
+from tests.helpers import TOY_TOKENS, toy_sampler
+from lyrics_tui.core.errors import CheckpointError, LyricsError, SettingsError
+from lyrics_tui.core.sampling import (MAX_SEED, MAX_TOKENS, SamplerSettings, next_token_distribution,
                            softmax)
 
 NL = TOY_TOKENS.index("\n")

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import BigramStepper
-from core.sampling import Sampler, SamplerSettings, next_token_distribution, softmax
-from core.tokens import NEWLINE, Tokenizer, detokenize
-from core.vocab import UNK, Vocabulary, build_and_encode
+from tests.helpers import BigramStepper
+from lyrics_tui.core.sampling import Sampler, SamplerSettings, next_token_distribution, softmax
+from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
+from lyrics_tui.core.vocab import UNK, Vocabulary, build_and_encode
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])

@@ -13,10 +13,10 @@ import sys
 import pytest
 import torch
 
-from conftest import BUNDLED, ROOT, TINY_FLAGS
-from core.checkpoint import load_checkpoint
-from core.sampling import MAX_SEED, MAX_TOKENS
-from tui.cli import main
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from lyrics_tui.core.checkpoint import load_checkpoint
+from lyrics_tui.core.sampling import MAX_SEED, MAX_TOKENS
+from lyrics_tui.tui.cli import main
 
 EPOCH_KEYS = {"event", "epoch", "train_loss", "val_loss", "val_ppl", "tokens_per_s", "elapsed_s"}
 DONE_TRAIN_KEYS = {"event", "best_val_ppl", "checkpoint"}
@@ -125,13 +125,13 @@ def test_train_on_other_encodings(capsys, tmp_path, small_lines, encoding):
 
 def test_a_save_that_fails_mid_run_stops_with_one_line_and_exit_1(capsys, tmp_path,
                                                                   corpus_file, monkeypatch):
-    import core.trainer
-    from core.errors import CheckpointError
+    import lyrics_tui.core.trainer
+    from lyrics_tui.core.errors import CheckpointError
 
     def full(checkpoint, path):
         raise CheckpointError(f"{path}: checkpoint not saved: the disk is full")
 
-    monkeypatch.setattr(core.trainer, "save_checkpoint", full)
+    monkeypatch.setattr(lyrics_tui.core.trainer, "save_checkpoint", full)
     code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 3,
                          "--out", tmp_path / "m.pt", "--json")
     assert code == 1
@@ -487,7 +487,7 @@ def test_train_help_documents_the_flags_of_the_issue(capsys):
 
 # -- the real console script -----------------------------------------------------------------
 def _console(*argv, timeout=120):
-    return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, argv)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "lyrics_tui.tui.cli", *map(str, argv)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 

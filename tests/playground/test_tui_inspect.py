@@ -1,4 +1,4 @@
-"""Pilot tests of the inspection screen (tui/inspect_screen.py): each view against core.inspect.
+"""Pilot tests of the inspection screen (tui/inspect_screen.py): each view against core.inspection.
 
 A minimal App pushes InspectScreen with a Subject read from the session's tiny checkpoint
 (tests/conftest.py: a word-level LSTM, embed/hidden 16, two epochs on 270 lines). Waiting is
@@ -14,29 +14,29 @@ import pytest
 from rich.text import Text
 from textual.app import App
 
-from conftest import until
-from core.errors import LyricsError
-from core.inspect import (neighbours, score_line, subject_from_checkpoint, subject_from_run,
+from tests.playground.pilot import until
+from lyrics_tui.core.errors import LyricsError
+from lyrics_tui.core.inspection import (neighbours, score_line, subject_from_checkpoint, subject_from_run,
                           unit_strip)
-from core.sampling import SamplerSettings
-from core.tokens import NEWLINE
-from core.vocab import UNK
-from tui.inspect_screen import (NO_MODEL, InspectScreen, app_subject, fmt_ppl, fmt_prob)
-from tui.keybar import KeyBar
+from lyrics_tui.core.sampling import SamplerSettings
+from lyrics_tui.core.tokens import NEWLINE
+from lyrics_tui.core.vocab import UNK
+from lyrics_tui.tui.inspect_screen import (NO_MODEL, InspectScreen, app_subject, fmt_ppl, fmt_prob)
+from lyrics_tui.tui.keybar import KeyBar
 
 SPARK = set("▁▂▃▄▅▆▇█")
 
 
 @pytest.fixture(scope="module")
 def subject(checkpoint_path):
-    from core.fastload import read_checkpoint
+    from lyrics_tui.core.fastload import read_checkpoint
 
     return subject_from_checkpoint(read_checkpoint(str(checkpoint_path)))
 
 
 @pytest.fixture(scope="module")
 def last_subject(trained):
-    from core.fastload import read_checkpoint
+    from lyrics_tui.core.fastload import read_checkpoint
 
     return subject_from_checkpoint(read_checkpoint(str(trained["last"])))
 
@@ -226,9 +226,9 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
 
     import torch
 
-    from core.checkpoint import load_checkpoint, save_checkpoint
-    from core.inspect import compare_lines, load_subject
-    from tui.screens import LoadScreen
+    from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
+    from lyrics_tui.core.inspection import compare_lines, load_subject
+    from lyrics_tui.tui.screens import LoadScreen
 
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -479,7 +479,7 @@ def test_app_subject_from_a_run_a_checkpoint_or_nothing(trained, subject):
 
 
 def test_unit_strip_levels_drive_the_heat_colours():
-    from tui.inspect_screen import NEGATIVE, POSITIVE, heat_strip
+    from lyrics_tui.tui.inspect_screen import NEGATIVE, POSITIVE, heat_strip
 
     strip = unit_strip([-1.0, -0.3, 0.0, 0.3, 1.0], scale=1.0)
     text = heat_strip(strip.levels, strip.spark, colour=True)
@@ -492,14 +492,14 @@ def test_unit_strip_levels_drive_the_heat_colours():
 def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, tmp_path):
     from textual.binding import Binding
 
-    from tui.app import PlaygroundApp
+    from lyrics_tui.tui.app import PlaygroundApp
 
     class Wired(PlaygroundApp):
         BINDINGS = PlaygroundApp.BINDINGS + [
             Binding("i", "inspect", "Inspect", tooltip="look inside the model")]
 
         def action_inspect(self) -> None:
-            from tui.inspect_screen import InspectScreen, app_settings, app_subject
+            from lyrics_tui.tui.inspect_screen import InspectScreen, app_settings, app_subject
 
             self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self)))
 

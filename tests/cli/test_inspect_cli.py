@@ -12,14 +12,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from core.checkpoint import Checkpoint, save_checkpoint  # noqa: E402
-from core.config import ModelConfig, resolve_settings  # noqa: E402
-from core.corpus import BUNDLED_CORPUS, read_corpus  # noqa: E402
-from core.model import RNNLanguageModel  # noqa: E402
-from core.trainer import prepare_data  # noqa: E402
-from tui.cli import main  # noqa: E402
+from tests.helpers import ROOT
+from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint  # noqa: E402
+from lyrics_tui.core.config import ModelConfig, resolve_settings  # noqa: E402
+from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus  # noqa: E402
+from lyrics_tui.core.model import RNNLanguageModel  # noqa: E402
+from lyrics_tui.core.trainer import prepare_data  # noqa: E402
+from lyrics_tui.tui.cli import main  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 LINES = read_corpus(BUNDLED_CORPUS).lines[:60]
 
 
@@ -172,7 +172,7 @@ def test_missing_checkpoint_is_one_line(capsys, tmp_path):
 
 def test_inspection_commands_do_not_import_torch(checkpoints):
     (a, _), _ = checkpoints
-    code = ("import sys\nfrom tui.cli import main\n"
+    code = ("import sys\nfrom lyrics_tui.tui.cli import main\n"
             f"assert main(['score', '--checkpoint', {a!r}, '--line', 'ab', '--json']) == 0\n"
             f"assert main(['hidden', '--checkpoint', {a!r}, '--length', '2', '--json']) == 0\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.app import PlaygroundApp
-from tui.keybar import KeyBar
+from tests.helpers import ROOT
+from lyrics_tui.tui.app import PlaygroundApp
+from lyrics_tui.tui.keybar import KeyBar
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

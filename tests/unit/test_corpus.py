@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from core.corpus import SNIFF_BYTES, read_corpus, split_lines
-from core.errors import CorpusError, LyricsError
+from lyrics_tui.core.corpus import SNIFF_BYTES, read_corpus, split_lines
+from lyrics_tui.core.errors import CorpusError, LyricsError
 
 LINES = ["霓虹灯亮起在街角", "晚风吹过高楼的怀抱", "Hello 世界 123"]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core import batches as B
-from core.config import ModelConfig
-from core.model import RNNLanguageModel, detach
+from lyrics_tui.core import batches as B
+from lyrics_tui.core.config import ModelConfig
+from lyrics_tui.core.model import RNNLanguageModel, detach
 
 
 # -- streams ---------------------------------------------------------------------------------

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import random
 
-from core.fastload import read_checkpoint
-from test_tui import (TINY_TRAIN, make_app, run, session, start_training, tap,  # noqa: F401
-                      tiny_checkpoint, until)
-from tui.app import PlaygroundApp
+from lyrics_tui.core.fastload import read_checkpoint
+from tests.playground.pilot import TINY_TRAIN, make_app, run, session, start_training, tap, until
+from lyrics_tui.tui.app import PlaygroundApp
 
 
 def test_resize_to_40x12_and_back_during_training(tmp_path):
@@ -92,7 +91,7 @@ def test_settings_read_and_changed_while_the_form_mounts():
 
     from textual.app import App
 
-    from tui.panels import SettingsPanel
+    from lyrics_tui.tui.panels import SettingsPanel
 
     class FormApp(App):
         def compose(self):

@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from core.errors import CheckpointError, SettingsError
-from core.tokens import NEWLINE, Tokenizer, detokenize
-from core.vocab import UNK, Vocabulary, build_and_encode, encode_lines
-from conftest import ROOT
+from lyrics_tui.core.errors import CheckpointError, SettingsError
+from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
+from lyrics_tui.core.vocab import UNK, Vocabulary, build_and_encode, encode_lines
+from tests.helpers import ROOT
 
 LINE = "晚风吹过高楼的怀抱"
 
@@ -152,7 +152,7 @@ def jieba_reference():
 def test_chunked_dictionary_cache_gives_jiebas_own_dictionary(tmp_path, jieba_reference):
     import jieba
 
-    from core.tokens import _load_dictionary_cache, _save_dictionary_cache
+    from lyrics_tui.core.tokens import _load_dictionary_cache, _save_dictionary_cache
 
     path = tmp_path / "sub" / "jieba.cache"
     _save_dictionary_cache(jieba_reference, b"key 1", path)
@@ -167,7 +167,7 @@ def test_chunked_dictionary_cache_gives_jiebas_own_dictionary(tmp_path, jieba_re
 def test_a_stale_damaged_or_missing_cache_is_not_used(tmp_path, jieba_reference):
     import jieba
 
-    from core.tokens import _load_dictionary_cache, _save_dictionary_cache
+    from lyrics_tui.core.tokens import _load_dictionary_cache, _save_dictionary_cache
 
     path = tmp_path / "jieba.cache"
     assert not _load_dictionary_cache(jieba.Tokenizer(), b"key", path)  # missing
@@ -188,7 +188,7 @@ def test_warm_up_writes_the_cache_and_tokenises(tmp_path):
     import subprocess
     import sys
 
-    code = ("from core.tokens import Tokenizer, dictionary_cache_path, warm_up\n"
+    code = ("from lyrics_tui.core.tokens import Tokenizer, dictionary_cache_path, warm_up\n"
             "warm_up('word')\n"
             "print(dictionary_cache_path().is_file(), Tokenizer('word').split_line('我想念你'))")
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}

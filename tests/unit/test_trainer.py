@@ -8,12 +8,12 @@ import threading
 import pytest
 import torch
 
-from conftest import JAYCHOU, tiny_settings
-from core.checkpoint import load_checkpoint
-from core.errors import CheckpointError, CorpusError, SettingsError
-from core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingFinished,
+from tests.helpers import JAYCHOU, tiny_settings
+from lyrics_tui.core.checkpoint import load_checkpoint
+from lyrics_tui.core.errors import CheckpointError, CorpusError, SettingsError
+from lyrics_tui.core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingFinished,
                          TrainingPaused, TrainingResumed, TrainingStarted)
-from core.trainer import TrainingRun, last_checkpoint_path
+from lyrics_tui.core.trainer import TrainingRun, last_checkpoint_path
 
 REPETITIVE = ["我爱你 你爱我", "风在走 天在走", "我们一起唱"] * 30
 
@@ -266,9 +266,9 @@ def test_resume_with_its_time_budget_spent_says_how_to_ask_for_more(trained, sma
 
 @pytest.mark.skipif(not JAYCHOU.exists(), reason="../shared/data/jaychou_lyrics.txt is absent")
 def test_the_tutorial_corpus_prepares_with_an_honest_unknown_rate():
-    from core.config import TrainConfig
-    from core.corpus import read_corpus
-    from core.trainer import prepare_data
+    from lyrics_tui.core.config import TrainConfig
+    from lyrics_tui.core.corpus import read_corpus
+    from lyrics_tui.core.trainer import prepare_data
 
     corpus = read_corpus(JAYCHOU)
     assert len(corpus.lines) > 5000
