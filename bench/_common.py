@@ -1,4 +1,5 @@
 """Shared helpers for the benchmark scripts (not part of the product)."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ for docs/inspect_tui.md.
 The app is a minimal one that opens InspectScreen on the checkpoint (seed 7, temperature 0.8,
 top-k 40, top-p 0.9); the keys sent are those a user would press.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -29,20 +30,24 @@ def run_app(checkpoint: str) -> None:
     from lyrics_tui.tui.inspect_screen import InspectScreen
 
     subject = load_subject(checkpoint)
-    subject = type(subject)(subject.stepper, subject.vocab, subject.tokenizer,
-                            label=Path(checkpoint).name)
+    subject = type(subject)(
+        subject.stepper, subject.vocab, subject.tokenizer, label=Path(checkpoint).name
+    )
 
     class Demo(App[None]):
         def on_mount(self) -> None:
-            self.push_screen(InspectScreen(lambda: subject, SamplerSettings(
-                seed=7, temperature=0.8, top_k=40, top_p=0.9)), lambda _: self.exit())
+            self.push_screen(
+                InspectScreen(
+                    lambda: subject, SamplerSettings(seed=7, temperature=0.8, top_k=40, top_p=0.9)
+                ),
+                lambda _: self.exit(),
+            )
 
     Demo().run()
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
 
 
 def screen() -> str:
@@ -71,9 +76,11 @@ def keys(*names: str, literal: str = "") -> None:
 
 
 def capture(checkpoint: str) -> None:
-    command = (f"cd {shlex.quote(str(ROOT))} && TERM=xterm-256color "
-               f"{shlex.quote(sys.executable)} {shlex.quote(__file__)} --app "
-               f"{shlex.quote(checkpoint)}")
+    command = (
+        f"cd {shlex.quote(str(ROOT))} && TERM=xterm-256color "
+        f"{shlex.quote(sys.executable)} {shlex.quote(__file__)} --app "
+        f"{shlex.quote(checkpoint)}"
+    )
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
     tmux("new-session", "-d", "-s", SESSION, "-x", str(SIZE[0]), "-y", str(SIZE[1]), command)
     try:

@@ -7,6 +7,7 @@ it took to reach it. Reference on this protocol (../shared/README.md): Kneser-Ne
 
     python bench/quality.py [--runs 3] [--time-budget 120] [--preset default]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,10 +16,27 @@ from _common import JAYCHOU, LYRICS_TUI, machine, median, run_json_lines
 
 
 def one_run(preset: str, budget: float, seed: int) -> tuple[float, float]:
-    events = run_json_lines(LYRICS_TUI + [
-        "train", "--preset", preset, "--corpus", str(JAYCHOU), "--val-fraction", "0.1",
-        "--min-count", "2", "--time-budget", str(budget), "--seed", str(seed),
-        "--out", f"/tmp/lyrics-tui-bench-quality-{seed}.pt", "--json"])
+    events = run_json_lines(
+        [
+            *LYRICS_TUI,
+            "train",
+            "--preset",
+            preset,
+            "--corpus",
+            str(JAYCHOU),
+            "--val-fraction",
+            "0.1",
+            "--min-count",
+            "2",
+            "--time-budget",
+            str(budget),
+            "--seed",
+            str(seed),
+            "--out",
+            f"/tmp/lyrics-tui-bench-quality-{seed}.pt",
+            "--json",
+        ]
+    )
     epochs = [e for e in events if e["event"] == "epoch"]
     best = min(epochs, key=lambda e: e["val_ppl"])
     return best["val_ppl"], best["elapsed_s"]
@@ -37,8 +55,10 @@ def main() -> None:
         secs.append(at)
         print(f"seed {seed}: best held-out perplexity {ppl:.1f} after {at:.0f} s", flush=True)
     print(f"machine: {machine()}")
-    print(f"median best held-out perplexity {median(ppls):.1f} (worst {max(ppls):.1f}), "
-          f"median seconds to reach it {median(secs):.0f}")
+    print(
+        f"median best held-out perplexity {median(ppls):.1f} (worst {max(ppls):.1f}), "
+        f"median seconds to reach it {median(secs):.0f}"
+    )
 
 
 if __name__ == "__main__":

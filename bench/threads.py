@@ -7,6 +7,7 @@ two OpenMP threads spin against it and can run 10x slower. So no count is fixed:
 core.device.ThreadChooser times real batches with each and keeps the faster, headless and in
 the playground alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,11 +16,26 @@ from _common import JAYCHOU, LYRICS_TUI, machine, median, run_json_lines
 
 
 def rate(preset: str, threads: int) -> float:
-    events = run_json_lines(LYRICS_TUI + ["train", "--preset", preset, "--corpus", str(JAYCHOU),
-                                          "--val-fraction", "0", "--epochs", "1",
-                                          "--threads", str(threads),
-                                          "--out", "/tmp/lyrics-tui-bench-threads.pt", "--json"])
-    return [e for e in events if e["event"] == "epoch"][0]["tokens_per_s"]
+    events = run_json_lines(
+        [
+            *LYRICS_TUI,
+            "train",
+            "--preset",
+            preset,
+            "--corpus",
+            str(JAYCHOU),
+            "--val-fraction",
+            "0",
+            "--epochs",
+            "1",
+            "--threads",
+            str(threads),
+            "--out",
+            "/tmp/lyrics-tui-bench-threads.pt",
+            "--json",
+        ]
+    )
+    return next(e for e in events if e["event"] == "epoch")["tokens_per_s"]
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ of the per-round ratios (alternating cancels most of a shared machine's drift).
 
     python bench/throughput.py [--rounds 3] [--epochs 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,16 +18,34 @@ from _common import JAYCHOU, LYRICS_TUI, ROOT, SEED_REFERENCE, machine, median, 
 
 
 def seed_tokens_per_s(epochs: int) -> float:
-    out = subprocess.run([sys.executable, str(SEED_REFERENCE), "--corpus", str(JAYCHOU),
-                          "--epochs", str(epochs)], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, str(SEED_REFERENCE), "--corpus", str(JAYCHOU), "--epochs", str(epochs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(re.search(r"tokens_per_s=(\d+(?:\.\d+)?)", out.stdout).group(1))
 
 
 def ours_tokens_per_s(epochs: int) -> float:
-    events = run_json_lines(LYRICS_TUI + ["train", "--preset", "tutorial", "--corpus", str(JAYCHOU),
-                                          "--val-fraction", "0", "--epochs", str(epochs),
-                                          "--out", "/tmp/lyrics-tui-bench-throughput.pt", "--json"])
+    events = run_json_lines(
+        [
+            *LYRICS_TUI,
+            "train",
+            "--preset",
+            "tutorial",
+            "--corpus",
+            str(JAYCHOU),
+            "--val-fraction",
+            "0",
+            "--epochs",
+            str(epochs),
+            "--out",
+            "/tmp/lyrics-tui-bench-throughput.pt",
+            "--json",
+        ]
+    )
     rates = [e["tokens_per_s"] for e in events if e["event"] == "epoch"]
     return median(rates)
 
@@ -43,11 +62,16 @@ def main() -> None:
         seed.append(s)
         ours.append(o)
         ratios.append(o / s)
-        print(f"round {i + 1}: seed_reference {s:,.0f} tok/s, lyrics-tui --preset tutorial "
-              f"{o:,.0f} tok/s, ratio {o / s:.2f}", flush=True)
+        print(
+            f"round {i + 1}: seed_reference {s:,.0f} tok/s, lyrics-tui --preset tutorial "
+            f"{o:,.0f} tok/s, ratio {o / s:.2f}",
+            flush=True,
+        )
     print(f"machine: {machine()}")
-    print(f"median: seed_reference {median(seed):,.0f} tok/s; lyrics-tui {median(ours):,.0f} tok/s; "
-          f"median ratio {median(ratios):.2f}x")
+    print(
+        f"median: seed_reference {median(seed):,.0f} tok/s; lyrics-tui {median(ours):,.0f} tok/s; "
+        f"median ratio {median(ratios):.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python bench/train_step.py [--rounds 3]
 
 1. memory: the tutorial preset's step (32 x 32 tokens, 5,700-word vocabulary) with glibc's
-   default malloc settings against core.device.keep_freed_memory(). By default every large
+   default malloc settings against core.tuning.keep_freed_memory(). By default every large
    temporary (logits, softmax, gradients: ~23 MB each) is handed back to the kernel when freed
    and page-faulted in again next step.
 2. threads: the default preset's step run in a worker thread (as the playground trains), alone
@@ -14,6 +14,7 @@
 
 Each case runs in a fresh interpreter, alternated, two torch threads; prints ms per step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,7 +67,7 @@ def step_ms(preset: str, vocab: int, batch: int, steps: int = 40) -> float:
 def run_case(case: str) -> float:
     if case.startswith("memory"):
         if case == "memory-kept":
-            from lyrics_tui.core.device import keep_freed_memory
+            from lyrics_tui.core.tuning import keep_freed_memory
 
             keep_freed_memory()
         return step_ms("tutorial", 5700, 32)
@@ -90,8 +91,12 @@ def main() -> None:
     results: dict[str, list[float]] = {case: [] for case in CASES}
     for _ in range(args.rounds):
         for case in CASES:
-            out = subprocess.run([sys.executable, __file__, "--case", case], check=True,
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--case", case],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             results[case].append(float(out.stdout.strip().splitlines()[-1]))
             print(f"{CASES[case]}: {results[case][-1]:.1f} ms/step", flush=True)
     print("medians:")

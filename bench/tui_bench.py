@@ -17,6 +17,7 @@ The in-app runs use a thin subclass (`child` mode) that only adds a JSON log of 
 keys, rendering and training are the real app's. Default corpus: ../shared/data/jaychou_lyrics.txt
 when present (longer epochs), else the bundled data/lyrics.txt.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import JAYCHOU, ROOT, machine  # noqa: E402
+from _common import JAYCHOU, ROOT, machine
 
 BUNDLED = ROOT / "data" / "lyrics.txt"
 
@@ -124,7 +125,7 @@ class PtyApp:
                 break
 
     @property
-    def restored_terminal(self) -> bool:  # noqa: D401
+    def restored_terminal(self) -> bool:
         return b"\x1b[?1049l" in self.buf  # left the alternate screen
 
 
@@ -140,8 +141,9 @@ def read_log(path: Path) -> list[dict]:
     return out
 
 
-def wait_log(app: PtyApp, path: Path, event: str, count: int = 1,
-             timeout: float = 600.0) -> list[dict] | None:
+def wait_log(
+    app: PtyApp, path: Path, event: str, count: int = 1, timeout: float = 600.0
+) -> list[dict] | None:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
         events = [e for e in read_log(path) if e["event"] == event]
@@ -152,11 +154,32 @@ def wait_log(app: PtyApp, path: Path, event: str, count: int = 1,
     return None
 
 
-def child_argv(log: Path, ckdir: Path, corpus: Path, epochs: int, threads: int = 0,
-               checkpoint: Path | None = None, length: int = 20) -> list[str]:
-    argv = [sys.executable, str(Path(__file__).resolve()), "child", "--log", str(log),
-            "--ckdir", str(ckdir), "--corpus", str(corpus), "--epochs", str(epochs),
-            "--threads", str(threads), "--length", str(length)]
+def child_argv(
+    log: Path,
+    ckdir: Path,
+    corpus: Path,
+    epochs: int,
+    threads: int = 0,
+    checkpoint: Path | None = None,
+    length: int = 20,
+) -> list[str]:
+    argv = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "child",
+        "--log",
+        str(log),
+        "--ckdir",
+        str(ckdir),
+        "--corpus",
+        str(corpus),
+        "--epochs",
+        str(epochs),
+        "--threads",
+        str(threads),
+        "--length",
+        str(length),
+    ]
     if checkpoint:
         argv += ["--checkpoint", str(checkpoint)]
     return argv
@@ -164,7 +187,7 @@ def child_argv(log: Path, ckdir: Path, corpus: Path, epochs: int, threads: int =
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
 
 
@@ -184,15 +207,29 @@ def first_frame(rounds: int) -> dict:
 
 
 def headless_rate(corpus: Path, epochs: int, threads: int, out: Path) -> float:
-    argv = [sys.executable, "-m", "lyrics_tui.tui.cli", "train", "--corpus", str(corpus), "--epochs",
-            str(epochs), "--out", str(out), "--json"]
+    argv = [
+        sys.executable,
+        "-m",
+        "lyrics_tui.tui.cli",
+        "train",
+        "--corpus",
+        str(corpus),
+        "--epochs",
+        str(epochs),
+        "--out",
+        str(out),
+        "--json",
+    ]
     if threads:
         argv += ["--threads", str(threads)]
     result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     if result.returncode != 0:
         raise SystemExit(f"headless training failed: {result.stderr[-400:]}")
-    rates = [json.loads(l)["tokens_per_s"] for l in result.stdout.splitlines()
-             if l.startswith("{") and json.loads(l).get("event") == "epoch"]
+    rates = [
+        json.loads(line)["tokens_per_s"]
+        for line in result.stdout.splitlines()
+        if line.startswith("{") and json.loads(line).get("event") == "epoch"
+    ]
     return statistics.median(rates)
 
 
@@ -219,8 +256,10 @@ def throughput(corpus: Path, epochs: int, rounds: int, threads: int, work: Path)
         heads.append(h)
         apps.append(a)
         ratios.append(a / h)
-        print(f"  round {i + 1}: headless {h:,.0f} tok/s, in app {a:,.0f} tok/s, "
-              f"ratio {a / h:.2f}", flush=True)
+        print(
+            f"  round {i + 1}: headless {h:,.0f} tok/s, in app {a:,.0f} tok/s, ratio {a / h:.2f}",
+            flush=True,
+        )
     return {"headless": heads, "app": apps, "ratio": ratios}
 
 
@@ -249,9 +288,14 @@ def keys_while_training(corpus: Path, presses: int, work: Path, threads: int = 0
         app.drain(0.05 + (i % 5) * 0.02)  # irregular spacing, like typing
     first_tokens = generate_and_time(app, log, rounds=5)
     quit_s = app.quit()
-    return {"key_latency_s": latencies, "missed": missed, "first_token_live_s": first_tokens,
-            "quit_training_s": quit_s, "restored": app.restored_terminal,
-            "restored_s": app.restored_after}
+    return {
+        "key_latency_s": latencies,
+        "missed": missed,
+        "first_token_live_s": first_tokens,
+        "quit_training_s": quit_s,
+        "restored": app.restored_terminal,
+        "restored_s": app.restored_after,
+    }
 
 
 def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
@@ -280,7 +324,9 @@ def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
     return out
 
 
-def first_token_from_checkpoint(checkpoint: Path, corpus: Path, rounds: int, work: Path) -> list[float]:
+def first_token_from_checkpoint(
+    checkpoint: Path, corpus: Path, rounds: int, work: Path
+) -> list[float]:
     log = work / "token.jsonl"
     app = PtyApp(child_argv(log, work / "ck-token", corpus, 1, checkpoint=checkpoint))
     if wait_log(app, log, "loaded", timeout=30) is None:
@@ -334,7 +380,9 @@ def child(args: argparse.Namespace) -> int:
             return model
 
         def post_message(self, message) -> bool:
-            if isinstance(message, TokenGenerated) and message.gen_id != getattr(self, "_posted", 0):
+            if isinstance(message, TokenGenerated) and message.gen_id != getattr(
+                self, "_posted", 0
+            ):
                 self._posted = message.gen_id
                 write("token_posted")
             return super().post_message(message)
@@ -357,9 +405,15 @@ def child(args: argparse.Namespace) -> int:
     train = {"epochs": args.epochs}
     if args.threads:
         train["threads"] = args.threads
-    app = BenchApp(corpus=args.corpus, checkpoint=args.checkpoint, checkpoint_dir=args.ckdir,
-                   train_overrides=train, sampler={"max_tokens": args.length, "pace_ms": 0},
-                   device="cpu", open_newest=False)
+    app = BenchApp(
+        corpus=args.corpus,
+        checkpoint=args.checkpoint,
+        checkpoint_dir=args.ckdir,
+        train_overrides=train,
+        sampler={"max_tokens": args.length, "pace_ms": 0},
+        device="cpu",
+        open_newest=False,
+    )
     from lyrics_tui.tui.app import run_app
 
     return run_app(app)
@@ -381,68 +435,114 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--corpus", help="default: the tutorial corpus if present, else bundled")
     parser.add_argument("--only", default="frame,keys,throughput,token")
-    parser.add_argument("--keys-threads", type=int, default=0,
-                        help="torch threads for the key-latency run (0: the app's choice)")
-    parser.add_argument("--threads-compare", action="store_true",
-                        help="also run the throughput comparison with 2 torch threads")
+    parser.add_argument(
+        "--keys-threads",
+        type=int,
+        default=0,
+        help="torch threads for the key-latency run (0: the app's choice)",
+    )
+    parser.add_argument(
+        "--threads-compare",
+        action="store_true",
+        help="also run the throughput comparison with 2 torch threads",
+    )
     args = parser.parse_args()
     if args.mode == "child":
         sys.exit(child(args))
     corpus = Path(args.corpus) if args.corpus else (JAYCHOU if JAYCHOU.exists() else BUNDLED)
     only = set(args.only.split(","))
-    print(f"machine: {machine()}; corpus {corpus.name}; {args.epochs} epochs per run; "
-          f"{args.rounds} rounds", flush=True)
+    print(
+        f"machine: {machine()}; corpus {corpus.name}; {args.epochs} epochs per run; "
+        f"{args.rounds} rounds",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if "frame" in only:
             r = first_frame(max(5, args.rounds * 2))
-            print(f"first frame: median {statistics.median(r['first_frame_s']) * 1000:.0f} ms "
-                  f"(runs: {', '.join(f'{x * 1000:.0f}' for x in r['first_frame_s'])}); quit "
-                  f"0.3 s after it: median {statistics.median(r['quit_idle_s']) * 1000:.0f} ms "
-                  f"(runs: {', '.join(f'{x * 1000:.0f}' for x in r['quit_idle_s'])})",
-                  flush=True)
+            print(
+                f"first frame: median {statistics.median(r['first_frame_s']) * 1000:.0f} ms "
+                f"(runs: {', '.join(f'{x * 1000:.0f}' for x in r['first_frame_s'])}); quit "
+                f"0.3 s after it: median {statistics.median(r['quit_idle_s']) * 1000:.0f} ms "
+                f"(runs: {', '.join(f'{x * 1000:.0f}' for x in r['quit_idle_s'])})",
+                flush=True,
+            )
         if "throughput" in only:
-            print("throughput, default preset, threads chosen by timing batches (auto):",
-                  flush=True)
+            print(
+                "throughput, default preset, threads chosen by timing batches (auto):", flush=True
+            )
             r = throughput(corpus, args.epochs, args.rounds, 0, work)
-            print(f"throughput: headless median {statistics.median(r['headless']):,.0f} tok/s, "
-                  f"in app {statistics.median(r['app']):,.0f} tok/s, median ratio "
-                  f"{statistics.median(r['ratio']):.2f}", flush=True)
+            print(
+                f"throughput: headless median {statistics.median(r['headless']):,.0f} tok/s, "
+                f"in app {statistics.median(r['app']):,.0f} tok/s, median ratio "
+                f"{statistics.median(r['ratio']):.2f}",
+                flush=True,
+            )
             if args.threads_compare:
                 print("throughput with --threads 2 (both sides):", flush=True)
                 r2 = throughput(corpus, args.epochs, args.rounds, 2, work)
-                print(f"threads 2: headless median {statistics.median(r2['headless']):,.0f} "
-                      f"tok/s, in app {statistics.median(r2['app']):,.0f} tok/s, median ratio "
-                      f"{statistics.median(r2['ratio']):.2f}; in app 2 threads vs 1: "
-                      f"{statistics.median(r2['app']) / statistics.median(r['app']):.2f}",
-                      flush=True)
+                print(
+                    f"threads 2: headless median {statistics.median(r2['headless']):,.0f} "
+                    f"tok/s, in app {statistics.median(r2['app']):,.0f} tok/s, median ratio "
+                    f"{statistics.median(r2['ratio']):.2f}; in app 2 threads vs 1: "
+                    f"{statistics.median(r2['app']) / statistics.median(r['app']):.2f}",
+                    flush=True,
+                )
         if "keys" in only:
             r = keys_while_training(corpus, args.keys, work, args.keys_threads)
             if args.keys_threads:
                 print(f"(training with {args.keys_threads} torch threads)")
             lat = r["key_latency_s"]
             live = r["first_token_live_s"]
-            print(f"keys while training: p50 {percentile(lat, 0.5) * 1000:.0f} ms, p95 "
-                  f"{percentile(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms over "
-                  f"{len(lat)} presses ({r['missed']} not seen within 3 s)", flush=True)
-            print(f"first token while training (live weights): median "
-                  f"{statistics.median(live) * 1000:.0f} ms (runs: "
-                  f"{', '.join(f'{x * 1000:.0f}' for x in live)})", flush=True)
+            print(
+                f"keys while training: p50 {percentile(lat, 0.5) * 1000:.0f} ms, p95 "
+                f"{percentile(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms over "
+                f"{len(lat)} presses ({r['missed']} not seen within 3 s)",
+                flush=True,
+            )
+            print(
+                f"first token while training (live weights): median "
+                f"{statistics.median(live) * 1000:.0f} ms (runs: "
+                f"{', '.join(f'{x * 1000:.0f}' for x in live)})",
+                flush=True,
+            )
             quit_s = r["quit_training_s"]
             restored = r["restored_s"]
-            print(f"quit mid-training: terminal restored after "
-                  f"{restored * 1000 if restored is not None else float('nan'):.0f} ms, process "
-                  f"gone after {quit_s * 1000:.0f} ms" if quit_s is not None
-                  else "quit mid-training: killed", flush=True)
+            print(
+                f"quit mid-training: terminal restored after "
+                f"{restored * 1000 if restored is not None else float('nan'):.0f} ms, process "
+                f"gone after {quit_s * 1000:.0f} ms"
+                if quit_s is not None
+                else "quit mid-training: killed",
+                flush=True,
+            )
         if "token" in only:
             checkpoint = work / "token-model.pt"
-            subprocess.run([sys.executable, "-m", "lyrics_tui.tui.cli", "train", "--corpus", str(BUNDLED),
-                            "--epochs", "2", "--out", str(checkpoint), "--json"], cwd=ROOT,
-                           capture_output=True, check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "lyrics_tui.tui.cli",
+                    "train",
+                    "--corpus",
+                    str(BUNDLED),
+                    "--epochs",
+                    "2",
+                    "--out",
+                    str(checkpoint),
+                    "--json",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                check=True,
+            )
             r = first_token_from_checkpoint(checkpoint, BUNDLED, 7, work)
-            print(f"first token from a loaded checkpoint: median "
-                  f"{statistics.median(r) * 1000:.0f} ms (runs: "
-                  f"{', '.join(f'{x * 1000:.0f}' for x in r)})", flush=True)
+            print(
+                f"first token from a loaded checkpoint: median "
+                f"{statistics.median(r) * 1000:.0f} ms (runs: "
+                f"{', '.join(f'{x * 1000:.0f}' for x in r)})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

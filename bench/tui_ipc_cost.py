@@ -7,6 +7,7 @@ in-process weight copy the playground takes for generation (`snapshot_state()` +
 the serialise + deserialise a subprocess would need for the same copy (before any pipe), and
 the start-up of a fresh interpreter importing torch and core.trainer.
 """
+
 from __future__ import annotations
 
 import io
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import JAYCHOU, ROOT, machine  # noqa: E402
+from _common import JAYCHOU, ROOT, machine
 
 
 def main() -> None:
@@ -49,14 +50,20 @@ def main() -> None:
     starts = []
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch, lyrics_tui.core.trainer"], cwd=ROOT, check=True)
+        subprocess.run(
+            [sys.executable, "-c", "import torch, lyrics_tui.core.trainer"], cwd=ROOT, check=True
+        )
         starts.append(time.perf_counter() - start)
     print(f"machine: {machine()}; {params:,} parameters, state {size / 1e6:.1f} MB")
     print(f"in-process copy (thread worker): median {statistics.median(copy) * 1000:.1f} ms")
-    print(f"serialise + deserialise (subprocess, before the pipe): median "
-          f"{statistics.median(ipc) * 1000:.1f} ms")
-    print(f"fresh interpreter importing torch + core.trainer: median "
-          f"{statistics.median(starts):.2f} s")
+    print(
+        f"serialise + deserialise (subprocess, before the pipe): median "
+        f"{statistics.median(ipc) * 1000:.1f} ms"
+    )
+    print(
+        f"fresh interpreter importing torch + core.trainer: median "
+        f"{statistics.median(starts):.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ each epoch covers every token once and the hidden state flows from one batch to 
 `tutorial_windows`: the tutorial's sampling, kept to show why it fails: windows of `bptt` tokens
 whose starts run only over the first len/bptt positions, shuffled, in batches of B.
 """
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -25,20 +26,21 @@ def stream_batches(data: torch.Tensor, bptt: int) -> Iterator[tuple[torch.Tensor
     """(inputs, targets) pairs of shape [<=bptt, B]; targets are inputs shifted by one."""
     for start in range(0, data.size(0) - 1, bptt):
         length = min(bptt, data.size(0) - 1 - start)
-        yield data[start:start + length], data[start + 1:start + 1 + length]
+        yield data[start : start + length], data[start + 1 : start + 1 + length]
 
 
 def stream_batch_count(data: torch.Tensor, bptt: int) -> int:
     return max(0, (data.size(0) - 1 + bptt - 1) // bptt)
 
 
-def tutorial_windows(ids: torch.Tensor, bptt: int, batch_size: int,
-                     generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def tutorial_windows(
+    ids: torch.Tensor, bptt: int, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The tutorial's windows: only len(ids)//bptt starts exist, all near the corpus head."""
     starts = tutorial_window_starts(len(ids), bptt)
     order = starts[torch.randperm(len(starts), generator=generator)]
     for i in range(0, len(order) - batch_size + 1, batch_size):
-        chosen = order[i:i + batch_size]
+        chosen = order[i : i + batch_size]
         offsets = torch.arange(bptt)
         x = ids[(chosen[None, :] + offsets[:, None])]
         y = ids[(chosen[None, :] + offsets[:, None] + 1)]

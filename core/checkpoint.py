@@ -5,6 +5,7 @@ and only then replace the target with os.replace, so a crash or a full disk mid-
 previous checkpoint intact. Loaded only with torch.load(weights_only=True): a checkpoint holds
 tensors and plain data, never code to run.
 """
+
 from __future__ import annotations
 
 import errno
@@ -16,11 +17,15 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lyrics_tui.core.config import ModelConfig, TrainConfig
 from lyrics_tui.core.errors import CheckpointError
+from lyrics_tui.core.metrics import perplexity
 from lyrics_tui.core.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.model import RNNLanguageModel
 
 FORMAT = "lyrics-tui-checkpoint"
 FORMAT_VERSION = 1
@@ -43,9 +48,7 @@ class Checkpoint:
 
     @property
     def val_ppl(self) -> float | None:
-        import math
-
-        return math.exp(min(self.best_val_loss, 700)) if self.best_val_loss is not None else None
+        return perplexity(self.best_val_loss) if self.best_val_loss is not None else None
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -73,7 +76,8 @@ def checkpoint_from_payload(payload: Any, path: str) -> Checkpoint:
     if version != FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {version} is not supported "
-            f"(this lyrics-tui reads version {FORMAT_VERSION})")
+            f"(this lyrics-tui reads version {FORMAT_VERSION})"
+        )
     try:
         model_config = ModelConfig.from_dict(payload["model_config"])
         train_config = TrainConfig.from_dict(payload["train_config"])
@@ -81,14 +85,18 @@ def checkpoint_from_payload(payload: Any, path: str) -> Checkpoint:
         if model_config.vocab_size != len(vocab):
             raise CheckpointError(f"{path}: the weights and the vocabulary disagree in size")
         return Checkpoint(
-            model_config=model_config, train_config=train_config, vocab=vocab,
+            model_config=model_config,
+            train_config=train_config,
+            vocab=vocab,
             model_state=dict(payload["model_state"]),
             optimizer_state=payload.get("optimizer_state"),
-            epoch=int(payload.get("epoch", 0)), step=int(payload.get("step", 0)),
+            epoch=int(payload.get("epoch", 0)),
+            step=int(payload.get("step", 0)),
             elapsed_s=float(payload.get("elapsed_s", 0.0)),
             history=list(payload.get("history", [])),
             best_val_loss=payload.get("best_val_loss"),
-            corpus=str(payload.get("corpus", "")), path=path,
+            corpus=str(payload.get("corpus", "")),
+            path=path,
         )
     except CheckpointError:
         raise
@@ -101,7 +109,23 @@ def weights_mismatch(path: str | os.PathLike, config: ModelConfig) -> Checkpoint
     return CheckpointError(
         f"{path}: the weights do not fit the stored configuration ({config.cell}, embed "
         f"{config.embed}, hidden {config.hidden}, {config.layers} layer(s), vocabulary "
-        f"{config.vocab_size}); the file is damaged or was edited")
+        f"{config.vocab_size}); the file is damaged or was edited"
+    )
+
+
+def model_from_checkpoint(checkpoint: Checkpoint, device: str = "cpu") -> RNNLanguageModel:
+    """An eval-mode network holding the checkpoint's weights (torch tensors or numpy arrays)."""
+    import torch
+
+    from lyrics_tui.core.model import RNNLanguageModel
+
+    model = RNNLanguageModel(checkpoint.model_config)
+    try:
+        state = {k: torch.as_tensor(v) for k, v in checkpoint.model_state.items()}
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError):
+        raise weights_mismatch(checkpoint.path, checkpoint.model_config) from None
+    return model.to(device).eval()
 
 
 def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
@@ -113,8 +137,9 @@ def save_checkpoint(checkpoint: Checkpoint, path: str | os.PathLike) -> str:
     tmp_name = None
     _remove_stale_temps(target)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent,
-                                        prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
+        )
         with os.fdopen(fd, "wb") as handle:
             torch.save(checkpoint.to_payload(), handle)
             handle.flush()
@@ -141,15 +166,20 @@ def check_writable(path: str | os.PathLike) -> None:
     takes a new file. Raises the same one-line CheckpointError a save would."""
     target = Path(path)
     if target.is_dir():
-        raise CheckpointError(f"{target}: is a folder; give a file name such as {target / 'model.pt'}")
+        raise CheckpointError(
+            f"{target}: is a folder; give a file name such as {target / 'model.pt'}"
+        )
     _make_folder(target)
     try:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
-                                    suffix=".tmp")
+        fd, name = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"
+        )
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
-        raise CheckpointError(f"{target}: checkpoint cannot be saved: {_write_reason(exc)}") from None
+        raise CheckpointError(
+            f"{target}: checkpoint cannot be saved: {_write_reason(exc)}"
+        ) from None
 
 
 def _make_folder(target: Path) -> None:
@@ -158,7 +188,9 @@ def _make_folder(target: Path) -> None:
     except (FileExistsError, NotADirectoryError):
         raise CheckpointError(f"{target.parent}: is a file, not a folder") from None
     except OSError as exc:
-        raise CheckpointError(f"{target.parent}: cannot create folder ({_write_reason(exc)})") from None
+        raise CheckpointError(
+            f"{target.parent}: cannot create folder ({_write_reason(exc)})"
+        ) from None
 
 
 def _write_reason(exc: OSError) -> str:
@@ -174,11 +206,13 @@ def _remove_stale_temps(target: Path) -> None:
     repeated crashes cannot fill the disk. A temp file of a live process is left alone."""
     prefix = f".{target.name}."
     try:
-        names = [n for n in os.listdir(target.parent) if n.startswith(prefix) and n.endswith(".tmp")]
+        names = [
+            n for n in os.listdir(target.parent) if n.startswith(prefix) and n.endswith(".tmp")
+        ]
     except OSError:
         return
     for name in names:
-        pid_text = name[len(prefix):].split(".", 1)[0]
+        pid_text = name[len(prefix) :].split(".", 1)[0]
         if not pid_text.isdigit():
             continue
         try:
@@ -219,8 +253,18 @@ def load_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> Check
             payload = torch.load(name, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{name}: {_unpickling_reason(str(exc))}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, KeyError, OSError,
-            AttributeError, TypeError, IndexError, UnicodeDecodeError):
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        KeyError,
+        OSError,
+        AttributeError,
+        TypeError,
+        IndexError,
+        UnicodeDecodeError,
+    ):
         raise CheckpointError(f"{name}: not a readable checkpoint (truncated or corrupt)") from None
     return checkpoint_from_payload(payload, name)
 
@@ -229,8 +273,10 @@ def _unpickling_reason(text: str) -> str:
     """One line from torch's long weights_only refusal."""
     found = re.search(r"GLOBAL ([\w.]+)", text)
     if found:
-        return (f"refused: the file asks to load {found.group(1)}; a checkpoint holds only "
-                "tensors and plain data, so nothing in it was run")
+        return (
+            f"refused: the file asks to load {found.group(1)}; a checkpoint holds only "
+            "tensors and plain data, so nothing in it was run"
+        )
     if "Unsupported operand" in text or "truncated" in text.lower():
         return "not a readable checkpoint (truncated or corrupt)"
     return "refused: the file holds something other than tensors and plain data"

@@ -3,6 +3,7 @@
 Explicit values always win over a preset: `resolve_settings(preset, overrides)` starts from the
 preset and applies only the overrides the user actually gave (not None).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
@@ -35,7 +36,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -67,49 +68,83 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
 # Each preset names only what differs from the dataclass defaults.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    # Tuned on the shared held-out protocol (bench/quality.py, ../shared/README.md) on a
-    # 2-core CPU. Best validation perplexity, seed 0 (GRU 384, this preset): 76.7 in 46 s.
-    # Tried and dropped: LSTM 256 (83-84), LSTM 384 (79.5-81), 2-layer LSTM 256 (88),
-    # GRU 256 and 384 at other dropouts. The GRU needs 3/4 of an LSTM's work per step, which
-    # also keeps greedy generation above 3,000 tokens/s.
+    # The lowest held-out perplexity per second of a 2-core CPU that was found (bench/quality.py;
+    # what was tried: docs/performance.md).
     "default": {
-        "model": {"cell": "gru", "embed": 384, "hidden": 384, "layers": 1, "dropout": 0.6,
-                  "tie_weights": True},
+        "model": {
+            "cell": "gru",
+            "embed": 384,
+            "hidden": 384,
+            "layers": 1,
+            "dropout": 0.6,
+            "tie_weights": True,
+        },
         "train": {"batch_size": 16, "epochs": 8, "average": 0.99},
     },
     # The tutorial's network and optimiser: Embedding 128 -> RNN 256 -> Linear, Adam 1e-3,
     # every word kept. Batches still cover the whole corpus (unlike the tutorial's windows).
     "tutorial": {
-        "model": {"cell": "rnn", "embed": 128, "hidden": 256, "layers": 1, "dropout": 0.0,
-                  "tie_weights": False},
-        "train": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "min_count": 1,
-                  "clip": 0.0, "schedule": "none", "bptt": 32, "epochs": 10},
+        "model": {
+            "cell": "rnn",
+            "embed": 128,
+            "hidden": 256,
+            "layers": 1,
+            "dropout": 0.0,
+            "tie_weights": False,
+        },
+        "train": {
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "weight_decay": 0.0,
+            "min_count": 1,
+            "clip": 0.0,
+            "schedule": "none",
+            "bptt": 32,
+            "epochs": 10,
+        },
     },
     # The tutorial exactly, windows included: starts only in the first 1/32 of the corpus,
     # batch 5, hidden state reset every batch. It memorises; see README "The overfitting lesson".
     "tutorial-windows": {
-        "model": {"cell": "rnn", "embed": 128, "hidden": 256, "layers": 1, "dropout": 0.0,
-                  "tie_weights": False},
-        "train": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "min_count": 1,
-                  "clip": 0.0, "schedule": "none", "bptt": 32, "batch_size": 5, "epochs": 10,
-                  "windowing": "tutorial"},
+        "model": {
+            "cell": "rnn",
+            "embed": 128,
+            "hidden": 256,
+            "layers": 1,
+            "dropout": 0.0,
+            "tie_weights": False,
+        },
+        "train": {
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "weight_decay": 0.0,
+            "min_count": 1,
+            "clip": 0.0,
+            "schedule": "none",
+            "bptt": 32,
+            "batch_size": 5,
+            "epochs": 10,
+            "windowing": "tutorial",
+        },
     },
 }
 
 
-def resolve_settings(preset: str = "default",
-                     model_overrides: dict[str, Any] | None = None,
-                     train_overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+def resolve_settings(
+    preset: str = "default",
+    model_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
     """Preset values, then every override that is not None; validated."""
     if preset not in PRESETS:
-        raise SettingsError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        raise SettingsError(f"unknown {{preset}} {preset!r}; choose one of {', '.join(PRESETS)}")
     model = replace(ModelConfig(), **PRESETS[preset]["model"])
     train = replace(TrainConfig(), **PRESETS[preset]["train"])
     model = replace(model, **{k: v for k, v in (model_overrides or {}).items() if v is not None})
@@ -121,32 +156,34 @@ def resolve_settings(preset: str = "default",
 def validate(model: ModelConfig, train: TrainConfig) -> None:
     """Raise SettingsError naming the first setting out of range."""
     checks = [
-        (model.cell in CELLS, f"cell must be one of {', '.join(CELLS)}"),
-        (1 <= model.embed <= 4096, "embed must be between 1 and 4096"),
-        (1 <= model.hidden <= 4096, "hidden must be between 1 and 4096"),
-        (1 <= model.layers <= 8, "layers must be between 1 and 8"),
-        (0.0 <= model.dropout < 1.0, "dropout must be in [0, 1)"),
-        (0.0 <= model.embed_dropout < 1.0, "embed-dropout must be in [0, 1)"),
-        (not model.tie_weights or model.embed == model.hidden,
-         "weight tying needs embed == hidden"),
-        (train.tokenizer in TOKENIZERS, f"tokenizer must be one of {', '.join(TOKENIZERS)}"),
-        (train.min_count >= 1, "min-count must be at least 1"),
-        (train.max_vocab >= 0, "max-vocab must be 0 (no cap) or positive"),
-        (train.epochs >= 1, "epochs must be at least 1"),
-        (train.time_budget >= 0, "time-budget must be 0 (none) or positive"),
-        (1 <= train.batch_size <= 4096, "batch-size must be between 1 and 4096"),
-        (2 <= train.bptt <= 4096, "bptt must be between 2 and 4096"),
-        (0 < train.lr <= 10, "lr must be in (0, 10]"),
-        (train.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}"),
-        (train.weight_decay >= 0, "weight-decay must be 0 or positive"),
-        (train.clip >= 0, "clip must be 0 (off) or positive"),
-        (train.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}"),
-        (0 <= train.seed < 2**63, "seed must be between 0 and 2**63-1"),
-        (0.0 <= train.val_fraction < 1.0, "val-fraction must be in [0, 1)"),
-        (train.windowing in WINDOWINGS, f"windowing must be one of {', '.join(WINDOWINGS)}"),
-        (0 <= train.threads <= 256, "threads must be 0 (auto) or positive"),
-        (0.0 <= train.average < 1.0, "average must be in [0, 1) (0 = off)"),
-        (train.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+        (model.cell in CELLS, f"{{cell}} must be one of {', '.join(CELLS)}"),
+        (1 <= model.embed <= 4096, "{embed} must be between 1 and 4096"),
+        (1 <= model.hidden <= 4096, "{hidden} must be between 1 and 4096"),
+        (1 <= model.layers <= 8, "{layers} must be between 1 and 8"),
+        (0.0 <= model.dropout < 1.0, "{dropout} must be in [0, 1)"),
+        (0.0 <= model.embed_dropout < 1.0, "{embed_dropout} must be in [0, 1)"),
+        (
+            not model.tie_weights or model.embed == model.hidden,
+            "weight tying ({tie_weights}) needs {embed} == {hidden}",
+        ),
+        (train.tokenizer in TOKENIZERS, f"{{tokenizer}} must be one of {', '.join(TOKENIZERS)}"),
+        (train.min_count >= 1, "{min_count} must be at least 1"),
+        (train.max_vocab >= 0, "{max_vocab} must be 0 (no cap) or positive"),
+        (train.epochs >= 1, "{epochs} must be at least 1"),
+        (train.time_budget >= 0, "{time_budget} must be 0 (none) or positive"),
+        (1 <= train.batch_size <= 4096, "{batch_size} must be between 1 and 4096"),
+        (2 <= train.bptt <= 4096, "{bptt} must be between 2 and 4096"),
+        (0 < train.lr <= 10, "{lr} must be in (0, 10]"),
+        (train.optimizer in OPTIMIZERS, f"{{optimizer}} must be one of {', '.join(OPTIMIZERS)}"),
+        (train.weight_decay >= 0, "{weight_decay} must be 0 or positive"),
+        (train.clip >= 0, "{clip} must be 0 (off) or positive"),
+        (train.schedule in SCHEDULES, f"{{schedule}} must be one of {', '.join(SCHEDULES)}"),
+        (0 <= train.seed < 2**63, "{seed} must be between 0 and 2**63-1"),
+        (0.0 <= train.val_fraction < 1.0, "{val_fraction} must be in [0, 1)"),
+        (train.windowing in WINDOWINGS, f"{{windowing}} must be one of {', '.join(WINDOWINGS)}"),
+        (0 <= train.threads <= 256, "{threads} must be 0 (auto) or positive"),
+        (0.0 <= train.average < 1.0, "{average} must be in [0, 1) (0 = off)"),
+        (train.precision in PRECISIONS, f"{{precision}} must be one of {', '.join(PRECISIONS)}"),
     ]
     for ok, message in checks:
         if not ok:

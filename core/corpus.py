@@ -3,13 +3,14 @@
 The file is read as a stream of lines (never whole into one string), so a large file costs
 memory in proportion to its lines, not twice its size.
 """
+
 from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from lyrics_tui.core.errors import CorpusError
 

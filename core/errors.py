@@ -1,8 +1,41 @@
-"""Errors the user can cause. Each carries one clear line meant to be shown as is."""
+"""Errors the user can cause. Each carries one clear line meant to be shown as is.
+
+A message names a setting as `{setting}`, the field name of ModelConfig, TrainConfig or
+SamplerSettings. Each front end shows that name its own way: `str(error)` gives the plain name
+(`min-count`), the command line its flag (`--min-count`), the playground its field label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_SETTING = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+def plain_name(setting: str) -> str:
+    """A setting as a person reads it: min_count -> min-count."""
+    return setting.replace("_", "-")
 
 
 class LyricsError(Exception):
     """Base class: bad input from the user, reported in one line, never as a traceback."""
+
+    @property
+    def template(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def render(self, name_for: Callable[[str], str] = plain_name) -> str:
+        """The message with each `{setting}` named by `name_for`."""
+        return _SETTING.sub(lambda m: name_for(m.group(1)), self.template)
+
+    @property
+    def settings(self) -> list[str]:
+        """The settings the message names, in order."""
+        return _SETTING.findall(self.template)
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 class CorpusError(LyricsError):

@@ -1,4 +1,5 @@
 """What a training run tells its views. Plain dataclasses, named for what happened."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -71,5 +72,12 @@ class TrainingFinished:
     message: str = ""
 
 
-TrainingEvent = (TrainingStarted | BatchFinished | EpochFinished | CheckpointSaved
-                 | TrainingPaused | TrainingResumed | TrainingFinished)
+TrainingEvent = (
+    TrainingStarted
+    | BatchFinished
+    | EpochFinished
+    | CheckpointSaved
+    | TrainingPaused
+    | TrainingResumed
+    | TrainingFinished
+)

@@ -7,6 +7,7 @@ only the handful of names a checkpoint needs (ordered dicts and tensor rebuilds)
 everything else, the same guarantee torch.load(weights_only=True) gives: loading never runs
 code from the file.
 """
+
 from __future__ import annotations
 
 import collections
@@ -16,14 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from lyrics_tui.core.checkpoint import (Checkpoint, _check_readable, _unpickling_reason,
-                             checkpoint_from_payload)
+from lyrics_tui.core.checkpoint import (
+    Checkpoint,
+    _check_readable,
+    _unpickling_reason,
+    checkpoint_from_payload,
+)
 from lyrics_tui.core.errors import CheckpointError
 
 _DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 
 
@@ -32,10 +43,12 @@ class _StorageType:
         self.dtype = np.dtype(dtype)
 
 
-def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple,
-                    *_ignored: Any) -> np.ndarray:
+def _rebuild_tensor(
+    storage: np.ndarray, offset: int, size: tuple, stride: tuple, *_ignored: Any
+) -> np.ndarray:
     if not isinstance(storage, np.ndarray) or not all(
-            isinstance(n, int) and n >= 0 for n in (offset, *size, *stride)):
+        isinstance(n, int) and n >= 0 for n in (offset, *size, *stride)
+    ):
         raise pickle.UnpicklingError("malformed tensor")
     if len(size) != len(stride):
         raise pickle.UnpicklingError("malformed tensor")
@@ -44,11 +57,12 @@ def _rebuild_tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple
     if 0 in size:
         return np.zeros(tuple(size), dtype=storage.dtype)
     # as_strided does no bounds check: a hostile file must not read past the storage
-    if offset + sum((n - 1) * s for n, s in zip(size, stride)) >= storage.size:
+    if offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True)) >= storage.size:
         raise pickle.UnpicklingError("a tensor reaches past its storage")
     itemsize = storage.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
-        storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride))
+        storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)
+    )
     return np.array(view)  # own the memory, C-contiguous
 
 
@@ -71,8 +85,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"GLOBAL {module}.{name} is not allowed")
 
     def persistent_load(self, pid: Any) -> Any:
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType)):
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) == 5
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+        ):
             raise pickle.UnpicklingError("unexpected storage reference")
         _, storage_type, key, _location, numel = pid
         if key not in self.storages:
@@ -93,7 +111,11 @@ def read_payload(path: str) -> Any:
             if len(pickles) != 1:
                 raise CheckpointError(f"{path}: not a lyrics-tui checkpoint")
             prefix = pickles[0][: -len("data.pkl")]
-            order = archive.read(f"{prefix}byteorder") if f"{prefix}byteorder" in archive.namelist() else b"little"
+            order = (
+                archive.read(f"{prefix}byteorder")
+                if f"{prefix}byteorder" in archive.namelist()
+                else b"little"
+            )
             if order.strip() != b"little":
                 raise CheckpointError(f"{path}: big-endian checkpoints are not supported")
             return _RestrictedUnpickler(archive.read(pickles[0]), archive, prefix).load()
@@ -104,10 +126,21 @@ def read_payload(path: str) -> Any:
         if not reason.startswith("refused: the file asks"):
             reason = f"not a readable checkpoint ({exc})"
         raise CheckpointError(f"{path}: {reason}") from None
-    except (zipfile.BadZipFile, EOFError, KeyError, ValueError, TypeError, IndexError,
-            AttributeError, OSError, UnicodeDecodeError, MemoryError, zipfile.LargeZipFile):
+    except (
+        zipfile.BadZipFile,
+        EOFError,
+        KeyError,
+        ValueError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        OSError,
+        UnicodeDecodeError,
+        MemoryError,
+        zipfile.LargeZipFile,
+    ):
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
-    except Exception as exc:  # noqa: BLE001 - a hostile file must never crash the reader
+    except Exception as exc:
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
 
 

@@ -13,30 +13,41 @@ them, via core.sampling.next_token_distribution). Surprisal and entropy are in b
 Perplexity is exp(mean nats per token) = 2 ** (mean bits per token), counted over every token
 including the end of each line, as `lyrics-tui eval` does.
 """
+
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lyrics_tui.core.errors import LyricsError, SettingsError
-from lyrics_tui.core.sampling import (MAX_SEED, REPETITION_WINDOW, SamplerSettings, next_token_distribution,
-                           prompt_warnings, softmax)
+from lyrics_tui.core.metrics import LOG2E, perplexity_from_bits, surprisal_bits
+from lyrics_tui.core.sampling import (
+    MAX_SEED,
+    REPETITION_WINDOW,
+    SamplerSettings,
+    next_token_distribution,
+    prompt_warnings,
+    softmax,
+)
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
 from lyrics_tui.core.vocab import UNK, Vocabulary
 
-LOG2E = 1.0 / math.log(2.0)
+if TYPE_CHECKING:
+    from lyrics_tui.core.checkpoint import Checkpoint
+
 MAX_CANDIDATES = 100  # the most candidates a step reports
 MAX_NEIGHBOURS = 200
 MAX_HIDDEN_STEPS = 1000
 LEVELS = 4  # hidden units are quantised to integers in [-LEVELS, LEVELS]
 _SPARK = "▁▂▃▄▅▆▇█"
-_PROB_FLOOR = 1e-300  # a probability that underflowed to 0 still has a finite surprisal
 
 
 def display_token(text: str) -> str:
@@ -53,11 +64,7 @@ def display_token(text: str) -> str:
     return text
 
 
-def _bits(prob: float) -> float:
-    return -math.log(max(prob, _PROB_FLOOR)) * LOG2E
-
-
-def _entropy_bits(probs: np.ndarray) -> float:
+def _entropysurprisal_bits(probs: np.ndarray) -> float:
     p = probs[probs > 0]
     return float(-(p * np.log2(p)).sum())
 
@@ -93,49 +100,47 @@ class Subject:
 
 def load_subject(path: str | Path | None = None) -> Subject:
     """A checkpoint read with numpy only (fast, no torch). None: the newest in checkpoints/."""
-    from lyrics_tui.core.fastload import read_checkpoint
-    from lyrics_tui.core.paths import newest_checkpoint
-    from lyrics_tui.core.steppers import NumpyStepper
+    from lyrics_tui.core.loading import open_checkpoint
 
-    if path is None:
-        path = newest_checkpoint()
-        if path is None:
-            raise LyricsError("no checkpoint given and none in checkpoints/; train one first: "
-                              "lyrics-tui train")
-    checkpoint = read_checkpoint(str(path))
-    return subject_from_checkpoint(checkpoint, NumpyStepper)
+    opened = open_checkpoint(path)
+    return Subject(opened.stepper, opened.vocab, opened.tokenizer, label=opened.path)
 
 
-def subject_from_checkpoint(checkpoint: Any, stepper_class: Any = None) -> Subject:
-    """A Subject over a loaded core.checkpoint.Checkpoint (torch tensors or numpy arrays)."""
-    from lyrics_tui.core.errors import CheckpointError
-    from lyrics_tui.core.steppers import NumpyStepper
+def subject_from_checkpoint(checkpoint: Checkpoint) -> Subject:
+    """A Subject over a loaded Checkpoint (torch tensors or numpy arrays), run with numpy."""
+    from lyrics_tui.core.loading import numpy_stepper
 
-    stepper_class = stepper_class or NumpyStepper
-    try:
-        stepper = stepper_class(checkpoint.model_config, checkpoint.model_state)
-    except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{checkpoint.path}: weights do not fit the stored configuration "
-                              f"({exc})") from None
-    return Subject(stepper, checkpoint.vocab, Tokenizer(checkpoint.train_config.tokenizer),
-                   label=str(checkpoint.path))
+    return Subject(
+        numpy_stepper(checkpoint),
+        checkpoint.vocab,
+        Tokenizer(checkpoint.train_config.tokenizer),
+        label=str(checkpoint.path),
+    )
 
 
-def subject_from_state(model_config: Any, state: dict[str, Any], vocab: Vocabulary,
-                       tokenizer_kind: str = "word", label: str = "") -> Subject:
+def subject_from_state(
+    model_config: Any,
+    state: dict[str, Any],
+    vocab: Vocabulary,
+    tokenizer_kind: str = "word",
+    label: str = "",
+) -> Subject:
     """A Subject over a state dict (numpy arrays or CPU tensors), e.g. a training snapshot."""
     from lyrics_tui.core.steppers import NumpyStepper
 
-    weights = {k: (v.detach().float().cpu().numpy() if hasattr(v, "detach") else v)
-               for k, v in state.items()}
+    weights = {
+        k: (v.detach().float().cpu().numpy() if hasattr(v, "detach") else v)
+        for k, v in state.items()
+    }
     return Subject(NumpyStepper(model_config, weights), vocab, Tokenizer(tokenizer_kind), label)
 
 
 def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
     """The weights a core.trainer.TrainingRun holds right now, copied between two optimiser
     steps; safe to call from any thread while the run trains."""
-    return subject_from_state(run.model_config, run.snapshot_state(), run.vocab,
-                              run.train_config.tokenizer, label)
+    return subject_from_state(
+        run.model_config, run.snapshot_state(), run.vocab, run.train_config.tokenizer, label
+    )
 
 
 # -- hidden state --------------------------------------------------------------------------
@@ -169,8 +174,9 @@ class UnitStrip(_Serialisable):
         if width <= 0 or n <= width:
             return self.values
         edges = np.linspace(0, n, width + 1).astype(int)
-        return tuple(max(self.values[a:max(b, a + 1)], key=abs)
-                     for a, b in zip(edges[:-1], edges[1:]))
+        return tuple(
+            max(self.values[a : max(b, a + 1)], key=abs) for a, b in itertools.pairwise(edges)
+        )
 
     def binned_levels(self, width: int) -> tuple[int, ...]:
         return tuple(_level(v, self.scale) for v in self.binned(width))
@@ -186,7 +192,7 @@ def _level(value: float, scale: float) -> int:
 def _spark(values: Iterable[float], scale: float) -> str:
     out = []
     for v in values:
-        i = int(math.floor((v / scale + 1.0) / 2.0 * len(_SPARK)))
+        i = math.floor((v / scale + 1.0) / 2.0 * len(_SPARK))
         out.append(_SPARK[max(0, min(len(_SPARK) - 1, i))])
     return "".join(out)
 
@@ -222,14 +228,26 @@ class HiddenStep(_Serialisable):
     change: float  # L2 distance of h from the previous step's h (0 for the first)
 
 
-def _hidden_step(stepper: Stepper, state: Any, index: int, text: str, generated: bool,
-                 previous_h: np.ndarray | None) -> tuple[HiddenStep, np.ndarray]:
+def _hidden_step(
+    stepper: Stepper,
+    state: Any,
+    index: int,
+    text: str,
+    generated: bool,
+    previous_h: np.ndarray | None,
+) -> tuple[HiddenStep, np.ndarray]:
     h, c = stepper.hidden_vectors(state)
     h = np.asarray(h, dtype=np.float64).reshape(-1)
     change = float(np.linalg.norm(h - previous_h)) if previous_h is not None else 0.0
-    step = HiddenStep(index=index, text=text, label=display_token(text), generated=generated,
-                      h=unit_strip(h, scale=1.0),
-                      c=unit_strip(np.asarray(c)) if c is not None else None, change=change)
+    step = HiddenStep(
+        index=index,
+        text=text,
+        label=display_token(text),
+        generated=generated,
+        h=unit_strip(h, scale=1.0),
+        c=unit_strip(np.asarray(c)) if c is not None else None,
+        change=change,
+    )
     return step, h
 
 
@@ -302,8 +320,13 @@ class StepThrough:
     last pick and restores the exact state before it.
     """
 
-    def __init__(self, subject: Subject, settings: SamplerSettings | None = None,
-                 prompt: str = "", top: int = 10) -> None:
+    def __init__(
+        self,
+        subject: Subject,
+        settings: SamplerSettings | None = None,
+        prompt: str = "",
+        top: int = 10,
+    ) -> None:
         settings, notes = (settings or SamplerSettings()).validated()
         if not 1 <= top <= MAX_CANDIDATES:
             raise SettingsError(f"candidates shown must be between 1 and {MAX_CANDIDATES}")
@@ -320,17 +343,19 @@ class StepThrough:
         self._banned = (vocab.unk_id,)
         self.prompt_hidden: list[HiddenStep] = []
         state = stepper.initial_state()
-        previous = None
-        ids = [vocab.id(NEWLINE)] + vocab.encode(self.prompt_tokens)
-        texts = [NEWLINE] + list(self.prompt_tokens)
+        previous: np.ndarray | None = None
+        ids = [vocab.id(NEWLINE), *vocab.encode(self.prompt_tokens)]
+        texts = [NEWLINE, *list(self.prompt_tokens)]
         logits = None
-        for i, (token_id, text) in enumerate(zip(ids, texts)):
+        for i, (token_id, text) in enumerate(zip(ids, texts, strict=True)):
             logits, state = stepper.step(state, token_id)
             step, previous = _hidden_step(stepper, state, i, text, False, previous)
             self.prompt_hidden.append(step)
         recent = tuple(vocab.encode(self.prompt_tokens)[-REPETITION_WINDOW:])
-        self._frames: list[_Frame] = [_Frame(state, np.asarray(logits), recent,
-                                             self.prompt_hidden[-1], previous, None)]
+        assert previous is not None  # the line start was read
+        self._frames: list[_Frame] = [
+            _Frame(state, np.asarray(logits), recent, self.prompt_hidden[-1], previous, None)
+        ]
         self._view: StepView | None = None
 
     # -- reading ---------------------------------------------------------------------------
@@ -389,20 +414,37 @@ class StepThrough:
         order = np.lexsort((-model, -final))[: self.top]
         tokens = self.subject.vocab.tokens
         candidates = tuple(
-            Candidate(number=n + 1, token_id=int(i), text=tokens[i], label=display_token(tokens[i]),
-                      model_prob=float(model[i]), final_prob=float(final[i]),
-                      model_rank=_rank(model, int(i)), survives=bool(final[i] > 0))
-            for n, i in enumerate(order))
+            Candidate(
+                number=n + 1,
+                token_id=int(i),
+                text=tokens[i],
+                label=display_token(tokens[i]),
+                model_prob=float(model[i]),
+                final_prob=float(final[i]),
+                model_rank=_rank(model, int(i)),
+                survives=bool(final[i] > 0),
+            )
+            for n, i in enumerate(order)
+        )
         entropy = dist.entropy * LOG2E
         s = self.settings
         return StepView(
-            index=len(self._frames) - 1, context=self.text, candidates=candidates,
-            entropy_bits=float(entropy), effective_choices=float(2.0 ** entropy),
-            final_entropy_bits=_entropy_bits(final), survivors=dist.survivors,
-            vocab_size=len(model), shown_mass=float(model[order].sum()),
+            index=len(self._frames) - 1,
+            context=self.text,
+            candidates=candidates,
+            entropy_bits=float(entropy),
+            effective_choices=float(2.0**entropy),
+            final_entropy_bits=_entropysurprisal_bits(final),
+            survivors=dist.survivors,
+            vocab_size=len(model),
+            shown_mass=float(model[order].sum()),
             unk_prob=float(model[self.subject.vocab.unk_id]),
-            temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
-            repetition_penalty=s.repetition_penalty, hidden=frame.hidden)
+            temperature=s.temperature,
+            top_k=s.top_k,
+            top_p=s.top_p,
+            repetition_penalty=s.repetition_penalty,
+            hidden=frame.hidden,
+        )
 
     # -- acting ----------------------------------------------------------------------------
     def choose(self, number: int) -> ChosenWord:
@@ -460,14 +502,20 @@ class StepThrough:
         dist = self._distribution()
         text = self.subject.vocab.tokens[token_id]
         model_prob = float(dist.model[token_id])
-        chosen = ChosenWord(index=len(self._frames) - 1, token_id=token_id, text=text,
-                            label=display_token(text), how=how, model_prob=model_prob,
-                            final_prob=float(dist.final[token_id]),
-                            model_rank=_rank(dist.model, token_id),
-                            surprisal_bits=_bits(model_prob))
+        chosen = ChosenWord(
+            index=len(self._frames) - 1,
+            token_id=token_id,
+            text=text,
+            label=display_token(text),
+            how=how,
+            model_prob=model_prob,
+            final_prob=float(dist.final[token_id]),
+            model_rank=_rank(dist.model, token_id),
+            surprisal_bits=surprisal_bits(model_prob),
+        )
         stepper = self.subject.stepper
         logits, state = stepper.step(frame.state, token_id)
-        recent = (frame.recent + (token_id,))[-REPETITION_WINDOW:]
+        recent = ((*frame.recent, token_id))[-REPETITION_WINDOW:]
         index = len(self.prompt_hidden) + len(self._frames) - 1
         hidden, h = _hidden_step(stepper, state, index, text, True, frame.h)
         self._frames.append(_Frame(state, np.asarray(logits), recent, hidden, h, chosen))
@@ -476,7 +524,7 @@ class StepThrough:
 
 
 def parse_choices(spec: str) -> list[int | str]:
-    """"1,2,s,b" -> [1, 2, "s", "b"]: numbers pick candidates, s samples, b steps back."""
+    """ "1,2,s,b" -> [1, 2, "s", "b"]: numbers pick candidates, s samples, b steps back."""
     out: list[int | str] = []
     for raw in spec.replace(" ", ",").split(","):
         item = raw.strip().lower()
@@ -487,8 +535,10 @@ def parse_choices(spec: str) -> list[int | str]:
         elif item.isdigit() and int(item) >= 1:
             out.append(int(item))
         else:
-            raise SettingsError(f"bad choice {raw.strip()!r}: use candidate numbers (1, 2, ...), "
-                                f"s to sample or b to step back, separated by commas")
+            raise SettingsError(
+                f"bad choice {raw.strip()!r}: use candidate numbers (1, 2, ...), "
+                f"s to sample or b to step back, separated by commas"
+            )
     return out
 
 
@@ -503,8 +553,9 @@ class HiddenTrace(_Serialisable):
     seed: int
 
 
-def hidden_trace(subject: Subject, prompt: str = "", length: int = 20,
-                 settings: SamplerSettings | None = None) -> HiddenTrace:
+def hidden_trace(
+    subject: Subject, prompt: str = "", length: int = 20, settings: SamplerSettings | None = None
+) -> HiddenTrace:
     """Read the prompt, generate `length` words, and report the top layer's state after every
     word read (the line start and prompt words first)."""
     if not 0 <= length <= MAX_HIDDEN_STEPS:
@@ -513,8 +564,14 @@ def hidden_trace(subject: Subject, prompt: str = "", length: int = 20,
     for _ in range(length):
         walk.sample()
     config = subject.stepper.config
-    return HiddenTrace(cell=config.cell, hidden_size=config.hidden, layer=config.layers,
-                       text=walk.text, steps=walk.hidden_steps, seed=walk.seed)
+    return HiddenTrace(
+        cell=config.cell,
+        hidden_size=config.hidden,
+        layer=config.layers,
+        text=walk.text,
+        steps=walk.hidden_steps,
+        seed=walk.seed,
+    )
 
 
 # -- scoring a line ------------------------------------------------------------------------
@@ -570,12 +627,22 @@ def score_line(subject: Subject, text: str) -> LineScore:
         probs = softmax(np.asarray(logits))
         prob = float(probs[token_id])
         best = int(np.argmax(probs))
-        words.append(WordScore(
-            position=position, text=token, label=display_token(token), token_id=token_id,
-            known=token in vocab and token != UNK, line_end=token == NEWLINE, prob=prob,
-            surprisal_bits=_bits(prob), rank=_rank(probs, token_id),
-            top_guess=vocab.tokens[best], top_guess_label=display_token(vocab.tokens[best]),
-            top_prob=float(probs[best])))
+        words.append(
+            WordScore(
+                position=position,
+                text=token,
+                label=display_token(token),
+                token_id=token_id,
+                known=token in vocab and token != UNK,
+                line_end=token == NEWLINE,
+                prob=prob,
+                surprisal_bits=surprisal_bits(prob),
+                rank=_rank(probs, token_id),
+                top_guess=vocab.tokens[best],
+                top_guess_label=display_token(vocab.tokens[best]),
+                top_prob=float(probs[best]),
+            )
+        )
         if position < len(tokens) - 1:
             logits, state = stepper.step(state, token_id)
     total = sum(w.surprisal_bits for w in words)
@@ -583,11 +650,17 @@ def score_line(subject: Subject, text: str) -> LineScore:
     known = [w.surprisal_bits for w in words if w.known]
     characters = sum(len(line) + 1 for line in lines)
     return LineScore(
-        text="\n".join(lines), label=subject.label, words=tuple(words),
-        unknown=tuple(vocab.unknown(tokens)), total_bits=total, mean_bits=mean,
-        perplexity=2.0 ** min(mean, 1000.0),
-        known_perplexity=2.0 ** min(sum(known) / len(known), 1000.0) if known else None,
-        bits_per_char=total / characters, characters=characters)
+        text="\n".join(lines),
+        label=subject.label,
+        words=tuple(words),
+        unknown=tuple(vocab.unknown(tokens)),
+        total_bits=total,
+        mean_bits=mean,
+        perplexity=perplexity_from_bits(mean),
+        known_perplexity=perplexity_from_bits(sum(known) / len(known)) if known else None,
+        bits_per_char=total / characters,
+        characters=characters,
+    )
 
 
 @dataclass(frozen=True)
@@ -624,14 +697,27 @@ def compare_lines(a: Subject, b: Subject, text: str) -> LineComparison:
     note = ""
     if aligned:
         words = tuple(
-            ComparedWord(position=x.position, text=x.text, label=x.label, prob_a=x.prob,
-                         prob_b=y.prob, bits_a=x.surprisal_bits, bits_b=y.surprisal_bits,
-                         delta_bits=y.surprisal_bits - x.surprisal_bits, rank_a=x.rank,
-                         rank_b=y.rank, known_a=x.known, known_b=y.known)
-            for x, y in zip(sa.words, sb.words))
+            ComparedWord(
+                position=x.position,
+                text=x.text,
+                label=x.label,
+                prob_a=x.prob,
+                prob_b=y.prob,
+                bits_a=x.surprisal_bits,
+                bits_b=y.surprisal_bits,
+                delta_bits=y.surprisal_bits - x.surprisal_bits,
+                rank_a=x.rank,
+                rank_b=y.rank,
+                known_a=x.known,
+                known_b=y.known,
+            )
+            for x, y in zip(sa.words, sb.words, strict=True)
+        )
     else:
-        note = ("the two models split the text into different tokens; compare bits per "
-                "character, not perplexity")
+        note = (
+            "the two models split the text into different tokens; compare bits per "
+            "character, not perplexity"
+        )
     if abs(sa.bits_per_char - sb.bits_per_char) < 1e-9:
         better = "same"
     else:
@@ -671,8 +757,11 @@ def _lookup(subject: Subject, word: str) -> int:
     if not token:
         raise LyricsError("type a word to look up")
     pieces = [p for p in subject.tokenizer.split_line(token) if p in vocab and p != UNK]
-    hint = f"; try one of its pieces: {' '.join(pieces)}" if len(pieces) > 1 or (
-        pieces and pieces[0] != token) else ""
+    hint = (
+        f"; try one of its pieces: {' '.join(pieces)}"
+        if len(pieces) > 1 or (pieces and pieces[0] != token)
+        else ""
+    )
     raise LyricsError(f"{token!r} is not in the vocabulary ({len(vocab):,} words){hint}")
 
 
@@ -696,15 +785,26 @@ def neighbours(subject: Subject, word: str, k: int = 10, farthest: int = 0) -> N
     order = order[(order != token_id) & (order != vocab.unk_id)]
 
     def row(rank: int, i: int) -> Neighbour:
-        return Neighbour(rank=rank, text=vocab.tokens[i], label=display_token(vocab.tokens[i]),
-                         token_id=int(i), cosine=float(cosines[i]), count=int(vocab.counts[i]))
+        return Neighbour(
+            rank=rank,
+            text=vocab.tokens[i],
+            label=display_token(vocab.tokens[i]),
+            token_id=int(i),
+            cosine=float(cosines[i]),
+            count=int(vocab.counts[i]),
+        )
 
     near = tuple(row(r + 1, i) for r, i in enumerate(order[:k]))
     far = tuple(row(len(order) - r, i) for r, i in enumerate(order[::-1][:farthest]))
-    return Neighbours(word=vocab.tokens[token_id], label=display_token(vocab.tokens[token_id]),
-                      token_id=token_id,
-                      count=int(vocab.counts[token_id]),
-                      norm=float(np.linalg.norm(matrix[token_id])), neighbours=near, farthest=far)
+    return Neighbours(
+        word=vocab.tokens[token_id],
+        label=display_token(vocab.tokens[token_id]),
+        token_id=token_id,
+        count=int(vocab.counts[token_id]),
+        norm=float(np.linalg.norm(matrix[token_id])),
+        neighbours=near,
+        farthest=far,
+    )
 
 
 def similarity(subject: Subject, a: str, b: str) -> float:
@@ -715,9 +815,30 @@ def similarity(subject: Subject, a: str, b: str) -> float:
 
 
 __all__ = [
-    "Candidate", "ChosenWord", "ComparedWord", "HiddenStep", "HiddenTrace", "LineComparison",
-    "LineScore", "Neighbour", "Neighbours", "StepThrough", "StepView", "Subject", "UnitStrip",
-    "WordScore", "compare_lines", "display_token", "hidden_trace", "load_subject", "neighbours",
-    "parse_choices", "score_line", "similarity", "subject_from_checkpoint", "subject_from_run",
-    "subject_from_state", "unit_strip",
+    "Candidate",
+    "ChosenWord",
+    "ComparedWord",
+    "HiddenStep",
+    "HiddenTrace",
+    "LineComparison",
+    "LineScore",
+    "Neighbour",
+    "Neighbours",
+    "StepThrough",
+    "StepView",
+    "Subject",
+    "UnitStrip",
+    "WordScore",
+    "compare_lines",
+    "display_token",
+    "hidden_trace",
+    "load_subject",
+    "neighbours",
+    "parse_choices",
+    "score_line",
+    "similarity",
+    "subject_from_checkpoint",
+    "subject_from_run",
+    "subject_from_state",
+    "unit_strip",
 ]

@@ -1,4 +1,5 @@
 """The network: Embedding -> RNN | GRU | LSTM -> Linear over the vocabulary (section 4.5)."""
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,9 @@ class RNNLanguageModel(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embed)
         self.drop = LockedDropout(config.dropout)
         self.rnn = _CELLS[config.cell](
-            config.embed, config.hidden, config.layers,
+            config.embed,
+            config.hidden,
+            config.layers,
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
         self.decoder = nn.Linear(config.hidden, config.vocab_size)

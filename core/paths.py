@@ -1,4 +1,5 @@
 """Where checkpoints go by default: checkpoints/ in the project folder."""
+
 from __future__ import annotations
 
 import os
@@ -16,9 +17,26 @@ def checkpoint_dir() -> Path:
     return Path.cwd() / "checkpoints"
 
 
-def default_checkpoint_path(corpus_path: str) -> Path:
-    stem = re.sub(r"[^\w.-]+", "_", Path(corpus_path).stem) or "model"
-    return checkpoint_dir() / f"{stem}.pt"
+def safe_stem(path: str | os.PathLike[str]) -> str:
+    """A file's stem with anything but letters, digits, '.', '-' and '_' made '_'."""
+    return re.sub(r"[^\w.-]+", "_", Path(path).stem) or "model"
+
+
+def default_checkpoint_path(corpus_path: str, folder: Path | None = None) -> Path:
+    """Where a corpus's best checkpoint goes: <folder>/<corpus stem>.pt."""
+    return (folder or checkpoint_dir()) / f"{safe_stem(corpus_path)}.pt"
+
+
+def last_checkpoint_path(best: Path) -> Path:
+    """Where the latest (resumable) state goes beside the best checkpoint."""
+    return best.with_name(f"{best.stem}-last{best.suffix or '.pt'}")
+
+
+def resume_target(resumed: Path) -> Path:
+    """Where a run resumed from `resumed` saves its best: x-last.pt -> x.pt, else itself."""
+    if resumed.stem.endswith("-last"):
+        return resumed.with_name(resumed.stem[: -len("-last")] + resumed.suffix)
+    return resumed
 
 
 def list_checkpoints(folder: Path | None = None) -> list[Path]:

@@ -4,20 +4,21 @@ Every probability a view shows comes from here: the model's own distribution (te
 the distribution actually sampled from after temperature, repetition penalty, top-k and top-p,
 and the alternatives the sampler passed over.
 """
+
 from __future__ import annotations
 
 import math
 import secrets
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from lyrics_tui.core.errors import CheckpointError, SettingsError
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
-from lyrics_tui.core.vocab import UNK, Vocabulary
+from lyrics_tui.core.vocab import Vocabulary
 
 MAX_TOKENS = 10_000  # longer requests are capped, and the cap is reported
 MAX_SEED = 2**32 - 1
@@ -37,33 +38,35 @@ class SamplerSettings:
     max_lines: int = 0  # stop after this many finished lines; 0: no limit
     alternatives: int = 5  # how many top candidates each token reports
 
-    def validated(self) -> tuple["SamplerSettings", list[str]]:
+    def validated(self) -> tuple[SamplerSettings, list[str]]:
         """Settings with out-of-range lengths capped, and a note for each cap; raise for
         values that have no sensible reading."""
         notes: list[str] = []
         t = self.temperature
         if not isinstance(t, (int, float)) or math.isnan(t) or t < 0:
-            raise SettingsError("temperature must be a number >= 0 (0 = greedy)")
+            raise SettingsError("{temperature} must be a number >= 0 (0 = greedy)")
         if math.isinf(t) or t > 100:
             notes.append(f"temperature {t:g} capped at 100 (already near uniform)")
             t = 100.0
         if self.top_k < 0:
-            raise SettingsError("top-k must be >= 0 (0 = off)")
+            raise SettingsError("{top_k} must be >= 0 (0 = off)")
         if math.isnan(self.top_p) or not 0.0 <= self.top_p <= 1.0:
-            raise SettingsError("top-p must be between 0 and 1 (1 = off; 0 keeps only the top word)")
+            raise SettingsError(
+                "top-p must be between 0 and 1 (1 = off; 0 keeps only the top word)"
+            )
         rp = self.repetition_penalty
         if math.isnan(rp) or not 1.0 <= rp <= 10.0:
-            raise SettingsError("repetition penalty must be between 1 (off) and 10")
+            raise SettingsError("{repetition_penalty} must be between 1 (off) and 10")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
-            raise SettingsError(f"seed must be between 0 and {MAX_SEED}")
+            raise SettingsError(f"{{seed}} must be between 0 and {MAX_SEED}")
         if self.max_tokens < 0:
-            raise SettingsError("length must be >= 0")
+            raise SettingsError("{max_tokens} must be >= 0")
         max_tokens = self.max_tokens
         if max_tokens > MAX_TOKENS:
             notes.append(f"length {max_tokens:,} capped at {MAX_TOKENS:,} tokens")
             max_tokens = MAX_TOKENS
         if self.max_lines < 0:
-            raise SettingsError("lines must be >= 0 (0 = no limit)")
+            raise SettingsError("{max_lines} must be >= 0 (0 = no limit)")
         return replace(self, temperature=t, max_tokens=max_tokens), notes
 
 
@@ -92,21 +95,28 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def next_token_distribution(logits: np.ndarray, settings: SamplerSettings,
-                            recent: Sequence[int] = (), banned: Sequence[int] = ()) -> Distribution:
+def next_token_distribution(
+    logits: np.ndarray,
+    settings: SamplerSettings,
+    recent: Sequence[int] = (),
+    banned: Sequence[int] = (),
+) -> Distribution:
     """Apply repetition penalty, temperature, top-k and top-p to one step's logits."""
     logits = np.asarray(logits, dtype=np.float64)
     if not np.isfinite(logits).all():
-        raise CheckpointError("the network produced NaN or infinite scores: its weights are "
-                              "broken (retrain, or use an earlier checkpoint)")
+        raise CheckpointError(
+            "the network produced NaN or infinite scores: its weights are "
+            "broken (retrain, or use an earlier checkpoint)"
+        )
     model = softmax(logits)
     entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
     adjusted = logits.copy()
     if settings.repetition_penalty != 1.0 and len(recent):
         ids = np.unique(np.asarray(recent, dtype=np.int64))
         vals = adjusted[ids]
-        adjusted[ids] = np.where(vals > 0, vals / settings.repetition_penalty,
-                                 vals * settings.repetition_penalty)
+        adjusted[ids] = np.where(
+            vals > 0, vals / settings.repetition_penalty, vals * settings.repetition_penalty
+        )
     if len(banned) and len(banned) < len(adjusted):
         adjusted[list(banned)] = -np.inf
     if settings.temperature == 0:
@@ -208,20 +218,27 @@ class Sampler:
         settings, notes = settings.validated()
         tokens = self.tokenizer.prompt(prompt or "")
         seed = settings.seed if settings.seed is not None else secrets.randbelow(MAX_SEED + 1)
-        generation = Generation(prompt=prompt or "", prompt_tokens=tokens,
-                                unknown=self.vocab.unknown(tokens), settings=settings,
-                                notes=notes, seed=seed)
+        generation = Generation(
+            prompt=prompt or "",
+            prompt_tokens=tokens,
+            unknown=self.vocab.unknown(tokens),
+            settings=settings,
+            notes=notes,
+            seed=seed,
+        )
         generation._iterator = self._run(generation, tokens, settings, seed)
         return generation
 
-    def _run(self, generation: Generation, tokens: list[str], settings: SamplerSettings,
-             seed: int) -> Iterator[GeneratedToken]:
+    def _run(
+        self, generation: Generation, tokens: list[str], settings: SamplerSettings, seed: int
+    ) -> Iterator[GeneratedToken]:
         if settings.max_tokens == 0:
             return
         rng = np.random.default_rng(seed)
         state, logits = self.prime(tokens)
-        recent: deque[int] = deque(self.vocab.encode(tokens)[-REPETITION_WINDOW:],
-                                   maxlen=REPETITION_WINDOW)
+        recent: deque[int] = deque(
+            self.vocab.encode(tokens)[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW
+        )
         lines = 0
         for index in range(settings.max_tokens):
             dist = next_token_distribution(logits, settings, recent, self._banned)
@@ -232,10 +249,18 @@ class Sampler:
             text = self.vocab.tokens[token_id]
             generation.generated.append(text)
             # candidates the filters removed (probability 0, <unk> among them) are not offered
-            alternatives = tuple((self.vocab.tokens[i], p)
-                                 for i, p in dist.top(settings.alternatives) if p > 0)
-            yield GeneratedToken(index, token_id, text, float(dist.final[token_id]),
-                                 float(dist.model[token_id]), alternatives, dist.entropy)
+            alternatives = tuple(
+                (self.vocab.tokens[i], p) for i, p in dist.top(settings.alternatives) if p > 0
+            )
+            yield GeneratedToken(
+                index,
+                token_id,
+                text,
+                float(dist.final[token_id]),
+                float(dist.model[token_id]),
+                alternatives,
+                dist.entropy,
+            )
             if token_id == self._newline_id:
                 lines += 1
                 if settings.max_lines and lines >= settings.max_lines:

@@ -7,6 +7,7 @@ state)` with numpy logits:
 - TorchStepper runs a live nn.Module, such as a snapshot of the model being trained.
 tests/test_steppers.py checks that both give the same logits as the model's forward pass.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,14 +57,20 @@ class NumpyStepper:
             w_ih, w_hh = w[f"rnn.weight_ih_l{i}"], w[f"rnn.weight_hh_l{i}"]
             b_ih, b_hh = w[f"rnn.bias_ih_l{i}"], w[f"rnn.bias_hh_l{i}"]
             n_in = config.embed if i == 0 else config.hidden
-            if (w_ih.shape != (gates, n_in) or w_hh.shape != (gates, config.hidden)
-                    or b_ih.shape != (gates,) or b_hh.shape != (gates,)):
+            if (
+                w_ih.shape != (gates, n_in)
+                or w_hh.shape != (gates, config.hidden)
+                or b_ih.shape != (gates,)
+                or b_hh.shape != (gates,)
+            ):
                 raise ValueError(f"layer {i}'s weights do not match the model configuration")
             self.layers.append((w_ih, w_hh, b_ih, b_hh))
         expected = (config.vocab_size, config.embed)
-        if (self.embedding.shape != expected
-                or self.decoder_w.shape != (config.vocab_size, config.hidden)
-                or self.decoder_b.shape != (config.vocab_size,)):
+        if (
+            self.embedding.shape != expected
+            or self.decoder_w.shape != (config.vocab_size, config.hidden)
+            or self.decoder_b.shape != (config.vocab_size,)
+        ):
             raise ValueError("weights do not match the model configuration")
 
         # The first layer's input projection depends only on the token: remember it per token,
@@ -94,13 +101,13 @@ class NumpyStepper:
             elif self.config.cell == "gru":
                 gh = w_hh @ h + b_hh
                 r = _sigmoid(gi[:n] + gh[:n])
-                z = _sigmoid(gi[n:2 * n] + gh[n:2 * n])
-                cand = np.tanh(gi[2 * n:] + r * gh[2 * n:])
+                z = _sigmoid(gi[n : 2 * n] + gh[n : 2 * n])
+                cand = np.tanh(gi[2 * n :] + r * gh[2 * n :])
                 h = (1.0 - z) * cand + z * h
             else:
                 g = gi + w_hh @ h + b_hh
-                i_g, f_g = _sigmoid(g[:n]), _sigmoid(g[n:2 * n])
-                c_new, o_g = np.tanh(g[2 * n:3 * n]), _sigmoid(g[3 * n:])
+                i_g, f_g = _sigmoid(g[:n]), _sigmoid(g[n : 2 * n])
+                c_new, o_g = np.tanh(g[2 * n : 3 * n]), _sigmoid(g[3 * n :])
                 c = f_g * state.c[i] + i_g * c_new  # type: ignore[index]
                 h = o_g * np.tanh(c)
                 cs.append(c.astype(np.float32, copy=False))

@@ -4,6 +4,7 @@ Every line ends with NEWLINE, so the model learns where lines end and generated 
 Tokens are joined with no separator: jieba keeps spaces as tokens of their own, so joining the
 tokens of a line gives the line back.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,8 +15,10 @@ import marshal
 import os
 import tempfile
 import threading
+import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from lyrics_tui.core.config import TOKENIZERS
 from lyrics_tui.core.errors import SettingsError
@@ -25,11 +28,8 @@ NEWLINE = "\n"
 _jieba_lock = threading.Lock()
 _jieba = None
 
-# jieba's own start-up unmarshals its 500,000-word dictionary in one call that holds the GIL for
-# ~0.2 s, several times over ~0.7 s: the playground's UI thread (a key, a quit) waits that long.
-# The same dictionary kept as small marshalled chunks loads in ~0.3 s, never more than a few
-# milliseconds at a time. The cache is per user (not the shared temp folder jieba uses), keyed
-# by jieba's version and its dictionary file, and checked by a sha256.
+# jieba's dictionary, kept per user as small marshalled chunks: it loads faster than jieba's own
+# cache and never holds the GIL long enough to stall the playground (docs/performance.md).
 _CACHE_FORMAT = b"lyrics-tui jieba dictionary 1\n"
 _CHUNK_WORDS = 20_000
 
@@ -54,7 +54,7 @@ def _load_dictionary_cache(tokenizer: Any, key: bytes, path: Path) -> bool:
     header = _CACHE_FORMAT + key + b"\n"
     if not data.startswith(header):
         return False
-    digest, payload = data[len(header):len(header) + 32], data[len(header) + 32:]
+    digest, payload = data[len(header) : len(header) + 32], data[len(header) + 32 :]
     if hashlib.sha256(payload).digest() != digest:
         return False
     try:
@@ -74,8 +74,10 @@ def _save_dictionary_cache(tokenizer: Any, key: bytes, path: Path) -> None:
     """Write the cache atomically; any failure only costs speed next time."""
     try:
         items = list(tokenizer.FREQ.items())
-        chunks = [marshal.dumps(dict(items[i:i + _CHUNK_WORDS]))
-                  for i in range(0, len(items), _CHUNK_WORDS)]
+        chunks = [
+            marshal.dumps(dict(items[i : i + _CHUNK_WORDS]))
+            for i in range(0, len(items), _CHUNK_WORDS)
+        ]
         payload = marshal.dumps((tokenizer.total, chunks))
         data = _CACHE_FORMAT + key + b"\n" + hashlib.sha256(payload).digest() + payload
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,12 +99,17 @@ def _load_jieba():
     global _jieba
     with _jieba_lock:
         if _jieba is None:
-            # Loading makes ~500,000 new objects; the garbage collections they trigger took a
-            # third of the load (0.9 s -> 0.6 s without) while holding every other thread up.
+            # Loading makes ~500,000 objects: garbage collection in between only slows it.
             collecting = gc.isenabled()
             gc.disable()
             try:
-                import jieba
+                with warnings.catch_warnings():
+                    # jieba imports pkg_resources, which setuptools >= 81 marks as deprecated
+                    # with a warning on every run; the warning is for jieba's authors, not ours.
+                    warnings.filterwarnings(
+                        "ignore", message="pkg_resources is deprecated", category=UserWarning
+                    )
+                    import jieba
 
                 jieba.setLogLevel(logging.CRITICAL + 10)
                 cache = dictionary_cache_path()
@@ -122,8 +129,7 @@ def _load_jieba():
 
 
 def warm_up(kind: str) -> None:
-    """Load the tokenizer's dictionary now (0.3-0.4 s for jieba from the cache above, ~1 s the
-    first time) rather than on first use."""
+    """Load the tokenizer's dictionary now rather than on first use."""
     if kind == "word":
         _load_jieba()
 
@@ -133,7 +139,7 @@ class Tokenizer:
 
     def __init__(self, kind: str = "word") -> None:
         if kind not in TOKENIZERS:
-            raise SettingsError(f"tokenizer must be one of {', '.join(TOKENIZERS)}")
+            raise SettingsError(f"{{tokenizer}} must be one of {', '.join(TOKENIZERS)}")
         self.kind = kind
 
     def split_line(self, line: str) -> list[str]:

@@ -4,15 +4,16 @@ The run reports through typed events (core/events.py) handed to a sink callable;
 touches a view. pause(), resume() and stop() may be called from any thread and take effect
 between batches. snapshot() gives other threads a consistent copy of the weights being trained.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -20,17 +21,26 @@ from torch import nn
 from lyrics_tui.core import batches as B
 from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
 from lyrics_tui.core.config import ModelConfig, TrainConfig, validate
-from lyrics_tui.core.device import (ThreadChooser, keep_freed_memory, resolve_precision,
-                         training_threads)
+from lyrics_tui.core.device import ThreadChooser, resolve_precision, training_threads
 from lyrics_tui.core.errors import CheckpointError, CorpusError, SettingsError
-from lyrics_tui.core.events import (BatchFinished, CheckpointSaved, EpochFinished, TrainingEvent,
-                         TrainingFinished, TrainingPaused, TrainingResumed, TrainingStarted)
+from lyrics_tui.core.evaluate import evaluate_loss
+from lyrics_tui.core.events import (
+    BatchFinished,
+    CheckpointSaved,
+    EpochFinished,
+    TrainingEvent,
+    TrainingFinished,
+    TrainingPaused,
+    TrainingResumed,
+    TrainingStarted,
+)
+from lyrics_tui.core.metrics import perplexity
 from lyrics_tui.core.model import RNNLanguageModel, detach
+from lyrics_tui.core.paths import last_checkpoint_path
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary, build_and_encode, encode_lines
 
 EventSink = Callable[[TrainingEvent], None]
-EVAL_CHUNK = 256  # validation runs one stream in chunks of this many steps
 MIN_LR_FRACTION = 0.05  # the cosine schedule ends at this fraction of the base rate
 
 
@@ -42,21 +52,30 @@ class PreparedData:
     val_unknown_rate: float
 
 
-def prepare_data(train_lines: list[str], val_lines: list[str], config: TrainConfig,
-                 vocab: Vocabulary | None = None) -> PreparedData:
+def prepare_data(
+    train_lines: list[str],
+    val_lines: list[str],
+    config: TrainConfig,
+    vocab: Vocabulary | None = None,
+) -> PreparedData:
     """Tokenise, build (or reuse) the vocabulary, and encode both splits as id tensors."""
     # Streamed: token lists live one line at a time, the corpus as arrays of ids (see
     # core/vocab.py), so memory stays a few bytes per token on a large corpus.
     tokenizer = Tokenizer(config.tokenizer)
     if vocab is None:
-        vocab, train_array = build_and_encode(tokenizer.lines(train_lines), config.min_count,
-                                              config.max_vocab)
+        vocab, train_array = build_and_encode(
+            tokenizer.lines(train_lines), config.min_count, config.max_vocab
+        )
         if len(train_array) >= 2 and len(vocab) < 2:
             raise CorpusError(
                 "the vocabulary would hold only <unk>: "
-                + ("--max-vocab 1 leaves no room for words" if config.max_vocab == 1 else
-                   f"no token is seen {config.min_count} times; lower --min-count or use a "
-                   "longer corpus"))
+                + (
+                    "{max_vocab} 1 leaves no room for words"
+                    if config.max_vocab == 1
+                    else f"no token is seen {config.min_count} times; lower {{min_count}} or use "
+                    "a longer corpus"
+                )
+            )
     else:
         train_array = encode_lines(vocab, tokenizer.lines(train_lines))
     train_ids = torch.from_numpy(train_array)
@@ -64,38 +83,30 @@ def prepare_data(train_lines: list[str], val_lines: list[str], config: TrainConf
     val_ids = torch.from_numpy(val_array)
     unknown = float((val_array == vocab.unk_id).mean()) if len(val_array) else 0.0
     if len(train_ids) < 2:
-        raise CorpusError("the training split is too short to learn from (needs at least one "
-                          "line with a word in it)")
+        raise CorpusError(
+            "the training split is too short to learn from (needs at least one "
+            "line with a word in it)"
+        )
     return PreparedData(vocab, train_ids, val_ids, unknown)
-
-
-@torch.no_grad()
-def evaluate_loss(model: RNNLanguageModel, ids: torch.Tensor, device: str = "cpu") -> float:
-    """Mean cross-entropy (nats/token) over one stream, hidden state carried throughout."""
-    if len(ids) < 2:
-        return float("nan")
-    was_training = model.training
-    model.eval()
-    data = ids.to(device).view(-1, 1)
-    hidden = model.init_hidden(1, device)
-    total, count = 0.0, 0
-    for x, y in B.stream_batches(data, EVAL_CHUNK):
-        logits, hidden = model(x, hidden)
-        total += nn.functional.cross_entropy(logits.view(-1, logits.size(-1)), y.reshape(-1),
-                                             reduction="sum").item()
-        count += y.numel()
-    model.train(was_training)
-    return total / count
 
 
 class TrainingRun:
     """Trains one model on one corpus. Create, then call run() (blocking) in any thread."""
 
-    def __init__(self, train_lines: list[str], val_lines: list[str], model_config: ModelConfig,
-                 train_config: TrainConfig, *, out_path: str | Path | None = None,
-                 resume: Checkpoint | None = None, device: str = "cpu",
-                 sink: EventSink | None = None, corpus_name: str = "",
-                 save_every_epoch: bool = True) -> None:
+    def __init__(
+        self,
+        train_lines: list[str],
+        val_lines: list[str],
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        *,
+        out_path: str | Path | None = None,
+        resume: Checkpoint | None = None,
+        device: str = "cpu",
+        sink: EventSink | None = None,
+        corpus_name: str = "",
+        save_every_epoch: bool = True,
+    ) -> None:
         validate(model_config, train_config)
         self.sink: EventSink = sink or (lambda event: None)
         self.device = device
@@ -127,9 +138,8 @@ class TrainingRun:
         # Weight averaging: the model that is evaluated, saved and sampled from is an
         # exponential moving average of the trained weights, which on a corpus this small
         # lowers held-out perplexity at no cost per step worth measuring (bench/quality.py).
-        self._params = [p for p in self.model.parameters()]
-        self._average = ([p.detach().clone() for p in self._params]
-                         if train_config.average else None)
+        self._params: list[torch.Tensor] = list(self.model.parameters())
+        self._average = [p.detach().clone() for p in self._params] if train_config.average else None
 
     # -- control, from any thread --------------------------------------------------------
     def pause(self) -> None:
@@ -157,7 +167,7 @@ class TrainingRun:
             state = {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
             if self._average is not None:
                 names = {id(p): n for n, p in self.model.named_parameters()}
-                for p, a in zip(self._params, self._average):
+                for p, a in zip(self._params, self._average, strict=True):
                     state[names[id(p)]] = a.detach().clone().cpu()
                 if self.model_config.tie_weights:
                     state["decoder.weight"] = state["embedding.weight"]
@@ -165,24 +175,48 @@ class TrainingRun:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> TrainingFinished:
+        """Train until the plan, the time budget or stop() ends it; blocking. The torch thread
+        count it chooses is put back afterwards."""
+        threads_before = torch.get_num_threads()
+        try:
+            return self._run()
+        finally:
+            if torch.get_num_threads() != threads_before:
+                torch.set_num_threads(threads_before)
+
+    def _run(self) -> TrainingFinished:
         cfg = self.train_config
-        keep_freed_memory()
         threads = training_threads(cfg.threads)
-        chooser = (ThreadChooser([threads, 1]) if self.device == "cpu" and not cfg.threads
-                   and threads > 1 else None)
+        chooser = (
+            ThreadChooser([threads, 1])
+            if self.device == "cpu" and not cfg.threads and threads > 1
+            else None
+        )
         if self.device == "cpu":
             torch.set_num_threads(threads)
         precision = resolve_precision(cfg.precision, self.device)
         autocast_type = "cuda" if self.device.startswith("cuda") else "cpu"
         train_data = B.batchify(self.data.train_ids, cfg.batch_size).to(self.device)
         generator = torch.Generator().manual_seed(cfg.seed + self.epoch)
-        per_epoch = (B.tutorial_window_count(len(self.data.train_ids), cfg.bptt, cfg.batch_size)
-                     if cfg.windowing == "tutorial" else B.stream_batch_count(train_data, cfg.bptt))
-        self.sink(TrainingStarted(
-            vocab_size=len(self.vocab), train_tokens=len(self.data.train_ids),
-            val_tokens=len(self.data.val_ids), unknown_rate=self.data.val_unknown_rate,
-            batches_per_epoch=per_epoch, parameters=self.model.parameter_count(),
-            device=self.device, threads=threads, start_epoch=self.epoch, precision=precision))
+        per_epoch = (
+            B.tutorial_window_count(len(self.data.train_ids), cfg.bptt, cfg.batch_size)
+            if cfg.windowing == "tutorial"
+            else B.stream_batch_count(train_data, cfg.bptt)
+        )
+        self.sink(
+            TrainingStarted(
+                vocab_size=len(self.vocab),
+                train_tokens=len(self.data.train_ids),
+                val_tokens=len(self.data.val_ids),
+                unknown_rate=self.data.val_unknown_rate,
+                batches_per_epoch=per_epoch,
+                parameters=self.model.parameter_count(),
+                device=self.device,
+                threads=threads,
+                start_epoch=self.epoch,
+                precision=precision,
+            )
+        )
         total_steps = max(1, per_epoch * cfg.epochs)
         reason, message = "completed", ""
         best_path = last_path = None
@@ -195,8 +229,9 @@ class TrainingRun:
                 epoch_start = time.perf_counter()
                 last_report = 0.0
                 if cfg.windowing == "tutorial":
-                    batches = B.tutorial_windows(self.data.train_ids, cfg.bptt, cfg.batch_size,
-                                                 generator)
+                    batches = B.tutorial_windows(
+                        self.data.train_ids, cfg.bptt, cfg.batch_size, generator
+                    )
                 else:
                     batches = B.stream_batches(train_data, cfg.bptt)
                 hidden = self.model.init_hidden(train_data.size(1), self.device)
@@ -221,14 +256,18 @@ class TrainingRun:
                     with self.lock:
                         for group in self.optimizer.param_groups:
                             group["lr"] = lr
-                        with torch.autocast(autocast_type, dtype=torch.bfloat16,
-                                            enabled=precision == "bf16"):
+                        with torch.autocast(
+                            autocast_type, dtype=torch.bfloat16, enabled=precision == "bf16"
+                        ):
                             logits, hidden = self.model(x, hidden)
                         loss = nn.functional.cross_entropy(
-                            logits.float().view(-1, logits.size(-1)), y.reshape(-1))
+                            logits.float().view(-1, logits.size(-1)), y.reshape(-1)
+                        )
                         if not torch.isfinite(loss):
-                            raise _Diverged(f"the loss became {loss.item()} at epoch "
-                                            f"{self.epoch + 1}, batch {n_batches + 1}")
+                            raise _Diverged(
+                                f"the loss became {loss.item()} at epoch "
+                                f"{self.epoch + 1}, batch {n_batches + 1}"
+                            )
                         self.optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         if cfg.clip:
@@ -252,9 +291,17 @@ class TrainingRun:
                         spent = now - epoch_start
                         rate = epoch_tokens / spent if spent > 0 else 0.0
                         eta = spent / n_batches * max(0, per_epoch - n_batches)
-                        self.sink(BatchFinished(self.epoch + 1, n_batches, per_epoch,
-                                                loss.item(), rate, elapsed_before + now - clock,
-                                                eta))
+                        self.sink(
+                            BatchFinished(
+                                self.epoch + 1,
+                                n_batches,
+                                per_epoch,
+                                loss.item(),
+                                rate,
+                                elapsed_before + now - clock,
+                                eta,
+                            )
+                        )
                     if cfg.time_budget and elapsed_before + now - clock >= cfg.time_budget:
                         reason = "time budget"
                         break
@@ -265,8 +312,11 @@ class TrainingRun:
                 self.epoch += 1
                 train_loss = epoch_loss / max(1, epoch_tokens)
                 with self._averaged_weights():
-                    val_loss = (evaluate_loss(self.model, self.data.val_ids, self.device)
-                                if len(self.data.val_ids) >= 2 else None)
+                    val_loss = (
+                        evaluate_loss(self.model, self.data.val_ids, self.device)
+                        if len(self.data.val_ids) >= 2
+                        else None
+                    )
                 self.elapsed_s = elapsed_before + time.perf_counter() - clock
                 spent = time.perf_counter() - epoch_start
                 score = val_loss if val_loss is not None else train_loss
@@ -274,10 +324,15 @@ class TrainingRun:
                 if is_best:
                     self.best_val_loss = score
                 event = EpochFinished(
-                    epoch=self.epoch, train_loss=train_loss, val_loss=val_loss,
-                    val_ppl=math.exp(min(val_loss, 700)) if val_loss is not None else None,
+                    epoch=self.epoch,
+                    train_loss=train_loss,
+                    val_loss=val_loss,
+                    val_ppl=perplexity(val_loss) if val_loss is not None else None,
                     tokens_per_s=epoch_tokens / spent if spent > 0 else 0.0,
-                    elapsed_s=self.elapsed_s, lr=lr, is_best=is_best)
+                    elapsed_s=self.elapsed_s,
+                    lr=lr,
+                    is_best=is_best,
+                )
                 self.history.append(event.to_dict())
                 with self._averaged_weights():
                     self.last_good = self.checkpoint()
@@ -290,7 +345,10 @@ class TrainingRun:
                 if reason == "time budget":
                     break
         except _Diverged as exc:
-            reason, message = "diverged", f"training stopped: {exc}; the last good checkpoint is kept"
+            reason, message = (
+                "diverged",
+                f"training stopped: {exc}; the last good checkpoint is kept",
+            )
         except CheckpointError as exc:
             reason, message = "failed", str(exc)
         if reason != "diverged" and self.out_path and self.save_every_epoch and self.epoch:
@@ -299,10 +357,14 @@ class TrainingRun:
             except CheckpointError as exc:
                 reason, message = "failed", str(exc)
         finished = TrainingFinished(
-            reason=reason, epochs=self.epoch,
-            best_val_ppl=math.exp(min(self.best_val_loss, 700)) if self.best_val_loss is not None else None,
-            best_checkpoint=best_path or (str(self.out_path) if self.out_path and self.out_path.exists() else None),
-            last_checkpoint=last_path, message=message)
+            reason=reason,
+            epochs=self.epoch,
+            best_val_ppl=perplexity(self.best_val_loss) if self.best_val_loss is not None else None,
+            best_checkpoint=best_path
+            or (str(self.out_path) if self.out_path and self.out_path.exists() else None),
+            last_checkpoint=last_path,
+            message=message,
+        )
         self.sink(finished)
         return finished
 
@@ -311,6 +373,7 @@ class TrainingRun:
     def _update_average(self) -> None:
         # Early on the average would be dominated by the random start: warm the decay up.
         decay = min(self.train_config.average, (1 + self.step) / (10 + self.step))
+        assert self._average is not None
         torch._foreach_lerp_(self._average, self._params, 1.0 - decay)
 
     @contextlib.contextmanager
@@ -321,20 +384,21 @@ class TrainingRun:
             return
         with self.lock, torch.no_grad():
             trained = [p.detach().clone() for p in self._params]
-            for p, a in zip(self._params, self._average):
+            for p, a in zip(self._params, self._average, strict=True):
                 p.copy_(a)
         try:
             yield
         finally:
             with self.lock, torch.no_grad():
-                for p, t in zip(self._params, trained):
+                for p, t in zip(self._params, trained, strict=True):
                     p.copy_(t)
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.train_config
         if cfg.optimizer == "adamw":
-            return torch.optim.AdamW(self.model.parameters(), lr=cfg.lr,
-                                     weight_decay=cfg.weight_decay)
+            return torch.optim.AdamW(
+                self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
+            )
         return torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def _lr(self, total_steps: int, elapsed: float) -> float:
@@ -354,10 +418,18 @@ class TrainingRun:
             model_state = {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
             optimizer_state = _clone(self.optimizer.state_dict())
         return Checkpoint(
-            model_config=self.model_config, train_config=self.train_config, vocab=self.vocab,
-            model_state=model_state, optimizer_state=optimizer_state, epoch=self.epoch,
-            step=self.step, elapsed_s=self.elapsed_s, history=list(self.history),
-            best_val_loss=self.best_val_loss, corpus=self.corpus_name)
+            model_config=self.model_config,
+            train_config=self.train_config,
+            vocab=self.vocab,
+            model_state=model_state,
+            optimizer_state=optimizer_state,
+            epoch=self.epoch,
+            step=self.step,
+            elapsed_s=self.elapsed_s,
+            history=list(self.history),
+            best_val_loss=self.best_val_loss,
+            corpus=self.corpus_name,
+        )
 
     def _save(self, path: Path) -> str:
         checkpoint = self.last_good or self.checkpoint()
@@ -382,15 +454,18 @@ class TrainingRun:
         self.history = list(checkpoint.history)
         self.best_val_loss = checkpoint.best_val_loss
         if checkpoint.epoch >= self.train_config.epochs:
-            raise SettingsError(f"the checkpoint already has {checkpoint.epoch} epochs; ask for "
-                                f"more with --epochs (e.g. --epochs {checkpoint.epoch + 10})")
+            raise SettingsError(
+                f"the checkpoint already has {checkpoint.epoch} epochs; ask for "
+                f"more with {{epochs}} (e.g. {{epochs}} {checkpoint.epoch + 10})"
+            )
         budget = self.train_config.time_budget
         if budget and checkpoint.elapsed_s >= budget:
             raise SettingsError(
                 f"the checkpoint already trained {checkpoint.elapsed_s:.0f} s of its "
-                f"{budget:g} s time budget (the budget counts earlier sessions); give a larger "
-                f"--time-budget (e.g. --time-budget {checkpoint.elapsed_s + budget:.0f}) or "
-                f"--time-budget 0")
+                f"{budget:g} s {{time_budget}} (it counts earlier sessions); give a larger "
+                f"one (e.g. {{time_budget}} {checkpoint.elapsed_s + budget:.0f}) or "
+                "{time_budget} 0"
+            )
 
 
 class _Diverged(Exception):
@@ -405,8 +480,3 @@ def _clone(state):
     if isinstance(state, list):
         return [_clone(v) for v in state]
     return state
-
-
-def last_checkpoint_path(best: Path) -> Path:
-    """Where the latest (resumable) state goes beside the best checkpoint."""
-    return best.with_name(f"{best.stem}-last{best.suffix or '.pt'}")

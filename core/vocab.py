@@ -3,11 +3,13 @@
 It is built once from the training split and stored inside every checkpoint, so generation never
 rebuilds it from a corpus (one of the tutorial's defects).
 """
+
 from __future__ import annotations
 
 from array import array
 from collections import Counter
-from typing import TYPE_CHECKING, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import CheckpointError
 
@@ -31,8 +33,9 @@ class Vocabulary:
         self.unk_id = 0
 
     @classmethod
-    def build(cls, token_lines: Iterable[Sequence[str]], min_count: int = 2,
-              max_size: int = 0) -> "Vocabulary":
+    def build(
+        cls, token_lines: Iterable[Sequence[str]], min_count: int = 2, max_size: int = 0
+    ) -> Vocabulary:
         """Tokens seen at least `min_count` times, most frequent first (ties: first seen).
 
         Tokens seen fewer times become <unk> in the training data, so the model learns to
@@ -44,8 +47,9 @@ class Vocabulary:
         return cls.from_counts(counter.items(), min_count, max_size)
 
     @classmethod
-    def from_counts(cls, counts: Iterable[tuple[str, int]], min_count: int = 2,
-                    max_size: int = 0) -> "Vocabulary":
+    def from_counts(
+        cls, counts: Iterable[tuple[str, int]], min_count: int = 2, max_size: int = 0
+    ) -> Vocabulary:
         """As build(), from (token, count) pairs in first-seen order."""
         counter: Counter[str] = Counter(dict(counts))
         unk_count = counter.pop(UNK, 0)
@@ -84,7 +88,7 @@ class Vocabulary:
         return {"tokens": list(self.tokens), "counts": list(self.counts)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Vocabulary":
+    def from_dict(cls, data: dict) -> Vocabulary:
         try:
             tokens, counts = data["tokens"], data["counts"]
             if not all(isinstance(t, str) for t in tokens):
@@ -96,8 +100,9 @@ class Vocabulary:
             raise CheckpointError(f"the stored vocabulary is malformed ({exc})") from None
 
 
-def build_and_encode(token_lines: Iterable[Sequence[str]], min_count: int = 2,
-                     max_size: int = 0) -> tuple[Vocabulary, "np.ndarray"]:
+def build_and_encode(
+    token_lines: Iterable[Sequence[str]], min_count: int = 2, max_size: int = 0
+) -> tuple[Vocabulary, np.ndarray]:
     """Build the vocabulary and encode the corpus in one streaming pass.
 
     Each distinct token gets a provisional id as it is first seen and the corpus is kept as
@@ -112,13 +117,15 @@ def build_and_encode(token_lines: Iterable[Sequence[str]], min_count: int = 2,
         flat.extend([provisional.setdefault(t, len(provisional)) for t in line])
     ids = np.frombuffer(flat, dtype=np.intc) if len(flat) else np.zeros(0, dtype=np.intc)
     counts = np.bincount(ids, minlength=len(provisional))
-    vocab = Vocabulary.from_counts(zip(provisional, counts.tolist()), min_count, max_size)
+    vocab = Vocabulary.from_counts(
+        zip(provisional, counts.tolist(), strict=True), min_count, max_size
+    )
     get = vocab.index.get
     remap = np.fromiter((get(t, 0) for t in provisional), dtype=np.int64, count=len(provisional))
     return vocab, remap[ids]
 
 
-def encode_lines(vocab: Vocabulary, token_lines: Iterable[Sequence[str]]) -> "np.ndarray":
+def encode_lines(vocab: Vocabulary, token_lines: Iterable[Sequence[str]]) -> np.ndarray:
     """The ids of every token of every line, as one int64 array (streamed, no big lists)."""
     import numpy as np
 

@@ -2,6 +2,7 @@
 
 Tests marked `slow` (the 50 MB corpus) are skipped unless pytest is given --run-slow.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,12 @@ from tests.helpers import BUNDLED, tiny_settings
 
 
 def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", default=False,
-                     help="also run tests marked slow (the 50 MB corpus)")
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run tests marked slow (the 50 MB corpus)",
+    )
 
 
 def pytest_configure(config):
@@ -61,12 +66,24 @@ def trained(tmp_path_factory, small_lines):
     folder = tmp_path_factory.mktemp("trained")
     model_cfg, train_cfg = tiny_settings(train={"epochs": 2})
     events: list = []
-    run = TrainingRun(small_lines[:270], small_lines[270:], model_cfg, train_cfg,
-                      out_path=folder / "tiny.pt", sink=events.append, corpus_name="small")
+    run = TrainingRun(
+        small_lines[:270],
+        small_lines[270:],
+        model_cfg,
+        train_cfg,
+        out_path=folder / "tiny.pt",
+        sink=events.append,
+        corpus_name="small",
+    )
     finished = run.run()
     assert finished.reason == "completed", finished
-    return {"path": folder / "tiny.pt", "last": folder / "tiny-last.pt", "run": run,
-            "events": events, "finished": finished}
+    return {
+        "path": folder / "tiny.pt",
+        "last": folder / "tiny-last.pt",
+        "run": run,
+        "events": events,
+        "finished": finished,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 Imported as `tests.helpers`; fixtures live in conftest.py files, which are never imported.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,19 +12,47 @@ BUNDLED = ROOT / "data" / "lyrics.txt"
 JAYCHOU = ROOT.parent / "shared" / "data" / "jaychou_lyrics.txt"
 
 # Small enough to train in well under a second on 2 cores.
-TINY_MODEL = {"cell": "lstm", "embed": 16, "hidden": 16, "layers": 1, "dropout": 0.0,
-              "tie_weights": False}
-TINY_TRAIN = {"epochs": 1, "batch_size": 8, "bptt": 12, "lr": 1e-2, "threads": 1,
-              "schedule": "none"}
-TINY_FLAGS = ["--embed", "16", "--hidden", "16", "--no-tie-weights", "--dropout", "0",
-              "--batch-size", "8", "--bptt", "12", "--threads", "1", "--lr", "0.01"]
+TINY_MODEL = {
+    "cell": "lstm",
+    "embed": 16,
+    "hidden": 16,
+    "layers": 1,
+    "dropout": 0.0,
+    "tie_weights": False,
+}
+TINY_TRAIN = {
+    "epochs": 1,
+    "batch_size": 8,
+    "bptt": 12,
+    "lr": 1e-2,
+    "threads": 1,
+    "schedule": "none",
+}
+TINY_FLAGS = [
+    "--embed",
+    "16",
+    "--hidden",
+    "16",
+    "--no-tie-weights",
+    "--dropout",
+    "0",
+    "--batch-size",
+    "8",
+    "--bptt",
+    "12",
+    "--threads",
+    "1",
+    "--lr",
+    "0.01",
+]
 
 
 def tiny_settings(model: dict | None = None, train: dict | None = None):
     from lyrics_tui.core.config import resolve_settings
 
-    return resolve_settings("default", {**TINY_MODEL, **(model or {})},
-                            {**TINY_TRAIN, **(train or {})})
+    return resolve_settings(
+        "default", {**TINY_MODEL, **(model or {})}, {**TINY_TRAIN, **(train or {})}
+    )
 
 
 class BigramStepper:
@@ -35,8 +64,9 @@ class BigramStepper:
         from lyrics_tui.core.config import ModelConfig
 
         self.table = np.asarray(table, dtype=np.float64)
-        self.config = config or ModelConfig(cell="rnn", embed=2, hidden=2,
-                                            vocab_size=len(self.table))
+        self.config = config or ModelConfig(
+            cell="rnn", embed=2, hidden=2, vocab_size=len(self.table)
+        )
         self.calls = 0
 
     def initial_state(self):

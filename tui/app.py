@@ -9,51 +9,61 @@ Start-up stays light: torch is imported only inside the training/saving workers,
 checkpoint is read with core.fastload (numpy) after the first frame, so the first frame is not
 held up and generation works as soon as the checkpoint is read.
 """
+
 from __future__ import annotations
-
-import os
-
-# Generation runs numpy matrix-vector products of a few hundred by a few thousand: one BLAS
-# thread is faster than two, and a second OpenBLAS thread would fight the trainer and the UI
-# for the two cores (first token while training: ~20 ms of compute with two, ~4 with one; see
-# docs/tui.md). Set before numpy is first imported; torch's own BLAS is not affected.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import asyncio
 import math
-import re
+import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
+from lyrics_tui.core import tuning
 from lyrics_tui.core.corpus import BUNDLED_CORPUS
-from lyrics_tui.core.errors import CheckpointError, LyricsError, SettingsError
+from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
-from lyrics_tui.core.paths import list_checkpoints
+from lyrics_tui.core.paths import list_checkpoints, safe_stem
+from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.keybar import KeyBar
-from lyrics_tui.tui.messages import (CheckpointLoaded, GenerationDone, GenerationStarted, Problem, Saved,
-                          TokenGenerated, TrainEvent, TrainingFailed, TrainingReady,
-                          TrainingThreadDone)
-from lyrics_tui.tui.panels import (SAMPLER_DEFAULTS, PromptPane, SettingsPanel, TrainingPanel, fmt_duration,
-                        fmt_ppl, fmt_rate)
+from lyrics_tui.tui.messages import (
+    CheckpointLoaded,
+    GenerationDone,
+    GenerationStarted,
+    Problem,
+    Saved,
+    TokenGenerated,
+    TrainEvent,
+    TrainingFailed,
+    TrainingReady,
+    TrainingThreadDone,
+)
+from lyrics_tui.tui.panels import (
+    SAMPLER_DEFAULTS,
+    PromptPane,
+    SettingsPanel,
+    TrainingPanel,
+)
 from lyrics_tui.tui.screens import HelpScreen, LoadScreen, WriteScreen
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the workers to wind down (see action_quit)
-SNAPSHOT_EVERY_S = 1.0
-PROGRESS_EVERY_S = 0.25  # the in-epoch progress line is redrawn at most this often  # the trainer thread refreshes the generation snapshot this often
-WIDE_COLUMNS = 110
-SHORT_ROWS = 20  # below this the two panels share the height instead of fixed sizes  # from this width the settings form stays open beside the panels
+SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the generation snapshot this often
+PROGRESS_EVERY_S = 0.25  # the in-epoch progress line is redrawn at most this often
+WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
+SHORT_ROWS = 20  # below this the two panels share the height instead of fixed sizes
 TEMPERATURE_MAX = 5.0
 TEMPERATURE_KEYS = Binding.Group("Temp")
 
@@ -73,10 +83,6 @@ def _display_path(path: str | Path) -> str:
         return str(p)
 
 
-def _safe_stem(path: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", Path(path).stem) or "model"
-
-
 class PlaygroundApp(App[int]):
     """The playground. Constructor arguments let tests and benchmarks use tiny settings."""
 
@@ -84,41 +90,85 @@ class PlaygroundApp(App[int]):
     TITLE = "lyrics-tui"
     ENABLE_COMMAND_PALETTE = True
 
-    BINDINGS = [
-        Binding("t", "train", "Train",
-                tooltip="start training (continues the model if trained on this corpus)"),
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "t",
+            "train",
+            "Train",
+            tooltip="start training (continues the model if trained on this corpus)",
+        ),
         Binding("space", "pause", "Pause", tooltip="pause or resume training"),
         Binding("x", "stop", "Stop", tooltip="stop training after this batch"),
         Binding("s", "save", "Save", tooltip="save a checkpoint named with epoch and val ppl"),
         Binding("l", "load", "Load", tooltip="load a checkpoint (list, path or file tree)"),
-        Binding("R", "reset", "Reset", key_display="R",
-                tooltip="forget the model and start afresh (shift+r)"),
-        Binding("slash", "focus_prompt", "Prompt", key_display="/",
-                tooltip="type a start text; Enter generates"),
+        Binding(
+            "R",
+            "reset",
+            "Reset",
+            key_display="R",
+            tooltip="forget the model and start afresh (shift+r)",
+        ),
+        Binding(
+            "slash",
+            "focus_prompt",
+            "Prompt",
+            key_display="/",
+            tooltip="type a start text; Enter generates",
+        ),
         Binding("g", "generate", "Generate", tooltip="generate with a new seed"),
         Binding("r", "regenerate", "Same seed", tooltip="generate again with the last seed"),
         Binding("escape", "stop_generation", "Stop gen", tooltip="stop generating"),
-        Binding("minus", "temperature(-0.1)", "Temperature -0.1", key_display="-",
-                group=TEMPERATURE_KEYS, tooltip="lower the temperature by 0.1"),
-        Binding("plus,equals_sign", "temperature(0.1)", "Temperature +0.1", key_display="+",
-                group=TEMPERATURE_KEYS, tooltip="raise the temperature by 0.1"),
+        Binding(
+            "minus",
+            "temperature(-0.1)",
+            "Temperature -0.1",
+            key_display="-",
+            group=TEMPERATURE_KEYS,
+            tooltip="lower the temperature by 0.1",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "temperature(0.1)",
+            "Temperature +0.1",
+            key_display="+",
+            group=TEMPERATURE_KEYS,
+            tooltip="raise the temperature by 0.1",
+        ),
         Binding("c", "copy", "Copy", tooltip="copy the output to the clipboard (OSC 52)"),
         Binding("w", "write", "Write", tooltip="write the output to a file"),
-        Binding("i", "inspect", "Inspect",
-                tooltip="look inside the model: step-through, scores, neighbours, hidden state"),
+        Binding(
+            "i",
+            "inspect",
+            "Inspect",
+            tooltip="look inside the model: step-through, scores, neighbours, hidden state",
+        ),
         Binding("o", "settings", "Settings", tooltip="show or hide the settings form"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="all keys"),
         Binding("q", "quit", "Quit", tooltip="quit (stops training first)"),
-        Binding("ctrl+c", "quit", "Quit", key_display="^c", priority=True,
-                tooltip="quit, from anywhere (also while typing)"),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            key_display="^c",
+            priority=True,
+            tooltip="quit, from anywhere (also while typing)",
+        ),
     ]
 
-    def __init__(self, corpus: str | None = None, checkpoint: str | None = None, *,
-                 checkpoint_dir: str | Path | None = None, preset: str = "default",
-                 model_overrides: dict[str, Any] | None = None,
-                 train_overrides: dict[str, Any] | None = None,
-                 sampler: dict[str, Any] | None = None, temperature: float = 0.8,
-                 device: str = "auto", open_newest: bool = True) -> None:
+    def __init__(
+        self,
+        corpus: str | None = None,
+        checkpoint: str | None = None,
+        *,
+        checkpoint_dir: str | Path | None = None,
+        preset: str = "default",
+        model_overrides: dict[str, Any] | None = None,
+        train_overrides: dict[str, Any] | None = None,
+        sampler: dict[str, Any] | None = None,
+        temperature: float = 0.8,
+        device: str = "auto",
+        open_newest: bool = True,
+    ) -> None:
         super().__init__()
         self.corpus_path = str(corpus) if corpus else _display_path(BUNDLED_CORPUS)
         self.corpus_given = corpus is not None  # --corpus wins over a checkpoint opened at launch
@@ -171,8 +221,14 @@ class PlaygroundApp(App[int]):
                 yield TrainingPanel(id="train-panel")
                 yield PromptPane(id="prompt-pane")
             sampler = {**{k: v for k, v in self.initial_sampler.items()}}
-            yield SettingsPanel(self.corpus_path, self.preset, self.model_overrides,
-                                self.train_overrides, sampler, id="settings")
+            yield SettingsPanel(
+                self.corpus_path,
+                self.preset,
+                self.model_overrides,
+                self.train_overrides,
+                sampler,
+                id="settings",
+            )
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
@@ -195,8 +251,10 @@ class PlaygroundApp(App[int]):
             if newest:
                 self._load_worker(str(newest[0]), quiet=False, adopt_corpus=adopt)
         if not Path(self.corpus_path).expanduser().exists():
-            self.notify(f"{self.corpus_path}: no such file (set the corpus in Settings, o)",
-                        severity="error")
+            self.notify(
+                f"{self.corpus_path}: no such file (set the corpus in Settings, o)",
+                severity="error",
+            )
         await self.query_one(TrainingPanel).mount_plot()
         await self.settings.fill()
         self.call_after_refresh(self._set_ready)
@@ -213,7 +271,7 @@ class PlaygroundApp(App[int]):
         try:
             warm_up("word")
             self.tokenizer_ready = True
-        except Exception:  # noqa: BLE001 - a failed warm-up shows up later as a real error
+        except Exception:
             pass
 
     def on_resize(self, event: Any) -> None:
@@ -226,8 +284,7 @@ class PlaygroundApp(App[int]):
         wide = width >= WIDE_COLUMNS
         short = (height if height is not None else self.size.height) < SHORT_ROWS
         is_open = self._settings_open if self._settings_open is not None else wide
-        wanted = {"-wide": wide, "-narrow": not wide, "-settings-open": is_open,
-                  "-short": short}
+        wanted = {"-wide": wide, "-narrow": not wide, "-settings-open": is_open, "-short": short}
         if all(screen.has_class(name) == on for name, on in wanted.items()):
             return
         screen.remove_class(*[name for name, on in wanted.items() if not on])
@@ -250,7 +307,7 @@ class PlaygroundApp(App[int]):
         self.train_state = state
         try:
             self.settings.lock_training(state != "idle")
-        except Exception:  # noqa: BLE001 - during shutdown the form may be gone
+        except Exception:
             pass
         self._refresh_status()
         self.refresh_bindings()
@@ -273,22 +330,27 @@ class PlaygroundApp(App[int]):
         elif state == "paused":
             text = f"paused · space resumes · {self.run_info}"
         elif self.current_run is not None:
-            best = min((h["val_ppl"] for h in self.history if h.get("val_ppl") is not None),
-                       default=None)
-            text = (f"trained {self.current_run.epoch} epoch(s) · best val ppl {fmt_ppl(best)} · "
-                    f"{self.run_info}" + (" · unsaved (s saves)" if self.dirty else ""))
+            best = min(
+                (h["val_ppl"] for h in self.history if h.get("val_ppl") is not None), default=None
+            )
+            text = (
+                f"trained {self.current_run.epoch} epoch(s) · best val ppl {fmt.ppl(best)} · "
+                f"{self.run_info}" + (" · unsaved (s saves)" if self.dirty else "")
+            )
         elif self.loaded is not None:
             ck = self.loaded.checkpoint
-            text = (f"model {Path(ck.path).name} · epoch {ck.epoch} · val ppl "
-                    f"{fmt_ppl(ck.val_ppl)} · "
-                    f"{self._model_description(ck.model_config, len(ck.vocab))}")
+            text = (
+                f"model {Path(ck.path).name} · epoch {ck.epoch} · val ppl "
+                f"{fmt.ppl(ck.val_ppl)} · "
+                f"{self._model_description(ck.model_config, len(ck.vocab))}"
+            )
         else:
             text = f"no model yet · t trains on {corpus} · l loads a checkpoint · ? help"
         if self.generating:
             text = "generating · " + text
         try:
             self.query_one("#status", Static).update(text)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
 
     def _show_sampler(self) -> None:
@@ -303,19 +365,33 @@ class PlaygroundApp(App[int]):
             if self.has_model:
                 hint = "Press / and type a start word, then Enter; g generates with a new seed."
             elif self.training_active:
-                hint = ("Training… as soon as the first batches are done, / then Enter "
-                        "generates from the weights being trained.")
+                hint = (
+                    "Training… as soon as the first batches are done, / then Enter "
+                    "generates from the weights being trained."
+                )
             else:
                 hint = "No model yet: press t to train one, or l to load a checkpoint."
             self.query_one(PromptPane).show_output("", [], hint)
             return
         self.query_one(PromptPane).show_output(self.prompt_text, self.generated, self.gen_note)
 
-    def notify(self, message: str, *, title: str = "", severity: str = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """As App.notify, but plain text by default: paths and <unk> are not markup."""
-        super().notify(message, title=title, severity=severity, timeout=timeout,  # type: ignore[arg-type]
-                       markup=markup)
+        super().notify(
+            message,
+            title=title,
+            severity=severity,
+            timeout=timeout,
+            markup=markup,
+        )
 
     def error(self, text: str) -> None:
         self.notify(text, severity="error", timeout=8)
@@ -350,8 +426,7 @@ class PlaygroundApp(App[int]):
     @classmethod
     def binding_rows(cls) -> Iterator[tuple[str, str, str, str]]:
         """(keys, action, description, more) for every binding: the help screen's table."""
-        names = {"slash": "/", "question_mark": "?", "equals_sign": "=", "minus": "-",
-                 "plus": "+"}
+        names = {"slash": "/", "question_mark": "?", "equals_sign": "=", "minus": "-", "plus": "+"}
         for b in cls.BINDINGS:
             binding = b if isinstance(b, Binding) else Binding(*b)
             keys = ", ".join(names.get(k.strip(), k.strip()) for k in binding.key.split(","))
@@ -368,9 +443,11 @@ class PlaygroundApp(App[int]):
                 continue
             seen.add(binding.action)
             title = f"{binding.description} ({binding.key_display or binding.key.split(',')[0]})"
-            yield SystemCommand(title, binding.tooltip or binding.description,
-                                lambda action=binding.action: self.call_later(self.run_action,
-                                                                              action))
+            yield SystemCommand(
+                title,
+                binding.tooltip or binding.description,
+                lambda action=binding.action: self.call_later(self.run_action, action),
+            )
         yield from super().get_system_commands(screen)
 
     # -- training ------------------------------------------------------------------------
@@ -399,8 +476,10 @@ class PlaygroundApp(App[int]):
         if resume is not None and trained_on and not _same_corpus(trained_on, corpus):
             # its vocabulary comes from another corpus: continuing would make most words <unk>
             resume = None
-            self.notify(f"training a new model on {Path(corpus).name}: the current one was "
-                        f"trained on {Path(trained_on).name}")
+            self.notify(
+                f"training a new model on {Path(corpus).name}: the current one was "
+                f"trained on {Path(trained_on).name}"
+            )
         self._run_id += 1
         self._stop_requested = False
         self._set_state("starting")
@@ -409,13 +488,21 @@ class PlaygroundApp(App[int]):
         self._train_worker(self._run_id, corpus, preset, model_over, train_over, resume)
 
     @work(thread=True, group="train", exit_on_error=False)
-    def _train_worker(self, run_id: int, corpus_path: str, preset: str, model_over: dict,
-                      train_over: dict, resume: tuple[str, Any] | None) -> None:
+    def _train_worker(
+        self,
+        run_id: int,
+        corpus_path: str,
+        preset: str,
+        model_over: dict,
+        train_over: dict,
+        resume: tuple[str, Any] | None,
+    ) -> None:
         done = threading.Event()
         self.train_done.append(done)
         try:
-            from lyrics_tui.core.config import resolve_settings, validate
+            from lyrics_tui.core.config import resolve_settings
             from lyrics_tui.core.corpus import read_corpus
+            from lyrics_tui.core.resume import plan_continuation
 
             corpus = read_corpus(Path(corpus_path).expanduser())
             model_cfg, train_cfg = resolve_settings(preset, model_over, train_over)
@@ -434,33 +521,37 @@ class PlaygroundApp(App[int]):
                     from lyrics_tui.core.checkpoint import load_checkpoint
 
                     checkpoint = load_checkpoint(source)
-                more = train_over.get("epochs") or train_cfg.epochs
-                given = {k: v for k, v in train_over.items() if v is not None}
-                given["epochs"] = checkpoint.epoch + more
-                train_cfg = replace(checkpoint.train_config, **given)
-                validate(checkpoint.model_config, train_cfg)
-                note = f"continuing from epoch {checkpoint.epoch} to {train_cfg.epochs}"
+                plan = plan_continuation(checkpoint, train_over, more_epochs=train_cfg.epochs)
+                model_cfg, train_cfg, note = plan.model_config, plan.train_config, plan.note
             train_lines, val_lines = corpus.split(train_cfg.val_fraction)
             if self._quitting or self._stop_requested:
                 return
-            out = self.checkpoint_dir / f"{_safe_stem(corpus.path)}.pt"
-            run = TrainingRun(train_lines, val_lines, model_cfg, train_cfg, out_path=out,
-                              resume=checkpoint, device=device,
-                              sink=lambda event: self._sink(run_id, event),
-                              corpus_name=corpus.path)
+            out = self.checkpoint_dir / f"{safe_stem(corpus.path)}.pt"
+            run = TrainingRun(
+                train_lines,
+                val_lines,
+                model_cfg,
+                train_cfg,
+                out_path=out,
+                resume=checkpoint,
+                device=device,
+                sink=lambda event: self._sink(run_id, event),
+                corpus_name=corpus.path,
+            )
             self._active_run = run
             self.post_message(TrainingReady(run, run_id, note))
             if self._quitting or self._stop_requested:
                 run.stop()
             finished = run.run()
             if finished.message:
-                severity = "error" if finished.reason in ("diverged", "failed") else "warning"
-                self.post_message(Problem(finished.message, severity))
+                failed = finished.reason in ("diverged", "failed")
+                self.post_message(Problem(finished.message, "error" if failed else "warning"))
         except LyricsError as exc:
             self.post_message(TrainingFailed(str(exc), run_id))
-        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
-            self.post_message(TrainingFailed(f"training failed: {type(exc).__name__}: {exc}",
-                                             run_id))
+        except Exception as exc:
+            self.post_message(
+                TrainingFailed(f"training failed: {type(exc).__name__}: {exc}", run_id)
+            )
         finally:
             self._active_run = None
             self.post_message(TrainingThreadDone(run_id))
@@ -504,40 +595,46 @@ class PlaygroundApp(App[int]):
         if isinstance(event, E.TrainingStarted):
             run = self.current_run
             desc = self._model_description(run.model_config, event.vocab_size) if run else ""
-            self.run_info = (f"{desc} · {event.parameters / 1e6:.2f}M params · "
-                             f"{event.device}, {event.threads} thread(s)")
+            self.run_info = (
+                f"{desc} · {event.parameters / 1e6:.2f}M params · "
+                f"{event.device}, {event.threads} thread(s)"
+            )
             if self.train_state in ("starting",):
                 self._set_state("training")
             unknown = f"{event.unknown_rate:.1%} of validation tokens are <unk>"
-            panel.border_subtitle = (f"{event.train_tokens:,} train tokens · "
-                                     f"{event.val_tokens:,} val · {unknown}")
+            panel.border_subtitle = (
+                f"{event.train_tokens:,} train tokens · {event.val_tokens:,} val · {unknown}"
+            )
         elif isinstance(event, E.BatchFinished):
             now = time.monotonic()
             if now - self._progress_drawn < PROGRESS_EVERY_S and event.batch < event.batches:
                 return  # the next one will show; the end of an epoch always does
             self._progress_drawn = now
             panel.set_progress(
-                f"epoch {event.epoch}", event.batch, event.batches,
+                f"epoch {event.epoch}",
+                event.batch,
+                event.batches,
                 f"{event.batch}/{event.batches} · loss {event.loss:.3f} · "
-                f"ETA {fmt_duration(event.eta_s)} · {fmt_rate(event.tokens_per_s)} tok/s")
+                f"ETA {fmt.duration(event.eta_s)} · {fmt.rate(event.tokens_per_s)} tok/s",
+            )
         elif isinstance(event, E.EpochFinished):
             self.history.append(event.to_dict())
             self.dirty = True
             panel.set_history(self.history)
             self._refresh_status()
         elif isinstance(event, E.CheckpointSaved):
-            panel.border_subtitle = (f"autosaved epoch {event.epoch} → "
-                                     f"{_display_path(event.path)}")
+            panel.border_subtitle = f"autosaved epoch {event.epoch} → {_display_path(event.path)}"
         elif isinstance(event, E.TrainingPaused):
             self._set_state("paused")
         elif isinstance(event, E.TrainingResumed):
             if self.train_state in ("paused", "training"):
                 self._set_state("training")
         elif isinstance(event, E.TrainingFinished):
-            best = fmt_ppl(event.best_val_ppl)
+            best = fmt.ppl(event.best_val_ppl)
             if event.reason not in ("diverged", "failed"):
-                self.notify(f"training {event.reason} after {event.epochs} epoch(s); best val "
-                            f"ppl {best}")
+                self.notify(
+                    f"training {event.reason} after {event.epochs} epoch(s); best val ppl {best}"
+                )
 
     @on(TrainingFailed)
     def _on_training_failed(self, message: TrainingFailed) -> None:
@@ -583,7 +680,7 @@ class PlaygroundApp(App[int]):
         last = run.history[-1] if run.history else None
         epoch = last["epoch"] if last else run.epoch
         ppl = last.get("val_ppl") if last else None
-        name = f"{_safe_stem(self.corpus_path)}-e{epoch}"
+        name = f"{safe_stem(self.corpus_path)}-e{epoch}"
         if ppl is not None and math.isfinite(ppl):
             name += f"-ppl{ppl:.1f}"
         self._save_worker(run, self.checkpoint_dir / f"{name}.pt")
@@ -595,7 +692,7 @@ class PlaygroundApp(App[int]):
             self.post_message(Saved(saved))
         except LyricsError as exc:
             self.post_message(Problem(str(exc)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.post_message(Problem(f"{path}: checkpoint not saved ({type(exc).__name__})"))
 
     @on(Saved)
@@ -621,30 +718,24 @@ class PlaygroundApp(App[int]):
     @work(thread=True, group="load", exit_on_error=False)
     def _load_worker(self, path: str, quiet: bool, adopt_corpus: bool = True) -> None:
         try:
-            from lyrics_tui.core.fastload import read_checkpoint
-            from lyrics_tui.core.steppers import NumpyStepper
+            from lyrics_tui.core.loading import open_checkpoint
             from lyrics_tui.core.tokens import warm_up
 
-            checkpoint = read_checkpoint(str(Path(path).expanduser()))
-            try:
-                stepper = NumpyStepper(checkpoint.model_config, checkpoint.model_state)
-            except (KeyError, ValueError, TypeError):
-                raise CheckpointError(f"{path}: the weights do not match the stored model "
-                                      "configuration") from None
+            opened = open_checkpoint(path)
+            checkpoint, stepper = opened.checkpoint, opened.stepper
             warm_up(checkpoint.train_config.tokenizer)
             if checkpoint.train_config.tokenizer == "word":
                 self.tokenizer_ready = True
             self.post_message(CheckpointLoaded(checkpoint, stepper, quiet, adopt_corpus))
         except LyricsError as exc:
             self.post_message(Problem(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - a hostile file is a message, not a crash
+        except Exception as exc:
             self.post_message(Problem(f"{path}: not a readable checkpoint ({type(exc).__name__})"))
 
     @on(CheckpointLoaded)
     def _on_checkpoint_loaded(self, message: CheckpointLoaded) -> None:
         if self.training_active:
-            self.notify("a checkpoint finished loading while training; ignored",
-                        severity="warning")
+            self.notify("a checkpoint finished loading while training; ignored", severity="warning")
             return
         ck = message.checkpoint
         self.loaded = LoadedModel(ck, message.stepper)
@@ -652,8 +743,12 @@ class PlaygroundApp(App[int]):
         self._snap = None
         self.dirty = False
         self.history = list(ck.history)
-        if (message.adopt_corpus and ck.corpus and Path(ck.corpus).expanduser().is_file()
-                and not _same_corpus(ck.corpus, self.settings.corpus)):
+        if (
+            message.adopt_corpus
+            and ck.corpus
+            and Path(ck.corpus).expanduser().is_file()
+            and not _same_corpus(ck.corpus, self.settings.corpus)
+        ):
             # t continues this model, so the form shows the corpus it was trained on
             self.corpus_path = ck.corpus
             self.settings.set_corpus(ck.corpus)
@@ -664,9 +759,11 @@ class PlaygroundApp(App[int]):
         self._show_output()
         self.refresh_bindings()
         if not message.quiet:
-            self.notify(f"loaded {Path(ck.path).name}: epoch {ck.epoch}, val ppl "
-                        f"{fmt_ppl(ck.val_ppl)}, vocabulary {len(ck.vocab):,} — / then Enter "
-                        "generates")
+            self.notify(
+                f"loaded {Path(ck.path).name}: epoch {ck.epoch}, val ppl "
+                f"{fmt.ppl(ck.val_ppl)}, vocabulary {len(ck.vocab):,} — / then Enter "
+                "generates"
+            )
 
     def action_reset(self) -> None:
         if self.training_active:
@@ -675,8 +772,10 @@ class PlaygroundApp(App[int]):
         now = time.monotonic()
         if self.dirty and now - self._reset_armed_at > 3.0:
             self._reset_armed_at = now
-            self.notify("the trained model is not saved: press R again to discard it "
-                        "(s saves it)", severity="warning")
+            self.notify(
+                "the trained model is not saved: press R again to discard it (s saves it)",
+                severity="warning",
+            )
             return
         self._stop_generation()
         self.current_run = None
@@ -715,17 +814,22 @@ class PlaygroundApp(App[int]):
 
     def _start_generation(self, same_seed: bool) -> None:
         if not self.has_model:
-            self.notify("no model yet: press t to train one or l to load a checkpoint",
-                        severity="warning")
+            self.notify(
+                "no model yet: press t to train one or l to load a checkpoint", severity="warning"
+            )
             return
         try:
             sampler = self.settings.read_sampler()
             from lyrics_tui.core.sampling import SamplerSettings
 
             seed = self.last_seed if same_seed and self.last_seed is not None else sampler["seed"]
-            settings = SamplerSettings(temperature=self.temperature, top_k=sampler["top_k"],
-                                       top_p=sampler["top_p"], seed=seed,
-                                       max_tokens=sampler["max_tokens"])
+            settings = SamplerSettings(
+                temperature=self.temperature,
+                top_k=sampler["top_k"],
+                top_p=sampler["top_p"],
+                seed=seed,
+                max_tokens=sampler["max_tokens"],
+            )
             settings.validated()
         except LyricsError as exc:
             self.error(str(exc))
@@ -739,10 +843,13 @@ class PlaygroundApp(App[int]):
         pace = sampler["pace_ms"] / 1000.0
         try:
             model = self._generation_model(blocking=False)
-        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+        except Exception as exc:
             self.generating = False
-            self.error(str(exc) if isinstance(exc, LyricsError) else
-                       f"generation failed: {type(exc).__name__}: {exc}")
+            self.error(
+                str(exc)
+                if isinstance(exc, LyricsError)
+                else f"generation failed: {type(exc).__name__}: {exc}"
+            )
             return
         if model is None:  # the weights must be copied first: all of it in the worker
             self._gen_worker(self.gen_id, stop, pace, prompt=prompt, settings=settings)
@@ -760,10 +867,13 @@ class PlaygroundApp(App[int]):
             generation = Sampler(stepper, vocab, Tokenizer(kind)).generate(prompt, settings)
             tokens = iter(generation)
             first = next(tokens, None)
-        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+        except Exception as exc:
             self.generating = False
-            self.error(str(exc) if isinstance(exc, LyricsError) else
-                       f"generation failed: {type(exc).__name__}: {exc}")
+            self.error(
+                str(exc)
+                if isinstance(exc, LyricsError)
+                else f"generation failed: {type(exc).__name__}: {exc}"
+            )
             return
         # only the output is redrawn before the first token shows; the rest follows
         self.prompt_text, self.generated, self.gen_note = generation.prompt, [], ""
@@ -771,9 +881,12 @@ class PlaygroundApp(App[int]):
         if first is not None:
             self.generated.append(first.text)
         self._flush_tokens()
-        self.call_after_refresh(self._show_generation_state,
-                                GenerationStarted(self.gen_id, generation.prompt,
-                                                  generation.seed, generation.warnings, source))
+        self.call_after_refresh(
+            self._show_generation_state,
+            GenerationStarted(
+                self.gen_id, generation.prompt, generation.seed, generation.warnings, source
+            ),
+        )
         self._gen_worker(self.gen_id, stop, pace, tokens=tokens, count=int(first is not None))
 
     def _stop_generation(self) -> bool:
@@ -799,17 +912,29 @@ class PlaygroundApp(App[int]):
                 return None
             snap = self._snap
             live = self._active_run is run and not run.paused
-            fresh = snap is not None and snap[0] is run and (
-                snap[1] == run.step or (live and time.monotonic() - snap[2] < 2 * SNAPSHOT_EVERY_S))
-            if not fresh:
+            fresh = (
+                snap is not None
+                and snap[0] is run
+                and (
+                    snap[1] == run.step
+                    or (live and time.monotonic() - snap[2] < 2 * SNAPSHOT_EVERY_S)
+                )
+            )
+            if not fresh or snap is None:
                 if not blocking:
                     return None
                 state = {k: v.numpy() for k, v in run.snapshot_state().items()}
                 snap = (run, run.step, time.monotonic(), state)
                 self._snap = snap
-            source = f"live weights at step {snap[1]}" if live else f"trained model, epoch {run.epoch}"
-            return (NumpyStepper(run.model_config, snap[3]), run.vocab,
-                    run.train_config.tokenizer, source)
+            source = (
+                f"live weights at step {snap[1]}" if live else f"trained model, epoch {run.epoch}"
+            )
+            return (
+                NumpyStepper(run.model_config, snap[3]),
+                run.vocab,
+                run.train_config.tokenizer,
+                source,
+            )
         loaded = self.loaded
         if loaded is None:
             raise SettingsError("no model yet: press t to train one or l to load a checkpoint")
@@ -822,19 +947,32 @@ class PlaygroundApp(App[int]):
         return kind != "word" or self.tokenizer_ready
 
     @work(thread=True, group="generate", exit_on_error=False)
-    def _gen_worker(self, gen_id: int, stop: threading.Event, pace: float, *, prompt: str = "",
-                    settings: Any = None, tokens: Iterator[Any] | None = None,
-                    count: int = 0) -> None:
+    def _gen_worker(
+        self,
+        gen_id: int,
+        stop: threading.Event,
+        pace: float,
+        *,
+        prompt: str = "",
+        settings: Any = None,
+        tokens: Iterator[Any] | None = None,
+        count: int = 0,
+    ) -> None:
         """Stream tokens one message at a time; prepares the generation itself if not given."""
         try:
             if tokens is None:
                 from lyrics_tui.core.sampling import Sampler
                 from lyrics_tui.core.tokens import Tokenizer
 
-                stepper, vocab, kind, source = self._generation_model()
+                model = self._generation_model()
+                assert model is not None  # blocking: always a model
+                stepper, vocab, kind, source = model
                 generation = Sampler(stepper, vocab, Tokenizer(kind)).generate(prompt, settings)
-                self.post_message(GenerationStarted(gen_id, generation.prompt, generation.seed,
-                                                    generation.warnings, source))
+                self.post_message(
+                    GenerationStarted(
+                        gen_id, generation.prompt, generation.seed, generation.warnings, source
+                    )
+                )
                 tokens = iter(generation)
             elif pace and stop.wait(pace):
                 return
@@ -847,7 +985,7 @@ class PlaygroundApp(App[int]):
                     break
         except LyricsError as exc:
             self.post_message(Problem(str(exc)))
-        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
+        except Exception as exc:
             self.post_message(Problem(f"generation failed: {type(exc).__name__}: {exc}"))
         finally:
             self.post_message(GenerationDone(gen_id, count, stop.is_set()))
@@ -892,9 +1030,11 @@ class PlaygroundApp(App[int]):
         if message.gen_id != self.gen_id:
             return
         self.generating = False
-        self.gen_note = (f"[stopped after {message.tokens} tokens · seed {self.last_seed}]"
-                         if message.stopped else
-                         f"[{message.tokens} tokens · seed {self.last_seed} · r repeats it]")
+        self.gen_note = (
+            f"[stopped after {message.tokens} tokens · seed {self.last_seed}]"
+            if message.stopped
+            else f"[{message.tokens} tokens · seed {self.last_seed} · r repeats it]"
+        )
         if self.prompt_text or self.generated:
             self._show_output()
         self._refresh_status()
@@ -958,14 +1098,17 @@ class PlaygroundApp(App[int]):
             self.query_one("#output-scroll").focus()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.binding_rows()))
 
     def action_inspect(self) -> None:
         """The inspection screen (tui/inspect_screen.py) over the model held now."""
         from lyrics_tui.tui.inspect_screen import InspectScreen, app_settings, app_subject
 
-        self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self),
-                                       checkpoint_folder=self.checkpoint_dir))
+        self.push_screen(
+            InspectScreen(
+                lambda: app_subject(self), app_settings(self), checkpoint_folder=self.checkpoint_dir
+            )
+        )
 
     @on(Input.Changed)
     def _on_input_changed(self, event: Input.Changed) -> None:
@@ -985,14 +1128,14 @@ class PlaygroundApp(App[int]):
         self._stop_requested = True
         # Leaving takes many short turns of the UI thread; while jieba's dictionary loads (or a
         # trainer winds down) each turn waits out the other thread's 5 ms GIL slice.
-        sys.setswitchinterval(0.0005)
+        tuning.fast_thread_switches()
         run = self._active_run
         if run is not None:
             run.stop()
         self._stop_generation()
         try:
             self.query_one("#status", Static).update("quitting…")
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         deadline = time.monotonic() + QUIT_WAIT_S
         while time.monotonic() < deadline and self._busy_workers():
@@ -1009,24 +1152,28 @@ class PlaygroundApp(App[int]):
         if run is None or run.last_good is None or run.out_path is None:
             return
         try:
-            from lyrics_tui.core.trainer import last_checkpoint_path
+            from lyrics_tui.core.paths import last_checkpoint_path
 
             run.save(last_checkpoint_path(run.out_path))
         except LyricsError:
             pass
-        except Exception:  # noqa: BLE001 - quitting must not fail
+        except Exception:
             pass
 
     def threads_left(self) -> bool:
         """True when a training or saving thread is still running after the app ended."""
         return any(not done.is_set() for done in self.train_done) or any(
             w.group == "save" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
-            for w in self.workers)
+            for w in self.workers
+        )
 
     def _busy_workers(self) -> list[Worker]:
-        return [w for w in self.workers
-                if w.group in ("train", "generate", "save", "load")
-                and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        return [
+            w
+            for w in self.workers
+            if w.group in ("train", "generate", "save", "load")
+            and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+        ]
 
 
 def _same_corpus(a: str, b: str) -> bool:
@@ -1042,9 +1189,12 @@ def run_playground(args: Any) -> int:
     """Entry point from tui/cli.py: open the playground (or serve it with --serve)."""
     if getattr(args, "serve", False):
         return serve(args)
-    app = PlaygroundApp(corpus=getattr(args, "corpus", None),
-                        checkpoint=getattr(args, "checkpoint", None),
-                        device=getattr(args, "device", "auto") or "auto")
+    tuning.for_training()
+    app = PlaygroundApp(
+        corpus=getattr(args, "corpus", None),
+        checkpoint=getattr(args, "checkpoint", None),
+        device=getattr(args, "device", "auto") or "auto",
+    )
     return run_app(app)
 
 
@@ -1073,8 +1223,10 @@ def serve(args: Any) -> int:
     try:
         from textual_serve.server import Server
     except ImportError:
-        print("lyrics-tui: --serve needs textual-serve (pip install 'lyrics-tui[serve]')",
-              file=sys.stderr)
+        print(
+            "lyrics-tui: --serve needs textual-serve (pip install 'lyrics-tui[serve]')",
+            file=sys.stderr,
+        )
         return 2
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):

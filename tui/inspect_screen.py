@@ -13,17 +13,19 @@ they cannot switch views there. Esc in a text field leaves the field (as in the 
 Esc elsewhere closes the screen. In the Score view m compares the line under a second checkpoint
 (core.inspection.compare_lines); m or Esc goes back to the single model.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
@@ -32,6 +34,7 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Label, Static
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
+from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.keybar import KeyBar
 
 SubjectProvider = Callable[[], Any]  # () -> core.inspection.Subject | None
@@ -52,25 +55,12 @@ POSITIVE = ("#7a6060", "#b02828", "#e03c3c", "#ff3030")
 NEGATIVE = ("#606a7a", "#2840b0", "#3060e0", "#3c78ff")
 
 
-def fmt_prob(p: float) -> str:
-    if p <= 0:
-        return "—"
-    if p < 0.0001:
-        return f"{p:.1e}"
-    return f"{p:.2%}"
-
-
-def fmt_ppl(ppl: float | None) -> str:
-    if ppl is None:
-        return "-"
-    return f"{ppl:,.1f}" if ppl < 1e6 else f"{ppl:.3g}"
-
-
 def model_line(subject: Any) -> str:
     """The label and shape of a Subject, for the header."""
     c = subject.stepper.config
-    return (f"{subject.label} · {c.cell} {c.embed}→{c.hidden}×{c.layers} · "
-            f"vocab {len(subject.vocab):,}")
+    return (
+        f"{subject.label} · {c.cell} {c.embed}→{c.hidden}×{c.layers} · vocab {len(subject.vocab):,}"
+    )
 
 
 def app_subject(app: Any) -> Any:
@@ -84,15 +74,22 @@ def app_subject(app: Any) -> Any:
     run = getattr(app, "current_run", None)
     if run is not None:
         live = bool(getattr(app, "training_active", False))
-        label = (f"live weights, epoch {run.epoch + 1} step {run.step}" if live
-                 else f"trained model, epoch {run.epoch}")
+        label = (
+            f"live weights, epoch {run.epoch + 1} step {run.step}"
+            if live
+            else f"trained model, epoch {run.epoch}"
+        )
         return subject_from_run(run, label=label)
     loaded = getattr(app, "loaded", None)
     if loaded is None:
         return None
     ck = loaded.checkpoint
-    return Subject(loaded.stepper, ck.vocab, Tokenizer(ck.train_config.tokenizer),
-                   label=Path(str(ck.path)).name)
+    return Subject(
+        loaded.stepper,
+        ck.vocab,
+        Tokenizer(ck.train_config.tokenizer),
+        label=Path(str(ck.path)).name,
+    )
 
 
 def app_settings(app: Any) -> SamplerSettings:
@@ -100,11 +97,14 @@ def app_settings(app: Any) -> SamplerSettings:
     its settings form (the defaults for a field that does not parse)."""
     try:
         values = app.settings.read_sampler()
-    except Exception:  # noqa: BLE001 - a half-typed field or no form: the defaults
+    except Exception:
         values = {}
-    return SamplerSettings(temperature=float(getattr(app, "temperature", 0.8)),
-                           top_k=int(values.get("top_k") or 0),
-                           top_p=float(values.get("top_p", 1.0)), seed=values.get("seed"))
+    return SamplerSettings(
+        temperature=float(getattr(app, "temperature", 0.8)),
+        top_k=int(values.get("top_k") or 0),
+        top_p=float(values.get("top_p", 1.0)),
+        seed=values.get("seed"),
+    )
 
 
 class SubjectReady(Message):
@@ -133,7 +133,7 @@ class FitTable(DataTable):
     """A DataTable that tells the screen its new size, so a view can fit its rows to it."""
 
     class Resized(Message):
-        def __init__(self, table: "FitTable") -> None:
+        def __init__(self, table: FitTable) -> None:
             super().__init__()
             self.table = table
 
@@ -144,13 +144,13 @@ class FitTable(DataTable):
 class InspectField(Input):
     """A text field of this screen: Enter submits, Esc gives the keys back to the view."""
 
-    BINDINGS = [Binding("escape", "screen.leave_field", "Done")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "screen.leave_field", "Done")]
 
 
 def heat_strip(levels: tuple[int, ...], spark: str, colour: bool) -> Text:
     """A sparkline of hidden units, each cell coloured by its level (red +, blue -)."""
     text = Text(no_wrap=True)
-    for level, char in zip(levels, spark):
+    for level, char in zip(levels, spark, strict=True):
         if not colour or level == 0:
             text.append(char, style="dim" if colour else "")
         else:
@@ -200,42 +200,97 @@ class InspectScreen(ModalScreen[None]):
     InspectScreen DataTable { height: 1fr; scrollbar-size-vertical: 1; }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", tooltip="back to the playground"),
-        Binding("f1", "view('step')", "Step", group=VIEW_KEYS,
-                tooltip="step-through decoding: pick each next word"),
-        Binding("f2", "view('score')", "Score", group=VIEW_KEYS,
-                tooltip="score a line: each word's probability, surprisal and rank"),
-        Binding("f3", "view('near')", "Neighbours", group=VIEW_KEYS,
-                tooltip="the nearest words in the embedding space"),
-        Binding("f4", "view('hidden')", "Hidden", group=VIEW_KEYS,
-                tooltip="the hidden state after each word"),
-        Binding("v", "next_view", "Next view", group=VIEW_KEYS,
-                tooltip="the next view (for terminals that keep F1-F4 to themselves)"),
+        Binding(
+            "f1",
+            "view('step')",
+            "Step",
+            group=VIEW_KEYS,
+            tooltip="step-through decoding: pick each next word",
+        ),
+        Binding(
+            "f2",
+            "view('score')",
+            "Score",
+            group=VIEW_KEYS,
+            tooltip="score a line: each word's probability, surprisal and rank",
+        ),
+        Binding(
+            "f3",
+            "view('near')",
+            "Neighbours",
+            group=VIEW_KEYS,
+            tooltip="the nearest words in the embedding space",
+        ),
+        Binding(
+            "f4",
+            "view('hidden')",
+            "Hidden",
+            group=VIEW_KEYS,
+            tooltip="the hidden state after each word",
+        ),
+        Binding(
+            "v",
+            "next_view",
+            "Next view",
+            group=VIEW_KEYS,
+            tooltip="the next view (for terminals that keep F1-F4 to themselves)",
+        ),
         Binding("1", "pick(1)", "Pick", key_display="1-9", tooltip="pick that candidate"),
         *[Binding(str(n), f"pick({n})", "Pick", show=False) for n in range(2, 10)],
         Binding("s", "sample", "Sample", tooltip="let the sampler pick the next word"),
-        Binding("b,backspace", "back", "Back", key_display="b",
-                tooltip="step back over the last word"),
+        Binding(
+            "b,backspace", "back", "Back", key_display="b", tooltip="step back over the last word"
+        ),
         Binding("g", "sample_line", "Line", tooltip="let the sampler finish the line"),
-        Binding("minus", "temperature(-0.1)", "Temperature -0.1", key_display="-",
-                group=TEMPERATURE_KEYS),
-        Binding("plus,equals_sign", "temperature(0.1)", "Temperature +0.1", key_display="+",
-                group=TEMPERATURE_KEYS),
+        Binding(
+            "minus",
+            "temperature(-0.1)",
+            "Temperature -0.1",
+            key_display="-",
+            group=TEMPERATURE_KEYS,
+        ),
+        Binding(
+            "plus,equals_sign",
+            "temperature(0.1)",
+            "Temperature +0.1",
+            key_display="+",
+            group=TEMPERATURE_KEYS,
+        ),
         Binding("k", "top_k", "Top-k", tooltip="cycle top-k: off, 5, 10, 20, 40, 100"),
         Binding("p", "top_p", "Top-p", tooltip="cycle top-p: off, 0.95, 0.9, 0.8, 0.6"),
-        Binding("slash", "focus_input", "Type", key_display="/",
-                tooltip="type a prompt, a line or a word"),
-        Binding("r", "refresh_model", "Refresh",
-                tooltip="read the model again (during training: the newest weights)"),
-        Binding("m", "compare", "Compare",
-                tooltip="score the line under a second checkpoint too (m or Esc: back)"),
+        Binding(
+            "slash",
+            "focus_input",
+            "Type",
+            key_display="/",
+            tooltip="type a prompt, a line or a word",
+        ),
+        Binding(
+            "r",
+            "refresh_model",
+            "Refresh",
+            tooltip="read the model again (during training: the newest weights)",
+        ),
+        Binding(
+            "m",
+            "compare",
+            "Compare",
+            tooltip="score the line under a second checkpoint too (m or Esc: back)",
+        ),
     ]
 
-    def __init__(self, subject_provider: SubjectProvider,
-                 settings: SamplerSettings | None = None, *, view: str = "step",
-                 checkpoint_folder: Path | None = None,
-                 name: str | None = None, id: str | None = None) -> None:
+    def __init__(
+        self,
+        subject_provider: SubjectProvider,
+        settings: SamplerSettings | None = None,
+        *,
+        view: str = "step",
+        checkpoint_folder: Path | None = None,
+        name: str | None = None,
+        id: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id)
         self.checkpoint_folder = checkpoint_folder  # where m lists checkpoints (None: default)
         self.compare_subject: Any = None  # model B of the comparison (core.inspection.Subject)
@@ -261,23 +316,26 @@ class InspectScreen(ModalScreen[None]):
             with Vertical(id="view-step", classes="view"):
                 with Horizontal(classes="input-row"):
                     yield Label("prompt ›")
-                    yield InspectField(placeholder="start text, Enter (empty: a new line)",
-                                       id="step-prompt", compact=True)
+                    yield InspectField(
+                        placeholder="start text, Enter (empty: a new line)",
+                        id="step-prompt",
+                        compact=True,
+                    )
                 yield Static("", id="step-text")
                 yield Static("", id="step-info", classes="info")
                 yield FitTable(id="step-table", cursor_type="row")
             with Vertical(id="view-score", classes="view"):
                 with Horizontal(classes="input-row"):
                     yield Label("line ›")
-                    yield InspectField(placeholder="a line to score, Enter", id="score-line",
-                                       compact=True)
+                    yield InspectField(
+                        placeholder="a line to score, Enter", id="score-line", compact=True
+                    )
                 yield Static("", id="score-info", classes="info")
                 yield FitTable(id="score-table", cursor_type="row")
             with Vertical(id="view-near", classes="view"):
                 with Horizontal(classes="input-row"):
                     yield Label("word ›")
-                    yield InspectField(placeholder="a word, Enter", id="near-word",
-                                       compact=True)
+                    yield InspectField(placeholder="a word, Enter", id="near-word", compact=True)
                 yield Static("", id="near-info", classes="info")
                 yield FitTable(id="near-table", cursor_type="row")
             with Vertical(id="view-hidden", classes="view"):
@@ -288,9 +346,10 @@ class InspectScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self._show_tabs()
         for table_id, columns in (
-                ("step-table", ("#>", "word", "model>", "after filters>", "rank>")),
-                ("score-table", SCORE_COLUMNS),
-                ("near-table", ("#>", "word", "cosine>", "", "seen>"))):
+            ("step-table", ("#>", "word", "model>", "after filters>", "rank>")),
+            ("score-table", SCORE_COLUMNS),
+            ("near-table", ("#>", "word", "cosine>", "", "seen>")),
+        ):
             self.query_one(f"#{table_id}", DataTable).add_columns(*map(header, columns))
         self._show_hints()
         self._focus_view()
@@ -342,9 +401,10 @@ class InspectScreen(ModalScreen[None]):
         except LyricsError as exc:
             self.post_message(SubjectReady(None, str(exc)))
             return
-        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
-            self.post_message(SubjectReady(None, f"could not read the model: "
-                                                 f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:
+            self.post_message(
+                SubjectReady(None, f"could not read the model: {type(exc).__name__}: {exc}")
+            )
             return
         self.post_message(SubjectReady(subject))
 
@@ -408,12 +468,16 @@ class InspectScreen(ModalScreen[None]):
     def _need_subject(self) -> bool:
         if self.subject is not None:
             return True
-        self.notify("reading the model…" if self.fetching or not self.loaded_once else NO_MODEL,
-                    severity="warning")
+        self.notify(
+            "reading the model…" if self.fetching or not self.loaded_once else NO_MODEL,
+            severity="warning",
+        )
         return False
 
     # -- bindings: only the keys of the view shown -----------------------------------------
-    STEP_ACTIONS = {"pick", "sample", "back", "temperature", "top_k", "top_p"}
+    STEP_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {"pick", "sample", "back", "temperature", "top_k", "top_p"}
+    )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.STEP_ACTIONS:
@@ -496,8 +560,9 @@ class InspectScreen(ModalScreen[None]):
 
         seed = self.walk.seed if self.walk is not None else self.settings.seed
         try:
-            walk = StepThrough(self.subject, replace(self.settings, seed=seed), prompt,
-                               top=self._candidate_rows())
+            walk = StepThrough(
+                self.subject, replace(self.settings, seed=seed), prompt, top=self._candidate_rows()
+            )
         except LyricsError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return False
@@ -534,6 +599,7 @@ class InspectScreen(ModalScreen[None]):
             for _ in range(LINE_WORDS_MAX):
                 if self.walk.sample().text == NEWLINE:
                     break
+
         self._act(line)
 
     def _set_settings(self, **changes: Any) -> None:
@@ -591,15 +657,20 @@ class InspectScreen(ModalScreen[None]):
         view = walk.current
         self._static("#step-text").update(self._context_text())
         s = view
-        settings = (f"temperature {s.temperature:.2f} · top-k {s.top_k or 'off'} · "
-                    f"top-p {f'{s.top_p:.2f}' if s.top_p < 1 else 'off'}"
-                    + (f" · penalty {s.repetition_penalty:g}" if s.repetition_penalty != 1 else "")
-                    + f" · seed {walk.seed}")
-        self._static("#step-info").update(Text(
-            f"step {view.index + 1} · entropy {view.entropy_bits:.2f} bits (≈ "
-            f"{view.effective_choices:,.1f} equal choices) · {view.survivors:,} of "
-            f"{view.vocab_size:,} words survive\n{settings} · <unk> {fmt_prob(view.unk_prob)}, "
-            f"never picked"))
+        settings = (
+            f"temperature {s.temperature:.2f} · top-k {s.top_k or 'off'} · "
+            f"top-p {f'{s.top_p:.2f}' if s.top_p < 1 else 'off'}"
+            + (f" · penalty {s.repetition_penalty:g}" if s.repetition_penalty != 1 else "")
+            + f" · seed {walk.seed}"
+        )
+        self._static("#step-info").update(
+            Text(
+                f"step {view.index + 1} · entropy {view.entropy_bits:.2f} bits (≈ "
+                f"{view.effective_choices:,.1f} equal choices) · {view.survivors:,} of "
+                f"{view.vocab_size:,} words survive\n{settings} · <unk> {fmt.prob(view.unk_prob)}, "
+                f"never picked"
+            )
+        )
         table = self._table("step")
         table.clear()
         top_final = max((c.final_prob for c in view.candidates), default=0.0) or 1.0
@@ -607,12 +678,17 @@ class InspectScreen(ModalScreen[None]):
         for c in view.candidates:
             style = "" if c.survives else "dim"
             word = Text(c.label, style=style)
-            final = fmt_prob(c.final_prob)
+            final = fmt.prob(c.final_prob)
             if bar_width:
                 final = f"{bar(c.final_prob / top_final, bar_width):<{bar_width}} {final:>7}"
-            table.add_row(num(str(c.number)), word, num(fmt_prob(c.model_prob), style),
-                          num(final, style), num(f"{c.model_rank:,}", style),
-                          key=f"cand-{c.number}")
+            table.add_row(
+                num(str(c.number)),
+                word,
+                num(fmt.prob(c.model_prob), style),
+                num(final, style),
+                num(f"{c.model_rank:,}", style),
+                key=f"cand-{c.number}",
+            )
 
     @on(FitTable.Resized)
     def _on_table_resized(self, message: FitTable.Resized) -> None:
@@ -623,8 +699,12 @@ class InspectScreen(ModalScreen[None]):
                 self._show_step()
         elif table_id == "near-table":
             near = self.near
-            if near is not None and self.subject is not None and message.table.size.height > 1 \
-                    and self.neighbour_counts() != (len(near.neighbours), len(near.farthest)):
+            if (
+                near is not None
+                and self.subject is not None
+                and message.table.size.height > 1
+                and self.neighbour_counts() != (len(near.neighbours), len(near.farthest))
+            ):
                 self._neighbours(self.near_word)
         elif table_id == "hidden-table" and self.view == "hidden":
             self._show_hidden()
@@ -646,22 +726,30 @@ class InspectScreen(ModalScreen[None]):
                 self.comparison = compare_lines(self.subject, self.compare_subject, text_read)
             except LyricsError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
-            except Exception as exc:  # noqa: BLE001 - e.g. weights that do not fit: one line
-                self.notify(f"could not compare: {type(exc).__name__}: {exc}",
-                            severity="error", timeout=8)
+            except Exception as exc:
+                self.notify(
+                    f"could not compare: {type(exc).__name__}: {exc}", severity="error", timeout=8
+                )
         if self.comparison is not None:
             self._draw_comparison(self.comparison)
         else:
             self._draw_score(score)
 
     def _draw_score(self, score: Any) -> None:
-        known = (f" · {fmt_ppl(score.known_perplexity)} over known words"
-                 if score.unknown and score.known_perplexity is not None else "")
-        unknown = (f" · unknown (scored as <unk>): {' '.join(score.unknown)}"
-                   if score.unknown else "")
-        self._static("#score-info").update(Text(
-            f"perplexity {fmt_ppl(score.perplexity)}{known} · {score.total_bits:.1f} bits over "
-            f"{len(score.words)} tokens · {score.bits_per_char:.2f} bits/char{unknown}"))
+        known = (
+            f" · {fmt.ppl(score.known_perplexity)} over known words"
+            if score.unknown and score.known_perplexity is not None
+            else ""
+        )
+        unknown = (
+            f" · unknown (scored as <unk>): {' '.join(score.unknown)}" if score.unknown else ""
+        )
+        self._static("#score-info").update(
+            Text(
+                f"perplexity {fmt.ppl(score.perplexity)}{known} · {score.total_bits:.1f} bits over "
+                f"{len(score.words)} tokens · {score.bits_per_char:.2f} bits/char{unknown}"
+            )
+        )
         table = self._score_table(SCORE_COLUMNS)
         most = max((w.surprisal_bits for w in score.words), default=1.0) or 1.0
         bar_width = max(0, min(16, self.size.width - 64))
@@ -672,15 +760,22 @@ class InspectScreen(ModalScreen[None]):
             bits = f"{w.surprisal_bits:5.2f}"
             if bar_width:
                 bits = f"{bits} {bar(w.surprisal_bits / most, bar_width)}"
-            table.add_row(num(str(w.position + 1)), word, num(fmt_prob(w.prob)), bits,
-                          num(f"{w.rank:,}"), f"{w.top_guess_label} {fmt_prob(w.top_prob)}",
-                          key=f"word-{w.position}")
+            table.add_row(
+                num(str(w.position + 1)),
+                word,
+                num(fmt.prob(w.prob)),
+                bits,
+                num(f"{w.rank:,}"),
+                f"{w.top_guess_label} {fmt.prob(w.top_prob)}",
+                key=f"word-{w.position}",
+            )
 
     def _score_table(self, columns: tuple[str, ...]) -> DataTable:
         """The score table, emptied, with these columns."""
         table = self._table("score")
         if tuple(c.label.plain for c in table.columns.values()) != tuple(
-                c.rstrip(">") for c in columns):
+            c.rstrip(">") for c in columns
+        ):
             table.clear(columns=True)
             table.add_columns(*map(header, columns))
         else:
@@ -696,8 +791,9 @@ class InspectScreen(ModalScreen[None]):
         if not self._need_subject():
             return
         if self.line_score is None:
-            self.notify("score a line first (type it, Enter), then m compares it",
-                        severity="warning")
+            self.notify(
+                "score a line first (type it, Enter), then m compares it", severity="warning"
+            )
             return
         from lyrics_tui.core.paths import checkpoint_dir, list_checkpoints
         from lyrics_tui.tui.screens import LoadScreen
@@ -724,17 +820,17 @@ class InspectScreen(ModalScreen[None]):
         except LyricsError as exc:
             self.post_message(CompareReady(None, str(exc)))
             return
-        except Exception as exc:  # noqa: BLE001 - never a traceback in the app
-            self.post_message(CompareReady(None, f"could not read {path}: "
-                                                 f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:
+            self.post_message(
+                CompareReady(None, f"could not read {path}: {type(exc).__name__}: {exc}")
+            )
             return
         self.post_message(CompareReady(subject))
 
     @on(CompareReady)
     def _on_compare_ready(self, message: CompareReady) -> None:
         if message.error or message.subject is None:
-            self.notify(message.error or "no model to compare with", severity="error",
-                        timeout=8)
+            self.notify(message.error or "no model to compare with", severity="error", timeout=8)
             if self.line_score is not None:
                 self._draw_score(self.line_score)
             return
@@ -753,23 +849,36 @@ class InspectScreen(ModalScreen[None]):
 
     def _draw_comparison(self, cmp: Any) -> None:
         a, b = cmp.a, cmp.b
-        verdict = {"a": "A reads it better", "b": "B reads it better",
-                   "same": "both read it alike"}[cmp.better]
-        self._static("#score-info").update(Text(
-            f"A {Path(a.label).name or 'model'} · B {Path(b.label).name or 'model'}\n"
-            f"perplexity A {fmt_ppl(a.perplexity)} · B {fmt_ppl(b.perplexity)} · bits/char "
-            f"A {a.bits_per_char:.2f} · B {b.bits_per_char:.2f} — {verdict}"
-            + (f"\n{cmp.note}" if cmp.note else " · m or Esc: one model")))
+        verdict = {
+            "a": "A reads it better",
+            "b": "B reads it better",
+            "same": "both read it alike",
+        }[cmp.better]
+        self._static("#score-info").update(
+            Text(
+                f"A {Path(a.label).name or 'model'} · B {Path(b.label).name or 'model'}\n"
+                f"perplexity A {fmt.ppl(a.perplexity)} · B {fmt.ppl(b.perplexity)} · bits/char "
+                f"A {a.bits_per_char:.2f} · B {b.bits_per_char:.2f} — {verdict}"
+                + (f"\n{cmp.note}" if cmp.note else " · m or Esc: one model")
+            )
+        )
         table = self._score_table(COMPARE_COLUMNS)
         for w in cmp.words:
             word = Text(w.label)
             if not (w.known_a and w.known_b):
                 word.append(" (unknown)", style="bold red" if self.colour else "bold")
             better = "B" if w.delta_bits < 0 else "A" if w.delta_bits > 0 else "="
-            table.add_row(num(str(w.position + 1)), word, num(f"{w.bits_a:.2f}"),
-                          num(f"{w.bits_b:.2f}"), num(f"{w.delta_bits:+.2f}"), better,
-                          num(f"{w.rank_a:,}"), num(f"{w.rank_b:,}"),
-                          key=f"word-{w.position}")
+            table.add_row(
+                num(str(w.position + 1)),
+                word,
+                num(f"{w.bits_a:.2f}"),
+                num(f"{w.bits_b:.2f}"),
+                num(f"{w.delta_bits:+.2f}"),
+                better,
+                num(f"{w.rank_a:,}"),
+                num(f"{w.rank_b:,}"),
+                key=f"word-{w.position}",
+            )
 
     # -- 3. neighbours ---------------------------------------------------------------------
     def neighbour_counts(self) -> tuple[int, int]:
@@ -792,21 +901,35 @@ class InspectScreen(ModalScreen[None]):
             return
         self.near, self.near_word = result, result.word
         self.query_one("#near-word", Input).value = result.label
-        self._static("#near-info").update(Text(
-            f"nearest to {result.label} by cosine similarity · seen {result.count:,} times · "
-            f"vector length {result.norm:.2f} · Enter on a row looks that word up · r refreshes"))
+        self._static("#near-info").update(
+            Text(
+                f"nearest to {result.label} by cosine similarity · seen {result.count:,} times · "
+                f"vector length {result.norm:.2f} · Enter on a row looks that word up · r refreshes"
+            )
+        )
         table = self._table("near")
         table.clear()
         bar_width = max(8, min(30, self.size.width - 40))
         for kind, rows in (("near", result.neighbours), ("far", result.farthest)):
             if kind == "far" and rows:
-                table.add_row("", Text("…", style="dim"), "", Text("least similar", style="dim"),
-                              "", key="sep")
+                table.add_row(
+                    "",
+                    Text("…", style="dim"),
+                    "",
+                    Text("least similar", style="dim"),
+                    "",
+                    key="sep",
+                )
             for n in rows:
-                shape = (bar(n.cosine, bar_width) if n.cosine > 0
-                         else bar(-n.cosine, bar_width, "-"))
-                table.add_row(num(f"{n.rank:,}"), n.label, num(f"{n.cosine:+.3f}"), shape,
-                              num(f"{n.count:,}"), key=f"{kind}-{n.token_id}")
+                shape = bar(n.cosine, bar_width) if n.cosine > 0 else bar(-n.cosine, bar_width, "-")
+                table.add_row(
+                    num(f"{n.rank:,}"),
+                    n.label,
+                    num(f"{n.cosine:+.3f}"),
+                    shape,
+                    num(f"{n.count:,}"),
+                    key=f"{kind}-{n.token_id}",
+                )
 
     # -- 4. hidden state -------------------------------------------------------------------
     def strip_width(self, cell: str, hidden: int, steps: tuple[Any, ...] = ()) -> int:
@@ -829,27 +952,41 @@ class InspectScreen(ModalScreen[None]):
         config = self.subject.stepper.config
         width = self.strip_width(config.cell, config.hidden, steps)
         lstm = config.cell == "lstm"
-        squeeze = (f"each cell the strongest of {config.hidden / width:.1f} units"
-                   if width < config.hidden else "one cell per unit")
+        squeeze = (
+            f"each cell the strongest of {config.hidden / width:.1f} units"
+            if width < config.hidden
+            else "one cell per unit"
+        )
         hint = "" if self.walk.picked else " · pick words in F1, or g samples a line"
-        self._static("#hidden-info").update(Text(
-            f"{config.cell.upper()} layer {config.layers}, {config.hidden} units after each word "
-            f"read · ▁ = −1 … █ = +1, {squeeze}"
-            + (" · c scaled to its largest |value|" if lstm else "")
-            + " · picked words bold" + hint))
+        self._static("#hidden-info").update(
+            Text(
+                f"{config.cell.upper()} layer {config.layers}, {config.hidden} units after each "
+                "word "
+                f"read · ▁ = −1 … █ = +1, {squeeze}"
+                + (" · c scaled to its largest |value|" if lstm else "")
+                + " · picked words bold"
+                + hint
+            )
+        )
         table = self._table("hidden")
         table.clear(columns=True)
         columns = ["#>", "word", "|h|>", "moved>", "h_t"] + (["|c|>", "c_t"] if lstm else [])
         table.add_columns(*map(header, columns))
         for step in steps:
             word = Text(step.label, style="bold" if step.generated else "")
-            row = [num(str(step.index)), word, num(f"{step.h.norm:.2f}"),
-                   num(f"{step.change:.2f}"),
-                   heat_strip(step.h.binned_levels(width), step.h.spark_binned(width),
-                              self.colour)]
+            row = [
+                num(str(step.index)),
+                word,
+                num(f"{step.h.norm:.2f}"),
+                num(f"{step.change:.2f}"),
+                heat_strip(step.h.binned_levels(width), step.h.spark_binned(width), self.colour),
+            ]
             if lstm and step.c is not None:
-                row += [num(f"{step.c.norm:.2f}"),
-                        heat_strip(step.c.binned_levels(width), step.c.spark_binned(width),
-                                   self.colour)]
+                row += [
+                    num(f"{step.c.norm:.2f}"),
+                    heat_strip(
+                        step.c.binned_levels(width), step.c.spark_binned(width), self.colour
+                    ),
+                ]
             table.add_row(*row, key=f"h-{step.index}")
         table.move_cursor(row=len(steps) - 1)

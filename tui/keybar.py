@@ -3,6 +3,7 @@
 Textual's Footer is one line and scrolls sideways, which at 80 columns hides the last keys
 (help and quit among them). This one lists the same active bindings, wrapped between keys.
 """
+
 from __future__ import annotations
 
 from rich.cells import cell_len

@@ -2,11 +2,13 @@
 
 Each carries plain data from core/; the app turns them into views. Nothing here computes.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from textual.message import Message
+from textual.notifications import SeverityLevel
 
 
 class TrainEvent(Message):
@@ -46,8 +48,9 @@ class TrainingThreadDone(Message):
 class CheckpointLoaded(Message):
     """A checkpoint read with numpy (no torch): its Checkpoint and a ready NumpyStepper."""
 
-    def __init__(self, checkpoint: Any, stepper: Any, quiet: bool,
-                 adopt_corpus: bool = True) -> None:
+    def __init__(
+        self, checkpoint: Any, stepper: Any, quiet: bool, adopt_corpus: bool = True
+    ) -> None:
         super().__init__()
         self.checkpoint = checkpoint
         self.stepper = stepper
@@ -58,7 +61,7 @@ class CheckpointLoaded(Message):
 class Problem(Message):
     """Something the user should read: a notification, never a traceback."""
 
-    def __init__(self, text: str, severity: str = "error") -> None:
+    def __init__(self, text: str, severity: SeverityLevel = "error") -> None:
         super().__init__()
         self.text = text
         self.severity = severity
@@ -71,8 +74,9 @@ class Saved(Message):
 
 
 class GenerationStarted(Message):
-    def __init__(self, gen_id: int, prompt_text: str, seed: int, warnings: list[str],
-                 source: str) -> None:
+    def __init__(
+        self, gen_id: int, prompt_text: str, seed: int, warnings: list[str], source: str
+    ) -> None:
         super().__init__()
         self.gen_id = gen_id
         self.prompt_text = prompt_text

@@ -2,46 +2,24 @@
 
 Views only: they show numbers core/ computed and hand the user's input back as plain values.
 """
+
 from __future__ import annotations
 
 import asyncio
-import math
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
 from lyrics_tui.core.config import CELLS, PRESETS, resolve_settings
 from lyrics_tui.core.errors import SettingsError
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def fmt_rate(rate: float) -> str:
-    if rate >= 100_000:
-        return f"{rate / 1000:.0f}k"
-    if rate >= 10_000:
-        return f"{rate / 1000:.1f}k"
-    return f"{rate:,.0f}"
-
-
-def fmt_ppl(ppl: float | None) -> str:
-    if ppl is None or not math.isfinite(ppl):
-        return "-"
-    return f"{ppl:.1f}" if ppl < 100_000 else f"{ppl:.3g}"
-
+from lyrics_tui.core.sampling import SamplerSettings
+from lyrics_tui.tui import format as fmt
 
 # -- training panel ----------------------------------------------------------------------------
 TABLE_HEADER = " ep  train    val     ppl tok/s  time"
@@ -49,9 +27,11 @@ TABLE_HEADER = " ep  train    val     ppl tok/s  time"
 
 def epoch_row(e: dict[str, Any]) -> str:
     val = e.get("val_loss")
-    return (f"{e['epoch']:3d} {e['train_loss']:6.3f} "
-            f"{(f'{val:6.3f}' if val is not None else '     -')} {fmt_ppl(e.get('val_ppl')):>7} "
-            f"{fmt_rate(e.get('tokens_per_s', 0.0)):>5} {fmt_duration(e.get('elapsed_s')):>5}")
+    return (
+        f"{e['epoch']:3d} {e['train_loss']:6.3f} "
+        f"{(f'{val:6.3f}' if val is not None else '     -')} {fmt.ppl(e.get('val_ppl')):>7} "
+        f"{fmt.rate(e.get('tokens_per_s', 0.0)):>5} {fmt.duration(e.get('elapsed_s')):>5}"
+    )
 
 
 class ProgressRow(Widget):
@@ -78,12 +58,13 @@ class ProgressRow(Widget):
         fraction = min(1.0, max(0.0, done / total))
         percent = f"{fraction:4.0%}"
         bar_width = max(4, width - cell_len(epoch_text) - cell_len(label) - len(percent) - 4)
-        filled = int(round(bar_width * fraction))
+        filled = round(bar_width * fraction)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(epoch_text + " ")
         text.append("━" * filled, style="bold")
-        text.append("╺" + "━" * max(0, bar_width - filled - 1) if filled < bar_width else "",
-                    style="dim")
+        text.append(
+            "╺" + "━" * max(0, bar_width - filled - 1) if filled < bar_width else "", style="dim"
+        )
         text.append(f" {percent}")
         if label:
             text.append(f" {label}")
@@ -135,14 +116,33 @@ class TrainingPanel(Vertical):
 
 # -- settings ----------------------------------------------------------------------------------
 # (field, label, type, group): blank fields take the preset's value (shown as placeholder).
-MODEL_FIELDS = [("embed", "embed", int), ("hidden", "hidden", int), ("layers", "layers", int),
-                ("dropout", "dropout", float)]
-TRAIN_FIELDS = [("epochs", "epochs", int), ("lr", "lr", float), ("batch_size", "batch", int),
-                ("bptt", "bptt", int)]
-SAMPLER_FIELDS = [("top_k", "top-k", int, "0"), ("top_p", "top-p", float, "1.0"),
-                  ("max_tokens", "length", int, "100"), ("seed", "seed", int, "random"),
-                  ("pace_ms", "pace ms", int, "30")]
-SAMPLER_DEFAULTS = {"top_k": 0, "top_p": 1.0, "max_tokens": 100, "seed": None, "pace_ms": 30}
+MODEL_FIELDS = [
+    ("embed", "embed", int),
+    ("hidden", "hidden", int),
+    ("layers", "layers", int),
+    ("dropout", "dropout", float),
+]
+TRAIN_FIELDS = [
+    ("epochs", "epochs", int),
+    ("lr", "lr", float),
+    ("batch_size", "batch", int),
+    ("bptt", "bptt", int),
+]
+SAMPLER_FIELDS = [
+    ("top_k", "top-k", int, "0"),
+    ("top_p", "top-p", float, "1.0"),
+    ("max_tokens", "length", int, "100"),
+    ("seed", "seed", int, "random"),
+    ("pace_ms", "pace ms", int, "30"),
+]
+_SAMPLER = SamplerSettings()
+SAMPLER_DEFAULTS = {
+    "top_k": _SAMPLER.top_k,
+    "top_p": _SAMPLER.top_p,
+    "max_tokens": _SAMPLER.max_tokens,
+    "seed": _SAMPLER.seed,
+    "pace_ms": 30,  # a pause between tokens, so that they can be watched arriving
+}
 
 
 def parse_field(label: str, text: str, kind: type) -> Any:
@@ -159,10 +159,17 @@ def parse_field(label: str, text: str, kind: type) -> Any:
 class SettingsPanel(VerticalScroll):
     """Training settings (locked while a run is active) and sampler settings (always live)."""
 
-    BINDINGS = [Binding("escape", "app.leave_field", "Done")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.leave_field", "Done")]
 
-    def __init__(self, corpus: str, preset: str, model_values: dict[str, Any],
-                 train_values: dict[str, Any], sampler_values: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        corpus: str,
+        preset: str,
+        model_values: dict[str, Any],
+        train_values: dict[str, Any],
+        sampler_values: dict[str, Any],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._corpus = corpus
         self._preset = preset if preset in PRESETS else "default"
@@ -199,31 +206,60 @@ class SettingsPanel(VerticalScroll):
     def _form(self) -> ComposeResult:
         yield Label("Training · set before a run", classes="section")
         rows = [
-            Horizontal(Label("corpus", classes="field-label"),
-                       Input(self._corpus, id="set-corpus", compact=True), classes="field"),
-            Horizontal(Label("preset", classes="field-label"),
-                       Select([(p, p) for p in PRESETS], value=self._preset, allow_blank=False,
-                              id="set-preset", compact=True), classes="field"),
-            Horizontal(Label("cell", classes="field-label"),
-                       Select([(c, c) for c in CELLS], prompt="preset",
-                              value=self._model_values.get("cell")
-                              if self._model_values.get("cell") in CELLS else Select.NULL,
-                              id="set-cell", compact=True), classes="field"),
+            Horizontal(
+                Label("corpus", classes="field-label"),
+                Input(self._corpus, id="set-corpus", compact=True),
+                classes="field",
+            ),
+            Horizontal(
+                Label("preset", classes="field-label"),
+                Select(
+                    [(p, p) for p in PRESETS],
+                    value=self._preset,
+                    allow_blank=False,
+                    id="set-preset",
+                    compact=True,
+                ),
+                classes="field",
+            ),
+            Horizontal(
+                Label("cell", classes="field-label"),
+                Select(
+                    [(c, c) for c in CELLS],
+                    prompt="preset",
+                    value=self._model_values.get("cell")
+                    if self._model_values.get("cell") in CELLS
+                    else Select.NULL,
+                    id="set-cell",
+                    compact=True,
+                ),
+                classes="field",
+            ),
         ]
-        rows += [self._field(name, label, self._model_values.get(name))
-                 for name, label, _ in MODEL_FIELDS]
-        rows += [self._field(name, label, self._train_values.get(name))
-                 for name, label, _ in TRAIN_FIELDS]
+        rows += [
+            self._field(name, label, self._model_values.get(name))
+            for name, label, _ in MODEL_FIELDS
+        ]
+        rows += [
+            self._field(name, label, self._train_values.get(name))
+            for name, label, _ in TRAIN_FIELDS
+        ]
         yield Vertical(*rows, id="train-settings", disabled=self._locked)
         yield Label("Sampler · for the next generation", classes="section")
         for name, label, _, placeholder in SAMPLER_FIELDS:
             yield self._field(name, label, self._sampler_values.get(name), placeholder)
 
     def _field(self, name: str, label: str, value: Any, placeholder: str = "") -> Horizontal:
-        return Horizontal(Label(label, classes="field-label"),
-                          Input("" if value is None else str(value), placeholder=placeholder,
-                                id=f"set-{name}", compact=True),
-                          classes="field")
+        return Horizontal(
+            Label(label, classes="field-label"),
+            Input(
+                "" if value is None else str(value),
+                placeholder=placeholder,
+                id=f"set-{name}",
+                compact=True,
+            ),
+            classes="field",
+        )
 
     def on_mount(self) -> None:
         self.border_title = "Settings"
@@ -272,12 +308,18 @@ class SettingsPanel(VerticalScroll):
         if not self._form_ready:
             preset = self._preset
             model = {"cell": self._model_values.get("cell")}
-            model.update({n: parse_field(l, self._text(n, self._model_values.get(n)), k)
-                          for n, l, k in MODEL_FIELDS})
-            train = {n: parse_field(l, self._text(n, self._train_values.get(n)), k)
-                     for n, l, k in TRAIN_FIELDS}
+            model.update(
+                {
+                    n: parse_field(label, self._text(n, self._model_values.get(n)), k)
+                    for n, label, k in MODEL_FIELDS
+                }
+            )
+            train = {
+                n: parse_field(label, self._text(n, self._train_values.get(n)), k)
+                for n, label, k in TRAIN_FIELDS
+            }
             return preset, self._untie(preset, model), {**self._hidden_train(), **train}
-        preset = self.query_one("#set-preset", Select).value
+        preset = str(self.query_one("#set-preset", Select).value)
         cell = self.query_one("#set-cell", Select).value
         model = {"cell": cell if isinstance(cell, str) else None}
         for name, label, kind in MODEL_FIELDS:
@@ -306,7 +348,7 @@ class SettingsPanel(VerticalScroll):
         return model
 
     def read_sampler(self) -> dict[str, Any]:
-        values = dict(SAMPLER_DEFAULTS)
+        values: dict[str, Any] = dict(SAMPLER_DEFAULTS)
         for name, label, kind, _ in SAMPLER_FIELDS:
             parsed = parse_field(label, self._text(name, self._sampler_values.get(name)), kind)
             if parsed is not None:
@@ -320,7 +362,7 @@ class SettingsPanel(VerticalScroll):
 class PromptInput(Input):
     """The start text. Up/Down change the temperature here too (letters are for typing)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "app.temperature(0.1)", "Temperature +0.1", show=False),
         Binding("down", "app.temperature(-0.1)", "Temperature -0.1", show=False),
         Binding("escape", "app.leave_field", "Done"),
@@ -331,8 +373,11 @@ class PromptPane(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(id="prompt-row"):
             yield Label("start ›", id="prompt-label")
-            yield PromptInput(placeholder="a start word, then Enter (empty: a new line)",
-                              id="prompt", compact=True)
+            yield PromptInput(
+                placeholder="a start word, then Enter (empty: a new line)",
+                id="prompt",
+                compact=True,
+            )
         yield Static("", id="sampler-line")
         with VerticalScroll(id="output-scroll"):
             yield Static("", id="output")
@@ -344,11 +389,13 @@ class PromptPane(Vertical):
     def show_sampler(self, temperature: float, sampler: dict[str, Any], seed: int | None) -> None:
         top_k = sampler.get("top_k") or 0
         top_p = sampler.get("top_p", 1.0)
-        parts = [f"temperature {temperature:.2f}",
-                 f"top-k {top_k if top_k else 'off'}",
-                 f"top-p {top_p:.2f}" if top_p < 1 else "top-p off",
-                 f"length {sampler.get('max_tokens', 100)}",
-                 f"seed {seed if seed is not None else '-'}"]
+        parts = [
+            f"temperature {temperature:.2f}",
+            f"top-k {top_k if top_k else 'off'}",
+            f"top-p {top_p:.2f}" if top_p < 1 else "top-p off",
+            f"length {sampler.get('max_tokens', 100)}",
+            f"seed {seed if seed is not None else '-'}",
+        ]
         self.query_one("#sampler-line", Static).update(Text(" · ".join(parts)))
 
     def show_output(self, prompt_text: str, generated: list[str], note: str = "") -> None:
@@ -356,8 +403,10 @@ class PromptPane(Vertical):
         text.append(prompt_text, style="bold underline")
         text.append("".join(generated))
         if note:
-            text.append(("\n" if text.plain and not text.plain.endswith("\n") else "") + note,
-                        style="dim italic")
+            text.append(
+                ("\n" if text.plain and not text.plain.endswith("\n") else "") + note,
+                style="dim italic",
+            )
         self.query_one("#output", Static).update(text)
         scroll = self.query_one("#output-scroll", VerticalScroll)
         self.call_after_refresh(scroll.scroll_end, animate=False)

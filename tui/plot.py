@@ -1,4 +1,5 @@
 """The loss plot (plotext). Imported after the first frame: plotext costs ~50 ms to import."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,7 @@ class LossPlot(PlotextPlot):
             plt.xticks(list(range(first, last + 1, step)))
             plt.plot(self.epochs, self.train, label="train", marker="hd")
         if self.val:
-            plt.plot([e for e, _ in self.val], [v for _, v in self.val], label="val",
-                     marker="x")
+            plt.plot([e for e, _ in self.val], [v for _, v in self.val], label="val", marker="x")
         if not self.epochs:
             plt.xlim(0, 10)
             plt.ylim(0, 10)

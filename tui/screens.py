@@ -1,15 +1,17 @@
 """Modal screens: help, checkpoint loading (list, path with completion, file tree), save output."""
+
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
@@ -38,15 +40,22 @@ class PathSuggester(Suggester):
                 if os.path.isdir(full):
                     full += os.sep
                 if value.startswith("~"):
-                    full = "~" + full[len(os.path.expanduser("~")):]
+                    full = "~" + full[len(os.path.expanduser("~")) :]
                 return full
         return None
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key, from the app's own bindings (so it cannot drift from them)."""
+    """Every key, from the app's own bindings (so it cannot drift from them): `rows` are
+    (keys, action, description, more) as PlaygroundApp.binding_rows() gives them."""
 
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss_help", "Close help")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "dismiss_help", "Close help")
+    ]
+
+    def __init__(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        super().__init__()
+        self.rows = list(rows)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
@@ -57,19 +66,21 @@ class HelpScreen(ModalScreen[None]):
         self.query_one("#help-box").focus()
 
     def _text(self) -> Table:
-        from lyrics_tui.tui.app import PlaygroundApp  # the bindings live on the app class
-
         table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for key, _action, description, extra in PlaygroundApp.binding_rows():
+        for key, _action, description, extra in self.rows:
             table.add_row(key, Text(description + (f" — {extra}" if extra else "")))
         table.add_row("", "")
-        table.add_row("", Text(
-            "Training runs in the background; generation uses the weights being trained. "
-            "Unknown prompt words are read as <unk> (a note says which). Settings: blank "
-            "fields take the preset's value; training fields lock while a run is active. "
-            "Checkpoints saved with s are named <corpus>-e<epoch>-ppl<val ppl>.pt."))
+        table.add_row(
+            "",
+            Text(
+                "Training runs in the background; generation uses the weights being trained. "
+                "Unknown prompt words are read as <unk> (a note says which). Settings: blank "
+                "fields take the preset's value; training fields lock while a run is active. "
+                "Checkpoints saved with s are named <corpus>-e<epoch>-ppl<val ppl>.pt."
+            ),
+        )
         return table
 
     def action_dismiss_help(self) -> None:
@@ -78,14 +89,15 @@ class HelpScreen(ModalScreen[None]):
 
 class CheckpointTree(DirectoryTree):
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
-        return [p for p in paths if not p.name.startswith(".")
-                and (p.is_dir() or p.suffix == ".pt")]
+        return [
+            p for p in paths if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".pt")
+        ]
 
 
 class LoadScreen(ModalScreen[str | None]):
     """Pick a checkpoint: the list from checkpoints/, a typed path, or the file tree."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, files: list[Path], start_dir: Path) -> None:
         super().__init__()
@@ -98,8 +110,12 @@ class LoadScreen(ModalScreen[str | None]):
             options = [Option(self._describe(p), id=str(i)) for i, p in enumerate(self.files)]
             yield OptionList(*options, id="load-list")
             yield Label("…or a path (→ accepts the completion):", classes="section")
-            yield Input(placeholder="path/to/checkpoint.pt", suggester=PathSuggester(),
-                        id="load-path", compact=True)
+            yield Input(
+                placeholder="path/to/checkpoint.pt",
+                suggester=PathSuggester(),
+                id="load-path",
+                compact=True,
+            )
             yield Label("…or browse:", classes="section")
             yield CheckpointTree(str(self.start_dir), id="load-tree")
 
@@ -109,7 +125,8 @@ class LoadScreen(ModalScreen[str | None]):
             self.query_one("#load-list").focus()
         else:
             self.query_one("#load-list", OptionList).add_option(
-                Option("(no checkpoints in this folder yet)", disabled=True))
+                Option("(no checkpoints in this folder yet)", disabled=True)
+            )
             self.query_one("#load-path").focus()
 
     @staticmethod
@@ -139,7 +156,7 @@ class LoadScreen(ModalScreen[str | None]):
 class WriteScreen(ModalScreen[str | None]):
     """Ask where to write the generated text."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, default: str) -> None:
         super().__init__()

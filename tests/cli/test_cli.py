@@ -1,5 +1,6 @@
 """The command line: JSON output of train/generate/eval, sampler inputs, and bad input -> exit 2
 with one line on stderr."""
+
 from __future__ import annotations
 
 import io
@@ -13,10 +14,10 @@ import sys
 import pytest
 import torch
 
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.core.sampling import MAX_SEED, MAX_TOKENS
 from lyrics_tui.tui.cli import main
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
 
 EPOCH_KEYS = {"event", "epoch", "train_loss", "val_loss", "val_ppl", "tokens_per_s", "elapsed_s"}
 DONE_TRAIN_KEYS = {"event", "best_val_ppl", "checkpoint"}
@@ -67,8 +68,18 @@ def tokens_and_done(out):
 # -- train -----------------------------------------------------------------------------------
 def test_train_json_prints_only_documented_json_lines(capsys, tmp_path, corpus_file):
     out_path = tmp_path / "m.pt"
-    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 2,
-                         "--out", out_path, "--json")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--corpus",
+        corpus_file,
+        *TINY_FLAGS,
+        "--epochs",
+        2,
+        "--out",
+        out_path,
+        "--json",
+    )
     assert code == 0, err
     assert err == ""
     rows = json_lines(out)
@@ -76,8 +87,10 @@ def test_train_json_prints_only_documented_json_lines(capsys, tmp_path, corpus_f
     assert [r["event"] for r in epochs] == ["epoch", "epoch"]
     for i, row in enumerate(epochs, start=1):
         assert EPOCH_KEYS <= row.keys() and row["epoch"] == i
-        assert all(isinstance(row[k], (int, float)) and math.isfinite(row[k])
-                   for k in EPOCH_KEYS - {"event"})
+        assert all(
+            isinstance(row[k], (int, float)) and math.isfinite(row[k])
+            for k in EPOCH_KEYS - {"event"}
+        )
         assert row["val_ppl"] == pytest.approx(math.exp(row["val_loss"]))
     assert done["event"] == "done" and DONE_TRAIN_KEYS <= done.keys()
     assert done["checkpoint"] == str(out_path) and out_path.exists()
@@ -86,16 +99,37 @@ def test_train_json_prints_only_documented_json_lines(capsys, tmp_path, corpus_f
 
 
 def test_train_on_a_terminal_prints_a_readable_summary(capsys, tmp_path, corpus_file):
-    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 1,
-                         "--out", tmp_path / "m.pt")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--corpus",
+        corpus_file,
+        *TINY_FLAGS,
+        "--epochs",
+        1,
+        "--out",
+        tmp_path / "m.pt",
+    )
     assert code == 0, err
     assert "vocabulary" in out and "epoch   1" in out and "best checkpoint" in out
     assert not out.lstrip().startswith("{")
 
 
 def test_train_max_vocab_caps_the_stored_vocabulary(capsys, tmp_path, corpus_file):
-    code, _, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 1,
-                       "--max-vocab", 30, "--out", tmp_path / "m.pt", "--json")
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--corpus",
+        corpus_file,
+        *TINY_FLAGS,
+        "--epochs",
+        1,
+        "--max-vocab",
+        30,
+        "--out",
+        tmp_path / "m.pt",
+        "--json",
+    )
     assert code == 0, err
     assert len(load_checkpoint(tmp_path / "m.pt").vocab) == 30
 
@@ -104,8 +138,20 @@ def test_train_on_one_line_of_100000_characters(capsys, tmp_path):
     text = "".join(BUNDLED.read_text(encoding="utf-8").split())
     corpus = tmp_path / "long.txt"
     corpus.write_text((text * 5)[:100_000], encoding="utf-8")
-    code, out, err = cli(capsys, "train", "--corpus", corpus, *TINY_FLAGS, "--epochs", 1,
-                         "--tokenizer", "char", "--out", tmp_path / "m.pt", "--json")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--corpus",
+        corpus,
+        *TINY_FLAGS,
+        "--epochs",
+        1,
+        "--tokenizer",
+        "char",
+        "--out",
+        tmp_path / "m.pt",
+        "--json",
+    )
     assert code == 0, err
     assert json_lines(out)[-1]["checkpoint"] == str(tmp_path / "m.pt")
 
@@ -114,8 +160,18 @@ def test_train_on_one_line_of_100000_characters(capsys, tmp_path):
 def test_train_on_other_encodings(capsys, tmp_path, small_lines, encoding):
     corpus = tmp_path / "c.txt"
     corpus.write_bytes("\r\n".join(small_lines[:120]).encode(encoding))
-    code, _, err = cli(capsys, "train", "--corpus", corpus, *TINY_FLAGS, "--epochs", 1,
-                       "--out", tmp_path / "m.pt", "--json")
+    code, _, err = cli(
+        capsys,
+        "train",
+        "--corpus",
+        corpus,
+        *TINY_FLAGS,
+        "--epochs",
+        1,
+        "--out",
+        tmp_path / "m.pt",
+        "--json",
+    )
     assert code == 0, err
     tokens = load_checkpoint(tmp_path / "m.pt").vocab.tokens
     assert len(tokens) > 20 and "\n" in tokens
@@ -123,8 +179,9 @@ def test_train_on_other_encodings(capsys, tmp_path, small_lines, encoding):
     assert not any(ch in t for t in tokens for ch in "\ufeff\r\x00")
 
 
-def test_a_save_that_fails_mid_run_stops_with_one_line_and_exit_1(capsys, tmp_path,
-                                                                  corpus_file, monkeypatch):
+def test_a_save_that_fails_mid_run_stops_with_one_line_and_exit_1(
+    capsys, tmp_path, corpus_file, monkeypatch
+):
     import lyrics_tui.core.trainer
     from lyrics_tui.core.errors import CheckpointError
 
@@ -132,16 +189,30 @@ def test_a_save_that_fails_mid_run_stops_with_one_line_and_exit_1(capsys, tmp_pa
         raise CheckpointError(f"{path}: checkpoint not saved: the disk is full")
 
     monkeypatch.setattr(lyrics_tui.core.trainer, "save_checkpoint", full)
-    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 3,
-                         "--out", tmp_path / "m.pt", "--json")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--corpus",
+        corpus_file,
+        *TINY_FLAGS,
+        "--epochs",
+        3,
+        "--out",
+        tmp_path / "m.pt",
+        "--json",
+    )
     assert code == 1
-    assert err.strip() == f"lyrics-tui: {tmp_path / 'm-last.pt'}: checkpoint not saved: the disk is full"
+    assert (
+        err.strip()
+        == f"lyrics-tui: {tmp_path / 'm-last.pt'}: checkpoint not saved: the disk is full"
+    )
     done = json_lines(out)[-1]
     assert done["reason"] == "failed" and done["checkpoint"] is None and done["epochs"] == 1
 
 
 def test_a_nan_loss_stops_train_with_one_line_exit_1_and_keeps_the_good_checkpoint(
-        capsys, tmp_path, corpus_file, monkeypatch):
+    capsys, tmp_path, corpus_file, monkeypatch
+):
     real = torch.nn.functional.cross_entropy
     calls = {"n": 0}
 
@@ -155,8 +226,18 @@ def test_a_nan_loss_stops_train_with_one_line_exit_1_and_keeps_the_good_checkpoi
 
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
     out_path = tmp_path / "m.pt"
-    code, out, err = cli(capsys, "train", "--corpus", corpus_file, *TINY_FLAGS, "--epochs", 5,
-                         "--out", out_path, "--json")
+    code, out, err = cli(
+        capsys,
+        "train",
+        "--corpus",
+        corpus_file,
+        *TINY_FLAGS,
+        "--epochs",
+        5,
+        "--out",
+        out_path,
+        "--json",
+    )
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "the loss became nan" in lines[0]
@@ -181,8 +262,18 @@ def test_generate_json_streams_tokens_then_done(capsys, checkpoint_path):
 
 
 def test_generate_plain_prints_the_prompt_and_the_text(capsys, checkpoint_path):
-    code, out, err = cli(capsys, "generate", "--checkpoint", checkpoint_path, "--prompt", "晚风",
-                         "--seed", 1, "--length", 10)
+    code, out, err = cli(
+        capsys,
+        "generate",
+        "--checkpoint",
+        checkpoint_path,
+        "--prompt",
+        "晚风",
+        "--seed",
+        1,
+        "--length",
+        10,
+    )
     assert code == 0, err
     assert out.startswith("晚风") and out.endswith("\n")
     assert "10 tokens" in err and "seed 1" in err
@@ -191,8 +282,9 @@ def test_generate_plain_prints_the_prompt_and_the_text(capsys, checkpoint_path):
 def test_same_seed_same_text_different_seed_different_text(capsys, checkpoint_path):
     texts = []
     for seed in (1, 1, 2, 3):
-        _, out, _ = gen(capsys, checkpoint_path, "--seed", seed, "--length", 30,
-                        "--temperature", 1.0)
+        _, out, _ = gen(
+            capsys, checkpoint_path, "--seed", seed, "--length", 30, "--temperature", 1.0
+        )
         texts.append(tokens_and_done(out)[1]["text"])
     assert texts[0] == texts[1]
     assert len(set(texts)) > 1
@@ -205,8 +297,9 @@ def test_empty_prompt_works(capsys, checkpoint_path):
 
 
 def test_a_prompt_of_unknown_words_only_is_a_warning_not_an_error(capsys, checkpoint_path):
-    code, out, err = gen(capsys, checkpoint_path, "--prompt", "Zebra quokka", "--length", 5,
-                         "--seed", 1)
+    code, out, err = gen(
+        capsys, checkpoint_path, "--prompt", "Zebra quokka", "--length", 5, "--seed", 1
+    )
     assert code == 0
     assert "not in the vocabulary" in err and "Zebra" in err and "quokka" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -215,8 +308,12 @@ def test_a_prompt_of_unknown_words_only_is_a_warning_not_an_error(capsys, checkp
 
 
 def test_temperature_zero_is_greedy_whatever_the_seed(capsys, checkpoint_path):
-    texts = {tokens_and_done(gen(capsys, checkpoint_path, "--temperature", 0, "--seed", s,
-                                 "--length", 20)[1])[1]["text"] for s in (1, 2, 3)}
+    texts = {
+        tokens_and_done(
+            gen(capsys, checkpoint_path, "--temperature", 0, "--seed", s, "--length", 20)[1]
+        )[1]["text"]
+        for s in (1, 2, 3)
+    }
     assert len(texts) == 1
     _, out, _ = gen(capsys, checkpoint_path, "--temperature", 0, "--length", 20)
     tokens, _ = tokens_and_done(out)
@@ -225,8 +322,9 @@ def test_temperature_zero_is_greedy_whatever_the_seed(capsys, checkpoint_path):
 
 def test_top_p_zero_and_top_k_one_are_greedy(capsys, checkpoint_path):
     def text(*flags):
-        return tokens_and_done(gen(capsys, checkpoint_path, "--length", 20, "--seed", 4,
-                                   *flags)[1])[1]["text"]
+        return tokens_and_done(
+            gen(capsys, checkpoint_path, "--length", 20, "--seed", 4, *flags)[1]
+        )[1]["text"]
 
     greedy = text("--temperature", "0")
     assert text("--top-p", "0") == greedy
@@ -237,8 +335,9 @@ def test_top_k_zero_and_above_the_vocabulary_are_off(capsys, checkpoint_path):
     vocab_size = len(load_checkpoint(checkpoint_path).vocab)
 
     def text(k):
-        code, out, err = gen(capsys, checkpoint_path, "--length", 30, "--seed", 9,
-                             "--temperature", 1.0, "--top-k", k)
+        code, out, err = gen(
+            capsys, checkpoint_path, "--length", 30, "--seed", 9, "--temperature", 1.0, "--top-k", k
+        )
         assert code == 0, err
         return tokens_and_done(out)[1]["text"]
 
@@ -246,8 +345,9 @@ def test_top_k_zero_and_above_the_vocabulary_are_off(capsys, checkpoint_path):
 
 
 def test_a_huge_temperature_is_capped_and_said(capsys, checkpoint_path):
-    code, out, err = gen(capsys, checkpoint_path, "--temperature", "1e6", "--length", 5,
-                         "--seed", 1)
+    code, out, err = gen(
+        capsys, checkpoint_path, "--temperature", "1e6", "--length", 5, "--seed", 1
+    )
     assert code == 0
     assert "capped at 100" in err and len(err.strip().splitlines()) == 1
     assert len(tokens_and_done(out)[0]) == 5
@@ -271,7 +371,7 @@ def test_length_ten_million_is_capped_and_the_cap_is_said(capsys, checkpoint_pat
 def test_lines_stops_after_n_lines(capsys, checkpoint_path):
     code, out, _ = gen(capsys, checkpoint_path, "--lines", 2, "--length", 5000, "--seed", 3)
     assert code == 0
-    tokens, done = tokens_and_done(out)
+    tokens, _ = tokens_and_done(out)
     assert [t["token"] for t in tokens].count("\n") == 2 and tokens[-1]["token"] == "\n"
 
 
@@ -290,8 +390,9 @@ def test_the_largest_documented_seed_works(capsys, checkpoint_path):
 
 # -- eval ------------------------------------------------------------------------------------
 def test_eval_json(capsys, checkpoint_path, corpus_file):
-    code, out, err = cli(capsys, "eval", "--checkpoint", checkpoint_path, "--text", corpus_file,
-                         "--json")
+    code, out, err = cli(
+        capsys, "eval", "--checkpoint", checkpoint_path, "--text", corpus_file, "--json"
+    )
     assert code == 0, err
     (row,) = json_lines(out)
     assert EVAL_KEYS <= row.keys()
@@ -302,8 +403,7 @@ def test_eval_json(capsys, checkpoint_path, corpus_file):
 def test_eval_of_a_text_whose_words_are_all_unseen(capsys, tmp_path, checkpoint_path):
     text = tmp_path / "alien.txt"
     text.write_text("Zebra quokka axolotl\nXylophone narwhal\n", encoding="utf-8")
-    code, out, err = cli(capsys, "eval", "--checkpoint", checkpoint_path, "--text", text,
-                         "--json")
+    code, out, err = cli(capsys, "eval", "--checkpoint", checkpoint_path, "--text", text, "--json")
     assert code == 0, err
     (row,) = json_lines(out)
     assert math.isfinite(row["perplexity"]) and row["perplexity"] > 1
@@ -321,7 +421,9 @@ def test_eval_plain(capsys, checkpoint_path, corpus_file):
 def bad_files(tmp_path_factory, checkpoint_path):
     folder = tmp_path_factory.mktemp("bad")
     files = {
-        "empty": b"", "blank": b"  \n\n\t\n", "binary": bytes(range(256)) * 40,
+        "empty": b"",
+        "blank": b"  \n\n\t\n",
+        "binary": bytes(range(256)) * 40,
         "utf16-no-bom": "我爱你\n".encode("utf-16-le") * 50,
         "noise.pt": os.urandom(3000),
         "cut.pt": checkpoint_path.read_bytes()[:2000],
@@ -381,8 +483,9 @@ BAD_TRAIN = [
 
 
 @pytest.mark.parametrize("flags,says", BAD_TRAIN, ids=[" ".join(f) for f, _ in BAD_TRAIN])
-def test_bad_train_input_is_one_line_and_exit_2(capsys, tmp_path, corpus_file, bad_files,
-                                               checkpoint_path, flags, says):
+def test_bad_train_input_is_one_line_and_exit_2(
+    capsys, tmp_path, corpus_file, bad_files, checkpoint_path, flags, says
+):
     if "cuda" in flags and torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     flags = [f.format(bad=bad_files, ckpt=checkpoint_path) for f in flags]
@@ -413,7 +516,7 @@ BAD_GENERATE = [
     (["--top-p", "1.5"], "top-p"),
     (["--top-p", "-0.1"], "top-p"),
     (["--top-p", "nan"], "top-p"),
-    (["--repetition-penalty", "0"], "repetition penalty"),
+    (["--repetition-penalty", "0"], "--repetition-penalty"),
     (["--length", "-1"], "length"),
     (["--lines", "-1"], "lines"),
     (["--seed", "-1"], f"0 and {MAX_SEED}"),
@@ -426,8 +529,9 @@ BAD_GENERATE = [
 
 @pytest.mark.parametrize("flags,says", BAD_GENERATE, ids=[" ".join(f) for f, _ in BAD_GENERATE])
 @pytest.mark.parametrize("json_mode", [True, False], ids=["json", "plain"])
-def test_bad_generate_input_is_one_line_and_exit_2(capsys, bad_files, checkpoint_path, flags,
-                                                  says, json_mode):
+def test_bad_generate_input_is_one_line_and_exit_2(
+    capsys, bad_files, checkpoint_path, flags, says, json_mode
+):
     if "cuda" in flags and torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     flags = [f.format(bad=bad_files) for f in flags]
@@ -451,8 +555,9 @@ BAD_EVAL = [
 
 
 @pytest.mark.parametrize("flags,says", BAD_EVAL, ids=[" ".join(f) for f, _ in BAD_EVAL])
-def test_bad_eval_input_is_one_line_and_exit_2(capsys, bad_files, checkpoint_path, corpus_file,
-                                              flags, says):
+def test_bad_eval_input_is_one_line_and_exit_2(
+    capsys, bad_files, checkpoint_path, corpus_file, flags, says
+):
     flags = [f.format(bad=bad_files, ckpt=checkpoint_path, corpus=corpus_file) for f in flags]
     line = one_line_error(*cli(capsys, "eval", "--json", *flags))
     assert says in line
@@ -468,27 +573,61 @@ def test_generate_help_documents_the_sampler_rules(capsys):
     code, out, _ = cli(capsys, "generate", "--help")
     assert code == 0
     text = " ".join(out.split())
-    for phrase in ("empty: start a new line", "above 10,000 is capped", "0 is greedy",
-                   "above 100 is capped", "0 or more than the vocabulary: off",
-                   "0..1 (1: off)", f"0..{MAX_SEED}", "same seed, same text", "1 (off) to 10",
-                   "(0: no limit)", "read as <unk>"):
+    for phrase in (
+        "empty: start a new line",
+        "above 10,000 is capped",
+        "0 is greedy",
+        "above 100 is capped",
+        "0 or more than the vocabulary: off",
+        "0..1 (1: off)",
+        f"0..{MAX_SEED}",
+        "same seed, same text",
+        "1 (off) to 10",
+        "(0: no limit)",
+        "read as <unk>",
+    ):
         assert phrase in text, phrase
 
 
 def test_train_help_documents_the_flags_of_the_issue(capsys):
     code, out, _ = cli(capsys, "train", "--help")
     assert code == 0
-    for flag in ("--corpus", "--val-fraction", "--val-file", "--tokenizer", "--min-count",
-                 "--max-vocab", "--preset", "--cell", "--embed", "--hidden", "--layers",
-                 "--dropout", "--epochs", "--time-budget", "--batch-size", "--bptt", "--lr",
-                 "--seed", "--out", "--resume", "--json", "--device"):
+    for flag in (
+        "--corpus",
+        "--val-fraction",
+        "--val-file",
+        "--tokenizer",
+        "--min-count",
+        "--max-vocab",
+        "--preset",
+        "--cell",
+        "--embed",
+        "--hidden",
+        "--layers",
+        "--dropout",
+        "--epochs",
+        "--time-budget",
+        "--batch-size",
+        "--bptt",
+        "--lr",
+        "--seed",
+        "--out",
+        "--resume",
+        "--json",
+        "--device",
+    ):
         assert flag in out, flag
 
 
 # -- the real console script -----------------------------------------------------------------
 def _console(*argv, timeout=120):
-    return subprocess.run([sys.executable, "-m", "lyrics_tui.tui.cli", *map(str, argv)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "lyrics_tui.tui.cli", *map(str, argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_console_script_bad_checkpoint_is_one_line(bad_files):
@@ -504,8 +643,9 @@ def test_console_script_bad_corpus_is_one_line(bad_files):
 
 
 def test_console_script_generates(checkpoint_path):
-    done = _console("generate", "--checkpoint", checkpoint_path, "--length", 8, "--seed", 2,
-                    "--json")
+    done = _console(
+        "generate", "--checkpoint", checkpoint_path, "--length", 8, "--seed", 2, "--json"
+    )
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert rows[-1]["event"] == "done" and rows[-1]["tokens"] == 8

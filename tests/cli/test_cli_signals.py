@@ -1,5 +1,6 @@
 """Ctrl+C in `lyrics-tui train` saves a resumable checkpoint and exits 130; --resume continues the
 loss history where it stopped."""
+
 from __future__ import annotations
 
 import json
@@ -9,18 +10,34 @@ import sys
 
 import pytest
 
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.tui.cli import main
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_ctrl_c_saves_a_resumable_checkpoint_exits_130_and_resume_continues(tmp_path, capsys):
     out = tmp_path / "m.pt"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lyrics_tui.tui.cli", "train", "--corpus", str(BUNDLED), *TINY_FLAGS,
-         "--epochs", "1000", "--out", str(out), "--json"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "lyrics_tui.tui.cli",
+            "train",
+            "--corpus",
+            str(BUNDLED),
+            *TINY_FLAGS,
+            "--epochs",
+            "1000",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = json.loads(proc.stdout.readline())  # blocks until epoch 1 is done
         assert first["event"] == "epoch" and first["epoch"] == 1
@@ -43,13 +60,22 @@ def test_ctrl_c_saves_a_resumable_checkpoint_exits_130_and_resume_continues(tmp_
     assert stopped.optimizer_state  # resumable, not just weights
 
     # resume from the latest state, two more epochs
-    code = main(["train", "--corpus", str(BUNDLED), "--resume", str(last),
-                 "--epochs", str(epochs_done + 2), "--json"])
+    code = main(
+        [
+            "train",
+            "--corpus",
+            str(BUNDLED),
+            "--resume",
+            str(last),
+            "--epochs",
+            str(epochs_done + 2),
+            "--json",
+        ]
+    )
     output, err = capsys.readouterr()
     assert code == 0, err
     rows = [json.loads(line) for line in output.splitlines()]
-    assert [r["epoch"] for r in rows if r["event"] == "epoch"] == [epochs_done + 1,
-                                                                    epochs_done + 2]
+    assert [r["epoch"] for r in rows if r["event"] == "epoch"] == [epochs_done + 1, epochs_done + 2]
     assert rows[-1]["last_checkpoint"] == str(last)  # resumed into m.pt / m-last.pt again
     assert not (tmp_path / "m-last-last.pt").exists()
     resumed = load_checkpoint(last)

@@ -1,4 +1,5 @@
 """End to end: train a small model on the bundled corpus for a few seconds, save, load, generate."""
+
 from __future__ import annotations
 
 import json
@@ -8,20 +9,32 @@ import sys
 
 import numpy as np
 
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
-from lyrics_tui.core.checkpoint import load_checkpoint
-from lyrics_tui.core.evaluate import model_from_checkpoint
+from lyrics_tui.core.checkpoint import load_checkpoint, model_from_checkpoint
 from lyrics_tui.core.fastload import read_checkpoint
 from lyrics_tui.core.sampling import Sampler, SamplerSettings
 from lyrics_tui.core.steppers import NumpyStepper, TorchStepper
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.tui.cli import main
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
 
 
 def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
     out = tmp_path / "lyrics.pt"
-    code = main(["train", "--corpus", str(BUNDLED), *TINY_FLAGS, "--epochs", "1000",
-                 "--time-budget", "3", "--out", str(out), "--json"])
+    code = main(
+        [
+            "train",
+            "--corpus",
+            str(BUNDLED),
+            *TINY_FLAGS,
+            "--epochs",
+            "1000",
+            "--time-budget",
+            "3",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
     stdout, err = capsys.readouterr()
     assert code == 0, err
     rows = [json.loads(line) for line in stdout.splitlines()]
@@ -41,22 +54,48 @@ def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
     # generate with the numpy stepper and the torch model: the same seed gives the same text
     settings = SamplerSettings(temperature=0.8, top_k=20, seed=7, max_tokens=60, max_lines=4)
     tokenizer = Tokenizer(checkpoint.train_config.tokenizer)
-    numpy_gen = Sampler(NumpyStepper(fast.model_config, fast.model_state), fast.vocab,
-                        tokenizer).generate("晚风", settings)
-    torch_gen = Sampler(TorchStepper(model_from_checkpoint(checkpoint)), checkpoint.vocab,
-                        tokenizer).generate("晚风", settings)
+    numpy_gen = Sampler(
+        NumpyStepper(fast.model_config, fast.model_state), fast.vocab, tokenizer
+    ).generate("晚风", settings)
+    torch_gen = Sampler(
+        TorchStepper(model_from_checkpoint(checkpoint)), checkpoint.vocab, tokenizer
+    ).generate("晚风", settings)
     numpy_tokens, torch_tokens = list(numpy_gen), list(torch_gen)
     assert [t.text for t in numpy_tokens] == [t.text for t in torch_tokens]
-    np.testing.assert_allclose([t.prob for t in numpy_tokens], [t.prob for t in torch_tokens],
-                               atol=1e-4)
+    np.testing.assert_allclose(
+        [t.prob for t in numpy_tokens], [t.prob for t in torch_tokens], atol=1e-4
+    )
     assert numpy_gen.text.startswith("晚风") and len(numpy_tokens) > 0
     assert "<unk>" not in numpy_gen.text
 
     # and through the real command, as a user would
-    done = subprocess.run([sys.executable, "-m", "lyrics_tui.tui.cli", "generate", "--checkpoint", str(out),
-                           "--prompt", "晚风", "--seed", "7", "--temperature", "0.8",
-                           "--top-k", "20", "--length", "60", "--lines", "4", "--json"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lyrics_tui.tui.cli",
+            "generate",
+            "--checkpoint",
+            str(out),
+            "--prompt",
+            "晚风",
+            "--seed",
+            "7",
+            "--temperature",
+            "0.8",
+            "--top-k",
+            "20",
+            "--length",
+            "60",
+            "--lines",
+            "4",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     last = json.loads(done.stdout.splitlines()[-1])
     assert last["text"] == numpy_gen.text

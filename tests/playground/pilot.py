@@ -3,6 +3,7 @@
 Waiting is done by polling a condition with a bounded number of short Pilot pauses, never by
 sleeping a fixed time.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,9 +40,15 @@ def tiny_corpus(folder: Path, lines: int = 150) -> Path:
 
 
 def make_app(tmp_path: Path, **kwargs) -> PlaygroundApp:
-    options = dict(corpus=str(tiny_corpus(tmp_path)), checkpoint_dir=tmp_path / "ck",
-                   model_overrides=TINY_MODEL, train_overrides=TINY_TRAIN,
-                   sampler={"pace_ms": 0}, device="cpu", open_newest=False)
+    options = dict(
+        corpus=str(tiny_corpus(tmp_path)),
+        checkpoint_dir=tmp_path / "ck",
+        model_overrides=TINY_MODEL,
+        train_overrides=TINY_TRAIN,
+        sampler={"pace_ms": 0},
+        device="cpu",
+        open_newest=False,
+    )
     options.update(kwargs)
     return PlaygroundApp(**options)
 
@@ -71,8 +78,14 @@ def text_of(app_or_screen, selector) -> str:
     return console.export_text()
 
 
-_CHARS = {"question_mark": "?", "slash": "/", "minus": "-", "plus": "+", "equals_sign": "=",
-          "space": " "}
+_CHARS = {
+    "question_mark": "?",
+    "slash": "/",
+    "minus": "-",
+    "plus": "+",
+    "equals_sign": "=",
+    "space": " ",
+}
 
 
 async def tap(pilot, key: str) -> None:
@@ -99,8 +112,9 @@ async def start_training(app: PlaygroundApp, pilot) -> None:
 
 async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
     await pilot.press("t")
-    await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 1,
-                "one epoch of training")
+    await until(
+        pilot, lambda: app.train_state == "idle" and len(app.history) >= 1, "one epoch of training"
+    )
 
 
 async def wait_generation(app: PlaygroundApp, pilot) -> None:
@@ -128,7 +142,14 @@ def train_tiny(corpus_path: Path, out: Path, corpus_name: str = "") -> Path:
     corpus = read_corpus(corpus_path)
     model_cfg, train_cfg = resolve_settings("default", {**TINY_MODEL}, {**TINY_TRAIN})
     train, val = corpus.split(train_cfg.val_fraction)
-    TrainingRun(train, val, model_cfg, train_cfg, out_path=out, save_every_epoch=False,
-                corpus_name=corpus_name).run()
+    TrainingRun(
+        train,
+        val,
+        model_cfg,
+        train_cfg,
+        out_path=out,
+        save_every_epoch=False,
+        corpus_name=corpus_name,
+    ).run()
     assert out.exists()
     return out

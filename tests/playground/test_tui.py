@@ -3,29 +3,35 @@
 Each test runs the app headless with App.run_test inside asyncio.run. Waiting is done by polling
 a condition with a bounded number of short Pilot pauses, never by sleeping a fixed time.
 """
+
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import re
 import threading
 from pathlib import Path
 
 import pytest
-from rich.console import Console
-from rich.text import Text
-from textual import events
+from textual.widgets import Input
 
-from tests.playground.pilot import (TINY_MODEL, TINY_TRAIN, make_app, record_notes, ready, run,
-                                     session, start_training, tap, text_of, tiny_corpus,
-                                     train_one_epoch, train_tiny, until, wait_generation)
-from tests.helpers import ROOT
 from lyrics_tui.tui.app import PlaygroundApp
 from lyrics_tui.tui.keybar import KeyBar
 from lyrics_tui.tui.plot import LossPlot
 from lyrics_tui.tui.screens import HelpScreen, LoadScreen, WriteScreen
-
+from tests.playground.pilot import (
+    TINY_TRAIN,
+    make_app,
+    record_notes,
+    run,
+    session,
+    start_training,
+    tap,
+    text_of,
+    tiny_corpus,
+    train_one_epoch,
+    train_tiny,
+    until,
+    wait_generation,
+)
 
 
 # -- the whole flow ----------------------------------------------------------------------------
@@ -38,8 +44,9 @@ def test_whole_flow_train_generate_save_load(tmp_path):
             # the loss shows in the panel: a table row, the plot's data, the status line
             table = text_of(app, "#epoch-table")
             row = app.history[0]
-            assert re.search(rf"^\s+1\s+{row['train_loss']:.3f}\s+{row['val_loss']:.3f}", table,
-                             re.M), table
+            assert re.search(
+                rf"^\s+1\s+{row['train_loss']:.3f}\s+{row['val_loss']:.3f}", table, re.M
+            ), table
             assert app.query_one(LossPlot).epochs == [1]
             assert app.query_one(LossPlot).train == [pytest.approx(row["train_loss"])]
             assert "trained 1 epoch" in text_of(app, "#status")
@@ -114,11 +121,13 @@ def test_train_continues_a_trained_model(tmp_path):
         notes = record_notes(app)
         async with session(app, (80, 24)) as pilot:
             await train_one_epoch(app, pilot)
+            app.query_one("#set-epochs", Input).value = "2"  # epochs in all
             await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 2,
-                        "a second epoch")
+            await until(
+                pilot, lambda: app.train_state == "idle" and len(app.history) >= 2, "a second epoch"
+            )
             assert [h["epoch"] for h in app.history] == [1, 2]
-            assert any("continuing from epoch 1 to 2" in text for _, text in notes)
+            assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
 
     run(main())
 
@@ -158,11 +167,13 @@ def test_a_loaded_checkpoint_brings_its_corpus_and_t_continues_it(tmp_path):
         async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await until(pilot, lambda: app.settings.corpus == str(corpus), "its corpus")
+            app.query_one("#set-epochs", Input).value = "2"  # epochs in all
             await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "idle" and len(app.history) >= 2,
-                        "a second epoch")
+            await until(
+                pilot, lambda: app.train_state == "idle" and len(app.history) >= 2, "a second epoch"
+            )
             assert [h["epoch"] for h in app.history] == [1, 2]
-            assert any("continuing from epoch 1 to 2" in text for _, text in notes)
+            assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
 
     run(main())
 
@@ -237,8 +248,9 @@ def test_launch_opens_the_newest_checkpoint(tmp_path, tiny_checkpoint):
 
 def test_same_seed_repeats_and_new_seed_differs(tmp_path, tiny_checkpoint):
     async def main():
-        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0,
-                                                                            "max_tokens": 40})
+        app = make_app(
+            tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0, "max_tokens": 40}
+        )
         async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await pilot.press("g")
@@ -257,8 +269,9 @@ def test_same_seed_repeats_and_new_seed_differs(tmp_path, tiny_checkpoint):
 
 def test_escape_stops_generation(tmp_path, tiny_checkpoint):
     async def main():
-        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint),
-                       sampler={"pace_ms": 50, "max_tokens": 5000})
+        app = make_app(
+            tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 50, "max_tokens": 5000}
+        )
         async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await pilot.press("g")
@@ -381,6 +394,7 @@ def test_key_bar_always_shows_help_and_quit_at_80_columns(tmp_path):
     async def main():
         app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
         async with session(app, (80, 24)) as pilot:
+
             def keys() -> str:
                 return text_of(app, KeyBar)
 
@@ -424,7 +438,7 @@ def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
 def test_wide_terminal_keeps_settings_open(tmp_path):
     async def main():
         app = make_app(tmp_path)
-        async with session(app, (120, 40)) as pilot:
+        async with session(app, (120, 40)):
             assert app.query_one("#settings").region.width > 0
             assert app.query_one("#train-panel").region.width > 0
 
@@ -447,9 +461,12 @@ def test_training_settings_lock_during_a_run(tmp_path):
 
 def test_launch_settings_without_a_form_field_reach_the_run(tmp_path):
     """--threads and --precision have no field in the form; they must not be dropped."""
+
     async def main():
-        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500, "threads": 1,
-                                                  "precision": "fp32"})
+        app = make_app(
+            tmp_path,
+            train_overrides={**TINY_TRAIN, "epochs": 500, "threads": 1, "precision": "fp32"},
+        )
         async with session(app, (120, 40)) as pilot:
             for _ in range(2):  # before and after the form has been filled in
                 await start_training(app, pilot)
@@ -504,8 +521,11 @@ def test_unknown_prompt_words_are_a_warning(tmp_path, tiny_checkpoint):
             app.query_one("#prompt").value = "zzqqxx"
             await pilot.press("g")
             await wait_generation(app, pilot)
-            await until(pilot, lambda: any(s == "warning" and "zzqqxx" in t for s, t in notes),
-                        "a warning naming the unknown word")
+            await until(
+                pilot,
+                lambda: any(s == "warning" and "zzqqxx" in t for s, t in notes),
+                "a warning naming the unknown word",
+            )
             assert app.generated
 
     run(main())
@@ -545,19 +565,28 @@ def test_load_screen_escape_cancels(tmp_path):
 
 def test_generation_during_training_uses_the_live_weights(tmp_path):
     async def main():
-        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500},
-                       sampler={"pace_ms": 0, "max_tokens": 20})
+        app = make_app(
+            tmp_path,
+            train_overrides={**TINY_TRAIN, "epochs": 500},
+            sampler={"pace_ms": 0, "max_tokens": 20},
+        )
         async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "training" and app.current_run.step > 0,
-                        "a few batches")
+            await until(
+                pilot,
+                lambda: app.train_state == "training" and app.current_run.step > 0,
+                "a few batches",
+            )
             await tap(pilot, "g")
             await wait_generation(app, pilot)
             assert app.generated
             # the title is set just after the first token's frame, which may come after a
             # 20-token run has already finished
-            await until(pilot, lambda: "live weights" in app.query_one("#prompt-pane").border_title,
-                        "the pane to name the live weights")
+            await until(
+                pilot,
+                lambda: "live weights" in app.query_one("#prompt-pane").border_title,
+                "the pane to name the live weights",
+            )
             await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
 

@@ -1,11 +1,12 @@
 """The playground under abuse: tiny terminals, random keys, quitting mid-save (issue 4)."""
+
 from __future__ import annotations
 
 import random
 
 from lyrics_tui.core.fastload import read_checkpoint
-from tests.playground.pilot import TINY_TRAIN, make_app, run, session, start_training, tap, until
 from lyrics_tui.tui.app import PlaygroundApp
+from tests.playground.pilot import TINY_TRAIN, make_app, run, session, start_training, tap, until
 
 
 def test_resize_to_40x12_and_back_during_training(tmp_path):
@@ -16,7 +17,9 @@ def test_resize_to_40x12_and_back_during_training(tmp_path):
             for size in [(40, 12), (80, 24), (120, 40)]:
                 await pilot.resize_terminal(*size)
                 step = app.current_run.step
-                await until(pilot, lambda: app.current_run.step > step, f"training at {size}")
+                await until(
+                    pilot, lambda step=step: app.current_run.step > step, f"training at {size}"
+                )
                 assert app.size == size
             await tap(pilot, "x")
             await until(pilot, lambda: app.train_state == "idle", "the stop")
@@ -27,15 +30,34 @@ def test_resize_to_40x12_and_back_during_training(tmp_path):
 def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoint, monkeypatch):
     monkeypatch.chdir(tmp_path)  # "w" may write the output into the working folder
     rng = random.Random(20240611)
-    keys = [k for b in PlaygroundApp.BINDINGS for k in b.key.split(",")
-            if k not in ("q", "ctrl+c")]
-    keys += ["enter", "escape", "tab", "shift+tab", "up", "down", "left", "right", "a", "1",
-             "backspace", "space", "pageup", "pagedown", "home", "end", "ctrl+p"]
+    keys = [k for b in PlaygroundApp.BINDINGS for k in b.key.split(",") if k not in ("q", "ctrl+c")]
+    keys += [
+        "enter",
+        "escape",
+        "tab",
+        "shift+tab",
+        "up",
+        "down",
+        "left",
+        "right",
+        "a",
+        "1",
+        "backspace",
+        "space",
+        "pageup",
+        "pagedown",
+        "home",
+        "end",
+        "ctrl+p",
+    ]
 
     async def main():
-        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint),
-                       train_overrides={**TINY_TRAIN, "epochs": 400},
-                       sampler={"pace_ms": 30, "max_tokens": 200})
+        app = make_app(
+            tmp_path,
+            checkpoint=str(tiny_checkpoint),
+            train_overrides={**TINY_TRAIN, "epochs": 400},
+            sampler={"pace_ms": 30, "max_tokens": 200},
+        )
         async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: app.loaded is not None, "the checkpoint")
             await tap(pilot, "t")

@@ -4,25 +4,35 @@ A minimal App pushes InspectScreen with a Subject read from the session's tiny c
 (tests/conftest.py: a word-level LSTM, embed/hidden 16, two epochs on 270 lines). Waiting is
 done by polling a condition between short Pilot pauses, never by sleeping a fixed time.
 """
+
 from __future__ import annotations
 
 import asyncio
 import threading
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 from rich.text import Text
 from textual.app import App
+from textual.binding import Binding, BindingType
 
-from tests.playground.pilot import until
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.inspection import (neighbours, score_line, subject_from_checkpoint, subject_from_run,
-                          unit_strip)
+from lyrics_tui.core.inspection import (
+    neighbours,
+    score_line,
+    subject_from_checkpoint,
+    subject_from_run,
+    unit_strip,
+)
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.core.vocab import UNK
-from lyrics_tui.tui.inspect_screen import (NO_MODEL, InspectScreen, app_subject, fmt_ppl, fmt_prob)
+from lyrics_tui.tui.format import ppl as fmt_ppl
+from lyrics_tui.tui.format import prob as fmt_prob
+from lyrics_tui.tui.inspect_screen import NO_MODEL, InspectScreen, app_subject
 from lyrics_tui.tui.keybar import KeyBar
+from tests.playground.pilot import until
 
 SPARK = set("▁▂▃▄▅▆▇█")
 
@@ -44,8 +54,13 @@ def last_subject(trained):
 class InspectApp(App[None]):
     """Just enough app to hold the screen, recording every notification."""
 
-    def __init__(self, provider, settings: SamplerSettings | None = None, view: str = "step",
-                 **screen_options):
+    def __init__(
+        self,
+        provider,
+        settings: SamplerSettings | None = None,
+        view: str = "step",
+        **screen_options,
+    ):
         super().__init__()
         self.screen_options = screen_options
         self.provider = provider
@@ -54,23 +69,33 @@ class InspectApp(App[None]):
         self.notes: list[tuple[str, str]] = []
 
     def on_mount(self) -> None:
-        self.push_screen(InspectScreen(self.provider, self.sampler_settings, view=self.view,
-                                       **self.screen_options))
+        self.push_screen(
+            InspectScreen(
+                self.provider, self.sampler_settings, view=self.view, **self.screen_options
+            )
+        )
 
-    def notify(self, message, *, title="", severity="information", timeout=None,
-               markup=True) -> None:
+    def notify(
+        self, message, *, title="", severity="information", timeout=None, markup=True
+    ) -> None:
         self.notes.append((severity, str(message)))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
 
 async def opened(pilot) -> InspectScreen:
     """The screen, once the provider has answered and the first view is drawn."""
-    await until(pilot, lambda: isinstance(pilot.app.screen, InspectScreen)
-                and pilot.app.screen.loaded_once, "the provider's answer")
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, InspectScreen) and pilot.app.screen.loaded_once,
+        "the provider's answer",
+    )
     await pilot.app.workers.wait_for_complete()
     screen = pilot.app.screen
-    await until(pilot, lambda: screen.walk is None or screen.walk.top == screen._candidate_rows(),
-                "the candidates to fit the table")
+    await until(
+        pilot,
+        lambda: screen.walk is None or screen.walk.top == screen._candidate_rows(),
+        "the candidates to fit the table",
+    )
     await pilot.pause()
     return screen
 
@@ -206,7 +231,7 @@ def test_score_view_matches_core(subject):
         assert f"{expected.bits_per_char:.2f} bits/char" in info
         table = rows(screen, "score")
         assert len(table) == len(expected.words)
-        for row, word in zip(table, expected.words):
+        for row, word in zip(table, expected.words, strict=True):
             assert row[1].startswith(word.label)
             assert ("(unknown)" in row[1]) == (not word.known)
             assert row[2] == fmt_prob(word.prob)
@@ -235,8 +260,10 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
     # model B: the tiny model with its weights nudged by seeded noise (another "epoch")
     base = load_checkpoint(str(trained["path"]))
     noise = torch.Generator().manual_seed(7)
-    state = {k: v + 0.3 * torch.randn(v.shape, generator=noise) if v.is_floating_point() else v
-             for k, v in base.model_state.items()}
+    state = {
+        k: v + 0.3 * torch.randn(v.shape, generator=noise) if v.is_floating_point() else v
+        for k, v in base.model_state.items()
+    }
     other = folder / "other.pt"
     save_checkpoint(dataclasses.replace(base, model_state=state, optimizer_state=None), other)
     (folder / "broken.pt").write_bytes(b"not a checkpoint")
@@ -259,25 +286,31 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
         await until(pilot, lambda: screen.comparison is not None, "the comparison")
         expected = compare_lines(subject, load_subject(other), line)
         info = shown(screen, "#score-info")
-        assert (f"perplexity A {fmt_ppl(expected.a.perplexity)} · "
-                f"B {fmt_ppl(expected.b.perplexity)}") in info
+        assert (
+            f"perplexity A {fmt_ppl(expected.a.perplexity)} · B {fmt_ppl(expected.b.perplexity)}"
+        ) in info
         assert f"B {expected.b.bits_per_char:.2f}" in info
         table = rows(screen, "score")
         assert expected.aligned and len(table) == len(expected.words)
         assert abs(expected.a.perplexity - expected.b.perplexity) > 0.01  # two real models
-        for row, word in zip(table, expected.words):
+        for row, word in zip(table, expected.words, strict=True):
             assert row[1].startswith(word.label)
-            assert row[2:5] == [f"{word.bits_a:.2f}", f"{word.bits_b:.2f}",
-                                f"{word.delta_bits:+.2f}"]
-            assert row[5] == ("B" if word.delta_bits < 0 else "A" if word.delta_bits > 0
-                              else "=")
+            assert row[2:5] == [
+                f"{word.bits_a:.2f}",
+                f"{word.bits_b:.2f}",
+                f"{word.delta_bits:+.2f}",
+            ]
+            assert row[5] == ("B" if word.delta_bits < 0 else "A" if word.delta_bits > 0 else "=")
         await pilot.press("m")  # back to the single model
         assert screen.comparison is None and len(rows(screen, "score")[0]) == 6
         assert f"perplexity {fmt_ppl(expected.a.perplexity)}" in shown(screen, "#score-info")
 
         await pick(pilot, "broken.pt")  # an unreadable file: one line, the single table stays
-        await until(pilot, lambda: any(s == "error" and "broken.pt" in m for s, m in app.notes),
-                    "the error notification")
+        await until(
+            pilot,
+            lambda: any(s == "error" and "broken.pt" in m for s, m in app.notes),
+            "the error notification",
+        )
         assert app.screen is screen and screen.comparison is None
         assert len(rows(screen, "score")[0]) == 6
 
@@ -302,8 +335,10 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
         return subjects[min(len(calls), 2) - 1]
 
     app = InspectApp(provider, view="near")
-    word = max((t for t in subject.vocab.tokens if t not in (UNK, NEWLINE)),
-               key=lambda t: subject.vocab.counts[subject.vocab.id(t)])
+    word = max(
+        (t for t in subject.vocab.tokens if t not in (UNK, NEWLINE)),
+        key=lambda t: subject.vocab.counts[subject.vocab.id(t)],
+    )
 
     async def body(pilot) -> None:
         screen = await opened(pilot)
@@ -312,7 +347,9 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
         k, far = screen.neighbour_counts()
         expected = neighbours(subject, word, k, far)
         keys = row_keys(screen, "near")
-        near_rows = [r for r, key in zip(rows(screen, "near"), keys) if key.startswith("near-")]
+        near_rows = [
+            r for r, key in zip(rows(screen, "near"), keys, strict=True) if key.startswith("near-")
+        ]
         assert len(near_rows) == k == len(expected.neighbours)
         assert [r[1] for r in near_rows] == [n.label for n in expected.neighbours]
         assert [r[2] for r in near_rows] == [f"{n.cosine:+.3f}" for n in expected.neighbours]
@@ -320,12 +357,18 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
         assert word in shown(screen, "#near-info")
 
         await pilot.press("r")  # read the model again: the provider gives the later weights
-        await until(pilot, lambda: len(calls) == 2 and screen.subject is last_subject
-                    and not screen.fetching, "the refreshed model")
+        await until(
+            pilot,
+            lambda: len(calls) == 2 and screen.subject is last_subject and not screen.fetching,
+            "the refreshed model",
+        )
         await pilot.pause()
         again = neighbours(last_subject, word, *screen.neighbour_counts())
-        near_rows = [r for r, key in zip(rows(screen, "near"), row_keys(screen, "near"))
-                     if key.startswith("near-")]
+        near_rows = [
+            r
+            for r, key in zip(rows(screen, "near"), row_keys(screen, "near"), strict=True)
+            if key.startswith("near-")
+        ]
         assert [r[2] for r in near_rows] == [f"{n.cosine:+.3f}" for n in again.neighbours]
 
         await pilot.press("enter")  # Enter on the first row looks that word up
@@ -351,7 +394,7 @@ def test_hidden_view_one_strip_per_word(subject):
         assert len(table) == len(steps)
         width = screen.strip_width(subject.cell, subject.hidden_size, steps)
         assert width == subject.hidden_size  # 16 units fit at 100 columns: one cell each
-        for row, step in zip(table, steps):
+        for row, step in zip(table, steps, strict=True):
             assert row[1] == step.label
             assert row[2] == f"{step.h.norm:.2f}"
             assert row[4] == step.h.spark_binned(width)
@@ -372,9 +415,11 @@ def test_hidden_strips_read_without_colour(subject, monkeypatch):
         screen = await opened(pilot)
         assert app.no_color
         await pilot.press("g")
-        cells = [screen._table("hidden").get_row_at(i)[4]
-                 for i in range(screen._table("hidden").row_count)]
-        for cell, step in zip(cells, screen.walk.hidden_steps):
+        cells = [
+            screen._table("hidden").get_row_at(i)[4]
+            for i in range(screen._table("hidden").row_count)
+        ]
+        for cell, step in zip(cells, screen.walk.hidden_steps, strict=True):
             assert not [span for span in cell.spans if span.style]  # no colour at all
             assert cell.plain == step.h.spark_binned(len(cell.plain))  # the characters say it
 
@@ -418,11 +463,13 @@ def test_provider_errors_are_notifications():
     def broken():
         raise RuntimeError("disk on fire")
 
-    for source, expected in ((provider, "checkpoint.pt: not a lyrics-tui checkpoint"),
-                             (broken, "could not read the model: RuntimeError: disk on fire")):
+    for source, expected in (
+        (provider, "checkpoint.pt: not a lyrics-tui checkpoint"),
+        (broken, "could not read the model: RuntimeError: disk on fire"),
+    ):
         app = InspectApp(source)
 
-        async def body(pilot) -> None:
+        async def body(pilot, app=app, expected=expected) -> None:
             screen = await opened(pilot)
             assert app.notes == [("error", expected)]
             assert shown(screen, "#step-info") == NO_MODEL
@@ -437,15 +484,32 @@ def test_keys_views_footer_and_escape(subject):
         screen = await opened(pilot)
         await until(pilot, lambda: "Pick" in plain(screen.query_one(KeyBar).content), "footer")
         footer = plain(screen.query_one(KeyBar).content)
-        for entry in ("1-9 Pick", "s Sample", "b Back", "g Line", "-/+ Temp", "k Top-k",
-                      "p Top-p", "/ Type", "r Refresh", "Views", "Close"):
+        for entry in (
+            "1-9 Pick",
+            "s Sample",
+            "b Back",
+            "g Line",
+            "-/+ Temp",
+            "k Top-k",
+            "p Top-p",
+            "/ Type",
+            "r Refresh",
+            "Views",
+            "Close",
+        ):
             assert entry in footer, entry
-        for key, view in (("f2", "score"), ("f3", "near"), ("f4", "hidden"), ("f1", "step"),
-                          ("v", "score")):
+        for key, view in (
+            ("f2", "score"),
+            ("f3", "near"),
+            ("f4", "hidden"),
+            ("f1", "step"),
+            ("v", "score"),
+        ):
             await pilot.press(key)
             assert screen.view == view
-            assert f"[F{('step', 'score', 'near', 'hidden').index(view) + 1}" in \
-                shown(screen, "#inspect-tabs")
+            assert f"[F{('step', 'score', 'near', 'hidden').index(view) + 1}" in shown(
+                screen, "#inspect-tabs"
+            )
         await pilot.press("f4")
         await pilot.pause()
         footer = plain(screen.query_one(KeyBar).content)
@@ -463,9 +527,14 @@ def test_keys_views_footer_and_escape(subject):
 # -- the playground's model as a Subject -----------------------------------------------------
 def test_app_subject_from_a_run_a_checkpoint_or_nothing(trained, subject):
     assert app_subject(SimpleNamespace(current_run=None, loaded=None)) is None
-    loaded = SimpleNamespace(checkpoint=SimpleNamespace(
-        path=trained["path"], vocab=subject.vocab,
-        train_config=SimpleNamespace(tokenizer="word")), stepper=subject.stepper)
+    loaded = SimpleNamespace(
+        checkpoint=SimpleNamespace(
+            path=trained["path"],
+            vocab=subject.vocab,
+            train_config=SimpleNamespace(tokenizer="word"),
+        ),
+        stepper=subject.stepper,
+    )
     from_checkpoint = app_subject(SimpleNamespace(current_run=None, loaded=loaded))
     assert from_checkpoint.stepper is subject.stepper
     assert from_checkpoint.label == trained["path"].name
@@ -474,8 +543,9 @@ def test_app_subject_from_a_run_a_checkpoint_or_nothing(trained, subject):
     assert live.label == f"trained model, epoch {run_.epoch}"
     word = subject.vocab.tokens[2]
     snapshot = subject_from_run(run_)
-    assert [n.text for n in neighbours(live, word, 5).neighbours] == \
-        [n.text for n in neighbours(snapshot, word, 5).neighbours]
+    assert [n.text for n in neighbours(live, word, 5).neighbours] == [
+        n.text for n in neighbours(snapshot, word, 5).neighbours
+    ]
 
 
 def test_unit_strip_levels_drive_the_heat_colours():
@@ -490,21 +560,28 @@ def test_unit_strip_levels_drive_the_heat_colours():
 
 # -- wired into the playground (the lines proposed for tui/app.py, in a subclass) -------------
 def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, tmp_path):
-    from textual.binding import Binding
 
     from lyrics_tui.tui.app import PlaygroundApp
 
     class Wired(PlaygroundApp):
-        BINDINGS = PlaygroundApp.BINDINGS + [
-            Binding("i", "inspect", "Inspect", tooltip="look inside the model")]
+        BINDINGS: ClassVar[list[BindingType]] = [
+            *PlaygroundApp.BINDINGS,
+            Binding("i", "inspect", "Inspect", tooltip="look inside the model"),
+        ]
 
         def action_inspect(self) -> None:
             from lyrics_tui.tui.inspect_screen import InspectScreen, app_settings, app_subject
 
             self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self)))
 
-    app = Wired(corpus=str(checkpoint_path), checkpoint=str(checkpoint_path),
-                checkpoint_dir=tmp_path, device="cpu", open_newest=False, temperature=0.6)
+    app = Wired(
+        corpus=str(checkpoint_path),
+        checkpoint=str(checkpoint_path),
+        checkpoint_dir=tmp_path,
+        device="cpu",
+        open_newest=False,
+        temperature=0.6,
+    )
 
     async def body(pilot) -> None:
         await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")

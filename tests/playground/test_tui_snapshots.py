@@ -4,24 +4,23 @@ Deterministic by construction: no checkpoint (an empty checkpoint folder), the b
 given by a relative path, no training, so no timings or machine paths appear on screen.
 Regenerate after an intended change with: pytest tests/test_tui_snapshots.py --snapshot-update
 """
-from __future__ import annotations
 
-from pathlib import Path
+from __future__ import annotations
 
 import pytest
 
-from tests.helpers import ROOT
 from lyrics_tui.tui.app import PlaygroundApp
 from lyrics_tui.tui.keybar import KeyBar
-
+from tests.helpers import ROOT
 
 
 @pytest.fixture
 def fresh_app(tmp_path, monkeypatch) -> PlaygroundApp:
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("NO_COLOR", raising=False)
-    return PlaygroundApp(corpus="data/lyrics.txt", checkpoint_dir=tmp_path, open_newest=False,
-                         device="cpu")
+    return PlaygroundApp(
+        corpus="data/lyrics.txt", checkpoint_dir=tmp_path, open_newest=False, device="cpu"
+    )
 
 
 async def settle(pilot) -> None:

@@ -1,4 +1,5 @@
 """Batches (streams and the tutorial's windows) and the network's shapes."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,9 @@ from lyrics_tui.core.model import RNNLanguageModel, detach
 
 
 # -- streams ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("n,batch_size,bptt", [(1000, 8, 12), (997, 7, 35), (50, 4, 100),
-                                               (64, 32, 5), (9, 32, 3)])
+@pytest.mark.parametrize(
+    "n,batch_size,bptt", [(1000, 8, 12), (997, 7, 35), (50, 4, 100), (64, 32, 5), (9, 32, 3)]
+)
 def test_streams_cover_every_token_once_per_epoch(n, batch_size, bptt):
     ids = torch.arange(n)
     data = B.batchify(ids, batch_size)
@@ -76,8 +78,9 @@ def test_forward_shapes(cell, layers):
     assert isinstance(hidden, tuple) == (cell == "lstm")
     for h in states:
         assert h.shape == (layers, 3, 10)
-    assert isinstance(model.rnn, {"rnn": torch.nn.RNN, "gru": torch.nn.GRU,
-                                  "lstm": torch.nn.LSTM}[cell])
+    assert isinstance(
+        model.rnn, {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
+    )
     assert model.rnn.num_layers == layers
 
 
@@ -90,8 +93,9 @@ def test_detach_cuts_the_graph_for_every_state():
 
 
 def test_tied_weights_share_one_tensor():
-    tied = RNNLanguageModel(ModelConfig(cell="gru", embed=8, hidden=8, tie_weights=True,
-                                        vocab_size=50))
+    tied = RNNLanguageModel(
+        ModelConfig(cell="gru", embed=8, hidden=8, tie_weights=True, vocab_size=50)
+    )
     untied = RNNLanguageModel(ModelConfig(cell="gru", embed=8, hidden=8, vocab_size=50))
     assert tied.decoder.weight is tied.embedding.weight
     assert tied.decoder.weight.data_ptr() == tied.embedding.weight.data_ptr()

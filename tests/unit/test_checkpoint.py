@@ -1,5 +1,6 @@
 """Checkpoint files: round trip, atomic writes, hostile and broken files, full and unwritable disks,
 and the torch-free fast reader."""
+
 from __future__ import annotations
 
 import errno
@@ -12,17 +13,20 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections import OrderedDict
 
 import numpy as np
 import pytest
 import torch
 
-from tests.helpers import ROOT
-from lyrics_tui.core import checkpoint as ckpt_mod
-from lyrics_tui.core.checkpoint import FORMAT_VERSION, check_writable, load_checkpoint, save_checkpoint
+from lyrics_tui.core.checkpoint import (
+    FORMAT_VERSION,
+    check_writable,
+    load_checkpoint,
+    save_checkpoint,
+)
 from lyrics_tui.core.errors import CheckpointError, LyricsError
 from lyrics_tui.core.fastload import read_checkpoint, read_payload
+from tests.helpers import ROOT
 
 LOADERS = {"torch": load_checkpoint, "fast": read_checkpoint}
 
@@ -67,7 +71,7 @@ def _same(a, b) -> bool:
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b or (a != a and b != b)
 
 
@@ -82,9 +86,15 @@ def test_fast_reader_gives_the_same_payload_as_torch_load(checkpoint_path):
 def test_fast_reader_handles_tied_and_non_contiguous_tensors(tmp_path, payload):
     payload = dict(payload)
     weight = torch.arange(12.0).view(3, 4)
-    payload["model_state"] = dict(payload["model_state"], extra_t=weight.t(), extra=weight,
-                                  extra_slice=weight[1:, 2:], extra_scalar=torch.tensor(7.5),
-                                  extra_empty=torch.zeros(0, 3), extra_long=torch.arange(3))
+    payload["model_state"] = dict(
+        payload["model_state"],
+        extra_t=weight.t(),
+        extra=weight,
+        extra_slice=weight[1:, 2:],
+        extra_scalar=torch.tensor(7.5),
+        extra_empty=torch.zeros(0, 3),
+        extra_long=torch.arange(3),
+    )
     torch.save(payload, tmp_path / "odd.pt")
     fast = read_payload(str(tmp_path / "odd.pt"))
     assert _same(torch.load(tmp_path / "odd.pt", weights_only=True), fast)
@@ -111,7 +121,9 @@ def test_save_writes_a_temp_file_beside_the_target_then_replaces_it(tmp_path, go
     monkeypatch.setattr(torch, "save", watching_save)
     good.epoch += 1
     save_checkpoint(good, target)
-    assert seen["target_during_write"] == old  # the old file was whole while the new one was written
+    assert (
+        seen["target_during_write"] == old
+    )  # the old file was whole while the new one was written
     assert os.path.dirname(seen["name"]) == str(tmp_path) and seen["name"] != str(target)
     assert load_checkpoint(target).epoch == good.epoch
     assert sorted(os.listdir(tmp_path)) == ["m.pt"]  # no temporary file left behind
@@ -165,8 +177,10 @@ def test_full_disk_mid_write_leaves_the_old_file(tmp_path, good, monkeypatch):
             self.left -= len(data)
             return self.handle.write(data)
 
-    monkeypatch.setattr(torch, "save", lambda obj, handle, *a, **k: real_save(obj, FullDisk(handle)))
-    with pytest.raises(CheckpointError, match="disk is full|not saved"):
+    monkeypatch.setattr(
+        torch, "save", lambda obj, handle, *a, **k: real_save(obj, FullDisk(handle))
+    )
+    with pytest.raises(CheckpointError, match=r"disk is full|not saved"):
         save_checkpoint(good, target)
     monkeypatch.undo()
     _assert_old_intact(tmp_path, target, old)
@@ -339,7 +353,7 @@ def test_a_tensor_that_reaches_past_its_storage(tmp_path, loader):
     buf = io.BytesIO()
     torch.save({"a": torch.arange(4.0)}, buf)
     source = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    name = [n for n in source.namelist() if n.endswith("data.pkl")][0]
+    name = next(n for n in source.namelist() if n.endswith("data.pkl"))
     pkl = source.read(name)
     marker = b"K\x00K\x04\x85"  # offset 0, size (4,)
     assert pkl.count(marker) == 1
@@ -351,7 +365,7 @@ def test_a_tensor_that_reaches_past_its_storage(tmp_path, loader):
 
 
 # -- SIGKILL while saving --------------------------------------------------------------------
-KILLER = r'''
+KILLER = r"""
 import json, os, random, signal, sys, time
 sys.path.insert(0, sys.argv[1])
 from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
@@ -361,7 +375,9 @@ source, target, rounds = sys.argv[2], sys.argv[3], int(sys.argv[4])
 base = load_checkpoint(source)
 save_checkpoint(base, target)
 rng = random.Random(1234)
-t0 = time.perf_counter(); save_checkpoint(base, target + ".timing"); save_s = time.perf_counter() - t0
+t0 = time.perf_counter()
+save_checkpoint(base, target + ".timing")
+save_s = time.perf_counter() - t0
 os.unlink(target + ".timing")
 results = []
 for i in range(rounds):
@@ -383,10 +399,10 @@ for i in range(rounds):
     os.waitpid(pid, 0)
     os.close(read_end)
     slow, fast = load_checkpoint(target), read_checkpoint(target)
-    results.append({"epoch": slow.epoch, "fast_epoch": fast.epoch,
-                    "tmp": sum(name.endswith(".tmp") for name in os.listdir(os.path.dirname(target)))})
+    leftover = sum(name.endswith(".tmp") for name in os.listdir(os.path.dirname(target)))
+    results.append({"epoch": slow.epoch, "fast_epoch": fast.epoch, "tmp": leftover})
 print(json.dumps({"save_s": save_s, "results": results}))
-'''
+"""
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -395,8 +411,12 @@ def test_sigkill_while_saving_20_times_the_checkpoint_still_loads(tmp_path, chec
     script.write_text(KILLER)
     target = tmp_path / "run" / "m.pt"
     target.parent.mkdir()
-    done = subprocess.run([sys.executable, str(script), str(ROOT), str(checkpoint_path),
-                           str(target), "20"], capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        [sys.executable, str(script), str(ROOT), str(checkpoint_path), str(target), "20"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     # the loop raises (and exits non-zero) on the first checkpoint that does not load
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
@@ -413,8 +433,9 @@ def test_sigkill_while_saving_20_times_the_checkpoint_still_loads(tmp_path, chec
 
 def test_a_save_removes_temp_files_of_dead_savers_only(tmp_path, good):
     target = tmp_path / "m.pt"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     stale = tmp_path / f".m.pt.{dead}.abc.tmp"
     live = tmp_path / f".m.pt.{os.getppid()}.def.tmp"  # a live process may be saving now
     other = tmp_path / f".other.pt.{dead}.ghi.tmp"

@@ -1,4 +1,5 @@
-"""Reading corpus files: encodings, line endings, and every file that must be refused in one line."""
+"""Reading corpus files: encodings, line endings, every file that must be refused in one line."""
+
 from __future__ import annotations
 
 import codecs

@@ -1,4 +1,5 @@
 """Thread choice: ThreadChooser keeps the count that trains faster, and re-measures."""
+
 from lyrics_tui.core.device import ThreadChooser, training_threads
 
 
@@ -48,7 +49,7 @@ def test_requested_threads_win_else_every_core_up_to_four(monkeypatch):
 def test_freed_memory_is_kept_under_glibc():
     import platform
 
-    from lyrics_tui.core.device import keep_freed_memory
+    from lyrics_tui.core.tuning import keep_freed_memory
 
     expected = platform.libc_ver()[0] == "glibc"
     assert keep_freed_memory() is expected

@@ -4,6 +4,7 @@ A toy "bigram" stepper stands in for the network: the logits after reading a wor
 of a fixed row of probabilities, so every probability, rank, surprisal and perplexity below can
 be checked with pencil and paper.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,18 @@ import pytest
 
 from lyrics_tui.core.config import ModelConfig
 from lyrics_tui.core.errors import LyricsError, SettingsError
-from lyrics_tui.core.inspection import (StepThrough, Subject, compare_lines, display_token, hidden_trace,
-                          neighbours, parse_choices, score_line, similarity, unit_strip)
+from lyrics_tui.core.inspection import (
+    StepThrough,
+    Subject,
+    compare_lines,
+    display_token,
+    hidden_trace,
+    neighbours,
+    parse_choices,
+    score_line,
+    similarity,
+    unit_strip,
+)
 from lyrics_tui.core.sampling import Sampler, SamplerSettings
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
@@ -22,25 +33,29 @@ from lyrics_tui.core.vocab import Vocabulary
 TOKENS = ["<unk>", "\n", "我", "爱", "你"]
 UNK, NL, WO, AI, NI = range(5)
 # row = the word just read; columns = P(next word) over TOKENS
-TABLE = np.array([
-    [0.2, 0.2, 0.2, 0.2, 0.2],  # after <unk>
-    [0.0625, 0.0625, 0.5, 0.125, 0.25],  # after a line end: 我 .5, 你 .25, 爱 .125
-    [0.0625, 0.0625, 0.125, 0.5, 0.25],  # after 我: 爱 .5
-    [0.0625, 0.0625, 0.125, 0.25, 0.5],  # after 爱: 你 .5
-    [0.0625, 0.5, 0.125, 0.0625, 0.25],  # after 你: line end .5
-])
+TABLE = np.array(
+    [
+        [0.2, 0.2, 0.2, 0.2, 0.2],  # after <unk>
+        [0.0625, 0.0625, 0.5, 0.125, 0.25],  # after a line end: 我 .5, 你 .25, 爱 .125
+        [0.0625, 0.0625, 0.125, 0.5, 0.25],  # after 我: 爱 .5
+        [0.0625, 0.0625, 0.125, 0.25, 0.5],  # after 爱: 你 .5
+        [0.0625, 0.5, 0.125, 0.0625, 0.25],  # after 你: line end .5
+    ]
+)
 
 
 class BigramStepper:
     """Stepper protocol over a probability table; the state is the last word read."""
 
-    def __init__(self, table: np.ndarray, embedding: np.ndarray | None = None,
-                 cell: str = "rnn") -> None:
+    def __init__(
+        self, table: np.ndarray, embedding: np.ndarray | None = None, cell: str = "rnn"
+    ) -> None:
         v = len(table)
         self.table = table
         self.embedding = embedding if embedding is not None else np.eye(v, dtype=np.float32)
-        self.config = ModelConfig(cell=cell, embed=self.embedding.shape[1], hidden=v, layers=1,
-                                  vocab_size=v)
+        self.config = ModelConfig(
+            cell=cell, embed=self.embedding.shape[1], hidden=v, layers=1, vocab_size=v
+        )
 
     def initial_state(self):
         return None
@@ -60,8 +75,12 @@ class BigramStepper:
 
 
 def toy(table=TABLE, embedding=None, cell="rnn", tokens=TOKENS, label="toy") -> Subject:
-    return Subject(BigramStepper(table, embedding, cell), Vocabulary(tokens, [0, 5, 4, 3, 2, 1][:len(tokens)]),
-                   Tokenizer("char"), label)
+    return Subject(
+        BigramStepper(table, embedding, cell),
+        Vocabulary(tokens, [0, 5, 4, 3, 2, 1][: len(tokens)]),
+        Tokenizer("char"),
+        label,
+    )
 
 
 # -- scoring --------------------------------------------------------------------------------
@@ -128,10 +147,11 @@ def test_compare_two_models_word_by_word():
 
 def test_compare_models_that_split_differently_falls_back_to_bits_per_char():
     other = Subject(BigramStepper(TABLE), Vocabulary(TOKENS), Tokenizer("char"), "b")
+
     # a word tokenizer would split differently; simulate with a tokenizer that pairs chars
     class Pairs(Tokenizer):
         def split_line(self, line):
-            return [line[i:i + 2] for i in range(0, len(line), 2)]
+            return [line[i : i + 2] for i in range(0, len(line), 2)]
 
     other = Subject(other.stepper, other.vocab, Pairs("char"), "pairs")
     comparison = compare_lines(toy(), other, "我爱你")
@@ -145,14 +165,17 @@ def test_first_step_candidates_entropy_and_survivors():
     view = walk.current
     assert [c.text for c in view.candidates] == ["我", "你", "爱", "\n", "<unk>"]
     assert [c.number for c in view.candidates] == [1, 2, 3, 4, 5]
-    assert [c.model_prob for c in view.candidates] == pytest.approx([.5, .25, .125, .0625, .0625])
+    assert [c.model_prob for c in view.candidates] == pytest.approx(
+        [0.5, 0.25, 0.125, 0.0625, 0.0625]
+    )
     # <unk> is never sampled: the rest are renormalised over 0.9375
     assert [c.final_prob for c in view.candidates] == pytest.approx(
-        [.5 / .9375, .25 / .9375, .125 / .9375, .0625 / .9375, 0.0])
+        [0.5 / 0.9375, 0.25 / 0.9375, 0.125 / 0.9375, 0.0625 / 0.9375, 0.0]
+    )
     assert [c.survives for c in view.candidates] == [True, True, True, True, False]
     assert view.survivors == 4 and view.vocab_size == 5
     assert view.entropy_bits == pytest.approx(1.875)  # .5*1 + .25*2 + .125*3 + 2 * .0625*4
-    assert view.effective_choices == pytest.approx(2 ** 1.875)
+    assert view.effective_choices == pytest.approx(2**1.875)
     assert view.shown_mass == pytest.approx(1.0)
     assert view.unk_prob == pytest.approx(0.0625)
     assert [c.model_rank for c in view.candidates] == [1, 2, 3, 4, 4]
@@ -161,17 +184,18 @@ def test_first_step_candidates_entropy_and_survivors():
 def test_top_k_and_temperature_change_the_final_column_only():
     view = StepThrough(toy(), SamplerSettings(temperature=1.0, top_k=2), top=3).current
     assert [c.final_prob for c in view.candidates] == pytest.approx([2 / 3, 1 / 3, 0.0])
-    assert [c.model_prob for c in view.candidates] == pytest.approx([.5, .25, .125])
+    assert [c.model_prob for c in view.candidates] == pytest.approx([0.5, 0.25, 0.125])
     assert view.survivors == 2
-    assert view.final_entropy_bits == pytest.approx(-(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3)))
+    assert view.final_entropy_bits == pytest.approx(
+        -(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3))
+    )
     cold = StepThrough(toy(), SamplerSettings(temperature=0.5), top=1).current
     # temperature 0.5 squares the probabilities: .25 / (.25 + .0625 + .015625 + .00390625)
     assert cold.candidates[0].final_prob == pytest.approx(0.25 / 0.33203125)
 
 
 def test_repetition_penalty_reorders_by_final_probability():
-    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, repetition_penalty=2.0), "我",
-                       top=5)
+    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, repetition_penalty=2.0), "我", top=5)
     view = walk.current
     # after 我, with 我 already used: its logit log(.125) doubles -> weight .015625
     assert [c.text for c in view.candidates] == ["爱", "你", "\n", "我", "<unk>"]
@@ -211,8 +235,10 @@ def test_choices_out_of_range_or_unk_are_refused():
 def test_sampling_step_by_step_matches_the_sampler():
     settings = SamplerSettings(temperature=0.9, top_p=0.95, seed=11, max_tokens=30)
     subject = toy()
-    expected = [t.token_id for t in Sampler(subject.stepper, subject.vocab, subject.tokenizer)
-                .generate("我", settings)]
+    expected = [
+        t.token_id
+        for t in Sampler(subject.stepper, subject.vocab, subject.tokenizer).generate("我", settings)
+    ]
     walk = StepThrough(subject, settings, "我")
     got = [walk.sample().token_id for _ in range(30)]
     assert got == expected
@@ -283,20 +309,25 @@ def test_step_view_carries_the_state_it_came_from():
 
 # -- embedding neighbours -------------------------------------------------------------------
 NEIGHBOUR_TOKENS = ["<unk>", "\n", "猫", "狗", "汽车", "车"]
-EMBEDDING = np.array([
-    [1.0, 1.0],  # <unk>: close to 猫 but never listed
-    [-1.0, -0.1],  # line end: nearly opposite
-    [1.0, 0.0],  # 猫
-    [0.8, 0.6],  # 狗: cosine 0.8
-    [-0.6, 0.8],  # 汽车: cosine -0.6
-    [0.0, 2.0],  # 车: cosine 0, whatever its length
-])
+EMBEDDING = np.array(
+    [
+        [1.0, 1.0],  # <unk>: close to 猫 but never listed
+        [-1.0, -0.1],  # line end: nearly opposite
+        [1.0, 0.0],  # 猫
+        [0.8, 0.6],  # 狗: cosine 0.8
+        [-0.6, 0.8],  # 汽车: cosine -0.6
+        [0.0, 2.0],  # 车: cosine 0, whatever its length
+    ]
+)
 
 
 def neighbour_subject() -> Subject:
     table = np.full((6, 6), 1 / 6)
-    return Subject(BigramStepper(table, EMBEDDING), Vocabulary(NEIGHBOUR_TOKENS, [0, 9, 8, 7, 6, 5]),
-                   Tokenizer("char"))
+    return Subject(
+        BigramStepper(table, EMBEDDING),
+        Vocabulary(NEIGHBOUR_TOKENS, [0, 9, 8, 7, 6, 5]),
+        Tokenizer("char"),
+    )
 
 
 def test_cosine_neighbours_on_a_toy_embedding():
@@ -328,4 +359,10 @@ def test_unknown_word_is_one_line_error():
 
 
 def test_display_token():
-    assert [display_token(t) for t in ("\n", " ", "\u3000", "\t", "爱")] == ["↵", "␣", "⎵", "\\t", "爱"]
+    assert [display_token(t) for t in ("\n", " ", "\u3000", "\t", "爱")] == [
+        "↵",
+        "␣",
+        "⎵",
+        "\\t",
+        "爱",
+    ]

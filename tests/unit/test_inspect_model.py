@@ -1,43 +1,51 @@
 """core/inspection.py on real (tiny) networks: checkpoints read with numpy, live training
 snapshots, agreement with `lyrics-tui eval`, and the tutorial-windows preset's sampling."""
+
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint  # noqa: E402
-from lyrics_tui.core.config import resolve_settings  # noqa: E402
-from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus  # noqa: E402
-from lyrics_tui.core.evaluate import evaluate_lines  # noqa: E402
-from lyrics_tui.core.inspection import (StepThrough, hidden_trace, load_subject, neighbours,  # noqa: E402
-                          score_line, subject_from_run, subject_from_state)
-from lyrics_tui.core.model import RNNLanguageModel  # noqa: E402
-from lyrics_tui.core.sampling import SamplerSettings  # noqa: E402
-from lyrics_tui.core.steppers import TorchStepper  # noqa: E402
-from lyrics_tui.core.inspection import Subject  # noqa: E402
-from lyrics_tui.core.tokens import Tokenizer  # noqa: E402
-from lyrics_tui.core.trainer import TrainingRun, prepare_data  # noqa: E402
+from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint
+from lyrics_tui.core.config import resolve_settings
+from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus
+from lyrics_tui.core.evaluate import evaluate_lines
+from lyrics_tui.core.inspection import (
+    StepThrough,
+    Subject,
+    hidden_trace,
+    load_subject,
+    neighbours,
+    score_line,
+    subject_from_run,
+    subject_from_state,
+)
+from lyrics_tui.core.model import RNNLanguageModel
+from lyrics_tui.core.sampling import SamplerSettings
+from lyrics_tui.core.steppers import TorchStepper
+from lyrics_tui.core.tokens import Tokenizer
+from lyrics_tui.core.trainer import TrainingRun, prepare_data
 
 LINES = read_corpus(BUNDLED_CORPUS).lines[:60]
 
 
 def tiny_checkpoint(tmp_path: Path, cell: str = "lstm") -> tuple[Checkpoint, RNNLanguageModel]:
-    model_cfg, train_cfg = resolve_settings("default", {"cell": cell, "embed": 12, "hidden": 16,
-                                                        "tie_weights": False, "dropout": 0.0},
-                                            {"tokenizer": "char", "min_count": 2})
+    model_cfg, train_cfg = resolve_settings(
+        "default",
+        {"cell": cell, "embed": 12, "hidden": 16, "tie_weights": False, "dropout": 0.0},
+        {"tokenizer": "char", "min_count": 2},
+    )
     data = prepare_data(LINES[:50], LINES[50:], train_cfg)
     model_cfg = model_cfg.__class__(**{**model_cfg.to_dict(), "vocab_size": len(data.vocab)})
     torch.manual_seed(0)
     model = RNNLanguageModel(model_cfg).eval()
     with torch.no_grad():  # make the output layer matter: default init leaves it near-uniform
         model.decoder.weight.normal_(0, 1.0)
-    checkpoint = Checkpoint(model_cfg, train_cfg, data.vocab,
-                            {k: v.clone() for k, v in model.state_dict().items()})
+    checkpoint = Checkpoint(
+        model_cfg, train_cfg, data.vocab, {k: v.clone() for k, v in model.state_dict().items()}
+    )
     save_checkpoint(checkpoint, tmp_path / f"tiny-{cell}.pt")
     return checkpoint, model
 
@@ -65,7 +73,10 @@ def test_checkpoint_and_live_model_give_the_same_numbers(tmp_path):
     na, nb = neighbours(from_file, word, 5), neighbours(live, word, 5)
     assert [n.text for n in na.neighbours] == [n.text for n in nb.neighbours]
     settings = SamplerSettings(temperature=0)
-    ta, tb = hidden_trace(from_file, line[:3], 5, settings), hidden_trace(live, line[:3], 5, settings)
+    ta, tb = (
+        hidden_trace(from_file, line[:3], 5, settings),
+        hidden_trace(live, line[:3], 5, settings),
+    )
     assert ta.text == tb.text
     assert [s.h.norm for s in ta.steps] == pytest.approx([s.h.norm for s in tb.steps], rel=1e-4)
     assert all(s.c is not None for s in ta.steps)
@@ -87,9 +98,11 @@ def test_step_back_restores_the_network_state(tmp_path):
 
 
 def test_snapshot_of_a_training_run(tmp_path):
-    model_cfg, train_cfg = resolve_settings("default", {"cell": "gru", "embed": 8, "hidden": 8,
-                                                        "tie_weights": False},
-                                            {"tokenizer": "char", "epochs": 1})
+    model_cfg, train_cfg = resolve_settings(
+        "default",
+        {"cell": "gru", "embed": 8, "hidden": 8, "tie_weights": False},
+        {"tokenizer": "char", "epochs": 1},
+    )
     run = TrainingRun(LINES[:50], LINES[50:], model_cfg, train_cfg)
     subject = subject_from_run(run)
     assert subject.cell == "gru" and subject.hidden_size == 8
@@ -151,8 +164,10 @@ def _record_training_hidden(run):
 @pytest.mark.parametrize("windowing", ["tutorial", "streams"])
 def test_hidden_state_reset_every_batch_only_with_tutorial_windows(windowing):
     model_cfg, train_cfg = resolve_settings(
-        "tutorial-windows", {"embed": 8, "hidden": 8},
-        {"tokenizer": "char", "epochs": 1, "windowing": windowing, "bptt": 8, "min_count": 1})
+        "tutorial-windows",
+        {"embed": 8, "hidden": 8},
+        {"tokenizer": "char", "epochs": 1, "windowing": windowing, "bptt": 8, "min_count": 1},
+    )
     run = TrainingRun(LINES[:50], LINES[50:], model_cfg, train_cfg)
     calls = _record_training_hidden(run)
     finished = run.run()

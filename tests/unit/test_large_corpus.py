@@ -2,6 +2,7 @@
 
 Slow (tens of seconds to minutes, up to ~1 GB of memory): run with `pytest --run-slow -k large`.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,8 @@ import sys
 
 import pytest
 
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
 from lyrics_tui.core.checkpoint import load_checkpoint
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
 
 SIZE_MB = 50
 # Peak resident memory of the whole process (Python, torch, jieba and the data). Before the
@@ -40,7 +41,7 @@ def make_corpus(path, size_mb: int) -> None:
         while written < target:
             a, b = rng.choice(lines), rng.choice(lines)
             rare = "".join(chr(0x4E00 + rng.randrange(20000)) for _ in range(rng.randrange(3)))
-            line = a[: len(a) // 2] + b[len(b) // 2:] + rare + "\n"
+            line = a[: len(a) // 2] + b[len(b) // 2 :] + rare + "\n"
             out.write(line)
             written += len(line.encode("utf-8"))
 
@@ -60,10 +61,33 @@ def test_a_50_mb_corpus_trains_in_bounded_memory(tmp_path, big_corpus, tokenizer
     report = tmp_path / "report.json"
     out = tmp_path / "big.pt"
     done = subprocess.run(
-        [sys.executable, str(script), str(ROOT), str(report), "train", "--corpus",
-         str(big_corpus), "--tokenizer", tokenizer, "--max-vocab", "3000", *TINY_FLAGS,
-         "--epochs", "1", "--time-budget", "2", "--val-fraction", "0.01", "--out", str(out),
-         "--json"], capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            str(script),
+            str(ROOT),
+            str(report),
+            "train",
+            "--corpus",
+            str(big_corpus),
+            "--tokenizer",
+            tokenizer,
+            "--max-vocab",
+            "3000",
+            *TINY_FLAGS,
+            "--epochs",
+            "1",
+            "--time-budget",
+            "2",
+            "--val-fraction",
+            "0.01",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(report.read_text())
     assert result["code"] == 0

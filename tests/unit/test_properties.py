@@ -1,4 +1,5 @@
 """Property-based tests (hypothesis): tokenizer and vocabulary round trips, sampler invariants."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,19 +7,21 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import BigramStepper
 from lyrics_tui.core.sampling import Sampler, SamplerSettings, next_token_distribution, softmax
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
 from lyrics_tui.core.vocab import UNK, Vocabulary, build_and_encode
+from tests.helpers import BigramStepper
 
-FAST = settings(max_examples=60, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Lyrics-like text: Chinese characters, Latin letters, digits, spaces and punctuation, plus
 # anything else unicode has (no surrogates, no line breaks: a line is one line).
 CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x4FFF)
-LINE_CHARS = st.one_of(CJK, st.sampled_from(list("的我你爱在风 ,.!?，。！？'-abcXYZ0129")),
-                       st.characters(blacklist_categories=("Cs", "Zl", "Zp", "Cc")))
+LINE_CHARS = st.one_of(
+    CJK,
+    st.sampled_from(list("的我你爱在风 ,.!?，。！？'-abcXYZ0129")),
+    st.characters(blacklist_categories=("Cs", "Zl", "Zp", "Cc")),
+)
 LINE = st.text(LINE_CHARS, min_size=1, max_size=40)
 
 
@@ -43,8 +46,10 @@ def test_a_prompt_is_its_lines_tokenised_with_line_ends_between(lines, kind):
     assert tok.prompt("\n".join(lines)) == expected
 
 
-TOKEN = st.one_of(st.sampled_from(["我", "你", "爱", "风", "的", NEWLINE, UNK, "a b"]),
-                  st.text(LINE_CHARS, min_size=1, max_size=3))
+TOKEN = st.one_of(
+    st.sampled_from(["我", "你", "爱", "风", "的", NEWLINE, UNK, "a b"]),
+    st.text(LINE_CHARS, min_size=1, max_size=3),
+)
 TOKEN_LINES = st.lists(st.lists(TOKEN, max_size=8), max_size=12)
 
 
@@ -64,20 +69,23 @@ def test_vocabulary_round_trips(token_lines, min_count, max_size):
     flat = [t for line in token_lines for t in line]
     ids = vocab.encode(flat)
     decoded = vocab.decode(ids)
-    assert [d if t in vocab else UNK for t, d in zip(flat, decoded)] == decoded
-    assert all((t in vocab) == (d == t) or t == UNK for t, d in zip(flat, decoded))
+    assert [d if t in vocab else UNK for t, d in zip(flat, decoded, strict=True)] == decoded
+    assert all((t in vocab) == (d == t) or t == UNK for t, d in zip(flat, decoded, strict=True))
     streamed, array = build_and_encode(iter(token_lines), min_count, max_size)
     assert streamed.tokens == vocab.tokens and streamed.counts == vocab.counts
     assert array.tolist() == ids
 
 
 LOGITS = st.integers(2, 30).flatmap(
-    lambda n: st.lists(st.floats(-30, 30, allow_nan=False), min_size=n, max_size=n))
+    lambda n: st.lists(st.floats(-30, 30, allow_nan=False), min_size=n, max_size=n)
+)
 SETTINGS = st.builds(
     SamplerSettings,
     temperature=st.one_of(st.just(0.0), st.just(1e-300), st.floats(0.01, 100)),
-    top_k=st.integers(0, 35), top_p=st.one_of(st.just(0.0), st.just(1.0), st.floats(0, 1)),
-    repetition_penalty=st.one_of(st.just(1.0), st.floats(1, 10)))
+    top_k=st.integers(0, 35),
+    top_p=st.one_of(st.just(0.0), st.just(1.0), st.floats(0, 1)),
+    repetition_penalty=st.one_of(st.just(1.0), st.floats(1, 10)),
+)
 
 
 def _pre_filter(logits, s: SamplerSettings, recent, banned):
@@ -85,8 +93,11 @@ def _pre_filter(logits, s: SamplerSettings, recent, banned):
     adjusted = np.asarray(logits, dtype=np.float64).copy()
     if s.repetition_penalty != 1.0 and recent:
         ids = np.unique(recent)
-        adjusted[ids] = np.where(adjusted[ids] > 0, adjusted[ids] / s.repetition_penalty,
-                                 adjusted[ids] * s.repetition_penalty)
+        adjusted[ids] = np.where(
+            adjusted[ids] > 0,
+            adjusted[ids] / s.repetition_penalty,
+            adjusted[ids] * s.repetition_penalty,
+        )
     adjusted[banned] = -np.inf
     return adjusted
 
@@ -118,14 +129,15 @@ def test_sampler_distribution_invariants(logits, s, data):
     if s.top_p < 1:
         after_k = before.copy()
         if 0 < s.top_k < n:
-            after_k[np.argsort(-after_k, kind="stable")[s.top_k:]] = 0
+            after_k[np.argsort(-after_k, kind="stable")[s.top_k :]] = 0
         after_k /= after_k.sum()
         mass = np.sort(after_k[kept])[::-1]
         assert mass.sum() >= s.top_p - 1e-9 or kept.sum() == np.count_nonzero(after_k)
         assert mass[:-1].sum() < s.top_p + 1e-9  # the smallest such set
     # the final distribution is the filtered one, renormalised
-    np.testing.assert_allclose(final[kept], before[kept] / before[kept].sum(), rtol=1e-6,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        final[kept], before[kept] / before[kept].sum(), rtol=1e-6, atol=1e-12
+    )
 
 
 VOCAB = ["<unk>", "\n", "我", "你", "爱", "风", "天", "的"]
@@ -140,10 +152,16 @@ def _sampler(table_seed: int, unk_likeliest: bool) -> Sampler:
 
 
 @FAST
-@given(st.integers(0, 2**16), st.booleans(), SETTINGS, st.integers(0, 2**32 - 1),
-       st.text(st.sampled_from(VOCAB[1:] + ["火", "星", " "]), max_size=6))
-def test_sampler_streams_only_allowed_tokens_and_is_reproducible(table_seed, unk_likeliest, s,
-                                                                 seed, prompt):
+@given(
+    st.integers(0, 2**16),
+    st.booleans(),
+    SETTINGS,
+    st.integers(0, 2**32 - 1),
+    st.text(st.sampled_from([*VOCAB[1:], "火", "星", " "]), max_size=6),
+)
+def test_sampler_streams_only_allowed_tokens_and_is_reproducible(
+    table_seed, unk_likeliest, s, seed, prompt
+):
     sampler = _sampler(table_seed, unk_likeliest)
     s = SamplerSettings(**{**s.__dict__, "seed": seed, "max_tokens": 25})
     first = sampler.generate(prompt, s)
@@ -159,7 +177,7 @@ def test_sampler_streams_only_allowed_tokens_and_is_reproducible(table_seed, unk
         dist = next_token_distribution(prev_logits, s, recent, banned=[0])
         assert dist.final[t.token_id] > 0  # never a token the filters removed
         assert t.prob == pytest.approx(dist.final[t.token_id])
-        recent = (recent + [t.token_id])[-64:]
+        recent = ([*recent, t.token_id])[-64:]
         prev_logits = sampler.stepper.table[t.token_id]
 
 
@@ -167,10 +185,14 @@ def test_sampler_streams_only_allowed_tokens_and_is_reproducible(table_seed, unk
 @given(st.integers(0, 2**16), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
 def test_temperature_zero_equals_greedy_whatever_the_seed(table_seed, seed_a, seed_b):
     sampler = _sampler(table_seed, unk_likeliest=True)
-    a = [t.token_id for t in sampler.generate("", SamplerSettings(temperature=0, seed=seed_a,
-                                                                  max_tokens=20))]
-    b = [t.token_id for t in sampler.generate("", SamplerSettings(temperature=0, seed=seed_b,
-                                                                  max_tokens=20))]
+    a = [
+        t.token_id
+        for t in sampler.generate("", SamplerSettings(temperature=0, seed=seed_a, max_tokens=20))
+    ]
+    b = [
+        t.token_id
+        for t in sampler.generate("", SamplerSettings(temperature=0, seed=seed_b, max_tokens=20))
+    ]
     greedy, prev = [], 1
     for _ in range(20):
         row = sampler.stepper.table[prev].copy()

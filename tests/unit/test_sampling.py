@@ -1,4 +1,5 @@
 """The sampler: decoding rules, streaming, prompts, seeds and the settings it refuses."""
+
 from __future__ import annotations
 
 import math
@@ -6,10 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from tests.helpers import TOY_TOKENS, toy_sampler
 from lyrics_tui.core.errors import CheckpointError, LyricsError, SettingsError
-from lyrics_tui.core.sampling import (MAX_SEED, MAX_TOKENS, SamplerSettings, next_token_distribution,
-                           softmax)
+from lyrics_tui.core.sampling import (
+    MAX_SEED,
+    MAX_TOKENS,
+    SamplerSettings,
+    next_token_distribution,
+    softmax,
+)
+from tests.helpers import TOY_TOKENS, toy_sampler
 
 NL = TOY_TOKENS.index("\n")
 
@@ -103,8 +109,9 @@ def test_distributions_sum_to_one_and_tokens_report_their_probabilities():
     _, tokens = run(sampler, max_tokens=30, seed=1, **settings)
     prev = NL
     for t in tokens:
-        dist = next_token_distribution(sampler.stepper.table[prev], SamplerSettings(**settings),
-                                       banned=[0])
+        dist = next_token_distribution(
+            sampler.stepper.table[prev], SamplerSettings(**settings), banned=[0]
+        )
         assert math.isclose(dist.final.sum(), 1.0, abs_tol=1e-9)
         assert math.isclose(dist.model.sum(), 1.0, abs_tol=1e-9)
         assert 0 < t.prob <= 1 and 0 < t.model_prob <= 1
@@ -144,8 +151,7 @@ def test_unk_is_never_generated_even_when_it_is_the_likeliest():
 @pytest.mark.parametrize("n_lines", [1, 3])
 def test_max_lines_stops_after_that_many_lines(n_lines):
     sampler = toy_sampler(seed=10)
-    generation, tokens = run(sampler, temperature=1.0, max_tokens=5000, max_lines=n_lines,
-                             seed=2)
+    generation, tokens = run(sampler, temperature=1.0, max_tokens=5000, max_lines=n_lines, seed=2)
     ids = [t.token_id for t in tokens]
     assert ids.count(NL) == n_lines and ids[-1] == NL
     assert generation.text.count("\n") == n_lines
@@ -162,8 +168,7 @@ def test_unknown_prompt_words_are_reported_not_raised():
 
 
 def test_a_prompt_of_only_unknown_words():
-    generation, tokens = run(toy_sampler(), prompt="火星人", temperature=0.8, max_tokens=5,
-                             seed=1)
+    generation, tokens = run(toy_sampler(), prompt="火星人", temperature=0.8, max_tokens=5, seed=1)
     assert generation.unknown == ["火", "星", "人"] and len(tokens) == 5
 
 
@@ -210,12 +215,25 @@ def test_a_huge_temperature_is_capped_and_said(temperature):
     assert any("capped at 100" in n for n in generation.warnings)
 
 
-@pytest.mark.parametrize("settings", [
-    dict(temperature=-0.1), dict(temperature=float("nan")), dict(temperature=-float("inf")),
-    dict(top_k=-1), dict(top_p=-0.01), dict(top_p=1.01), dict(top_p=float("nan")),
-    dict(repetition_penalty=0.5), dict(repetition_penalty=11), dict(repetition_penalty=math.nan),
-    dict(seed=-1), dict(seed=MAX_SEED + 1), dict(max_tokens=-1), dict(max_lines=-1),
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(temperature=-0.1),
+        dict(temperature=float("nan")),
+        dict(temperature=-float("inf")),
+        dict(top_k=-1),
+        dict(top_p=-0.01),
+        dict(top_p=1.01),
+        dict(top_p=float("nan")),
+        dict(repetition_penalty=0.5),
+        dict(repetition_penalty=11),
+        dict(repetition_penalty=math.nan),
+        dict(seed=-1),
+        dict(seed=MAX_SEED + 1),
+        dict(max_tokens=-1),
+        dict(max_lines=-1),
+    ],
+)
 def test_settings_without_a_sensible_reading_are_one_line_errors(settings):
     with pytest.raises(SettingsError) as info:
         toy_sampler().generate("", SamplerSettings(**settings))
@@ -247,6 +265,7 @@ def test_top_k_breaks_ties_by_lowest_id_so_the_same_scores_give_the_same_words()
     # top-k keeps ids 1-10, 16 and 17; top-p then needs 11 of those 12 equal shares
     assert list(np.flatnonzero(dist.final)) == [*range(1, 11), 16]
     np.testing.assert_allclose(dist.final[dist.final > 0], 1 / 11)
-    only_k = next_token_distribution(logits, SamplerSettings(temperature=1.0, top_k=12), [],
-                                     banned=[0])
+    only_k = next_token_distribution(
+        logits, SamplerSettings(temperature=1.0, top_k=12), [], banned=[0]
+    )
     assert list(np.flatnonzero(only_k.final)) == [*range(1, 11), 16, 17]

@@ -1,4 +1,5 @@
 """NumpyStepper and TorchStepper give the logits of the model's own forward pass, token by token."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,9 @@ TOKENS = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7]
 def _model(cell: str, layers: int = 2, tie: bool = False) -> RNNLanguageModel:
     torch.manual_seed(7)
     size = 12 if tie else 10
-    cfg = ModelConfig(cell=cell, embed=12, hidden=size, layers=layers, dropout=0.0,
-                      tie_weights=tie, vocab_size=11)
+    cfg = ModelConfig(
+        cell=cell, embed=12, hidden=size, layers=layers, dropout=0.0, tie_weights=tie, vocab_size=11
+    )
     model = RNNLanguageModel(cfg)
     with torch.no_grad():  # larger weights than the init, so the gates really matter
         for p in model.parameters():
@@ -56,8 +58,9 @@ def test_torch_stepper_matches_the_torch_forward(cell):
 
 def test_numpy_stepper_with_tied_weights_and_one_layer():
     model = _model("lstm", layers=1, tie=True)
-    np.testing.assert_allclose(_step_logits(numpy_stepper_from_model(model)),
-                               _forward_logits(model), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(
+        _step_logits(numpy_stepper_from_model(model)), _forward_logits(model), atol=1e-4, rtol=0
+    )
 
 
 def test_hidden_vectors_are_the_top_layer():
@@ -73,8 +76,9 @@ def test_hidden_vectors_are_the_top_layer():
     np.testing.assert_allclose(c, c_t[-1, 0].numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("break_it", ["missing layer", "wrong embed", "wrong gate rows",
-                                      "wrong bias"])
+@pytest.mark.parametrize(
+    "break_it", ["missing layer", "wrong embed", "wrong gate rows", "wrong bias"]
+)
 def test_weights_that_do_not_fit_the_config_are_refused_up_front(break_it):
     model = _model("gru", layers=2)
     weights = {k: v.numpy() for k, v in model.state_dict().items()}

@@ -1,4 +1,5 @@
 """Tokenizers (word and char) and the vocabulary."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ def test_every_line_ends_with_one_newline_token(kind):
     lines = [LINE, "我一个人走过天桥", "a"]
     token_lines = list(Tokenizer(kind).lines(lines))
     assert len(token_lines) == len(lines)
-    for tokens, line in zip(token_lines, lines):
+    for tokens, line in zip(token_lines, lines, strict=True):
         assert tokens[-1] == NEWLINE and tokens.count(NEWLINE) == 1
         assert detokenize(tokens) == line + "\n"
 
@@ -45,8 +46,8 @@ def test_prompt_is_tokenised_like_the_corpus(kind):
     tok = Tokenizer(kind)
     assert tok.prompt(LINE) == tok.split_line(LINE)  # the last line stays open
     two = tok.prompt("我一个人走过天桥\n" + LINE)
-    assert two == tok.split_line("我一个人走过天桥") + [NEWLINE] + tok.split_line(LINE)
-    assert tok.prompt(LINE + "\n") == tok.split_line(LINE) + [NEWLINE]  # a finished line
+    assert two == [*tok.split_line("我一个人走过天桥"), NEWLINE, *tok.split_line(LINE)]
+    assert tok.prompt(LINE + "\n") == [*tok.split_line(LINE), NEWLINE]  # a finished line
     assert tok.prompt("我\r\n你") == tok.prompt("我\n你") == tok.prompt("我\r你")
 
 
@@ -112,11 +113,18 @@ def test_unknown_lists_each_unknown_token_once_in_order():
     assert vocab.unknown(["q", "b", "a", "q", UNK, "z"]) == ["q", "a", "z"]
 
 
-@pytest.mark.parametrize("data", [
-    {}, {"tokens": ["a"], "counts": [1]}, {"tokens": [UNK, "a"], "counts": [1]},
-    {"tokens": [UNK, 3], "counts": [1, 1]}, {"tokens": [UNK, "a", "a"], "counts": [1, 1, 1]},
-    {"tokens": [UNK], "counts": ["many"]}, {"tokens": None, "counts": None},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"tokens": ["a"], "counts": [1]},
+        {"tokens": [UNK, "a"], "counts": [1]},
+        {"tokens": [UNK, 3], "counts": [1, 1]},
+        {"tokens": [UNK, "a", "a"], "counts": [1, 1, 1]},
+        {"tokens": [UNK], "counts": ["many"]},
+        {"tokens": None, "counts": None},
+    ],
+)
 def test_malformed_stored_vocabulary_is_one_checkpoint_error(data):
     with pytest.raises(CheckpointError) as info:
         Vocabulary.from_dict(data)
@@ -188,11 +196,22 @@ def test_warm_up_writes_the_cache_and_tokenises(tmp_path):
     import subprocess
     import sys
 
-    code = ("from lyrics_tui.core.tokens import Tokenizer, dictionary_cache_path, warm_up\n"
-            "warm_up('word')\n"
-            "print(dictionary_cache_path().is_file(), Tokenizer('word').split_line('我想念你'))")
+    code = (
+        "from lyrics_tui.core.tokens import Tokenizer, dictionary_cache_path, warm_up\n"
+        "warm_up('word')\n"
+        "print(dictionary_cache_path().is_file(), Tokenizer('word').split_line('我想念你'))"
+    )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    outputs = [subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                              capture_output=True, text=True).stdout.strip() for _ in range(2)]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        for _ in range(2)
+    ]
     assert outputs[0] == outputs[1] == "True ['我', '想念', '你']"
     assert (tmp_path / "lyrics-tui" / "jieba-dictionary.cache").is_file()

@@ -1,0 +1,76 @@
+"""Continuing a trained model: one rule for the command line and the playground.
+
+`epochs` and `time_budget` are totals over the whole run, earlier sessions included. A run that
+stopped before its end (Ctrl+C, a closed terminal) finishes the plan it was started with; a run
+that reached its end goes on for `more_epochs` more (another time budget as long, when a budget
+ended it), unless the user gives a new total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from lyrics_tui.core.checkpoint import Checkpoint
+from lyrics_tui.core.config import ModelConfig, TrainConfig, validate
+from lyrics_tui.core.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class ContinuePlan:
+    """What continuing a checkpoint will do."""
+
+    model_config: ModelConfig
+    train_config: TrainConfig  # the stored settings, the given ones on top, new totals
+    done_epochs: int
+    end_epoch: int
+
+    @property
+    def more_epochs(self) -> int:
+        return self.end_epoch - self.done_epochs
+
+    @property
+    def note(self) -> str:
+        budget = self.train_config.time_budget
+        until = f" or {budget:.0f} s of training in all" if budget else ""
+        return (
+            f"continuing from epoch {self.done_epochs} to epoch {self.end_epoch} "
+            f"({self.more_epochs} more{until})"
+        )
+
+
+def plan_continuation(
+    checkpoint: Checkpoint, overrides: dict[str, Any], more_epochs: int
+) -> ContinuePlan:
+    """The settings to continue `checkpoint` with. `overrides` are the training settings the
+    user gave (None: not given); `more_epochs` is how far a finished run goes on."""
+    stored = checkpoint.train_config
+    given = {k: v for k, v in overrides.items() if v is not None}
+    done = checkpoint.epoch
+    if "epochs" in given:
+        end = int(given.pop("epochs"))
+        if end <= done:
+            raise SettingsError(
+                f"the checkpoint already has {done} epochs and {{epochs}} counts them all; ask "
+                f"for more (e.g. {{epochs}} {done + max(1, more_epochs)})"
+            )
+    elif done < stored.epochs:
+        end = stored.epochs
+    else:
+        end = done + max(1, more_epochs)
+    spent = checkpoint.elapsed_s
+    if "time_budget" in given:
+        budget = float(given.pop("time_budget"))
+        if budget and spent >= budget:
+            raise SettingsError(
+                f"the checkpoint already trained {spent:.0f} s of its {budget:g} s "
+                "{time_budget} (it counts earlier sessions); give a larger one (e.g. "
+                f"{{time_budget}} {spent + budget:.0f}) or {{time_budget}} 0"
+            )
+    elif stored.time_budget and spent >= stored.time_budget:
+        budget = spent + stored.time_budget
+    else:
+        budget = stored.time_budget
+    train = replace(stored, **given, epochs=end, time_budget=budget)
+    validate(checkpoint.model_config, train)
+    return ContinuePlan(checkpoint.model_config, train, done, end)

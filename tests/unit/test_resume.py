@@ -1,0 +1,61 @@
+"""The one rule for continuing a checkpoint (core/resume.py), used by the CLI and the playground."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from lyrics_tui.core.checkpoint import load_checkpoint
+from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.resume import plan_continuation
+
+
+@pytest.fixture
+def finished(trained):
+    """A checkpoint whose run reached its planned end (2 of 2 epochs)."""
+    checkpoint = load_checkpoint(trained["last"])
+    assert checkpoint.epoch == checkpoint.train_config.epochs == 2
+    return checkpoint
+
+
+def test_a_finished_run_goes_on_for_more_epochs(finished):
+    plan = plan_continuation(finished, {"epochs": None}, more_epochs=5)
+    assert (plan.done_epochs, plan.end_epoch, plan.more_epochs) == (2, 7, 5)
+    assert plan.train_config.epochs == 7
+    assert plan.note.startswith("continuing from epoch 2 to epoch 7 (5 more")
+
+
+def test_an_unfinished_run_finishes_its_plan(finished):
+    stopped = replace(finished, train_config=replace(finished.train_config, epochs=6))
+    plan = plan_continuation(stopped, {}, more_epochs=50)
+    assert plan.end_epoch == 6
+
+
+def test_epochs_given_count_every_epoch(finished):
+    assert plan_continuation(finished, {"epochs": 3}, more_epochs=50).end_epoch == 3
+    with pytest.raises(SettingsError) as info:
+        plan_continuation(finished, {"epochs": 2}, more_epochs=8)
+    assert info.value.settings == ["epochs", "epochs"]
+    assert "(e.g. --epochs 10)" in info.value.render(lambda name: "--" + name)
+    assert "(e.g. epochs 10)" in str(info.value)
+
+
+def test_a_spent_time_budget_is_renewed_unless_given(finished):
+    spent = replace(finished, train_config=replace(finished.train_config, time_budget=1.0))
+    spent.elapsed_s = 3.0
+    plan = plan_continuation(spent, {}, more_epochs=1)
+    assert plan.train_config.time_budget == pytest.approx(4.0)  # another session as long
+    with pytest.raises(SettingsError, match="time-budget"):
+        plan_continuation(spent, {"time_budget": 2.0}, more_epochs=1)
+    assert (
+        plan_continuation(spent, {"time_budget": 0.0}, more_epochs=1).train_config.time_budget == 0
+    )
+
+
+def test_given_settings_override_the_stored_ones_and_are_checked(finished):
+    plan = plan_continuation(finished, {"lr": 0.5, "batch_size": None}, more_epochs=1)
+    assert plan.train_config.lr == 0.5
+    assert plan.train_config.batch_size == finished.train_config.batch_size
+    with pytest.raises(SettingsError, match="lr"):
+        plan_continuation(finished, {"lr": -1.0}, more_epochs=1)

@@ -1,0 +1,72 @@
+"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden] ...`.
+
+No command opens the playground. A thin view: it parses arguments, calls core/, and prints
+core's events, with rich on a terminal and as JSON lines with --json. Bad input is one line on
+stderr and exit code 2. One module per command; each has add_parser(sub) and run(args).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lyrics_tui.core.device import DEVICES
+from lyrics_tui.core.errors import LyricsError
+from lyrics_tui.tui.cli import evaluate, generate, inspect, train
+from lyrics_tui.tui.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, message
+
+COMMANDS = {
+    "train": train,
+    "generate": generate,
+    "eval": evaluate,
+    **{name: inspect for name in inspect.COMMANDS},
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="lyrics-tui",
+        description="Train, play with and look inside a recurrent language model of lyrics. "
+        "With no command, opens the terminal playground.",
+    )
+    parser.add_argument("--corpus", help="corpus for the playground (default: the bundled one)")
+    parser.add_argument("--checkpoint", help="checkpoint to open in the playground")
+    parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the playground to a browser (textual-serve) instead",
+    )
+    parser.add_argument("--port", type=int, default=8000, help="port for --serve")
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
+    for module in dict.fromkeys(COMMANDS.values()):
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lyrics_tui.core import tuning
+
+    tuning.for_generation()  # before numpy is imported
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already reported in one line
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.command is None:
+            return playground(args)
+        return COMMANDS[args.command].run(args)
+    except LyricsError as exc:
+        print(f"lyrics-tui: {message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("lyrics-tui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return 0
+
+
+def playground(args: argparse.Namespace) -> int:
+    from lyrics_tui.tui.app import run_playground
+
+    return run_playground(args)

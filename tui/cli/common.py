@@ -1,0 +1,108 @@
+"""What every command shares: argument types, one-line errors, JSON lines, the console."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from lyrics_tui.core.errors import LyricsError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lyrics_tui.core.sampling import SamplerSettings
+
+EXIT_FAILED = 1  # training stopped on its own (NaN loss, a checkpoint that cannot be written)
+EXIT_USAGE = 2  # bad input: nothing was trained or written
+EXIT_INTERRUPTED = 130  # Ctrl+C
+
+# Settings whose flag is not simply --setting-name.
+_FLAGS = {"max_tokens": "--length", "max_lines": "--lines", "top": "--candidates"}
+
+
+def flag(setting: str) -> str:
+    """The command-line flag of a core setting: min_count -> --min-count."""
+    return _FLAGS.get(setting, "--" + setting.replace("_", "-"))
+
+
+def message(error: LyricsError) -> str:
+    """A core error as the command line says it: settings named by their flags."""
+    return error.render(flag)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (and exit code 2), not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def emit(obj: dict[str, Any]) -> None:
+    """One JSON object on its own line of stdout."""
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def warn(messages: list[str]) -> None:
+    for text in messages:
+        print(f"lyrics-tui: warning: {text}", file=sys.stderr)
+
+
+def console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--checkpoint", help="checkpoint file (default: the newest in checkpoints/)"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8) -> None:
+    parser.add_argument(
+        "--temperature",
+        type=number,
+        default=temperature,
+        help=f">= 0; 0 is greedy; above 100 is capped (default {temperature:g})",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=0,
+        help="keep the k likeliest; 0 or more than the vocabulary: off (default 0)",
+    )
+    parser.add_argument(
+        "--top-p",
+        type=number,
+        default=1.0,
+        help="keep the likeliest words holding this mass, 0..1 (1: off)",
+    )
+    parser.add_argument("--repetition-penalty", type=number, default=1.0, help="1 (off) to 10")
+    parser.add_argument("--seed", type=int, help="0..4294967295; same seed, same text")
+
+
+def sampler_settings(args: argparse.Namespace, **more: Any) -> SamplerSettings:
+    """The sampler settings the flags give, checked before anything is loaded."""
+    from lyrics_tui.core.sampling import SamplerSettings
+
+    settings = SamplerSettings(
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        seed=args.seed,
+        **more,
+    )
+    settings.validated()
+    return settings

@@ -1,0 +1,82 @@
+"""`lyrics-tui generate`: write lyrics token by token from a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from lyrics_tui.core.device import DEVICES
+from lyrics_tui.tui.cli.common import emit, sampler_arguments, sampler_settings, warn
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    gen = sub.add_parser(
+        "generate",
+        help="generate lyrics from a checkpoint",
+        description="Generate text token by token. Unknown prompt words are read as <unk> "
+        "(with a warning).",
+    )
+    gen.add_argument("--checkpoint", help="checkpoint file (default: the newest in checkpoints/)")
+    gen.add_argument("--prompt", default="", help="start text (empty: start a new line)")
+    gen.add_argument(
+        "--length",
+        type=int,
+        default=100,
+        help="max tokens; above 10,000 is capped with a note (default 100)",
+    )
+    sampler_arguments(gen)
+    gen.add_argument("--lines", type=int, default=0, help="stop after N lines (0: no limit)")
+    gen.add_argument(
+        "--device", default="cpu", choices=DEVICES, help="cpu runs numpy (fastest at batch 1)"
+    )
+    gen.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    from lyrics_tui.core.loading import open_checkpoint
+
+    settings = sampler_settings(args, max_tokens=args.length, max_lines=args.lines)
+    device = args.device
+    if device != "cpu":
+        from lyrics_tui.core.device import resolve_device
+
+        device = resolve_device(device)
+    opened = open_checkpoint(args.checkpoint, device)
+    generation = opened.sampler().generate(args.prompt, settings)
+    warn(generation.warnings)
+    out = sys.stdout
+    if not args.json and args.prompt:
+        out.write(args.prompt)
+        out.flush()
+    count = 0
+    first_at = None
+    gen_start = time.perf_counter()
+    for token in generation:
+        count += 1
+        if args.json:
+            emit({"event": "token", "token": token.text, "prob": token.prob})
+        else:
+            out.write(token.text)
+            out.flush()
+        if first_at is None:
+            first_at = time.perf_counter() - started
+    spent = time.perf_counter() - gen_start
+    rate = count / spent if spent > 0 else 0.0
+    if args.json:
+        emit(
+            {
+                "event": "done",
+                "text": generation.text,
+                "tokens": count,
+                "tokens_per_s": rate,
+                "seed": generation.seed,
+                "first_token_s": first_at,
+            }
+        )
+    else:
+        if not generation.text.endswith("\n"):
+            out.write("\n")
+        print(f"[{count} tokens, seed {generation.seed}, {rate:,.0f} tokens/s]", file=sys.stderr)
+    return 0

@@ -1,0 +1,294 @@
+"""`lyrics-tui train`: train on a corpus, print each epoch, keep the best and the latest."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from lyrics_tui.core.config import CELLS, OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, TOKENIZERS
+from lyrics_tui.core.device import DEVICES
+from lyrics_tui.core.events import TrainingEvent
+from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    emit,
+    number,
+)
+
+MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
+TRAIN_FLAGS = (
+    "tokenizer",
+    "min_count",
+    "max_vocab",
+    "epochs",
+    "time_budget",
+    "batch_size",
+    "bptt",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "clip",
+    "schedule",
+    "threads",
+    "precision",
+    "seed",
+    "val_fraction",
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser(
+        "train",
+        help="train a model on a corpus and save checkpoints",
+        description="Train on a corpus (one lyric line per line). Flags you give override the "
+        "preset.",
+    )
+    train.add_argument("--corpus", help="UTF-8 or GB18030 text file (default: bundled corpus)")
+    split = train.add_mutually_exclusive_group()
+    split.add_argument(
+        "--val-fraction",
+        type=number,
+        help="last fraction of lines held out for validation (default 0.1)",
+    )
+    split.add_argument("--val-file", help="validation text instead of a held-out fraction")
+    train.add_argument("--tokenizer", choices=TOKENIZERS)
+    train.add_argument("--min-count", type=int, help="words seen fewer times become <unk> (2)")
+    train.add_argument("--max-vocab", type=int, help="cap the vocabulary size (0: none)")
+    train.add_argument("--preset", default="default", choices=tuple(PRESETS))
+    train.add_argument("--cell", choices=CELLS)
+    train.add_argument("--embed", type=int)
+    train.add_argument("--hidden", type=int)
+    train.add_argument("--layers", type=int)
+    train.add_argument("--dropout", type=number)
+    train.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=None)
+    train.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs in all; with --resume they count the checkpoint's own (a finished run "
+        "given no --epochs goes on for the preset's epochs more)",
+    )
+    train.add_argument(
+        "--time-budget",
+        type=number,
+        help="stop after this many seconds of training (0: none), counting "
+        "the time of a resumed checkpoint; the epoch under way stops there "
+        "and is validated and saved",
+    )
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--bptt", type=int, help="steps of back-propagation through time")
+    train.add_argument("--lr", type=number)
+    train.add_argument("--optimizer", choices=OPTIMIZERS)
+    train.add_argument("--weight-decay", type=number)
+    train.add_argument("--clip", type=number, help="max gradient norm (0: off)")
+    train.add_argument("--schedule", choices=SCHEDULES)
+    train.add_argument("--threads", type=int, help="torch CPU threads (0: auto)")
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="training matmuls; auto: bf16 where the CPU has bf16 units",
+    )
+    train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--out",
+        help="best checkpoint path (default checkpoints/<corpus>.pt); "
+        "the latest state goes beside it as <name>-last.pt",
+    )
+    train.add_argument(
+        "--resume",
+        help="continue from this checkpoint (weights, optimiser, epochs, history "
+        "and settings; flags given now override). Without --out, x-last.pt "
+        "resumes into x.pt and x-last.pt",
+    )
+    train.add_argument("--device", default="auto", choices=DEVICES)
+    train.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lyrics_tui.core import tuning
+    from lyrics_tui.core.checkpoint import check_writable, load_checkpoint
+    from lyrics_tui.core.config import resolve_settings
+    from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus
+    from lyrics_tui.core.device import resolve_device
+    from lyrics_tui.core.paths import default_checkpoint_path, resume_target
+    from lyrics_tui.core.resume import plan_continuation
+    from lyrics_tui.core.trainer import TrainingRun
+
+    tuning.for_training()
+    corpus = read_corpus(args.corpus or BUNDLED_CORPUS)
+    model_over = {name: getattr(args, name) for name in MODEL_FLAGS}
+    train_over = {name: getattr(args, name) for name in TRAIN_FLAGS}
+    model_cfg, train_cfg = resolve_settings(args.preset, model_over, train_over)
+    resume = None
+    if args.resume:
+        resume = load_checkpoint(args.resume)
+        plan = plan_continuation(resume, train_over, more_epochs=train_cfg.epochs)
+        model_cfg, train_cfg = plan.model_config, plan.train_config
+    if args.val_file:
+        val_lines = read_corpus(args.val_file).lines
+        train_lines = corpus.lines
+    else:
+        train_lines, val_lines = corpus.split(train_cfg.val_fraction)
+    device = resolve_device(args.device)
+    if args.out:
+        out = Path(args.out)
+    elif args.resume:
+        out = resume_target(Path(args.resume))
+    else:
+        out = default_checkpoint_path(corpus.path)
+    check_writable(out)  # an unwritable --out fails now, not after the training
+    view: JsonTrainView | ConsoleTrainView = JsonTrainView() if args.json else ConsoleTrainView()
+    run = TrainingRun(
+        train_lines,
+        val_lines,
+        model_cfg,
+        train_cfg,
+        out_path=out,
+        resume=resume,
+        device=device,
+        sink=view,
+        corpus_name=corpus.path,
+    )
+    interrupted = {"hit": False}
+
+    def on_sigint(signum: int, frame: Any) -> None:  # first Ctrl+C: stop after this batch
+        if interrupted["hit"]:
+            raise KeyboardInterrupt
+        interrupted["hit"] = True
+        run.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        finished = run.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        view.close()
+    if args.json:
+        emit(
+            {
+                "event": "done",
+                "best_val_ppl": finished.best_val_ppl,
+                "checkpoint": finished.best_checkpoint,
+                "last_checkpoint": finished.last_checkpoint,
+                "reason": finished.reason,
+                "epochs": finished.epochs,
+            }
+        )
+    if finished.message:
+        print(f"lyrics-tui: {finished.message}", file=sys.stderr)
+    if interrupted["hit"]:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if finished.reason in ("diverged", "failed") else 0
+
+
+class JsonTrainView:
+    def __call__(self, event: TrainingEvent) -> None:
+        from lyrics_tui.core.events import EpochFinished
+
+        if isinstance(event, EpochFinished):
+            emit(
+                {
+                    "event": "epoch",
+                    "epoch": event.epoch,
+                    "train_loss": event.train_loss,
+                    "val_loss": event.val_loss,
+                    "val_ppl": event.val_ppl,
+                    "tokens_per_s": event.tokens_per_s,
+                    "elapsed_s": event.elapsed_s,
+                    "lr": event.lr,
+                }
+            )
+
+    def close(self) -> None:
+        pass
+
+
+class ConsoleTrainView:
+    """Rich progress bar per epoch and one summary line per epoch."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, TaskID
+
+        self.console = Console(stderr=False, highlight=False)
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, event: TrainingEvent) -> None:
+        from lyrics_tui.core import events as E
+
+        if isinstance(event, E.TrainingStarted):
+            resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            self.console.print(
+                f"vocabulary {event.vocab_size:,} · train {event.train_tokens:,} tokens · "
+                f"validation {event.val_tokens:,} tokens ({event.unknown_rate:.1%} <unk>) · "
+                f"{event.parameters:,} parameters · {event.device} {event.precision}, "
+                f"{event.threads} thread(s)"
+                f"{resumed}"
+            )
+        elif isinstance(event, E.BatchFinished):
+            self._progress(event)
+        elif isinstance(event, E.EpochFinished):
+            self._close_progress()
+            val = (
+                f"val loss {event.val_loss:.3f}  ppl {fmt.ppl(event.val_ppl):>8}"
+                if event.val_loss is not None
+                else "no validation"
+            )
+            best = " *" if event.is_best else ""
+            self.console.print(
+                f"epoch {event.epoch:3d}  train loss {event.train_loss:.3f}  {val}  "
+                f"{event.tokens_per_s:8,.0f} tok/s  {event.elapsed_s:6.1f}s  "
+                f"lr {event.lr:.2g}{best}"
+            )
+        elif isinstance(event, E.TrainingPaused):
+            self.console.print("paused")
+        elif isinstance(event, E.TrainingFinished):
+            self._close_progress()
+            best = (
+                f"best validation perplexity {fmt.ppl(event.best_val_ppl)}"
+                if event.best_val_ppl
+                else ""
+            )
+            self.console.print(f"{event.reason} after {event.epochs} epoch(s). {best}")
+            if event.best_checkpoint:
+                self.console.print(f"best checkpoint: {event.best_checkpoint}")
+            if event.last_checkpoint:
+                self.console.print(f"latest (resumable): {event.last_checkpoint}")
+
+    def _progress(self, event: Any) -> None:
+        if not self.console.is_terminal:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn(f"epoch {event.epoch}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.3f}"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("", total=event.batches, loss=event.loss)
+        if self.task is not None:
+            self.progress.update(self.task, completed=event.batch, loss=event.loss)
+
+    def _close_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def close(self) -> None:
+        self._close_progress()

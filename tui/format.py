@@ -1,0 +1,46 @@
+"""How numbers read in every view (command line and playground alike). Core computes them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def ppl(value: float | None) -> str:
+    """A perplexity: one decimal, thousands separated; huge ones in short scientific form."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:,.1f}" if value < 100_000 else f"{value:.3g}"
+
+
+def prob(p: float) -> str:
+    """A probability as a percentage; tiny ones in scientific form; exactly 0 as a dash."""
+    if p <= 0:
+        return "—"
+    if p < 0.0001:
+        return f"{p:.1e}"
+    return f"{p:.2%}"
+
+
+def rate(per_s: float) -> str:
+    """Tokens per second in at most five characters."""
+    if per_s >= 100_000:
+        return f"{per_s / 1000:.0f}k"
+    if per_s >= 10_000:
+        return f"{per_s / 1000:.1f}k"
+    return f"{per_s:,.0f}"
+
+
+def duration(seconds: float | None) -> str:
+    """m:ss, or h:mm:ss from an hour."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    whole = round(seconds)
+    h, rest = divmod(whole, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def model_shape(config: Any, vocab_size: int) -> str:
+    """gru 384→384×1 · vocab 3,397"""
+    return f"{config.cell} {config.embed}→{config.hidden}×{config.layers} · vocab {vocab_size:,}"
