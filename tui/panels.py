@@ -115,7 +115,7 @@ class TrainingPanel(Vertical):
 
 
 # -- settings ----------------------------------------------------------------------------------
-# (field, label, type, group): blank fields take the preset's value (shown as placeholder).
+# (field, label, type): blank fields take the preset's value (shown as placeholder).
 MODEL_FIELDS = [
     ("embed", "embed", int),
     ("hidden", "hidden", int),
