@@ -414,7 +414,7 @@ def child(args: argparse.Namespace) -> int:
         device="cpu",
         open_newest=False,
     )
-    from lyrics_tui.tui.app import run_app
+    from lyrics_tui.tui.launch import run_app
 
     return run_app(app)
 

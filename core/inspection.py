@@ -148,8 +148,8 @@ def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
 class UnitStrip(_Serialisable):
     """One vector of hidden units, ready for a heat strip or a sparkline.
 
-    levels[i] is values[i] quantised to an integer in [-LEVELS, LEVELS] over [-scale, scale] (0 is 0;
-    the sign says which way the unit leans, the magnitude how far). h of every cell lies in
+    levels[i] is values[i] quantised to an integer in [-LEVELS, LEVELS] over [-scale, scale]
+    (0 is 0; the sign says which way the unit leans, the magnitude how far). h of every cell lies in
     [-1, 1] so its scale is 1; an LSTM's cell state c is unbounded and is scaled by its largest
     |value| (at least 1), reported in `scale`.
     """

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -1183,59 +1181,3 @@ def _same_corpus(a: str, b: str) -> bool:
         return first.samefile(second)
     except OSError:
         return first.name == second.name
-
-
-def run_playground(args: Any) -> int:
-    """Entry point from tui/cli.py: open the playground (or serve it with --serve)."""
-    if getattr(args, "serve", False):
-        return serve(args)
-    tuning.for_training()
-    app = PlaygroundApp(
-        corpus=getattr(args, "corpus", None),
-        checkpoint=getattr(args, "checkpoint", None),
-        device=getattr(args, "device", "auto") or "auto",
-    )
-    return run_app(app)
-
-
-def run_app(app: PlaygroundApp) -> int:
-    """Run the app in this terminal and leave the process as soon as the terminal is back.
-
-    The loop is ours, so its thread pool is not joined on the way out (asyncio.run would
-    wait for a trainer thread still validating a partial epoch, or for jieba's warm-up), and
-    the interpreter's own teardown (a second with torch loaded) is skipped: by now the
-    terminal is restored, checkpoints are written atomically and the last finished epoch was
-    saved on quit, so there is nothing left to flush but stdout and stderr.
-    """
-    loop = asyncio.new_event_loop()
-    app.run(loop=loop)
-    code = app.return_code or 0
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-def serve(args: Any) -> int:
-    """Serve the same app to a browser with textual-serve (one app process per page)."""
-    import shlex
-    import sys
-
-    try:
-        from textual_serve.server import Server
-    except ImportError:
-        print(
-            "lyrics-tui: --serve needs textual-serve (pip install 'lyrics-tui[serve]')",
-            file=sys.stderr,
-        )
-        return 2
-    command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
-    if getattr(args, "corpus", None):
-        command += ["--corpus", str(Path(args.corpus).expanduser().resolve())]
-    if getattr(args, "checkpoint", None):
-        command += ["--checkpoint", str(Path(args.checkpoint).expanduser().resolve())]
-    if getattr(args, "device", None):
-        command += ["--device", args.device]
-    port = getattr(args, "port", 8000)
-    print(f"lyrics-tui: serving the playground on http://localhost:{port} (Ctrl+C stops)")
-    Server(shlex.join(command), port=port, title="lyrics-tui").serve()
-    return 0

@@ -67,6 +67,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def playground(args: argparse.Namespace) -> int:
-    from lyrics_tui.tui.app import run_playground
+    from lyrics_tui.tui.launch import run_playground
 
     return run_playground(args)
