@@ -268,7 +268,8 @@ def _summary(row: Sequence[Any]) -> RunSummary:
 
 
 def _epoch(row: Sequence[Any]) -> EpochRecord:
-    return EpochRecord(*row[:7], bool(row[7]))
+    epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, best = row
+    return EpochRecord(epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, bool(best))
 
 
 def iso_time(ts: float | None) -> str | None:

@@ -59,11 +59,10 @@ class RunRecorder:
 
     def __init__(
         self,
-        store: RunStore | None,
+        db: RunStore | str | os.PathLike[str] | None,
         sink: Sink | None,
         *,
         corpus: str,
-        corpus_sha256: str | None,
         corpus_lines: int | None,
         preset: str,
         model_config: ModelConfig,
@@ -73,26 +72,19 @@ class RunRecorder:
         val_file: str | None = None,
         launcher: str = "cli",
         warn: Callable[[str], None] | None = None,
-        own_store: bool = True,
     ) -> None:
-        self.store = store
+        self._db = db
+        self.store: RunStore | None = None  # opened when training starts
+        self._failed = False
         self.sink = sink
         self.warn = warn or (lambda text: None)
-        self._launch = {
-            "corpus": corpus,
-            "corpus_sha256": corpus_sha256,
-            "corpus_lines": corpus_lines,
-            "preset": preset,
-            "val_file": val_file,
-            "resumed_from": resumed_from,
-            "launcher": launcher,
-        }
+        self.corpus, self.corpus_lines, self.preset = corpus, corpus_lines, preset
+        self.val_file, self.resumed_from, self.launcher = val_file, resumed_from, launcher
         self.model_config = model_config
         self.train_config = train_config
         out = os.path.abspath(out_path) if out_path else None
         self._best_path = out
         self._last_path = str(last_checkpoint_path(Path(out))) if out else None
-        self._own_store = own_store
         self._lock = threading.Lock()
         self.run_id: int | None = None
         self._open = False  # a row is being written
@@ -100,12 +92,12 @@ class RunRecorder:
 
     @property
     def recording(self) -> bool:
-        """Whether the store is still being written (False once it failed or was never open)."""
-        return self.store is not None
+        """False once the store could not be used: the run goes on unrecorded."""
+        return not self._failed
 
     def __call__(self, event: TrainingEvent) -> None:
         # Recorded first, so a view that shows an epoch can already find it in the store.
-        if self.store is not None:
+        if not self._failed:
             with self._lock:
                 try:
                     self._record(event)
@@ -115,8 +107,12 @@ class RunRecorder:
             self.sink(event)
 
     def _record(self, event: TrainingEvent) -> None:
+        if isinstance(event, TrainingStarted):
+            self._start(event)
+            return
         store = self.store
-        assert store is not None
+        if store is None:
+            return
         if isinstance(event, BatchFinished):
             if self._open and time.monotonic() - self._beat >= HEARTBEAT_S:
                 self._beat = time.monotonic()
@@ -141,8 +137,6 @@ class RunRecorder:
             kind = self._kind(event.path)
             if self._open and kind:
                 store.record_checkpoint(self._id(), kind, event.path)
-        elif isinstance(event, TrainingStarted):
-            self._start(store, event)
         elif isinstance(event, TrainingPaused):
             if self._open:
                 store.heartbeat(self._id())
@@ -164,10 +158,21 @@ class RunRecorder:
                 )
                 self._open = False
 
-    def _start(self, store: RunStore, event: TrainingStarted) -> None:
+    def _start(self, event: TrainingStarted) -> None:
+        if self.store is None:  # opened only now: a launcher that fails first leaves no trace
+            try:
+                self.store = self._db if isinstance(self._db, RunStore) else open_store(self._db)
+            except RunStoreError as exc:
+                self._failed = True
+                self.warn(f"{_one_line(exc)}; training goes on without recording it")
+                return
         model = replace(self.model_config, vocab_size=event.vocab_size)
-        self.run_id = store.start_run(
+        self.run_id = self.store.start_run(
             RunStart(
+                corpus=self.corpus,
+                corpus_sha256=corpus_fingerprint(self.corpus),
+                corpus_lines=self.corpus_lines,
+                preset=self.preset,
                 model_config=model.to_dict(),
                 train_config=self.train_config.to_dict(),
                 device=event.device,
@@ -176,7 +181,9 @@ class RunRecorder:
                 parameters=event.parameters,
                 vocab_size=event.vocab_size,
                 start_epoch=event.start_epoch,
-                **self._launch,
+                launcher=self.launcher,
+                val_file=self.val_file,
+                resumed_from=self.resumed_from,
             )
         )
         self._open = True
@@ -195,17 +202,21 @@ class RunRecorder:
         return None  # a copy saved elsewhere on request (the playground's save as)
 
     def _give_up(self, exc: Exception) -> None:
-        text = str(exc) if isinstance(exc, RunStoreError) else f"{type(exc).__name__}: {exc}"
-        text = " ".join(text.split())  # one line
+        text = (
+            _one_line(exc)
+            if isinstance(exc, RunStoreError)
+            else _one_line(f"{type(exc).__name__}: {exc}")
+        )
         if self._open and self.run_id is not None:
             self.warn(f"{text}; run {self.run_id} is no longer recorded (training goes on)")
         else:
             self.warn(f"{text}; training goes on without recording this run")
+        self._failed = True
         self._drop_store()
 
     def _drop_store(self) -> None:
         store, self.store = self.store, None
-        if store is not None and self._own_store:
+        if store is not None and store is not self._db:  # a store handed in stays open
             store.close()
 
     def close(self, error: BaseException | None = None) -> None:
@@ -249,30 +260,22 @@ def record_run(
 ) -> RunRecorder:
     """A sink for TrainingRun that records the run in the store, then calls `sink`.
 
-    Everything the events do not carry comes from here: the corpus (path; its sha256 and line
-    count are taken now), the preset and the settings as resolved (continuing: the plan's),
-    where the best checkpoint goes, the checkpoint resumed. `db` is an open RunStore (left
-    open) or a path (default: runs_db_path()). When the store cannot be opened `warn` gets
-    one line now and the recorder only forwards events. Close it (or use it as a context
-    manager around run()) so that a run ended by an exception is not left `running`.
+    Everything the events do not carry comes from here: the corpus (path and line count; its
+    sha256 is taken when training starts), the preset and the settings as resolved
+    (continuing: the plan's), where the best checkpoint goes, the checkpoint resumed. `db` is
+    an open RunStore (left open) or a path (default: runs_db_path()), opened when training
+    starts. When the store cannot be used `warn` gets one line, once, and the recorder only
+    forwards events. Close it (or use it as a context manager around run()) so that a run
+    ended by an exception is not left `running`.
     """
     if isinstance(corpus, Corpus):
         corpus_path, lines = corpus.path, len(corpus.lines)
     else:
         corpus_path, lines = str(corpus), None
-    store: RunStore | None
-    own = not isinstance(db, RunStore)
-    recorder_warn = warn or (lambda text: None)
-    try:
-        store = db if isinstance(db, RunStore) else open_store(db)
-    except RunStoreError as exc:
-        recorder_warn(f"{' '.join(str(exc).split())}; training goes on without recording it")
-        store = None
     return RunRecorder(
-        store,
+        db,
         sink,
         corpus=corpus_path,
-        corpus_sha256=corpus_fingerprint(corpus_path) if store is not None else None,
         corpus_lines=lines,
         preset=preset,
         model_config=model_config,
@@ -282,5 +285,8 @@ def record_run(
         val_file=str(val_file) if val_file else None,
         launcher=launcher,
         warn=warn,
-        own_store=own,
     )
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())

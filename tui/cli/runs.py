@@ -263,7 +263,7 @@ def compare(store: RunStore, ids: list[int], as_json: bool) -> int:
         table.add_row("settings", *("same" for _ in result.ids))
     table.add_section()
     for key, label, show_value in FIGURES:
-        table.add_row(label, *(show_value(f[key]) for f in result.figures))  # type: ignore[operator]
+        table.add_row(label, *(show_value(f[key]) for f in result.figures))
     console().print(table)
     return 0
 
