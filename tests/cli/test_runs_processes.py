@@ -83,8 +83,11 @@ def test_two_trainers_at_once_are_both_recorded_in_full(tmp_path, corpus_file):
         for proc in procs.values():
             proc.send_signal(signal.SIGINT)
         for name, proc in procs.items():
-            out, errors[name] = proc.communicate(timeout=120)
-            shown[name] += [json.loads(line) for line in out.splitlines()]
+            # read(), not communicate(): that would skip what readline() already buffered
+            assert proc.stdout is not None and proc.stderr is not None
+            shown[name] += [json.loads(line) for line in proc.stdout.read().splitlines()]
+            errors[name] = proc.stderr.read()
+            proc.wait(timeout=120)
     finally:
         for proc in procs.values():
             if proc.poll() is None:

@@ -38,13 +38,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions = runs.add_subparsers(dest="action", metavar="{show,compare,rm}")
     show = actions.add_parser("show", help="a run's settings and its epochs")
     show.add_argument("id", type=int, metavar="ID")
-    show.add_argument("--json", action="store_true", help="one JSON object")
+    show.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+    )
     runs_db_argument(show)
     compare = actions.add_parser(
         "compare", help="the settings in which runs differ, and their final figures"
     )
     compare.add_argument("ids", type=int, nargs="+", metavar="ID")
-    compare.add_argument("--json", action="store_true", help="one JSON object")
+    compare.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+    )
     runs_db_argument(compare)
     rm = actions.add_parser(
         "rm", help="forget runs (their checkpoint files stay unless --files is given)"
