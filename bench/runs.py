@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,10 +106,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--keep", help="write the store here and keep it")
     args = parser.parse_args()
+    if args.keep:
+        if Path(args.keep).exists():
+            raise SystemExit(f"{args.keep} exists; give a new path")
+        measure(Path(args.keep), args)
+        return
     folder = tempfile.mkdtemp(prefix="lyrics-tui-bench-runs-")
-    db = Path(args.keep) if args.keep else Path(folder) / "runs.sqlite3"
-    if db.exists():
-        raise SystemExit(f"{db} exists; give a new path")
+    try:
+        measure(Path(folder) / "runs.sqlite3", args)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(db: Path, args: argparse.Namespace) -> None:
     fill_s, epoch_costs = fill(db, args.runs, args.epochs)
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
 
