@@ -52,3 +52,7 @@ class SettingsError(LyricsError):
 
 class TrainingDiverged(LyricsError):
     """The loss became NaN or infinite; the run stopped and the last good checkpoint stays."""
+
+
+class RunStoreError(LyricsError):
+    """The runs database cannot be used (corrupt, locked, unwritable, foreign) or lacks a run."""

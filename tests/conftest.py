@@ -34,6 +34,10 @@ def pytest_configure(config):
     import tempfile
 
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lyrics-tui-test-cache-")
+    # and no run is ever recorded in the real per-user run store (see also _runs_db below)
+    os.environ["LYRICS_TUI_RUNS_DB"] = os.path.join(
+        tempfile.mkdtemp(prefix="lyrics-tui-test-runs-"), "runs.sqlite3"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -43,6 +47,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _runs_db(tmp_path_factory, monkeypatch):
+    """Each test records its training runs in a run store of its own (subprocesses inherit
+    the variable), outside its tmp_path so that no test finds an unexpected file there."""
+    path = tmp_path_factory.mktemp("runs") / "runs.sqlite3"
+    monkeypatch.setenv("LYRICS_TUI_RUNS_DB", str(path))
+    return path
 
 
 @pytest.fixture(scope="session")

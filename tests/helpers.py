@@ -104,3 +104,56 @@ def toy_sampler(seed: int = 0, unk_first: bool = True):
         table[:, 0] = table.max(axis=1) + 3.0
     vocab = Vocabulary(TOY_TOKENS, [1] * len(TOY_TOKENS))
     return Sampler(BigramStepper(table), vocab, Tokenizer("char"))
+
+
+def run_start(corpus: str = "/data/lyrics.txt", model: dict | None = None, **over):
+    """A RunStart as the recorder would make it for a tiny model (for tests of the store)."""
+    from lyrics_tui.core.config import ModelConfig, TrainConfig
+    from lyrics_tui.core.runs import RunStart
+
+    model_cfg = ModelConfig(**{**TINY_MODEL, "vocab_size": 100, **(model or {})})
+    train_cfg = TrainConfig(**{**TINY_TRAIN, **over.pop("train", {})})
+    fields = {
+        "corpus": corpus,
+        "corpus_sha256": "ab" * 32,
+        "corpus_lines": 300,
+        "preset": "default",
+        "model_config": model_cfg.to_dict(),
+        "train_config": train_cfg.to_dict(),
+        "device": "cpu",
+        "threads": 1,
+        "precision": "fp32",
+        "parameters": 5000,
+        "vocab_size": 100,
+    }
+    fields.update(over)
+    return RunStart(**fields)
+
+
+def epoch_record(epoch: int, val_ppl: float | None = 50.0, **over):
+    import math
+
+    from lyrics_tui.core.runs import EpochRecord
+
+    fields = {
+        "epoch": epoch,
+        "train_loss": 4.0,
+        "val_loss": math.log(val_ppl) if val_ppl else None,
+        "val_ppl": val_ppl,
+        "tokens_per_s": 1000.0,
+        "elapsed_s": float(epoch),
+        "lr": 0.01,
+        "is_best": False,
+    }
+    fields.update(over)
+    return EpochRecord(**fields)
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

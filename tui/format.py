@@ -44,3 +44,23 @@ def duration(seconds: float | None) -> str:
 def model_shape(config: Any, vocab_size: int) -> str:
     """gru 384→384×1 · vocab 3,397"""
     return f"{config.cell} {config.embed}→{config.hidden}×{config.layers} · vocab {vocab_size:,}"
+
+
+def when(ts: float | None) -> str:
+    """A unix time as local date and minute: 2025-05-01 14:03."""
+    if ts is None:
+        return "-"
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def count(n: int | None) -> str:
+    """A large count in at most five characters: 1.07M, 52.3k, 980."""
+    if n is None:
+        return "-"
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f}M"
+    if n >= 10_000:
+        return f"{n / 1e3:.1f}k"
+    return f"{n:,}"

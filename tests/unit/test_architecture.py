@@ -105,6 +105,9 @@ def test_light_core_modules_do_not_import_torch():
         "lyrics_tui.core.steppers",
         "lyrics_tui.core.sampling",
         "lyrics_tui.core.evaluate",
+        "lyrics_tui.core.runs",  # lyrics-tui runs answers in a fraction of a second
+        "lyrics_tui.core.runs_recorder",
+        "lyrics_tui.core.runs_records",
     ]
     loaded = _modules_after_import(light)
     assert "lyrics_tui.core.fastload" in loaded

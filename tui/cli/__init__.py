@@ -1,4 +1,4 @@
-"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden] ...`.
+"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden|runs] ...`.
 
 No command opens the playground. A thin view: it parses arguments, calls core/, and prints
 core's events, with rich on a terminal and as JSON lines with --json. Bad input is one line on
@@ -12,14 +12,21 @@ import sys
 
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.tui.cli import evaluate, generate, inspect, train
-from lyrics_tui.tui.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, Parser, message
+from lyrics_tui.tui.cli import evaluate, generate, inspect, runs, train
+from lyrics_tui.tui.cli.common import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    Parser,
+    message,
+    runs_db_argument,
+)
 
 COMMANDS = {
     "train": train,
     "generate": generate,
     "eval": evaluate,
     **{name: inspect for name in inspect.COMMANDS},
+    "runs": runs,
 }
 
 
@@ -38,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the playground to a browser (textual-serve) instead",
     )
     parser.add_argument("--port", type=int, default=8000, help="port for --serve")
+    runs_db_argument(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
     for module in dict.fromkeys(COMMANDS.values()):
         module.add_parser(sub)

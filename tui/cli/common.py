@@ -62,6 +62,18 @@ def console() -> Console:
     return Console(highlight=False, soft_wrap=False)
 
 
+def runs_db_argument(parser: argparse.ArgumentParser, top_level: bool = False) -> None:
+    """--runs-db, on the top-level parser and on every command that trains or reads runs
+    (given before or after the command name)."""
+    parser.add_argument(
+        "--runs-db",
+        metavar="PATH",
+        default=None if top_level else argparse.SUPPRESS,
+        help="the run store (default: $LYRICS_TUI_RUNS_DB, else "
+        "~/.local/share/lyrics-tui/runs.sqlite3)",
+    )
+
+
 def checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint", help="checkpoint file (default: the newest in checkpoints/)"

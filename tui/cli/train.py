@@ -17,6 +17,8 @@ from lyrics_tui.tui.cli.common import (
     EXIT_INTERRUPTED,
     emit,
     number,
+    runs_db_argument,
+    warn,
 )
 
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
@@ -105,6 +107,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--device", default="auto", choices=DEVICES)
     train.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
+    runs_db_argument(train)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from lyrics_tui.core.device import resolve_device
     from lyrics_tui.core.paths import default_checkpoint_path, resume_target
     from lyrics_tui.core.resume import plan_continuation
+    from lyrics_tui.core.runs_recorder import record_run
     from lyrics_tui.core.trainer import TrainingRun
 
     tuning.for_training()
@@ -141,6 +145,18 @@ def run(args: argparse.Namespace) -> int:
         out = default_checkpoint_path(corpus.path)
     check_writable(out)  # an unwritable --out fails now, not after the training
     view: JsonTrainView | ConsoleTrainView = JsonTrainView() if args.json else ConsoleTrainView()
+    recorder = record_run(  # every run goes into the run store (lyrics-tui runs)
+        view,
+        corpus=corpus,
+        preset=args.preset,
+        model_config=model_cfg,
+        train_config=train_cfg,
+        out_path=out,
+        resumed_from=args.resume,
+        val_file=args.val_file,
+        db=getattr(args, "runs_db", None),
+        warn=lambda text: warn([text]),
+    )
     run = TrainingRun(
         train_lines,
         val_lines,
@@ -149,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         out_path=out,
         resume=resume,
         device=device,
-        sink=view,
+        sink=recorder,
         corpus_name=corpus.path,
     )
     interrupted = {"hit": False}
@@ -162,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        finished = run.run()
+        with recorder:
+            finished = run.run()
     finally:
         signal.signal(signal.SIGINT, previous)
         view.close()
