@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lyrics_tui.core.config import CELLS, OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, TOKENIZERS
+from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.events import TrainingEvent
 from lyrics_tui.tui import format as fmt
@@ -47,7 +48,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train on a corpus (one lyric line per line). Flags you give override the "
         "preset.",
     )
-    train.add_argument("--corpus", help="UTF-8 or GB18030 text file (default: bundled corpus)")
+    train.add_argument(
+        "--corpus",
+        help=f"a bundled corpus ({' or '.join(BUNDLED)}) or a UTF-8/GB18030 text file "
+        f"(default {DEFAULT_CORPUS}); a bundled one brings its own settings (README: Corpora)",
+    )
     split = train.add_mutually_exclusive_group()
     split.add_argument(
         "--val-fraction",
@@ -58,7 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--tokenizer", choices=TOKENIZERS)
     train.add_argument("--min-count", type=int, help="words seen fewer times become <unk> (2)")
     train.add_argument("--max-vocab", type=int, help="cap the vocabulary size (0: none)")
-    train.add_argument("--preset", default="default", choices=tuple(PRESETS))
+    train.add_argument(
+        "--preset", choices=tuple(PRESETS), help="default: the corpus's own, else default"
+    )
     train.add_argument("--cell", choices=CELLS)
     train.add_argument("--embed", type=int)
     train.add_argument("--hidden", type=int)
@@ -110,18 +117,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lyrics_tui.core import tuning
     from lyrics_tui.core.checkpoint import check_writable, load_checkpoint
-    from lyrics_tui.core.config import resolve_settings
-    from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus
+    from lyrics_tui.core.corpus import corpus_path, corpus_settings, read_corpus
     from lyrics_tui.core.device import resolve_device
     from lyrics_tui.core.paths import default_checkpoint_path, resume_target
     from lyrics_tui.core.resume import plan_continuation
     from lyrics_tui.core.trainer import TrainingRun
 
     tuning.for_training()
-    corpus = read_corpus(args.corpus or BUNDLED_CORPUS)
+    corpus = read_corpus(corpus_path(args.corpus))
     model_over = {name: getattr(args, name) for name in MODEL_FLAGS}
     train_over = {name: getattr(args, name) for name in TRAIN_FLAGS}
-    model_cfg, train_cfg = resolve_settings(args.preset, model_over, train_over)
+    model_cfg, train_cfg = corpus_settings(args.corpus, args.preset, model_over, train_over)
     resume = None
     if args.resume:
         resume = load_checkpoint(args.resume)
