@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
+import errno
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,12 +13,8 @@ from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.events import TrainingEvent
 from lyrics_tui.tui import format as fmt
-from lyrics_tui.tui.cli.common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    emit,
-    number,
-)
+from lyrics_tui.tui.cli.common import EXIT_FAILED, emit, number
+from lyrics_tui.tui.signals import Aborted, StopSignals
 
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
 TRAIN_FLAGS = (
@@ -158,20 +154,18 @@ def run(args: argparse.Namespace) -> int:
         sink=view,
         corpus_name=corpus.path,
     )
-    interrupted = {"hit": False}
-
-    def on_sigint(signum: int, frame: Any) -> None:  # first Ctrl+C: stop after this batch
-        if interrupted["hit"]:
-            raise KeyboardInterrupt
-        interrupted["hit"] = True
-        run.stop()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # Ctrl+C, SIGHUP (a dropped SSH session) and SIGTERM stop after this batch and save; a
+    # second signal aborts at once.
+    stopping = StopSignals(lambda signum: run.stop())
     try:
-        finished = run.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        view.close()
+        with stopping:
+            try:
+                finished = run.run()
+            finally:
+                view.close()
+    except Aborted as exc:
+        print(f"lyrics-tui: {exc} again: stopped at once", file=sys.stderr)
+        return exc.exit_code
     if args.json:
         emit(
             {
@@ -185,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if finished.message:
         print(f"lyrics-tui: {finished.message}", file=sys.stderr)
-    if interrupted["hit"]:
-        return EXIT_INTERRUPTED
+    if stopping.exit_code is not None:
+        return stopping.exit_code  # 130, 129 or 143
     return EXIT_FAILED if finished.reason in ("diverged", "failed") else 0
 
 
@@ -224,6 +218,14 @@ class ConsoleTrainView:
         self.task: TaskID | None = None
 
     def __call__(self, event: TrainingEvent) -> None:
+        try:
+            self._show(event)
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            # the terminal hung up before SIGHUP arrived: train on (and save) without a view
+
+    def _show(self, event: TrainingEvent) -> None:
         from lyrics_tui.core import events as E
 
         if isinstance(event, E.TrainingStarted):
