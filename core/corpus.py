@@ -49,7 +49,7 @@ BUNDLED: dict[str, BundledCorpus] = {
             credit="written for lyrics-tui; MIT, as the project",
         ),
         # Characters, not jieba words: jieba splits classical verse badly (36.5% of held-out
-        # words are <unk>), and characters reach fewer bits per character (docs/corpora.md).
+        # words are <unk>); characters spend fewer bits per character (README, "Corpora").
         BundledCorpus(
             name="songci",
             file="songci.txt",
