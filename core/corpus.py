@@ -30,9 +30,10 @@ class BundledCorpus:
     file: str  # in data/
     about: str  # one line: what it is
     credit: str  # where it comes from and under which terms
+    tokenizer: str = "word"  # how it is split, whatever the preset
     preset: str = "default"
-    model: Mapping[str, Any] = field(default_factory=dict)  # over the preset
-    train: Mapping[str, Any] = field(default_factory=dict)  # over the preset
+    model: Mapping[str, Any] = field(default_factory=dict)  # over `preset`, when it is used
+    train: Mapping[str, Any] = field(default_factory=dict)  # over `preset`, when it is used
 
     @property
     def path(self) -> Path:
@@ -49,13 +50,15 @@ BUNDLED: dict[str, BundledCorpus] = {
             credit="written for lyrics-tui; MIT, as the project",
         ),
         # Characters, not jieba words: jieba splits classical verse badly (36.5% of held-out
-        # words are <unk>); characters spend fewer bits per character (README, "Corpora").
+        # words are <unk>) and characters spend a bit per character less; dropout 0.5 beat
+        # 0.6 on each of 3 seeds (README, "Corpora"; bench/corpus_defaults.py).
         BundledCorpus(
             name="songci",
             file="songci.txt",
             about="7,567 lines of Song-dynasty ci (宋词), the first 983 poems of 《全宋词》",
             credit="chinese-poetry/chinese-poetry (MIT); the texts are in the public domain",
-            train={"tokenizer": "char"},
+            tokenizer="char",
+            model={"dropout": 0.5},
         ),
     )
 }
@@ -103,14 +106,21 @@ def corpus_settings(
     model_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
-    """The settings of a new run on a corpus: the preset (given, else the corpus's), then a
-    bundled corpus's own settings, then every override given (not None); validated."""
+    """The settings of a new run on a corpus: the preset (given, else the corpus's); for a
+    bundled corpus its tokenizer, and its own settings when its preset is the one used; then
+    every override given (not None); validated."""
     corpus = bundled_corpus(spec)
-    model = dict(corpus.model) if corpus else {}
-    train = dict(corpus.train) if corpus else {}
+    chosen = preset or (corpus.preset if corpus else "default")
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    if corpus is not None:
+        train["tokenizer"] = corpus.tokenizer
+        if chosen == corpus.preset:
+            model.update(corpus.model)
+            train.update(corpus.train)
     model.update({k: v for k, v in (model_overrides or {}).items() if v is not None})
     train.update({k: v for k, v in (train_overrides or {}).items() if v is not None})
-    return resolve_settings(preset or (corpus.preset if corpus else "default"), model, train)
+    return resolve_settings(chosen, model, train)
 
 
 @dataclass(frozen=True)

@@ -64,14 +64,18 @@ def test_a_bundled_corpus_is_known_by_its_path_too():
 
 
 def test_settings_come_from_the_preset_then_the_corpus_then_the_flags():
-    _, songci = C.corpus_settings("songci")
-    assert songci.tokenizer == "char"
+    """The corpus's tokenizer always; its other settings only over the preset they were chosen
+    for (songci's dropout is not forced on the tutorial's network)."""
+    model, songci = C.corpus_settings("songci")
+    assert songci.tokenizer == "char" and model.dropout == 0.5 and model.cell == "gru"
     _, by_path = C.corpus_settings(ROOT / "data" / "songci.txt")
     assert by_path == songci
     _, asked = C.corpus_settings("songci", train_overrides={"tokenizer": "word", "lr": None})
     assert asked.tokenizer == "word"
     model, tutorial = C.corpus_settings("songci", preset="tutorial")
-    assert model.cell == "rnn" and tutorial.tokenizer == "char"
+    assert model.cell == "rnn" and model.dropout == 0 and tutorial.tokenizer == "char"
+    model, _ = C.corpus_settings("songci", preset="default", model_overrides={"dropout": 0.1})
+    assert model.dropout == 0.1
     _, lyrics = C.corpus_settings("lyrics")
     _, other = C.corpus_settings("mine.txt")
     assert lyrics.tokenizer == other.tokenizer == "word"
