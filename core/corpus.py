@@ -1,4 +1,5 @@
-"""Reading a corpus file: one lyric line per line, any common Chinese text encoding.
+"""Reading a corpus file: one lyric line per line, any common Chinese text encoding; and the
+corpora bundled with lyrics-tui, by name.
 
 The file is read as a stream of lines (never whole into one string), so a large file costs
 memory in proportion to its lines, not twice its size.
@@ -8,14 +9,124 @@ from __future__ import annotations
 
 import codecs
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from lyrics_tui.core.config import ModelConfig, TrainConfig, resolve_settings
 from lyrics_tui.core.errors import CorpusError
 
 SNIFF_BYTES = 64 * 1024
-BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "data" / "lyrics.txt"
+# data/ beside core/: the source tree, an editable install and a wheel (lyrics_tui/data) alike.
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class BundledCorpus:
+    """A corpus shipped with lyrics-tui, and the settings chosen for it by measurement."""
+
+    name: str
+    file: str  # in data/
+    about: str  # one line: what it is
+    credit: str  # where it comes from and under which terms
+    tokenizer: str = "word"  # how it is split, whatever the preset
+    preset: str = "default"
+    model: Mapping[str, Any] = field(default_factory=dict)  # over `preset`, when it is used
+    train: Mapping[str, Any] = field(default_factory=dict)  # over `preset`, when it is used
+
+    @property
+    def path(self) -> Path:
+        return DATA_DIR / self.file
+
+
+BUNDLED: dict[str, BundledCorpus] = {
+    corpus.name: corpus
+    for corpus in (
+        BundledCorpus(
+            name="lyrics",
+            file="lyrics.txt",
+            about="1,080 lines of original Mandarin pop lyrics in 32 songs",
+            credit="written for lyrics-tui; MIT, as the project",
+        ),
+        # Characters, not jieba words: jieba splits classical verse badly (36.5% of held-out
+        # words are <unk>) and characters spend a bit per character less; dropout 0.5 beat
+        # 0.6 on each of 3 seeds (README, "Corpora"; bench/corpus_defaults.py).
+        BundledCorpus(
+            name="songci",
+            file="songci.txt",
+            about="7,567 lines of Song-dynasty ci (宋词), the first 983 poems of 《全宋词》",
+            credit="chinese-poetry/chinese-poetry (MIT); the texts are in the public domain",
+            tokenizer="char",
+            model={"dropout": 0.5},
+        ),
+    )
+}
+DEFAULT_CORPUS = "lyrics"
+BUNDLED_CORPUS = BUNDLED[DEFAULT_CORPUS].path
+
+
+def bundled_corpus(spec: str | os.PathLike[str] | None) -> BundledCorpus | None:
+    """The bundled corpus `spec` names (by name or by its file; None: the default), else None."""
+    if spec is None:
+        return BUNDLED[DEFAULT_CORPUS]
+    text = os.fspath(spec)
+    if text in BUNDLED:
+        return BUNDLED[text]
+    try:
+        where = Path(text).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return None
+    return next((c for c in BUNDLED.values() if c.path.resolve() == where), None)
+
+
+def corpus_path(spec: str | os.PathLike[str] | None) -> Path:
+    """A corpus file from a bundled corpus's name (`lyrics`, `songci`), a path, or None (the
+    default corpus). A name wins over a file of that name in the current folder (./songci
+    reads the file); a name that is neither is one line."""
+    corpus = bundled_corpus(spec) if spec is None or os.fspath(spec) in BUNDLED else None
+    if corpus is not None:
+        if not corpus.path.is_file():
+            raise CorpusError(
+                f"{corpus.name}: the bundled corpus is missing from this installation "
+                f"({corpus.path}); reinstall lyrics-tui"
+            )
+        return corpus.path
+    assert spec is not None
+    path = Path(spec).expanduser()
+    text = os.fspath(spec)
+    if not path.exists() and os.sep not in text and "/" not in text and not path.suffix:
+        raise CorpusError(f"{text}: neither a bundled corpus ({', '.join(BUNDLED)}) nor a file")
+    return path
+
+
+def preset_for(spec: str | os.PathLike[str] | None, preset: str | None = None) -> str:
+    """The preset a new run uses: the one given, else the bundled corpus's own, else default."""
+    corpus = bundled_corpus(spec)
+    return preset or (corpus.preset if corpus else "default")
+
+
+def corpus_settings(
+    spec: str | os.PathLike[str] | None,
+    preset: str | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """The settings of a new run on a corpus: the preset (given, else the corpus's); for a
+    bundled corpus its tokenizer, and its own settings when its preset is the one used; then
+    every override given (not None); validated."""
+    corpus = bundled_corpus(spec)
+    chosen = preset_for(spec, preset)
+    model: dict[str, Any] = {}
+    train: dict[str, Any] = {}
+    if corpus is not None:
+        train["tokenizer"] = corpus.tokenizer
+        if chosen == corpus.preset:
+            model.update(corpus.model)
+            train.update(corpus.train)
+    model.update({k: v for k, v in (model_overrides or {}).items() if v is not None})
+    train.update({k: v for k, v in (train_overrides or {}).items() if v is not None})
+    return resolve_settings(chosen, model, train)
 
 
 @dataclass(frozen=True)

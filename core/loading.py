@@ -8,7 +8,7 @@ from typing import Any
 
 from lyrics_tui.core.checkpoint import Checkpoint, weights_mismatch
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.paths import newest_checkpoint
+from lyrics_tui.core.paths import list_checkpoints, newest_checkpoint, resume_target
 from lyrics_tui.core.sampling import Sampler
 from lyrics_tui.core.steppers import NumpyStepper, Stepper
 from lyrics_tui.core.tokens import Tokenizer
@@ -72,3 +72,48 @@ def open_checkpoint(
     checkpoint = load_checkpoint(name, map_location=device)
     model: Any = model_from_checkpoint(checkpoint, device)
     return OpenedModel(checkpoint, TorchStepper(model))
+
+
+@dataclass(frozen=True)
+class StartupModel:
+    """What to open when no checkpoint was named: the model (None: none loadable) and the
+    lines to show about the files passed over."""
+
+    opened: OpenedModel | None
+    notes: tuple[str, ...]
+
+
+def startup_order(folder: Path | None = None) -> list[Path]:
+    """The checkpoints in `folder` in the order start-up tries them: newest first, except that
+    an x-last.pt whose best sibling x.pt exists comes right after x.pt (the best model, not the
+    latest state, is the one to play with; the latest is its fallback)."""
+    files = list_checkpoints(folder)
+    present = set(files)
+    order: list[Path] = []
+    for path in files:
+        best = resume_target(path)
+        if best != path and best in present:
+            continue  # placed after its best sibling
+        order.append(path)
+        last = [p for p in files if p != path and resume_target(p) == path]
+        order.extend(last)
+    return order
+
+
+def open_startup_model(folder: Path | None = None, device: str = "cpu") -> StartupModel:
+    """Open the newest best checkpoint in `folder` (default checkpoints/); a file that cannot be
+    read is named in a note and the next one is tried."""
+    notes: list[str] = []
+    for path in startup_order(folder):
+        try:
+            opened = open_checkpoint(path, device)
+        except LyricsError as exc:
+            notes.append(f"skipped {exc}")
+            continue
+        except Exception as exc:  # a damaged file must never stop the start
+            notes.append(f"skipped {path}: not a readable checkpoint ({type(exc).__name__})")
+            continue
+        if notes:
+            notes.append(f"opened {path}, the newest checkpoint that could be read")
+        return StartupModel(opened, tuple(notes))
+    return StartupModel(None, tuple(notes))

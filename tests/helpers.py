@@ -47,6 +47,33 @@ TINY_FLAGS = [
 ]
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 a moment ago."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def poll(attempt, timeout: float = 30.0, interval: float = 0.05, errors=(OSError,)):
+    """attempt()'s first truthy result, trying again after `errors` until `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = attempt()
+            if result:
+                return result
+        except errors:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{attempt} did not succeed within {timeout} s")
+        time.sleep(interval)
+
+
 def tiny_settings(model: dict | None = None, train: dict | None = None):
     from lyrics_tui.core.config import resolve_settings
 

@@ -16,13 +16,18 @@ def run_playground(args: Any) -> int:
     """Open the playground (or serve it with --serve)."""
     if getattr(args, "serve", False):
         return serve(args)
+    from lyrics_tui.core.corpus import corpus_path
+
+    corpus = getattr(args, "corpus", None)
+    corpus = str(corpus_path(corpus)) if corpus else None  # a bundled name becomes its file
     tuning.for_training()
     from lyrics_tui.tui.app import PlaygroundApp
 
     app = PlaygroundApp(
-        corpus=getattr(args, "corpus", None),
+        corpus=corpus,
         checkpoint=getattr(args, "checkpoint", None),
         device=getattr(args, "device", "auto") or "auto",
+        checkpoint_dir=getattr(args, "checkpoint_dir", None),
     )
     return run_app(app)
 
@@ -45,23 +50,35 @@ def run_app(app: Any) -> int:
 
 
 def serve(args: Any) -> int:
-    """Serve the same app to a browser with textual-serve (one app process per page)."""
+    """Serve the same app to a browser with textual-serve (one app process per page), to those
+    who hold the address printed at start (its token: tui/serving.py)."""
     try:
-        from textual_serve.server import Server
+        from lyrics_tui.tui import serving
     except ImportError:
         print(
             "lyrics-tui: --serve needs textual-serve (pip install 'lyrics-tui[serve]')",
             file=sys.stderr,
         )
         return 2
+    from lyrics_tui.core.corpus import corpus_path
+
+    token = getattr(args, "token", None)
+    if token is None and not getattr(args, "no_token", False):
+        token = serving.new_token()
+    problem = serving.check_token(token) if token is not None else None
+    if problem:
+        print(f"lyrics-tui: {problem}", file=sys.stderr)
+        return 2
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
-        command += ["--corpus", str(Path(args.corpus).expanduser().resolve())]
-    if getattr(args, "checkpoint", None):
-        command += ["--checkpoint", str(Path(args.checkpoint).expanduser().resolve())]
+        command += ["--corpus", str(corpus_path(args.corpus).expanduser().resolve())]
+    for option in ("checkpoint", "checkpoint_dir"):
+        if getattr(args, option, None):
+            flag = "--" + option.replace("_", "-")
+            command += [flag, str(Path(getattr(args, option)).expanduser().resolve())]
     if getattr(args, "device", None):
         command += ["--device", args.device]
-    port = getattr(args, "port", 8000)
-    print(f"lyrics-tui: serving the playground on http://localhost:{port} (Ctrl+C stops)")
-    Server(shlex.join(command), port=port, title="lyrics-tui").serve()
-    return 0
+    host = getattr(args, "host", None) or "127.0.0.1"
+    return serving.serve(
+        shlex.join(command), host=host, port=getattr(args, "port", 8000), token=token
+    )

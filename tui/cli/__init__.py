@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.cli import evaluate, generate, inspect, runs, train
@@ -36,8 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, play with and look inside a recurrent language model of lyrics. "
         "With no command, opens the terminal playground.",
     )
-    parser.add_argument("--corpus", help="corpus for the playground (default: the bundled one)")
+    parser.add_argument(
+        "--corpus",
+        help=f"corpus for the playground: {' or '.join(BUNDLED)} (bundled) or a text file "
+        f"(default {DEFAULT_CORPUS})",
+    )
     parser.add_argument("--checkpoint", help="checkpoint to open in the playground")
+    parser.add_argument("--checkpoint-dir", help="where the playground saves and finds checkpoints")
     parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument(
         "--serve",
@@ -45,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the playground to a browser (textual-serve) instead",
     )
     parser.add_argument("--port", type=int, default=8000, help="port for --serve")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address --serve listens on (default 127.0.0.1; a warning when not loopback)",
+    )
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument("--token", help="the token in --serve's address (default: a new random one)")
+    token.add_argument(
+        "--no-token", action="store_true", help="serve with no token: anyone who can connect"
+    )
     runs_db_argument(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")
     for module in dict.fromkeys(COMMANDS.values()):

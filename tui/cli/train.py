@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import signal
+import errno
 import sys
 from pathlib import Path
 from typing import Any
 
 from lyrics_tui.core.config import CELLS, OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, TOKENIZERS
+from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.events import TrainingEvent
 from lyrics_tui.tui import format as fmt
-from lyrics_tui.tui.cli.common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    emit,
-    number,
-    runs_db_argument,
-    warn,
-)
+from lyrics_tui.tui.cli.common import EXIT_FAILED, emit, number, runs_db_argument, warn
+from lyrics_tui.tui.signals import Aborted, StopSignals
 
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
 TRAIN_FLAGS = (
@@ -49,7 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Train on a corpus (one lyric line per line). Flags you give override the "
         "preset.",
     )
-    train.add_argument("--corpus", help="UTF-8 or GB18030 text file (default: bundled corpus)")
+    train.add_argument(
+        "--corpus",
+        help=f"a bundled corpus ({' or '.join(BUNDLED)}) or a UTF-8/GB18030 text file "
+        f"(default {DEFAULT_CORPUS}); a bundled one brings its own settings (README: Corpora)",
+    )
     split = train.add_mutually_exclusive_group()
     split.add_argument(
         "--val-fraction",
@@ -60,7 +59,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--tokenizer", choices=TOKENIZERS)
     train.add_argument("--min-count", type=int, help="words seen fewer times become <unk> (2)")
     train.add_argument("--max-vocab", type=int, help="cap the vocabulary size (0: none)")
-    train.add_argument("--preset", default="default", choices=tuple(PRESETS))
+    train.add_argument(
+        "--preset", choices=tuple(PRESETS), help="default: the corpus's own, else default"
+    )
     train.add_argument("--cell", choices=CELLS)
     train.add_argument("--embed", type=int)
     train.add_argument("--hidden", type=int)
@@ -113,8 +114,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lyrics_tui.core import tuning
     from lyrics_tui.core.checkpoint import check_writable, load_checkpoint
-    from lyrics_tui.core.config import resolve_settings
-    from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus
+    from lyrics_tui.core.corpus import corpus_path, corpus_settings, preset_for, read_corpus
     from lyrics_tui.core.device import resolve_device
     from lyrics_tui.core.paths import default_checkpoint_path, resume_target
     from lyrics_tui.core.resume import plan_continuation
@@ -122,10 +122,10 @@ def run(args: argparse.Namespace) -> int:
     from lyrics_tui.core.trainer import TrainingRun
 
     tuning.for_training()
-    corpus = read_corpus(args.corpus or BUNDLED_CORPUS)
+    corpus = read_corpus(corpus_path(args.corpus))
     model_over = {name: getattr(args, name) for name in MODEL_FLAGS}
     train_over = {name: getattr(args, name) for name in TRAIN_FLAGS}
-    model_cfg, train_cfg = resolve_settings(args.preset, model_over, train_over)
+    model_cfg, train_cfg = corpus_settings(args.corpus, args.preset, model_over, train_over)
     resume = None
     if args.resume:
         resume = load_checkpoint(args.resume)
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     recorder = record_run(  # every run goes into the run store (lyrics-tui runs)
         view,
         corpus=corpus,
-        preset=args.preset,
+        preset=preset_for(args.corpus, args.preset),
         model_config=model_cfg,
         train_config=train_cfg,
         out_path=out,
@@ -168,21 +168,18 @@ def run(args: argparse.Namespace) -> int:
         sink=recorder,
         corpus_name=corpus.path,
     )
-    interrupted = {"hit": False}
-
-    def on_sigint(signum: int, frame: Any) -> None:  # first Ctrl+C: stop after this batch
-        if interrupted["hit"]:
-            raise KeyboardInterrupt
-        interrupted["hit"] = True
-        run.stop()
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # Ctrl+C, SIGHUP (a dropped SSH session) and SIGTERM stop after this batch and save; a
+    # second signal aborts at once.
+    stopping = StopSignals(lambda signum: run.stop())
     try:
-        with recorder:
-            finished = run.run()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        view.close()
+        with stopping, recorder:
+            try:
+                finished = run.run()
+            finally:
+                view.close()
+    except Aborted as exc:
+        print(f"lyrics-tui: {exc} again: stopped at once", file=sys.stderr)
+        return exc.exit_code
     if args.json:
         emit(
             {
@@ -196,8 +193,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if finished.message:
         print(f"lyrics-tui: {finished.message}", file=sys.stderr)
-    if interrupted["hit"]:
-        return EXIT_INTERRUPTED
+    if stopping.exit_code is not None:
+        return stopping.exit_code  # 130, 129 or 143
     return EXIT_FAILED if finished.reason in ("diverged", "failed") else 0
 
 
@@ -235,6 +232,14 @@ class ConsoleTrainView:
         self.task: TaskID | None = None
 
     def __call__(self, event: TrainingEvent) -> None:
+        try:
+            self._show(event)
+        except OSError as exc:
+            if exc.errno != errno.EIO:
+                raise
+            # the terminal hung up before SIGHUP arrived: train on (and save) without a view
+
+    def _show(self, event: TrainingEvent) -> None:
         from lyrics_tui.core import events as E
 
         if isinstance(event, E.TrainingStarted):
