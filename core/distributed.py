@@ -148,6 +148,9 @@ def launch(nproc: int, args: Sequence[str], *, port: int = 0) -> tuple[int, str]
         return _outcome({rank: f.exitcode for rank, f in failed.failures.items()})
     except SignalException:
         return 130, ""
+    except Exception as exc:  # the launcher itself failed (rendezvous, a process not started)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return 1, f"the training processes could not be started: {reason}"
     finally:
         os.environ.pop(LAUNCHED_BY_US, None)
     return 0, ""
@@ -328,10 +331,8 @@ class Group(Solo):
 
     def nonfinite(self, loss: torch.Tensor) -> float | None:
         value = loss.detach()
-        flags = self._reduce(
-            [float(torch.isnan(value)), float(torch.isposinf(value)), float(torch.isneginf(value))],
-            "MAX",
-        )
+        tests = (torch.isnan(value), torch.isposinf(value), torch.isneginf(value))
+        flags = self._reduce(torch.stack(tests).to(torch.float64), "MAX")  # on loss's device
         if not flags.any():
             return None
         return float("nan") if flags[0] else float("inf") if flags[1] else float("-inf")
@@ -358,8 +359,8 @@ class Group(Solo):
         with contextlib.suppress(RuntimeError, ValueError):
             self._dist.destroy_process_group()
 
-    def _reduce(self, values: list[float], op: str) -> torch.Tensor:
-        tensor = torch.tensor(values, dtype=torch.float64, device=self._flags_on)
+    def _reduce(self, values: list[float] | torch.Tensor, op: str) -> torch.Tensor:
+        tensor = torch.as_tensor(values, dtype=torch.float64).to(self._flags_on)
         self._dist.all_reduce(tensor, op=getattr(self._dist.ReduceOp, op))
         return tensor.cpu()
 

@@ -11,9 +11,11 @@ import pytest
 
 from lyrics_tui.core import encoded
 from lyrics_tui.core.config import TrainConfig
+from lyrics_tui.core.events import BatchFinished
 from lyrics_tui.core.tokens import Tokenizer
-from lyrics_tui.core.trainer import prepare_data
+from lyrics_tui.core.trainer import TrainingRun, prepare_data
 from lyrics_tui.core.vocab import build_and_encode, encode_lines
+from tests.helpers import tiny_settings
 
 
 @pytest.fixture(autouse=True)
@@ -67,13 +69,24 @@ def test_cached_data_is_exactly_what_tokenising_gives(small_lines, kind, cut, mi
 
 
 def test_a_second_run_never_calls_the_tokenizer(small_lines, monkeypatch, segmented):
-    config = TrainConfig(tokenizer="word", min_count=2)
+    model_cfg, config = tiny_settings(train={"tokenizer": "word", "min_count": 2})
     first = prepare_data(small_lines[:270], small_lines[270:], config)
     assert segmented == [300]
     forbid_tokenizing(monkeypatch)
     again = prepare_data(small_lines[:270], small_lines[270:], config)
     assert again.vocab.tokens == first.vocab.tokens
     assert np.array_equal(again.train_ids.numpy(), first.train_ids.numpy())
+    # a second training run on the same corpus reaches its first step without segmenting
+    events = []
+
+    def sink(event):
+        events.append(event)
+        if isinstance(event, BatchFinished):
+            run.stop()
+
+    run = TrainingRun(small_lines[:270], small_lines[270:], model_cfg, config, sink=sink)
+    assert run.run().reason == "stopped"
+    assert any(isinstance(e, BatchFinished) for e in events)
     # another split or vocabulary of the same text: still no segmenting
     other = TrainConfig(tokenizer="word", min_count=1, max_vocab=50)
     moved = prepare_data(small_lines[:200], small_lines[200:], other)
