@@ -421,3 +421,6 @@ def run_rank(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return EXIT_FAILED
+    except BaseException:  # a second Ctrl+C, or a bug: leave the group before the traceback
+        group.close(clean=False)
+        raise
