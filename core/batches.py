@@ -15,9 +15,14 @@ from collections.abc import Iterator
 import torch
 
 
+def stream_count(n_tokens: int, batch_size: int) -> int:
+    """The streams (columns) batchify makes: batch_size, fewer on a corpus that is tiny."""
+    return max(1, min(batch_size, n_tokens // 2 or 1))
+
+
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     """[N] -> [N // B, B]: column b is the b-th contiguous stretch of the corpus."""
-    batch_size = max(1, min(batch_size, len(ids) // 2 or 1))
+    batch_size = stream_count(len(ids), batch_size)
     steps = len(ids) // batch_size
     return ids[: steps * batch_size].view(batch_size, steps).t().contiguous()
 

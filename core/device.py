@@ -7,6 +7,7 @@ import os
 from lyrics_tui.core.errors import SettingsError
 
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "gloo", "nccl")  # how ranks of a distributed run talk (core/distributed.py)
 
 
 def resolve_device(name: str = "auto") -> str:
@@ -24,12 +25,13 @@ def resolve_device(name: str = "auto") -> str:
     return name
 
 
-def training_threads(requested: int = 0) -> int:
+def training_threads(requested: int = 0, processes: int = 1) -> int:
     """The intra-op thread count a run starts with: the one asked for, else every core (up to
-    4); ThreadChooser then keeps whichever count proves faster on the machine as it is now."""
+    4), shared out among `processes` training side by side on this machine; ThreadChooser then
+    keeps whichever count proves faster on the machine as it is now."""
     if requested:
         return requested
-    return max(1, min(4, os.cpu_count() or 1))
+    return max(1, min(4, (os.cpu_count() or 1) // processes))
 
 
 class ThreadChooser:

@@ -17,6 +17,7 @@ class TrainingStarted:
     threads: int
     start_epoch: int  # epochs already done (resumed runs start past 0)
     precision: str = "fp32"  # of the training matmuls
+    processes: int = 1  # ranks training together (threads are per process)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Where checkpoints go by default: checkpoints/ in the project folder."""
+"""Where files go by default: checkpoints/ in the project folder, caches in the user's cache."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ import re
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def user_cache_dir() -> Path:
+    """This user's cache folder for lyrics-tui ($XDG_CACHE_HOME/lyrics-tui, else
+    ~/.cache/lyrics-tui): files that only save time and are safe to delete."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lyrics-tui"
 
 
 def checkpoint_dir() -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 
 from lyrics_tui.core.config import TOKENIZERS
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.paths import user_cache_dir
 
 NEWLINE = "\n"
 
@@ -35,8 +36,7 @@ _CHUNK_WORDS = 20_000
 
 
 def dictionary_cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "lyrics-tui" / "jieba-dictionary.cache"
+    return user_cache_dir() / "jieba-dictionary.cache"
 
 
 def _dictionary_key(jieba: Any) -> bytes:
@@ -94,6 +94,30 @@ def _save_dictionary_cache(tokenizer: Any, key: bytes, path: Path) -> None:
         pass
 
 
+def _import_jieba():
+    """Import jieba (without loading its dictionary)."""
+    with warnings.catch_warnings():
+        # jieba imports pkg_resources, which setuptools >= 81 marks as deprecated with a
+        # warning on every run; the warning is for jieba's authors, not ours.
+        warnings.filterwarnings(
+            "ignore", message="pkg_resources is deprecated", category=UserWarning
+        )
+        import jieba
+    return jieba
+
+
+def tokenizer_version(kind: str) -> str:
+    """What a tokenizer's output depends on besides the text (for words: jieba's version and
+    dictionary file), without loading the dictionary. Caches of tokenised text key on it."""
+    if kind != "word":
+        return kind
+    jieba = _import_jieba()
+    try:
+        return "word " + _dictionary_key(jieba).decode()
+    except OSError:
+        return f"word {jieba.__version__}"
+
+
 def _load_jieba():
     """Import and initialise jieba once; silence its start-up chatter on stderr."""
     global _jieba
@@ -103,14 +127,7 @@ def _load_jieba():
             collecting = gc.isenabled()
             gc.disable()
             try:
-                with warnings.catch_warnings():
-                    # jieba imports pkg_resources, which setuptools >= 81 marks as deprecated
-                    # with a warning on every run; the warning is for jieba's authors, not ours.
-                    warnings.filterwarnings(
-                        "ignore", message="pkg_resources is deprecated", category=UserWarning
-                    )
-                    import jieba
-
+                jieba = _import_jieba()
                 jieba.setLogLevel(logging.CRITICAL + 10)
                 cache = dictionary_cache_path()
                 try:

@@ -22,6 +22,8 @@ from lyrics_tui.core import batches as B
 from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
 from lyrics_tui.core.config import ModelConfig, TrainConfig, validate
 from lyrics_tui.core.device import ThreadChooser, resolve_precision, training_threads
+from lyrics_tui.core.distributed import SOLO, Solo
+from lyrics_tui.core.encoded import encode_split
 from lyrics_tui.core.errors import CheckpointError, CorpusError, SettingsError
 from lyrics_tui.core.evaluate import evaluate_loss
 from lyrics_tui.core.events import (
@@ -37,8 +39,7 @@ from lyrics_tui.core.events import (
 from lyrics_tui.core.metrics import perplexity
 from lyrics_tui.core.model import RNNLanguageModel, detach
 from lyrics_tui.core.paths import last_checkpoint_path
-from lyrics_tui.core.tokens import Tokenizer
-from lyrics_tui.core.vocab import Vocabulary, build_and_encode, encode_lines
+from lyrics_tui.core.vocab import Vocabulary
 
 EventSink = Callable[[TrainingEvent], None]
 MIN_LR_FRACTION = 0.05  # the cosine schedule ends at this fraction of the base rate
@@ -59,14 +60,12 @@ def prepare_data(
     vocab: Vocabulary | None = None,
 ) -> PreparedData:
     """Tokenise, build (or reuse) the vocabulary, and encode both splits as id tensors."""
-    # Streamed: token lists live one line at a time, the corpus as arrays of ids (see
-    # core/vocab.py), so memory stays a few bytes per token on a large corpus.
-    tokenizer = Tokenizer(config.tokenizer)
+    # Tokenised once per text and tokenizer, then read from the user's cache (core/encoded.py);
+    # memory stays a few bytes per token on a large corpus.
+    encoded = encode_split(train_lines, val_lines, config.tokenizer)
     if vocab is None:
-        vocab, train_array = build_and_encode(
-            tokenizer.lines(train_lines), config.min_count, config.max_vocab
-        )
-        if len(train_array) >= 2 and len(vocab) < 2:
+        vocab = encoded.vocabulary(config.min_count, config.max_vocab)
+        if encoded.cut >= 2 and len(vocab) < 2:
             raise CorpusError(
                 "the vocabulary would hold only <unk>: "
                 + (
@@ -76,10 +75,8 @@ def prepare_data(
                     "a longer corpus"
                 )
             )
-    else:
-        train_array = encode_lines(vocab, tokenizer.lines(train_lines))
+    train_array, val_array = encoded.ids(vocab)
     train_ids = torch.from_numpy(train_array)
-    val_array = encode_lines(vocab, tokenizer.lines(val_lines))
     val_ids = torch.from_numpy(val_array)
     unknown = float((val_array == vocab.unk_id).mean()) if len(val_array) else 0.0
     if len(train_ids) < 2:
@@ -106,8 +103,12 @@ class TrainingRun:
         sink: EventSink | None = None,
         corpus_name: str = "",
         save_every_epoch: bool = True,
+        group: Solo | None = None,
     ) -> None:
         validate(model_config, train_config)
+        self.group = group or SOLO  # several processes: core/distributed.py
+        if not self.group.leader:  # rank 0 alone reports and saves
+            sink, out_path = None, None
         self.sink: EventSink = sink or (lambda event: None)
         self.device = device
         self.corpus_name = corpus_name
@@ -121,6 +122,7 @@ class TrainingRun:
 
         vocab = resume.vocab if resume else None
         self.data = prepare_data(train_lines, val_lines, train_config, vocab)
+        self.group.check(train_config, len(self.data.train_ids))
         if resume:
             model_config = resume.model_config
         self.model_config = replace(model_config, vocab_size=len(self.data.vocab))
@@ -186,7 +188,7 @@ class TrainingRun:
 
     def _run(self) -> TrainingFinished:
         cfg = self.train_config
-        threads = training_threads(cfg.threads)
+        threads = training_threads(cfg.threads, self.group.local_world)
         chooser = (
             ThreadChooser([threads, 1])
             if self.device == "cpu" and not cfg.threads and threads > 1
@@ -196,7 +198,9 @@ class TrainingRun:
             torch.set_num_threads(threads)
         precision = resolve_precision(cfg.precision, self.device)
         autocast_type = "cuda" if self.device.startswith("cuda") else "cpu"
-        train_data = B.batchify(self.data.train_ids, cfg.batch_size).to(self.device)
+        train_data = self.group.share(B.batchify(self.data.train_ids, cfg.batch_size))
+        train_data = train_data.to(self.device)
+        net = self.group.wrap(self.model, cfg.seed)  # DistributedDataParallel on several ranks
         generator = torch.Generator().manual_seed(cfg.seed + self.epoch)
         per_epoch = (
             B.tutorial_window_count(len(self.data.train_ids), cfg.bptt, cfg.batch_size)
@@ -215,6 +219,7 @@ class TrainingRun:
                 threads=threads,
                 start_epoch=self.epoch,
                 precision=precision,
+                processes=self.group.world,
             )
         )
         total_steps = max(1, per_epoch * cfg.epochs)
@@ -245,27 +250,32 @@ class TrainingRun:
                         epoch_start += time.perf_counter() - paused_at
                         batch_started = time.perf_counter()
                         self.sink(TrainingResumed(self.epoch + 1))
-                    if self._stop.is_set():
+                    stop, elapsed = self.group.agree(
+                        self._stop.is_set(), elapsed_before + time.perf_counter() - clock
+                    )
+                    if stop:
+                        self._stop.set()
                         break
                     x, y = x.to(self.device), y.to(self.device)
                     if cfg.windowing == "tutorial":
                         hidden = self.model.init_hidden(x.size(1), self.device)
                     else:
                         hidden = detach(hidden)
-                    lr = self._lr(total_steps, elapsed_before + time.perf_counter() - clock)
+                    lr = self._lr(total_steps, elapsed)
                     with self.lock:
                         for group in self.optimizer.param_groups:
                             group["lr"] = lr
                         with torch.autocast(
                             autocast_type, dtype=torch.bfloat16, enabled=precision == "bf16"
                         ):
-                            logits, hidden = self.model(x, hidden)
+                            logits, hidden = net(x, hidden)
                         loss = nn.functional.cross_entropy(
                             logits.float().view(-1, logits.size(-1)), y.reshape(-1)
                         )
-                        if not torch.isfinite(loss):
+                        bad = self.group.nonfinite(loss)
+                        if bad is not None:
                             raise _Diverged(
-                                f"the loss became {loss.item()} at epoch "
+                                f"the loss became {bad} at epoch "
                                 f"{self.epoch + 1}, batch {n_batches + 1}"
                             )
                         self.optimizer.zero_grad(set_to_none=True)
@@ -302,7 +312,9 @@ class TrainingRun:
                                 eta,
                             )
                         )
-                    if cfg.time_budget and elapsed_before + now - clock >= cfg.time_budget:
+                    if cfg.time_budget and self.group.any(
+                        elapsed_before + now - clock >= cfg.time_budget
+                    ):
                         reason = "time budget"
                         break
                 if n_batches == 0:
@@ -310,13 +322,15 @@ class TrainingRun:
                         reason = "stopped"
                     break
                 self.epoch += 1
+                epoch_loss, epoch_tokens = self.group.total(epoch_loss, epoch_tokens)
                 train_loss = epoch_loss / max(1, epoch_tokens)
                 with self._averaged_weights():
                     val_loss = (
                         evaluate_loss(self.model, self.data.val_ids, self.device)
-                        if len(self.data.val_ids) >= 2
+                        if len(self.data.val_ids) >= 2 and self.group.leader
                         else None
                     )
+                val_loss = self.group.from_leader(val_loss)
                 self.elapsed_s = elapsed_before + time.perf_counter() - clock
                 spent = time.perf_counter() - epoch_start
                 score = val_loss if val_loss is not None else train_loss
@@ -339,7 +353,7 @@ class TrainingRun:
                 self.sink(event)
                 if is_best and self.out_path:
                     best_path = self._save(self.out_path)
-                if self._stop.is_set():
+                if self.group.any(self._stop.is_set()):
                     reason = "stopped"
                     break
                 if reason == "time budget":

@@ -5,6 +5,7 @@ Imported as `tests.helpers`; fixtures live in conftest.py files, which are never
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,22 @@ def poll(attempt, timeout: float = 30.0, interval: float = 0.05, errors=(OSError
         if time.monotonic() > deadline:
             raise TimeoutError(f"{attempt} did not succeed within {timeout} s")
         time.sleep(interval)
+
+
+def make_corpus(path, size_mb: int) -> None:
+    """Lines recombined from the bundled corpus, sprinkled with rare characters so the
+    vocabulary is far larger than the cap."""
+    lines = BUNDLED.read_text(encoding="utf-8").split()
+    rng = random.Random(0)
+    target = size_mb * 1024 * 1024
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        while written < target:
+            a, b = rng.choice(lines), rng.choice(lines)
+            rare = "".join(chr(0x4E00 + rng.randrange(20000)) for _ in range(rng.randrange(3)))
+            line = a[: len(a) // 2] + b[len(b) // 2 :] + rare + "\n"
+            out.write(line)
+            written += len(line.encode("utf-8"))
 
 
 def tiny_settings(model: dict | None = None, train: dict | None = None):

@@ -6,14 +6,13 @@ Slow (tens of seconds to minutes, up to ~1 GB of memory): run with `pytest --run
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 
 import pytest
 
 from lyrics_tui.core.checkpoint import load_checkpoint
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from tests.helpers import ROOT, TINY_FLAGS, make_corpus
 
 SIZE_MB = 50
 # Peak resident memory of the whole process (Python, torch, jieba and the data). Before the
@@ -28,22 +27,6 @@ code = main(sys.argv[3:])
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 open(sys.argv[2], "w").write(json.dumps({"code": code, "peak_mb": peak_mb}))
 """
-
-
-def make_corpus(path, size_mb: int) -> None:
-    """Lines recombined from the bundled corpus, sprinkled with rare characters so the
-    vocabulary is far larger than the cap."""
-    lines = BUNDLED.read_text(encoding="utf-8").split()
-    rng = random.Random(0)
-    target = size_mb * 1024 * 1024
-    written = 0
-    with open(path, "w", encoding="utf-8") as out:
-        while written < target:
-            a, b = rng.choice(lines), rng.choice(lines)
-            rare = "".join(chr(0x4E00 + rng.randrange(20000)) for _ in range(rng.randrange(3)))
-            line = a[: len(a) // 2] + b[len(b) // 2 :] + rare + "\n"
-            out.write(line)
-            written += len(line.encode("utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lyrics_tui.core.config import CELLS, OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, TOKENIZERS
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
-from lyrics_tui.core.device import DEVICES
+from lyrics_tui.core.device import BACKENDS, DEVICES
+from lyrics_tui.core.errors import SettingsError
 from lyrics_tui.core.events import TrainingEvent
 from lyrics_tui.tui import format as fmt
-from lyrics_tui.tui.cli.common import EXIT_FAILED, emit, number, runs_db_argument, warn
+from lyrics_tui.tui.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    emit,
+    message,
+    number,
+    runs_db_argument,
+    warn,
+)
 from lyrics_tui.tui.signals import Aborted, StopSignals
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.distributed import Group
 
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
 TRAIN_FLAGS = (
@@ -35,6 +49,8 @@ TRAIN_FLAGS = (
     "seed",
     "val_fraction",
 )
+LAUNCH_FLAGS = ("nproc", "master_port")  # for the launcher only, not passed on to the ranks
+_parser: argparse.ArgumentParser | None = None  # kept to pass the flags on to the ranks
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -107,11 +123,44 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "resumes into x.pt and x-last.pt",
     )
     train.add_argument("--device", default="auto", choices=DEVICES)
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="train in N processes on this machine (DistributedDataParallel, launched by "
+        "torch.distributed.run; one per CUDA device or CPU core); --batch-size stays the "
+        "batch of all of them together. Several machines: torchrun (README)",
+    )
+    train.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="with --nproc or under torchrun: how processes talk; auto: nccl on CUDA, gloo "
+        "on the CPU",
+    )
+    train.add_argument(
+        "--master-port",
+        type=int,
+        default=0,
+        help="with --nproc: the port on this machine where the processes meet (0: a free one)",
+    )
     train.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
     runs_db_argument(train)
+    global _parser
+    _parser = train
 
 
 def run(args: argparse.Namespace) -> int:
+    from lyrics_tui.core import distributed
+
+    if distributed.launched():  # one rank of several (torchrun, or --nproc below)
+        return run_rank(args)
+    if args.nproc != 1:
+        return launch(args)
+    return train(args)
+
+
+def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core import tuning
     from lyrics_tui.core.checkpoint import check_writable, load_checkpoint
     from lyrics_tui.core.corpus import corpus_path, corpus_settings, preset_for, read_corpus
@@ -143,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
         out = resume_target(Path(args.resume))
     else:
         out = default_checkpoint_path(corpus.path)
-    check_writable(out)  # an unwritable --out fails now, not after the training
+    if group is None or group.leader:  # rank 0 alone saves
+        check_writable(out)  # an unwritable --out fails now, not after the training
     view: JsonTrainView | ConsoleTrainView = JsonTrainView() if args.json else ConsoleTrainView()
     recorder = record_run(  # every run goes into the run store (lyrics-tui runs)
         view,
@@ -167,9 +217,12 @@ def run(args: argparse.Namespace) -> int:
         device=device,
         sink=recorder,
         corpus_name=corpus.path,
+        group=group,
     )
+    if group is not None:
+        group.ready()  # every rank is set up (or every rank stops here)
     # Ctrl+C, SIGHUP (a dropped SSH session) and SIGTERM stop after this batch and save; a
-    # second signal aborts at once.
+    # second signal aborts at once. Under --nproc the launcher passes them on to every rank.
     stopping = StopSignals(lambda signum: run.stop())
     try:
         with stopping, recorder:
@@ -180,7 +233,13 @@ def run(args: argparse.Namespace) -> int:
     except Aborted as exc:
         print(f"lyrics-tui: {exc} again: stopped at once", file=sys.stderr)
         return exc.exit_code
-    if args.json:
+    leader = group is None or group.leader
+    exit_code = stopping.exit_code
+    if group is not None:
+        group.close(clean=finished.reason != "failed")  # a failed save is rank 0's alone
+        if finished.reason == "stopped" and exit_code is None:
+            exit_code = EXIT_INTERRUPTED  # a signal on another rank: exit as if it came here
+    if args.json and leader:
         emit(
             {
                 "event": "done",
@@ -191,10 +250,10 @@ def run(args: argparse.Namespace) -> int:
                 "epochs": finished.epochs,
             }
         )
-    if finished.message:
+    if finished.message and leader:
         print(f"lyrics-tui: {finished.message}", file=sys.stderr)
-    if stopping.exit_code is not None:
-        return stopping.exit_code  # 130, 129 or 143
+    if exit_code is not None:
+        return exit_code  # 130, 129 or 143
     return EXIT_FAILED if finished.reason in ("diverged", "failed") else 0
 
 
@@ -249,6 +308,7 @@ class ConsoleTrainView:
                 f"validation {event.val_tokens:,} tokens ({event.unknown_rate:.1%} <unk>) · "
                 f"{event.parameters:,} parameters · {event.device} {event.precision}, "
                 f"{event.threads} thread(s)"
+                f"{f' × {event.processes} processes' if event.processes > 1 else ''}"
                 f"{resumed}"
             )
         elif isinstance(event, E.BatchFinished):
@@ -314,3 +374,81 @@ class ConsoleTrainView:
 
     def close(self) -> None:
         self._close_progress()
+
+
+def launch(args: argparse.Namespace) -> int:
+    """`train --nproc N`: the same command in N processes, through torch.distributed.run."""
+    from lyrics_tui.core import distributed
+    from lyrics_tui.core.device import resolve_device
+
+    device = resolve_device(args.device)
+    distributed.resolve_backend(args.backend, device)
+    distributed.check_processes(args.nproc, device)
+    distributed.check_port(args.master_port)
+    code, line = distributed.launch(args.nproc, rank_argv(args), port=args.master_port)
+    if line:
+        print(f"lyrics-tui: {line}", file=sys.stderr)
+    return code
+
+
+def rank_argv(args: argparse.Namespace) -> list[str]:
+    """The command line each rank runs: `train` and every flag given, but the launcher's."""
+    assert _parser is not None
+    argv = ["train"]
+    for action in _parser._actions:
+        if not action.option_strings or action.dest in ("help", *LAUNCH_FLAGS):
+            continue
+        value = getattr(args, action.dest)
+        if value is None or value == action.default:
+            continue
+        option = action.option_strings[0]
+        if isinstance(action, argparse.BooleanOptionalAction):
+            argv.append(option if value else "--no-" + option[2:])
+        elif isinstance(action, argparse._StoreTrueAction):
+            argv.append(option)
+        else:
+            argv += [option, str(value)]
+    return argv
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    """One rank of a launched group: set up, agree with the others, train. Only rank 0
+    prints; a failure anywhere is said once."""
+    from lyrics_tui.core import distributed
+    from lyrics_tui.core.device import resolve_device
+    from lyrics_tui.core.errors import LyricsError
+
+    try:
+        if args.nproc != 1:
+            raise SettingsError("{nproc} starts processes itself; under torchrun leave it out")
+        group = distributed.join(resolve_device(args.device), args.backend)
+    except LyricsError:  # the same on every rank of this machine: said by the first
+        if distributed.local_rank() == 0:
+            raise
+        return EXIT_USAGE
+    try:
+        try:
+            return train(args, group)
+        except BaseException as exc:
+            if not group.is_ready:
+                group.ready(exc)  # tell the others why; raises SetupFailed everywhere
+            raise
+    except distributed.SetupFailed as failed:
+        group.close(clean=False)
+        if group.leader:
+            where = f"process {failed.rank}: " if failed.rank else ""
+            print(f"lyrics-tui: {where}{message(failed.error)}", file=sys.stderr)
+        return failed.exit_code
+    except RuntimeError as exc:  # a collective failed: another rank is gone
+        group.close(clean=False)
+        if os.environ.get(distributed.LAUNCHED_BY_US) != "1":  # else the launcher says it
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+            print(
+                f"lyrics-tui: process {group.rank} stopped: lost contact with another "
+                f"training process ({reason})",
+                file=sys.stderr,
+            )
+        return EXIT_FAILED
+    except BaseException:  # a second Ctrl+C, or a bug: leave the group before the traceback
+        group.close(clean=False)
+        raise
