@@ -1,8 +1,9 @@
-"""How numbers read in every view (command line and playground alike). Core computes them."""
+"""How numbers (and paths) read in every view, command line and playground alike."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 
@@ -44,3 +45,12 @@ def duration(seconds: float | None) -> str:
 def model_shape(config: Any, vocab_size: int) -> str:
     """gru 384→384×1 · vocab 3,397"""
     return f"{config.cell} {config.embed}→{config.hidden}×{config.layers} · vocab {vocab_size:,}"
+
+
+def path(value: str | Path) -> str:
+    """A path relative to the working folder when it is inside it."""
+    p = Path(value)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)
