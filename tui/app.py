@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,7 +32,6 @@ from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.events import BatchFinished, EpochFinished, TrainingFinished
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
 from lyrics_tui.core.paths import list_checkpoints
-from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers import Problem, checkpoints, generation, training
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
@@ -41,7 +41,7 @@ from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
 from lyrics_tui.tui.widgets.settings_form import SAMPLER_FIELDS, SettingChanged, SettingsForm
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the threads to wind down (see action_quit)
-SAMPLER_NAMES = {name for name, *_ in SAMPLER_FIELDS}
+SAMPLER_NAMES = {name for name, _, _ in SAMPLER_FIELDS}
 
 
 @dataclass
@@ -98,7 +98,6 @@ class PlaygroundApp(App[int]):
         yield from self.main.widgets()
 
     def on_mount(self) -> None:
-        self.main.show_sampler(None)
         self._refresh()
         self.query_one("#output-scroll").focus()
         self.call_after_refresh(self._after_first_frame)
@@ -106,6 +105,7 @@ class PlaygroundApp(App[int]):
     async def _after_first_frame(self) -> None:
         """What the first frame need not wait for: jieba, the checkpoint, the plot, the form."""
         self.first_frame_at = time.perf_counter()
+        self.main.show_sampler(None)  # imports core.sampling, and numpy with it
         self.generation.warm_up("word")
         newest = list_checkpoints(self.checkpoint_dir) if self.open_newest else []
         first = self.checkpoint_arg or (str(newest[0]) if newest else None)
@@ -186,8 +186,7 @@ class PlaygroundApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterator[SystemCommand]:
         for title, help_text, action in palette_entries(self.BINDINGS):
-            run = lambda action=action: self.call_later(self.run_action, action)  # noqa: E731
-            yield SystemCommand(title, help_text, run)
+            yield SystemCommand(title, help_text, partial(self.call_later, self.run_action, action))
         yield from super().get_system_commands(screen)
 
     # -- training --------------------------------------------------------------------------
@@ -416,6 +415,7 @@ class PlaygroundApp(App[int]):
 
     def action_inspect(self) -> None:
         """The inspection screen over the model held now, with the sampler's settings."""
+        from lyrics_tui.core.sampling import SamplerSettings
         from lyrics_tui.tui.screens.inspect import InspectScreen
 
         form, temperature = self.main.sampler_form(), self.main.prompt_pane.temperature

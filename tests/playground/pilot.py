@@ -17,7 +17,7 @@ from textual import events
 
 from lyrics_tui.tui.app import PlaygroundApp
 from lyrics_tui.tui.controllers.training import TrainingState
-from tests.helpers import BUNDLED
+from tests.helpers import tiny_corpus
 
 IDLE, TRAINING, PAUSED = TrainingState.IDLE, TrainingState.TRAINING, TrainingState.PAUSED
 
@@ -38,13 +38,6 @@ async def until(pilot, condition, what: str, tries: int = 600) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError(f"timed out waiting for: {what}")
-
-
-def tiny_corpus(folder: Path, lines: int = 150) -> Path:
-    text = BUNDLED.read_text(encoding="utf-8").splitlines()[:lines]
-    path = folder / "tiny.txt"
-    path.write_text("\n".join(text) + "\n", encoding="utf-8")
-    return path
 
 
 def make_app(tmp_path: Path, **kwargs) -> PlaygroundApp:

@@ -89,6 +89,7 @@ class RunReady(TrainingReport):
 
     run_id: int
     run: Any  # core.trainer.TrainingRun
+    history: tuple[dict[str, Any], ...]  # its epochs so far (later ones come as events)
     note: str  # what continuing means, for the user
 
 
@@ -248,7 +249,7 @@ class TrainingController:
             return False
         if isinstance(report, RunReady):
             self.run, self.opened = report.run, None
-            self.history = list(report.run.history)
+            self.history = list(report.history)
         elif isinstance(report, RunEnded):
             self.state = TrainingState.IDLE
         elif isinstance(report, RunEvent):
@@ -367,7 +368,7 @@ class TrainingController:
             )
             self.active_run = run
             note = plan.continuation.note if plan.continuation is not None else ""
-            self.post(RunReady(run_id, run, note))
+            self.post(RunReady(run_id, run, tuple(run.history), note))
             if self._stop_requested:
                 run.stop()
             finished = run.run()

@@ -7,7 +7,7 @@ panels, narrower it replaces them while open; below SHORT_ROWS the panels share 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -18,14 +18,16 @@ from textual.widgets import Input
 
 from lyrics_tui.core.corpus import BUNDLED_CORPUS
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.tui.controllers.generation import GenerationController
 from lyrics_tui.tui.controllers.training import TrainingController
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.prompt_pane import Output, PromptPane, hint
-from lyrics_tui.tui.widgets.settings_form import SAMPLER, SettingsForm
+from lyrics_tui.tui.widgets.settings_form import SettingsForm, sampler_defaults
 from lyrics_tui.tui.widgets.status_line import StatusLine
 from lyrics_tui.tui.widgets.training_panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.sampling import SamplerSettings
 
 WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
 SHORT_ROWS = 20  # below this the two panels share the height instead of fixed sizes
@@ -134,7 +136,7 @@ class MainScreen(Screen[None]):
         try:
             return self.settings.read_sampler().settings
         except LyricsError:
-            return SAMPLER
+            return sampler_defaults()
 
     def show_sampler(self, seed: int | None) -> None:
         """The sampler line: the form's settings, and the seed of the latest generation."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,8 +13,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.tui.keys import TEMPERATURE_STEP, nudged_temperature
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.sampling import SamplerSettings
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ class PromptPane(Vertical):
     settings shown beside it and the output shown below; posts PromptSubmitted on Enter."""
 
     temperature: reactive[float] = reactive(0.8, init=False)
-    sampler: reactive[SamplerSettings] = reactive(SamplerSettings(), init=False)  # seed: the last
+    # top-k, top-p, length and the latest generation's seed; None until the first frame is out
+    sampler: reactive[SamplerSettings | None] = reactive(None, init=False)
     output: reactive[Output] = reactive(Output(), init=False)
 
     def __init__(self, temperature: float = 0.8, **kwargs: Any) -> None:
@@ -118,14 +121,15 @@ class PromptPane(Vertical):
         self._show_sampler()
 
     def _show_sampler(self) -> None:
+        parts = [f"temperature {self.temperature:.2f}"]
         s = self.sampler
-        parts = [
-            f"temperature {self.temperature:.2f}",
-            f"top-k {s.top_k if s.top_k else 'off'}",
-            f"top-p {s.top_p:.2f}" if s.top_p < 1 else "top-p off",
-            f"length {s.max_tokens}",
-            f"seed {s.seed if s.seed is not None else '-'}",
-        ]
+        if s is not None:
+            parts += [
+                f"top-k {s.top_k if s.top_k else 'off'}",
+                f"top-p {s.top_p:.2f}" if s.top_p < 1 else "top-p off",
+                f"length {s.max_tokens}",
+                f"seed {s.seed if s.seed is not None else '-'}",
+            ]
         self.query_one("#sampler-line", Static).update(Text(" · ".join(parts)))
 
     def watch_output(self, output: Output) -> None:

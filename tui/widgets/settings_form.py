@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,7 +15,9 @@ from textual.widgets import Input, Label, Select
 
 from lyrics_tui.core.config import CELLS, PRESETS, resolve_settings
 from lyrics_tui.core.errors import SettingsError
-from lyrics_tui.core.sampling import SamplerSettings
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.sampling import SamplerSettings
 
 # (field, label, type): blank fields take the preset's value (shown as placeholder).
 MODEL_FIELDS = [
@@ -30,15 +32,23 @@ TRAIN_FIELDS = [
     ("batch_size", "batch", int),
     ("bptt", "bptt", int),
 ]
-SAMPLER = SamplerSettings()  # core's defaults: what a blank sampler field means
 PACE_MS = 30  # a pause between tokens, so that they can be watched arriving
+# (field, label, type); blank: core's default (core.sampling.SamplerSettings), the placeholder
 SAMPLER_FIELDS = [
-    ("top_k", "top-k", int, str(SAMPLER.top_k)),
-    ("top_p", "top-p", float, str(SAMPLER.top_p)),
-    ("max_tokens", "length", int, str(SAMPLER.max_tokens)),
-    ("seed", "seed", int, "random"),
-    ("pace_ms", "pace ms", int, str(PACE_MS)),
+    ("top_k", "top-k", int),
+    ("top_p", "top-p", float),
+    ("max_tokens", "length", int),
+    ("seed", "seed", int),
+    ("pace_ms", "pace ms", int),
 ]
+
+
+def sampler_defaults() -> SamplerSettings:
+    """Core's sampler settings, imported when first needed: core.sampling brings numpy, which
+    the first frame does without."""
+    from lyrics_tui.core.sampling import SamplerSettings
+
+    return SamplerSettings()
 
 
 @dataclass(frozen=True)
@@ -46,8 +56,8 @@ class SamplerFields:
     """The form's sampler part: core's settings (the temperature is the prompt pane's) and the
     pause between tokens."""
 
-    settings: SamplerSettings = SAMPLER
-    pace_ms: int = PACE_MS
+    settings: SamplerSettings
+    pace_ms: int
 
 
 @dataclass
@@ -158,8 +168,10 @@ class SettingsForm(VerticalScroll):
         ]
         yield Vertical(*rows, id="train-settings", disabled=self._locked)
         yield Label("Sampler · for the next generation", classes="section")
-        for name, label, _, placeholder in SAMPLER_FIELDS:
-            yield self._field(name, label, self._sampler_values.get(name), placeholder)
+        defaults = {**asdict(sampler_defaults()), "seed": "random", "pace_ms": PACE_MS}
+        for name, label, _ in SAMPLER_FIELDS:
+            value = self._sampler_values.get(name)
+            yield self._field(name, label, value, str(defaults[name]))
 
     def _field(self, name: str, label: str, value: Any, placeholder: str = "") -> Horizontal:
         return Horizontal(
@@ -281,11 +293,11 @@ class SettingsForm(VerticalScroll):
         """Core's sampler settings from the fields (blank: core's default); SettingsError names
         a malformed field."""
         values: dict[str, Any] = {}
-        for name, label, kind, _ in SAMPLER_FIELDS:
+        for name, label, kind in SAMPLER_FIELDS:
             parsed = parse_field(label, self._text(name, self._sampler_values.get(name)), kind)
             if parsed is not None:
                 values[name] = parsed
         pace_ms = values.pop("pace_ms", PACE_MS)
         if pace_ms < 0 or pace_ms > 5000:
             raise SettingsError("pace ms must be between 0 and 5000")
-        return SamplerFields(replace(SAMPLER, **values), pace_ms)
+        return SamplerFields(replace(sampler_defaults(), **values), pace_ms)
