@@ -22,4 +22,8 @@ def test_the_wheel_holds_lyrics_tui_only_with_its_data(tmp_path):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"lyrics_tui"}
     assert "lyrics_tui/core/trainer.py" in names and "lyrics_tui/tui/app.py" in names
     assert "lyrics_tui/tui/app.tcss" in names
+    # every subpackage of the views, each named in pyproject.toml
+    packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "tui").rglob("__init__.py")}
+    for package in packages:
+        assert f"lyrics_tui/{package}/__init__.py" in names, package
     assert "lyrics_tui/data/lyrics.txt" in names
