@@ -29,14 +29,13 @@ from textual.widgets import Input, Static
 from lyrics_tui.core import tuning
 from lyrics_tui.core.corpus import BUNDLED_CORPUS
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.events import BatchFinished, EpochFinished, TrainingFinished
+from lyrics_tui.core.events import BatchFinished, TrainingFinished
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
 from lyrics_tui.core.paths import list_checkpoints
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers import Problem, checkpoints, generation, training
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
 from lyrics_tui.tui.screens.main import MainScreen
-from lyrics_tui.tui.widgets.progress_row import Progress
 from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
 from lyrics_tui.tui.widgets.settings_form import SAMPLER_FIELDS, SettingChanged, SettingsForm
 
@@ -105,12 +104,12 @@ class PlaygroundApp(App[int]):
     async def _after_first_frame(self) -> None:
         """What the first frame need not wait for: jieba, the checkpoint, the plot, the form."""
         self.first_frame_at = time.perf_counter()
-        self.main.show_sampler(None)  # imports core.sampling, and numpy with it
         self.generation.warm_up("word")
         newest = list_checkpoints(self.checkpoint_dir) if self.open_newest else []
         first = self.checkpoint_arg or (str(newest[0]) if newest else None)
         if first:
             self.files.load(first, adopt_corpus=not self.corpus_given)
+        self.main.show_sampler(None)  # imports core.sampling, and numpy with it
         if not Path(self.corpus).expanduser().exists():
             self.error(f"{self.corpus}: no such file (set the corpus in Settings, o)")
         await self.main.panel.mount_plot()
@@ -209,7 +208,6 @@ class PlaygroundApp(App[int]):
                 f"trained on {Path(plan.replaced_corpus).name}"
             )
         self.training.start(plan)
-        self.main.panel.show_progress(Progress(label="preparing…"))
         self._refresh()
 
     def action_pause(self) -> None:
@@ -222,29 +220,20 @@ class PlaygroundApp(App[int]):
         self._refresh()
 
     def _show_training(self, report: training.TrainingReport) -> None:
-        panel = self.main.panel
         if isinstance(report, training.RunEvent):
             event = report.event
-            panel.show_event(event)
-            if isinstance(event, EpochFinished):
-                panel.history = tuple(self.training.history)
+            self.main.panel.show_event(event)
+            if isinstance(event, TrainingFinished) and event.reason not in ("diverged", "failed"):
+                done = f"training {event.reason} after {event.epochs} epoch(s)"  # else a Problem
+                self.notify(f"{done}; best val ppl {fmt.ppl(event.best_val_ppl)}")
+            elif not isinstance(event, BatchFinished):  # an epoch, the start, a pause, a resume
                 self._refresh()
-            elif isinstance(event, TrainingFinished):
-                if event.reason not in ("diverged", "failed"):  # those come as a Problem
-                    done = f"training {event.reason} after {event.epochs} epoch(s)"
-                    self.notify(f"{done}; best val ppl {fmt.ppl(event.best_val_ppl)}")
-            elif not isinstance(event, BatchFinished):
-                self._refresh()  # started, paused or resumed
-        elif isinstance(report, training.RunReady):
-            panel.history = tuple(self.training.history)
-            self._refresh()
-            if report.note:
-                self.notify(report.note)  # what continuing means: from epoch N to epoch M
         elif isinstance(report, training.RunFailed):
             self.error(report.text)
-        else:  # the thread ended
-            panel.show_progress(Progress())
+        else:  # the run is ready, or its thread ended
             self._refresh()
+            if isinstance(report, training.RunReady) and report.note:
+                self.notify(report.note)  # what continuing means: from epoch N to epoch M
 
     # -- checkpoints -------------------------------------------------------------------------
     def action_save(self) -> None:
@@ -281,7 +270,6 @@ class PlaygroundApp(App[int]):
         found = bool(ck.corpus) and Path(ck.corpus).expanduser().is_file()
         if loaded.adopt_corpus and found and not training.same_corpus(ck.corpus, settings.corpus):
             settings.set_corpus(ck.corpus)  # t continues this model: show its corpus
-        self.main.panel.history = tuple(self.training.history)
         self.main.panel.border_subtitle = f"loaded {fmt.path(ck.path)}"
         self._refresh()
         self.notify(
@@ -303,10 +291,7 @@ class PlaygroundApp(App[int]):
             return
         self.generation.forget()
         self.training.forget()
-        self.main.panel.history = ()
         self.main.panel.border_subtitle = ""
-        self.main.panel.show_progress(Progress())
-        self.main.show_sampler(None)
         self._refresh()
         self.notify("reset: no model; t trains a new one from the settings")
 
@@ -367,7 +352,6 @@ class PlaygroundApp(App[int]):
         self.main.prompt_pane.border_title = f"Generate · {started.source}"
         for warning in started.warnings:
             self.notify(warning, severity="warning")
-        self.main.show_sampler(self.generation.seed)
         self._refresh()
 
     def action_temperature(self, delta: float) -> None:

@@ -113,11 +113,7 @@ async def start_training(app: PlaygroundApp, pilot) -> None:
 
 async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
     await pilot.press("t")
-    await until(
-        pilot,
-        lambda: app.training.state is IDLE and len(app.training.history) >= 1,
-        "one epoch of training",
-    )
+    await until(pilot, lambda: trained(app), "one epoch of training")
 
 
 async def wait_generation(app: PlaygroundApp, pilot) -> None:

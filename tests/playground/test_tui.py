@@ -127,17 +127,23 @@ def test_train_continues_a_trained_model(tmp_path):
     async def main():
         app = make_app(tmp_path)
         notes = record_notes(app)
+
+        def status() -> str:
+            return text_of(app, "#status")
+
         async with session(app, (80, 24)) as pilot:
             await train_one_epoch(app, pilot)
-            app.query_one("#set-epochs", Input).value = "2"  # epochs in all
+            # the status line and the epochs field say what t will do: epochs are totals
+            epochs = app.query_one("#set-epochs", Input)
+            epochs.value = ""  # the preset's 8 more
+            await until(pilot, lambda: "t continues to epoch 9 (8 more)" in status(), "the plan")
+            assert epochs.placeholder == "9 in all (8 more)"
+            epochs.value = "2"  # epochs in all
+            await until(pilot, lambda: "t continues to epoch 2 (1 more)" in status(), "the plan")
             await pilot.press("t")
-            await until(
-                pilot,
-                lambda: app.training.state is IDLE and len(app.training.history) >= 2,
-                "a second epoch",
-            )
+            await until(pilot, lambda: trained(app, 2), "a second epoch")
             assert [h["epoch"] for h in app.training.history] == [1, 2]
-            assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
+            assert any("continuing from epoch 1 to epoch 2 (1 more)" in t for _, t in notes)
 
     run(main())
 
@@ -179,11 +185,7 @@ def test_a_loaded_checkpoint_brings_its_corpus_and_t_continues_it(tmp_path):
             await until(pilot, lambda: app.main.settings.corpus == str(corpus), "its corpus")
             app.query_one("#set-epochs", Input).value = "2"  # epochs in all
             await pilot.press("t")
-            await until(
-                pilot,
-                lambda: app.training.state is IDLE and len(app.training.history) >= 2,
-                "a second epoch",
-            )
+            await until(pilot, lambda: trained(app, 2), "a second epoch")
             assert [h["epoch"] for h in app.training.history] == [1, 2]
             assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
 

@@ -7,7 +7,7 @@ panels, narrower it replaces them while open; below SHORT_ROWS the panels share 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -19,8 +19,9 @@ from textual.widgets import Input
 from lyrics_tui.core.corpus import BUNDLED_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers.generation import GenerationController
-from lyrics_tui.tui.controllers.training import TrainingController
+from lyrics_tui.tui.controllers.training import TrainingController, TrainingPlan, TrainingState
 from lyrics_tui.tui.widgets.key_bar import KeyBar
+from lyrics_tui.tui.widgets.progress_row import Progress
 from lyrics_tui.tui.widgets.prompt_pane import Output, PromptPane, hint
 from lyrics_tui.tui.widgets.settings_form import SettingsForm, sampler_defaults
 from lyrics_tui.tui.widgets.status_line import StatusLine
@@ -37,10 +38,11 @@ class MainScreen(Screen[None]):
     """The playground's screen. It lays out the widgets and shows the controllers' state in
     them; the widgets own what they show."""
 
-    def __init__(self, form: SettingsForm, temperature: float) -> None:
+    def __init__(self, settings: SettingsForm, temperature: float) -> None:
         super().__init__()
-        self.form = form  # made by the App: it holds the settings given at launch
-        self.temperature = temperature
+        self.settings = settings  # made by the App: it holds the settings given at launch
+        self.panel = TrainingPanel(id="train-panel")
+        self.prompt_pane = PromptPane(temperature, id="prompt-pane")
         self.settings_open: bool | None = None  # None: follow the terminal's width
 
     def widgets(self) -> ComposeResult:
@@ -50,9 +52,9 @@ class MainScreen(Screen[None]):
         yield StatusLine("", id="status")
         with Horizontal(id="body"):
             with Vertical(id="main"):
-                yield TrainingPanel(id="train-panel")
-                yield PromptPane(self.temperature, id="prompt-pane")
-            yield self.form
+                yield self.panel
+                yield self.prompt_pane
+            yield self.settings
         yield KeyBar(id="keys")
 
     def on_resize(self, event: Resize) -> None:
@@ -83,45 +85,39 @@ class MainScreen(Screen[None]):
 
     async def toggle_settings(self) -> None:
         self.settings_open = not self.has_class("-settings-open")
-        await self.query_one(SettingsForm).fill()
+        await self.settings.fill()
         self._lay_out(self.app.size)
         if self.settings_open:
             self.call_after_refresh(lambda: self.query_one("#set-corpus", Input).focus())
         else:
             self.query_one("#output-scroll").focus()
 
-    # -- the widgets ----------------------------------------------------------------------------
-    @property
-    def panel(self) -> TrainingPanel:
-        return self.query_one(TrainingPanel)
-
-    @property
-    def settings(self) -> SettingsForm:
-        return self.query_one(SettingsForm)
-
-    @property
-    def prompt_pane(self) -> PromptPane:
-        return self.query_one(PromptPane)
-
+    # -- showing the controllers' state -------------------------------------------------------
     @property
     def corpus(self) -> str:
         """The corpus t trains on: the form's (the bundled one when blank)."""
         return self.settings.corpus or str(BUNDLED_CORPUS)
 
-    # -- showing the controllers' state -----------------------------------------------------
     def show_state(
         self,
         training: TrainingController,
         generation: GenerationController,
-        plan: Any = None,
+        plan: TrainingPlan | None = None,
     ) -> None:
-        """What follows the state: the form's lock, the status line, the output (or a hint).
-        `plan` is what t would do now (a TrainingPlan; None while training or with no model),
-        also shown as the epochs field's placeholder when it continues the model held."""
+        """What follows the state: the model's history, the progress line, the form's lock,
+        the status line, the seed shown and the output (or a hint). `plan` is what t would do
+        now (None while training or with no model), shown too as the epochs placeholder."""
+        self.panel.history = tuple(training.history)
+        if training.state is TrainingState.IDLE:
+            self.panel.show_progress(Progress())
+        elif training.state is TrainingState.STARTING:
+            self.panel.show_progress(Progress(label="preparing…"))
         self.settings.lock_training(training.state.active)
         self.settings.show_continuation(plan.continuation if plan is not None else None)
         t_does = plan.summary if plan is not None else ""
         self.query_one(StatusLine).show(training, self.corpus, t_does, generation.running)
+        if self.prompt_pane.sampler is not None:  # the seed shown is the latest generation's
+            self.prompt_pane.sampler = replace(self.prompt_pane.sampler, seed=generation.seed)
         self.show_output(training, generation)
 
     def show_output(self, training: TrainingController, generation: GenerationController) -> None:
