@@ -148,13 +148,13 @@ class PlaygroundApp(App[int]):
 
     def _refresh(self) -> None:
         """What follows the state: the screen (with what t would do now) and the keys shown."""
-        plan = None
+        plan, why_not = None, ""
         if self.training.has_model and not self.training.state.active:
             try:
                 plan = self.training.plan(self._training_request())
-            except LyricsError:
-                pass  # a field that does not parse: t will say which
-        self.main.show_state(self.training, self.generation, plan)
+            except LyricsError as exc:
+                why_not = str(exc)  # e.g. a total of epochs the model already has
+        self.main.show_state(self.training, self.generation, plan, why_not)
         self.refresh_bindings()
 
     @on(SettingChanged)

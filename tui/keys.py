@@ -46,8 +46,7 @@ MAIN_BINDINGS: list[BindingType] = [
         "t",
         "train",
         "Train",
-        tooltip="train a new model, or continue the one held up to the epochs in the settings "
-        "(in all, earlier sessions included; the status line says to which epoch)",
+        tooltip="train a model; one held goes on to the epochs set, a total (see the status line)",
     ),
     Binding("space", "pause", "Pause", tooltip="pause or resume training"),
     Binding("x", "stop", "Stop", tooltip="stop training after this batch"),

@@ -138,6 +138,8 @@ def test_train_continues_a_trained_model(tmp_path):
             epochs.value = ""  # the preset's 8 more
             await until(pilot, lambda: "t continues to epoch 9 (8 more)" in status(), "the plan")
             assert epochs.placeholder == "9 in all (8 more)"
+            epochs.value = "1"  # no more than it has: t would say why not
+            await until(pilot, lambda: "t: the checkpoint already has 1 epochs" in status(), "why")
             epochs.value = "2"  # epochs in all
             await until(pilot, lambda: "t continues to epoch 2 (1 more)" in status(), "the plan")
             await pilot.press("t")

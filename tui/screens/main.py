@@ -103,10 +103,12 @@ class MainScreen(Screen[None]):
         training: TrainingController,
         generation: GenerationController,
         plan: TrainingPlan | None = None,
+        why_not: str = "",
     ) -> None:
         """What follows the state: the model's history, the progress line, the form's lock,
         the status line, the seed shown and the output (or a hint). `plan` is what t would do
-        now (None while training or with no model), shown too as the epochs placeholder."""
+        now (None while training or with no model; `why_not` when the settings rule it out),
+        shown too as the epochs placeholder."""
         self.panel.history = tuple(training.history)
         if training.state is TrainingState.IDLE:
             self.panel.show_progress(Progress())
@@ -114,7 +116,7 @@ class MainScreen(Screen[None]):
             self.panel.show_progress(Progress(label="preparing…"))
         self.settings.lock_training(training.state.active)
         self.settings.show_continuation(plan.continuation if plan is not None else None)
-        t_does = plan.summary if plan is not None else ""
+        t_does = plan.summary if plan is not None else f"t: {why_not}" if why_not else ""
         self.query_one(StatusLine).show(training, self.corpus, t_does, generation.running)
         if self.prompt_pane.sampler is not None:  # the seed shown is the latest generation's
             self.prompt_pane.sampler = replace(self.prompt_pane.sampler, seed=generation.seed)
