@@ -275,8 +275,14 @@ def test_stop_old_reports_and_bad_settings():
     with pytest.raises(LyricsError, match="top-p"):
         generation.start("我", SamplerSettings(top_p=2.0), 0.0, lambda b: weights)
     assert not generation.running
+
+    # a reset while generating: the thread stops, and what it still posts is not shown
+    generation.start("我", SamplerSettings(seed=4, max_tokens=5000), 0.02, lambda b: weights)
     generation.forget()
-    assert generation.text == "" and generation.seed is None
+    assert not generation.running
+    join(generation.threads)
+    inbox.deliver(generation)
+    assert generation.text == "" and generation.seed is None and generation.note == ""
 
 
 def test_the_controllers_import_no_ui_library():

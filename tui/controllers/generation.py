@@ -12,10 +12,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.sampling import SamplerSettings
 
 
 @dataclass(frozen=True)
@@ -109,11 +112,11 @@ class GenerationController:
             pass  # the first generation loads it, or says why it cannot
 
     def start(
-        self, prompt: str, settings: Any, pace_s: float, weights: WeightsSource
+        self, prompt: str, settings: SamplerSettings, pace_s: float, weights: WeightsSource
     ) -> GenerationStarted | None:
-        """Start generating from `prompt` with core.sampling.SamplerSettings, stopping the
-        generation before. Returns how it started when the first token was computed here, None
-        when the thread prepares everything; LyricsError says why it cannot start."""
+        """Start generating from `prompt`, stopping the generation before. Returns how it
+        started when the first token was computed here, None when the thread prepares it all;
+        LyricsError says why it cannot start."""
         settings.validated()
         self.stop()
         self.gen_id += 1
@@ -157,8 +160,10 @@ class GenerationController:
         return False
 
     def forget(self) -> None:
-        """No generation shown (a reset)."""
+        """No generation shown (a reset): the one running stops and its reports are ignored."""
         self.stop()
+        self.gen_id += 1
+        self.running = False
         self.prompt_text, self.tokens, self.seed, self.ended = "", [], None, None
 
     def receive(self, report: GenerationReport) -> bool:
@@ -178,7 +183,7 @@ class GenerationController:
 
     # -- the thread --------------------------------------------------------------------------
     @staticmethod
-    def _generation(weights: Weights, prompt: str, settings: Any) -> Any:
+    def _generation(weights: Weights, prompt: str, settings: SamplerSettings) -> Any:
         from lyrics_tui.core.sampling import Sampler
         from lyrics_tui.core.tokens import Tokenizer
 
@@ -195,7 +200,7 @@ class GenerationController:
         stop: threading.Event,
         pace_s: float,
         prompt: str,
-        settings: Any,
+        settings: SamplerSettings,
         weights: WeightsSource,
         tokens: Iterator[Any] | None,
         count: int,

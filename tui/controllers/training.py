@@ -196,7 +196,6 @@ class TrainingController:
         self._run_id += 1
         self._stop_requested = False
         self.state = TrainingState.STARTING
-        self.started = None
         continued: Any = None  # a TrainingRun, or the path of the checkpoint read
         if plan.continuation is not None:
             continued = self.run if self.run is not None else self.opened.checkpoint.path
