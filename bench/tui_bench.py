@@ -311,6 +311,9 @@ def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
         events = wait_log(app, log, "first_token_drawn", before + 1, timeout=10)
         if events is None:
             out.append(float("inf"))
+            late = [e["event"] for e in read_log(log) if e["t"] >= sent]
+            problems = [e["text"] for e in read_log(log) if e["event"] == "problem"]
+            print(f"   no first token within 10 s; logged since Enter: {late}; {problems}")
             continue
         out.append(events[-1]["t"] - sent)
         if os.environ.get("TUI_BENCH_DETAIL"):
@@ -342,6 +345,7 @@ def first_token_from_checkpoint(
 def child(args: argparse.Namespace) -> int:
     from lyrics_tui.core.events import BatchFinished, EpochFinished, TrainingFinished
     from lyrics_tui.tui.app import PlaygroundApp
+    from lyrics_tui.tui.controllers import Problem
     from lyrics_tui.tui.controllers.generation import GenerationEnded, TokenGenerated
     from lyrics_tui.tui.controllers.training import RunEvent
 
@@ -386,6 +390,8 @@ def child(args: argparse.Namespace) -> int:
                 write("token_posted")
             elif isinstance(report, GenerationEnded):
                 write("generation_done")
+            elif isinstance(report, Problem):
+                write("problem", text=report.text)
             super().report(report)
 
         def _generate(self, prompt: str, same_seed: bool) -> None:
