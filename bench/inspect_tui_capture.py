@@ -27,7 +27,7 @@ def run_app(checkpoint: str) -> None:
 
     from lyrics_tui.core.inspection import load_subject
     from lyrics_tui.core.sampling import SamplerSettings
-    from lyrics_tui.tui.inspect_screen import InspectScreen
+    from lyrics_tui.tui.screens.inspect import InspectScreen
 
     subject = load_subject(checkpoint)
     subject = type(subject)(

@@ -311,6 +311,9 @@ def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
         events = wait_log(app, log, "first_token_drawn", before + 1, timeout=10)
         if events is None:
             out.append(float("inf"))
+            late = [e["event"] for e in read_log(log) if e["t"] >= sent]
+            problems = [e["text"] for e in read_log(log) if e["event"] == "problem"]
+            print(f"   no first token within 10 s; logged since Enter: {late}; {problems}")
             continue
         out.append(events[-1]["t"] - sent)
         if os.environ.get("TUI_BENCH_DETAIL"):
@@ -340,11 +343,11 @@ def first_token_from_checkpoint(
 
 # -- the app, with an event log (child mode) ---------------------------------------------------
 def child(args: argparse.Namespace) -> int:
-    from textual import on
-
     from lyrics_tui.core.events import BatchFinished, EpochFinished, TrainingFinished
     from lyrics_tui.tui.app import PlaygroundApp
-    from lyrics_tui.tui.messages import CheckpointLoaded, GenerationDone, TokenGenerated
+    from lyrics_tui.tui.controllers import Problem
+    from lyrics_tui.tui.controllers.generation import GenerationEnded, TokenGenerated
+    from lyrics_tui.tui.controllers.training import RunEvent
 
     log = open(args.log, "a", encoding="utf-8")
 
@@ -354,12 +357,27 @@ def child(args: argparse.Namespace) -> int:
 
     class BenchApp(PlaygroundApp):
         _seen_batch = False
+        _posted = 0
+        _drawn = 0
+
+        def __init__(self, **options) -> None:
+            super().__init__(**options)
+            weights = self.training.weights
+
+            def logged_weights(blocking: bool):
+                write("worker_started")
+                ready = weights(blocking)
+                write("model_ready")
+                return ready
+
+            self.training.weights = logged_weights
 
         async def _after_first_frame(self) -> None:
             await super()._after_first_frame()
             write("ready")
 
-        def _sink(self, run_id, event) -> None:
+        def report(self, report) -> None:  # in the controllers' threads
+            event = report.event if isinstance(report, RunEvent) else None
             if isinstance(event, EpochFinished):
                 write("epoch", tokens_per_s=event.tokens_per_s)
             elif isinstance(event, TrainingFinished):
@@ -367,39 +385,28 @@ def child(args: argparse.Namespace) -> int:
             elif isinstance(event, BatchFinished) and not self._seen_batch:
                 self._seen_batch = True
                 write("batch")
-            super()._sink(run_id, event)
-
-        def _start_generation(self, same_seed: bool) -> None:
-            write("enter_handled")
-            super()._start_generation(same_seed)
-
-        def _generation_model(self, blocking: bool = True):
-            write("worker_started")
-            model = super()._generation_model(blocking)
-            write("model_ready")
-            return model
-
-        def post_message(self, message) -> bool:
-            if isinstance(message, TokenGenerated) and message.gen_id != getattr(
-                self, "_posted", 0
-            ):
-                self._posted = message.gen_id
+            elif isinstance(report, TokenGenerated) and report.gen_id != self._posted:
+                self._posted = report.gen_id
                 write("token_posted")
-            return super().post_message(message)
+            elif isinstance(report, GenerationEnded):
+                write("generation_done")
+            elif isinstance(report, Problem):
+                write("problem", text=report.text)
+            super().report(report)
 
-        def _flush_tokens(self) -> None:
-            super()._flush_tokens()
-            if self.generated and getattr(self, "_drawn_gen", 0) != self.gen_id:
-                self._drawn_gen = self.gen_id
+        def _generate(self, prompt: str, same_seed: bool) -> None:
+            write("enter_handled")
+            super()._generate(prompt, same_seed)
+
+        def _show_output(self) -> None:
+            super()._show_output()
+            if self.generation.tokens and self._drawn != self.generation.gen_id:
+                self._drawn = self.generation.gen_id
                 write("token_handled")
                 self.call_after_refresh(write, "first_token_drawn")
 
-        @on(GenerationDone)
-        def _log_done(self, message: GenerationDone) -> None:
-            write("generation_done")
-
-        @on(CheckpointLoaded)
-        def _log_loaded(self, message: CheckpointLoaded) -> None:
+        def _show_loaded(self, loaded) -> None:
+            super()._show_loaded(loaded)
             self.call_after_refresh(write, "loaded")
 
     train = {"epochs": args.epochs}

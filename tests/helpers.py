@@ -91,6 +91,14 @@ def make_corpus(path, size_mb: int) -> None:
             written += len(line.encode("utf-8"))
 
 
+def tiny_corpus(folder: Path, lines: int = 150) -> Path:
+    """The first lines of the bundled corpus in a file of their own: tiny.txt."""
+    text = BUNDLED.read_text(encoding="utf-8").splitlines()[:lines]
+    path = folder / "tiny.txt"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    return path
+
+
 def tiny_settings(model: dict | None = None, train: dict | None = None):
     from lyrics_tui.core.config import resolve_settings
 

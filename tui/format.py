@@ -1,8 +1,9 @@
-"""How numbers read in every view (command line and playground alike). Core computes them."""
+"""How numbers (and paths) read in every view, command line and playground alike."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 
@@ -64,3 +65,12 @@ def count(n: int | None) -> str:
     if n >= 10_000:
         return f"{n / 1e3:.1f}k"
     return f"{n:,}"
+
+
+def path(value: str | Path) -> str:
+    """A path relative to the working folder when it is inside it."""
+    p = Path(value)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)

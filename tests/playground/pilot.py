@@ -16,10 +16,18 @@ from rich.text import Text
 from textual import events
 
 from lyrics_tui.tui.app import PlaygroundApp
-from tests.helpers import BUNDLED
+from lyrics_tui.tui.controllers.training import TrainingState
+from tests.helpers import tiny_corpus
+
+IDLE, TRAINING, PAUSED = TrainingState.IDLE, TrainingState.TRAINING, TrainingState.PAUSED
 
 TINY_MODEL = {"embed": 16, "hidden": 16, "layers": 1}
 TINY_TRAIN = {"epochs": 1, "batch_size": 8, "bptt": 8}
+
+
+def trained(app: PlaygroundApp, epochs: int = 1) -> bool:
+    """Training has ended with at least `epochs` epochs in the model's history."""
+    return app.training.state is IDLE and len(app.training.history) >= epochs
 
 
 async def until(pilot, condition, what: str, tries: int = 600) -> None:
@@ -30,13 +38,6 @@ async def until(pilot, condition, what: str, tries: int = 600) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError(f"timed out waiting for: {what}")
-
-
-def tiny_corpus(folder: Path, lines: int = 150) -> Path:
-    text = BUNDLED.read_text(encoding="utf-8").splitlines()[:lines]
-    path = folder / "tiny.txt"
-    path.write_text("\n".join(text) + "\n", encoding="utf-8")
-    return path
 
 
 def make_app(tmp_path: Path, **kwargs) -> PlaygroundApp:
@@ -107,18 +108,16 @@ async def ready(app: PlaygroundApp, pilot) -> None:
 async def start_training(app: PlaygroundApp, pilot) -> None:
     """Press t and wait until the run is training."""
     await pilot.press("t")
-    await until(pilot, lambda: app.train_state == "training", "training to start")
+    await until(pilot, lambda: app.training.state is TRAINING, "training to start")
 
 
 async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
     await pilot.press("t")
-    await until(
-        pilot, lambda: app.train_state == "idle" and len(app.history) >= 1, "one epoch of training"
-    )
+    await until(pilot, lambda: trained(app), "one epoch of training")
 
 
 async def wait_generation(app: PlaygroundApp, pilot) -> None:
-    await until(pilot, lambda: not app.generating, "the generation to finish")
+    await until(pilot, lambda: not app.generation.running, "the generation to finish")
 
 
 def run(coro):

@@ -14,11 +14,16 @@ import pytest
 from textual.widgets import Input
 
 from lyrics_tui.tui.app import PlaygroundApp
-from lyrics_tui.tui.keybar import KeyBar
-from lyrics_tui.tui.plot import LossPlot
-from lyrics_tui.tui.screens import HelpScreen, LoadScreen, WriteScreen
+from lyrics_tui.tui.screens.help import HelpScreen
+from lyrics_tui.tui.screens.load import LoadScreen
+from lyrics_tui.tui.screens.write import WriteScreen
+from lyrics_tui.tui.widgets.key_bar import KeyBar
+from lyrics_tui.tui.widgets.loss_plot import LossPlot
 from tests.playground.pilot import (
+    IDLE,
+    PAUSED,
     TINY_TRAIN,
+    TRAINING,
     make_app,
     record_notes,
     run,
@@ -29,6 +34,7 @@ from tests.playground.pilot import (
     tiny_corpus,
     train_one_epoch,
     train_tiny,
+    trained,
     until,
     wait_generation,
 )
@@ -43,12 +49,14 @@ def test_whole_flow_train_generate_save_load(tmp_path):
             await train_one_epoch(app, pilot)
             # the loss shows in the panel: a table row, the plot's data, the status line
             table = text_of(app, "#epoch-table")
-            row = app.history[0]
+            row = app.training.history[0]
             assert re.search(
                 rf"^\s+1\s+{row['train_loss']:.3f}\s+{row['val_loss']:.3f}", table, re.M
             ), table
-            assert app.query_one(LossPlot).epochs == [1]
-            assert app.query_one(LossPlot).train == [pytest.approx(row["train_loss"])]
+            train, val = app.query_one(LossPlot).series
+            assert (train.name, val.name) == ("train", "val")
+            assert train.points == ((1, pytest.approx(row["train_loss"])),)
+            assert val.points == ((1, pytest.approx(row["val_loss"])),)
             assert "trained 1 epoch" in text_of(app, "#status")
 
             # generate: the start text, then tokens one by one
@@ -59,10 +67,10 @@ def test_whole_flow_train_generate_save_load(tmp_path):
             app.query_one("#prompt").value = "城市"
             await pilot.press("enter")
             await wait_generation(app, pilot)
-            assert app.generated, "no tokens were generated"
+            assert app.generation.tokens, "no tokens were generated"
             output = text_of(app, "#output")
             assert output.startswith("城市")
-            assert "".join(app.generated) in output
+            assert "".join(app.generation.tokens) in output
 
             # save: the name carries epoch and validation perplexity
             await pilot.press("s")
@@ -74,19 +82,19 @@ def test_whole_flow_train_generate_save_load(tmp_path):
 
             # reset, then load it back from the list
             await pilot.press("R")
-            assert not app.has_model
+            assert not app.training.has_model
             await pilot.press("l")
             await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the load screen")
             listed = app.screen.files
             assert saved in listed
             app.screen.query_one("#load-list").highlighted = listed.index(saved)
             await pilot.press("enter")
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")
-            assert Path(app.loaded.checkpoint.path) == saved
-            assert app.history and app.history[0]["epoch"] == 1
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint to load")
+            assert Path(app.training.opened.checkpoint.path) == saved
+            assert app.training.history and app.training.history[0]["epoch"] == 1
             await pilot.press("g")
             await wait_generation(app, pilot)
-            assert app.generated
+            assert app.generation.tokens
         assert not [n for n in notes if n[0] == "error"], notes
 
     run(main())
@@ -99,18 +107,18 @@ def test_pause_resume_and_stop(tmp_path):
         async with session(app, (80, 24)) as pilot:
             await start_training(app, pilot)
             await tap(pilot, "space")
-            await until(pilot, lambda: app.train_state == "paused", "the pause")
+            await until(pilot, lambda: app.training.state is PAUSED, "the pause")
             assert "paused" in text_of(app, "#status")
-            run_ = app.current_run
+            run_ = app.training.run
             step = run_.step
             await pilot.pause(0.2)
             assert run_.step == step, "training went on while paused"
             await tap(pilot, "space")
             await until(pilot, lambda: run_.step > step, "training to resume")
             await tap(pilot, "x")
-            await until(pilot, lambda: app.train_state == "idle", "the stop")
+            await until(pilot, lambda: app.training.state is IDLE, "the stop")
             assert run_.epoch < 500
-            assert app.current_run is run_  # the stopped model stays for generating/saving
+            assert app.training.run is run_  # the stopped model stays for generating/saving
 
     run(main())
 
@@ -119,15 +127,25 @@ def test_train_continues_a_trained_model(tmp_path):
     async def main():
         app = make_app(tmp_path)
         notes = record_notes(app)
+
+        def status() -> str:
+            return text_of(app, "#status")
+
         async with session(app, (80, 24)) as pilot:
             await train_one_epoch(app, pilot)
-            app.query_one("#set-epochs", Input).value = "2"  # epochs in all
+            # the status line and the epochs field say what t will do: epochs are totals
+            epochs = app.query_one("#set-epochs", Input)
+            epochs.value = ""  # the preset's 8 more
+            await until(pilot, lambda: "t continues to epoch 9 (8 more)" in status(), "the plan")
+            assert epochs.placeholder == "9 in all (8 more)"
+            epochs.value = "1"  # no more than it has: t would say why not
+            await until(pilot, lambda: "t: the checkpoint already has 1 epochs" in status(), "why")
+            epochs.value = "2"  # epochs in all
+            await until(pilot, lambda: "t continues to epoch 2 (1 more)" in status(), "the plan")
             await pilot.press("t")
-            await until(
-                pilot, lambda: app.train_state == "idle" and len(app.history) >= 2, "a second epoch"
-            )
-            assert [h["epoch"] for h in app.history] == [1, 2]
-            assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
+            await until(pilot, lambda: trained(app, 2), "a second epoch")
+            assert [h["epoch"] for h in app.training.history] == [1, 2]
+            assert any("continuing from epoch 1 to epoch 2 (1 more)" in t for _, t in notes)
 
     run(main())
 
@@ -147,13 +165,13 @@ def test_t_trains_a_new_model_when_the_corpus_is_not_the_models(tmp_path):
         app = make_app(tmp_path, checkpoint=str(checkpoint))  # --corpus tiny.txt given too
         notes = record_notes(app)
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
-            assert app.settings.corpus.endswith("tiny.txt")  # --corpus wins at launch
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+            assert app.main.settings.corpus.endswith("tiny.txt")  # --corpus wins at launch
             await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "idle" and app.history, "an epoch")
-            assert [h["epoch"] for h in app.history] == [1]  # not epoch 2 of the checkpoint
+            await until(pilot, lambda: trained(app), "an epoch")
+            assert [h["epoch"] for h in app.training.history] == [1]  # not epoch 2 of that model
             assert any("training a new model on tiny.txt" in text for _, text in notes), notes
-            assert app.current_run.corpus_name.endswith("tiny.txt")
+            assert app.training.run.corpus_name.endswith("tiny.txt")
 
     run(main())
 
@@ -165,14 +183,12 @@ def test_a_loaded_checkpoint_brings_its_corpus_and_t_continues_it(tmp_path):
         app = make_app(tmp_path, corpus=None, checkpoint=str(checkpoint))
         notes = record_notes(app)
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
-            await until(pilot, lambda: app.settings.corpus == str(corpus), "its corpus")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+            await until(pilot, lambda: app.main.settings.corpus == str(corpus), "its corpus")
             app.query_one("#set-epochs", Input).value = "2"  # epochs in all
             await pilot.press("t")
-            await until(
-                pilot, lambda: app.train_state == "idle" and len(app.history) >= 2, "a second epoch"
-            )
-            assert [h["epoch"] for h in app.history] == [1, 2]
+            await until(pilot, lambda: trained(app, 2), "a second epoch")
+            assert [h["epoch"] for h in app.training.history] == [1, 2]
             assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
 
     run(main())
@@ -187,8 +203,12 @@ def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
             await start_training(app, pilot)
             await tap(pilot, "q")
             await until(pilot, lambda: not app.is_running, "the app to quit", tries=100)
-        # the training thread was told to stop: it ends (waiting on its event, bounded)
-        assert app.train_done and all(done.wait(timeout=20) for done in app.train_done)
+        # the training thread was told to stop: it ends (joined with a bound)
+        threads = app.training.threads
+        assert threads
+        for thread in threads:
+            thread.join(timeout=20)
+        assert not any(thread.is_alive() for thread in threads)
 
     run(main())  # asyncio.run also joins the executor's idle threads
     assert set(threading.enumerate()) == before
@@ -211,12 +231,12 @@ def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):
         notes = record_notes(app)
         async with session(app, (80, 24)) as pilot:
             await train_one_epoch(app, pilot)
-            assert app.dirty
+            assert app.training.dirty
             await pilot.press("R")
-            assert app.has_model, "one R must not discard an unsaved model"
+            assert app.training.has_model, "one R must not discard an unsaved model"
             assert any("press R again" in text for _, text in notes)
             await pilot.press("R")
-            assert not app.has_model and not app.history
+            assert not app.training.has_model and not app.training.history
             assert "no model yet" in text_of(app, "#status")
 
     run(main())
@@ -227,11 +247,11 @@ def test_launch_with_checkpoint_generates_at_once(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint to load")
             assert "tiny-e1.pt" in text_of(app, "#status")
             await pilot.press("g")
             await wait_generation(app, pilot)
-            assert app.generated
+            assert app.generation.tokens
 
     run(main())
 
@@ -240,8 +260,8 @@ def test_launch_opens_the_newest_checkpoint(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint_dir=tiny_checkpoint.parent, open_newest=True)
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the newest checkpoint")
-            assert Path(app.loaded.checkpoint.path).name == tiny_checkpoint.name
+            await until(pilot, lambda: app.training.opened is not None, "the newest checkpoint")
+            assert Path(app.training.opened.checkpoint.path).name == tiny_checkpoint.name
 
     run(main())
 
@@ -252,17 +272,25 @@ def test_same_seed_repeats_and_new_seed_differs(tmp_path, tiny_checkpoint):
             tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0, "max_tokens": 40}
         )
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
             await pilot.press("g")
             await wait_generation(app, pilot)
-            first, seed = list(app.generated), app.last_seed
+            first, seed = list(app.generation.tokens), app.generation.seed
             await pilot.press("r")
-            await until(pilot, lambda: not app.generating and app.gen_id == 2, "regeneration")
-            assert app.generated == first and app.last_seed == seed
+            await until(
+                pilot,
+                lambda: not app.generation.running and app.generation.gen_id == 2,
+                "regeneration",
+            )
+            assert app.generation.tokens == first and app.generation.seed == seed
             await pilot.press("g")
-            await until(pilot, lambda: not app.generating and app.gen_id == 3, "a new seed")
-            assert app.last_seed != seed
-            assert f"seed {app.last_seed}" in text_of(app, "#sampler-line")
+            await until(
+                pilot,
+                lambda: not app.generation.running and app.generation.gen_id == 3,
+                "a new seed",
+            )
+            assert app.generation.seed != seed
+            assert f"seed {app.generation.seed}" in text_of(app, "#sampler-line")
 
     run(main())
 
@@ -273,12 +301,12 @@ def test_escape_stops_generation(tmp_path, tiny_checkpoint):
             tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 50, "max_tokens": 5000}
         )
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
             await pilot.press("g")
-            await until(pilot, lambda: len(app.generated) >= 2, "the first tokens")
+            await until(pilot, lambda: len(app.generation.tokens) >= 2, "the first tokens")
             await pilot.press("escape")
             await wait_generation(app, pilot)
-            assert len(app.generated) < 5000
+            assert len(app.generation.tokens) < 5000
             assert "stopped after" in text_of(app, "#output")
 
     run(main())
@@ -290,16 +318,16 @@ def test_temperature_keys(tmp_path):
         async with session(app, (80, 24)) as pilot:
             assert "temperature 0.80" in text_of(app, "#sampler-line")
             await pilot.press("plus")
-            assert app.temperature == pytest.approx(0.9)
+            assert app.main.prompt_pane.temperature == pytest.approx(0.9)
             await pilot.press("equals_sign")
             assert "temperature 1.00" in text_of(app, "#sampler-line")
             for _ in range(12):
                 await pilot.press("minus")
-            assert app.temperature == 0.0  # clamped: 0 is greedy
+            assert app.main.prompt_pane.temperature == 0.0  # clamped: 0 is greedy
             await pilot.press("slash", "up", "up")  # in the start-text field as well
-            assert app.temperature == pytest.approx(0.2)
+            assert app.main.prompt_pane.temperature == pytest.approx(0.2)
             await pilot.press("down")
-            assert app.temperature == pytest.approx(0.1)
+            assert app.main.prompt_pane.temperature == pytest.approx(0.1)
             await pilot.press("escape")
             assert app.focused is app.query_one("#output-scroll")
 
@@ -310,10 +338,10 @@ def test_copy_and_write_output(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
             await pilot.press("g")
             await wait_generation(app, pilot)
-            text = app.prompt_text + "".join(app.generated)
+            text = app.generation.prompt_text + "".join(app.generation.tokens)
             await pilot.press("c")
             assert app.clipboard == text
             await pilot.press("w")
@@ -333,7 +361,7 @@ def test_write_to_an_unwritable_place_is_a_notification(tmp_path, tiny_checkpoin
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         notes = record_notes(app)
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
             await pilot.press("g")
             await wait_generation(app, pilot)
             await pilot.press("w")
@@ -384,8 +412,8 @@ def test_command_palette_runs_an_action(tmp_path):
         async with session(app, (80, 24)) as pilot:
             commands = {c.title.split(" (")[0]: c for c in app.get_system_commands(app.screen)}
             commands["Temperature +0.1"].callback()
-            await until(pilot, lambda: app.temperature > 0.85, "the action to run")
-            assert app.temperature == pytest.approx(0.9)
+            await until(pilot, lambda: app.main.prompt_pane.temperature > 0.85, "the action to run")
+            assert app.main.prompt_pane.temperature == pytest.approx(0.9)
 
     run(main())
 
@@ -405,7 +433,7 @@ def test_key_bar_always_shows_help_and_quit_at_80_columns(tmp_path):
             await until(pilot, lambda: "x Stop" in keys(), "the stop key in the bar")
             assert "space Pause" in keys() and "q Quit" in keys() and "t Train" not in keys()
             await tap(pilot, "x")
-            await until(pilot, lambda: app.train_state == "idle", "the stop")
+            await until(pilot, lambda: app.training.state is IDLE, "the stop")
 
     run(main())
 
@@ -430,7 +458,7 @@ def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
             app.query_one("#set-epochs").value = "0"
             await pilot.press("t")
             assert ("error", "epochs must be at least 1") in notes
-            assert app.train_state == "idle"
+            assert app.training.state is IDLE
 
     run(main())
 
@@ -453,7 +481,7 @@ def test_training_settings_lock_during_a_run(tmp_path):
             assert app.query_one("#train-settings").disabled
             assert not app.query_one("#set-top_k").disabled  # sampler stays live
             await tap(pilot, "x")
-            await until(pilot, lambda: app.train_state == "idle", "the stop")
+            await until(pilot, lambda: app.training.state is IDLE, "the stop")
             assert not app.query_one("#train-settings").disabled
 
     run(main())
@@ -470,10 +498,10 @@ def test_launch_settings_without_a_form_field_reach_the_run(tmp_path):
         async with session(app, (120, 40)) as pilot:
             for _ in range(2):  # before and after the form has been filled in
                 await start_training(app, pilot)
-                config = app.current_run.train_config
+                config = app.training.run.train_config
                 assert (config.threads, config.precision, config.batch_size) == (1, "fp32", 8)
                 await tap(pilot, "x")
-                await until(pilot, lambda: app.train_state == "idle", "the stop")
+                await until(pilot, lambda: app.training.state is IDLE, "the stop")
                 await pilot.press("o")
                 await pilot.press("escape")
 
@@ -492,7 +520,7 @@ def test_bad_corpus_is_a_notification(tmp_path):
             app.query_one("#set-corpus").value = str(binary)
             await pilot.press("t")
             await until(pilot, lambda: any("binary" in t for _, t in notes), "the corpus error")
-            await until(pilot, lambda: app.train_state == "idle", "idle again")
+            await until(pilot, lambda: app.training.state is IDLE, "idle again")
             assert app.is_running
 
     run(main())
@@ -507,7 +535,7 @@ def test_corrupt_checkpoint_is_a_notification(tmp_path):
         async with session(app, (80, 24)) as pilot:
             await until(pilot, lambda: any(s == "error" for s, _ in notes), "the error note")
             assert any(str(bad) in t for _, t in notes)
-            assert app.loaded is None and app.is_running
+            assert app.training.opened is None and app.is_running
 
     run(main())
 
@@ -517,7 +545,7 @@ def test_unknown_prompt_words_are_a_warning(tmp_path, tiny_checkpoint):
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         notes = record_notes(app)
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
             app.query_one("#prompt").value = "zzqqxx"
             await pilot.press("g")
             await wait_generation(app, pilot)
@@ -526,7 +554,7 @@ def test_unknown_prompt_words_are_a_warning(tmp_path, tiny_checkpoint):
                 lambda: any(s == "warning" and "zzqqxx" in t for s, t in notes),
                 "a warning naming the unknown word",
             )
-            assert app.generated
+            assert app.generation.tokens
 
     run(main())
 
@@ -541,11 +569,11 @@ def test_load_by_typed_path_and_bad_sampler_value(tmp_path, tiny_checkpoint):
             app.screen.query_one("#load-path").value = str(tiny_checkpoint)
             app.screen.query_one("#load-path").focus()
             await pilot.press("enter")
-            await until(pilot, lambda: app.loaded is not None, "the typed checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the typed checkpoint")
             app.query_one("#set-top_p").value = "2"
             await pilot.press("g")
             await until(pilot, lambda: any("top-p" in t for _, t in notes), "the sampler error")
-            assert not app.generating
+            assert not app.generation.running
 
     run(main())
 
@@ -558,7 +586,7 @@ def test_load_screen_escape_cancels(tmp_path):
             await until(pilot, lambda: isinstance(app.screen, LoadScreen), "the load screen")
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, LoadScreen), "the cancel")
-            assert app.loaded is None
+            assert app.training.opened is None
 
     run(main())
 
@@ -574,12 +602,12 @@ def test_generation_during_training_uses_the_live_weights(tmp_path):
             await pilot.press("t")
             await until(
                 pilot,
-                lambda: app.train_state == "training" and app.current_run.step > 0,
+                lambda: app.training.state is TRAINING and app.training.run.step > 0,
                 "a few batches",
             )
             await tap(pilot, "g")
             await wait_generation(app, pilot)
-            assert app.generated
+            assert app.generation.tokens
             # the title is set just after the first token's frame, which may come after a
             # 20-token run has already finished
             await until(
@@ -588,18 +616,18 @@ def test_generation_during_training_uses_the_live_weights(tmp_path):
                 "the pane to name the live weights",
             )
             await tap(pilot, "x")
-            await until(pilot, lambda: app.train_state == "idle", "the stop")
+            await until(pilot, lambda: app.training.state is IDLE, "the stop")
 
     run(main())
 
 
 def test_inspect_opens_on_the_model_held_now(tmp_path, tiny_checkpoint):
     async def main():
-        from lyrics_tui.tui.inspect_screen import InspectScreen
+        from lyrics_tui.tui.screens.inspect import InspectScreen
 
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
             await pilot.press("i")
             await until(pilot, lambda: isinstance(app.screen, InspectScreen), "the screen")
             await until(pilot, lambda: app.screen.subject is not None, "the model in it")

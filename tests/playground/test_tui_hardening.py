@@ -6,7 +6,18 @@ import random
 
 from lyrics_tui.core.fastload import read_checkpoint
 from lyrics_tui.tui.app import PlaygroundApp
-from tests.playground.pilot import TINY_TRAIN, make_app, run, session, start_training, tap, until
+from tests.playground.pilot import (
+    IDLE,
+    TINY_TRAIN,
+    TRAINING,
+    make_app,
+    run,
+    session,
+    start_training,
+    tap,
+    trained,
+    until,
+)
 
 
 def test_resize_to_40x12_and_back_during_training(tmp_path):
@@ -16,13 +27,13 @@ def test_resize_to_40x12_and_back_during_training(tmp_path):
             await start_training(app, pilot)
             for size in [(40, 12), (80, 24), (120, 40)]:
                 await pilot.resize_terminal(*size)
-                step = app.current_run.step
+                step = app.training.run.step
                 await until(
-                    pilot, lambda step=step: app.current_run.step > step, f"training at {size}"
+                    pilot, lambda step=step: app.training.run.step > step, f"training at {size}"
                 )
                 assert app.size == size
             await tap(pilot, "x")
-            await until(pilot, lambda: app.train_state == "idle", "the stop")
+            await until(pilot, lambda: app.training.state is IDLE, "the stop")
 
     run(main())
 
@@ -59,9 +70,9 @@ def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoin
             sampler={"pace_ms": 30, "max_tokens": 200},
         )
         async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.loaded is not None, "the checkpoint")
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
             await tap(pilot, "t")
-            await until(pilot, lambda: app.train_state == "training", "training")
+            await until(pilot, lambda: app.training.state is TRAINING, "training")
             await tap(pilot, "g")
             pressed = []
             for _ in range(200):
@@ -73,15 +84,15 @@ def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoin
                 if app.screen is app.screen_stack[0]:
                     break
                 await pilot.press("escape")
-            if app.train_state != "idle":
+            if app.training.state is not IDLE:
                 app.set_focus(None)
                 await tap(pilot, "x")
-            await until(pilot, lambda: app.train_state == "idle", "idle again")
-            if app.has_model:
+            await until(pilot, lambda: app.training.state is IDLE, "idle again")
+            if app.training.has_model:
                 app.set_focus(None)
                 await tap(pilot, "g")
-                await until(pilot, lambda: not app.generating, "a last generation")
-                assert app.generated
+                await until(pilot, lambda: not app.generation.running, "a last generation")
+                assert app.generation.tokens
 
     run(main())  # run_test re-raises anything that went wrong inside the app
 
@@ -91,7 +102,7 @@ def test_quit_while_saving_leaves_an_intact_checkpoint(tmp_path):
         app = make_app(tmp_path)
         async with session(app, (80, 24)) as pilot:
             await pilot.press("t")
-            await until(pilot, lambda: app.train_state == "idle" and app.history, "an epoch")
+            await until(pilot, lambda: trained(app), "an epoch")
             await pilot.press("s", "q")  # quit right behind the save
             await until(pilot, lambda: not app.is_running, "the quit", tries=100)
         return app
@@ -113,16 +124,16 @@ def test_settings_read_and_changed_while_the_form_mounts():
 
     from textual.app import App
 
-    from lyrics_tui.tui.panels import SettingsPanel
+    from lyrics_tui.tui.widgets.settings_form import SettingsForm
 
     class FormApp(App):
         def compose(self):
-            yield SettingsPanel("tiny.txt", "default", {}, {"epochs": 3}, {})
+            yield SettingsForm("tiny.txt", "default", {}, {"epochs": 3}, {})
 
     async def main():
         app = FormApp()
         async with app.run_test(size=(80, 24)) as pilot:
-            panel = app.query_one(SettingsPanel)
+            panel = app.query_one(SettingsForm)
             filling = asyncio.create_task(panel.fill())
             await asyncio.sleep(0)  # fill() is now inside mount_all
             assert panel.filled and not panel._form_ready

@@ -1,4 +1,4 @@
-"""Pilot tests of the inspection screen (tui/inspect_screen.py): each view against core.inspection.
+"""Pilot tests of the inspection screen (tui/screens/inspect/): each view against core.inspection.
 
 A minimal App pushes InspectScreen with a Subject read from the session's tiny checkpoint
 (tests/conftest.py: a word-level LSTM, embed/hidden 16, two epochs on 270 lines). Waiting is
@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from types import SimpleNamespace
-from typing import ClassVar
 
 import pytest
 from rich.text import Text
 from textual.app import App
-from textual.binding import Binding, BindingType
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.inspection import (
     neighbours,
     score_line,
     subject_from_checkpoint,
-    subject_from_run,
     unit_strip,
 )
 from lyrics_tui.core.sampling import SamplerSettings
@@ -30,8 +26,9 @@ from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.core.vocab import UNK
 from lyrics_tui.tui.format import ppl as fmt_ppl
 from lyrics_tui.tui.format import prob as fmt_prob
-from lyrics_tui.tui.inspect_screen import NO_MODEL, InspectScreen, app_subject
-from lyrics_tui.tui.keybar import KeyBar
+from lyrics_tui.tui.screens.inspect import InspectScreen
+from lyrics_tui.tui.screens.inspect.common import NO_MODEL
+from lyrics_tui.tui.widgets.key_bar import KeyBar
 from tests.playground.pilot import until
 
 SPARK = set("▁▂▃▄▅▆▇█")
@@ -93,7 +90,7 @@ async def opened(pilot) -> InspectScreen:
     screen = pilot.app.screen
     await until(
         pilot,
-        lambda: screen.walk is None or screen.walk.top == screen._candidate_rows(),
+        lambda: screen.step.walk is None or screen.step.walk.top == screen.step.candidate_rows(),
         "the candidates to fit the table",
     )
     await pilot.pause()
@@ -105,12 +102,12 @@ def plain(value) -> str:
 
 
 def rows(screen: InspectScreen, view: str) -> list[list[str]]:
-    table = screen._table(view)
+    table = screen.table(view)
     return [[plain(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
 def row_keys(screen: InspectScreen, view: str) -> list[str]:
-    return [row.key.value for row in screen._table(view).ordered_rows]
+    return [row.key.value for row in screen.table(view).ordered_rows]
 
 
 def shown(screen: InspectScreen, selector: str) -> str:
@@ -131,7 +128,7 @@ def test_step_view_pick_back_sample_and_settings(subject):
 
     async def body(pilot) -> None:
         screen = await opened(pilot)
-        walk = screen.walk
+        walk = screen.step.walk
         view = walk.current
         table = rows(screen, "step")
         assert len(table) == len(view.candidates) >= 9
@@ -184,14 +181,14 @@ def test_step_view_prompt_and_enter_on_a_row(subject):
         await pilot.press("slash")
         assert app.focused is screen.query_one("#step-prompt")
         await pilot.press("1")  # typed, not a pick: the prompt field has the keys
-        assert screen.walk.picked == ()
+        assert screen.step.walk.picked == ()
         await pilot.press("backspace", *word, "enter")
-        assert screen.walk.prompt == word
+        assert screen.step.walk.prompt == word
         assert word in shown(screen, "#step-text")
-        assert app.focused is screen._table("step")  # Enter hands the keys back to the table
-        before = screen.walk.current.candidates
+        assert app.focused is screen.table("step")  # Enter hands the keys back to the table
+        before = screen.step.walk.current.candidates
         await pilot.press("down", "down", "enter")  # Enter on row 3 picks candidate 3
-        assert screen.walk.picked[-1].text == before[2].text
+        assert screen.step.walk.picked[-1].text == before[2].text
 
         await pilot.press("slash", *"量子纠缠", "enter")  # unknown words: read as <unk>
         assert any(sev == "warning" and "<unk>" in text for sev, text in app.notes)
@@ -206,9 +203,9 @@ def test_step_view_shows_more_candidates_in_a_taller_terminal(subject):
 
         async def body(pilot) -> None:
             screen = await opened(pilot)
-            await until(pilot, lambda: screen.walk.top == screen._candidate_rows(), "fit")
+            await until(pilot, lambda: screen.step.walk.top == screen.step.candidate_rows(), "fit")
             counts.append(len(rows(screen, "step")))
-            assert len(rows(screen, "step")) < screen._table("step").size.height  # no scrolling
+            assert len(rows(screen, "step")) < screen.table("step").size.height  # no scrolling
 
         run(app, body, size=size)
     assert counts[0] >= 9 and counts[1] > counts[0]
@@ -253,7 +250,7 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
 
     from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
     from lyrics_tui.core.inspection import compare_lines, load_subject
-    from lyrics_tui.tui.screens import LoadScreen
+    from lyrics_tui.tui.screens.load import LoadScreen
 
     folder = tmp_path / "checkpoints"
     folder.mkdir()
@@ -281,9 +278,9 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
     async def body(pilot) -> None:
         screen = await opened(pilot)
         await pilot.press(*line, "enter")
-        assert len(screen._table("score").columns) == 6
+        assert len(screen.table("score").columns) == 6
         await pick(pilot, "other.pt")
-        await until(pilot, lambda: screen.comparison is not None, "the comparison")
+        await until(pilot, lambda: screen.score.comparison is not None, "the comparison")
         expected = compare_lines(subject, load_subject(other), line)
         info = shown(screen, "#score-info")
         assert (
@@ -302,7 +299,7 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
             ]
             assert row[5] == ("B" if word.delta_bits < 0 else "A" if word.delta_bits > 0 else "=")
         await pilot.press("m")  # back to the single model
-        assert screen.comparison is None and len(rows(screen, "score")[0]) == 6
+        assert screen.score.comparison is None and len(rows(screen, "score")[0]) == 6
         assert f"perplexity {fmt_ppl(expected.a.perplexity)}" in shown(screen, "#score-info")
 
         await pick(pilot, "broken.pt")  # an unreadable file: one line, the single table stays
@@ -311,14 +308,14 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
             lambda: any(s == "error" and "broken.pt" in m for s, m in app.notes),
             "the error notification",
         )
-        assert app.screen is screen and screen.comparison is None
+        assert app.screen is screen and screen.score.comparison is None
         assert len(rows(screen, "score")[0]) == 6
 
         await pick(pilot, "other.pt")
-        await until(pilot, lambda: screen.comparison is not None, "the comparison again")
-        screen._table("score").focus()
+        await until(pilot, lambda: screen.score.comparison is not None, "the comparison again")
+        screen.table("score").focus()
         await pilot.press("escape")  # Esc leaves the comparison, then closes the screen
-        assert app.screen is screen and screen.comparison is None
+        assert app.screen is screen and screen.score.comparison is None
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 
@@ -344,7 +341,7 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
         screen = await opened(pilot)
         assert calls and calls[0] != threading.main_thread().name  # the provider runs in a thread
         await pilot.press(*word, "enter")
-        k, far = screen.neighbour_counts()
+        k, far = screen.near.neighbour_counts()
         expected = neighbours(subject, word, k, far)
         keys = row_keys(screen, "near")
         near_rows = [
@@ -363,7 +360,7 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
             "the refreshed model",
         )
         await pilot.pause()
-        again = neighbours(last_subject, word, *screen.neighbour_counts())
+        again = neighbours(last_subject, word, *screen.near.neighbour_counts())
         near_rows = [
             r
             for r, key in zip(rows(screen, "near"), row_keys(screen, "near"), strict=True)
@@ -372,7 +369,7 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
         assert [r[2] for r in near_rows] == [f"{n.cosine:+.3f}" for n in again.neighbours]
 
         await pilot.press("enter")  # Enter on the first row looks that word up
-        assert screen.near.word == again.neighbours[0].text
+        assert screen.near.result.word == again.neighbours[0].text
 
         await pilot.press("slash", "ctrl+a", "ctrl+k", *"量子纠缠", "enter")
         severity, text = app.notes[-1]
@@ -388,11 +385,11 @@ def test_hidden_view_one_strip_per_word(subject):
     async def body(pilot) -> None:
         screen = await opened(pilot)
         await pilot.press("1", "s", "1", "f4")
-        steps = screen.walk.hidden_steps
+        steps = screen.step.walk.hidden_steps
         assert len(steps) == 4  # the line start, then three picked words
         table = rows(screen, "hidden")
         assert len(table) == len(steps)
-        width = screen.strip_width(subject.cell, subject.hidden_size, steps)
+        width = screen.hidden.strip_width(subject.cell, subject.hidden_size, steps)
         assert width == subject.hidden_size  # 16 units fit at 100 columns: one cell each
         for row, step in zip(table, steps, strict=True):
             assert row[1] == step.label
@@ -402,7 +399,7 @@ def test_hidden_view_one_strip_per_word(subject):
             assert row[5] == f"{step.c.norm:.2f}" and set(row[6]) <= SPARK  # LSTM: c too
         assert "LSTM" in shown(screen, "#hidden-info")
         await pilot.press("g")  # sample a line from here: more rows
-        assert len(rows(screen, "hidden")) == len(screen.walk.hidden_steps) > 4
+        assert len(rows(screen, "hidden")) == len(screen.step.walk.hidden_steps) > 4
 
     run(app, body)
 
@@ -416,10 +413,9 @@ def test_hidden_strips_read_without_colour(subject, monkeypatch):
         assert app.no_color
         await pilot.press("g")
         cells = [
-            screen._table("hidden").get_row_at(i)[4]
-            for i in range(screen._table("hidden").row_count)
+            screen.table("hidden").get_row_at(i)[4] for i in range(screen.table("hidden").row_count)
         ]
-        for cell, step in zip(cells, screen.walk.hidden_steps, strict=True):
+        for cell, step in zip(cells, screen.step.walk.hidden_steps, strict=True):
             assert not [span for span in cell.spans if span.style]  # no colour at all
             assert cell.plain == step.h.spark_binned(len(cell.plain))  # the characters say it
 
@@ -431,10 +427,10 @@ def test_a_narrow_terminal_squeezes_the_strips(subject):
 
     async def body(pilot) -> None:
         screen = await opened(pilot)
-        width = screen.strip_width("lstm", 16, screen.walk.hidden_steps)
+        width = screen.hidden.strip_width("lstm", 16, screen.step.walk.hidden_steps)
         assert 8 <= width < 16
         row = rows(screen, "hidden")[0]
-        strip = screen.walk.hidden_steps[0].h
+        strip = screen.step.walk.hidden_steps[0].h
         assert row[4] == strip.spark_binned(width) and len(row[4]) == width
 
     run(app, body, size=(60, 20))
@@ -447,7 +443,7 @@ def test_no_model_shows_a_hint(subject):
     async def body(pilot) -> None:
         screen = await opened(pilot)
         assert shown(screen, "#step-info") == NO_MODEL
-        assert screen._table("step").row_count == 0
+        assert screen.table("step").row_count == 0
         await pilot.press("s", "1")  # nothing to act on: no error, no traceback
         await pilot.press("f2", *"你好", "enter")
         assert app.notes[-1] == ("warning", NO_MODEL)
@@ -517,39 +513,15 @@ def test_keys_views_footer_and_escape(subject):
         await pilot.press("f2")  # the line field has the keys: Esc leaves it, Esc again closes
         assert app.focused is screen.query_one("#score-line")
         await pilot.press("escape")
-        assert app.screen is screen and app.focused is screen._table("score")
+        assert app.screen is screen and app.focused is screen.table("score")
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 
     run(app, body)
 
 
-# -- the playground's model as a Subject -----------------------------------------------------
-def test_app_subject_from_a_run_a_checkpoint_or_nothing(trained, subject):
-    assert app_subject(SimpleNamespace(current_run=None, loaded=None)) is None
-    loaded = SimpleNamespace(
-        checkpoint=SimpleNamespace(
-            path=trained["path"],
-            vocab=subject.vocab,
-            train_config=SimpleNamespace(tokenizer="word"),
-        ),
-        stepper=subject.stepper,
-    )
-    from_checkpoint = app_subject(SimpleNamespace(current_run=None, loaded=loaded))
-    assert from_checkpoint.stepper is subject.stepper
-    assert from_checkpoint.label == trained["path"].name
-    run_ = trained["run"]
-    live = app_subject(SimpleNamespace(current_run=run_, loaded=loaded, training_active=False))
-    assert live.label == f"trained model, epoch {run_.epoch}"
-    word = subject.vocab.tokens[2]
-    snapshot = subject_from_run(run_)
-    assert [n.text for n in neighbours(live, word, 5).neighbours] == [
-        n.text for n in neighbours(snapshot, word, 5).neighbours
-    ]
-
-
 def test_unit_strip_levels_drive_the_heat_colours():
-    from lyrics_tui.tui.inspect_screen import NEGATIVE, POSITIVE, heat_strip
+    from lyrics_tui.tui.screens.inspect.common import NEGATIVE, POSITIVE, heat_strip
 
     strip = unit_strip([-1.0, -0.3, 0.0, 0.3, 1.0], scale=1.0)
     text = heat_strip(strip.levels, strip.spark, colour=True)
@@ -558,23 +530,12 @@ def test_unit_strip_levels_drive_the_heat_colours():
     assert styles[0] == NEGATIVE[3] and styles[-1] == POSITIVE[3] and "dim" in styles
 
 
-# -- wired into the playground (the lines proposed for tui/app.py, in a subclass) -------------
+# -- opened from the playground ---------------------------------------------------------------
 def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, tmp_path):
-
     from lyrics_tui.tui.app import PlaygroundApp
+    from lyrics_tui.tui.controllers.training import TrainingState
 
-    class Wired(PlaygroundApp):
-        BINDINGS: ClassVar[list[BindingType]] = [
-            *PlaygroundApp.BINDINGS,
-            Binding("i", "inspect", "Inspect", tooltip="look inside the model"),
-        ]
-
-        def action_inspect(self) -> None:
-            from lyrics_tui.tui.inspect_screen import InspectScreen, app_settings, app_subject
-
-            self.push_screen(InspectScreen(lambda: app_subject(self), app_settings(self)))
-
-    app = Wired(
+    app = PlaygroundApp(
         corpus=str(checkpoint_path),
         checkpoint=str(checkpoint_path),
         checkpoint_dir=tmp_path,
@@ -584,15 +545,15 @@ def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, t
     )
 
     async def body(pilot) -> None:
-        await until(pilot, lambda: app.loaded is not None, "the checkpoint to load")
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint to load")
         await pilot.press("i")
         screen = await opened(pilot)
         assert screen.subject.label == checkpoint_path.name
-        assert screen.subject.stepper is app.loaded.stepper
-        assert screen.walk.settings.temperature == pytest.approx(0.6)
+        assert screen.subject.stepper is app.training.opened.stepper
+        assert screen.step.walk.settings.temperature == pytest.approx(0.6)
         assert len(rows(screen, "step")) >= 9
         await pilot.press("t")  # the playground's keys do not act from under the screen
-        assert app.train_state == "idle"
+        assert app.training.state is TrainingState.IDLE
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 

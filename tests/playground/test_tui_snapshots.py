@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from lyrics_tui.tui.app import PlaygroundApp
-from lyrics_tui.tui.keybar import KeyBar
+from lyrics_tui.tui.widgets.key_bar import KeyBar
 from tests.helpers import ROOT
 
 

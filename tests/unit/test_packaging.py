@@ -36,6 +36,10 @@ def test_the_wheel_holds_lyrics_tui_only_with_its_data(wheel):
     assert "lyrics_tui/tui/app.tcss" in names and "lyrics_tui/tui/cli/__main__.py" in names
     assert "lyrics_tui/data/lyrics.txt" in names and "lyrics_tui/data/songci.txt" in names
     assert "lyrics_tui/data/README.md" in names
+    # every subpackage of the views, each named in pyproject.toml
+    packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "tui").rglob("__init__.py")}
+    for package in packages:
+        assert f"lyrics_tui/{package}/__init__.py" in names, package
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths in the environment")

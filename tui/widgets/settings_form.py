@@ -1,120 +1,24 @@
-"""The playground's three areas: training panel, settings form, prompt pane.
-
-Views only: they show numbers core/ computed and hand the user's input back as plain values.
-"""
+"""The settings form: training settings (locked while a run is active) and sampler settings
+(always live). It holds what was typed and hands it back as plain values; core checks them."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.cells import cell_len
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widget import Widget
-from textual.widgets import Input, Label, Select, Static
+from textual.message import Message
+from textual.widgets import Input, Label, Select
 
 from lyrics_tui.core.config import CELLS, PRESETS, resolve_settings
 from lyrics_tui.core.errors import SettingsError
-from lyrics_tui.core.sampling import SamplerSettings
-from lyrics_tui.tui import format as fmt
 
-# -- training panel ----------------------------------------------------------------------------
-TABLE_HEADER = " ep  train    val     ppl tok/s  time"
+if TYPE_CHECKING:
+    from lyrics_tui.core.sampling import SamplerSettings
 
-
-def epoch_row(e: dict[str, Any]) -> str:
-    val = e.get("val_loss")
-    return (
-        f"{e['epoch']:3d} {e['train_loss']:6.3f} "
-        f"{(f'{val:6.3f}' if val is not None else '     -')} {fmt.ppl(e.get('val_ppl')):>7} "
-        f"{fmt.rate(e.get('tokens_per_s', 0.0)):>5} {fmt.duration(e.get('elapsed_s')):>5}"
-    )
-
-
-class ProgressRow(Widget):
-    """One line: epoch, a bar, and core's numbers. Repainted in place (no layout pass), so
-    ten updates a second during training cost the UI thread almost nothing."""
-
-    DEFAULT_CSS = """
-    ProgressRow { height: 1; padding: 0 1; }
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._state: tuple[str, float, float, str] = ("epoch -", 0.0, 1.0, "")
-
-    def show(self, epoch_text: str, done: float, total: float, label: str) -> None:
-        state = (epoch_text, float(done), float(max(total, 1)), label)
-        if state != self._state:
-            self._state = state
-            self.refresh()
-
-    def render(self) -> Text:
-        epoch_text, done, total, label = self._state
-        width = self.content_size.width or 60
-        fraction = min(1.0, max(0.0, done / total))
-        percent = f"{fraction:4.0%}"
-        bar_width = max(4, width - cell_len(epoch_text) - cell_len(label) - len(percent) - 4)
-        filled = round(bar_width * fraction)
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(epoch_text + " ")
-        text.append("━" * filled, style="bold")
-        text.append(
-            "╺" + "━" * max(0, bar_width - filled - 1) if filled < bar_width else "", style="dim"
-        )
-        text.append(f" {percent}")
-        if label:
-            text.append(f" {label}")
-        return text
-
-
-class TrainingPanel(Vertical):
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="train-top"):
-            # the plot (plotext) is mounted just after the first frame: see mount_plot
-            yield Static("", id="loss-plot-slot")
-            with Vertical(id="epoch-box"):
-                yield Static(TABLE_HEADER, id="epoch-header")
-                with VerticalScroll(id="epoch-scroll"):
-                    yield Static("", id="epoch-table")
-        yield ProgressRow(id="progress-row")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._rows: list[dict[str, Any]] = []
-        self.plot: Any = None
-
-    def on_mount(self) -> None:
-        self.border_title = "Training · loss per epoch (nats/token)"
-        self.query_one("#epoch-scroll").can_focus = True
-
-    async def mount_plot(self) -> None:
-        if self.plot is not None:
-            return
-        from lyrics_tui.tui.plot import LossPlot
-
-        self.plot = LossPlot(id="loss-plot")
-        slot = self.query_one("#loss-plot-slot")
-        await self.query_one("#train-top").mount(self.plot, before=slot)
-        await slot.remove()
-        self.plot.set_history(self._rows)
-
-    def set_history(self, rows: list[dict[str, Any]]) -> None:
-        self._rows = list(rows)
-        self.query_one("#epoch-table", Static).update("\n".join(epoch_row(r) for r in rows))
-        scroll = self.query_one("#epoch-scroll", VerticalScroll)
-        self.call_after_refresh(scroll.scroll_end, animate=False)
-        if self.plot is not None:
-            self.plot.set_history(self._rows)
-
-    def set_progress(self, epoch_text: str, done: float, total: float, label: str) -> None:
-        self.query_one(ProgressRow).show(epoch_text, done, total, label)
-
-
-# -- settings ----------------------------------------------------------------------------------
 # (field, label, type): blank fields take the preset's value (shown as placeholder).
 MODEL_FIELDS = [
     ("embed", "embed", int),
@@ -128,21 +32,39 @@ TRAIN_FIELDS = [
     ("batch_size", "batch", int),
     ("bptt", "bptt", int),
 ]
+PACE_MS = 30  # a pause between tokens, so that they can be watched arriving
+# (field, label, type); blank: core's default (core.sampling.SamplerSettings), the placeholder
 SAMPLER_FIELDS = [
-    ("top_k", "top-k", int, "0"),
-    ("top_p", "top-p", float, "1.0"),
-    ("max_tokens", "length", int, "100"),
-    ("seed", "seed", int, "random"),
-    ("pace_ms", "pace ms", int, "30"),
+    ("top_k", "top-k", int),
+    ("top_p", "top-p", float),
+    ("max_tokens", "length", int),
+    ("seed", "seed", int),
+    ("pace_ms", "pace ms", int),
 ]
-_SAMPLER = SamplerSettings()
-SAMPLER_DEFAULTS = {
-    "top_k": _SAMPLER.top_k,
-    "top_p": _SAMPLER.top_p,
-    "max_tokens": _SAMPLER.max_tokens,
-    "seed": _SAMPLER.seed,
-    "pace_ms": 30,  # a pause between tokens, so that they can be watched arriving
-}
+
+
+def sampler_defaults() -> SamplerSettings:
+    """Core's sampler settings, imported when first needed: core.sampling brings numpy, which
+    the first frame does without."""
+    from lyrics_tui.core.sampling import SamplerSettings
+
+    return SamplerSettings()
+
+
+@dataclass(frozen=True)
+class SamplerFields:
+    """The form's sampler part: core's settings (the temperature is the prompt pane's) and the
+    pause between tokens."""
+
+    settings: SamplerSettings
+    pace_ms: int
+
+
+@dataclass
+class SettingChanged(Message):
+    """A field of the form changed (`name` as in the config, e.g. "epochs", "top_k")."""
+
+    name: str
 
 
 def parse_field(label: str, text: str, kind: type) -> Any:
@@ -156,7 +78,7 @@ def parse_field(label: str, text: str, kind: type) -> Any:
         raise SettingsError(f"{label}: {text!r} is not {what}") from None
 
 
-class SettingsPanel(VerticalScroll):
+class SettingsForm(VerticalScroll):
     """Training settings (locked while a run is active) and sampler settings (always live)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.leave_field", "Done")]
@@ -164,22 +86,22 @@ class SettingsPanel(VerticalScroll):
     def __init__(
         self,
         corpus: str,
-        preset: str,
-        model_values: dict[str, Any],
-        train_values: dict[str, Any],
-        sampler_values: dict[str, Any],
-        **kwargs: Any,
+        preset: str = "default",
+        model_values: dict[str, Any] | None = None,
+        train_values: dict[str, Any] | None = None,
+        sampler_values: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(id="settings")
         self._corpus = corpus
         self._preset = preset if preset in PRESETS else "default"
-        self._model_values = model_values
-        self._train_values = train_values
-        self._sampler_values = sampler_values
+        self._model_values = dict(model_values or {})  # what was given at launch
+        self._train_values = dict(train_values or {})
+        self._sampler_values = dict(sampler_values or {})
         self._filled = False  # fill() has been called
         self._form_ready = False  # ... and the form is mounted: read and write its widgets
         self._mounted = asyncio.Event()
         self._locked = False
+        self._continues: Any = None  # core.resume.ContinuePlan: what blank epochs mean now
 
     def compose(self) -> ComposeResult:
         return []
@@ -246,8 +168,10 @@ class SettingsPanel(VerticalScroll):
         ]
         yield Vertical(*rows, id="train-settings", disabled=self._locked)
         yield Label("Sampler · for the next generation", classes="section")
-        for name, label, _, placeholder in SAMPLER_FIELDS:
-            yield self._field(name, label, self._sampler_values.get(name), placeholder)
+        defaults = {**asdict(sampler_defaults()), "seed": "random", "pace_ms": PACE_MS}
+        for name, label, _ in SAMPLER_FIELDS:
+            value = self._sampler_values.get(name)
+            yield self._field(name, label, value, str(defaults[name]))
 
     def _field(self, name: str, label: str, value: Any, placeholder: str = "") -> Horizontal:
         return Horizontal(
@@ -273,11 +197,29 @@ class SettingsPanel(VerticalScroll):
             self.query_one(f"#set-{name}", Input).placeholder = f"{getattr(model, name)} (preset)"
         for name, _, _ in TRAIN_FIELDS:
             self.query_one(f"#set-{name}", Input).placeholder = f"{getattr(train, name)} (preset)"
+        if self._continues is not None:
+            end, more = self._continues.end_epoch, self._continues.more_epochs
+            self.query_one("#set-epochs", Input).placeholder = f"{end} in all ({more} more)"
         self.query_one("#set-cell", Select).prompt = f"{model.cell} (preset)"
+
+    def show_continuation(self, plan: Any) -> None:
+        """What blank epochs mean: with a core.resume.ContinuePlan, continuing the model held
+        to its end epoch (epochs are totals); with None, the preset's epochs for a new model."""
+        if plan == self._continues:
+            return
+        self._continues = plan
+        if self._form_ready:
+            self._show_preset(str(self.query_one("#set-preset", Select).value))
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id == "set-preset" and isinstance(event.value, str):
             self._show_preset(event.value)
+        if event.select.id:
+            self.post_message(SettingChanged(event.select.id.removeprefix("set-")))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self.post_message(SettingChanged(event.input.id.removeprefix("set-")))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -347,66 +289,15 @@ class SettingsPanel(VerticalScroll):
                 model["tie_weights"] = False
         return model
 
-    def read_sampler(self) -> dict[str, Any]:
-        values: dict[str, Any] = dict(SAMPLER_DEFAULTS)
-        for name, label, kind, _ in SAMPLER_FIELDS:
+    def read_sampler(self) -> SamplerFields:
+        """Core's sampler settings from the fields (blank: core's default); SettingsError names
+        a malformed field."""
+        values: dict[str, Any] = {}
+        for name, label, kind in SAMPLER_FIELDS:
             parsed = parse_field(label, self._text(name, self._sampler_values.get(name)), kind)
             if parsed is not None:
                 values[name] = parsed
-        if values["pace_ms"] < 0 or values["pace_ms"] > 5000:
+        pace_ms = values.pop("pace_ms", PACE_MS)
+        if pace_ms < 0 or pace_ms > 5000:
             raise SettingsError("pace ms must be between 0 and 5000")
-        return values
-
-
-# -- prompt pane -------------------------------------------------------------------------------
-class PromptInput(Input):
-    """The start text. Up/Down change the temperature here too (letters are for typing)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "app.temperature(0.1)", "Temperature +0.1", show=False),
-        Binding("down", "app.temperature(-0.1)", "Temperature -0.1", show=False),
-        Binding("escape", "app.leave_field", "Done"),
-    ]
-
-
-class PromptPane(Vertical):
-    def compose(self) -> ComposeResult:
-        with Horizontal(id="prompt-row"):
-            yield Label("start ›", id="prompt-label")
-            yield PromptInput(
-                placeholder="a start word, then Enter (empty: a new line)",
-                id="prompt",
-                compact=True,
-            )
-        yield Static("", id="sampler-line")
-        with VerticalScroll(id="output-scroll"):
-            yield Static("", id="output")
-
-    def on_mount(self) -> None:
-        self.border_title = "Generate"
-        self.query_one("#output-scroll").can_focus = True
-
-    def show_sampler(self, temperature: float, sampler: dict[str, Any], seed: int | None) -> None:
-        top_k = sampler.get("top_k") or 0
-        top_p = sampler.get("top_p", 1.0)
-        parts = [
-            f"temperature {temperature:.2f}",
-            f"top-k {top_k if top_k else 'off'}",
-            f"top-p {top_p:.2f}" if top_p < 1 else "top-p off",
-            f"length {sampler.get('max_tokens', 100)}",
-            f"seed {seed if seed is not None else '-'}",
-        ]
-        self.query_one("#sampler-line", Static).update(Text(" · ".join(parts)))
-
-    def show_output(self, prompt_text: str, generated: list[str], note: str = "") -> None:
-        text = Text()
-        text.append(prompt_text, style="bold underline")
-        text.append("".join(generated))
-        if note:
-            text.append(
-                ("\n" if text.plain and not text.plain.endswith("\n") else "") + note,
-                style="dim italic",
-            )
-        self.query_one("#output", Static).update(text)
-        scroll = self.query_one("#output-scroll", VerticalScroll)
-        self.call_after_refresh(scroll.scroll_end, animate=False)
+        return SamplerFields(replace(sampler_defaults(), **values), pace_ms)

@@ -1,0 +1,416 @@
+"""Training control: the model the playground holds, and the thread that trains it.
+
+The model held is a run trained here (training, or finished) or a checkpoint read from a file
+(with numpy, no torch). `plan` says what t will do with it (core/resume.py: epochs are totals
+over a model's life), `start` trains in a plain thread. That thread owns every torch op of the
+run: a second OpenMP team in the process slows training (docs/performance.md), so generation
+reads a numpy copy of the weights that the trainer thread refreshes between batches.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from lyrics_tui.core.errors import LyricsError, SettingsError
+from lyrics_tui.core.events import (
+    BatchFinished,
+    EpochFinished,
+    TrainingEvent,
+    TrainingPaused,
+    TrainingResumed,
+    TrainingStarted,
+)
+from lyrics_tui.tui.controllers import Post, Problem, start_thread
+from lyrics_tui.tui.controllers.generation import Weights
+
+SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the numpy copy of the weights this often
+NO_MODEL = "no model yet: press t to train one or l to load a checkpoint"
+
+
+class TrainingState(Enum):
+    IDLE = "idle"
+    STARTING = "starting"  # reading the corpus, importing torch, building the model
+    TRAINING = "training"
+    PAUSING = "pausing"  # asked to pause: the batch under way finishes first
+    PAUSED = "paused"
+    STOPPING = "stopping"  # asked to stop: the batch under way finishes first
+
+    @property
+    def active(self) -> bool:
+        return self is not TrainingState.IDLE
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """What t asks for: the settings form's values (None or absent: the preset's)."""
+
+    corpus: str
+    preset: str = "default"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    train_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What t does with the model held now: continue it, or train a new one."""
+
+    request: TrainingRequest
+    model_config: Any  # core.config.ModelConfig
+    train_config: Any  # core.config.TrainConfig
+    continuation: Any = None  # core.resume.ContinuePlan when the model held is continued
+    replaced_corpus: str = ""  # the held model's corpus, when t trains a new one on another
+
+    @property
+    def summary(self) -> str:
+        """What t will do, for the status line ('' for a first model: that needs no saying)."""
+        if self.continuation is not None:
+            c = self.continuation
+            return f"t continues to epoch {c.end_epoch} ({c.more_epochs} more)"
+        if self.replaced_corpus:
+            return f"t trains a new model on {Path(self.request.corpus).name}"
+        return ""
+
+
+# -- reports, posted from the trainer thread ---------------------------------------------------
+class TrainingReport:
+    """What the trainer thread posts; `receive` applies it."""
+
+    run_id: int
+
+
+@dataclass(frozen=True)
+class RunReady(TrainingReport):
+    """The run is built (corpus tokenised, model created) and about to train."""
+
+    run_id: int
+    run: Any  # core.trainer.TrainingRun
+    history: tuple[dict[str, Any], ...]  # its epochs so far (later ones come as events)
+    note: str  # what continuing means, for the user
+
+
+@dataclass(frozen=True)
+class RunEvent(TrainingReport):
+    run_id: int
+    event: TrainingEvent
+
+
+@dataclass(frozen=True)
+class RunFailed(TrainingReport):
+    run_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class RunEnded(TrainingReport):
+    run_id: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A numpy copy of a run's weights, taken between two batches."""
+
+    run: Any
+    step: int
+    taken_at: float  # time.monotonic()
+    state: dict[str, Any]
+
+
+def take_snapshot(run: Any) -> Snapshot:
+    state = {name: tensor.numpy() for name, tensor in run.snapshot_state().items()}
+    return Snapshot(run, run.step, time.monotonic(), state)
+
+
+class TrainingController:
+    """Starts, pauses and stops training; holds the model trained or loaded."""
+
+    def __init__(self, post: Post, checkpoint_dir: Path, device: str = "auto") -> None:
+        self.post = post
+        self.checkpoint_dir = checkpoint_dir
+        self.device = device
+        self.state = TrainingState.IDLE
+        self.run: Any = None  # the TrainingRun holding the model (training or finished)
+        self.opened: Any = None  # or a core.loading.OpenedModel read from a checkpoint
+        self.history: list[dict[str, Any]] = []  # one row per finished epoch of that model
+        self.dirty = False  # trained here since the last save
+        self.started: TrainingStarted | None = None  # the run's first event: its shape
+        self.active_run: Any = None  # the run whose thread is running (set by that thread)
+        self.threads: list[threading.Thread] = []  # one per run started
+        self._run_id = 0
+        self._stop_requested = False
+        self._snapshot: Snapshot | None = None
+
+    @property
+    def has_model(self) -> bool:
+        return self.run is not None or self.opened is not None
+
+    def busy(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
+
+    # -- what t does -----------------------------------------------------------------------
+    def plan(self, request: TrainingRequest) -> TrainingPlan:
+        """What t does now; SettingsError when the settings (or the continuation) do not hold."""
+        from lyrics_tui.core.config import resolve_settings
+
+        model, train = resolve_settings(
+            request.preset, request.model_overrides, request.train_overrides
+        )
+        held = self._held_checkpoint()
+        if held is None:
+            return TrainingPlan(request, model, train)
+        if held.corpus and not same_corpus(held.corpus, request.corpus):
+            # its vocabulary comes from another corpus: continuing would make most words <unk>
+            return TrainingPlan(request, model, train, replaced_corpus=held.corpus)
+        from lyrics_tui.core.resume import plan_continuation
+
+        plan = plan_continuation(held, request.train_overrides, more_epochs=train.epochs)
+        return TrainingPlan(request, plan.model_config, plan.train_config, continuation=plan)
+
+    def _held_checkpoint(self) -> Any:
+        """The model held, as the core.checkpoint.Checkpoint the resume rule reads (a run's
+        without its weights: copying them is the trainer thread's work)."""
+        if self.opened is not None:
+            return self.opened.checkpoint
+        run = self.run
+        if run is None:
+            return None
+        from lyrics_tui.core.checkpoint import Checkpoint
+
+        return Checkpoint(
+            model_config=run.model_config,
+            train_config=run.train_config,
+            vocab=run.vocab,
+            model_state={},
+            epoch=run.epoch,
+            step=run.step,
+            elapsed_s=run.elapsed_s,
+            corpus=run.corpus_name,
+        )
+
+    def start(self, plan: TrainingPlan) -> None:
+        """Train as planned, in a thread of its own."""
+        self._run_id += 1
+        self._stop_requested = False
+        self.state = TrainingState.STARTING
+        continued: Any = None  # a TrainingRun, or the path of the checkpoint read
+        if plan.continuation is not None:
+            continued = self.run if self.run is not None else self.opened.checkpoint.path
+        self.threads = [t for t in self.threads if t.is_alive()]
+        self.threads.append(
+            start_thread("lyrics-train", self._train, self._run_id, plan, continued)
+        )
+
+    def pause_or_resume(self) -> bool:
+        """space: pause the run, or resume it; False when no run is under way yet."""
+        run = self.active_run
+        if run is None:
+            return False
+        if run.paused:
+            run.resume()
+            self.state = TrainingState.TRAINING
+        else:
+            run.pause()
+            self.state = TrainingState.PAUSING
+        return True
+
+    def stop(self) -> None:
+        """Stop after the batch under way (or before the run starts); the model stays."""
+        self._stop_requested = True
+        run = self.active_run
+        if run is not None:
+            run.stop()
+        if self.state.active:
+            self.state = TrainingState.STOPPING
+
+    def adopt(self, opened: Any) -> None:
+        """A checkpoint read from a file (core.loading.OpenedModel) becomes the model held."""
+        self.run, self.opened, self._snapshot, self.started = None, opened, None, None
+        self.history = list(opened.checkpoint.history)
+        self.dirty = False
+
+    def forget(self) -> None:
+        """No model (a reset)."""
+        self.run = self.opened = self._snapshot = self.started = None
+        self.history, self.dirty = [], False
+
+    def saved(self) -> None:
+        if self.run is not None and not self.state.active:
+            self.dirty = False
+
+    def receive(self, report: TrainingReport) -> bool:
+        """Apply a report of the trainer thread (in the UI thread). False when it belongs to an
+        earlier run, which the views ignore."""
+        if report.run_id != self._run_id:
+            return False
+        if isinstance(report, RunReady):
+            self.run, self.opened = report.run, None
+            self.history = list(report.history)
+        elif isinstance(report, RunEnded):
+            self.state = TrainingState.IDLE
+        elif isinstance(report, RunEvent):
+            event = report.event
+            if isinstance(event, TrainingStarted):
+                self.started = event
+                if self.state is TrainingState.STARTING:
+                    self.state = TrainingState.TRAINING
+            elif isinstance(event, EpochFinished):
+                self.history.append(event.to_dict())
+                self.dirty = True
+            elif isinstance(event, TrainingPaused):
+                self.state = TrainingState.PAUSED
+            elif isinstance(event, TrainingResumed) and self.state in (
+                TrainingState.PAUSED,
+                TrainingState.TRAINING,
+            ):
+                self.state = TrainingState.TRAINING
+        return True
+
+    # -- the weights, for generating and looking inside -------------------------------------
+    def weights(self, blocking: bool) -> Weights | None:
+        """The model held, to generate from. A run's weights are a numpy copy the trainer thread
+        refreshes every SNAPSHOT_EVERY_S; a fresh one waits for the batch under way to end, so
+        with blocking=False (the UI thread) None is returned when one would be needed."""
+        from lyrics_tui.core.steppers import NumpyStepper
+
+        run = self.run
+        if run is not None:
+            snap = self._snapshot
+            live = self.active_run is run and not run.paused
+            if (
+                snap is None
+                or snap.run is not run
+                or not (
+                    snap.step == run.step
+                    or (live and time.monotonic() - snap.taken_at < 2 * SNAPSHOT_EVERY_S)
+                )
+            ):
+                if not blocking:
+                    return None
+                snap = self._snapshot = take_snapshot(run)
+            source = (
+                f"live weights at step {snap.step}" if live else f"trained model, epoch {run.epoch}"
+            )
+            stepper = NumpyStepper(run.model_config, snap.state)
+            return Weights(stepper, run.vocab, run.train_config.tokenizer, source)
+        if self.opened is None:
+            raise SettingsError(NO_MODEL)
+        ck = self.opened.checkpoint
+        return Weights(self.opened.stepper, ck.vocab, ck.train_config.tokenizer, Path(ck.path).name)
+
+    def subject(self) -> Any:
+        """The model held as a core.inspection.Subject (None: no model), for the inspection
+        screen. A run's weights are copied between two batches: call it from a thread."""
+        from lyrics_tui.core.inspection import Subject, subject_from_run
+        from lyrics_tui.core.tokens import Tokenizer
+
+        run = self.run
+        if run is not None:
+            label = (
+                f"live weights, epoch {run.epoch + 1} step {run.step}"
+                if self.state.active
+                else f"trained model, epoch {run.epoch}"
+            )
+            return subject_from_run(run, label=label)
+        opened = self.opened
+        if opened is None:
+            return None
+        ck = opened.checkpoint
+        tokenizer = Tokenizer(ck.train_config.tokenizer)
+        return Subject(opened.stepper, ck.vocab, tokenizer, label=Path(str(ck.path)).name)
+
+    # -- quitting --------------------------------------------------------------------------
+    def keep_last_epoch(self) -> None:
+        """Quitting while the trainer still winds down (it validates the partial epoch and
+        saves, seconds on a big corpus): save the last finished epoch now, so that leaving at
+        once loses at most the partial epoch."""
+        run = self.active_run
+        if run is None or run.last_good is None or run.out_path is None:
+            return
+        from lyrics_tui.core.paths import last_checkpoint_path
+
+        try:
+            run.save(last_checkpoint_path(run.out_path))
+        except Exception:
+            pass  # the trainer's own save at its end may still succeed
+
+    # -- the trainer thread ----------------------------------------------------------------
+    def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
+        try:
+            from lyrics_tui.core.corpus import read_corpus
+            from lyrics_tui.core.paths import safe_stem
+
+            corpus = read_corpus(Path(plan.request.corpus).expanduser())
+            if self._stop_requested:
+                return
+            from lyrics_tui.core.device import resolve_device
+            from lyrics_tui.core.trainer import TrainingRun  # torch: after the first frame
+
+            device = resolve_device(self.device)
+            resume = self._checkpoint_of(continued)
+            train_lines, val_lines = corpus.split(plan.train_config.val_fraction)
+            if self._stop_requested:
+                return
+            run = TrainingRun(
+                train_lines,
+                val_lines,
+                plan.model_config,
+                plan.train_config,
+                out_path=self.checkpoint_dir / f"{safe_stem(corpus.path)}.pt",
+                resume=resume,
+                device=device,
+                sink=lambda event: self._sink(run_id, event),
+                corpus_name=corpus.path,
+            )
+            self.active_run = run
+            note = plan.continuation.note if plan.continuation is not None else ""
+            self.post(RunReady(run_id, run, tuple(run.history), note))
+            if self._stop_requested:
+                run.stop()
+            finished = run.run()
+            if finished.message:
+                failed = finished.reason in ("diverged", "failed")
+                self.post(Problem(finished.message, "error" if failed else "warning"))
+        except LyricsError as exc:
+            self.post(RunFailed(run_id, str(exc)))
+        except Exception as exc:
+            self.post(RunFailed(run_id, f"training failed: {type(exc).__name__}: {exc}"))
+        finally:
+            self.active_run = None
+            self.post(RunEnded(run_id))
+
+    @staticmethod
+    def _checkpoint_of(continued: Any) -> Any:
+        """The full checkpoint of the model continued (its weights copied in this thread)."""
+        if continued is None:
+            return None
+        if isinstance(continued, str):
+            from lyrics_tui.core.checkpoint import load_checkpoint
+
+            return load_checkpoint(continued)
+        return continued.checkpoint()
+
+    def _sink(self, run_id: int, event: TrainingEvent) -> None:
+        """In the trainer thread, between batches: refresh the copy generation reads, report."""
+        run = self.active_run
+        if isinstance(event, BatchFinished) and run is not None:
+            snap = self._snapshot
+            if (
+                snap is None
+                or snap.run is not run
+                or time.monotonic() - snap.taken_at >= SNAPSHOT_EVERY_S
+            ):
+                self._snapshot = take_snapshot(run)
+        self.post(RunEvent(run_id, event))
+
+
+def same_corpus(a: str, b: str) -> bool:
+    """Whether two corpus paths name the same file (by file name when one cannot be found)."""
+    first, second = Path(a).expanduser(), Path(b).expanduser()
+    try:
+        return first.samefile(second)
+    except OSError:
+        return first.name == second.name

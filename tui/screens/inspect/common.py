@@ -1,0 +1,73 @@
+"""What the inspection views share: table cells, the heat strip, the no-model hint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable, Input
+
+SubjectProvider = Callable[[], Any]  # () -> core.inspection.Subject | None
+
+NO_MODEL = "No model yet: press t to train one, or l to load a checkpoint (Esc goes back)."
+# heat colours for hidden units, by |level| 1..4; the spark character alone carries the value.
+# NO_COLOR draws no colour at all; in 16 colours these become grey, red/blue, bright red/blue.
+POSITIVE = ("#7a6060", "#b02828", "#e03c3c", "#ff3030")
+NEGATIVE = ("#606a7a", "#2840b0", "#3060e0", "#3c78ff")
+
+
+def model_line(subject: Any) -> str:
+    """The label and shape of a Subject, for the header."""
+    c = subject.stepper.config
+    return (
+        f"{subject.label} · {c.cell} {c.embed}→{c.hidden}×{c.layers} · vocab {len(subject.vocab):,}"
+    )
+
+
+class FitTable(DataTable):
+    """A DataTable that tells its view its new size, so that the view can fit its rows to it."""
+
+    class Resized(Message):
+        def __init__(self, table: FitTable) -> None:
+            super().__init__()
+            self.table = table
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized(self))
+
+
+class InspectField(Input):
+    """A text field of this screen: Enter submits, Esc gives the keys back to the view."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "screen.leave_field", "Done")]
+
+
+def heat_strip(levels: tuple[int, ...], spark: str, colour: bool) -> Text:
+    """A sparkline of hidden units, each cell coloured by its level (red +, blue -)."""
+    text = Text(no_wrap=True)
+    for level, char in zip(levels, spark, strict=True):
+        if not colour or level == 0:
+            text.append(char, style="dim" if colour else "")
+        else:
+            palette = POSITIVE if level > 0 else NEGATIVE
+            text.append(char, style=palette[min(abs(level), 4) - 1])
+    return text
+
+
+def bar(fraction: float, width: int, char: str = "█") -> str:
+    return char * max(0, min(width, round(fraction * width)))
+
+
+def header(name: str) -> Text:
+    """A column label; a trailing > aligns it right, over numbers."""
+    if name.endswith(">"):
+        return Text(name[:-1], justify="right")
+    return Text(name)
+
+
+def num(text: str, style: str = "") -> Text:
+    """A right-aligned table cell."""
+    return Text(text, style=style, justify="right")

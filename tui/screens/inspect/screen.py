@@ -1,0 +1,385 @@
+"""Inside the network, in the playground: the screen that routes between the four inspection
+views (step.py, score.py, neighbours.py, hidden.py; issue 5).
+
+A view over core/inspection.py: every number on this screen is computed there. The screen asks a
+zero-argument `subject_provider` for the model to look at (a core.inspection.Subject, or None when
+there is no model yet). The provider runs in a thread worker, because building a Subject from a
+live run copies its weights between two optimiser steps; r asks again, so during training the
+views follow the weights as they are trained. Everything else is a few milliseconds of numpy and
+runs in the UI thread.
+
+Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
+they cannot switch views there. Esc in a text field leaves the field (as in the main screen),
+Esc elsewhere closes the screen. In the Score view m compares the line under a second checkpoint
+(core.inspection.compare_lines); m or Esc goes back to the single model.
+
+To add a view: a widget in a file of its own (a Vertical with classes="view" and an id
+"view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, a binding in VIEW_KEYS, and the
+routing of its keys below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
+
+from lyrics_tui.core.errors import LyricsError
+from lyrics_tui.core.sampling import SamplerSettings
+from lyrics_tui.tui.keys import temperature_bindings
+from lyrics_tui.tui.screens.inspect.common import NO_MODEL, SubjectProvider, model_line
+from lyrics_tui.tui.screens.inspect.hidden import HiddenView
+from lyrics_tui.tui.screens.inspect.neighbours import NeighboursView
+from lyrics_tui.tui.screens.inspect.score import ScoreView
+from lyrics_tui.tui.screens.inspect.step import StepView
+from lyrics_tui.tui.widgets.key_bar import KeyBar
+
+VIEWS = ("step", "score", "near", "hidden")
+VIEW_NAMES = {"step": "Step", "score": "Score", "near": "Neighbours", "hidden": "Hidden"}
+VIEW_KEYS = Binding.Group("Views")
+FIELDS = {"step": "#step-prompt", "score": "#score-line", "near": "#near-word"}
+STEP_ACTIONS = frozenset({"pick", "sample", "back", "temperature", "top_k", "top_p"})
+
+
+@dataclass
+class SubjectReady(Message):
+    """The provider answered (subject None: no model yet; error: one line for the user)."""
+
+    subject: Any
+    error: str = ""
+
+
+class InspectScreen(ModalScreen[None]):
+    """Four views of the model the provider returns: step-through, score, neighbours, hidden.
+
+    Modal (though it fills the terminal) so that the playground's own keys (t trains, q quits,
+    ...) do not act from under it; only Ctrl+C still quits."""
+
+    DEFAULT_CSS = """
+    InspectScreen { layout: vertical; background: $background; }
+    InspectScreen:ansi { background: ansi_default; }
+    InspectScreen #inspect-head { height: 1; background: $panel; }
+    InspectScreen #inspect-tabs { width: auto; text-wrap: nowrap; }
+    InspectScreen #inspect-model {
+        width: 1fr; padding: 0 1; text-align: right; color: $text-muted;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    InspectScreen #inspect-views { height: 1fr; }
+    InspectScreen .view { height: 1fr; padding: 0 1; }
+    InspectScreen .input-row { height: 1; }
+    InspectScreen .input-row Label { width: auto; padding: 0 1 0 0; text-style: bold; }
+    InspectScreen .input-row Input { width: 1fr; }
+    InspectScreen .info { height: auto; max-height: 3; color: $text-muted; }
+    InspectScreen #step-text { height: auto; max-height: 3; }
+    InspectScreen DataTable { height: 1fr; scrollbar-size-vertical: 1; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", tooltip="back to the playground"),
+        Binding(
+            "f1",
+            "view('step')",
+            "Step",
+            group=VIEW_KEYS,
+            tooltip="step-through decoding: pick each next word",
+        ),
+        Binding(
+            "f2",
+            "view('score')",
+            "Score",
+            group=VIEW_KEYS,
+            tooltip="score a line: each word's probability, surprisal and rank",
+        ),
+        Binding(
+            "f3",
+            "view('near')",
+            "Neighbours",
+            group=VIEW_KEYS,
+            tooltip="the nearest words in the embedding space",
+        ),
+        Binding(
+            "f4",
+            "view('hidden')",
+            "Hidden",
+            group=VIEW_KEYS,
+            tooltip="the hidden state after each word",
+        ),
+        Binding(
+            "v",
+            "next_view",
+            "Next view",
+            group=VIEW_KEYS,
+            tooltip="the next view (for terminals that keep F1-F4 to themselves)",
+        ),
+        Binding("1", "pick(1)", "Pick", key_display="1-9", tooltip="pick that candidate"),
+        *[Binding(str(n), f"pick({n})", "Pick", show=False) for n in range(2, 10)],
+        Binding("s", "sample", "Sample", tooltip="let the sampler pick the next word"),
+        Binding(
+            "b,backspace", "back", "Back", key_display="b", tooltip="step back over the last word"
+        ),
+        Binding("g", "sample_line", "Line", tooltip="let the sampler finish the line"),
+        *temperature_bindings(),
+        Binding("k", "top_k", "Top-k", tooltip="cycle top-k: off, 5, 10, 20, 40, 100"),
+        Binding("p", "top_p", "Top-p", tooltip="cycle top-p: off, 0.95, 0.9, 0.8, 0.6"),
+        Binding(
+            "slash",
+            "focus_input",
+            "Type",
+            key_display="/",
+            tooltip="type a prompt, a line or a word",
+        ),
+        Binding(
+            "r",
+            "refresh_model",
+            "Refresh",
+            tooltip="read the model again (during training: the newest weights)",
+        ),
+        Binding(
+            "m",
+            "compare",
+            "Compare",
+            tooltip="score the line under a second checkpoint too (m or Esc: back)",
+        ),
+    ]
+
+    def __init__(
+        self,
+        subject_provider: SubjectProvider,
+        settings: SamplerSettings | None = None,
+        *,
+        view: str = "step",
+        checkpoint_folder: Path | None = None,
+        name: str | None = None,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id)
+        self.subject_provider = subject_provider
+        self.settings = settings or SamplerSettings()
+        self.view = view if view in VIEWS else "step"
+        self.subject: Any = None
+        self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
+        self.loaded_once = False  # the provider has answered at least once
+        # the views, each in a file of its own, holding what it shows
+        self.step = StepView(self.settings, id="view-step", classes="view")
+        self.score = ScoreView(checkpoint_folder, id="view-score", classes="view")
+        self.near = NeighboursView(id="view-near", classes="view")
+        self.hidden = HiddenView(id="view-hidden", classes="view")
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="inspect-head"):
+            yield Static("", id="inspect-tabs")
+            yield Static("reading the model…", id="inspect-model")
+        with ContentSwitcher(initial=f"view-{self.view}", id="inspect-views"):
+            yield from (self.step, self.score, self.near, self.hidden)
+        yield KeyBar(id="inspect-keys")
+
+    def on_mount(self) -> None:
+        self._show_tabs()
+        self._show_hints()
+        self._focus_view()
+        self._fetch_subject()
+
+    def table(self, view: str) -> DataTable:
+        return self.query_one(f"#{view}-table", DataTable)
+
+    def _show_tabs(self) -> None:
+        colour = not self.app.no_color
+        text = Text(no_wrap=True)
+        for n, view in enumerate(VIEWS, 1):
+            label = f"F{n} {VIEW_NAMES[view]}"
+            if view == self.view:
+                text.append(f"[{label}]", style="bold reverse")
+            else:
+                text.append(f" {label} ", style="dim" if colour else "")
+            text.append(" ")
+        self.query_one("#inspect-tabs", Static).update(text)
+
+    def _focus_view(self) -> None:
+        """The table when the view has something to show, else its text field."""
+        shows = {
+            "step": True,
+            "hidden": True,
+            "score": self.score.line_score is not None,
+            "near": self.near.result is not None,
+        }[self.view]
+        if shows:
+            self.table(self.view).focus()
+        else:
+            self.query_one(FIELDS[self.view]).focus()
+
+    # -- the model -----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="inspect-subject", exit_on_error=False)
+    def _fetch_subject(self) -> None:
+        """Ask the provider (it may copy a live run's weights) and load the tokenizer's
+        dictionary, so that nothing slow is left for the UI thread."""
+        try:
+            subject = self.subject_provider()
+            if subject is not None:
+                from lyrics_tui.core.tokens import warm_up
+
+                warm_up(subject.tokenizer.kind)
+        except LyricsError as exc:
+            self.post_message(SubjectReady(None, str(exc)))
+            return
+        except Exception as exc:
+            self.post_message(
+                SubjectReady(None, f"could not read the model: {type(exc).__name__}: {exc}")
+            )
+            return
+        self.post_message(SubjectReady(subject))
+
+    def action_refresh_model(self) -> None:
+        if self.fetching:
+            return
+        self.fetching = True
+        self.query_one("#inspect-model", Static).update("reading the model…")
+        self._fetch_subject()
+
+    @on(SubjectReady)
+    def _on_subject_ready(self, message: SubjectReady) -> None:
+        self.fetching = False
+        self.loaded_once = True
+        header = self.query_one("#inspect-model", Static)
+        if message.error:
+            self.notify(message.error, severity="error", timeout=8)
+            header.update(model_line(self.subject) if self.subject is not None else "no model")
+            if self.subject is None:
+                self._show_hints()
+            return
+        self.subject = message.subject
+        for view in (self.step, self.score, self.near, self.hidden):
+            view.subject = self.subject
+        if self.subject is None:
+            self.step.walk = self.score.line_score = self.near.result = None
+            header.update("no model")
+            self._show_hints()
+        else:
+            header.update(model_line(self.subject))
+            # every view again over the new weights: the same words picked, line, word
+            self.step.rebuild()
+            self.score.rebuild()
+            self.near.rebuild()
+            self.hidden.show(self.step.walk)
+        self.refresh_bindings()
+
+    def _show_hints(self) -> None:
+        """What each view shows before it has anything: loading, or no model."""
+        hint = NO_MODEL if self.loaded_once else "reading the model…"
+        for view in (self.step, self.score, self.near, self.hidden):
+            view.show_hint(hint)
+
+    def _need_subject(self) -> bool:
+        if self.subject is not None:
+            return True
+        self.notify(
+            "reading the model…" if self.fetching or not self.loaded_once else NO_MODEL,
+            severity="warning",
+        )
+        return False
+
+    # -- keys: only those of the view shown ------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        walking = self.step.walk is not None
+        if action in STEP_ACTIONS:
+            return self.view == "step" and walking
+        if action == "sample_line":
+            return self.view in ("step", "hidden") and walking
+        if action == "focus_input":
+            return self.view != "hidden"
+        if action == "refresh_model":
+            return not self.fetching
+        if action == "compare":
+            return self.view == "score"
+        return True
+
+    def action_view(self, view: str) -> None:
+        if view not in VIEWS:
+            return
+        self.view = view
+        self.query_one(ContentSwitcher).current = f"view-{view}"
+        self._show_tabs()
+        if view == "hidden":
+            self.hidden.show(self.step.walk)
+        self._focus_view()
+        self.refresh_bindings()
+
+    def action_next_view(self) -> None:
+        self.action_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
+
+    def action_close(self) -> None:
+        if self.view == "score" and self.score.compare_subject is not None:
+            self.score.stop_comparing()
+            return
+        self.dismiss(None)
+
+    def action_focus_input(self) -> None:
+        if self.view in FIELDS:
+            self.query_one(FIELDS[self.view]).focus()
+
+    def action_leave_field(self) -> None:
+        self.table(self.view).focus()
+
+    def _walked(self, moved: Callable[[], bool]) -> None:
+        """A step of the walk; the hidden view follows it when shown."""
+        if moved() and self.view == "hidden":
+            self.hidden.show(self.step.walk)
+
+    def action_pick(self, number: int) -> None:
+        self._walked(lambda: self.step.pick(number))
+
+    def action_sample(self) -> None:
+        self._walked(self.step.sample)
+
+    def action_back(self) -> None:
+        self._walked(self.step.back)
+
+    def action_sample_line(self) -> None:
+        self._walked(self.step.sample_line)
+
+    def action_temperature(self, delta: float) -> None:
+        self.step.nudge_temperature(delta)
+
+    def action_top_k(self) -> None:
+        self.step.next_top_k()
+
+    def action_top_p(self) -> None:
+        self.step.next_top_p()
+
+    def action_compare(self) -> None:
+        if self.score.compare_subject is not None or self._need_subject():
+            self.score.toggle_comparison()
+
+    @on(Input.Submitted)
+    def _on_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self._need_subject():
+            return
+        field = event.input.id
+        if field == "step-prompt":
+            if self.step.start(event.value):
+                self.step.show()
+        elif field == "score-line":
+            self.score.score(event.value)
+        elif field == "near-word":
+            self.near.look_up(event.value)
+        self.table(self.view).focus()
+
+    @on(DataTable.RowSelected)
+    def _on_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a row: pick that candidate, or look up that neighbour's neighbours."""
+        event.stop()
+        key = event.row_key.value or ""
+        if event.data_table.id == "step-table" and key.startswith("cand-"):
+            self.action_pick(int(key[5:]))
+        elif event.data_table.id == "near-table" and key.startswith(("near-", "far-")):
+            self.near.look_up(key.split("-", 1)[1], by_id=True)

@@ -1,0 +1,141 @@
+"""The main screen: status line, training panel, prompt pane, settings form and key bar.
+
+Its layout follows the terminal: from WIDE_COLUMNS the settings form stays open beside the
+panels, narrower it replaces them while open; below SHORT_ROWS the panels share the height.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.events import Resize, ScreenResume
+from textual.geometry import Size
+from textual.screen import Screen
+from textual.widgets import Input
+
+from lyrics_tui.core.corpus import BUNDLED_CORPUS
+from lyrics_tui.core.errors import LyricsError
+from lyrics_tui.tui.controllers.generation import GenerationController
+from lyrics_tui.tui.controllers.training import TrainingController, TrainingPlan, TrainingState
+from lyrics_tui.tui.widgets.key_bar import KeyBar
+from lyrics_tui.tui.widgets.progress_row import Progress
+from lyrics_tui.tui.widgets.prompt_pane import Output, PromptPane, hint
+from lyrics_tui.tui.widgets.settings_form import SettingsForm, sampler_defaults
+from lyrics_tui.tui.widgets.status_line import StatusLine
+from lyrics_tui.tui.widgets.training_panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.sampling import SamplerSettings
+
+WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
+SHORT_ROWS = 20  # below this the two panels share the height instead of fixed sizes
+
+
+class MainScreen(Screen[None]):
+    """The playground's screen. It lays out the widgets and shows the controllers' state in
+    them; the widgets own what they show."""
+
+    def __init__(self, settings: SettingsForm, temperature: float) -> None:
+        super().__init__()
+        self.settings = settings  # made by the App: it holds the settings given at launch
+        self.panel = TrainingPanel(id="train-panel")
+        self.prompt_pane = PromptPane(temperature, id="prompt-pane")
+        self.settings_open: bool | None = None  # None: follow the terminal's width
+
+    def widgets(self) -> ComposeResult:
+        """The App composes these into this screen, its default one: so they are there for
+        the App's on_mount, before the first frame."""
+        self._lay_out(self.app.size)  # before the widgets exist: no restyle of the tree
+        yield StatusLine("", id="status")
+        with Horizontal(id="body"):
+            with Vertical(id="main"):
+                yield self.panel
+                yield self.prompt_pane
+            yield self.settings
+        yield KeyBar(id="keys")
+
+    def on_resize(self, event: Resize) -> None:
+        self._lay_out(event.size)
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        self._lay_out(self.app.size)  # the terminal may have changed under another screen
+
+    def _lay_out(self, size: Size) -> None:
+        """Layout classes; changed only when they differ (each change restyles the tree)."""
+        wide = size.width >= WIDE_COLUMNS
+        is_open = self.settings_open if self.settings_open is not None else wide
+        wanted = {
+            "-wide": wide,
+            "-narrow": not wide,
+            "-settings-open": is_open,
+            "-short": size.height < SHORT_ROWS,
+        }
+        if all(self.has_class(name) == on for name, on in wanted.items()):
+            return
+        self.remove_class(*[name for name, on in wanted.items() if not on])
+        self.add_class(*[name for name, on in wanted.items() if on])
+
+    @property
+    def form_covers_panels(self) -> bool:
+        """A narrow terminal with the settings open: the form has the whole body."""
+        return self.has_class("-narrow") and self.has_class("-settings-open")
+
+    async def toggle_settings(self) -> None:
+        self.settings_open = not self.has_class("-settings-open")
+        await self.settings.fill()
+        self._lay_out(self.app.size)
+        if self.settings_open:
+            self.call_after_refresh(lambda: self.query_one("#set-corpus", Input).focus())
+        else:
+            self.query_one("#output-scroll").focus()
+
+    # -- showing the controllers' state -------------------------------------------------------
+    @property
+    def corpus(self) -> str:
+        """The corpus t trains on: the form's (the bundled one when blank)."""
+        return self.settings.corpus or str(BUNDLED_CORPUS)
+
+    def show_state(
+        self,
+        training: TrainingController,
+        generation: GenerationController,
+        plan: TrainingPlan | None = None,
+        why_not: str = "",
+    ) -> None:
+        """What follows the state: the model's history, the progress line, the form's lock,
+        the status line, the seed shown and the output (or a hint). `plan` is what t would do
+        now (None while training or with no model; `why_not` when the settings rule it out),
+        shown too as the epochs placeholder."""
+        self.panel.history = tuple(training.history)
+        if training.state is TrainingState.IDLE:
+            self.panel.show_progress(Progress())
+        elif training.state is TrainingState.STARTING:
+            self.panel.show_progress(Progress(label="preparing…"))
+        self.settings.lock_training(training.state.active)
+        self.settings.show_continuation(plan.continuation if plan is not None else None)
+        t_does = plan.summary if plan is not None else f"t: {why_not}" if why_not else ""
+        self.query_one(StatusLine).show(training, self.corpus, t_does, generation.running)
+        if self.prompt_pane.sampler is not None:  # the seed shown is the latest generation's
+            self.prompt_pane.sampler = replace(self.prompt_pane.sampler, seed=generation.seed)
+        self.show_output(training, generation)
+
+    def show_output(self, training: TrainingController, generation: GenerationController) -> None:
+        g = generation
+        if g.text:
+            self.prompt_pane.output = Output(g.prompt_text, tuple(g.tokens), g.note)
+        else:
+            self.prompt_pane.output = Output(note=hint(training.has_model, training.state.active))
+
+    def sampler_form(self) -> SamplerSettings:
+        """The form's sampler settings; core's defaults while a field does not parse."""
+        try:
+            return self.settings.read_sampler().settings
+        except LyricsError:
+            return sampler_defaults()
+
+    def show_sampler(self, seed: int | None) -> None:
+        """The sampler line: the form's settings, and the seed of the latest generation."""
+        self.prompt_pane.sampler = replace(self.sampler_form(), seed=seed)

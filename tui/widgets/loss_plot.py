@@ -1,0 +1,60 @@
+"""The loss plot (plotext): named series of loss per epoch. Imported after the first frame:
+plotext costs ~50 ms to import."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from textual.reactive import reactive
+from textual_plotext import PlotextPlot
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of the plot."""
+
+    name: str  # the legend's label
+    points: tuple[tuple[int, float], ...]  # (epoch, loss in nats per token)
+    marker: str = "hd"  # plotext's marker: the lines differ without colour too
+
+
+def history_series(rows: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> tuple[Series, ...]:
+    """A model's train and validation loss from its history (one row per finished epoch)."""
+    train = tuple((r["epoch"], r["train_loss"]) for r in rows)
+    val = tuple((r["epoch"], r["val_loss"]) for r in rows if r.get("val_loss") is not None)
+    return Series("train", train, "hd"), Series("val", val, "x")
+
+
+class LossPlot(PlotextPlot):
+    """Any number of named series over a shared epoch axis (a model's train and val loss;
+    other runs' validation curves can be laid over them)."""
+
+    series: reactive[tuple[Series, ...]] = reactive((), init=False)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.redraw()
+
+    def watch_series(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        drawn = [s for s in self.series if s.points]
+        epochs = [epoch for s in drawn for epoch, _ in s.points]
+        if epochs:
+            first, last = min(epochs), max(epochs)
+            step = max(1, math.ceil((last - first + 1) / 6))
+            plt.xticks(list(range(first, last + 1, step)))
+        else:
+            plt.xlim(0, 10)
+            plt.ylim(0, 10)
+        for s in drawn:
+            plt.plot(
+                [e for e, _ in s.points], [v for _, v in s.points], label=s.name, marker=s.marker
+            )
+        self.refresh()

@@ -1,0 +1,146 @@
+"""The prompt pane: the start text, the sampler line and the generated output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Input, Label, Static
+
+from lyrics_tui.tui.keys import TEMPERATURE_STEP, nudged_temperature
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.sampling import SamplerSettings
+
+
+@dataclass(frozen=True)
+class Output:
+    prompt_text: str = ""  # shown underlined
+    tokens: tuple[str, ...] = ()
+    note: str = ""  # after the text, dimmed: how it ended, or a hint while there is none
+
+
+def hint(has_model: bool, training: bool) -> str:
+    """What the output area says before there is any output."""
+    if has_model:
+        return "Press / and type a start word, then Enter; g generates with a new seed."
+    if training:
+        return (
+            "Training… as soon as the first batches are done, / then Enter generates from the "
+            "weights being trained."
+        )
+    return "No model yet: press t to train one, or l to load a checkpoint."
+
+
+@dataclass
+class PromptSubmitted(Message):
+    """Enter in the start-text field."""
+
+    text: str
+
+
+@dataclass
+class TemperatureChanged(Message):
+    temperature: float
+
+
+class PromptInput(Input):
+    """The start text. Up/Down change the temperature here too (letters are for typing)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "up", f"temperature({TEMPERATURE_STEP})", f"Temperature +{TEMPERATURE_STEP}", show=False
+        ),
+        Binding(
+            "down",
+            f"temperature(-{TEMPERATURE_STEP})",
+            f"Temperature -{TEMPERATURE_STEP}",
+            show=False,
+        ),
+        Binding("escape", "app.leave_field", "Done"),
+    ]
+
+    def action_temperature(self, delta: float) -> None:
+        self.query_ancestor(PromptPane).nudge_temperature(delta)
+
+
+class PromptPane(Vertical):
+    """Owns the temperature (its keys change it; it posts TemperatureChanged), the sampler
+    settings shown beside it and the output shown below; posts PromptSubmitted on Enter."""
+
+    temperature: reactive[float] = reactive(0.8, init=False)
+    # top-k, top-p, length and the latest generation's seed; None until the first frame is out
+    sampler: reactive[SamplerSettings | None] = reactive(None, init=False)
+    output: reactive[Output] = reactive(Output(), init=False)
+
+    def __init__(self, temperature: float = 0.8, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.set_reactive(PromptPane.temperature, temperature)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="prompt-row"):
+            yield Label("start ›", id="prompt-label")
+            yield PromptInput(
+                placeholder="a start word, then Enter (empty: a new line)",
+                id="prompt",
+                compact=True,
+            )
+        yield Static("", id="sampler-line")
+        with VerticalScroll(id="output-scroll"):
+            yield Static("", id="output")
+
+    def on_mount(self) -> None:
+        self.border_title = "Generate"
+        self.query_one("#output-scroll").can_focus = True
+        self._show_sampler()
+        self.watch_output(self.output)
+
+    @property
+    def start_text(self) -> str:
+        return self.query_one("#prompt", Input).value
+
+    def nudge_temperature(self, delta: float) -> None:
+        self.temperature = nudged_temperature(self.temperature, delta)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "prompt":
+            event.stop()
+            self.post_message(PromptSubmitted(event.value))
+
+    def watch_temperature(self, temperature: float) -> None:
+        self._show_sampler()
+        self.post_message(TemperatureChanged(temperature))
+
+    def watch_sampler(self) -> None:
+        self._show_sampler()
+
+    def _show_sampler(self) -> None:
+        parts = [f"temperature {self.temperature:.2f}"]
+        s = self.sampler
+        if s is not None:
+            parts += [
+                f"top-k {s.top_k if s.top_k else 'off'}",
+                f"top-p {s.top_p:.2f}" if s.top_p < 1 else "top-p off",
+                f"length {s.max_tokens}",
+                f"seed {s.seed if s.seed is not None else '-'}",
+            ]
+        self.query_one("#sampler-line", Static).update(Text(" · ".join(parts)))
+
+    def watch_output(self, output: Output) -> None:
+        text = Text()
+        text.append(output.prompt_text, style="bold underline")
+        text.append("".join(output.tokens))
+        if output.note:
+            text.append(
+                ("\n" if text.plain and not text.plain.endswith("\n") else "") + output.note,
+                style="dim italic",
+            )
+        self.query_one("#output", Static).update(text)
+        scroll = self.query_one("#output-scroll", VerticalScroll)
+        self.call_after_refresh(scroll.scroll_end, animate=False)

@@ -1,0 +1,96 @@
+"""The training panel: the loss plot, a table line per epoch, and the in-epoch progress."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from lyrics_tui.core import events as E
+from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.widgets.progress_row import Progress, ProgressRow
+
+TABLE_HEADER = " ep  train    val     ppl tok/s  time"
+PROGRESS_EVERY_S = 0.25  # the progress line is redrawn at most this often during an epoch
+
+
+def epoch_row(e: dict[str, Any]) -> str:
+    val = e.get("val_loss")
+    return (
+        f"{e['epoch']:3d} {e['train_loss']:6.3f} "
+        f"{(f'{val:6.3f}' if val is not None else '     -')} {fmt.ppl(e.get('val_ppl')):>7} "
+        f"{fmt.rate(e.get('tokens_per_s', 0.0)):>5} {fmt.duration(e.get('elapsed_s')):>5}"
+    )
+
+
+class TrainingPanel(Vertical):
+    """Shows a model's history (one row per finished epoch) and what a run reports."""
+
+    history: reactive[tuple[dict[str, Any], ...]] = reactive((), init=False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plot: Any = None  # the LossPlot, once mounted
+        self._progress_drawn = 0.0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="train-top"):
+            # the plot (plotext) is mounted just after the first frame: see mount_plot
+            yield Static("", id="loss-plot-slot")
+            with Vertical(id="epoch-box"):
+                yield Static(TABLE_HEADER, id="epoch-header")
+                with VerticalScroll(id="epoch-scroll"):
+                    yield Static("", id="epoch-table")
+        yield ProgressRow(id="progress-row")
+
+    def on_mount(self) -> None:
+        self.border_title = "Training · loss per epoch (nats/token)"
+        self.query_one("#epoch-scroll").can_focus = True
+
+    async def mount_plot(self) -> None:
+        if self.plot is not None:
+            return
+        from lyrics_tui.tui.widgets.loss_plot import LossPlot, history_series
+
+        self.plot = LossPlot(id="loss-plot")
+        self.plot.series = history_series(self.history)
+        slot = self.query_one("#loss-plot-slot")
+        await self.query_one("#train-top").mount(self.plot, before=slot)
+        await slot.remove()
+
+    def watch_history(self, rows: tuple[dict[str, Any], ...]) -> None:
+        self.query_one("#epoch-table", Static).update("\n".join(epoch_row(r) for r in rows))
+        scroll = self.query_one("#epoch-scroll", VerticalScroll)
+        self.call_after_refresh(scroll.scroll_end, animate=False)
+        if self.plot is not None:
+            from lyrics_tui.tui.widgets.loss_plot import history_series
+
+            self.plot.series = history_series(rows)
+
+    def show_progress(self, progress: Progress) -> None:
+        self.query_one(ProgressRow).progress = progress
+
+    def show_event(self, event: E.TrainingEvent) -> None:
+        """What a core training event says: the data's size, the progress of the epoch (at
+        most every PROGRESS_EVERY_S; an epoch's end always shows), where the autosave went."""
+        if isinstance(event, E.TrainingStarted):
+            unknown = f"{event.unknown_rate:.1%} of validation tokens are <unk>"
+            self.border_subtitle = (
+                f"{event.train_tokens:,} train tokens · {event.val_tokens:,} val · {unknown}"
+            )
+        elif isinstance(event, E.BatchFinished):
+            now = time.monotonic()
+            if now - self._progress_drawn < PROGRESS_EVERY_S and event.batch < event.batches:
+                return
+            self._progress_drawn = now
+            label = (
+                f"{event.batch}/{event.batches} · loss {event.loss:.3f} · "
+                f"ETA {fmt.duration(event.eta_s)} · {fmt.rate(event.tokens_per_s)} tok/s"
+            )
+            self.show_progress(Progress(f"epoch {event.epoch}", event.batch, event.batches, label))
+        elif isinstance(event, E.CheckpointSaved):
+            self.border_subtitle = f"autosaved epoch {event.epoch} → {fmt.path(event.path)}"
