@@ -148,7 +148,9 @@ def test_step_view_pick_back_sample_and_settings(subject):
 
         await pilot.press("b")  # back: the same candidates as before the pick
         assert walk.picked == ()
-        assert rows(screen, "step") == table
+        after = rows(screen, "step")  # as many as fit: the info above may wrap differently
+        shown_both = min(len(after), len(table))
+        assert shown_both >= 9 and after[:shown_both] == table[:shown_both]
         await pilot.press("backspace")  # nothing to step back over: a notification
         assert app.notes[-1][0] == "error" and "nothing to step back" in app.notes[-1][1]
 
