@@ -18,6 +18,20 @@ class Series:
     name: str  # the legend's label
     points: tuple[tuple[int, float], ...]  # (epoch, loss in nats per token)
     marker: str = "hd"  # plotext's marker: the lines differ without colour too
+    color: tuple[int, int, int] | None = None  # None: plotext's next colour
+
+
+# Other runs' curves (marked in the Runs screen): one colour and marker per slot, unlike the
+# model's own train and val lines (plotext's first two colours, blue and green).
+OVERLAY_COLORS = (
+    (230, 25, 75),
+    (255, 225, 25),
+    (245, 130, 48),
+    (240, 50, 230),
+    (70, 240, 240),
+    (170, 110, 40),
+)
+OVERLAY_MARKERS = ("+", "*", "o", "#", "%", "@")
 
 
 def history_series(rows: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> tuple[Series, ...]:
@@ -25,6 +39,13 @@ def history_series(rows: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> t
     train = tuple((r["epoch"], r["train_loss"]) for r in rows)
     val = tuple((r["epoch"], r["val_loss"]) for r in rows if r.get("val_loss") is not None)
     return Series("train", train, "hd"), Series("val", val, "x")
+
+
+def overlay_series(overlays: tuple[Any, ...]) -> tuple[Series, ...]:
+    """Marked runs' validation curves (tui.controllers.runs.Overlay: label, points, slot)."""
+    return tuple(
+        Series(o.label, o.points, OVERLAY_MARKERS[o.slot], OVERLAY_COLORS[o.slot]) for o in overlays
+    )
 
 
 class LossPlot(PlotextPlot):
@@ -55,6 +76,10 @@ class LossPlot(PlotextPlot):
             plt.ylim(0, 10)
         for s in drawn:
             plt.plot(
-                [e for e, _ in s.points], [v for _, v in s.points], label=s.name, marker=s.marker
+                [e for e, _ in s.points],
+                [v for _, v in s.points],
+                label=s.name,
+                marker=s.marker,
+                color=s.color,
             )
         self.refresh()

@@ -31,6 +31,7 @@ class TrainingPanel(Vertical):
     """Shows a model's history (one row per finished epoch) and what a run reports."""
 
     history: reactive[tuple[dict[str, Any], ...]] = reactive((), init=False)
+    overlays: reactive[tuple[Any, ...]] = reactive((), init=False)  # marked runs' curves
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -54,10 +55,10 @@ class TrainingPanel(Vertical):
     async def mount_plot(self) -> None:
         if self.plot is not None:
             return
-        from lyrics_tui.tui.widgets.loss_plot import LossPlot, history_series
+        from lyrics_tui.tui.widgets.loss_plot import LossPlot
 
         self.plot = LossPlot(id="loss-plot")
-        self.plot.series = history_series(self.history)
+        self._plot_series()
         slot = self.query_one("#loss-plot-slot")
         await self.query_one("#train-top").mount(self.plot, before=slot)
         await slot.remove()
@@ -66,10 +67,17 @@ class TrainingPanel(Vertical):
         self.query_one("#epoch-table", Static).update("\n".join(epoch_row(r) for r in rows))
         scroll = self.query_one("#epoch-scroll", VerticalScroll)
         self.call_after_refresh(scroll.scroll_end, animate=False)
-        if self.plot is not None:
-            from lyrics_tui.tui.widgets.loss_plot import history_series
+        self._plot_series()
 
-            self.plot.series = history_series(rows)
+    def watch_overlays(self) -> None:
+        self._plot_series()
+
+    def _plot_series(self) -> None:
+        """The model's own train and val loss, then the marked runs' validation loss."""
+        if self.plot is not None:
+            from lyrics_tui.tui.widgets.loss_plot import history_series, overlay_series
+
+            self.plot.series = history_series(self.history) + overlay_series(self.overlays)
 
     def show_progress(self, progress: Progress) -> None:
         self.query_one(ProgressRow).progress = progress
