@@ -121,21 +121,25 @@ class RunsScreen(ModalScreen[str | None]):
         shown = [r for r in rows if self.corpus is None or r.corpus_name == self.corpus]
         self.table.sort_key, self.table.descending = self.sort_key, self.descending
         self.table.show(sort_runs(shown, self.sort_key, self.descending))
+        self._show_head()
+        if not self.table.runs:
+            self._show_detail(None)
+
+    def _show_head(self) -> None:
+        c = self.controller
         if c.error:
             head = "Runs · the store cannot be read"
         elif not c.listed:
             head = "Runs · reading…"
         else:
-            head = f"Runs · {len(rows):,} recorded"
+            head = f"Runs · {len(c.rows):,} recorded"
             if self.corpus is not None:
-                head += f" · {len(shown):,} on {self.corpus}"
+                head += f" · {len(self.table.runs):,} on {self.corpus}"
             order = "▼" if self.descending else "▲"
             head += f" · sorted by {SORT_TITLES[self.sort_key]} {order}"
             if c.marked:
                 head += f" · {len(c.marked)} overlaid in the loss panel"
         self.query_one("#runs-head", Static).update(head)
-        if not self.table.runs:
-            self._show_detail(None)
 
     def _show_marks(self) -> None:
         self.table.marks = {
@@ -143,6 +147,7 @@ class RunsScreen(ModalScreen[str | None]):
             for o in self.controller.overlays()
         }
         self.table.refresh()
+        self._show_head()
 
     @on(RunsTable.Highlighted)
     def _on_highlighted(self, message: RunsTable.Highlighted) -> None:
