@@ -185,12 +185,16 @@ def test_marking_overlays_curves_beside_the_model_trained_here(tmp_path):
             assert six.points == ()  # it failed before its first epoch
             assert (seven.color, six.color) == OVERLAY_COLORS[:2]
             assert seven.marker != six.marker  # they differ without colour too
+            title = str(app.query_one("#train-panel").border_title)  # the legend, out of the way
+            assert "train" in title and "#7 lstm" in title and "#6 gru" in title
+            assert not plot.legend_inside
 
             await open_runs(app, pilot)  # the marks are still there; space unmarks
             await pilot.press("down", "space")
             await pilot.press("escape")
             await until(pilot, lambda: len(plot.series) == 3, "run 7 no longer overlaid")
             assert plot.series[2].name == "#6 gru"
+            assert "#7" not in str(app.query_one("#train-panel").border_title)
 
     run(main())
 

@@ -15,6 +15,7 @@ from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.widgets.progress_row import Progress, ProgressRow
 
 TABLE_HEADER = " ep  train    val     ppl tok/s  time"
+TITLE = "Training · loss per epoch (nats/token)"
 PROGRESS_EVERY_S = 0.25  # the progress line is redrawn at most this often during an epoch
 
 
@@ -49,7 +50,7 @@ class TrainingPanel(Vertical):
         yield ProgressRow(id="progress-row")
 
     def on_mount(self) -> None:
-        self.border_title = "Training · loss per epoch (nats/token)"
+        self.border_title = TITLE
         self.query_one("#epoch-scroll").can_focus = True
 
     async def mount_plot(self) -> None:
@@ -73,11 +74,18 @@ class TrainingPanel(Vertical):
         self._plot_series()
 
     def _plot_series(self) -> None:
-        """The model's own train and val loss, then the marked runs' validation loss."""
+        """The model's own train and val loss, then the marked runs' validation loss; with
+        those the legend moves to the title, where it hides no part of a small plot."""
         if self.plot is not None:
-            from lyrics_tui.tui.widgets.loss_plot import history_series, overlay_series
+            from lyrics_tui.tui.widgets.loss_plot import history_series, legend, overlay_series
 
-            self.plot.series = history_series(self.history) + overlay_series(self.overlays)
+            own, others = history_series(self.history), overlay_series(self.overlays)
+            if self.plot.legend_inside != (not others):
+                self.plot.legend_inside = not others
+                self.plot.redraw()
+            self.plot.series = own + others
+            shown = tuple(s for s in own if s.points) + others
+            self.border_title = f"Loss · {legend(shown)}" if others else TITLE
 
     def show_progress(self, progress: Progress) -> None:
         self.query_one(ProgressRow).progress = progress
