@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -304,6 +305,11 @@ def test_a_run_trained_elsewhere_appears_and_its_curve_grows(tmp_path):
         run(main())
     finally:
         other.close()
+    # the store thread, still following the marked run when the app ended, ends with it
+    deadline = time.monotonic() + 10
+    while any(t.name == "lyrics-runs" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the runs controller's thread outlived the app"
+        time.sleep(0.02)
 
 
 # -- when the store cannot be used ---------------------------------------------------------------
