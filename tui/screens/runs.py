@@ -103,6 +103,8 @@ class RunsScreen(ModalScreen[str | None]):
 
     # -- what the controller reports --------------------------------------------------------
     def _report(self, report: RunsReport) -> None:
+        if not self.is_attached:  # closed, not yet unmounted
+            return
         if isinstance(report, (RunsListed, RunsChanged, RunDeleted)):
             self._show_rows()
         if isinstance(report, (MarksChanged, RunsChanged, RunDeleted)):
