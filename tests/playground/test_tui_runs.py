@@ -345,6 +345,13 @@ def test_the_runs_db_flag_reaches_the_playground(tmp_path, monkeypatch):
     assert launch.run_playground(build_parser().parse_args(["--runs-db", db])) == 0
     assert made[0].training.runs_db == db and made[0].runs.path == db
 
+    from lyrics_tui.tui import serving  # --serve: each page's playground gets the flag too
+
+    commands = []
+    monkeypatch.setattr(serving, "serve", lambda command, **options: commands.append(command))
+    launch.run_playground(build_parser().parse_args(["--serve", "--runs-db", db]))
+    assert f"--runs-db {db}" in commands[0]
+
 
 # -- the screen at 80x24 --------------------------------------------------------------------------
 @pytest.fixture
