@@ -56,6 +56,7 @@ __all__ = [  # the records are re-exported: `from lyrics_tui.core.runs import Ru
     "iso_time",
     "open_store",
     "runs_db_path",
+    "sort_runs",
 ]
 
 ENV_VAR = "LYRICS_TUI_RUNS_DB"
@@ -583,6 +584,19 @@ def open_store(
 ) -> RunStore:
     """The store at `path` (default: runs_db_path()); raises RunStoreError."""
     return RunStore(runs_db_path(path), create=create, timeout=timeout)
+
+
+def sort_runs(
+    runs: Iterable[RunSummary], sort: str = "started", descending: bool = True
+) -> list[RunSummary]:
+    """The order list_runs() answers with, for a view that holds the runs already (the Runs
+    screen): by `sort` (a key of SORT_KEYS), runs without a value last, ties by id."""
+    field = SORT_KEYS[sort]
+    rows = list(runs)
+    valued = [r for r in rows if getattr(r, field) is not None]
+    valued.sort(key=lambda r: (getattr(r, field), r.id), reverse=descending)
+    missing = sorted((r for r in rows if getattr(r, field) is None), key=lambda r: r.id)
+    return valued + (missing[::-1] if descending else missing)
 
 
 # -- comparing ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from lyrics_tui.core.events import BatchFinished, TrainingFinished
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
 from lyrics_tui.core.paths import list_checkpoints
 from lyrics_tui.tui import format as fmt
-from lyrics_tui.tui.controllers import Problem, checkpoints, generation, training
+from lyrics_tui.tui.controllers import Problem, checkpoints, generation, runs, training
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
 from lyrics_tui.tui.screens.main import MainScreen
 from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
@@ -71,6 +71,7 @@ class PlaygroundApp(App[int]):
         temperature: float = 0.8,
         device: str = "auto",
         open_newest: bool = True,
+        runs_db: str | None = None,
     ) -> None:
         super().__init__()
         self.corpus = str(corpus) if corpus else fmt.path(BUNDLED_CORPUS)
@@ -80,9 +81,12 @@ class PlaygroundApp(App[int]):
         self.open_newest = open_newest
         form = SettingsForm(self.corpus, preset, model_overrides, train_overrides, sampler)
         self.main = MainScreen(form, temperature)
-        self.training = training.TrainingController(self.report, self.checkpoint_dir, device)
+        self.training = training.TrainingController(
+            self.report, self.checkpoint_dir, device, runs_db
+        )
         self.generation = generation.GenerationController(self.report)
         self.files = checkpoints.CheckpointFiles(self.report, self.checkpoint_dir)
+        self.runs = runs.RunsController(self.report, runs_db)  # the Runs screen, overlays
         self.first_frame_at: float | None = None
         self.ready = False  # True once the parts mounted after the first frame are there
         self._output_pending = False
@@ -145,6 +149,9 @@ class PlaygroundApp(App[int]):
                 self.notify(f"saved {fmt.path(path)}")
             case Problem(text=text, severity=severity):
                 self.notify(text, severity=severity, timeout=8)
+            case runs.RunsReport() as report:
+                if self.runs.receive(report):  # the curves overlaid in the loss panel changed
+                    self.main.panel.overlays = self.runs.overlays()
 
     def _refresh(self) -> None:
         """What follows the state: the screen (with what t would do now) and the keys shown."""
@@ -253,11 +260,13 @@ class PlaygroundApp(App[int]):
         folder = self.checkpoint_dir
         start = folder if folder.is_dir() else Path.cwd()
 
-        def chosen(path: str | None) -> None:
-            if path:
-                self.files.load(path)
+        self.push_screen(LoadScreen(list_checkpoints(folder), start), self._load_chosen)
 
-        self.push_screen(LoadScreen(list_checkpoints(folder), start), chosen)
+    def _load_chosen(self, path: str | None) -> None:
+        if path and self.training.state.active:
+            self.notify("stop training first (x), then load", severity="warning")
+        elif path:
+            self.files.load(path)
 
     def _show_loaded(self, loaded: checkpoints.CheckpointLoaded) -> None:
         if self.training.state.active:
@@ -407,6 +416,11 @@ class PlaygroundApp(App[int]):
         folder = self.checkpoint_dir
         self.push_screen(InspectScreen(self.training.subject, settings, checkpoint_folder=folder))
 
+    def action_runs(self) -> None:
+        from lyrics_tui.tui.screens.runs import RunsScreen  # mark to overlay, open, delete
+
+        self.push_screen(RunsScreen(self.runs), self._load_chosen)
+
     # -- quitting --------------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Stop the run and any generation, give the threads a moment, then leave."""
@@ -425,6 +439,9 @@ class PlaygroundApp(App[int]):
             await asyncio.sleep(0.02)
         self.training.keep_last_epoch()
         self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.runs.close()  # its thread follows the store while runs are overlaid
 
     def _busy(self) -> bool:
         return self.training.busy() or self.generation.busy() or self.files.busy()

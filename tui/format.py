@@ -56,6 +56,15 @@ def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
+def started(ts: float, this_year: int | None = None) -> str:
+    """When a run started: 11-30 14:03 this year, 2024-11-30 before."""
+    import time
+
+    when = time.localtime(ts)
+    year = time.localtime().tm_year if this_year is None else this_year
+    return time.strftime("%m-%d %H:%M" if when.tm_year == year else "%Y-%m-%d", when)
+
+
 def count(n: int | None) -> str:
     """A large count in at most five characters: 1.07M, 52.3k, 980."""
     if n is None:

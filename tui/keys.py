@@ -78,6 +78,12 @@ MAIN_BINDINGS: list[BindingType] = [
         "Inspect",
         tooltip="look inside the model: step-through, scores, neighbours, hidden state",
     ),
+    Binding(
+        "u",
+        "runs",
+        "Runs",
+        tooltip="every recorded run: overlay their curves, open a checkpoint, delete",
+    ),
     Binding("o", "settings", "Settings", tooltip="show or hide the settings form"),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="all keys"),
     Binding("q", "quit", "Quit", tooltip="quit (stops training first)"),

@@ -28,6 +28,7 @@ def run_playground(args: Any) -> int:
         checkpoint=getattr(args, "checkpoint", None),
         device=getattr(args, "device", "auto") or "auto",
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
+        runs_db=getattr(args, "runs_db", None),
     )
     return run_app(app)
 
@@ -72,7 +73,7 @@ def serve(args: Any) -> int:
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
         command += ["--corpus", str(corpus_path(args.corpus).expanduser().resolve())]
-    for option in ("checkpoint", "checkpoint_dir"):
+    for option in ("checkpoint", "checkpoint_dir", "runs_db"):
         if getattr(args, option, None):
             flag = "--" + option.replace("_", "-")
             command += [flag, str(Path(getattr(args, option)).expanduser().resolve())]

@@ -216,3 +216,19 @@ def test_every_import_uses_the_installed_names():
             if name.split(".")[0] in ("core", "tui", "data"):
                 offenders.append(f"{module}: {name}")
     assert not offenders, offenders
+
+
+def test_the_views_stay_small():
+    """Every line counts (docstrings, comments, blanks): no module under tui/ over 500 lines,
+    and the App, a router, no more than 400."""
+    long = {}
+    for path in sorted((ROOT / "tui").rglob("*.py")):
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > 500:
+            long[str(path.relative_to(ROOT))] = lines
+    assert not long, f"split these modules: {long}"
+    tree = ast.parse((ROOT / "tui" / "app.py").read_text(encoding="utf-8"))
+    (app,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "PlaygroundApp"]
+    assert app.end_lineno is not None
+    first = min([app.lineno, *(d.lineno for d in app.decorator_list)])
+    assert app.end_lineno - first + 1 <= 400, "PlaygroundApp: move work into a controller"

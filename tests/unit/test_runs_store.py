@@ -407,3 +407,26 @@ def test_compare_lines_up_only_the_settings_that_differ(store):
     assert result.settings == {"cell": ["lstm", "gru"], "lr": [0.01, 0.003]}
     assert [f["best_val_ppl"] for f in result.figures] == [60.0, 45.0]
     assert result.figures[0].keys() >= {"epochs", "final_val_ppl", "tokens_per_s", "elapsed_s"}
+
+
+def test_sort_runs_orders_held_runs_as_list_runs_does(store):
+    """The Runs screen sorts the runs it holds in Python: the same order as the SQL."""
+    for n, (corpus, cell, ppl) in enumerate(
+        [
+            ("/a/lyrics.txt", "gru", 50.0),
+            ("/b/songci.txt", "lstm", None),
+            ("/a/lyrics.txt", "rnn", 50.0),
+            ("/c/中文.txt", "gru", 20.0),
+            ("/b/songci.txt", "gru", 90.0),
+        ]
+    ):
+        run_id = store.start_run(
+            run_start(corpus, model={"cell": cell}, parameters=1000 * (n % 3)), now=100.0 - n
+        )
+        if ppl is not None:
+            store.record_epoch(run_id, epoch_record(1 + n % 2, ppl, elapsed_s=float(n % 2)))
+    held = store.list_runs()
+    for key in R.SORT_KEYS:
+        for descending in (True, False):
+            expected = [r.id for r in store.list_runs(sort=key, descending=descending)]
+            assert [r.id for r in R.sort_runs(held, key, descending)] == expected, (key, descending)

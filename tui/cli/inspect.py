@@ -9,7 +9,7 @@ torch.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
@@ -23,6 +23,7 @@ from lyrics_tui.tui.cli.common import (
 from lyrics_tui.tui.cli.common import (
     console as make_console,
 )
+from lyrics_tui.tui.cli.inspect_json import line_json, step_json, strip_json, word_json
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
@@ -111,38 +112,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- score ----------------------------------------------------------------------------------
-def _word_json(word, model: str) -> dict[str, Any]:
-    return {
-        "event": "word",
-        "model": model,
-        "position": word.position,
-        "word": word.text,
-        "known": word.known,
-        "line_end": word.line_end,
-        "prob": word.prob,
-        "surprisal_bits": word.surprisal_bits,
-        "rank": word.rank,
-        "top_guess": word.top_guess,
-        "top_prob": word.top_prob,
-    }
-
-
-def _line_json(score, model: str) -> dict[str, Any]:
-    return {
-        "event": "line",
-        "model": model,
-        "checkpoint": score.label,
-        "text": score.text,
-        "tokens": len(score.words),
-        "unknown": list(score.unknown),
-        "perplexity": score.perplexity,
-        "known_perplexity": score.known_perplexity,
-        "total_bits": score.total_bits,
-        "mean_bits": score.mean_bits,
-        "bits_per_char": score.bits_per_char,
-    }
-
-
 def cmd_score(args: argparse.Namespace) -> int:
     from lyrics_tui.core.inspection import compare_lines, load_subject, score_line
 
@@ -158,8 +127,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.json:
         for model, score in scores:
             for word in score.words:
-                emit(_word_json(word, model))
-            emit(_line_json(score, model))
+                emit(word_json(word, model))
+            emit(line_json(score, model))
         if comparison is not None:
             emit(
                 {
@@ -307,33 +276,6 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 
 
 # -- step -----------------------------------------------------------------------------------
-def _step_json(view) -> dict[str, Any]:
-    return {
-        "event": "step",
-        "index": view.index,
-        "context": view.context,
-        "entropy_bits": view.entropy_bits,
-        "effective_choices": view.effective_choices,
-        "final_entropy_bits": view.final_entropy_bits,
-        "survivors": view.survivors,
-        "vocab_size": view.vocab_size,
-        "shown_mass": view.shown_mass,
-        "unk_prob": view.unk_prob,
-        "hidden_norm": view.hidden.h.norm,
-        "candidates": [
-            {
-                "number": c.number,
-                "word": c.text,
-                "model_prob": c.model_prob,
-                "final_prob": c.final_prob,
-                "model_rank": c.model_rank,
-                "survives": c.survives,
-            }
-            for c in view.candidates
-        ],
-    }
-
-
 def cmd_step(args: argparse.Namespace) -> int:
     from lyrics_tui.core.inspection import StepThrough, load_subject, parse_choices
 
@@ -344,7 +286,7 @@ def cmd_step(args: argparse.Namespace) -> int:
     warn(walk.warnings)
     console = make_console()
     show = (
-        (lambda view: emit(_step_json(view)))
+        (lambda view: emit(step_json(view)))
         if args.json
         else (lambda view: _print_step(console, view))
     )
@@ -414,20 +356,6 @@ def _print_step(console, view) -> None:
 
 
 # -- hidden ---------------------------------------------------------------------------------
-def _strip_json(strip) -> dict[str, Any] | None:
-    if strip is None:
-        return None
-    return {
-        "norm": strip.norm,
-        "mean_abs": strip.mean_abs,
-        "max_abs": strip.max_abs,
-        "saturated": strip.saturated,
-        "scale": strip.scale,
-        "levels": list(strip.levels),
-        "values": list(strip.values),
-    }
-
-
 def cmd_hidden(args: argparse.Namespace) -> int:
     from lyrics_tui.core.inspection import hidden_trace, load_subject
 
@@ -445,8 +373,8 @@ def cmd_hidden(args: argparse.Namespace) -> int:
                     "word": step.text,
                     "generated": step.generated,
                     "change": step.change,
-                    "h": _strip_json(step.h),
-                    "c": _strip_json(step.c),
+                    "h": strip_json(step.h),
+                    "c": strip_json(step.c),
                 }
             )
         emit(

@@ -134,9 +134,7 @@ def listing(store: RunStore, args: argparse.Namespace) -> int:
 
 
 def _started(ts: float, this_year: int) -> str:
-    """11-30 14:03 this year, 2024-11-30 before."""
-    when = time.localtime(ts)
-    return time.strftime("%m-%d %H:%M" if when.tm_year == this_year else "%Y-%m-%d", when)
+    return fmt.started(ts, this_year)  # as the playground's Runs screen shows it
 
 
 def _model(r: RunSummary) -> str:

@@ -128,10 +128,14 @@ def take_snapshot(run: Any) -> Snapshot:
 class TrainingController:
     """Starts, pauses and stops training; holds the model trained or loaded."""
 
-    def __init__(self, post: Post, checkpoint_dir: Path, device: str = "auto") -> None:
+    def __init__(
+        self, post: Post, checkpoint_dir: Path, device: str = "auto", runs_db: str | None = None
+    ) -> None:
         self.post = post
         self.checkpoint_dir = checkpoint_dir
         self.device = device
+        self.runs_db = runs_db  # the run store every run is recorded in (None: the default)
+        self.recorder: Any = None  # the active run's core.runs_recorder.RunRecorder
         self.state = TrainingState.IDLE
         self.run: Any = None  # the TrainingRun holding the model (training or finished)
         self.opened: Any = None  # or a core.loading.OpenedModel read from a checkpoint
@@ -336,6 +340,8 @@ class TrainingController:
             run.save(last_checkpoint_path(run.out_path))
         except Exception:
             pass  # the trainer's own save at its end may still succeed
+        if self.recorder is not None:
+            self.recorder.close()  # recorded as interrupted now, not when the store next opens
 
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
@@ -354,15 +360,17 @@ class TrainingController:
             train_lines, val_lines = corpus.split(plan.train_config.val_fraction)
             if self._stop_requested:
                 return
+            out = self.checkpoint_dir / f"{safe_stem(corpus.path)}.pt"
+            recorder = self._recorder(run_id, plan, corpus, out, continued)
             run = TrainingRun(
                 train_lines,
                 val_lines,
                 plan.model_config,
                 plan.train_config,
-                out_path=self.checkpoint_dir / f"{safe_stem(corpus.path)}.pt",
+                out_path=out,
                 resume=resume,
                 device=device,
-                sink=lambda event: self._sink(run_id, event),
+                sink=recorder,
                 corpus_name=corpus.path,
             )
             self.active_run = run
@@ -370,7 +378,8 @@ class TrainingController:
             self.post(RunReady(run_id, run, tuple(run.history), note))
             if self._stop_requested:
                 run.stop()
-            finished = run.run()
+            with recorder:  # a run ended by an exception is recorded as failed
+                finished = run.run()
             if finished.message:
                 failed = finished.reason in ("diverged", "failed")
                 self.post(Problem(finished.message, "error" if failed else "warning"))
@@ -381,6 +390,36 @@ class TrainingController:
         finally:
             self.active_run = None
             self.post(RunEnded(run_id))
+
+    def _recorder(
+        self, run_id: int, plan: TrainingPlan, corpus: Any, out: Path, continued: Any
+    ) -> Any:
+        """The trainer's sink: the run recorded in the run store (as `lyrics-tui train` does),
+        then reported. A store that cannot be used is one warning; training goes on."""
+        from lyrics_tui.core.paths import last_checkpoint_path
+        from lyrics_tui.core.runs_recorder import record_run
+
+        resumed = continued  # the checkpoint continued: a file, or the state a run saved last
+        if continued is not None and not isinstance(continued, str):
+            last = last_checkpoint_path(continued.out_path) if continued.out_path else None
+            resumed = str(last) if last is not None and last.exists() else None
+        self.recorder = record_run(
+            lambda event: self._sink(run_id, event),
+            corpus=corpus,
+            preset=plan.request.preset,
+            model_config=plan.model_config,
+            train_config=plan.train_config,
+            out_path=out,
+            resumed_from=resumed,
+            launcher="playground",
+            db=self.runs_db,
+            warn=self._store_problem,
+        )
+        return self.recorder
+
+    def _store_problem(self, text: str) -> None:
+        """The recorder's one warning, from the trainer thread: posted, shown by the App."""
+        self.post(Problem(text, "warning"))
 
     @staticmethod
     def _checkpoint_of(continued: Any) -> Any:

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from textual.markup import escape
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
@@ -18,13 +19,46 @@ class Series:
     name: str  # the legend's label
     points: tuple[tuple[int, float], ...]  # (epoch, loss in nats per token)
     marker: str = "hd"  # plotext's marker: the lines differ without colour too
+    color: tuple[int, int, int] | None = None  # None: plotext's next colour
+
+
+# The model's own train and val lines: textual-plotext's first two colours (blue, green).
+TRAIN_COLOR, VAL_COLOR = (0, 130, 200), (60, 180, 75)
+# Other runs' curves (marked in the Runs screen): one colour and marker per slot.
+OVERLAY_COLORS = (
+    (230, 25, 75),
+    (255, 225, 25),
+    (245, 130, 48),
+    (240, 50, 230),
+    (70, 240, 240),
+    (170, 110, 40),
+)
+OVERLAY_MARKERS = ("+", "*", "o", "#", "%", "@")
 
 
 def history_series(rows: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> tuple[Series, ...]:
     """A model's train and validation loss from its history (one row per finished epoch)."""
     train = tuple((r["epoch"], r["train_loss"]) for r in rows)
     val = tuple((r["epoch"], r["val_loss"]) for r in rows if r.get("val_loss") is not None)
-    return Series("train", train, "hd"), Series("val", val, "x")
+    return Series("train", train, "hd", TRAIN_COLOR), Series("val", val, "x", VAL_COLOR)
+
+
+def overlay_series(overlays: tuple[Any, ...]) -> tuple[Series, ...]:
+    """Marked runs' validation curves (tui.controllers.runs.Overlay: label, points, slot)."""
+    return tuple(
+        Series(o.label, o.points, OVERLAY_MARKERS[o.slot], OVERLAY_COLORS[o.slot]) for o in overlays
+    )
+
+
+def legend(series: tuple[Series, ...]) -> str:
+    """The series' markers and names as Textual markup, for a legend outside the plot."""
+    out = []
+    for s in series:
+        glyph = "▞▞" if s.marker == "hd" else s.marker * 2
+        colour = f"rgb({s.color[0]},{s.color[1]},{s.color[2]})" if s.color else ""
+        mark = f"[{colour}]{glyph}[/]" if colour else glyph
+        out.append(f"{mark} {escape(s.name)}")
+    return "  ".join(out)
 
 
 class LossPlot(PlotextPlot):
@@ -32,6 +66,7 @@ class LossPlot(PlotextPlot):
     other runs' validation curves can be laid over them)."""
 
     series: reactive[tuple[Series, ...]] = reactive((), init=False)
+    legend_inside = True  # False: the names are shown elsewhere (the plot is small)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -55,6 +90,10 @@ class LossPlot(PlotextPlot):
             plt.ylim(0, 10)
         for s in drawn:
             plt.plot(
-                [e for e, _ in s.points], [v for _, v in s.points], label=s.name, marker=s.marker
+                [e for e, _ in s.points],
+                [v for _, v in s.points],
+                label=s.name if self.legend_inside else None,
+                marker=s.marker,
+                color=s.color,
             )
         self.refresh()

@@ -15,6 +15,7 @@ from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.widgets.progress_row import Progress, ProgressRow
 
 TABLE_HEADER = " ep  train    val     ppl tok/s  time"
+TITLE = "Training · loss per epoch (nats/token)"
 PROGRESS_EVERY_S = 0.25  # the progress line is redrawn at most this often during an epoch
 
 
@@ -31,6 +32,7 @@ class TrainingPanel(Vertical):
     """Shows a model's history (one row per finished epoch) and what a run reports."""
 
     history: reactive[tuple[dict[str, Any], ...]] = reactive((), init=False)
+    overlays: reactive[tuple[Any, ...]] = reactive((), init=False)  # marked runs' curves
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -48,16 +50,16 @@ class TrainingPanel(Vertical):
         yield ProgressRow(id="progress-row")
 
     def on_mount(self) -> None:
-        self.border_title = "Training · loss per epoch (nats/token)"
+        self.border_title = TITLE
         self.query_one("#epoch-scroll").can_focus = True
 
     async def mount_plot(self) -> None:
         if self.plot is not None:
             return
-        from lyrics_tui.tui.widgets.loss_plot import LossPlot, history_series
+        from lyrics_tui.tui.widgets.loss_plot import LossPlot
 
         self.plot = LossPlot(id="loss-plot")
-        self.plot.series = history_series(self.history)
+        self._plot_series()
         slot = self.query_one("#loss-plot-slot")
         await self.query_one("#train-top").mount(self.plot, before=slot)
         await slot.remove()
@@ -66,10 +68,24 @@ class TrainingPanel(Vertical):
         self.query_one("#epoch-table", Static).update("\n".join(epoch_row(r) for r in rows))
         scroll = self.query_one("#epoch-scroll", VerticalScroll)
         self.call_after_refresh(scroll.scroll_end, animate=False)
-        if self.plot is not None:
-            from lyrics_tui.tui.widgets.loss_plot import history_series
+        self._plot_series()
 
-            self.plot.series = history_series(rows)
+    def watch_overlays(self) -> None:
+        self._plot_series()
+
+    def _plot_series(self) -> None:
+        """The model's own train and val loss, then the marked runs' validation loss; with
+        those the legend moves to the title, where it hides no part of a small plot."""
+        if self.plot is not None:
+            from lyrics_tui.tui.widgets.loss_plot import history_series, legend, overlay_series
+
+            own, others = history_series(self.history), overlay_series(self.overlays)
+            if self.plot.legend_inside != (not others):
+                self.plot.legend_inside = not others
+                self.plot.redraw()
+            self.plot.series = own + others
+            shown = tuple(s for s in own if s.points) + others
+            self.border_title = f"Loss · {legend(shown)}" if others else TITLE
 
     def show_progress(self, progress: Progress) -> None:
         self.query_one(ProgressRow).progress = progress

@@ -1,0 +1,79 @@
+"""What the inspect commands print with --json: one object per word, line, step or hidden
+state (core/inspection.py's results, field by field)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def word_json(word, model: str) -> dict[str, Any]:
+    return {
+        "event": "word",
+        "model": model,
+        "position": word.position,
+        "word": word.text,
+        "known": word.known,
+        "line_end": word.line_end,
+        "prob": word.prob,
+        "surprisal_bits": word.surprisal_bits,
+        "rank": word.rank,
+        "top_guess": word.top_guess,
+        "top_prob": word.top_prob,
+    }
+
+
+def line_json(score, model: str) -> dict[str, Any]:
+    return {
+        "event": "line",
+        "model": model,
+        "checkpoint": score.label,
+        "text": score.text,
+        "tokens": len(score.words),
+        "unknown": list(score.unknown),
+        "perplexity": score.perplexity,
+        "known_perplexity": score.known_perplexity,
+        "total_bits": score.total_bits,
+        "mean_bits": score.mean_bits,
+        "bits_per_char": score.bits_per_char,
+    }
+
+
+def step_json(view) -> dict[str, Any]:
+    return {
+        "event": "step",
+        "index": view.index,
+        "context": view.context,
+        "entropy_bits": view.entropy_bits,
+        "effective_choices": view.effective_choices,
+        "final_entropy_bits": view.final_entropy_bits,
+        "survivors": view.survivors,
+        "vocab_size": view.vocab_size,
+        "shown_mass": view.shown_mass,
+        "unk_prob": view.unk_prob,
+        "hidden_norm": view.hidden.h.norm,
+        "candidates": [
+            {
+                "number": c.number,
+                "word": c.text,
+                "model_prob": c.model_prob,
+                "final_prob": c.final_prob,
+                "model_rank": c.model_rank,
+                "survives": c.survives,
+            }
+            for c in view.candidates
+        ],
+    }
+
+
+def strip_json(strip) -> dict[str, Any] | None:
+    if strip is None:
+        return None
+    return {
+        "norm": strip.norm,
+        "mean_abs": strip.mean_abs,
+        "max_abs": strip.max_abs,
+        "saturated": strip.saturated,
+        "scale": strip.scale,
+        "levels": list(strip.levels),
+        "values": list(strip.values),
+    }
