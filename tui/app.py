@@ -105,10 +105,10 @@ class PlaygroundApp(App[int]):
         """What the first frame need not wait for: jieba, the checkpoint, the plot, the form."""
         self.first_frame_at = time.perf_counter()
         self.generation.warm_up("word")
-        newest = list_checkpoints(self.checkpoint_dir) if self.open_newest else []
-        first = self.checkpoint_arg or (str(newest[0]) if newest else None)
-        if first:
-            self.files.load(first, adopt_corpus=not self.corpus_given)
+        if self.checkpoint_arg:
+            self.files.load(self.checkpoint_arg, adopt_corpus=not self.corpus_given)
+        elif self.open_newest:  # the newest best; a file that cannot be read is passed over
+            self.files.load_startup(adopt_corpus=not self.corpus_given)
         self.main.show_sampler(None)  # imports core.sampling, and numpy with it
         if not Path(self.corpus).expanduser().exists():
             self.error(f"{self.corpus}: no such file (set the corpus in Settings, o)")
@@ -139,6 +139,9 @@ class PlaygroundApp(App[int]):
                     self._show_generation(report)
             case checkpoints.CheckpointLoaded() as loaded:
                 self._show_loaded(loaded)
+            case checkpoints.LoadEnded() as ended:
+                for then in self.files.receive(ended):
+                    then()  # e.g. a t pressed while the model was being read
             case checkpoints.ModelSaved(path=path):
                 self.training.saved()
                 self._refresh()
@@ -196,6 +199,10 @@ class PlaygroundApp(App[int]):
     def action_train(self) -> None:
         if self.training.state.active:
             self.notify("training is already running", severity="warning")
+            return
+        if self.files.loading:  # t continues the model being read, so it waits for it
+            self.files.when_loaded(self.action_train)
+            self.notify("t: a checkpoint is being opened; training starts once it is read")
             return
         try:
             plan = self.training.plan(self._training_request())
