@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import sys
@@ -41,11 +42,19 @@ def run_app(app: Any) -> int:
     terminal is restored, checkpoints are written atomically and the last finished epoch was
     saved on quit, so there is nothing left to flush but stdout and stderr.
     """
+    from lyrics_tui.tui.signals import PlaygroundSignals
+
     loop = asyncio.new_event_loop()
-    app.run(loop=loop)
-    code = app.return_code or 0
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # SIGHUP, SIGTERM: stop the run, save it, exit 129, 143
+    with PlaygroundSignals(app, loop) as stopping:
+        try:
+            app.run(loop=loop)
+        finally:
+            stopping.finish()
+    code = stopping.exit_code or app.return_code or 0
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a terminal that went away
+            stream.flush()
     os._exit(code)
 
 
