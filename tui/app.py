@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from lyrics_tui.core import tuning
-from lyrics_tui.core.corpus import BUNDLED_CORPUS
+from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.events import BatchFinished, TrainingFinished
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
@@ -73,7 +73,7 @@ class PlaygroundApp(App[int]):
         open_newest: bool = True,
     ) -> None:
         super().__init__()
-        self.corpus = str(corpus) if corpus else fmt.path(BUNDLED_CORPUS)
+        self.corpus = str(corpus) if corpus else DEFAULT_CORPUS  # a bundled name or a path
         self.corpus_given = corpus is not None  # --corpus wins over a checkpoint opened at launch
         self.checkpoint_arg = str(checkpoint) if checkpoint else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir()
@@ -110,7 +110,7 @@ class PlaygroundApp(App[int]):
         elif self.open_newest:  # the newest best; a file that cannot be read is passed over
             self.files.load_startup(adopt_corpus=not self.corpus_given)
         self.main.show_sampler(None)  # imports core.sampling, and numpy with it
-        if not Path(self.corpus).expanduser().exists():
+        if not training.corpus_file(self.corpus).exists():
             self.error(f"{self.corpus}: no such file (set the corpus in Settings, o)")
         await self.main.panel.mount_plot()
         await self.main.settings.fill()

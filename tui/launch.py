@@ -20,7 +20,8 @@ def run_playground(args: Any) -> int:
     from lyrics_tui.core.corpus import corpus_path
 
     corpus = getattr(args, "corpus", None)
-    corpus = str(corpus_path(corpus)) if corpus else None  # a bundled name becomes its file
+    if corpus:
+        corpus_path(corpus)  # a name that is neither a bundled corpus nor a file: one line
     tuning.for_training()
     from lyrics_tui.tui.app import PlaygroundApp
 
@@ -69,7 +70,7 @@ def serve(args: Any) -> int:
             file=sys.stderr,
         )
         return 2
-    from lyrics_tui.core.corpus import corpus_path
+    from lyrics_tui.core.corpus import BUNDLED, corpus_path
 
     token = getattr(args, "token", None)
     if token is None and not getattr(args, "no_token", False):
@@ -80,7 +81,8 @@ def serve(args: Any) -> int:
         return 2
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
-        command += ["--corpus", str(corpus_path(args.corpus).expanduser().resolve())]
+        path = corpus_path(args.corpus)
+        command += ["--corpus", args.corpus if args.corpus in BUNDLED else str(path.resolve())]
     for option in ("checkpoint", "checkpoint_dir"):
         if getattr(args, option, None):
             flag = "--" + option.replace("_", "-")

@@ -153,11 +153,13 @@ class TrainingController:
 
     # -- what t does -----------------------------------------------------------------------
     def plan(self, request: TrainingRequest) -> TrainingPlan:
-        """What t does now; SettingsError when the settings (or the continuation) do not hold."""
-        from lyrics_tui.core.config import resolve_settings
+        """What t does now; SettingsError when the settings (or the continuation) do not hold,
+        CorpusError for a name that is neither a bundled corpus nor a file."""
+        from lyrics_tui.core.corpus import corpus_path, corpus_settings
 
-        model, train = resolve_settings(
-            request.preset, request.model_overrides, request.train_overrides
+        corpus_path(request.corpus)
+        model, train = corpus_settings(  # a bundled corpus's own settings: as the CLI's
+            request.corpus, request.preset, request.model_overrides, request.train_overrides
         )
         held = self._held_checkpoint()
         if held is None:
@@ -340,10 +342,10 @@ class TrainingController:
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
         try:
-            from lyrics_tui.core.corpus import read_corpus
+            from lyrics_tui.core.corpus import corpus_path, read_corpus
             from lyrics_tui.core.paths import safe_stem
 
-            corpus = read_corpus(Path(plan.request.corpus).expanduser())
+            corpus = read_corpus(corpus_path(plan.request.corpus).expanduser())
             if self._stop_requested:
                 return
             from lyrics_tui.core.device import resolve_device
@@ -408,9 +410,21 @@ class TrainingController:
 
 
 def same_corpus(a: str, b: str) -> bool:
-    """Whether two corpus paths name the same file (by file name when one cannot be found)."""
-    first, second = Path(a).expanduser(), Path(b).expanduser()
+    """Whether two corpora (paths or bundled names) are the same file (by file name when one
+    cannot be found)."""
+    first, second = corpus_file(a), corpus_file(b)
     try:
         return first.samefile(second)
     except OSError:
         return first.name == second.name
+
+
+def corpus_file(spec: str) -> Path:
+    """The file a corpus name or path stands for (the text itself when it names neither)."""
+    from lyrics_tui.core.corpus import corpus_path
+    from lyrics_tui.core.errors import CorpusError
+
+    try:
+        return corpus_path(spec).expanduser()
+    except CorpusError:
+        return Path(spec).expanduser()

@@ -16,7 +16,7 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Input
 
-from lyrics_tui.core.corpus import BUNDLED_CORPUS
+from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers.generation import GenerationController
 from lyrics_tui.tui.controllers.training import TrainingController, TrainingPlan, TrainingState
@@ -95,8 +95,8 @@ class MainScreen(Screen[None]):
     # -- showing the controllers' state -------------------------------------------------------
     @property
     def corpus(self) -> str:
-        """The corpus t trains on: the form's (the bundled one when blank)."""
-        return self.settings.corpus or str(BUNDLED_CORPUS)
+        """The corpus t trains on: the form's (the default bundled one when blank)."""
+        return self.settings.corpus or DEFAULT_CORPUS
 
     def show_state(
         self,
