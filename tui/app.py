@@ -71,6 +71,7 @@ class PlaygroundApp(App[int]):
         temperature: float = 0.8,
         device: str = "auto",
         open_newest: bool = True,
+        demo: Any = None,
     ) -> None:
         super().__init__()
         self.corpus = str(corpus) if corpus else DEFAULT_CORPUS  # a bundled name or a path
@@ -78,6 +79,7 @@ class PlaygroundApp(App[int]):
         self.checkpoint_arg = str(checkpoint) if checkpoint else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir()
         self.open_newest = open_newest
+        self.demo = demo  # a driver started after the first frame (tui/screens/demo.py)
         form = SettingsForm(self.corpus, preset, model_overrides, train_overrides, sampler)
         self.main = MainScreen(form, temperature)
         self.training = training.TrainingController(self.report, self.checkpoint_dir, device)
@@ -115,6 +117,8 @@ class PlaygroundApp(App[int]):
         await self.main.panel.mount_plot()
         await self.main.settings.fill()
         self.call_after_refresh(setattr, self, "ready", True)
+        if self.demo is not None:
+            self.demo.start(self)
 
     def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
         """As App.notify, but plain text by default: paths and <unk> are not markup."""

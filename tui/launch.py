@@ -13,8 +13,9 @@ from typing import Any
 from lyrics_tui.core import tuning
 
 
-def run_playground(args: Any) -> int:
-    """Open the playground (or serve it with --serve)."""
+def run_playground(args: Any, demo: Any = None) -> int:
+    """Open the playground (or serve it with --serve); `demo`: its hands-free demo's options
+    (tui/controllers/demo.py DemoOptions)."""
     if getattr(args, "serve", False):
         return serve(args)
     from lyrics_tui.core.corpus import corpus_path
@@ -25,11 +26,17 @@ def run_playground(args: Any) -> int:
     tuning.for_training()
     from lyrics_tui.tui.app import PlaygroundApp
 
+    driver = None
+    if demo is not None:
+        from lyrics_tui.tui.screens.demo import DemoDriver
+
+        driver = DemoDriver(demo)
     app = PlaygroundApp(
         corpus=corpus,
         checkpoint=getattr(args, "checkpoint", None),
         device=getattr(args, "device", "auto") or "auto",
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
+        demo=driver,
     )
     return run_app(app)
 
@@ -59,9 +66,10 @@ def run_app(app: Any) -> int:
     os._exit(code)
 
 
-def serve(args: Any) -> int:
+def serve(args: Any, tail: list[str] | None = None) -> int:
     """Serve the same app to a browser with textual-serve (one app process per page), to those
-    who hold the address printed at start (its token: tui/serving.py)."""
+    who hold the address printed at start (its token: tui/serving.py); `tail`: a command and
+    its flags for each page (the demo's)."""
     try:
         from lyrics_tui.tui import serving
     except ImportError:
@@ -89,6 +97,7 @@ def serve(args: Any) -> int:
             command += [flag, str(Path(getattr(args, option)).expanduser().resolve())]
     if getattr(args, "device", None):
         command += ["--device", args.device]
+    command += tail or []
     host = getattr(args, "host", None) or "127.0.0.1"
     return serving.serve(
         shlex.join(command), host=host, port=getattr(args, "port", 8000), token=token

@@ -323,6 +323,13 @@ class SettingsForm(VerticalScroll):
             train[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
         return str(preset), self._untie(str(preset), model), train
 
+    def pass_through(self, **values: Any) -> dict[str, Any]:
+        """Set training settings the form has no field for (None: unset), as if given at
+        launch (a driver's, e.g. the demo's time budget); the values they replace."""
+        before = {name: self._train_values.get(name) for name in values}
+        self._train_values.update(values)
+        return before
+
     def _hidden_train(self) -> dict[str, Any]:
         """Training settings given at launch that the form has no field for (threads,
         precision, ...): they pass through unchanged."""
