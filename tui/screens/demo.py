@@ -43,9 +43,10 @@ def candidates_text(song: Song, width: int) -> Text:
         shown = shown or picked
         label = c.label + " " * max(0, WORD_CELLS - cell_len(c.label))
         bar = BAR * max(1 if c.final_prob > 0 else 0, round(bar_cells * c.final_prob / top))
-        line = f"{c.number:>2} {label} {bar:<{bar_cells}} {fmt.prob(c.final_prob):>6}"
-        text.append(line, style="bold reverse" if picked else "" if c.survives else "dim")
-        text.append(" ◀\n" if picked else "\n")
+        style = "bold" if picked else "" if c.survives else "dim"
+        text.append(f"{c.number:>2} {label}", style=f"{style} reverse" if picked else style)
+        text.append(f" {bar:<{bar_cells}} {fmt.prob(c.final_prob):>6}", style=style)
+        text.append(" ◀\n" if picked else "\n", style=style)
     if not shown:  # sampled from beyond the rows shown
         text.append(f"picked: {chosen.label} (rank {chosen.model_rank:,})", style="bold reverse")
     return text
@@ -178,9 +179,10 @@ class DemoDriver:
             else "demo: writing songs with the model held (any key stops them)",
             timeout=8,
         )
-        self._timer = app.set_interval(max(self.options.pace_s, 0.01), self._tick)
+        self._timer = app.set_interval(max(self.options.pace_s, 0.01), self.tick)
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """One step of the demo (the timer's), and what it shows."""
         controller = self.controller
         assert controller is not None
         changed = controller.tick()
@@ -194,6 +196,10 @@ class DemoDriver:
             self.app.push_screen(self.screen, self._closed)
         elif changed and self.screen is not None and self.screen.is_current:
             self.screen.show()
+
+    def stop(self) -> None:
+        """End the demo where it is (its screen stays until a key)."""
+        self._end("")
 
     def _closed(self, _: Any) -> None:
         self._end("demo stopped: the playground is yours (/ then Enter writes, q quits)")
