@@ -193,6 +193,7 @@ class DemoDriver:
             subject = controller.subject
             model = fmt.model_shape(subject.stepper.config, len(subject.vocab))
             self.screen = DemoScreen(controller, fmt.path(self.app.main.corpus), model)
+            self.app.clear_notifications()  # the training's: the songs need the room
             self.app.push_screen(self.screen, self._closed)
         elif changed and self.screen is not None and self.screen.is_current:
             self.screen.show()
