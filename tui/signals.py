@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -158,7 +159,7 @@ class PlaygroundSignals:
         self.app.training.stop()
         self.app.generation.stop()
         with contextlib.suppress(RuntimeError):  # the loop has closed: the app has ended
-            self.loop.call_soon_threadsafe(self.app.exit, exit_code(signum))
+            self.loop.call_soon_threadsafe(partial(self.app.exit, return_code=exit_code(signum)))
         threading.Thread(target=self._watchdog, name="lyrics-signal", daemon=True).start()
 
     def _watchdog(self) -> None:
