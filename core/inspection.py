@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -98,11 +98,14 @@ class Subject:
         return self.stepper.config.hidden
 
 
-def load_subject(path: str | Path | None = None) -> Subject:
-    """A checkpoint read with numpy only (fast, no torch). None: the newest in checkpoints/."""
+def load_subject(
+    path: str | Path | None = None, on_note: Callable[[str], object] | None = None
+) -> Subject:
+    """A checkpoint read with numpy only (fast, no torch). None: the one start-up opens from
+    checkpoints/ (core.loading.open_startup_model; `on_note` hears of files passed over)."""
     from lyrics_tui.core.loading import open_checkpoint
 
-    opened = open_checkpoint(path)
+    opened = open_checkpoint(path, on_note=on_note)
     return Subject(opened.stepper, opened.vocab, opened.tokenizer, label=opened.path)
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lyrics_tui.core.checkpoint import Checkpoint, weights_mismatch
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.paths import list_checkpoints, newest_checkpoint, resume_target
+from lyrics_tui.core.paths import list_checkpoints, resume_target
 from lyrics_tui.core.sampling import Sampler
 from lyrics_tui.core.steppers import NumpyStepper, Stepper
 from lyrics_tui.core.tokens import Tokenizer
@@ -49,17 +50,27 @@ def numpy_stepper(checkpoint: Checkpoint) -> NumpyStepper:
 
 
 def open_checkpoint(
-    path: str | Path | None = None, device: str = "cpu", folder: Path | None = None
+    path: str | Path | None = None,
+    device: str = "cpu",
+    folder: Path | None = None,
+    on_note: Callable[[str], object] | None = None,
 ) -> OpenedModel:
-    """Read a checkpoint for generation. None: the newest in `folder` (default checkpoints/).
+    """Read a checkpoint for generation. None: the one start-up opens in `folder` (default
+    checkpoints/; open_startup_model), `on_note` told of each file passed over.
 
     On "cpu" the weights are read with numpy alone (no torch import: the fast start, and at
     batch size 1 faster than torch); any other device runs torch there.
     """
     if path is None:
-        path = newest_checkpoint(folder)
-        if path is None:
+        startup = open_startup_model(folder, device)
+        if startup.opened is None:
+            if startup.notes:
+                raise LyricsError("no checkpoint could be read: " + "; ".join(startup.notes))
             raise LyricsError(NO_CHECKPOINT)
+        for note in startup.notes:
+            if on_note is not None:
+                on_note(note)
+        return startup.opened
     name = str(Path(path).expanduser())
     if device == "cpu":
         from lyrics_tui.core.fastload import read_checkpoint

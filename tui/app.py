@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from lyrics_tui.core import tuning
-from lyrics_tui.core.corpus import BUNDLED_CORPUS
+from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.events import BatchFinished, TrainingFinished
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
@@ -72,13 +72,15 @@ class PlaygroundApp(App[int]):
         device: str = "auto",
         open_newest: bool = True,
         runs_db: str | None = None,
+        demo: Any = None,
     ) -> None:
         super().__init__()
-        self.corpus = str(corpus) if corpus else fmt.path(BUNDLED_CORPUS)
+        self.corpus = str(corpus) if corpus else DEFAULT_CORPUS  # a bundled name or a path
         self.corpus_given = corpus is not None  # --corpus wins over a checkpoint opened at launch
         self.checkpoint_arg = str(checkpoint) if checkpoint else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir()
         self.open_newest = open_newest
+        self.demo = demo  # a driver started after the first frame (tui/screens/demo.py)
         form = SettingsForm(self.corpus, preset, model_overrides, train_overrides, sampler)
         self.main = MainScreen(form, temperature)
         self.training = training.TrainingController(
@@ -90,7 +92,6 @@ class PlaygroundApp(App[int]):
         self.first_frame_at: float | None = None
         self.ready = False  # True once the parts mounted after the first frame are there
         self._output_pending = False
-        self._reset_armed_at = 0.0
         self._quitting = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -109,16 +110,18 @@ class PlaygroundApp(App[int]):
         """What the first frame need not wait for: jieba, the checkpoint, the plot, the form."""
         self.first_frame_at = time.perf_counter()
         self.generation.warm_up("word")
-        newest = list_checkpoints(self.checkpoint_dir) if self.open_newest else []
-        first = self.checkpoint_arg or (str(newest[0]) if newest else None)
-        if first:
-            self.files.load(first, adopt_corpus=not self.corpus_given)
+        if self.checkpoint_arg:
+            self.files.load(self.checkpoint_arg, adopt_corpus=not self.corpus_given)
+        elif self.open_newest:  # the newest best; a file that cannot be read is passed over
+            self.files.load_startup(adopt_corpus=not self.corpus_given)
         self.main.show_sampler(None)  # imports core.sampling, and numpy with it
-        if not Path(self.corpus).expanduser().exists():
+        if not training.corpus_file(self.corpus).exists():
             self.error(f"{self.corpus}: no such file (set the corpus in Settings, o)")
         await self.main.panel.mount_plot()
         await self.main.settings.fill()
         self.call_after_refresh(setattr, self, "ready", True)
+        if self.demo is not None:
+            self.demo.start(self)
 
     def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
         """As App.notify, but plain text by default: paths and <unk> are not markup."""
@@ -143,6 +146,9 @@ class PlaygroundApp(App[int]):
                     self._show_generation(report)
             case checkpoints.CheckpointLoaded() as loaded:
                 self._show_loaded(loaded)
+            case checkpoints.LoadEnded() as ended:
+                for then in self.files.receive(ended):
+                    then()  # e.g. a t pressed while the model was being read
             case checkpoints.ModelSaved(path=path):
                 self.training.saved()
                 self._refresh()
@@ -158,7 +164,7 @@ class PlaygroundApp(App[int]):
         plan, why_not = None, ""
         if self.training.has_model and not self.training.state.active:
             try:
-                plan = self.training.plan(self._training_request())
+                plan = self.training.plan(self.main.training_request())
             except LyricsError as exc:
                 why_not = str(exc)  # e.g. a total of epochs the model already has
         self.main.show_state(self.training, self.generation, plan, why_not)
@@ -196,16 +202,16 @@ class PlaygroundApp(App[int]):
         yield from super().get_system_commands(screen)
 
     # -- training --------------------------------------------------------------------------
-    def _training_request(self) -> training.TrainingRequest:
-        preset, model, train = self.main.settings.read_training()
-        return training.TrainingRequest(self.main.corpus, preset, model, train)
-
     def action_train(self) -> None:
         if self.training.state.active:
             self.notify("training is already running", severity="warning")
             return
+        if self.files.loading:  # t continues the model being read, so it waits for it
+            self.files.when_loaded(self.action_train)
+            self.notify("t: a checkpoint is being opened; training starts once it is read")
+            return
         try:
-            plan = self.training.plan(self._training_request())
+            plan = self.training.plan(self.main.training_request())
         except LyricsError as exc:
             self.error(str(exc))
             return
@@ -275,11 +281,7 @@ class PlaygroundApp(App[int]):
         ck = loaded.opened.checkpoint
         self.training.adopt(loaded.opened)
         self.generation.warm_tokenizers.add(ck.train_config.tokenizer)  # loaded with it
-        settings = self.main.settings
-        found = bool(ck.corpus) and Path(ck.corpus).expanduser().is_file()
-        if loaded.adopt_corpus and found and not training.same_corpus(ck.corpus, settings.corpus):
-            settings.set_corpus(ck.corpus)  # t continues this model: show its corpus
-        self.main.panel.border_subtitle = f"loaded {fmt.path(ck.path)}"
+        self.main.show_loaded(ck, loaded.adopt_corpus)
         self._refresh()
         self.notify(
             f"loaded {Path(ck.path).name}: epoch {ck.epoch}, val ppl {fmt.ppl(ck.val_ppl)}, "
@@ -290,9 +292,7 @@ class PlaygroundApp(App[int]):
         if self.training.state.active:
             self.notify("stop training first (x)", severity="warning")
             return
-        now = time.monotonic()
-        if self.training.dirty and now - self._reset_armed_at > 3.0:
-            self._reset_armed_at = now
+        if not self.training.may_forget(time.monotonic()):
             self.notify(
                 "the trained model is not saved: press R again to discard it (s saves it)",
                 severity="warning",
@@ -325,11 +325,8 @@ class PlaygroundApp(App[int]):
             return
         g = self.generation
         try:
-            form = self.main.settings.read_sampler()
-            seed = g.seed if same_seed and g.seed is not None else form.settings.seed
-            temperature = self.main.prompt_pane.temperature
-            settings = replace(form.settings, temperature=temperature, seed=seed)
-            started = g.start(prompt, settings, form.pace_ms / 1000.0, self.training.weights)
+            settings, pace_s = self.main.generation_settings(g.seed if same_seed else None)
+            started = g.start(prompt, settings, pace_s, self.training.weights)
         except LyricsError as exc:
             self.error(str(exc))
             return
@@ -378,18 +375,20 @@ class PlaygroundApp(App[int]):
         else:
             self.query_one("#output-scroll").focus()
 
+    def _output(self, verb: str) -> str:
+        """The prompt and what was generated; a warning when there is nothing to `verb` yet."""
+        if not self.generation.text:
+            self.notify(f"nothing to {verb} yet", severity="warning")
+        return self.generation.text
+
     def action_copy(self) -> None:
-        text = self.generation.text
-        if not text:
-            self.notify("nothing to copy yet", severity="warning")
+        if not (text := self._output("copy")):
             return
         self.copy_to_clipboard(text)
         self.notify(f"copied {len(text)} characters (OSC 52: your terminal's clipboard)")
 
     def action_write(self) -> None:
-        text = self.generation.text
-        if not text:
-            self.notify("nothing to write yet", severity="warning")
+        if not (text := self._output("write")):
             return
         from lyrics_tui.tui.screens.write import WriteScreen
 
@@ -408,12 +407,9 @@ class PlaygroundApp(App[int]):
 
     def action_inspect(self) -> None:
         """The inspection screen over the model held now, with the sampler's settings."""
-        from lyrics_tui.core.sampling import SamplerSettings
         from lyrics_tui.tui.screens.inspect import InspectScreen
 
-        form, temperature = self.main.sampler_form(), self.main.prompt_pane.temperature
-        settings = SamplerSettings(temperature, form.top_k, form.top_p, seed=form.seed)
-        folder = self.checkpoint_dir
+        settings, folder = self.main.inspect_settings(), self.checkpoint_dir
         self.push_screen(InspectScreen(self.training.subject, settings, checkpoint_folder=folder))
 
     def action_runs(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
 import sys
@@ -12,23 +13,31 @@ from typing import Any
 from lyrics_tui.core import tuning
 
 
-def run_playground(args: Any) -> int:
-    """Open the playground (or serve it with --serve)."""
+def run_playground(args: Any, demo: Any = None) -> int:
+    """Open the playground (or serve it with --serve); `demo`: its hands-free demo's options
+    (tui/controllers/demo.py DemoOptions)."""
     if getattr(args, "serve", False):
         return serve(args)
     from lyrics_tui.core.corpus import corpus_path
 
     corpus = getattr(args, "corpus", None)
-    corpus = str(corpus_path(corpus)) if corpus else None  # a bundled name becomes its file
+    if corpus:
+        corpus_path(corpus)  # a name that is neither a bundled corpus nor a file: one line
     tuning.for_training()
     from lyrics_tui.tui.app import PlaygroundApp
 
+    driver = None
+    if demo is not None:
+        from lyrics_tui.tui.screens.demo import DemoDriver
+
+        driver = DemoDriver(demo)
     app = PlaygroundApp(
         corpus=corpus,
         checkpoint=getattr(args, "checkpoint", None),
         device=getattr(args, "device", "auto") or "auto",
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
         runs_db=getattr(args, "runs_db", None),
+        demo=driver,
     )
     return run_app(app)
 
@@ -42,17 +51,26 @@ def run_app(app: Any) -> int:
     terminal is restored, checkpoints are written atomically and the last finished epoch was
     saved on quit, so there is nothing left to flush but stdout and stderr.
     """
+    from lyrics_tui.tui.signals import PlaygroundSignals
+
     loop = asyncio.new_event_loop()
-    app.run(loop=loop)
-    code = app.return_code or 0
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # SIGHUP, SIGTERM: stop the run, save it, exit 129, 143
+    with PlaygroundSignals(app, loop) as stopping:
+        try:
+            app.run(loop=loop)
+        finally:
+            stopping.finish()
+    code = stopping.exit_code or app.return_code or 0
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # a terminal that went away
+            stream.flush()
     os._exit(code)
 
 
-def serve(args: Any) -> int:
+def serve(args: Any, tail: list[str] | None = None) -> int:
     """Serve the same app to a browser with textual-serve (one app process per page), to those
-    who hold the address printed at start (its token: tui/serving.py)."""
+    who hold the address printed at start (its token: tui/serving.py); `tail`: a command and
+    its flags for each page (the demo's)."""
     try:
         from lyrics_tui.tui import serving
     except ImportError:
@@ -61,7 +79,7 @@ def serve(args: Any) -> int:
             file=sys.stderr,
         )
         return 2
-    from lyrics_tui.core.corpus import corpus_path
+    from lyrics_tui.core.corpus import BUNDLED, corpus_path
 
     token = getattr(args, "token", None)
     if token is None and not getattr(args, "no_token", False):
@@ -72,13 +90,15 @@ def serve(args: Any) -> int:
         return 2
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
-        command += ["--corpus", str(corpus_path(args.corpus).expanduser().resolve())]
+        path = corpus_path(args.corpus)
+        command += ["--corpus", args.corpus if args.corpus in BUNDLED else str(path.resolve())]
     for option in ("checkpoint", "checkpoint_dir", "runs_db"):
         if getattr(args, option, None):
             flag = "--" + option.replace("_", "-")
             command += [flag, str(Path(getattr(args, option)).expanduser().resolve())]
     if getattr(args, "device", None):
         command += ["--device", args.device]
+    command += tail or []
     host = getattr(args, "host", None) or "127.0.0.1"
     return serving.serve(
         shlex.join(command), host=host, port=getattr(args, "port", 8000), token=token

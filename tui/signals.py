@@ -4,7 +4,8 @@ the command line and the playground.
 SIGINT (Ctrl+C), SIGHUP (the terminal or the SSH connection went away) and SIGTERM (`kill`,
 systemd, a container stop) all ask the run to stop after its batch and save its resumable state;
 the process then exits 128 + the signal's number, as a shell reports a process the signal
-killed (130, 129, 143). A second signal aborts at once.
+killed (130, 129, 143). A second signal aborts at once; a second SIGHUP does not, since when a
+connection drops both the kernel and the shell send one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,11 @@ import contextlib
 import os
 import signal
 import stat
+import sys
+import threading
+import time
 from collections.abc import Callable
+from functools import partial
 from types import FrameType, TracebackType
 from typing import Any
 
@@ -80,6 +85,8 @@ class StopSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
+            if signum == getattr(signal, "SIGHUP", None):
+                return  # a hang-up comes from the kernel and from the shell: not "hurry"
             raise Aborted(signum)
         self.received = signum
         if signum == getattr(signal, "SIGHUP", None):
@@ -104,3 +111,78 @@ class StopSignals:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous.clear()
+
+
+SAVE_WAIT_S = 60.0  # how long a stopped playground run may take to validate and save
+EXIT_GRACE_S = 3.0  # then how long the UI may take to give a live terminal back
+
+
+class PlaygroundSignals:
+    """The stop signals in the playground (tui/launch.py run_app), while active.
+
+    The first one stops the run and any generation and asks the app to end with the signal's
+    exit status; `finish`, once the app has ended, waits for the run to validate its partial
+    epoch and save its resumable -last checkpoint. Python-level handlers, because they run even
+    when the UI thread is stuck (Textual's output thread dies on a terminal that went away, and
+    the next writes block): a watchdog thread then saves and leaves. An app that ended on an
+    error (a terminal that died under it) saves its run the same way.
+    """
+
+    def __init__(self, app: Any, loop: Any) -> None:
+        self.app = app
+        self.loop = loop  # the app's asyncio loop
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> PlaygroundSignals:
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    @property
+    def exit_code(self) -> int | None:
+        return exit_code(self.received) if self.received is not None else None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            if signum != getattr(signal, "SIGHUP", None):
+                os._exit(exit_code(signum))  # a second signal: leave now
+            return  # a hang-up comes from the kernel and from the shell: not "hurry"
+        self.received = signum
+        if signum == getattr(signal, "SIGHUP", None):
+            leave_dead_terminal()
+        self.app.training.stop()
+        self.app.generation.stop()
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the app has ended
+            self.loop.call_soon_threadsafe(partial(self.app.exit, return_code=exit_code(signum)))
+        threading.Thread(target=self._watchdog, name="lyrics-signal", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        self._save()
+        if self.received != getattr(signal, "SIGHUP", None):
+            time.sleep(EXIT_GRACE_S)  # a terminal to give back; none after a hang-up
+        os._exit(exit_code(self.received or 0))  # the UI did not end: leave without it
+
+    def _save(self) -> None:
+        training = self.app.training
+        training.stop()
+        deadline = time.monotonic() + SAVE_WAIT_S
+        while training.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if training.busy():
+            training.keep_last_epoch()
+
+    def finish(self) -> None:
+        """After the app: unless it was quit (which saved the last finished epoch already),
+        stop a run still training and wait for it to save."""
+        if self.received is None and not self.app.return_code:
+            return  # quit as usual
+        if self.received is not None and self.app.training.busy():
+            with contextlib.suppress(OSError):
+                print(f"lyrics-tui: {reason(self.received)}: saving the run…", file=sys.stderr)
+        self._save()

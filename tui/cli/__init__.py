@@ -1,4 +1,4 @@
-"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden|runs] ...`.
+"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden|runs|demo]`.
 
 No command opens the playground. A thin view: it parses arguments, calls core/, and prints
 core's events, with rich on a terminal and as JSON lines with --json. Bad input is one line on
@@ -13,7 +13,7 @@ import sys
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.tui.cli import evaluate, generate, inspect, runs, train
+from lyrics_tui.tui.cli import demo, evaluate, generate, inspect, runs, train
 from lyrics_tui.tui.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -28,6 +28,7 @@ COMMANDS = {
     "eval": evaluate,
     **{name: inspect for name in inspect.COMMANDS},
     "runs": runs,
+    "demo": demo,
 }
 
 
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--serve",
         action="store_true",
-        help="serve the playground to a browser (textual-serve) instead",
+        help="serve the playground to a browser (textual-serve) instead; before `demo`, "
+        "the demo (each page opened runs its own)",
     )
     parser.add_argument("--port", type=int, default=8000, help="port for --serve")
     parser.add_argument(

@@ -51,8 +51,8 @@ def emit(obj: dict[str, Any]) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
 
-def warn(messages: list[str]) -> None:
-    for text in messages:
+def warn(messages: str | list[str]) -> None:
+    for text in [messages] if isinstance(messages, str) else messages:
         print(f"lyrics-tui: warning: {text}", file=sys.stderr)
 
 
@@ -76,7 +76,9 @@ def runs_db_argument(parser: argparse.ArgumentParser, top_level: bool = False) -
 
 def checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--checkpoint", help="checkpoint file (default: the newest in checkpoints/)"
+        "--checkpoint",
+        help="checkpoint file (default: the newest best in checkpoints/, passing over "
+        "unreadable files)",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 

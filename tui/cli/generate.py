@@ -17,7 +17,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Generate text token by token. Unknown prompt words are read as <unk> "
         "(with a warning).",
     )
-    gen.add_argument("--checkpoint", help="checkpoint file (default: the newest in checkpoints/)")
+    gen.add_argument(
+        "--checkpoint",
+        help="checkpoint file (default: the newest best in checkpoints/, passing over "
+        "unreadable files)",
+    )
     gen.add_argument("--prompt", default="", help="start text (empty: start a new line)")
     gen.add_argument(
         "--length",
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         from lyrics_tui.core.device import resolve_device
 
         device = resolve_device(device)
-    opened = open_checkpoint(args.checkpoint, device)
+    opened = open_checkpoint(args.checkpoint, device, on_note=warn)
     generation = opened.sampler().generate(args.prompt, settings)
     warn(generation.warnings)
     out = sys.stdout

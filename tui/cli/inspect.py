@@ -116,7 +116,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from lyrics_tui.core.inspection import compare_lines, load_subject, score_line
 
     text = args.line.replace("\\n", "\n")
-    subject = load_subject(args.checkpoint)
+    subject = load_subject(args.checkpoint, warn)
     if args.compare:
         other = load_subject(args.compare)
         comparison = compare_lines(subject, other, text)
@@ -226,7 +226,7 @@ def _print_comparison(console, c) -> None:
 def cmd_neighbours(args: argparse.Namespace) -> int:
     from lyrics_tui.core.inspection import load_subject, neighbours
 
-    subject = load_subject(args.checkpoint)
+    subject = load_subject(args.checkpoint, warn)
     result = neighbours(subject, args.word, args.top, args.farthest)
     if args.json:
         emit(
@@ -281,7 +281,7 @@ def cmd_step(args: argparse.Namespace) -> int:
 
     actions = parse_choices(args.choose)
     settings = sampler_settings(args)
-    subject = load_subject(args.checkpoint)
+    subject = load_subject(args.checkpoint, warn)
     walk = StepThrough(subject, settings, args.prompt, top=args.candidates)
     warn(walk.warnings)
     console = make_console()
@@ -362,7 +362,7 @@ def cmd_hidden(args: argparse.Namespace) -> int:
     settings = sampler_settings(args)
     if args.width is not None and args.width < 0:
         raise LyricsError("--width must be 0 (every unit) or positive")
-    subject = load_subject(args.checkpoint)
+    subject = load_subject(args.checkpoint, warn)
     trace = hidden_trace(subject, args.prompt, args.length, settings)
     if args.json:
         for step in trace.steps:

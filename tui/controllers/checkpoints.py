@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,11 @@ from lyrics_tui.tui.controllers import Post, Problem, start_thread
 class CheckpointLoaded:
     opened: Any  # core.loading.OpenedModel, with numpy weights
     adopt_corpus: bool  # show its corpus in the settings (not when --corpus was given)
+
+
+@dataclass(frozen=True)
+class LoadEnded:
+    """A load's thread is done (after its CheckpointLoaded or Problem)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class CheckpointFiles:
         self.post = post
         self.folder = folder
         self.threads: list[threading.Thread] = []
+        self.loading = 0  # loads started and not yet ended (counted in the UI thread)
+        self._after_loads: list[Callable[[], object]] = []
 
     def busy(self) -> bool:
         return any(thread.is_alive() for thread in self.threads)
@@ -55,7 +63,27 @@ class CheckpointFiles:
         return any(t.is_alive() and t.name == "lyrics-save" for t in self.threads)
 
     def load(self, path: str, *, adopt_corpus: bool = True) -> None:
+        self.loading += 1
         self._spawn("lyrics-load", self._load, path, adopt_corpus)
+
+    def load_startup(self, *, adopt_corpus: bool = True) -> None:
+        """The model start-up opens when none was named (core.loading.open_startup_model: the
+        newest best checkpoint; files that cannot be read are named and passed over)."""
+        self.loading += 1
+        self._spawn("lyrics-load", self._load_startup, adopt_corpus)
+
+    def when_loaded(self, then: Callable[[], object]) -> None:
+        """Call `then` (once) when the loads under way have ended, their model adopted."""
+        if then not in self._after_loads:
+            self._after_loads.append(then)
+
+    def receive(self, report: LoadEnded) -> list[Callable[[], object]]:
+        """A load ended (in the UI thread): what waits for the last one, to be called now."""
+        self.loading = max(0, self.loading - 1)
+        if self.loading:
+            return []
+        waiting, self._after_loads = self._after_loads, []
+        return waiting
 
     def save(self, run: Any) -> Path:
         """Save a core.trainer.TrainingRun's last finished epoch under save_path; the path."""
@@ -79,6 +107,24 @@ class CheckpointFiles:
             self.post(Problem(str(exc)))
         except Exception as exc:
             self.post(Problem(f"{path}: not a readable checkpoint ({type(exc).__name__})"))
+        finally:
+            self.post(LoadEnded())
+
+    def _load_startup(self, adopt_corpus: bool) -> None:
+        try:
+            from lyrics_tui.core.loading import open_startup_model
+            from lyrics_tui.core.tokens import warm_up
+
+            startup = open_startup_model(self.folder)
+            if startup.notes:
+                self.post(Problem("\n".join(startup.notes), "warning"))
+            if startup.opened is not None:
+                warm_up(startup.opened.checkpoint.train_config.tokenizer)
+                self.post(CheckpointLoaded(startup.opened, adopt_corpus))
+        except Exception as exc:  # start-up goes on with no model
+            self.post(Problem(f"no checkpoint opened ({type(exc).__name__}: {exc})", "warning"))
+        finally:
+            self.post(LoadEnded())
 
     def _save(self, run: Any, path: Path) -> None:
         try:

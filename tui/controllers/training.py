@@ -28,6 +28,8 @@ from lyrics_tui.core.events import (
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 from lyrics_tui.tui.controllers.generation import Weights
 
+RESET_CONFIRM_S = 3.0  # a second R within this drops an unsaved model
+
 SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the numpy copy of the weights this often
 NO_MODEL = "no model yet: press t to train one or l to load a checkpoint"
 
@@ -141,6 +143,7 @@ class TrainingController:
         self.opened: Any = None  # or a core.loading.OpenedModel read from a checkpoint
         self.history: list[dict[str, Any]] = []  # one row per finished epoch of that model
         self.dirty = False  # trained here since the last save
+        self._reset_armed_at = 0.0  # when a reset of an unsaved model was first asked
         self.started: TrainingStarted | None = None  # the run's first event: its shape
         self.active_run: Any = None  # the run whose thread is running (set by that thread)
         self.threads: list[threading.Thread] = []  # one per run started
@@ -157,11 +160,13 @@ class TrainingController:
 
     # -- what t does -----------------------------------------------------------------------
     def plan(self, request: TrainingRequest) -> TrainingPlan:
-        """What t does now; SettingsError when the settings (or the continuation) do not hold."""
-        from lyrics_tui.core.config import resolve_settings
+        """What t does now; SettingsError when the settings (or the continuation) do not hold,
+        CorpusError for a name that is neither a bundled corpus nor a file."""
+        from lyrics_tui.core.corpus import corpus_path, corpus_settings
 
-        model, train = resolve_settings(
-            request.preset, request.model_overrides, request.train_overrides
+        corpus_path(request.corpus)
+        model, train = corpus_settings(  # a bundled corpus's own settings: as the CLI's
+            request.corpus, request.preset, request.model_overrides, request.train_overrides
         )
         held = self._held_checkpoint()
         if held is None:
@@ -235,6 +240,14 @@ class TrainingController:
         self.run, self.opened, self._snapshot, self.started = None, opened, None, None
         self.history = list(opened.checkpoint.history)
         self.dirty = False
+
+    def may_forget(self, now: float) -> bool:
+        """Whether a reset may drop the model now: an unsaved one needs a second reset within
+        RESET_CONFIRM_S (the first arms it)."""
+        if not self.dirty or now - self._reset_armed_at <= RESET_CONFIRM_S:
+            return True
+        self._reset_armed_at = now
+        return False
 
     def forget(self) -> None:
         """No model (a reset)."""
@@ -346,10 +359,10 @@ class TrainingController:
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
         try:
-            from lyrics_tui.core.corpus import read_corpus
+            from lyrics_tui.core.corpus import corpus_path, read_corpus
             from lyrics_tui.core.paths import safe_stem
 
-            corpus = read_corpus(Path(plan.request.corpus).expanduser())
+            corpus = read_corpus(corpus_path(plan.request.corpus).expanduser())
             if self._stop_requested:
                 return
             from lyrics_tui.core.device import resolve_device
@@ -447,9 +460,21 @@ class TrainingController:
 
 
 def same_corpus(a: str, b: str) -> bool:
-    """Whether two corpus paths name the same file (by file name when one cannot be found)."""
-    first, second = Path(a).expanduser(), Path(b).expanduser()
+    """Whether two corpora (paths or bundled names) are the same file (by file name when one
+    cannot be found)."""
+    first, second = corpus_file(a), corpus_file(b)
     try:
         return first.samefile(second)
     except OSError:
         return first.name == second.name
+
+
+def corpus_file(spec: str) -> Path:
+    """The file a corpus name or path stands for (the text itself when it names neither)."""
+    from lyrics_tui.core.corpus import corpus_path
+    from lyrics_tui.core.errors import CorpusError
+
+    try:
+        return corpus_path(spec).expanduser()
+    except CorpusError:
+        return Path(spec).expanduser()

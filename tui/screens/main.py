@@ -7,6 +7,7 @@ panels, narrower it replaces them while open; below SHORT_ROWS the panels share 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -16,10 +17,17 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Input
 
-from lyrics_tui.core.corpus import BUNDLED_CORPUS
+from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
+from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.generation import GenerationController
-from lyrics_tui.tui.controllers.training import TrainingController, TrainingPlan, TrainingState
+from lyrics_tui.tui.controllers.training import (
+    TrainingController,
+    TrainingPlan,
+    TrainingRequest,
+    TrainingState,
+    same_corpus,
+)
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.progress_row import Progress
 from lyrics_tui.tui.widgets.prompt_pane import Output, PromptPane, hint
@@ -28,6 +36,7 @@ from lyrics_tui.tui.widgets.status_line import StatusLine
 from lyrics_tui.tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
+    from lyrics_tui.core.checkpoint import Checkpoint
     from lyrics_tui.core.sampling import SamplerSettings
 
 WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
@@ -95,8 +104,8 @@ class MainScreen(Screen[None]):
     # -- showing the controllers' state -------------------------------------------------------
     @property
     def corpus(self) -> str:
-        """The corpus t trains on: the form's (the bundled one when blank)."""
-        return self.settings.corpus or str(BUNDLED_CORPUS)
+        """The corpus t trains on: the form's (the default bundled one when blank)."""
+        return self.settings.corpus or DEFAULT_CORPUS
 
     def show_state(
         self,
@@ -128,6 +137,33 @@ class MainScreen(Screen[None]):
             self.prompt_pane.output = Output(g.prompt_text, tuple(g.tokens), g.note)
         else:
             self.prompt_pane.output = Output(note=hint(training.has_model, training.state.active))
+
+    def show_loaded(self, checkpoint: Checkpoint, adopt_corpus: bool) -> None:
+        """A checkpoint read from a file is the model now. With `adopt_corpus` the form shows
+        the corpus it was trained on (t continues it there), when that file is still there."""
+        corpus = checkpoint.corpus
+        found = bool(corpus) and Path(corpus).expanduser().is_file()
+        if adopt_corpus and found and not same_corpus(corpus, self.settings.corpus):
+            self.settings.set_corpus(corpus)
+        self.panel.border_subtitle = f"loaded {fmt.path(checkpoint.path)}"
+
+    def training_request(self) -> TrainingRequest:
+        """What t would train: the form's corpus, preset and settings."""
+        preset, model, train = self.settings.read_training()
+        return TrainingRequest(self.corpus, preset, model, train)
+
+    def generation_settings(self, seed: int | None) -> tuple[SamplerSettings, float]:
+        """The sampler settings of the next generation (the form's, the pane's temperature;
+        `seed` when given, else the form's) and the pause between tokens in seconds."""
+        form = self.settings.read_sampler()
+        chosen = seed if seed is not None else form.settings.seed
+        temperature = self.prompt_pane.temperature
+        return replace(form.settings, temperature=temperature, seed=chosen), form.pace_ms / 1000
+
+    def inspect_settings(self) -> SamplerSettings:
+        """The inspection screen's sampler: the form's (defaults while a field does not parse)
+        at the pane's temperature."""
+        return replace(self.sampler_form(), temperature=self.prompt_pane.temperature)
 
     def sampler_form(self) -> SamplerSettings:
         """The form's sampler settings; core's defaults while a field does not parse."""

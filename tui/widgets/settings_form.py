@@ -14,7 +14,14 @@ from textual.message import Message
 from textual.widgets import Input, Label, Select
 
 from lyrics_tui.core.config import CELLS, PRESETS, resolve_settings
-from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.corpus import bundled_corpus, corpus_settings
+from lyrics_tui.core.errors import LyricsError, SettingsError
+from lyrics_tui.tui.widgets.corpus_picker import (
+    CorpusSuggester,
+    corpus_about,
+    picker_options,
+    recent_corpora,
+)
 
 if TYPE_CHECKING:
     from lyrics_tui.core.sampling import SamplerSettings
@@ -81,6 +88,7 @@ def parse_field(label: str, text: str, kind: type) -> Any:
 class SettingsForm(VerticalScroll):
     """Training settings (locked while a run is active) and sampler settings (always live)."""
 
+    DEFAULT_CSS = "#corpus-about { width: 1fr; height: auto; color: $text-muted; padding-left: 9; }"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.leave_field", "Done")]
 
     def __init__(
@@ -102,6 +110,7 @@ class SettingsForm(VerticalScroll):
         self._mounted = asyncio.Event()
         self._locked = False
         self._continues: Any = None  # core.resume.ContinuePlan: what blank epochs mean now
+        self._suggester = CorpusSuggester()
 
     def compose(self) -> ComposeResult:
         return []
@@ -124,15 +133,40 @@ class SettingsForm(VerticalScroll):
         self.query_one("#set-corpus", Input).value = self._corpus
         self.query_one("#train-settings").disabled = self._locked
         self._show_preset(self._preset)
+        self.run_worker(self._read_recent(), exit_on_error=False)
+
+    async def _read_recent(self) -> None:
+        """The corpus files trained on lately, for the picker and the completion."""
+        recent = await asyncio.to_thread(recent_corpora)
+        self._suggester.recent = recent
+        if recent:
+            self.query_one("#set-corpus-pick", Select).set_options(picker_options(recent))
 
     def _form(self) -> ComposeResult:
         yield Label("Training · set before a run", classes="section")
         rows = [
             Horizontal(
                 Label("corpus", classes="field-label"),
-                Input(self._corpus, id="set-corpus", compact=True),
+                Input(
+                    self._corpus,
+                    placeholder="lyrics, songci or a file",
+                    suggester=self._suggester,
+                    id="set-corpus",
+                    compact=True,
+                ),
                 classes="field",
             ),
+            Horizontal(
+                Label("", classes="field-label"),
+                Select(
+                    picker_options([]),
+                    prompt="pick: bundled, recent",
+                    id="set-corpus-pick",
+                    compact=True,
+                ),
+                classes="field",
+            ),
+            Label("", id="corpus-about"),
             Horizontal(
                 Label("preset", classes="field-label"),
                 Select(
@@ -189,14 +223,24 @@ class SettingsForm(VerticalScroll):
         self.border_title = "Settings"
 
     def _show_preset(self, preset: str) -> None:
+        """Blank fields' values as placeholders: the preset's, or the corpus's own (core's
+        corpus_settings, the rule the CLI follows too)."""
+        corpus = self.corpus
         try:
-            model, train = resolve_settings(preset)
-        except SettingsError:
+            model, train = corpus_settings(corpus or None, preset)
+            plain = resolve_settings(preset)
+        except LyricsError:
             return
-        for name, _, _ in MODEL_FIELDS:
-            self.query_one(f"#set-{name}", Input).placeholder = f"{getattr(model, name)} (preset)"
-        for name, _, _ in TRAIN_FIELDS:
-            self.query_one(f"#set-{name}", Input).placeholder = f"{getattr(train, name)} (preset)"
+        bundled = bundled_corpus(corpus or None)
+        for config, default, fields in (
+            (model, plain[0], MODEL_FIELDS),
+            (train, plain[1], TRAIN_FIELDS),
+        ):
+            for name, _, _ in fields:
+                value = getattr(config, name)
+                whose = "preset" if value == getattr(default, name) or not bundled else bundled.name
+                self.query_one(f"#set-{name}", Input).placeholder = f"{value} ({whose})"
+        self.query_one("#corpus-about", Label).update(corpus_about(corpus, train.tokenizer))
         if self._continues is not None:
             end, more = self._continues.end_epoch, self._continues.more_epochs
             self.query_one("#set-epochs", Input).placeholder = f"{end} in all ({more} more)"
@@ -212,12 +256,18 @@ class SettingsForm(VerticalScroll):
             self._show_preset(str(self.query_one("#set-preset", Select).value))
 
     def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "set-corpus-pick":
+            if isinstance(event.value, str):  # the picked corpus goes into the field
+                self.query_one("#set-corpus", Input).value = event.value
+            return
         if event.select.id == "set-preset" and isinstance(event.value, str):
             self._show_preset(event.value)
         if event.select.id:
             self.post_message(SettingChanged(event.select.id.removeprefix("set-")))
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "set-corpus" and self._form_ready:
+            self._show_preset(str(self.query_one("#set-preset", Select).value))
         if event.input.id:
             self.post_message(SettingChanged(event.input.id.removeprefix("set-")))
 
@@ -240,7 +290,9 @@ class SettingsForm(VerticalScroll):
         return self._text("corpus", self._corpus).strip()
 
     def set_corpus(self, corpus: str) -> None:
-        """Show another corpus in the form (a loaded checkpoint's own)."""
+        """Show another corpus in the form (a loaded checkpoint's own; a bundled one by name)."""
+        bundled = bundled_corpus(corpus)
+        corpus = bundled.name if bundled is not None else corpus
         self._corpus = corpus
         if self._form_ready:
             self.query_one("#set-corpus", Input).value = corpus
@@ -270,6 +322,13 @@ class SettingsForm(VerticalScroll):
         for name, label, kind in TRAIN_FIELDS:
             train[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
         return str(preset), self._untie(str(preset), model), train
+
+    def pass_through(self, **values: Any) -> dict[str, Any]:
+        """Set training settings the form has no field for (None: unset), as if given at
+        launch (a driver's, e.g. the demo's time budget); the values they replace."""
+        before = {name: self._train_values.get(name) for name in values}
+        self._train_values.update(values)
+        return before
 
     def _hidden_train(self) -> dict[str, Any]:
         """Training settings given at launch that the form has no field for (threads,

@@ -1,0 +1,98 @@
+"""Start-up with no --checkpoint: the playground opens the model core's start-up rule picks
+(the newest best checkpoint, a corrupt newer file named and passed over), and t pressed while
+that model is still being read waits for it and continues it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+from lyrics_tui.core import loading
+from tests.playground.pilot import (
+    IDLE,
+    TINY_TRAIN,
+    make_app,
+    record_notes,
+    run,
+    session,
+    tap,
+    trained,
+    until,
+)
+
+
+def aged(path, seconds_ago: float) -> None:
+    when = 2_000_000_000 - seconds_ago
+    os.utime(path, (when, when))
+
+
+def folder_with(tmp_path, checkpoint) -> os.PathLike:
+    """ck/ holding tiny.pt (best), a newer tiny-last.pt and a still newer corrupt file."""
+    folder = tmp_path / "ck"
+    folder.mkdir()
+    shutil.copy(checkpoint, folder / "tiny.pt")
+    shutil.copy(checkpoint, folder / "tiny-last.pt")
+    (folder / "broken.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    aged(folder / "tiny.pt", 30)
+    aged(folder / "tiny-last.pt", 20)
+    aged(folder / "broken.pt", 10)
+    return folder
+
+
+def test_start_up_names_a_corrupt_newest_file_and_opens_the_best_checkpoint(
+    tmp_path, tiny_checkpoint
+):
+    async def main():
+        folder = folder_with(tmp_path, tiny_checkpoint)
+        app = make_app(tmp_path, checkpoint_dir=folder, open_newest=True)
+        notes = record_notes(app)
+        async with session(app) as pilot:
+            await until(pilot, lambda: app.training.opened is not None, "a model to open")
+            assert app.training.opened.checkpoint.path == str(folder / "tiny.pt")  # not -last
+            await until(pilot, lambda: any("broken.pt" in t for _, t in notes), "the note")
+            warning = next(t for s, t in notes if "broken.pt" in t)
+            assert "not a readable checkpoint" in warning and "tiny.pt" in warning
+            assert "model tiny.pt" in str(app.query_one("#status").content)
+
+    run(main())
+
+
+def test_t_while_the_start_up_model_is_read_waits_and_continues_it(
+    tmp_path, tiny_checkpoint, monkeypatch
+):
+    gate = threading.Event()
+    original = loading.open_startup_model
+
+    def slow_open(*args, **kwargs):
+        gate.wait(20)  # the test lets it finish once t has been pressed
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loading, "open_startup_model", slow_open)
+
+    async def main():
+        folder = tmp_path / "ck"
+        folder.mkdir()
+        shutil.copy(tiny_checkpoint, folder / "tiny.pt")
+        app = make_app(
+            tmp_path,
+            checkpoint_dir=folder,
+            open_newest=True,
+            train_overrides={**TINY_TRAIN, "epochs": 2},  # a total: one more than it has
+        )
+        notes = record_notes(app)
+        async with session(app) as pilot:
+            assert app.files.loading and app.training.opened is None
+            await tap(pilot, "t")
+            await until(pilot, lambda: any("being opened" in t for _, t in notes), "the note")
+            assert app.training.state is IDLE and app.training.run is None  # nothing started
+            gate.set()
+            await until(pilot, lambda: trained(app, 2), "the checkpoint continued", tries=1200)
+            assert [h["epoch"] for h in app.training.history] == [1, 2]  # epoch 1 was its
+            assert any("continuing from epoch 1" in t for _, t in notes)
+            assert app.files.loading == 0
+
+    try:
+        run(main())
+    finally:
+        gate.set()
