@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import torch
 
+EVAL_CHUNK = 256  # evaluation reads one stream in chunks of this many steps, hidden state carried
+
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     """[N] -> [N // B, B]: column b is the b-th contiguous stretch of the corpus."""

@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
     from lyrics_tui.core.model import RNNLanguageModel
 
-EVAL_CHUNK = 256  # one stream is read in chunks of this many steps, hidden state carried
-
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -31,7 +29,7 @@ def evaluate_loss(model: RNNLanguageModel, ids: torch.Tensor, device: str = "cpu
     import torch
     from torch import nn
 
-    from lyrics_tui.core.batches import stream_batches
+    from lyrics_tui.core.batches import EVAL_CHUNK, stream_batches
 
     if len(ids) < 2:
         return float("nan")

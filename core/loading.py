@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lyrics_tui.core.cache import CacheFit, ResolvedCache, resolve_cache, stored_fit
 from lyrics_tui.core.checkpoint import Checkpoint, weights_mismatch
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.paths import newest_checkpoint
@@ -38,6 +39,15 @@ class OpenedModel:
 
     def sampler(self) -> Sampler:
         return Sampler(self.stepper, self.vocab, self.tokenizer)
+
+    @property
+    def cache_fit(self) -> CacheFit | None:
+        """Song memory's settings fitted after training (None: an older file)."""
+        return stored_fit(self.checkpoint)
+
+    def cache(self, option: Any = "auto") -> ResolvedCache:
+        """--cache auto|off|N,THETA,LAMBDA for this checkpoint (core/cache.py)."""
+        return resolve_cache(option, self.cache_fit, self.path)
 
 
 def numpy_stepper(checkpoint: Checkpoint) -> NumpyStepper:
