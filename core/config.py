@@ -66,6 +66,7 @@ class TrainConfig:
     average: float = 0.0  # decay of an exponential moving average of the weights; 0: off
     precision: str = "auto"  # training matmuls; "auto": bf16 where the CPU has bf16 units
     threads: int = 0  # torch intra-op threads; 0: pick by measurement (see core/device.py)
+    unk_noise: float = 0.0  # α: a word seen c times is read as <unk> w.p. α/(α+c); 0: off
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,6 +189,7 @@ def validate(model: ModelConfig, train: TrainConfig) -> None:
         (train.windowing in WINDOWINGS, f"{{windowing}} must be one of {', '.join(WINDOWINGS)}"),
         (0 <= train.threads <= 256, "{threads} must be 0 (auto) or positive"),
         (0.0 <= train.average < 1.0, "{average} must be in [0, 1) (0 = off)"),
+        (0.0 <= train.unk_noise <= 100.0, "{unk_noise} must be between 0 (off) and 100"),
         (train.precision in PRECISIONS, f"{{precision}} must be one of {', '.join(PRECISIONS)}"),
     ]
     for ok, message in checks:

@@ -241,6 +241,8 @@ class TrainingRun:
                         self.data.train_ids, cfg.bptt, cfg.batch_size, generator
                     )
                 else:
+                    if cfg.unk_noise:
+                        train_data = self._noised_streams(generator)
                     batches = B.stream_batches(train_data, cfg.bptt)
                 hidden = self.model.init_hidden(train_data.size(1), self.device)
                 batch_started = time.perf_counter()
@@ -386,6 +388,15 @@ class TrainingRun:
         return finished
 
     # -- helpers -------------------------------------------------------------------------
+    def _noised_streams(self, generator: torch.Generator) -> torch.Tensor:
+        """This epoch's training streams with rare words read as <unk> (TrainConfig.unk_noise)."""
+        counts = torch.tensor(self.vocab.counts, dtype=torch.float32)
+        counts[self.vocab.unk_id] = math.inf  # <unk> stays itself
+        ids = B.unk_noise(
+            self.data.train_ids, counts, self.train_config.unk_noise, self.vocab.unk_id, generator
+        )
+        return B.batchify(ids, self.train_config.batch_size).to(self.device)
+
     def _validate(self) -> tuple[float | None, float | None]:
         """Validation loss (as evaluate_loss gives it) and song memory's perplexity."""
         if len(self.data.val_ids) < 2:

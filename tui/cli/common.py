@@ -92,6 +92,28 @@ def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8)
     parser.add_argument("--seed", type=int, help="0..4294967295; same seed, same text")
 
 
+def cache_argument(parser: argparse.ArgumentParser) -> None:
+    from lyrics_tui.core.cache import CACHE_HELP
+
+    parser.add_argument(
+        "--cache", default="auto", metavar="auto|off|N,THETA,LAMBDA", help=CACHE_HELP
+    )
+
+
+def cache_option(args: argparse.Namespace) -> Any:
+    """--cache checked before anything is loaded: "auto", "off" or CacheSettings."""
+    from lyrics_tui.core.cache import parse_cache
+
+    return parse_cache(args.cache)
+
+
+def cache_json(settings: Any, source: str = "") -> dict[str, Any] | None:
+    """Song memory's settings as the JSON lines give them (None: off)."""
+    if settings is None:
+        return None
+    return {**settings.to_dict(), **({"source": source} if source else {})}
+
+
 def sampler_settings(args: argparse.Namespace, **more: Any) -> SamplerSettings:
     """The sampler settings the flags give, checked before anything is loaded."""
     from lyrics_tui.core.sampling import SamplerSettings

@@ -175,6 +175,10 @@ def run(args: argparse.Namespace) -> int:
                 "last_checkpoint": finished.last_checkpoint,
                 "reason": finished.reason,
                 "epochs": finished.epochs,
+                "cache_val_ppl": finished.cache_val_ppl,
+                "cache_cross_ppl": finished.cache_cross_ppl,
+                "plain_cross_ppl": finished.plain_cross_ppl,
+                "cache": finished.cache,
             }
         )
     if finished.message:
@@ -199,6 +203,7 @@ class JsonTrainView:
                     "tokens_per_s": event.tokens_per_s,
                     "elapsed_s": event.elapsed_s,
                     "lr": event.lr,
+                    "cache_val_ppl": event.cache_val_ppl,
                 }
             )
 
@@ -239,8 +244,13 @@ class ConsoleTrainView:
                 else "no validation"
             )
             best = " *" if event.is_best else ""
+            memory = (
+                f"  memory {fmt.ppl(event.cache_val_ppl):>7}"
+                if event.cache_val_ppl is not None
+                else ""
+            )
             self.console.print(
-                f"epoch {event.epoch:3d}  train loss {event.train_loss:.3f}  {val}  "
+                f"epoch {event.epoch:3d}  train loss {event.train_loss:.3f}  {val}{memory}  "
                 f"{event.tokens_per_s:8,.0f} tok/s  {event.elapsed_s:6.1f}s  "
                 f"lr {event.lr:.2g}{best}"
             )
@@ -254,6 +264,18 @@ class ConsoleTrainView:
                 else ""
             )
             self.console.print(f"{event.reason} after {event.epochs} epoch(s). {best}")
+            if event.cache_val_ppl is not None and event.cache:
+                cross = (
+                    f"; fitted on its first half, its second half {fmt.ppl(event.plain_cross_ppl)}"
+                    f" -> {fmt.ppl(event.cache_cross_ppl)}"
+                    if event.cache_cross_ppl is not None
+                    else ""
+                )
+                self.console.print(
+                    f"with song memory (N {event.cache['window']}, θ {event.cache['theta']:.3g}, "
+                    f"λ {event.cache['lambda']:.2f}, fitted on validation) "
+                    f"{fmt.ppl(event.cache_val_ppl)}{cross}"
+                )
             if event.best_checkpoint:
                 self.console.print(f"best checkpoint: {event.best_checkpoint}")
             if event.last_checkpoint:
