@@ -16,6 +16,7 @@ import copy
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,6 +55,41 @@ class AdaptSettings:
         return {"lr": self.lr, "decay": self.decay, "segment": self.segment, "method": self.method}
 
 
+class _Learner:
+    """The weights of a private copy of the network, one gradient step at a time."""
+
+    def __init__(self, model: RNNLanguageModel, settings: AdaptSettings, device: str) -> None:
+        self.settings = settings.validated()
+        self.model = copy.deepcopy(model).to(device)
+        self.model.eval()  # no dropout: the network learns from the text, it does not train
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.trained = [p.detach().clone() for p in self.params]
+        self.mean_square = (
+            [torch.zeros_like(p) for p in self.params] if settings.method == "rms" else None
+        )
+        self.steps = 0
+
+    def learn(self, loss: torch.Tensor) -> None:
+        """One step down the gradient of `loss` (a mean over a segment), then back towards the
+        trained weights by `decay`."""
+        s = self.settings
+        self.model.zero_grad(set_to_none=True)
+        loss.backward()
+        self.steps += 1
+        with torch.no_grad():
+            for i, (p, p0) in enumerate(zip(self.params, self.trained, strict=True)):
+                if p.grad is None:
+                    continue
+                grad = p.grad
+                if self.mean_square is not None:
+                    ms = self.mean_square[i]
+                    ms.mul_(0.9).addcmul_(grad, grad, value=0.1)
+                    grad = grad / (ms / (1 - 0.9**self.steps)).sqrt().add_(1e-8)
+                p.sub_(s.lr * grad)
+                if s.decay:
+                    p.add_(p0 - p, alpha=s.decay)
+
+
 def adaptive_read(
     model: RNNLanguageModel,
     ids: torch.Tensor,
@@ -63,18 +99,13 @@ def adaptive_read(
 ) -> StreamFeatures:
     """Read `ids` with dynamic evaluation; the same record as cache_eval.read_stream (so the
     cache can run on top), each word scored before the network learnt from it."""
-    settings = settings.validated()
-    model = copy.deepcopy(model).to(device)
-    model.eval()  # no dropout: the network learns from the text, it does not train
-    params = [p for p in model.parameters() if p.requires_grad]
-    trained = [p.detach().clone() for p in params]
-    mean_square = [torch.zeros_like(p) for p in params] if settings.method == "rms" else None
+    learner = _Learner(model, settings, device)
+    model = learner.model
     data = ids.to(device).view(-1, 1)
     hidden = model.init_hidden(1, device)
     total = 0.0
     states, logps, knowns, targets = [], [], [], []
-    steps = 0
-    for x, y in stream_batches(data, settings.segment):
+    for x, y in stream_batches(data, learner.settings.segment):
         hidden = detach(hidden)
         output, hidden = model.features(x, hidden)
         logp = nn.functional.log_softmax(model.decoder(output).view(-1, model.config.vocab_size), 1)
@@ -85,21 +116,7 @@ def adaptive_read(
         logps.append(logp.detach().gather(1, target[:, None])[:, 0].double().cpu())
         knowns.append(torch.log(-torch.expm1(logp.detach()[:, unk_id].double())).cpu())
         targets.append(target.cpu())
-        model.zero_grad(set_to_none=True)
-        (loss / target.numel()).backward()
-        steps += 1
-        with torch.no_grad():
-            for i, (p, p0) in enumerate(zip(params, trained, strict=True)):
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                if mean_square is not None:
-                    ms = mean_square[i]
-                    ms.mul_(0.9).addcmul_(grad, grad, value=0.1)
-                    grad = grad / (ms / (1 - 0.9**steps)).sqrt().add_(1e-8)
-                p.sub_(settings.lr * grad)
-                if settings.decay:
-                    p.add_(p0 - p, alpha=settings.decay)
+        learner.learn(loss / target.numel())
     count = sum(t.numel() for t in targets)
     return StreamFeatures(
         hidden=torch.cat(states),
@@ -109,3 +126,45 @@ def adaptive_read(
         loss=total / max(1, count),
         unk_id=unk_id,
     )
+
+
+class AdaptiveStepper:
+    """A Stepper (core/steppers.py) whose network learns from what it reads, as adaptive_read
+    does: every `segment` words it takes one step on the last segment. For scoring a text and
+    for generation (the song teaches the network itself); not for stepping back, since the
+    weights change as it goes."""
+
+    def __init__(self, model: RNNLanguageModel, settings: AdaptSettings, device: str = "cpu"):
+        self._learner = _Learner(model, settings, device)
+        self.model = self._learner.model
+        self.config = self.model.config
+        self.device = device
+        self._start: object = None  # the state the current segment started from
+        self._inputs: list[int] = []
+
+    def initial_state(self) -> object:
+        return self.model.init_hidden(1, self.device)
+
+    def step(self, state: object, token_id: int) -> tuple[np.ndarray, object]:
+        if self._start is None:
+            self._start = state
+        self._inputs.append(token_id)
+        if len(self._inputs) == self._learner.settings.segment + 1:
+            x = torch.tensor(self._inputs[:-1], device=self.device).view(-1, 1)
+            y = torch.tensor(self._inputs[1:], device=self.device)
+            output, _ = self.model.features(x, detach(self._start))  # type: ignore[arg-type]
+            logits = self.model.decoder(output).view(-1, self.config.vocab_size)
+            self._learner.learn(nn.functional.cross_entropy(logits, y))
+            self._start, self._inputs = state, [token_id]
+        with torch.no_grad():
+            x = torch.tensor([[token_id]], device=self.device)
+            out, new_state = self.model(x, state)
+        return out[0, 0].float().cpu().numpy(), new_state
+
+    def hidden_vectors(self, state: object) -> tuple[np.ndarray, np.ndarray | None]:
+        if isinstance(state, tuple):
+            return state[0][-1, 0].cpu().numpy(), state[1][-1, 0].cpu().numpy()
+        return state[-1, 0].cpu().numpy(), None  # type: ignore[index]
+
+    def embedding_matrix(self) -> np.ndarray:
+        return self.model.embedding.weight.detach().float().cpu().numpy()

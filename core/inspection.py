@@ -119,11 +119,12 @@ class Subject:
         return self.stepper.config.hidden
 
 
-def load_subject(path: str | Path | None = None) -> Subject:
-    """A checkpoint read with numpy only (fast, no torch). None: the newest in checkpoints/."""
+def load_subject(path: str | Path | None = None, adapt: Any = None) -> Subject:
+    """A checkpoint read with numpy only (fast, no torch). None: the newest in checkpoints/.
+    With `adapt` (core.adapt.AdaptSettings) a network that learns from what it reads (torch)."""
     from lyrics_tui.core.loading import open_checkpoint
 
-    opened = open_checkpoint(path)
+    opened = open_checkpoint(path, adapt=adapt)
     fit = opened.cache_fit
     return Subject(
         opened.stepper,

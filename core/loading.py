@@ -59,18 +59,31 @@ def numpy_stepper(checkpoint: Checkpoint) -> NumpyStepper:
 
 
 def open_checkpoint(
-    path: str | Path | None = None, device: str = "cpu", folder: Path | None = None
+    path: str | Path | None = None,
+    device: str = "cpu",
+    folder: Path | None = None,
+    adapt: Any = None,
 ) -> OpenedModel:
     """Read a checkpoint for generation. None: the newest in `folder` (default checkpoints/).
 
     On "cpu" the weights are read with numpy alone (no torch import: the fast start, and at
-    batch size 1 faster than torch); any other device runs torch there.
+    batch size 1 faster than torch); any other device runs torch there. With `adapt` (a
+    core.adapt.AdaptSettings) the network learns from what it reads (dynamic evaluation, torch,
+    on a copy of the weights).
     """
     if path is None:
         path = newest_checkpoint(folder)
         if path is None:
             raise LyricsError(NO_CHECKPOINT)
     name = str(Path(path).expanduser())
+    if adapt is not None:
+        from lyrics_tui.core.adapt import AdaptiveStepper
+        from lyrics_tui.core.checkpoint import model_from_checkpoint
+        from lyrics_tui.core.fastload import read_checkpoint
+
+        checkpoint = read_checkpoint(name)
+        network = model_from_checkpoint(checkpoint, device)
+        return OpenedModel(checkpoint, AdaptiveStepper(network, adapt, device))
     if device == "cpu":
         from lyrics_tui.core.fastload import read_checkpoint
 

@@ -151,10 +151,15 @@ def next_token_distribution(
         network = model
         model = mix(network, memory.probs, memory.lam, memory.unk_id)
         extra = {"network": network, "cache": memory.probs, "cache_weight": memory.lam}
-        penalised = softmax(adjusted) if settings.repetition_penalty != 1.0 else network
-        with np.errstate(divide="ignore"):
-            adjusted = np.log(mix(penalised, memory.probs, memory.lam, memory.unk_id))
-    entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
+        log_model = np.log(np.maximum(model, 1e-300))
+        entropy = float(-(model * log_model).sum())
+        if settings.repetition_penalty != 1.0 and len(recent):
+            penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
+            adjusted = np.log(np.maximum(penalised, 1e-300))
+        else:
+            adjusted = log_model
+    else:
+        entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
     if len(banned) and len(banned) < len(adjusted):
         adjusted[list(banned)] = -np.inf
     if settings.temperature == 0:

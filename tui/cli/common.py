@@ -107,6 +107,26 @@ def cache_option(args: argparse.Namespace) -> Any:
     return parse_cache(args.cache)
 
 
+ADAPT_HELP = (
+    "dynamic evaluation: the network keeps learning from the text as it reads it (a gradient "
+    "step every few words, on a copy of the weights; the checkpoint is never changed). Needs "
+    "torch, so the start is slower"
+)
+
+
+def adapt_argument(parser: argparse.ArgumentParser, help_text: str = ADAPT_HELP) -> None:
+    parser.add_argument("--adapt", action="store_true", help=help_text)
+
+
+def adapt_settings(args: argparse.Namespace) -> Any:
+    """The dynamic evaluation settings --adapt asks for (None: off)."""
+    if not getattr(args, "adapt", False):
+        return None
+    from lyrics_tui.core.adapt import AdaptSettings
+
+    return AdaptSettings()
+
+
 def cache_json(settings: Any, source: str = "") -> dict[str, Any] | None:
     """Song memory's settings as the JSON lines give them (None: off)."""
     if settings is None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 
 from lyrics_tui.core.device import DEVICES
-from lyrics_tui.tui.cli.common import cache_argument, cache_json, cache_option, emit, warn
+from lyrics_tui.tui.cli.common import (
+    adapt_argument,
+    adapt_settings,
+    cache_argument,
+    cache_json,
+    cache_option,
+    emit,
+    warn,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,18 +36,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="fit song memory's N, THETA, LAMBDA on this text and store them in the checkpoint "
         "(for files saved before training did it); the figure on the same text is optimistic",
     )
-    ev.add_argument(
-        "--adapt",
-        action="store_true",
-        help="also report dynamic evaluation: the network keeps learning from the text as it "
-        "reads it, each word scored before it is learnt from (a copy; the file is unchanged)",
+    adapt_argument(
+        ev,
+        "also report dynamic evaluation: the network keeps learning from the text as it reads "
+        "it, each word scored before it is learnt from (a copy; the file is unchanged)",
     )
     ev.add_argument("--device", default="auto", choices=DEVICES)
     ev.add_argument("--json", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.adapt import AdaptSettings
     from lyrics_tui.core.cache import resolve_cache, stored_fit
     from lyrics_tui.core.checkpoint import load_checkpoint
     from lyrics_tui.core.corpus import read_corpus
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     resolved = resolve_cache(option, stored_fit(checkpoint), checkpoint.path)
     if resolved.note:
         warn([resolved.note])
-    adapt = AdaptSettings() if args.adapt else None
+    adapt = adapt_settings(args)
     result = evaluate_lines(checkpoint, text.lines, device, resolved.settings, adapt)
     if args.json:
         row = {

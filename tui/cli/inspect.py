@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import (
+    adapt_argument,
+    adapt_settings,
     cache_argument,
     cache_json,
     cache_option,
@@ -48,6 +50,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     score.add_argument("--line", required=True, help="the text to score (\\n separates lines)")
     score.add_argument("--compare", metavar="P2", help="a second checkpoint to compare with")
     cache_argument(score)
+    adapt_argument(
+        score,
+        "dynamic evaluation: the network keeps learning from the text as it reads it (a "
+        "gradient step every few words, each word scored before it is learnt from; on a copy "
+        "of the weights). Needs torch; matters for texts longer than a few lines",
+    )
 
     near = sub.add_parser(
         "neighbours",
@@ -160,11 +168,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     text = args.line.replace("\\n", "\n")
     option = cache_option(args)
-    subject = load_subject(args.checkpoint)
+    adapt = adapt_settings(args)
+    subject = load_subject(args.checkpoint, adapt=adapt)
     memory = subject.resolve_cache(option)
     notes = [memory.note] if memory.note else []
     if args.compare:
-        other = load_subject(args.compare)
+        other = load_subject(args.compare, adapt=adapt)
         other_memory = other.resolve_cache(option)
         notes += [other_memory.note] if other_memory.note else []
         comparison = compare_lines(subject, other, text, memory.settings, other_memory.settings)
