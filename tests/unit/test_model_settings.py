@@ -1,4 +1,5 @@
-"""Model settings added with song memory: the tutorial's initialisation, weight drop, <unk> noise."""
+"""Model settings added with song memory: the tutorial's initialisation, weight drop, <unk> noise.
+"""
 
 from __future__ import annotations
 
