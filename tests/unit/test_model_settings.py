@@ -1,5 +1,4 @@
-"""Model settings added with song memory: the tutorial's initialisation, weight drop, <unk> noise.
-"""
+"""Settings added with song memory: the tutorial's initialisation, weight drop, <unk> noise."""
 
 from __future__ import annotations
 
