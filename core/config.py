@@ -18,6 +18,9 @@ SCHEDULES = ("none", "cosine")
 WINDOWINGS = ("streams", "tutorial")
 PRECISIONS = ("auto", "fp32", "bf16")
 INITS = ("uniform", "torch")
+# With a time budget and no epochs asked for, the budget ends the run: the epoch cap is this
+# large, and the cosine learning-rate schedule spans the budget (core/trainer.py).
+BUDGET_EPOCHS = 10_000
 
 
 @dataclass(frozen=True)
@@ -150,13 +153,17 @@ def resolve_settings(
     model_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
-    """Preset values, then every override that is not None; validated."""
+    """Preset values, then every override that is not None; validated. A time budget given
+    without epochs fills the budget (BUDGET_EPOCHS)."""
     if preset not in PRESETS:
         raise SettingsError(f"unknown {{preset}} {preset!r}; choose one of {', '.join(PRESETS)}")
     model = replace(ModelConfig(), **PRESETS[preset]["model"])
     train = replace(TrainConfig(), **PRESETS[preset]["train"])
+    given = {k: v for k, v in (train_overrides or {}).items() if v is not None}
     model = replace(model, **{k: v for k, v in (model_overrides or {}).items() if v is not None})
-    train = replace(train, **{k: v for k, v in (train_overrides or {}).items() if v is not None})
+    train = replace(train, **given)
+    if train.time_budget and "epochs" not in given:
+        train = replace(train, epochs=BUDGET_EPOCHS)
     validate(model, train)
     return model, train
 

@@ -406,7 +406,7 @@ class TrainingRun:
         )
         if features.tokens < cache_eval.MIN_FIT_TOKENS:
             return features.loss, None
-        self.cache_settings, ppl = cache_eval.quick_fit(features, self.cache_settings)
+        self.cache_settings, ppl = cache_eval.quick_fit(features)
         return features.loss, ppl
 
     def _fit_cache(self, best_path: str | None) -> CacheFit | None:

@@ -57,3 +57,14 @@ def test_unk_noise_reads_rare_words_as_unk_more_often():
     common = (noised[ids == 2] == 0).float().mean().item()
     assert rare == pytest.approx(1 / 3, abs=0.03) and common < 0.01
     assert torch.equal(noised[noised != 0], ids[noised != 0])
+
+
+def test_a_time_budget_without_epochs_fills_the_budget():
+    from lyrics_tui.core.config import BUDGET_EPOCHS
+
+    _, train = resolve_settings("default", train_overrides={"time_budget": 120})
+    assert train.epochs == BUDGET_EPOCHS and train.time_budget == 120
+    _, train = resolve_settings("default", train_overrides={"time_budget": 120, "epochs": 5})
+    assert train.epochs == 5
+    _, train = resolve_settings("default")
+    assert train.epochs < BUDGET_EPOCHS and train.time_budget == 0

@@ -76,7 +76,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=number,
         help="stop after this many seconds of training (0: none), counting "
         "the time of a resumed checkpoint; the epoch under way stops there "
-        "and is validated and saved",
+        "and is validated and saved. Without --epochs the run fills the budget: the "
+        "learning rate's cosine spans it and the best epoch is kept",
     )
     train.add_argument("--batch-size", type=int)
     train.add_argument("--bptt", type=int, help="steps of back-propagation through time")
