@@ -105,6 +105,8 @@ def test_light_core_modules_do_not_import_torch():
         "lyrics_tui.core.steppers",
         "lyrics_tui.core.sampling",
         "lyrics_tui.core.evaluate",
+        "lyrics_tui.core.cache",
+        "lyrics_tui.core.loading",
     ]
     loaded = _modules_after_import(light)
     assert "lyrics_tui.core.fastload" in loaded

@@ -238,7 +238,7 @@ def _print_score(console, score) -> None:
         parts = (
             [
                 fmt.prob(w.network_prob),
-                "-" if w.cache_prob is None else fmt.prob(w.cache_prob),
+                _cache_prob(w.cache_prob),
                 f"{w.cache_share:.0%}",
             ]
             if memory
@@ -267,6 +267,13 @@ def _print_score(console, score) -> None:
         f"perplexity {score.perplexity:,.1f}{network}{known} · {score.total_bits:.1f} bits over "
         f"{len(score.words)} tokens · {score.bits_per_char:.2f} bits/char{unknown}"
     )
+
+
+def _cache_prob(p: float | None) -> str:
+    """The cache's probability: "-" while it remembers nothing, 0 when it recalls other words."""
+    if p is None:
+        return "-"
+    return "0" if p == 0 else fmt.prob(p)
 
 
 def _print_comparison(console, c) -> None:
@@ -469,7 +476,7 @@ def _print_step(console, view) -> None:
         table.add_column(name, justify=justify)
     for c in view.candidates:
         word = c.label if c.survives else f"[dim]{c.label}[/]"
-        extra = [fmt.prob(c.network_prob), fmt.prob(c.cache_prob)] if memory else []
+        extra = [fmt.prob(c.network_prob), _cache_prob(c.cache_prob)] if memory else []
         recalls = (
             [" ".join(f"#{pos} {share:.0%}" for pos, share in c.pointers[:3])] if memory else []
         )
@@ -487,13 +494,11 @@ def _print_step(console, view) -> None:
     if memory is not None and top is not None and top.pointers:
         marked = {pos for pos, _ in top.pointers}
         text = "".join(
-            f"[reverse]{label}[/]" if i in marked else label
+            f"[bold]【{label}】[/]" if i in marked else (" ↵ " if label == "↵" else label)
             for i, label in enumerate(view.tokens)
             if i > 0
         )
-        console.print(
-            f"what the cache recalls for {top.label} (highlighted; # counts words read): {text}"
-        )
+        console.print(f"where the cache recalls {top.label} from (# counts the words read): {text}")
 
 
 # -- hidden ---------------------------------------------------------------------------------
