@@ -1,7 +1,7 @@
 """Does a generated song repeat itself like a song? The corpus against plain and cached sampling.
 
     python bench/song_memory.py --checkpoint PATH [--seeds 3] [--tokens 1500] [--temperature 0.8]
-                                [--lambdas 0.1,0.3]
+                                [--lambdas 0.1,0.3] [--adapt]
 
 A line "repeats" when it is identical to one of the 30 non-empty lines before it; "distinct" is
 the number of different lines over the number of lines. Reported for the tutorial's corpus (all
@@ -37,11 +37,13 @@ def repetition(lines: list[str], window: int = WINDOW) -> tuple[float, float, in
     return repeats / len(lines), len(set(lines)) / len(lines), len(lines)
 
 
-def generated_lines(opened, cache, seeds: int, tokens: int, temperature: float) -> list[str]:
+def generated_lines(
+    opened, cache, seeds: int, tokens: int, temperature: float, first_seed: int = 0
+) -> list[str]:
     from lyrics_tui.core.sampling import SamplerSettings
 
     out: list[str] = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):
         settings = SamplerSettings(
             temperature=temperature, seed=seed, max_tokens=tokens, cache=cache
         )
@@ -62,6 +64,11 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=1500)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--lambdas", default="", help="more λ to try, comma-separated")
+    parser.add_argument(
+        "--adapt",
+        action="store_true",
+        help="also generate with dynamic evaluation (generate --adapt)",
+    )
     args = parser.parse_args()
 
     corpus = read_corpus(str(JAYCHOU)).lines
@@ -84,6 +91,25 @@ def main() -> None:
         start = time.perf_counter()
         lines = generated_lines(opened, cache, args.seeds, args.tokens, args.temperature)
         rows.append((f"{name} [{time.perf_counter() - start:.0f} s]", *repetition(lines)))
+    if args.adapt:
+        from lyrics_tui.core.adapt import AdaptSettings
+
+        for name, cache in runs[:2]:
+            start = time.perf_counter()
+            adaptive = [
+                line
+                for seed in range(args.seeds)  # a fresh copy of the network for each song
+                for line in generated_lines(
+                    open_checkpoint(args.checkpoint, adapt=AdaptSettings()),
+                    cache,
+                    1,
+                    args.tokens,
+                    args.temperature,
+                    first_seed=seed,
+                )
+            ]
+            label = f"{name}, with --adapt [{time.perf_counter() - start:.0f} s]"
+            rows.append((label, *repetition(adaptive)))
     print(f"machine: {machine()}")
     print(
         f"{args.seeds} seeds × {args.tokens:,} tokens, temperature {args.temperature:g}; a line "

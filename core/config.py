@@ -13,7 +13,7 @@ from lyrics_tui.core.errors import SettingsError
 
 CELLS = ("rnn", "gru", "lstm")
 TOKENIZERS = ("word", "char")
-OPTIMIZERS = ("adam", "adamw", "sgd")
+OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("none", "cosine")
 WINDOWINGS = ("streams", "tutorial")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -35,7 +35,6 @@ class ModelConfig:
     embed_dropout: float = 0.0  # drops whole words (embedding rows) during training
     tie_weights: bool = False
     vocab_size: int = 0
-    weight_drop: float = 0.0  # DropConnect on the recurrent (hidden-to-hidden) weights
     init: str = "uniform"  # "uniform": embeddings U(-0.1, 0.1); "torch": PyTorch's defaults
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,7 +176,6 @@ def validate(model: ModelConfig, train: TrainConfig) -> None:
         (1 <= model.layers <= 8, "{layers} must be between 1 and 8"),
         (0.0 <= model.dropout < 1.0, "{dropout} must be in [0, 1)"),
         (0.0 <= model.embed_dropout < 1.0, "{embed_dropout} must be in [0, 1)"),
-        (0.0 <= model.weight_drop < 1.0, "{weight_drop} must be in [0, 1)"),
         (model.init in INITS, f"{{init}} must be one of {', '.join(INITS)}"),
         (
             not model.tie_weights or model.embed == model.hidden,

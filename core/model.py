@@ -59,23 +59,12 @@ class RNNLanguageModel(nn.Module):
             mask = weight.new_empty(weight.size(0), 1).bernoulli_(keep) / keep
             weight = weight * mask
         embedded = self.drop(nn.functional.embedding(inputs, weight))
-        output, hidden = self._recurrent(embedded, hidden)
+        output, hidden = self.rnn(embedded, hidden)
         return self.decoder(self.drop(output)), hidden
 
     def features(self, inputs: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
         """The top layer's output at every position (eval mode: what the cache remembers)."""
-        return self._recurrent(nn.functional.embedding(inputs, self.embedding.weight), hidden)
-
-    def _recurrent(self, embedded: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
-        if not (self.training and self.config.weight_drop):
-            return self.rnn(embedded, hidden)
-        # DropConnect on the hidden-to-hidden weights: one mask per batch, shared by every
-        # time step, regularises the recurrence itself (Merity et al., 2018, AWD-LSTM).
-        dropped = {
-            name: nn.functional.dropout(getattr(self.rnn, name), self.config.weight_drop)
-            for name in (f"weight_hh_l{i}" for i in range(self.config.layers))
-        }
-        return torch.func.functional_call(self.rnn, dropped, (embedded, hidden))
+        return self.rnn(nn.functional.embedding(inputs, self.embedding.weight), hidden)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -460,10 +460,6 @@ class TrainingRun:
             return torch.optim.AdamW(
                 self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
             )
-        if cfg.optimizer == "sgd":
-            return torch.optim.SGD(
-                self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay
-            )
         return torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def _lr(self, total_steps: int, elapsed: float) -> float:
