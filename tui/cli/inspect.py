@@ -400,7 +400,7 @@ def cmd_step(args: argparse.Namespace) -> int:
     memory = subject.resolve_cache(option)
     settings = replace(settings, cache=memory.settings)
     walk = StepThrough(subject, settings, args.prompt, top=args.candidates)
-    warn(([memory.note] if memory.note else []) + walk.warnings)
+    warn(walk.warnings)
     console = make_console()
     show = (
         (lambda view: emit(_step_json(view)))
@@ -442,6 +442,7 @@ def cmd_step(args: argparse.Namespace) -> int:
         )
     else:
         console.print(f"text: {walk.text!r}  [seed {walk.seed}]")
+    warn([memory.note] if memory.note else [])  # last: a bad choice stays a one-line error
     return 0
 
 
