@@ -9,8 +9,6 @@ from dataclasses import replace
 
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.tui.cli.common import (
-    adapt_argument,
-    adapt_settings,
     cache_argument,
     cache_json,
     cache_option,
@@ -42,12 +40,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     sampler_arguments(gen)
     cache_argument(gen)
-    adapt_argument(
-        gen,
-        "dynamic evaluation while writing: every few words the network takes a gradient step "
-        "on what it just wrote, so the song teaches the network itself (torch; a copy of the "
-        "weights, the checkpoint is never changed; slower to start)",
-    )
     gen.add_argument("--lines", type=int, default=0, help="stop after N lines (0: no limit)")
     gen.add_argument(
         "--device", default="cpu", choices=DEVICES, help="cpu runs numpy (fastest at batch 1)"
@@ -66,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         from lyrics_tui.core.device import resolve_device
 
         device = resolve_device(device)
-    opened = open_checkpoint(args.checkpoint, device, adapt=adapt_settings(args))
+    opened = open_checkpoint(args.checkpoint, device)
     memory = opened.cache(option)
     settings = replace(settings, cache=memory.settings)
     generation = opened.sampler().generate(args.prompt, settings)
