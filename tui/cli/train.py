@@ -37,6 +37,7 @@ TRAIN_FLAGS = (
     "precision",
     "seed",
     "val_fraction",
+    "unk_noise",
 )
 
 
@@ -93,6 +94,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="training matmuls; auto: bf16 where the CPU has bf16 units",
     )
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--unk-noise",
+        type=number,
+        help="each training occurrence of a word seen c times is read as <unk> with "
+        "probability A/(A+c), drawn each epoch; 0: off (default preset 3)",
+    )
     train.add_argument(
         "--out",
         help="best checkpoint path (default checkpoints/<corpus>.pt); "
