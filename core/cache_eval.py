@@ -234,8 +234,8 @@ def typical_square(features: StreamFeatures) -> float:
 
 def quick_fit(features: StreamFeatures) -> tuple[CacheSettings, float]:
     """The cache's settings and perplexity with N and θ set to where fits often land (θ
-    relative to the text's |h|²) and λ chosen: a cheap figure for every epoch (a quarter of a
-    second on 5,000 words); the full fit runs once, after training."""
+    relative to the text's |h|²) and λ chosen: a cheap figure for every epoch (its cost:
+    docs/performance.md); the full fit runs once, after training."""
     theta = _significant(QUICK_SHARPNESS / typical_square(features))
     everything = torch.ones(features.tokens, dtype=torch.bool)
     best = _search(

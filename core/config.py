@@ -83,7 +83,7 @@ class TrainConfig:
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # The lowest held-out perplexity found for two minutes of a 2-core CPU (bench/quality.py;
     # what was tried: docs/performance.md). Rare words read as <unk> now and then, heavy dropout
-    # and weight decay let it keep improving for 15-20 epochs.
+    # and weight decay let it keep improving for many epochs instead of a few.
     "default": {
         "model": {
             "cell": "gru",
