@@ -1,10 +1,13 @@
 """Generation speed: greedy tokens/s after load, and launch-to-first-token of the CLI.
 
-    python bench/generation.py --checkpoint PATH [--runs 5]
+    python bench/generation.py --checkpoint PATH [--runs 5] [--cache auto|off|N,THETA,LAMBDA]
 
-1. In process: load the checkpoint (numpy path), then time 2,000 greedy tokens.
+1. In process: load the checkpoint (numpy path), then time 2,000 greedy tokens, with the network
+   alone and with song memory (--cache: the checkpoint's fitted settings by default), side by
+   side in the same run.
 2. As a user: launch `lyrics-tui generate` and time until its first token reaches stdout, with an
-   empty prompt and with a Chinese prompt (which needs jieba's dictionary).
+   empty prompt and with a Chinese prompt (which needs jieba's dictionary); song memory is on
+   by default there too.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from _common import ROOT, machine, median
 sys.path.insert(0, str(ROOT))
 
 
-def greedy_rate(path: str) -> float:
+def greedy_rate(path: str, cache=None) -> float:
     from lyrics_tui.core.fastload import read_checkpoint
     from lyrics_tui.core.sampling import Sampler, SamplerSettings
     from lyrics_tui.core.steppers import NumpyStepper
@@ -35,7 +38,8 @@ def greedy_rate(path: str) -> float:
         checkpoint.vocab,
         Tokenizer("char"),
     )  # empty prompt: no tokenizer work
-    generation = sampler.generate("", SamplerSettings(temperature=0, max_tokens=2000))
+    settings = SamplerSettings(temperature=0, max_tokens=2000, cache=cache)
+    generation = sampler.generate("", settings)
     start = time.perf_counter()
     count = sum(1 for _ in generation)
     return count / (time.perf_counter() - start)
@@ -73,12 +77,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--cache", default="auto")
     args = parser.parse_args()
-    rates = [greedy_rate(args.checkpoint) for _ in range(args.runs)]
+    from lyrics_tui.core.loading import open_checkpoint
+
+    memory = open_checkpoint(args.checkpoint).cache(args.cache)
+    rates, cached = [], []
+    for _ in range(args.runs):  # interleaved: both see the same load
+        rates.append(greedy_rate(args.checkpoint))
+        if memory.settings is not None:
+            cached.append(greedy_rate(args.checkpoint, memory.settings))
     empty = [first_token_s(args.checkpoint, "") for _ in range(args.runs)]
     prompted = [first_token_s(args.checkpoint, "想念") for _ in range(args.runs)]
     print(f"machine: {machine()}")
     print(f"greedy tokens/s after load: median {median(rates):,.0f} (min {min(rates):,.0f})")
+    if cached:
+        print(
+            f"greedy tokens/s with song memory ({memory.settings.label}): median "
+            f"{median(cached):,.0f} (min {min(cached):,.0f})"
+        )
+    else:
+        print(f"song memory off ({memory.source}): {memory.note or 'nothing to compare'}")
     print(
         f"launch to first token, empty prompt: median {median(empty):.2f} s (max {max(empty):.2f})"
     )

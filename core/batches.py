@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import torch
 
+EVAL_CHUNK = 256  # evaluation reads one stream in chunks of this many steps, hidden state carried
+
 
 def stream_count(n_tokens: int, batch_size: int) -> int:
     """The streams (columns) batchify makes: batch_size, fewer on a corpus that is tiny."""
@@ -59,3 +61,14 @@ def tutorial_window_starts(n_tokens: int, bptt: int) -> torch.Tensor:
 
 def tutorial_window_count(n_tokens: int, bptt: int, batch_size: int) -> int:
     return max(1, n_tokens // bptt) // batch_size
+
+
+def unk_noise(
+    ids: torch.Tensor, counts: torch.Tensor, alpha: float, unk_id: int, generator: torch.Generator
+) -> torch.Tensor:
+    """A copy of `ids` in which each occurrence of a word seen c times in training is read as
+    <unk> with probability α / (α + c): rare words most often, as a held-out text is full of
+    words the training text never had twice."""
+    p = alpha / (alpha + counts.to(torch.float32)[ids])
+    hit = torch.rand(ids.shape, generator=generator) < p
+    return torch.where(hit, torch.full_like(ids, unk_id), ids)

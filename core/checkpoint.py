@@ -45,6 +45,9 @@ class Checkpoint:
     best_val_loss: float | None = None
     corpus: str = ""
     path: str = ""
+    # Song memory fitted after training (core/cache.py CacheFit.to_dict()); None: not fitted.
+    # Files without it (older ones) still load, with the cache off.
+    cache: dict[str, Any] | None = None
 
     @property
     def val_ppl(self) -> float | None:
@@ -65,6 +68,7 @@ class Checkpoint:
             "history": self.history,
             "best_val_loss": self.best_val_loss,
             "corpus": self.corpus,
+            "cache": self.cache,
         }
 
 
@@ -97,6 +101,7 @@ def checkpoint_from_payload(payload: Any, path: str) -> Checkpoint:
             best_val_loss=payload.get("best_val_loss"),
             corpus=str(payload.get("corpus", "")),
             path=path,
+            cache=payload.get("cache") if isinstance(payload.get("cache"), dict) else None,
         )
     except CheckpointError:
         raise

@@ -41,6 +41,9 @@ class EpochFinished:
     elapsed_s: float
     lr: float
     is_best: bool
+    # validation perplexity with song memory (core/cache.py): θ carried from the last epoch's
+    # fit, N and λ chosen again (a cheap figure; the full fit runs once, after training)
+    cache_val_ppl: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +74,11 @@ class TrainingFinished:
     best_checkpoint: str | None
     last_checkpoint: str | None
     message: str = ""
+    # Song memory fitted on the validation split after training, for the best checkpoint:
+    cache_val_ppl: float | None = None  # settings fitted and scored on validation (optimistic)
+    cache_cross_ppl: float | None = None  # fitted on its first half, scored on the second
+    plain_cross_ppl: float | None = None  # the network alone on that second half
+    cache: dict | None = None  # the settings stored in the checkpoint: window, theta, lambda
 
 
 TrainingEvent = (

@@ -20,17 +20,30 @@ import itertools
 import math
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lyrics_tui.core.cache import (
+    CacheFit,
+    CacheSettings,
+    CacheView,
+    NeuralCache,
+    ResolvedCache,
+    cache_view,
+    mix,
+    resolve_cache,
+    stored_fit,
+)
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.core.metrics import LOG2E, perplexity_from_bits, surprisal_bits
 from lyrics_tui.core.sampling import (
     MAX_SEED,
     REPETITION_WINDOW,
+    Distribution,
+    Memory,
     SamplerSettings,
     next_token_distribution,
     prompt_warnings,
@@ -88,6 +101,14 @@ class Subject:
     vocab: Vocabulary
     tokenizer: Tokenizer
     label: str = ""
+    fit: CacheFit | None = None  # song memory fitted after training (None: not stored)
+    cache: CacheSettings | None = None  # what --cache auto means here (None: off)
+
+    def resolve_cache(self, option: str | CacheSettings | None = "auto") -> ResolvedCache:
+        """--cache auto|off|N,THETA,LAMBDA for this model (core/cache.py)."""
+        if (option is None or option == "auto") and self.fit is None and self.cache is not None:
+            return ResolvedCache(self.cache, "stored")  # a training run's latest settings
+        return resolve_cache(option, self.fit, self.label)
 
     @property
     def cell(self) -> str:
@@ -99,25 +120,39 @@ class Subject:
 
 
 def load_subject(
-    path: str | Path | None = None, on_note: Callable[[str], object] | None = None
+    path: str | Path | None = None,
+    adapt: Any = None,
+    on_note: Callable[[str], object] | None = None,
 ) -> Subject:
     """A checkpoint read with numpy only (fast, no torch). None: the one start-up opens from
-    checkpoints/ (core.loading.open_startup_model; `on_note` hears of files passed over)."""
+    checkpoints/ (core.loading.open_startup_model; `on_note` hears of files passed over). With
+    `adapt` (core.adapt.AdaptSettings) a network that learns from what it reads (torch)."""
     from lyrics_tui.core.loading import open_checkpoint
 
-    opened = open_checkpoint(path, on_note=on_note)
-    return Subject(opened.stepper, opened.vocab, opened.tokenizer, label=opened.path)
+    opened = open_checkpoint(path, adapt=adapt, on_note=on_note)
+    fit = opened.cache_fit
+    return Subject(
+        opened.stepper,
+        opened.vocab,
+        opened.tokenizer,
+        label=opened.path,
+        fit=fit,
+        cache=fit.settings if fit and fit.settings.on else None,
+    )
 
 
 def subject_from_checkpoint(checkpoint: Checkpoint) -> Subject:
     """A Subject over a loaded Checkpoint (torch tensors or numpy arrays), run with numpy."""
     from lyrics_tui.core.loading import numpy_stepper
 
+    fit = stored_fit(checkpoint)
     return Subject(
         numpy_stepper(checkpoint),
         checkpoint.vocab,
         Tokenizer(checkpoint.train_config.tokenizer),
         label=str(checkpoint.path),
+        fit=fit,
+        cache=fit.settings if fit and fit.settings.on else None,
     )
 
 
@@ -140,10 +175,13 @@ def subject_from_state(
 
 def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
     """The weights a core.trainer.TrainingRun holds right now, copied between two optimiser
-    steps; safe to call from any thread while the run trains."""
-    return subject_from_state(
+    steps; safe to call from any thread while the run trains. Song memory: the settings the
+    run's last validation chose."""
+    subject = subject_from_state(
         run.model_config, run.snapshot_state(), run.vocab, run.train_config.tokenizer, label
     )
+    guess = getattr(run, "cache_settings", None)
+    return replace(subject, cache=guess if guess is not None and guess.on else None)
 
 
 # -- hidden state --------------------------------------------------------------------------
@@ -254,6 +292,11 @@ def _hidden_step(
     return step, h
 
 
+def _top_state(stepper: Stepper, state: Any) -> np.ndarray:
+    """The top layer's h as its own float32 copy (what song memory keeps)."""
+    return np.array(stepper.hidden_vectors(state)[0], dtype=np.float32).reshape(-1)
+
+
 # -- step-through decoding -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Candidate(_Serialisable):
@@ -267,6 +310,13 @@ class Candidate(_Serialisable):
     final_prob: float  # after penalty, temperature, top-k, top-p (0: filtered out)
     model_rank: int  # 1 = the network's likeliest word
     survives: bool  # final_prob > 0: the sampler could pick it
+    # Song memory (all 0 / empty when it is off): model_prob above is then the mixture
+    # (1 - λ) network + λ (1 - p_network(<unk>)) cache, and these are its two parts.
+    network_prob: float = 0.0  # the network alone (= model_prob when memory is off)
+    cache_prob: float = 0.0  # the cache alone
+    # earlier positions in the text read (StepView.tokens) where this word came after a state
+    # like the current one: (position, share of the cache's attention), strongest first
+    pointers: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -288,6 +338,9 @@ class StepView(_Serialisable):
     top_p: float
     repetition_penalty: float
     hidden: HiddenStep  # the state these candidates come from
+    cache: CacheSettings | None = None  # song memory in effect (None: off)
+    remembered: int = 0  # positions the cache can draw on now (0: it is silent this step)
+    tokens: tuple[str, ...] = ()  # every token read so far, as labels; pointers index these
 
 
 @dataclass(frozen=True)
@@ -301,6 +354,8 @@ class ChosenWord(_Serialisable):
     final_prob: float
     model_rank: int
     surprisal_bits: float  # under the model distribution
+    network_prob: float = 0.0  # with song memory: the network's part (= model_prob when off)
+    cache_prob: float = 0.0  # and the cache's
 
 
 @dataclass
@@ -345,6 +400,9 @@ class StepThrough:
         self.unknown = vocab.unknown(self.prompt_tokens)
         self._banned = (vocab.unk_id,)
         self.prompt_hidden: list[HiddenStep] = []
+        # every token read (line start, prompt, picks) and the top layer's state after it:
+        # what song memory remembers
+        self._read: list[tuple[int, np.ndarray]] = []
         state = stepper.initial_state()
         previous: np.ndarray | None = None
         ids = [vocab.id(NEWLINE), *vocab.encode(self.prompt_tokens)]
@@ -354,6 +412,7 @@ class StepThrough:
             logits, state = stepper.step(state, token_id)
             step, previous = _hidden_step(stepper, state, i, text, False, previous)
             self.prompt_hidden.append(step)
+            self._read.append((token_id, _top_state(stepper, state)))
         recent = tuple(vocab.encode(self.prompt_tokens)[-REPETITION_WINDOW:])
         assert previous is not None  # the line start was read
         self._frames: list[_Frame] = [
@@ -404,14 +463,47 @@ class StepThrough:
         self._view = None
         return self.current
 
-    def _distribution(self):
+    def _memory(self) -> CacheView | None:
+        """What song memory recalls at the current step (None: off, or nothing yet)."""
+        cache = self.settings.cache
+        if cache is None or not cache.on or len(self._read) < 2:
+            return None
+        t = len(self._read) - 1  # the state now is the one after reading token t
+        low = max(0, t - cache.window)
+        keys = np.stack([h for _, h in self._read[low:t]])
+        next_ids = np.array([i for i, _ in self._read[low + 1 : t + 1]], dtype=np.int64)
+        return cache_view(
+            keys,
+            next_ids,
+            np.arange(low + 1, t + 1),
+            self._read[t][1],
+            cache.theta,
+            len(self.subject.vocab),
+            self.subject.vocab.unk_id,
+        )
+
+    def _distribution(self) -> tuple[Distribution, CacheView | None]:
         frame = self._frames[-1]
-        return next_token_distribution(frame.logits, self.settings, frame.recent, self._banned)
+        recall = self._memory()
+        memory = None
+        if recall is not None and self.settings.cache is not None:
+            memory = Memory(recall.probs, self.settings.cache.lam, self.subject.vocab.unk_id)
+        dist = next_token_distribution(
+            frame.logits, self.settings, frame.recent, self._banned, memory
+        )
+        return dist, recall
+
+    @property
+    def tokens_read(self) -> tuple[str, ...]:
+        """Every token read so far as a label (0: the line start); pointers index these."""
+        return tuple(display_token(self.subject.vocab.tokens[i]) for i, _ in self._read)
 
     def _make_view(self) -> StepView:
         frame = self._frames[-1]
-        dist = self._distribution()
+        dist, recall = self._distribution()
         model, final = dist.model, dist.final
+        network = dist.network_probs
+        cache = dist.cache
         # final probability first, then the model's: survivors in sampling order, then the
         # words the filters removed, likeliest first
         order = np.lexsort((-model, -final))[: self.top]
@@ -426,6 +518,9 @@ class StepThrough:
                 final_prob=float(final[i]),
                 model_rank=_rank(model, int(i)),
                 survives=bool(final[i] > 0),
+                network_prob=float(network[i]),
+                cache_prob=float(cache[i]) if cache is not None else 0.0,
+                pointers=recall.pointers(int(i), limit=5) if recall is not None else (),
             )
             for n, i in enumerate(order)
         )
@@ -447,6 +542,9 @@ class StepThrough:
             top_p=s.top_p,
             repetition_penalty=s.repetition_penalty,
             hidden=frame.hidden,
+            cache=s.cache if s.cache is not None and s.cache.on else None,
+            remembered=len(recall.weights) if recall is not None else 0,
+            tokens=self.tokens_read,
         )
 
     # -- acting ----------------------------------------------------------------------------
@@ -471,7 +569,7 @@ class StepThrough:
 
     def sample(self) -> ChosenWord:
         """Let the sampler pick with the current settings."""
-        dist = self._distribution()
+        dist, _ = self._distribution()
         if self.settings.temperature == 0:
             token_id = int(np.argmax(dist.final))
         else:
@@ -483,6 +581,7 @@ class StepThrough:
         if not self.can_go_back:
             raise LyricsError("nothing to step back over: no word has been picked yet")
         frame = self._frames.pop()
+        self._read.pop()
         self._view = None
         assert frame.chosen is not None
         return frame.chosen
@@ -502,7 +601,7 @@ class StepThrough:
 
     def _advance(self, token_id: int, how: str) -> ChosenWord:
         frame = self._frames[-1]
-        dist = self._distribution()
+        dist, _ = self._distribution()
         text = self.subject.vocab.tokens[token_id]
         model_prob = float(dist.model[token_id])
         chosen = ChosenWord(
@@ -515,9 +614,12 @@ class StepThrough:
             final_prob=float(dist.final[token_id]),
             model_rank=_rank(dist.model, token_id),
             surprisal_bits=surprisal_bits(model_prob),
+            network_prob=float(dist.network_probs[token_id]),
+            cache_prob=float(dist.cache[token_id]) if dist.cache is not None else 0.0,
         )
         stepper = self.subject.stepper
         logits, state = stepper.step(frame.state, token_id)
+        self._read.append((token_id, _top_state(stepper, state)))
         recent = ((*frame.recent, token_id))[-REPETITION_WINDOW:]
         index = len(self.prompt_hidden) + len(self._frames) - 1
         hidden, h = _hidden_step(stepper, state, index, text, True, frame.h)
@@ -592,6 +694,10 @@ class WordScore(_Serialisable):
     top_guess: str  # what the model found likeliest here
     top_guess_label: str
     top_prob: float
+    # Song memory (core/cache.py): with it on, prob above is the mixture and these its parts
+    network_prob: float = 0.0  # the network alone (= prob when memory is off)
+    cache_prob: float | None = None  # the cache alone (None: off, or nothing remembered yet)
+    cache_share: float = 0.0  # the part of prob that the cache contributed, 0..1
 
 
 @dataclass(frozen=True)
@@ -606,6 +712,8 @@ class LineScore(_Serialisable):
     known_perplexity: float | None  # over known tokens only (None when there are none)
     bits_per_char: float  # comparable across word and character models
     characters: int  # including one line end per line
+    cache: CacheSettings | None = None  # song memory in effect (None: off)
+    network_perplexity: float = 0.0  # the network alone on the same tokens (= perplexity when off)
 
 
 def _text_lines(text: str) -> list[str]:
@@ -616,18 +724,34 @@ def _text_lines(text: str) -> list[str]:
     return lines
 
 
-def score_line(subject: Subject, text: str) -> LineScore:
+def score_line(subject: Subject, text: str, cache: CacheSettings | None = None) -> LineScore:
     """Each token's probability, surprisal and rank as the model reads `text` from a line start,
-    each line ending with a line end; unknown words are scored as <unk> and flagged."""
+    each line ending with a line end; unknown words are scored as <unk> and flagged. With
+    `cache`, song memory is mixed in as it is in generation (core/cache.py)."""
     lines = _text_lines(text)
     vocab, stepper = subject.vocab, subject.stepper
     tokens = [t for line in subject.tokenizer.lines(lines) for t in line]
     state = stepper.initial_state()
     logits, state = stepper.step(state, vocab.id(NEWLINE))
+    memory = (
+        NeuralCache(cache, stepper.config.hidden, len(vocab), vocab.unk_id)
+        if cache is not None and cache.on
+        else None
+    )
     words = []
+    network_bits = 0.0
     for position, token in enumerate(tokens):
         token_id = vocab.id(token)
-        probs = softmax(np.asarray(logits))
+        network = softmax(np.asarray(logits))
+        probs, recalled, share = network, None, 0.0
+        h = _top_state(stepper, state) if memory is not None else None
+        if memory is not None and h is not None:
+            recalled = memory.probs(h)
+            probs = mix(network, recalled, memory.settings.lam, vocab.unk_id)
+            if recalled is not None and token_id != vocab.unk_id and probs[token_id] > 0:
+                part = memory.settings.lam * (1 - network[vocab.unk_id]) * recalled[token_id]
+                share = float(part / probs[token_id])
+        network_bits += surprisal_bits(float(network[token_id]))
         prob = float(probs[token_id])
         best = int(np.argmax(probs))
         words.append(
@@ -644,8 +768,13 @@ def score_line(subject: Subject, text: str) -> LineScore:
                 top_guess=vocab.tokens[best],
                 top_guess_label=display_token(vocab.tokens[best]),
                 top_prob=float(probs[best]),
+                network_prob=float(network[token_id]),
+                cache_prob=None if recalled is None else float(recalled[token_id]),
+                cache_share=share,
             )
         )
+        if memory is not None and h is not None:
+            memory.add(h, token_id)
         if position < len(tokens) - 1:
             logits, state = stepper.step(state, token_id)
     total = sum(w.surprisal_bits for w in words)
@@ -663,6 +792,8 @@ def score_line(subject: Subject, text: str) -> LineScore:
         known_perplexity=perplexity_from_bits(sum(known) / len(known)) if known else None,
         bits_per_char=total / characters,
         characters=characters,
+        cache=cache if memory is not None else None,
+        network_perplexity=perplexity_from_bits(network_bits / len(words)),
     )
 
 
@@ -692,9 +823,15 @@ class LineComparison(_Serialisable):
     note: str
 
 
-def compare_lines(a: Subject, b: Subject, text: str) -> LineComparison:
+def compare_lines(
+    a: Subject,
+    b: Subject,
+    text: str,
+    cache_a: CacheSettings | None = None,
+    cache_b: CacheSettings | None = None,
+) -> LineComparison:
     """Score the same text under two models, word by word where their tokens line up."""
-    sa, sb = score_line(a, text), score_line(b, text)
+    sa, sb = score_line(a, text, cache_a), score_line(b, text, cache_b)
     aligned = [w.text for w in sa.words] == [w.text for w in sb.words]
     words: tuple[ComparedWord, ...] = ()
     note = ""

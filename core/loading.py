@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lyrics_tui.core.cache import CacheFit, ResolvedCache, resolve_cache, stored_fit
 from lyrics_tui.core.checkpoint import Checkpoint, weights_mismatch
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.paths import list_checkpoints, resume_target
@@ -40,6 +41,15 @@ class OpenedModel:
     def sampler(self) -> Sampler:
         return Sampler(self.stepper, self.vocab, self.tokenizer)
 
+    @property
+    def cache_fit(self) -> CacheFit | None:
+        """Song memory's settings fitted after training (None: an older file)."""
+        return stored_fit(self.checkpoint)
+
+    def cache(self, option: Any = "auto") -> ResolvedCache:
+        """--cache auto|off|N,THETA,LAMBDA for this checkpoint (core/cache.py)."""
+        return resolve_cache(option, self.cache_fit, self.path)
+
 
 def numpy_stepper(checkpoint: Checkpoint) -> NumpyStepper:
     """The checkpoint's weights in a NumpyStepper; weights that do not fit are one line."""
@@ -53,13 +63,16 @@ def open_checkpoint(
     path: str | Path | None = None,
     device: str = "cpu",
     folder: Path | None = None,
+    adapt: Any = None,
     on_note: Callable[[str], object] | None = None,
 ) -> OpenedModel:
     """Read a checkpoint for generation. None: the one start-up opens in `folder` (default
     checkpoints/; open_startup_model), `on_note` told of each file passed over.
 
     On "cpu" the weights are read with numpy alone (no torch import: the fast start, and at
-    batch size 1 faster than torch); any other device runs torch there.
+    batch size 1 faster than torch); any other device runs torch there. With `adapt` (a
+    core.adapt.AdaptSettings) the network learns from what it reads (dynamic evaluation, torch,
+    on a copy of the weights).
     """
     if path is None:
         startup = open_startup_model(folder, device)
@@ -70,8 +83,18 @@ def open_checkpoint(
         for note in startup.notes:
             if on_note is not None:
                 on_note(note)
-        return startup.opened
+        if adapt is None:
+            return startup.opened
+        path = startup.opened.path  # read again below, as a network that learns
     name = str(Path(path).expanduser())
+    if adapt is not None:
+        from lyrics_tui.core.adapt import AdaptiveStepper
+        from lyrics_tui.core.checkpoint import model_from_checkpoint
+        from lyrics_tui.core.fastload import read_checkpoint
+
+        checkpoint = read_checkpoint(name)
+        network = model_from_checkpoint(checkpoint, device)
+        return OpenedModel(checkpoint, AdaptiveStepper(network, adapt, device))
     if device == "cpu":
         from lyrics_tui.core.fastload import read_checkpoint
 

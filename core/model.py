@@ -36,6 +36,8 @@ class RNNLanguageModel(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
+        if self.config.init == "torch":
+            return  # the tutorial's model keeps PyTorch's defaults: N(0, 1) embeddings
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
         if not self.config.tie_weights:
@@ -59,6 +61,10 @@ class RNNLanguageModel(nn.Module):
         embedded = self.drop(nn.functional.embedding(inputs, weight))
         output, hidden = self.rnn(embedded, hidden)
         return self.decoder(self.drop(output)), hidden
+
+    def features(self, inputs: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
+        """The top layer's output at every position (eval mode: what the cache remembers)."""
+        return self.rnn(nn.functional.embedding(inputs, self.embedding.weight), hidden)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())

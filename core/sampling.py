@@ -12,9 +12,11 @@ import secrets
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
+from lyrics_tui.core.cache import CacheSettings, NeuralCache, mix
 from lyrics_tui.core.errors import CheckpointError, SettingsError
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
@@ -37,6 +39,7 @@ class SamplerSettings:
     max_tokens: int = 100
     max_lines: int = 0  # stop after this many finished lines; 0: no limit
     alternatives: int = 5  # how many top candidates each token reports
+    cache: CacheSettings | None = None  # song memory (core/cache.py); None: the network alone
 
     def validated(self) -> tuple[SamplerSettings, list[str]]:
         """Settings with out-of-range lengths capped, and a note for each cap; raise for
@@ -67,17 +70,27 @@ class SamplerSettings:
             max_tokens = MAX_TOKENS
         if self.max_lines < 0:
             raise SettingsError("{max_lines} must be >= 0 (0 = no limit)")
+        if self.cache is not None:
+            self.cache.validated()
         return replace(self, temperature=t, max_tokens=max_tokens), notes
 
 
 @dataclass(frozen=True)
 class Distribution:
-    """One decoding step. `model` is the network's softmax; `final` is what is sampled from."""
+    """One decoding step. `model` is what the model predicts at temperature 1 (the network's
+    softmax, mixed with song memory when it is on); `final` is what is sampled from."""
 
     model: np.ndarray
     final: np.ndarray
     survivors: int  # tokens with non-zero final probability
     entropy: float  # of the model distribution, in nats
+    network: np.ndarray | None = None  # the network's own softmax, when song memory is mixed in
+    cache: np.ndarray | None = None  # song memory's distribution (None: off or nothing yet)
+    cache_weight: float = 0.0  # λ in effect at this step (0: the network alone)
+
+    @property
+    def network_probs(self) -> np.ndarray:
+        return self.model if self.network is None else self.network
 
     def top(self, k: int, which: str = "final") -> list[tuple[int, float]]:
         probs = self.final if which == "final" else self.model
@@ -95,13 +108,30 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+@dataclass(frozen=True)
+class Memory:
+    """Song memory at one step: the cache's distribution, its weight λ, and <unk>'s id (whose
+    probability the cache leaves to the network; core/cache.py)."""
+
+    probs: np.ndarray
+    lam: float
+    unk_id: int
+
+
 def next_token_distribution(
     logits: np.ndarray,
     settings: SamplerSettings,
     recent: Sequence[int] = (),
     banned: Sequence[int] = (),
+    memory: Memory | None = None,
 ) -> Distribution:
-    """Apply repetition penalty, temperature, top-k and top-p to one step's logits."""
+    """Apply song memory, repetition penalty, temperature, top-k and top-p to one step's logits.
+
+    With song memory the repetition penalty applies to the network's scores only, before the
+    cache is mixed in: it stops the network from looping on its own words, and what the cache
+    recalls from earlier in the song (a chorus coming back) is left alone. Temperature, top-k
+    and top-p then apply to the mixture.
+    """
     logits = np.asarray(logits, dtype=np.float64)
     if not np.isfinite(logits).all():
         raise CheckpointError(
@@ -109,7 +139,6 @@ def next_token_distribution(
             "broken (retrain, or use an earlier checkpoint)"
         )
     model = softmax(logits)
-    entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
     adjusted = logits.copy()
     if settings.repetition_penalty != 1.0 and len(recent):
         ids = np.unique(np.asarray(recent, dtype=np.int64))
@@ -117,12 +146,26 @@ def next_token_distribution(
         adjusted[ids] = np.where(
             vals > 0, vals / settings.repetition_penalty, vals * settings.repetition_penalty
         )
+    extra: dict[str, Any] = {}
+    if memory is not None and memory.lam > 0:
+        network = model
+        model = mix(network, memory.probs, memory.lam, memory.unk_id)
+        extra = {"network": network, "cache": memory.probs, "cache_weight": memory.lam}
+        log_model = np.log(np.maximum(model, 1e-300))
+        entropy = float(-(model * log_model).sum())
+        if settings.repetition_penalty != 1.0 and len(recent):
+            penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
+            adjusted = np.log(np.maximum(penalised, 1e-300))
+        else:
+            adjusted = log_model
+    else:
+        entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
     if len(banned) and len(banned) < len(adjusted):
         adjusted[list(banned)] = -np.inf
     if settings.temperature == 0:
         final = np.zeros_like(model)
         final[int(np.argmax(adjusted))] = 1.0
-        return Distribution(model, final, 1, entropy)
+        return Distribution(model, final, 1, entropy, **extra)
     # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
     with np.errstate(over="ignore"):
         final = softmax((adjusted - np.max(adjusted)) / settings.temperature)
@@ -146,7 +189,7 @@ def next_token_distribution(
         keep[order[:n_keep]] = True
         final = np.where(keep, final, 0.0)
     final = final / final.sum()
-    return Distribution(model, final, int(np.count_nonzero(final)), entropy)
+    return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
 
 
 @dataclass(frozen=True)
@@ -155,9 +198,12 @@ class GeneratedToken:
     token_id: int
     text: str
     prob: float  # probability it was sampled with
-    model_prob: float  # the network's own probability (temperature 1, no filters)
+    model_prob: float  # the model's own probability (temperature 1, no filters; with song
+    # memory on, the network and the cache mixed)
     alternatives: tuple[tuple[str, float], ...]  # top candidates by final probability
     entropy: float
+    network_prob: float | None = None  # with song memory on: the network's part alone,
+    cache_prob: float | None = None  # and the cache's (None: memory off or nothing yet)
 
 
 @dataclass
@@ -206,13 +252,26 @@ class Sampler:
         # <unk> is a real prediction (a rare word) but never useful text to print.
         self._banned = [vocab.unk_id]
 
-    def prime(self, tokens: Sequence[str]) -> tuple[object, np.ndarray]:
-        """Feed a line start and then the prompt; return the state and the next logits."""
+    def prime(
+        self, tokens: Sequence[str], memory: NeuralCache | None = None
+    ) -> tuple[object, np.ndarray]:
+        """Feed a line start and then the prompt; return the state and the next logits. With
+        `memory`, each state read is remembered with the word that followed it."""
         state = self.stepper.initial_state()
         logits, state = self.stepper.step(state, self._newline_id)
         for token_id in self.vocab.encode(tokens):
+            if memory is not None:
+                memory.add(self.stepper.hidden_vectors(state)[0], token_id)
             logits, state = self.stepper.step(state, token_id)
         return state, logits
+
+    def memory(self, settings: SamplerSettings) -> NeuralCache | None:
+        """An empty song memory for these settings (None when off)."""
+        cache = settings.cache
+        if cache is None or not cache.on:
+            return None
+        config = self.stepper.config
+        return NeuralCache(cache, config.hidden, len(self.vocab), self.vocab.unk_id)
 
     def generate(self, prompt: str, settings: SamplerSettings) -> Generation:
         settings, notes = settings.validated()
@@ -235,13 +294,22 @@ class Sampler:
         if settings.max_tokens == 0:
             return
         rng = np.random.default_rng(seed)
-        state, logits = self.prime(tokens)
+        memory = self.memory(settings)
+        state, logits = self.prime(tokens, memory)
         recent: deque[int] = deque(
             self.vocab.encode(tokens)[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW
         )
         lines = 0
+        unk_id = self.vocab.unk_id
         for index in range(settings.max_tokens):
-            dist = next_token_distribution(logits, settings, recent, self._banned)
+            h = None
+            recall = None
+            if memory is not None:
+                h = self.stepper.hidden_vectors(state)[0]
+                probs = memory.probs(h)
+                if probs is not None:
+                    recall = Memory(probs, memory.settings.lam, unk_id)
+            dist = next_token_distribution(logits, settings, recent, self._banned, recall)
             if settings.temperature == 0:
                 token_id = int(np.argmax(dist.final))
             else:
@@ -260,10 +328,14 @@ class Sampler:
                 float(dist.model[token_id]),
                 alternatives,
                 dist.entropy,
+                None if dist.network is None else float(dist.network[token_id]),
+                None if dist.cache is None else float(dist.cache[token_id]),
             )
             if token_id == self._newline_id:
                 lines += 1
                 if settings.max_lines and lines >= settings.max_lines:
                     return
+            if memory is not None and h is not None:
+                memory.add(h, token_id)
             recent.append(token_id)
             logits, state = self.stepper.step(state, token_id)

@@ -19,13 +19,19 @@ import torch
 from torch import nn
 
 from lyrics_tui.core import batches as B
-from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint, weights_mismatch
+from lyrics_tui.core import cache_eval
+from lyrics_tui.core.cache import CacheFit, CacheSettings
+from lyrics_tui.core.checkpoint import (
+    Checkpoint,
+    model_from_checkpoint,
+    save_checkpoint,
+    weights_mismatch,
+)
 from lyrics_tui.core.config import ModelConfig, TrainConfig, validate
 from lyrics_tui.core.device import ThreadChooser, resolve_precision, training_threads
 from lyrics_tui.core.distributed import SOLO, Solo
 from lyrics_tui.core.encoded import encode_split
 from lyrics_tui.core.errors import CheckpointError, CorpusError, SettingsError
-from lyrics_tui.core.evaluate import evaluate_loss
 from lyrics_tui.core.events import (
     BatchFinished,
     CheckpointSaved,
@@ -135,6 +141,8 @@ class TrainingRun:
         self.history: list[dict] = []
         self.best_val_loss: float | None = None
         self.last_good: Checkpoint | None = None
+        self._best: Checkpoint | None = None  # the best epoch's state, to fit song memory on
+        self.cache_settings: CacheSettings | None = None  # song memory's, as of the last epoch
         if resume:
             self._restore(resume)
         # Weight averaging: the model that is evaluated, saved and sampled from is an
@@ -238,6 +246,8 @@ class TrainingRun:
                         self.data.train_ids, cfg.bptt, cfg.batch_size, generator
                     )
                 else:
+                    if cfg.unk_noise:
+                        train_data = self._noised_streams(generator)
                     batches = B.stream_batches(train_data, cfg.bptt)
                 hidden = self.model.init_hidden(train_data.size(1), self.device)
                 batch_started = time.perf_counter()
@@ -325,12 +335,10 @@ class TrainingRun:
                 epoch_loss, epoch_tokens = self.group.total(epoch_loss, epoch_tokens)
                 train_loss = epoch_loss / max(1, epoch_tokens)
                 with self._averaged_weights():
-                    val_loss = (
-                        evaluate_loss(self.model, self.data.val_ids, self.device)
-                        if len(self.data.val_ids) >= 2 and self.group.leader
-                        else None
+                    val_loss, cache_val_ppl = (
+                        self._validate() if self.group.leader else (None, None)
                     )
-                val_loss = self.group.from_leader(val_loss)
+                val_loss = self.group.from_leader(val_loss)  # rank 0 alone validates
                 self.elapsed_s = elapsed_before + time.perf_counter() - clock
                 spent = time.perf_counter() - epoch_start
                 score = val_loss if val_loss is not None else train_loss
@@ -346,10 +354,13 @@ class TrainingRun:
                     elapsed_s=self.elapsed_s,
                     lr=lr,
                     is_best=is_best,
+                    cache_val_ppl=cache_val_ppl,
                 )
                 self.history.append(event.to_dict())
                 with self._averaged_weights():
                     self.last_good = self.checkpoint()
+                if is_best:
+                    self._best = self.last_good
                 self.sink(event)
                 if is_best and self.out_path:
                     best_path = self._save(self.out_path)
@@ -365,6 +376,12 @@ class TrainingRun:
             )
         except CheckpointError as exc:
             reason, message = "failed", str(exc)
+        fit = None
+        if reason not in ("diverged", "failed"):
+            try:
+                fit = self._fit_cache(best_path)
+            except CheckpointError as exc:
+                reason, message = "failed", str(exc)
         if reason != "diverged" and self.out_path and self.save_every_epoch and self.epoch:
             try:
                 last_path = self._save(last_checkpoint_path(self.out_path))
@@ -378,11 +395,61 @@ class TrainingRun:
             or (str(self.out_path) if self.out_path and self.out_path.exists() else None),
             last_checkpoint=last_path,
             message=message,
+            cache_val_ppl=fit.cache_ppl if fit else None,
+            cache_cross_ppl=fit.cross_cache_ppl if fit else None,
+            plain_cross_ppl=fit.cross_plain_ppl if fit else None,
+            cache=fit.settings.to_dict() if fit else None,
         )
         self.sink(finished)
         return finished
 
     # -- helpers -------------------------------------------------------------------------
+    def _noised_streams(self, generator: torch.Generator) -> torch.Tensor:
+        """This epoch's training streams with rare words read as <unk> (TrainConfig.unk_noise)."""
+        counts = torch.tensor(self.vocab.counts, dtype=torch.float32)
+        counts[self.vocab.unk_id] = math.inf  # <unk> stays itself
+        ids = B.unk_noise(
+            self.data.train_ids, counts, self.train_config.unk_noise, self.vocab.unk_id, generator
+        )
+        # the same noise on every rank (one generator seed), then each rank's share of streams
+        streams = B.batchify(ids, self.train_config.batch_size)
+        return self.group.share(streams).to(self.device)
+
+    def _validate(self) -> tuple[float | None, float | None]:
+        """Validation loss (as evaluate_loss gives it) and song memory's perplexity."""
+        if len(self.data.val_ids) < 2:
+            return None, None
+        features = cache_eval.read_stream(
+            self.model, self.data.val_ids, self.vocab.unk_id, self.device
+        )
+        if features.tokens < cache_eval.MIN_FIT_TOKENS:
+            return features.loss, None
+        self.cache_settings, ppl = cache_eval.quick_fit(features)
+        return features.loss, ppl
+
+    def _fit_cache(self, best_path: str | None) -> CacheFit | None:
+        """Fit song memory on the validation split for the best and the latest state, store it
+        in both (the best file is saved again), and return the best one's fit."""
+        if not self.group.leader or self._best is None:
+            return None  # rank 0 alone validates and saves
+        if len(self.data.val_ids) < cache_eval.MIN_FIT_TOKENS + 1:
+            return None
+        fits: dict[int, CacheFit | None] = {}
+        for checkpoint in (self._best, self.last_good):
+            if checkpoint is None:
+                continue
+            if id(checkpoint) not in fits:
+                model = model_from_checkpoint(checkpoint, self.device)
+                features = cache_eval.read_stream(
+                    model, self.data.val_ids, self.vocab.unk_id, self.device
+                )
+                fits[id(checkpoint)] = cache_eval.fit_cache(features)
+            fit = fits[id(checkpoint)]
+            checkpoint.cache = fit.to_dict() if fit else None
+        if best_path and self.out_path:
+            save_checkpoint(self._best, self.out_path)
+        return fits[id(self._best)]
+
     @torch.no_grad()
     def _update_average(self) -> None:
         # Early on the average would be dominated by the random start: warm the decay up.

@@ -89,6 +89,8 @@ def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
             "60",
             "--lines",
             "4",
+            "--cache",
+            "off",  # the sampler above runs the network alone
             "--json",
         ],
         cwd=ROOT,

@@ -108,6 +108,8 @@ def test_light_core_modules_do_not_import_torch():
         "lyrics_tui.core.runs",  # lyrics-tui runs answers in a fraction of a second
         "lyrics_tui.core.runs_recorder",
         "lyrics_tui.core.runs_records",
+        "lyrics_tui.core.cache",
+        "lyrics_tui.core.loading",
     ]
     loaded = _modules_after_import(light)
     assert "lyrics_tui.core.fastload" in loaded

@@ -106,6 +106,48 @@ def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8)
     parser.add_argument("--seed", type=int, help="0..4294967295; same seed, same text")
 
 
+def cache_argument(parser: argparse.ArgumentParser) -> None:
+    from lyrics_tui.core.cache import CACHE_HELP
+
+    parser.add_argument(
+        "--cache", default="auto", metavar="auto|off|N,THETA,LAMBDA", help=CACHE_HELP
+    )
+
+
+def cache_option(args: argparse.Namespace) -> Any:
+    """--cache checked before anything is loaded: "auto", "off" or CacheSettings."""
+    from lyrics_tui.core.cache import parse_cache
+
+    return parse_cache(args.cache)
+
+
+ADAPT_HELP = (
+    "dynamic evaluation: the network keeps learning from the text as it reads it (a gradient "
+    "step every few words, on a copy of the weights; the checkpoint is never changed). Needs "
+    "torch, so the start is slower"
+)
+
+
+def adapt_argument(parser: argparse.ArgumentParser, help_text: str = ADAPT_HELP) -> None:
+    parser.add_argument("--adapt", action="store_true", help=help_text)
+
+
+def adapt_settings(args: argparse.Namespace) -> Any:
+    """The dynamic evaluation settings --adapt asks for (None: off)."""
+    if not getattr(args, "adapt", False):
+        return None
+    from lyrics_tui.core.adapt import AdaptSettings
+
+    return AdaptSettings()
+
+
+def cache_json(settings: Any, source: str = "") -> dict[str, Any] | None:
+    """Song memory's settings as the JSON lines give them (None: off)."""
+    if settings is None:
+        return None
+    return {**settings.to_dict(), **({"source": source} if source else {})}
+
+
 def sampler_settings(args: argparse.Namespace, **more: Any) -> SamplerSettings:
     """The sampler settings the flags give, checked before anything is loaded."""
     from lyrics_tui.core.sampling import SamplerSettings

@@ -5,9 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 
 from lyrics_tui.core.device import DEVICES
-from lyrics_tui.tui.cli.common import emit, sampler_arguments, sampler_settings, warn
+from lyrics_tui.tui.cli.common import (
+    cache_argument,
+    cache_json,
+    cache_option,
+    emit,
+    sampler_arguments,
+    sampler_settings,
+    warn,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "generate",
         help="generate lyrics from a checkpoint",
         description="Generate text token by token. Unknown prompt words are read as <unk> "
-        "(with a warning).",
+        "(with a warning). With song memory on (--cache, on by default where the checkpoint "
+        "stores fitted settings) the song recalls its own earlier lines. The repetition "
+        "penalty applies to the network's scores only, before the cache is mixed in: it stops "
+        "the network looping on its own words and leaves what the cache recalls (a chorus "
+        "coming back) alone; temperature, top-k and top-p apply to the mixture.",
     )
     gen.add_argument(
         "--checkpoint",
@@ -30,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="max tokens; above 10,000 is capped with a note (default 100)",
     )
     sampler_arguments(gen)
+    cache_argument(gen)
     gen.add_argument("--lines", type=int, default=0, help="stop after N lines (0: no limit)")
     gen.add_argument(
         "--device", default="cpu", choices=DEVICES, help="cpu runs numpy (fastest at batch 1)"
@@ -42,14 +56,17 @@ def run(args: argparse.Namespace) -> int:
     from lyrics_tui.core.loading import open_checkpoint
 
     settings = sampler_settings(args, max_tokens=args.length, max_lines=args.lines)
+    option = cache_option(args)
     device = args.device
     if device != "cpu":
         from lyrics_tui.core.device import resolve_device
 
         device = resolve_device(device)
     opened = open_checkpoint(args.checkpoint, device, on_note=warn)
+    memory = opened.cache(option)
+    settings = replace(settings, cache=memory.settings)
     generation = opened.sampler().generate(args.prompt, settings)
-    warn(generation.warnings)
+    warn(([memory.note] if memory.note else []) + generation.warnings)
     out = sys.stdout
     if not args.json and args.prompt:
         out.write(args.prompt)
@@ -60,7 +77,15 @@ def run(args: argparse.Namespace) -> int:
     for token in generation:
         count += 1
         if args.json:
-            emit({"event": "token", "token": token.text, "prob": token.prob})
+            emit(
+                {
+                    "event": "token",
+                    "token": token.text,
+                    "prob": token.prob,
+                    "network_prob": token.network_prob,
+                    "cache_prob": token.cache_prob,
+                }
+            )
         else:
             out.write(token.text)
             out.flush()
@@ -77,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                 "tokens_per_s": rate,
                 "seed": generation.seed,
                 "first_token_s": first_at,
+                "cache": cache_json(memory.settings, memory.source),
             }
         )
     else:

@@ -9,11 +9,16 @@ torch.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import (
+    adapt_argument,
+    adapt_settings,
+    cache_argument,
+    cache_option,
     checkpoint_arguments,
     emit,
     sampler_arguments,
@@ -44,6 +49,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     checkpoint_arguments(score)
     score.add_argument("--line", required=True, help="the text to score (\\n separates lines)")
     score.add_argument("--compare", metavar="P2", help="a second checkpoint to compare with")
+    cache_argument(score)
+    adapt_argument(
+        score,
+        "dynamic evaluation: the network keeps learning from the text as it reads it (a "
+        "gradient step every few words, each word scored before it is learnt from; on a copy "
+        "of the weights). Needs torch; matters for texts longer than a few lines",
+    )
 
     near = sub.add_parser(
         "neighbours",
@@ -67,7 +79,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Show the candidate next words with their probability before (model, "
         "temperature 1) and after temperature/top-k/top-p/repetition penalty, then "
         "apply a sequence of choices: a number picks that candidate, s lets the "
-        "sampler pick, b steps back.",
+        "sampler pick, b steps back. With song memory on, each candidate also shows the "
+        "network's and the cache's probability and the earlier words the cache recalls.",
     )
     checkpoint_arguments(step)
     step.add_argument("--prompt", default="", help="start text (empty: start a new line)")
@@ -79,6 +92,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     step.add_argument("--candidates", type=int, default=10, help="candidates per step (10)")
     sampler_arguments(step, 0.8)
+    cache_argument(step)
 
     hidden = sub.add_parser(
         "hidden",
@@ -116,14 +130,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     from lyrics_tui.core.inspection import compare_lines, load_subject, score_line
 
     text = args.line.replace("\\n", "\n")
-    subject = load_subject(args.checkpoint, warn)
+    option = cache_option(args)
+    adapt = adapt_settings(args)
+    subject = load_subject(args.checkpoint, adapt=adapt, on_note=warn)
+    memory = subject.resolve_cache(option)
+    notes = [memory.note] if memory.note else []
     if args.compare:
-        other = load_subject(args.compare)
-        comparison = compare_lines(subject, other, text)
+        other = load_subject(args.compare, adapt=adapt)
+        other_memory = other.resolve_cache(option)
+        notes += [other_memory.note] if other_memory.note else []
+        comparison = compare_lines(subject, other, text, memory.settings, other_memory.settings)
         scores = [("a", comparison.a), ("b", comparison.b)]
     else:
         comparison = None
-        scores = [("a", score_line(subject, text))]
+        scores = [("a", score_line(subject, text, memory.settings))]
+    warn(notes)
     if args.json:
         for model, score in scores:
             for word in score.words:
@@ -159,12 +180,16 @@ def cmd_score(args: argparse.Namespace) -> int:
 def _print_score(console, score) -> None:
     from rich.table import Table
 
+    memory = score.cache
     console.print(f"[bold]{score.label}[/]")
+    if memory is not None:
+        console.print(f"song memory {memory.label}: prob = network and cache mixed")
     table = Table(show_edge=False)
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("#", "right"),
         ("word", "left"),
         ("prob", "right"),
+        *((("network", "right"), ("cache", "right"), ("memory", "right")) if memory else ()),
         ("bits", "right"),
         ("rank", "right"),
         ("model's guess", "left"),
@@ -173,10 +198,20 @@ def _print_score(console, score) -> None:
         table.add_column(name, justify=justify)
     for w in score.words:
         word = w.label if w.known else f"[red]{w.label}[/] (unknown)"
+        parts = (
+            [
+                fmt.prob(w.network_prob),
+                _cache_prob(w.cache_prob),
+                f"{w.cache_share:.0%}",
+            ]
+            if memory
+            else []
+        )
         table.add_row(
             str(w.position + 1),
             word,
             fmt.prob(w.prob),
+            *parts,
             f"{w.surprisal_bits:.2f}",
             f"{w.rank:,}",
             f"{w.top_guess_label} {fmt.prob(w.top_prob)}",
@@ -188,10 +223,20 @@ def _print_score(console, score) -> None:
         else ""
     )
     unknown = f"; unknown: {' '.join(score.unknown)}" if score.unknown else ""
+    network = (
+        f" (the network alone {score.network_perplexity:,.1f})" if score.cache is not None else ""
+    )
     console.print(
-        f"perplexity {score.perplexity:,.1f}{known} · {score.total_bits:.1f} bits over "
+        f"perplexity {score.perplexity:,.1f}{network}{known} · {score.total_bits:.1f} bits over "
         f"{len(score.words)} tokens · {score.bits_per_char:.2f} bits/char{unknown}"
     )
+
+
+def _cache_prob(p: float | None) -> str:
+    """The cache's probability: "-" while it remembers nothing, 0 when it recalls other words."""
+    if p is None:
+        return "-"
+    return "0" if p == 0 else fmt.prob(p)
 
 
 def _print_comparison(console, c) -> None:
@@ -226,7 +271,7 @@ def _print_comparison(console, c) -> None:
 def cmd_neighbours(args: argparse.Namespace) -> int:
     from lyrics_tui.core.inspection import load_subject, neighbours
 
-    subject = load_subject(args.checkpoint, warn)
+    subject = load_subject(args.checkpoint, on_note=warn)
     result = neighbours(subject, args.word, args.top, args.farthest)
     if args.json:
         emit(
@@ -281,7 +326,10 @@ def cmd_step(args: argparse.Namespace) -> int:
 
     actions = parse_choices(args.choose)
     settings = sampler_settings(args)
-    subject = load_subject(args.checkpoint, warn)
+    option = cache_option(args)
+    subject = load_subject(args.checkpoint, on_note=warn)
+    memory = subject.resolve_cache(option)
+    settings = replace(settings, cache=memory.settings)
     walk = StepThrough(subject, settings, args.prompt, top=args.candidates)
     warn(walk.warnings)
     console = make_console()
@@ -303,6 +351,8 @@ def cmd_step(args: argparse.Namespace) -> int:
                     "final_prob": word.final_prob,
                     "model_rank": word.model_rank,
                     "surprisal_bits": word.surprisal_bits,
+                    "network_prob": word.network_prob,
+                    "cache_prob": word.cache_prob,
                 }
             )
         else:
@@ -323,6 +373,7 @@ def cmd_step(args: argparse.Namespace) -> int:
         )
     else:
         console.print(f"text: {walk.text!r}  [seed {walk.seed}]")
+    warn([memory.note] if memory.note else [])  # last: a bad choice stays a one-line error
     return 0
 
 
@@ -337,22 +388,49 @@ def _print_step(console, view) -> None:
         f"{view.vocab_size:,} words survive the filters · <unk> (any rare word, "
         f"never picked) {fmt.prob(view.unk_prob)}"
     )
+    memory = view.cache
+    if memory is not None:
+        console.print(
+            f"song memory {memory.label} · {view.remembered:,} earlier positions to recall · "
+            "model = (1 − λ)·network + λ·(1 − network's <unk>)·cache"
+        )
     table = Table(show_edge=False)
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("#", "right"),
         ("word", "left"),
         ("model", "right"),
+        *((("network", "right"), ("cache", "right")) if memory else ()),
         ("after filters", "right"),
         ("rank", "right"),
+        *((("recalls (word #: share)", "left"),) if memory else ()),
     )
     for name, justify in columns:
         table.add_column(name, justify=justify)
     for c in view.candidates:
         word = c.label if c.survives else f"[dim]{c.label}[/]"
+        extra = [fmt.prob(c.network_prob), _cache_prob(c.cache_prob)] if memory else []
+        recalls = (
+            [" ".join(f"#{pos} {share:.0%}" for pos, share in c.pointers[:3])] if memory else []
+        )
         table.add_row(
-            str(c.number), word, fmt.prob(c.model_prob), fmt.prob(c.final_prob), f"{c.model_rank:,}"
+            str(c.number),
+            word,
+            fmt.prob(c.model_prob),
+            *extra,
+            fmt.prob(c.final_prob),
+            f"{c.model_rank:,}",
+            *recalls,
         )
     console.print(table)
+    top = view.candidates[0] if view.candidates else None
+    if memory is not None and top is not None and top.pointers:
+        marked = {pos for pos, _ in top.pointers}
+        text = "".join(
+            f"[bold]【{label}】[/]" if i in marked else (" ↵ " if label == "↵" else label)
+            for i, label in enumerate(view.tokens)
+            if i > 0
+        )
+        console.print(f"where the cache recalls {top.label} from (# counts the words read): {text}")
 
 
 # -- hidden ---------------------------------------------------------------------------------
@@ -362,7 +440,7 @@ def cmd_hidden(args: argparse.Namespace) -> int:
     settings = sampler_settings(args)
     if args.width is not None and args.width < 0:
         raise LyricsError("--width must be 0 (every unit) or positive")
-    subject = load_subject(args.checkpoint, warn)
+    subject = load_subject(args.checkpoint, on_note=warn)
     trace = hidden_trace(subject, args.prompt, args.length, settings)
     if args.json:
         for step in trace.steps:

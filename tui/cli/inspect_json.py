@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lyrics_tui.tui.cli.common import cache_json
+
 
 def word_json(word, model: str) -> dict[str, Any]:
     return {
@@ -19,6 +21,9 @@ def word_json(word, model: str) -> dict[str, Any]:
         "rank": word.rank,
         "top_guess": word.top_guess,
         "top_prob": word.top_prob,
+        "network_prob": word.network_prob,
+        "cache_prob": word.cache_prob,
+        "cache_share": word.cache_share,
     }
 
 
@@ -35,6 +40,8 @@ def line_json(score, model: str) -> dict[str, Any]:
         "total_bits": score.total_bits,
         "mean_bits": score.mean_bits,
         "bits_per_char": score.bits_per_char,
+        "network_perplexity": score.network_perplexity,
+        "cache": cache_json(score.cache),
     }
 
 
@@ -51,6 +58,8 @@ def step_json(view) -> dict[str, Any]:
         "shown_mass": view.shown_mass,
         "unk_prob": view.unk_prob,
         "hidden_norm": view.hidden.h.norm,
+        "cache": cache_json(view.cache),
+        "remembered": view.remembered,
         "candidates": [
             {
                 "number": c.number,
@@ -59,6 +68,9 @@ def step_json(view) -> dict[str, Any]:
                 "final_prob": c.final_prob,
                 "model_rank": c.model_rank,
                 "survives": c.survives,
+                "network_prob": c.network_prob,
+                "cache_prob": c.cache_prob,
+                "pointers": [list(p) for p in c.pointers],
             }
             for c in view.candidates
         ],

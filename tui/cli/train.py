@@ -48,6 +48,7 @@ TRAIN_FLAGS = (
     "precision",
     "seed",
     "val_fraction",
+    "unk_noise",
 )
 LAUNCH_FLAGS = ("nproc", "master_port")  # for the launcher only, not passed on to the ranks
 _parser: argparse.ArgumentParser | None = None  # kept to pass the flags on to the ranks
@@ -95,7 +96,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=number,
         help="stop after this many seconds of training (0: none), counting "
         "the time of a resumed checkpoint; the epoch under way stops there "
-        "and is validated and saved",
+        "and is validated and saved. Without --epochs the run fills the budget: the "
+        "learning rate's cosine spans it and the best epoch is kept",
     )
     train.add_argument("--batch-size", type=int)
     train.add_argument("--bptt", type=int, help="steps of back-propagation through time")
@@ -111,6 +113,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="training matmuls; auto: bf16 where the CPU has bf16 units",
     )
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--unk-noise",
+        type=number,
+        help="each training occurrence of a word seen c times is read as <unk> with "
+        "probability A/(A+c), drawn each epoch; 0: off (default preset 3)",
+    )
     train.add_argument(
         "--out",
         help="best checkpoint path (default checkpoints/<corpus>.pt); "
@@ -248,6 +256,10 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
                 "last_checkpoint": finished.last_checkpoint,
                 "reason": finished.reason,
                 "epochs": finished.epochs,
+                "cache_val_ppl": finished.cache_val_ppl,
+                "cache_cross_ppl": finished.cache_cross_ppl,
+                "plain_cross_ppl": finished.plain_cross_ppl,
+                "cache": finished.cache,
             }
         )
     if finished.message and leader:
@@ -272,6 +284,7 @@ class JsonTrainView:
                     "tokens_per_s": event.tokens_per_s,
                     "elapsed_s": event.elapsed_s,
                     "lr": event.lr,
+                    "cache_val_ppl": event.cache_val_ppl,
                 }
             )
 
@@ -321,8 +334,13 @@ class ConsoleTrainView:
                 else "no validation"
             )
             best = " *" if event.is_best else ""
+            memory = (
+                f"  memory {fmt.ppl(event.cache_val_ppl):>7}"
+                if event.cache_val_ppl is not None
+                else ""
+            )
             self.console.print(
-                f"epoch {event.epoch:3d}  train loss {event.train_loss:.3f}  {val}  "
+                f"epoch {event.epoch:3d}  train loss {event.train_loss:.3f}  {val}{memory}  "
                 f"{event.tokens_per_s:8,.0f} tok/s  {event.elapsed_s:6.1f}s  "
                 f"lr {event.lr:.2g}{best}"
             )
@@ -336,6 +354,18 @@ class ConsoleTrainView:
                 else ""
             )
             self.console.print(f"{event.reason} after {event.epochs} epoch(s). {best}")
+            if event.cache_val_ppl is not None and event.cache:
+                cross = (
+                    f"; fitted on its first half, its second half {fmt.ppl(event.plain_cross_ppl)}"
+                    f" -> {fmt.ppl(event.cache_cross_ppl)}"
+                    if event.cache_cross_ppl is not None
+                    else ""
+                )
+                self.console.print(
+                    f"with song memory (N {event.cache['window']}, θ {event.cache['theta']:.3g}, "
+                    f"λ {event.cache['lambda']:.2f}, fitted on validation) "
+                    f"{fmt.ppl(event.cache_val_ppl)}{cross}"
+                )
             if event.best_checkpoint:
                 self.console.print(f"best checkpoint: {event.best_checkpoint}")
             if event.last_checkpoint:

@@ -1,0 +1,303 @@
+"""Song memory: a continuous cache over the network's hidden states.
+
+Lyrics repeat themselves (a chorus comes back, a verse echoes its own phrases), and a network
+that predicts each word from its hidden state alone forgets what the song already said. The
+continuous cache (Grave, Joulin and Usunier, "Improving Neural Language Models with a Continuous
+Cache", ICLR 2017) remembers the last N hidden states h_i together with the word that followed
+each, and mixes its own guess into the network's:
+
+    p(w) = (1 - λ) · p_network(w) + λ · p_cache(w)
+    p_cache(w) ∝ Σ exp(θ · h_t · h_i) over the remembered positions i whose next word was w
+
+h is the top layer's output. θ says how sharply the cache prefers moments like this one, λ how
+much it is trusted, N how far back it looks.
+
+<unk> stands for every rare word at once, and a cache that recalled it would be rewarded for
+"some rare word again" and make generation print it. So the cache never points at <unk>
+(positions whose next word was <unk> are left out) and never changes how likely <unk> is: the
+network's p(<unk>) is kept as it is, and the mixture shares out the rest,
+
+    p(w) = (1 - λ) · p_network(w) + λ · (1 - p_network(<unk>)) · p_cache(w)    for w ≠ <unk>
+
+which still sums to 1. An unknown word then costs exactly the same with and without the cache,
+so plain and cache perplexities are counted over the same tokens and differ only on known
+words. While no usable position is remembered (the start of a text) the network's
+distribution is used as it is.
+
+This module is numpy only (the fast CPU path never imports torch): the settings, the figures a
+checkpoint stores, and the cache a stepper uses one token at a time. Scoring a whole stream and
+fitting the settings with torch: core/cache_eval.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lyrics_tui.core.errors import SettingsError
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.checkpoint import Checkpoint
+
+CACHE_CHOICES = ("auto", "off")  # or N,THETA,LAMBDA
+MAX_WINDOW = 10_000
+MAX_THETA = 100.0
+MAX_LAMBDA = 0.99
+CACHE_HELP = (
+    "song memory (a continuous cache over the hidden states): auto uses the settings fitted "
+    "after training and stored in the checkpoint, off the network alone, or N,THETA,LAMBDA "
+    "(window in words, sharpness, weight 0..0.99; e.g. 500,0.05,0.2)"
+)
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """N, θ and λ. λ 0 switches the cache off."""
+
+    window: int  # N: how many earlier positions are remembered
+    theta: float  # θ: how sharply the cache prefers states like the current one
+    lam: float  # λ: the cache's weight in the mixture
+
+    @property
+    def on(self) -> bool:
+        return self.lam > 0.0 and self.window > 0
+
+    def validated(self) -> CacheSettings:
+        if not 1 <= self.window <= MAX_WINDOW:
+            raise SettingsError(f"the cache window N must be between 1 and {MAX_WINDOW:,}")
+        if not (math.isfinite(self.theta) and 0.0 <= self.theta <= MAX_THETA):
+            raise SettingsError(f"the cache sharpness θ must be between 0 and {MAX_THETA:g}")
+        if not (math.isfinite(self.lam) and 0.0 <= self.lam <= MAX_LAMBDA):
+            raise SettingsError(f"the cache weight λ must be between 0 (off) and {MAX_LAMBDA}")
+        return self
+
+    def with_lambda(self, lam: float) -> CacheSettings:
+        """The same memory trusted more or less (the playground's memory control)."""
+        return CacheSettings(self.window, self.theta, round(min(MAX_LAMBDA, max(0.0, lam)), 4))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window": self.window, "theta": self.theta, "lambda": self.lam}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CacheSettings:
+        return cls(int(data["window"]), float(data["theta"]), float(data["lambda"])).validated()
+
+    @property
+    def label(self) -> str:
+        return f"N {self.window}, θ {self.theta:.3g}, λ {self.lam:.2f}"
+
+    @property
+    def spec(self) -> str:
+        """How --cache spells these settings."""
+        return f"{self.window},{self.theta:g},{self.lam:g}"
+
+
+def parse_cache(text: str) -> str | CacheSettings:
+    """--cache: "auto", "off" or "N,THETA,LAMBDA"."""
+    value = text.strip().lower()
+    if value in CACHE_CHOICES:
+        return value
+    parts = [p.strip() for p in value.split(",")]
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        return CacheSettings(int(parts[0]), float(parts[1]), float(parts[2])).validated()
+    except ValueError:
+        raise SettingsError(
+            f"{{cache}} must be auto, off or N,THETA,LAMBDA (e.g. 500,0.05,0.2), not {text!r}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class CacheFit:
+    """Settings fitted after training, and the figures that chose them (stored in checkpoints)."""
+
+    settings: CacheSettings
+    plain_ppl: float  # the network alone, on the text fitted on
+    cache_ppl: float  # with the cache, fitted and scored on the same text: optimistic
+    tokens: int
+    fitted_on: str  # "validation" or a file name
+    # Honest figures: settings fitted on the first half of the text, scored on the second.
+    cross_plain_ppl: float | None = None
+    cross_cache_ppl: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.settings.to_dict(),
+            "plain_ppl": self.plain_ppl,
+            "cache_ppl": self.cache_ppl,
+            "tokens": self.tokens,
+            "fitted_on": self.fitted_on,
+            "cross_plain_ppl": self.cross_plain_ppl,
+            "cross_cache_ppl": self.cross_cache_ppl,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CacheFit:
+        def optional(key: str) -> float | None:
+            value = data.get(key)
+            return None if value is None else float(value)
+
+        return cls(
+            settings=CacheSettings.from_dict(data),
+            plain_ppl=float(data["plain_ppl"]),
+            cache_ppl=float(data["cache_ppl"]),
+            tokens=int(data.get("tokens", 0)),
+            fitted_on=str(data.get("fitted_on", "validation")),
+            cross_plain_ppl=optional("cross_plain_ppl"),
+            cross_cache_ppl=optional("cross_cache_ppl"),
+        )
+
+
+def stored_fit(checkpoint: Checkpoint) -> CacheFit | None:
+    """The fit a checkpoint stores; None for files saved before song memory (or damaged)."""
+    data = checkpoint.cache
+    if not isinstance(data, dict):
+        return None
+    try:
+        return CacheFit.from_dict(data)
+    except (KeyError, TypeError, ValueError, SettingsError):
+        return None
+
+
+def no_fit_note(path: str) -> str:
+    return (
+        f"{path or 'this checkpoint'} has no fitted song memory (saved before it existed), so "
+        "the cache is off; fit it on a held-out text with: lyrics-tui eval --checkpoint "
+        f"{path or 'PATH'} --text HELD_OUT.txt --fit-cache"
+    )
+
+
+@dataclass(frozen=True)
+class ResolvedCache:
+    settings: CacheSettings | None  # None: off
+    source: str  # "stored", "given", "off", "not fitted"
+    note: str = ""  # say this to the user (e.g. how to fit an older checkpoint's cache)
+
+
+def resolve_cache(
+    option: str | CacheSettings | None, fit: CacheFit | None, path: str = ""
+) -> ResolvedCache:
+    """What --cache means for a checkpoint whose stored fit is `fit`: auto (the stored
+    settings), off, or the settings given."""
+    if option is None or option == "auto":
+        if fit is None:
+            return ResolvedCache(None, "not fitted", no_fit_note(path))
+        return ResolvedCache(fit.settings if fit.settings.on else None, "stored")
+    if option == "off":
+        return ResolvedCache(None, "off")
+    if isinstance(option, CacheSettings):
+        return ResolvedCache(option.validated() if option.on else None, "given")
+    return resolve_cache(parse_cache(option), fit, path)
+
+
+# -- the cache, one token at a time (numpy) --------------------------------------------------
+@dataclass(frozen=True)
+class CacheView:
+    """What the cache says at one position: its distribution over the vocabulary and which
+    remembered positions it draws on."""
+
+    probs: np.ndarray  # p_cache over the vocabulary (float64, sums to 1; 0 for <unk>)
+    weights: np.ndarray  # attention on each usable remembered position (sums to 1)
+    positions: np.ndarray  # where each remembered word stands in the text read (int)
+    next_ids: np.ndarray  # the word each remembered position points at
+
+    def pointers(self, token_id: int, limit: int = 0) -> tuple[tuple[int, float], ...]:
+        """(position, weight) of the earlier occurrences of `token_id` the cache recalls,
+        strongest first; their weights sum to probs[token_id]."""
+        match = np.flatnonzero(self.next_ids == token_id)
+        order = match[np.argsort(-self.weights[match], kind="stable")]
+        if limit:
+            order = order[:limit]
+        return tuple((int(self.positions[i]), float(self.weights[i])) for i in order)
+
+
+def cache_view(
+    keys: np.ndarray,
+    next_ids: np.ndarray,
+    positions: np.ndarray,
+    h: np.ndarray,
+    theta: float,
+    vocab_size: int,
+    unk_id: int,
+) -> CacheView | None:
+    """p_cache at hidden state `h` over remembered (key, next word) pairs; None when no usable
+    position is remembered."""
+    usable = next_ids != unk_id
+    if not usable.any():
+        return None
+    k = keys[usable]
+    ids = next_ids[usable]
+    scores = theta * (k.astype(np.float64) @ np.asarray(h, dtype=np.float64))
+    scores -= scores.max()
+    weights = np.exp(scores)
+    weights /= weights.sum()
+    probs = np.bincount(ids, weights=weights, minlength=vocab_size)
+    return CacheView(probs, weights, positions[usable], ids)
+
+
+def mix(network: np.ndarray, cache: np.ndarray | None, lam: float, unk_id: int) -> np.ndarray:
+    """(1 - λ) p_network + λ (1 - p_network(<unk>)) p_cache, <unk> keeping the network's
+    probability; the network alone when the cache has nothing."""
+    if cache is None or lam <= 0.0:
+        return network
+    unk = network[unk_id]
+    mixed = (1.0 - lam) * network + (lam * (1.0 - unk)) * cache
+    mixed[unk_id] = unk
+    return mixed
+
+
+class NeuralCache:
+    """The last N (hidden state, next word) pairs in a ring buffer: adding is one row copy and a
+    query one matrix-vector product, so generation stays fast however long the song."""
+
+    def __init__(self, settings: CacheSettings, hidden_size: int, vocab_size: int, unk_id: int):
+        self.settings = settings
+        self.vocab_size = vocab_size
+        self.unk_id = unk_id
+        n = settings.window
+        self.keys = np.zeros((n, hidden_size), np.float32)
+        self.next_ids = np.full(n, unk_id, np.int64)  # <unk>: empty or unusable
+        self.positions = np.zeros(n, np.int64)
+        self.count = 0
+
+    def add(self, h: np.ndarray, next_id: int, position: int | None = None) -> None:
+        """Remember that hidden state h was followed by `next_id` (at `position` in the text)."""
+        slot = self.count % self.settings.window
+        self.keys[slot] = h
+        self.next_ids[slot] = next_id
+        self.positions[slot] = self.count + 1 if position is None else position
+        self.count += 1
+
+    def view(self, h: np.ndarray) -> CacheView | None:
+        n = min(self.count, self.settings.window)
+        return cache_view(
+            self.keys[:n],
+            self.next_ids[:n],
+            self.positions[:n],
+            h,
+            self.settings.theta,
+            self.vocab_size,
+            self.unk_id,
+        )
+
+    def probs(self, h: np.ndarray) -> np.ndarray | None:
+        """p_cache at h, or None while nothing usable is remembered."""
+        n = min(self.count, self.settings.window)
+        if n == 0:
+            return None
+        ids = self.next_ids[:n]
+        usable = ids != self.unk_id
+        if not usable.all():
+            if not usable.any():
+                return None
+            return self.view(h).probs  # type: ignore[union-attr]
+        dots = self.keys[:n] @ np.asarray(h, dtype=np.float32)
+        scores = self.settings.theta * dots.astype(np.float64)
+        scores -= scores.max()
+        weights = np.exp(scores)
+        weights /= weights.sum()
+        return np.bincount(ids, weights=weights, minlength=self.vocab_size)

@@ -1,0 +1,277 @@
+"""Song memory over a whole text with torch: score a stream with the cache, and fit N, θ, λ.
+
+The network reads the text once (`read_stream`: the top layer's output and the network's
+log-probability of the next word at every position); the cache is then matrix products over
+those states in chunks, every window N at once (a running log-sum-exp over how far back each
+remembered position lies). Fitting tries a grid of N and θ and, for each, every λ on a fine
+grid, all from those same numbers. The rule for the cache itself (what it remembers, <unk>, an
+empty cache) is core/cache.py's; tests check that both give the same probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from lyrics_tui.core.batches import EVAL_CHUNK, stream_batches
+from lyrics_tui.core.cache import CacheFit, CacheSettings
+from lyrics_tui.core.model import RNNLanguageModel
+
+WINDOWS = (50, 100, 200, 400, 800, 1600)
+# θ is searched as c / s, s the typical |h|² of the text: c is how many nats more an exact
+# repeat of the current state weighs than an unrelated one. Powers of 2, then the best one's
+# neighbours at √2.
+SHARPNESS = tuple(2.0**k for k in range(0, 8))  # 1 .. 128
+LAMBDAS = tuple(round(i * 0.01, 2) for i in range(0, 91))  # 0 (off) .. 0.9
+CHUNK = 512  # positions scored at once
+QUICK_WINDOW, QUICK_SHARPNESS = 400, 8.0  # the per-epoch figure's N and θ|h|²
+MIN_FIT_TOKENS = 20  # fewer: nothing worth fitting
+
+
+@dataclass(frozen=True)
+class StreamFeatures:
+    """One reading of a text: for each position t, the state that predicts word t + 1."""
+
+    hidden: torch.Tensor  # [T, H] float32, the top layer's output
+    logp: torch.Tensor  # [T] float64, the network's log-probability of the word that came
+    log_known: torch.Tensor  # [T] float64, log(1 - p_network(<unk>)): the mass the cache shares
+    targets: torch.Tensor  # [T] the word that came
+    loss: float  # mean nats per token, exactly as core.evaluate.evaluate_loss computes it
+    unk_id: int
+
+    @property
+    def tokens(self) -> int:
+        return int(self.targets.numel())
+
+
+def read_stream(
+    model: RNNLanguageModel, ids: torch.Tensor, unk_id: int, device: str = "cpu"
+) -> StreamFeatures:
+    """Read `ids` once, hidden state carried, as evaluate_loss does (same chunks, same sums)."""
+    was_training = model.training
+    model.eval()
+    data = ids.to(device).view(-1, 1)
+    hidden = model.init_hidden(1, device)
+    total = 0.0
+    states, logps, knowns, targets = [], [], [], []
+    with torch.no_grad():
+        for x, y in stream_batches(data, EVAL_CHUNK):
+            output, hidden = model.features(x, hidden)
+            logits = model.decoder(output)
+            # cross_entropy is log_softmax then nll_loss: the same sum evaluate_loss takes
+            logp = nn.functional.log_softmax(logits.view(-1, logits.size(-1)), dim=1)
+            target = y.reshape(-1)
+            total += nn.functional.nll_loss(logp, target, reduction="sum").item()
+            states.append(output.view(-1, output.size(-1)).float())
+            logps.append(logp.gather(1, target[:, None])[:, 0].double())
+            knowns.append(torch.log(-torch.expm1(logp[:, unk_id].double())))
+            targets.append(target)
+    model.train(was_training)
+    count = sum(t.numel() for t in targets)
+    return StreamFeatures(
+        hidden=torch.cat(states).cpu(),
+        logp=torch.cat(logps).cpu(),
+        log_known=torch.cat(knowns).cpu(),
+        targets=torch.cat(targets).cpu(),
+        loss=total / max(1, count),
+        unk_id=unk_id,
+    )
+
+
+@dataclass(frozen=True)
+class _Band:
+    """For each position t and distance d = 1..n_max: h_t · h_(t-d), whether position t - d is
+    usable (inside the text, next word not <unk>) and whether its next word is t's."""
+
+    dots: torch.Tensor  # [T, n_max] float32
+    usable: torch.Tensor  # [T, n_max] bool
+    match: torch.Tensor  # [T, n_max] bool
+
+
+def _band(features: StreamFeatures, n_max: int) -> _Band:
+    hidden, targets, unk = features.hidden, features.targets, features.unk_id
+    total, size = hidden.shape
+    keys = torch.cat([hidden.new_zeros(n_max, size), hidden])
+    key_next = torch.cat([targets.new_full((n_max,), unk), targets])
+    distance = torch.arange(1, n_max + 1)
+    dots = torch.empty(total, n_max)
+    usable = torch.empty(total, n_max, dtype=torch.bool)
+    match = torch.empty(total, n_max, dtype=torch.bool)
+    for a in range(0, total, CHUNK):
+        b = min(total, a + CHUNK)
+        # column of position t - d among keys[a : b + n_max], for t = a + row
+        col = torch.arange(b - a)[:, None] + n_max - distance[None, :]
+        dots[a:b] = (hidden[a:b] @ keys[a : b + n_max].T).gather(1, col)
+        nxt = key_next[a : b + n_max][col]
+        usable[a:b] = nxt != unk
+        match[a:b] = usable[a:b] & (nxt == targets[a:b, None])
+    return _Band(dots, usable, match)
+
+
+def _band_logp(
+    band: _Band, theta: float, windows: tuple[int, ...]
+) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """Every window from one pass: log-sum-exp over each stretch of distances between two
+    windows, accumulated."""
+    neg = torch.tensor(-math.inf)
+    scores = band.dots * theta
+    total = scores.size(0)
+    all_lse = torch.full((total,), -math.inf, dtype=torch.float64)
+    hit_lse = all_lse.clone()
+    out = {}
+    low = 0
+    for n in sorted(windows):
+        part = slice(low, n)
+        s_all = torch.where(band.usable[:, part], scores[:, part], neg)
+        s_hit = torch.where(band.match[:, part], scores[:, part], neg)
+        all_lse = torch.logaddexp(all_lse, torch.logsumexp(s_all, dim=1).double())
+        hit_lse = torch.logaddexp(hit_lse, torch.logsumexp(s_hit, dim=1).double())
+        have = torch.isfinite(all_lse)
+        out[n] = (torch.where(have, hit_lse - all_lse, neg.double()), have.clone())
+        low = n
+    return out
+
+
+def cache_logp(
+    features: StreamFeatures, theta: float, windows: tuple[int, ...] | list[int]
+) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+    """For each window N: (log p_cache of the word that came [T] float64, -inf where the cache
+    does not hold it; usable [T] bool, False where the cache holds nothing usable)."""
+    windows = tuple(windows)
+    return _band_logp(_band(features, max(windows)), theta, windows)
+
+
+def mixture_logp(
+    features: StreamFeatures, logp_cache: torch.Tensor, usable: torch.Tensor, lam: float
+) -> torch.Tensor:
+    """[T] log-probability of each word that came under the mixture (core/cache.py's rule):
+    the network's where the cache holds nothing usable or the word is <unk>."""
+    net = features.logp
+    if lam <= 0:
+        return net
+    mixed = torch.logaddexp(math.log1p(-lam) + net, math.log(lam) + features.log_known + logp_cache)
+    return torch.where(usable & (features.targets != features.unk_id), mixed, net)
+
+
+def cache_loss(features: StreamFeatures, settings: CacheSettings | None) -> float:
+    """Mean nats per token with the cache (the network alone when off)."""
+    if settings is None or not settings.on:
+        return -float(features.logp.mean())
+    logp, usable = cache_logp(features, settings.theta, [settings.window])[settings.window]
+    return -float(mixture_logp(features, logp, usable, settings.lam).mean())
+
+
+def position_logp(features: StreamFeatures, settings: CacheSettings | None) -> torch.Tensor:
+    """[T] log-probability of each word that came, with the cache (float64)."""
+    if settings is None or not settings.on:
+        return features.logp
+    logp, usable = cache_logp(features, settings.theta, [settings.window])[settings.window]
+    return mixture_logp(features, logp, usable, settings.lam)
+
+
+@dataclass(frozen=True)
+class _Best:
+    nll: float
+    settings: CacheSettings
+
+
+def _search(
+    features: StreamFeatures,
+    masks: dict[str, torch.Tensor],
+    sharpness: tuple[float, ...] = SHARPNESS,
+    refine: bool = True,
+    windows: tuple[int, ...] = WINDOWS,
+) -> dict[str, _Best]:
+    """The grid: for each mask of positions, the settings with the lowest mean NLL over it."""
+    total = features.tokens
+    windows = tuple(sorted({*(n for n in windows if n < total - 1), min(total - 1, max(windows))}))
+    scale = typical_square(features)
+    lams = torch.tensor(LAMBDAS[1:], dtype=torch.float64)
+    log_keep = torch.log1p(-lams)[None, :]
+    log_lam = torch.log(lams)[None, :]
+    net = features.logp[:, None]
+    known = features.log_known[:, None]
+    mixable = (features.targets != features.unk_id)[:, None]
+    best = {
+        name: _Best(-float(features.logp[mask].mean()), CacheSettings(windows[-1], 0.0, 0.0))
+        for name, mask in masks.items()
+    }
+    band = _band(features, max(windows))
+    tried: set[float] = set()
+
+    def trial(c: float) -> None:
+        theta = _significant(c / scale)
+        if theta in tried:
+            return
+        tried.add(theta)
+        for n, (logp, usable) in _band_logp(band, theta, windows).items():
+            mixed = torch.logaddexp(log_keep + net, log_lam + known + logp[:, None])
+            mixed = torch.where(usable[:, None] & mixable, mixed, net)  # [T, lambdas]
+            for name, mask in masks.items():
+                nll = -mixed[mask].mean(0)
+                i = int(torch.argmin(nll))
+                if nll[i] < best[name].nll:
+                    best[name] = _Best(float(nll[i]), CacheSettings(n, theta, float(lams[i])))
+
+    for c in sharpness:
+        trial(c)
+    if refine:
+        for found in list(best.values()):
+            if found.settings.on:
+                for step in (2**-0.5, 2**0.5):
+                    trial(found.settings.theta * scale * step)
+    return best
+
+
+def typical_square(features: StreamFeatures) -> float:
+    """The median |h|² over the text: θ's natural unit."""
+    return float(features.hidden.double().pow(2).sum(1).median()) or 1.0
+
+
+def quick_fit(features: StreamFeatures) -> tuple[CacheSettings, float]:
+    """The cache's settings and perplexity with N and θ set to where fits often land (θ
+    relative to the text's |h|²) and λ chosen: a cheap figure for every epoch (its cost:
+    docs/performance.md); the full fit runs once, after training."""
+    theta = _significant(QUICK_SHARPNESS / typical_square(features))
+    everything = torch.ones(features.tokens, dtype=torch.bool)
+    best = _search(
+        features,
+        {"all": everything},
+        (QUICK_SHARPNESS,),
+        refine=False,
+        windows=(QUICK_WINDOW,),
+    )["all"]
+    return replace(best.settings, theta=theta), math.exp(best.nll)
+
+
+def fit_cache(features: StreamFeatures, fitted_on: str = "validation") -> CacheFit | None:
+    """N, θ, λ that give the text the lowest perplexity (λ 0 if the cache does not help), and
+    the honest figure: settings fitted on the first half, perplexity of the second half (the
+    text read in order, so the second half's cache also remembers the end of the first)."""
+    total = features.tokens
+    if total < MIN_FIT_TOKENS:
+        return None
+    index = torch.arange(total)
+    half = total // 2
+    best = _search(features, {"all": index >= 0, "first": index < half})
+    cross = best["first"].settings
+    second = index >= half
+    cross_logp = position_logp(features, cross if cross.on else None)[second]
+    return CacheFit(
+        settings=best["all"].settings,
+        plain_ppl=math.exp(features.loss),
+        cache_ppl=math.exp(best["all"].nll),
+        tokens=total,
+        fitted_on=fitted_on,
+        cross_plain_ppl=math.exp(-float(features.logp[second].mean())),
+        cross_cache_ppl=math.exp(-float(cross_logp.mean())),
+    )
+
+
+def _significant(x: float) -> float:
+    """x to 4 significant digits, so that the settings --cache prints give the same figure."""
+    return float(np.format_float_positional(x, precision=4, fractional=False, unique=True))
