@@ -153,7 +153,8 @@ class CacheFit:
 
 
 def stored_fit(checkpoint: Checkpoint) -> CacheFit | None:
-    """The fit a checkpoint stores; None for files saved before song memory (or damaged)."""
+    """The fit a checkpoint stores; None for files saved before song memory, or trained with
+    too short a validation text to fit it (or damaged)."""
     data = checkpoint.cache
     if not isinstance(data, dict):
         return None
@@ -165,8 +166,9 @@ def stored_fit(checkpoint: Checkpoint) -> CacheFit | None:
 
 def no_fit_note(path: str) -> str:
     return (
-        f"{path or 'this checkpoint'} has no fitted song memory (saved before it existed), so "
-        "the cache is off; fit it on a held-out text with: lyrics-tui eval --checkpoint "
+        f"{path or 'this checkpoint'} has no fitted song memory (saved before it existed, or "
+        "its validation text was too short to fit it), so the cache is off; fit it on a "
+        "held-out text with: lyrics-tui eval --checkpoint "
         f"{path or 'PATH'} --text HELD_OUT.txt --fit-cache"
     )
 

@@ -101,7 +101,9 @@ _DETAIL_EXTRA = [f.name for f in fields(RunDetail)][len(_SUMMARY) :]
 _COLUMN = {"pid_start": "proc_start"}  # field -> column where they differ
 _SUMMARY_SQL = ", ".join(_SUMMARY)
 _DETAIL_SQL = ", ".join([*_SUMMARY, *(_COLUMN.get(n, n) for n in _DETAIL_EXTRA)])
-_EPOCH_COLUMNS = "epoch, train_loss, val_loss, val_ppl, tokens_per_s, elapsed_s, lr, is_best"
+_EPOCH_COLUMNS = (
+    "epoch, train_loss, val_loss, val_ppl, tokens_per_s, elapsed_s, lr, is_best, cache_val_ppl"
+)
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
@@ -109,8 +111,10 @@ def _summary(row: Sequence[Any]) -> RunSummary:
 
 
 def _epoch(row: Sequence[Any]) -> EpochRecord:
-    epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, best = row
-    return EpochRecord(epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, bool(best))
+    epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, best, cache_ppl = row
+    return EpochRecord(
+        epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, bool(best), cache_ppl
+    )
 
 
 # -- the writer's identity, to tell a live run from a dead one ------------------------------
@@ -298,7 +302,7 @@ class RunStore:
         with self._write() as rev:
             self.db.execute(
                 f"INSERT OR REPLACE INTO epochs (run_id, {_EPOCH_COLUMNS}, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     record.epoch,
@@ -309,6 +313,7 @@ class RunStore:
                     record.elapsed_s,
                     record.lr,
                     int(record.is_best),
+                    record.cache_val_ppl,
                     now,
                 ),
             )

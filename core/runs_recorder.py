@@ -130,6 +130,7 @@ class RunRecorder:
                         event.elapsed_s,
                         event.lr,
                         event.is_best,
+                        event.cache_val_ppl,
                     ),
                 )
                 self._beat = time.monotonic()

@@ -45,6 +45,7 @@ class EpochRecord:
     elapsed_s: float
     lr: float
     is_best: bool = False
+    cache_val_ppl: float | None = None  # with song memory (core/cache.py); None: not fitted
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -89,8 +89,13 @@ def _create_v1(db: sqlite3.Connection) -> None:
             db.execute(statement)
 
 
+def _add_song_memory_v2(db: sqlite3.Connection) -> None:
+    """Song memory's validation perplexity beside the plain one, per epoch (NULL when off)."""
+    db.execute("ALTER TABLE epochs ADD COLUMN cache_val_ppl REAL")
+
+
 # MIGRATIONS[i] takes a database at version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1, _add_song_memory_v2]
 
 
 def schema_version() -> int:

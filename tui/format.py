@@ -23,6 +23,13 @@ def prob(p: float) -> str:
     return f"{p:.2%}"
 
 
+def cache_prob(p: float | None) -> str:
+    """Song memory's probability: "-" while it remembers nothing, 0 when it recalls other words."""
+    if p is None:
+        return "-"
+    return "0" if p == 0 else prob(p)
+
+
 def rate(per_s: float) -> str:
     """Tokens per second in at most five characters."""
     if per_s >= 100_000:

@@ -242,5 +242,7 @@ def test_train_warns_once_and_trains_when_the_store_cannot_be_used(
     assert "training goes on without recording it" in lines[0]
     # generation never needs the store
     monkeypatch.setenv("LYRICS_TUI_RUNS_DB", str(db))
-    code, out, err = cli(capsys, "generate", "--checkpoint", out_path, "--json", "--length", 5)
+    code, out, err = cli(
+        capsys, "generate", "--checkpoint", out_path, "--json", "--length", 5, "--cache", "off"
+    )
     assert code == 0 and err == ""

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lyrics_tui.core.config import resolve_settings
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.core.events import BatchFinished, TrainingFinished, TrainingPaused
 from lyrics_tui.core.sampling import SamplerSettings
@@ -104,8 +105,9 @@ def test_a_run_trains_holds_its_model_and_t_continues_it_to_the_total(tmp_path):
 
     # t again: epochs are totals; blank, a finished run goes on for the preset's epochs more
     plan = training.plan(request(corpus, epochs=None))
-    assert (plan.continuation.done_epochs, plan.continuation.end_epoch) == (1, 9)
-    assert plan.summary == "t continues to epoch 9 (8 more)"
+    more = resolve_settings("default")[1].epochs
+    assert (plan.continuation.done_epochs, plan.continuation.end_epoch) == (1, 1 + more)
+    assert plan.summary == f"t continues to epoch {1 + more} ({more} more)"
     with pytest.raises(SettingsError, match="already has 1 epochs"):
         training.plan(request(corpus, epochs=1))
     plan = training.plan(request(corpus, epochs=2))
@@ -124,7 +126,8 @@ def test_a_run_trains_holds_its_model_and_t_continues_it_to_the_total(tmp_path):
 
     training.adopt(open_checkpoint(tmp_path / "ck" / "tiny-last.pt"))
     assert training.run is None and not training.dirty and len(training.history) == 2
-    assert training.plan(request(corpus, epochs=None)).summary == "t continues to epoch 10 (8 more)"
+    plan_now = training.plan(request(corpus, epochs=None))
+    assert plan_now.summary == f"t continues to epoch {2 + more} ({more} more)"
 
 
 def test_another_corpus_gets_a_new_model(tmp_path, trained):

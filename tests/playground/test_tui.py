@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from lyrics_tui.core.config import resolve_settings
 from lyrics_tui.tui.app import PlaygroundApp
 from lyrics_tui.tui.screens.help import HelpScreen
 from lyrics_tui.tui.screens.load import LoadScreen
@@ -135,9 +136,11 @@ def test_train_continues_a_trained_model(tmp_path):
             await train_one_epoch(app, pilot)
             # the status line and the epochs field say what t will do: epochs are totals
             epochs = app.query_one("#set-epochs", Input)
-            epochs.value = ""  # the preset's 8 more
-            await until(pilot, lambda: "t continues to epoch 9 (8 more)" in status(), "the plan")
-            assert epochs.placeholder == "9 in all (8 more)"
+            epochs.value = ""  # the preset's epochs more
+            more = resolve_settings("default")[1].epochs
+            plan = f"t continues to epoch {1 + more} ({more} more)"
+            await until(pilot, lambda: plan in status(), "the plan")
+            assert epochs.placeholder == f"{1 + more} in all ({more} more)"
             epochs.value = "1"  # no more than it has: t would say why not
             await until(pilot, lambda: "t: the checkpoint already has 1 epochs" in status(), "why")
             epochs.value = "2"  # epochs in all

@@ -8,6 +8,7 @@ import asyncio
 
 from textual.widgets import Input, Label, Select
 
+from lyrics_tui.core.config import resolve_settings
 from lyrics_tui.core.corpus import BUNDLED
 from lyrics_tui.tui import launch
 from lyrics_tui.tui.cli import main
@@ -48,7 +49,8 @@ def test_songci_by_name_shows_its_defaults_and_trains_with_them(tmp_path):
             assert "characters" in str(app.query_one("#corpus-about", Label).content)
             app.query_one("#set-corpus", Input).value = "lyrics"
             await pilot.pause()
-            assert app.query_one("#set-dropout", Input).placeholder == "0.6 (preset)"
+            preset_dropout = resolve_settings("default")[0].dropout
+            assert app.query_one("#set-dropout", Input).placeholder == f"{preset_dropout} (preset)"
             assert "jieba words" in str(app.query_one("#corpus-about", Label).content)
             app.query_one("#set-corpus-pick", Select).value = "songci"  # the picker
             await pilot.pause()
@@ -58,7 +60,7 @@ def test_songci_by_name_shows_its_defaults_and_trains_with_them(tmp_path):
             run_ = app.training.run
             assert run_.corpus_name == str(BUNDLED["songci"].path)
             assert run_.train_config.tokenizer == "char"
-            assert run_.model_config.dropout == 0.5  # songci's own, not the preset's 0.6
+            assert run_.model_config.dropout == 0.5  # songci's own, not the preset's
             assert (tmp_path / "ck" / "songci.pt").exists()
 
     run(main_())

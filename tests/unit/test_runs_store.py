@@ -205,12 +205,34 @@ def test_migrations_bring_an_old_store_up_to_date_and_keep_its_runs(tmp_path, mo
     monkeypatch.setattr(runs_schema, "MIGRATIONS", [*runs_schema.MIGRATIONS, add_notes])
     with R.RunStore(path) as store:
         assert store.get_run(run_id).best_val_ppl == 40.0
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version() == 2
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
         assert store.db.execute("SELECT notes FROM runs").fetchone()[0] == ""
     monkeypatch.undo()
     with pytest.raises(RunStoreError) as newer:  # this lyrics-tui is the older one now
         R.RunStore(path)
     assert "newer lyrics-tui" in one_line(newer)
+
+
+def test_a_version_1_store_gains_song_memory_per_epoch(tmp_path, monkeypatch):
+    """The real second migration: a store written before song memory keeps its epochs (with
+    no memory figure) and records the figure from then on."""
+    from lyrics_tui.core import runs_schema
+
+    path = tmp_path / "runs.sqlite3"
+    monkeypatch.setattr(runs_schema, "MIGRATIONS", runs_schema.MIGRATIONS[:1])
+    old = sqlite3.connect(path, isolation_level=None)
+    runs_schema.migrate(old)
+    old.execute(
+        "INSERT INTO epochs VALUES (7, 1, 4.0, 3.9, 49.4, 9000.0, 6.0, 0.003, 1, 0.0)"
+    )  # an epoch as version 1 stored it
+    old.close()
+    monkeypatch.undo()
+    with R.RunStore(path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == schema_version() >= 2
+        assert store.epochs(7)[0].val_ppl == 49.4 and store.epochs(7)[0].cache_val_ppl is None
+        run_id = store.start_run(run_start())
+        store.record_epoch(run_id, epoch_record(1, 40.0, cache_val_ppl=21.5))
+        assert store.epochs(run_id)[0].cache_val_ppl == 21.5
 
 
 def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):

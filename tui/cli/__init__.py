@@ -13,7 +13,17 @@ import sys
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.tui.cli import demo, evaluate, generate, inspect, runs, train
+from lyrics_tui.tui.cli import (
+    demo,
+    evaluate,
+    generate,
+    hidden,
+    neighbours,
+    runs,
+    score,
+    step,
+    train,
+)
 from lyrics_tui.tui.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -26,7 +36,10 @@ COMMANDS = {
     "train": train,
     "generate": generate,
     "eval": evaluate,
-    **{name: inspect for name in inspect.COMMANDS},
+    "score": score,
+    "neighbours": neighbours,
+    "step": step,
+    "hidden": hidden,
     "runs": runs,
     "demo": demo,
 }
