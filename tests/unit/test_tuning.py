@@ -1,0 +1,58 @@
+"""Process-wide settings change only when an entry point asks (core/tuning.py): importing core,
+or training with it from another program, leaves the process as it found it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.helpers import ROOT
+
+# Runs in a fresh interpreter: what a library user's program sees before and after.
+_PROGRAM = """
+import json, os, sys
+import torch
+torch.set_num_threads(1)
+before = {"env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+          "threads": torch.get_num_threads(), "switch": sys.getswitchinterval()}
+from lyrics_tui.core import (batches, cache, checkpoint, config, corpus, encoded, evaluate,
+                             inspection, loading, model, runs, sampling, steppers, tokens, trainer)
+from lyrics_tui.core.config import resolve_settings
+from lyrics_tui.core.trainer import TrainingRun
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()[:120]
+model_cfg, train_cfg = resolve_settings("default", {"embed": 16, "hidden": 16},
+                                        {"epochs": 1, "batch_size": 8, "bptt": 8, "threads": 2})
+TrainingRun(lines[:100], lines[100:], model_cfg, train_cfg).run()
+after = {"env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+         "threads": torch.get_num_threads(), "switch": sys.getswitchinterval()}
+print(json.dumps([before, after]))
+"""
+
+
+def test_importing_core_and_training_changes_nothing_global(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", _PROGRAM, str(ROOT / "data" / "lyrics.txt")],
+        capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout.splitlines()[-1])
+    assert after == before  # threads asked for by the run (2) are given back; no env, no GIL
+    assert before["env"] == {"OPENBLAS_NUM_THREADS": None, "MKL_NUM_THREADS": None}
+
+
+def test_the_entry_point_asks_for_one_blas_thread(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    code = (
+        "import os, sys\n"
+        "from lyrics_tui.tui.cli import main\n"
+        "main(['runs', '--json', '--runs-db', sys.argv[1]])\n"
+        "print(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "runs.sqlite3")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "1"
