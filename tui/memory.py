@@ -43,9 +43,9 @@ class MemoryChoice:
 
     @property
     def label(self) -> str:
-        """The sampler line's words for it."""
+        """The sampler line's words for it ("" with no model)."""
         if not self.has_model:
-            return "memory -"
+            return ""
         if self.fitted is None:
             return "memory: not fitted"
         if self.weight <= 0:

@@ -62,6 +62,8 @@ def test_whole_flow_train_generate_save_load(tmp_path):
             assert train.points == ((1, pytest.approx(row["train_loss"])),)
             assert val.points == ((1, pytest.approx(row["val_loss"])),)
             assert "trained 1 epoch" in text_of(app, "#status")
+            done = next(t for _, t in notes if t.startswith("training completed"))
+            assert "best val ppl" in done and "with song memory" in done  # both perplexities
 
             # generate: the start text, then tokens one by one
             await pilot.press("slash")

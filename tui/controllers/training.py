@@ -32,10 +32,7 @@ RESET_CONFIRM_S = 3.0  # a second R within this drops an unsaved model
 
 SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the numpy copy of the weights this often
 NO_MODEL = "no model yet: press t to train one or l to load a checkpoint"
-NO_MEMORY_YET = (
-    "song memory is fitted on the validation text at the end of each epoch: its weight can be "
-    "set once the first epoch is done"
-)
+NO_MEMORY_YET = "song memory is fitted on the validation text after each epoch: wait for the first"
 
 
 class TrainingState(Enum):
@@ -330,12 +327,10 @@ class TrainingController:
             return fitted, "" if fitted is not None else NO_MEMORY_YET
         if self.opened is None:
             return None, ""
-        fit = self.opened.cache_fit
-        if fit is not None:
-            return fit.settings, ""
         from lyrics_tui.core.cache import no_fit_note
 
-        return None, no_fit_note(self.opened.path)
+        fit = self.opened.cache_fit
+        return (fit.settings, "") if fit else (None, no_fit_note(self.opened.path))
 
     def subject(self) -> Any:
         """The model held as a core.inspection.Subject (None: no model), for the inspection

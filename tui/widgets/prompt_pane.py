@@ -153,7 +153,8 @@ class PromptPane(Vertical):
     def _show_sampler(self) -> None:
         """Temperature, memory, then the form's settings; filters that are off are left out
         when the line would not fit."""
-        parts = [f"temperature {self.temperature:.2f}", self.memory.label]
+        memory = self.memory.label  # "" with no model
+        parts = [f"temperature {self.temperature:.2f}", *([memory] if memory else [])]
         s = self.sampler
         if s is not None:
             parts += [
@@ -165,9 +166,9 @@ class PromptPane(Vertical):
         line = self.query_one("#sampler-line", Static)
         room = line.size.width
         # measured with memory's longest label, so that changing λ never reflows the line
-        widest = cell_len(" · ".join(parts)) + max(0, MEMORY_LABEL_MAX - cell_len(parts[1]))
-        if room > 0 and widest > room:
-            parts = [p for p in parts if not p.endswith(" off") or p.startswith("memory")]
+        widest = cell_len(" · ".join(parts)) + max(0, MEMORY_LABEL_MAX - cell_len(memory))
+        if room > 0 and memory and widest > room:
+            parts = [p for p in parts if not p.endswith(" off") or p == memory]
         line.update(Text(" · ".join(parts)))
 
     def watch_output(self, output: Output) -> None:

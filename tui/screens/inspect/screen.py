@@ -172,10 +172,10 @@ class InspectScreen(ModalScreen[None]):
         super().__init__(name=name, id=id)
         self.subject_provider = subject_provider
         self.settings = settings or SamplerSettings()
-        # the playground's memory control; without it, settings.cache's λ (None: off) over the
-        # model's fit once it is read
-        lam = self.settings.cache.lam if self.settings.cache is not None else 0.0
-        self.memory = memory if memory is not None else MemoryChoice(lam=lam)
+        # the playground's memory control; without it, the settings' cache at its λ (None: off,
+        # the keys then start from the model's fit)
+        cache = self.settings.cache
+        self.memory = memory or MemoryChoice(cache, cache.lam if cache is not None else 0.0, True)
         self.view = view if view in VIEWS else "step"
         self.subject: Any = None
         self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
@@ -271,7 +271,7 @@ class InspectScreen(ModalScreen[None]):
         for view in (self.step, self.score, self.near, self.hidden):
             view.subject = self.subject
         if self.subject is not None:  # the fit of the weights read (a live run's may move on)
-            fitted = self.subject.fitted_cache
+            fitted = self.subject.fitted_cache or self.memory.fitted
             note = self.memory.note or self.subject.resolve_cache().note
             self.memory = self.memory.for_model(fitted, True, note)
             self.step.memory = self.score.memory = self.memory
