@@ -230,8 +230,10 @@ class StepView(Vertical):
             f"seed {self.walk.seed}",
             f"<unk> {fmt.prob(view.unk_prob)}, never picked",
         ]
-        if view.cache is not None:
+        if view.cache is not None and view.remembered:
             parts.append(f"memory draws on {view.remembered:,} earlier words (the row's lit above)")
+        elif view.cache is not None:
+            parts.append("memory: nothing to recall yet")
         return packed(parts, self.query_one("#step-info").size.width or 76)
 
     def show(self) -> None:
