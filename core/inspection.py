@@ -111,6 +111,12 @@ class Subject:
         return resolve_cache(option, self.fit, self.label)
 
     @property
+    def fitted_cache(self) -> CacheSettings | None:
+        """Song memory's fitted settings, λ 0 included (a control that sets λ starts from their
+        N and θ); None: not fitted."""
+        return self.fit.settings if self.fit is not None else self.cache
+
+    @property
     def cell(self) -> str:
         return self.stepper.config.cell
 

@@ -20,7 +20,7 @@ from torch import nn
 
 from lyrics_tui.core import batches as B
 from lyrics_tui.core import cache_eval
-from lyrics_tui.core.cache import CacheFit, CacheSettings
+from lyrics_tui.core.cache import CacheFit, CacheSettings, stored_fit
 from lyrics_tui.core.checkpoint import (
     Checkpoint,
     model_from_checkpoint,
@@ -142,9 +142,12 @@ class TrainingRun:
         self.best_val_loss: float | None = None
         self.last_good: Checkpoint | None = None
         self._best: Checkpoint | None = None  # the best epoch's state, to fit song memory on
-        self.cache_settings: CacheSettings | None = None  # song memory's, as of the last epoch
+        # song memory's: the latest epoch's guess, then (after training) the latest state's full fit
+        self.cache_settings: CacheSettings | None = None
         if resume:
             self._restore(resume)
+            fit = stored_fit(resume)  # the file's own fit, until this run's first epoch
+            self.cache_settings = fit.settings if fit is not None else None
         # Weight averaging: the model that is evaluated, saved and sampled from is an
         # exponential moving average of the trained weights, which on a corpus this small
         # lowers held-out perplexity at no cost per step worth measuring (bench/quality.py).
@@ -448,6 +451,9 @@ class TrainingRun:
             checkpoint.cache = fit.to_dict() if fit else None
         if best_path and self.out_path:
             save_checkpoint(self._best, self.out_path)
+        latest = fits.get(id(self.last_good))
+        if latest is not None:  # the run holds the latest weights: their fit replaces the guess
+            self.cache_settings = latest.settings
         return fits[id(self._best)]
 
     @torch.no_grad()

@@ -38,6 +38,7 @@ from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
 from lyrics_tui.tui.screens.main import MainScreen
 from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
 from lyrics_tui.tui.widgets.settings_form import SAMPLER_FIELDS, SettingChanged, SettingsForm
+from lyrics_tui.tui.widgets.training_panel import finished_note
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the threads to wind down (see action_quit)
 SAMPLER_NAMES = {name for name, _, _ in SAMPLER_FIELDS}
@@ -237,8 +238,7 @@ class PlaygroundApp(App[int]):
             event = report.event
             self.main.panel.show_event(event)
             if isinstance(event, TrainingFinished) and event.reason not in ("diverged", "failed"):
-                done = f"training {event.reason} after {event.epochs} epoch(s)"  # else a Problem
-                self.notify(f"{done}; best val ppl {fmt.ppl(event.best_val_ppl)}")
+                self.notify(finished_note(event))  # else a Problem says what went wrong
             elif not isinstance(event, BatchFinished):  # an epoch, the start, a pause, a resume
                 self._refresh()
         elif isinstance(report, training.RunFailed):
@@ -409,8 +409,9 @@ class PlaygroundApp(App[int]):
         """The inspection screen over the model held now, with the sampler's settings."""
         from lyrics_tui.tui.screens.inspect import InspectScreen
 
-        settings, folder = self.main.inspect_settings(), self.checkpoint_dir
-        self.push_screen(InspectScreen(self.training.subject, settings, checkpoint_folder=folder))
+        (settings, memory), folder = self.main.inspect_settings(), self.checkpoint_dir
+        screen = InspectScreen(self.training.subject, settings, memory, checkpoint_folder=folder)
+        self.push_screen(screen)
 
     def action_runs(self) -> None:
         from lyrics_tui.tui.screens.runs import RunsScreen  # mark to overlay, open, delete

@@ -1,12 +1,14 @@
-"""The playground's keys, defined once: the main screen's bindings, the temperature keys and
-limits that the main screen and the inspection screen share, and the rows the help screen and
-the command palette list."""
+"""The playground's keys, defined once: the main screen's bindings, the temperature and memory
+keys (and the temperature's limits) that the main screen and the inspection screen share, and
+the rows the help screen and the command palette list."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
 from textual.binding import Binding, BindingType
+
+from lyrics_tui.tui.memory import MEMORY_STEP
 
 TEMPERATURE_MAX = 5.0  # 0 is greedy; far above 1 the choice is near uniform
 TEMPERATURE_STEP = 0.1
@@ -41,6 +43,43 @@ def temperature_bindings() -> list[Binding]:
     ]
 
 
+MEMORY_KEYS = Binding.Group("Memory")
+# in the start-text field, where [ and ] are typed: beside up/down, the temperature's keys there
+MEMORY_FIELD_KEYS = ("shift+up", "shift+down")
+
+
+def memory_bindings(namespace: str = "") -> list[Binding]:
+    """[ and ]: song memory's weight λ one step down or up (0 = off); M turns it off and on.
+    The `memory(delta)` and `memory_toggle` actions of `namespace` (e.g. "screen.")."""
+    step = MEMORY_STEP
+    return [
+        Binding(
+            "left_square_bracket",
+            f"{namespace}memory(-{step})",
+            f"Memory -{step}",
+            key_display="[",
+            group=MEMORY_KEYS,
+            tooltip=f"lower song memory's weight λ by {step} (0 = off: the network alone)",
+        ),
+        Binding(
+            "right_square_bracket",
+            f"{namespace}memory({step})",
+            f"Memory +{step}",
+            key_display="]",
+            group=MEMORY_KEYS,
+            tooltip=f"raise song memory's weight λ by {step} (the cache recalls the song so far)",
+        ),
+        Binding(
+            "M",
+            f"{namespace}memory_toggle",
+            "Memory on/off",
+            key_display="M",
+            show=False,
+            tooltip="song memory off, or back on at its fitted weight (shift+m)",
+        ),
+    ]
+
+
 MAIN_BINDINGS: list[BindingType] = [
     Binding(
         "t",
@@ -70,6 +109,7 @@ MAIN_BINDINGS: list[BindingType] = [
     Binding("r", "regenerate", "Same seed", tooltip="generate again with the last seed"),
     Binding("escape", "stop_generation", "Stop gen", tooltip="stop generating"),
     *temperature_bindings(),
+    *memory_bindings("screen."),
     Binding("c", "copy", "Copy", tooltip="copy the output to the clipboard (OSC 52)"),
     Binding("w", "write", "Write", tooltip="write the output to a file"),
     Binding(
@@ -98,7 +138,15 @@ MAIN_BINDINGS: list[BindingType] = [
 ]
 
 # keys as the help screen names them
-KEY_NAMES = {"slash": "/", "question_mark": "?", "equals_sign": "=", "minus": "-", "plus": "+"}
+KEY_NAMES = {
+    "slash": "/",
+    "question_mark": "?",
+    "equals_sign": "=",
+    "minus": "-",
+    "plus": "+",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+}
 
 
 def _bindings(bindings: Iterable[BindingType]) -> Iterator[Binding]:
@@ -113,6 +161,7 @@ def help_rows(bindings: Iterable[BindingType]) -> Iterator[tuple[str, str, str, 
         keys = ", ".join(KEY_NAMES.get(k.strip(), k.strip()) for k in binding.key.split(","))
         yield keys, binding.action, binding.description, binding.tooltip
     yield "up, down", "temperature", "T+ / T-", "in the start-text field"
+    yield ", ".join(MEMORY_FIELD_KEYS), "memory", "Memory + / -", "in the start-text field"
     yield "tab", "focus", "Next area", "shift+tab goes back"
     yield "ctrl+p", "command_palette", "Commands", "every action by name"
 

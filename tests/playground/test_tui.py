@@ -14,6 +14,7 @@ import pytest
 from textual.widgets import Input
 
 from lyrics_tui.core.config import resolve_settings
+from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.app import PlaygroundApp
 from lyrics_tui.tui.screens.help import HelpScreen
 from lyrics_tui.tui.screens.load import LoadScreen
@@ -51,14 +52,18 @@ def test_whole_flow_train_generate_save_load(tmp_path):
             # the loss shows in the panel: a table row, the plot's data, the status line
             table = text_of(app, "#epoch-table")
             row = app.training.history[0]
+            assert row["cache_val_ppl"] is not None  # song memory's perplexity, beside the plain
+            plain, memory = (re.escape(fmt.ppl(row[k])) for k in ("val_ppl", "cache_val_ppl"))
             assert re.search(
-                rf"^\s+1\s+{row['train_loss']:.3f}\s+{row['val_loss']:.3f}", table, re.M
-            ), table
+                rf"^\s+1\s+{row['train_loss']:.3f}\s+{plain}\s+{memory}\s", table, re.M
+            )
             train, val = app.query_one(LossPlot).series
             assert (train.name, val.name) == ("train", "val")
             assert train.points == ((1, pytest.approx(row["train_loss"])),)
             assert val.points == ((1, pytest.approx(row["val_loss"])),)
             assert "trained 1 epoch" in text_of(app, "#status")
+            done = next(t for _, t in notes if t.startswith("training completed"))
+            assert "best val ppl" in done and "with song memory" in done  # both perplexities
 
             # generate: the start text, then tokens one by one
             await pilot.press("slash")

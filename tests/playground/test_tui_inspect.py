@@ -8,12 +8,14 @@ done by polling a condition between short Pilot pauses, never by sleeping a fixe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 
 import pytest
 from rich.text import Text
 from textual.app import App
 
+from lyrics_tui.core.cache import CacheSettings
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.inspection import (
     neighbours,
@@ -246,8 +248,6 @@ def test_score_view_matches_core(subject):
 
 
 def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
-    import dataclasses
-
     import torch
 
     from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
@@ -560,3 +560,130 @@ def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, t
         assert not isinstance(app.screen, InspectScreen)
 
     run(app, body, size=(80, 24))
+
+
+# -- song memory in the step and score views ---------------------------------------------------
+MEMORY = CacheSettings(100, 1.0, 0.5)
+
+
+def memory_subject(subject):
+    """The tiny model with no fit of its own: the settings given are the memory's."""
+    return dataclasses.replace(subject, fit=None, cache=None)
+
+
+# two lines of the tiny model's corpus, then the first again ("\\n" ends a line in the fields)
+SONG = "我把思念藏进口袋\\n走在回家的路上\\n我把思念藏进口袋"
+
+
+def columns(screen: InspectScreen, view: str) -> list[str]:
+    return [c.label.plain for c in screen.table(view).columns.values()]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size):
+    from lyrics_tui.core.inspection import StepThrough
+    from lyrics_tui.tui.format import cache_prob
+    from lyrics_tui.tui.screens.inspect.step import LIT, recalls
+
+    model = memory_subject(subject)
+    app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY))
+    prompt = SONG.replace("\\n", "\n").rsplit("\n", 1)[0] + "\n我把"
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        await pilot.press("slash")
+        screen.query_one("#step-prompt").value = prompt.replace("\n", "\\n")
+        await pilot.press("enter")
+        walk = screen.step.walk
+        assert walk.prompt == prompt and walk.settings.cache == MEMORY
+        expected = StepThrough(model, walk.settings, prompt, top=walk.top).current
+        assert expected.cache == MEMORY and expected.remembered > 0
+        wide = size[0] >= 100
+        assert columns(screen, "step") == [
+            "#",
+            "word",
+            "model",
+            "network",
+            "cache",
+            "after filters",
+            *(["rank"] if wide else []),  # left out when narrow: no wrapping
+            "recalls",
+        ]
+        table = rows(screen, "step")
+        for row, c in zip(table, expected.candidates, strict=True):
+            assert row[1] == c.label and row[2] == fmt_prob(c.model_prob)
+            assert row[3] == fmt_prob(c.network_prob) and row[4] == cache_prob(c.cache_prob)
+            assert row[-1] == recalls(c.pointers, 3 if wide else 2)
+        assert "memory λ 0.50" in shown(screen, "#step-info")
+        assert f"memory draws on {expected.remembered}" in shown(screen, "#step-info")
+        # the row under the cursor lights the words the cache recalls it from
+        n = next(i for i, c in enumerate(expected.candidates) if c.pointers)
+        await pilot.press(*["down"] * n)
+        context = screen.query_one("#step-text").content
+        lit = sorted(
+            context.plain[s.start : s.end].strip() for s in context.spans if LIT in str(s.style)
+        )
+        want = sorted(expected.tokens[p] for p, _ in expected.candidates[n].pointers)
+        assert lit and lit == want
+
+        await pilot.press("right_square_bracket")  # the same keys as the playground's
+        assert walk.settings.cache.lam == pytest.approx(0.6)
+        assert "memory λ 0.60" in shown(screen, "#step-info")
+        await pilot.press("M")  # off: the plain columns
+        assert walk.settings.cache is None and len(columns(screen, "step")) == 5
+        assert "memory off" in shown(screen, "#step-info")
+        await pilot.press("M")  # on again at the weight it was given
+        assert walk.settings.cache == MEMORY
+
+    run(app, body, size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_score_view_shows_the_caches_share_and_both_perplexities(subject, size):
+    from lyrics_tui.tui.format import cache_prob
+    from lyrics_tui.tui.screens.inspect.common import percent
+
+    model = memory_subject(subject)
+    app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY), view="score")
+    text = SONG
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        screen.query_one("#score-line").value = text
+        await pilot.press("enter")
+        expected = score_line(model, text.replace("\\n", "\n"), MEMORY)
+        info = shown(screen, "#score-info")
+        assert (
+            f"perplexity {fmt_ppl(expected.perplexity)} (the network alone "
+            f"{fmt_ppl(expected.network_perplexity)})"
+        ) in info
+        wide = size[0] >= 100
+        names = columns(screen, "score")
+        assert names == [
+            "#",
+            "word",
+            "prob",
+            "network",
+            *(["cache"] if wide else []),  # left out when narrow: no wrapping
+            "memory",
+            "bits",
+            "rank",
+            "model's guess",
+        ]
+        table = rows(screen, "score")
+        assert len(table) == len(expected.words)
+        for row, w in zip(table, expected.words, strict=True):
+            cells = dict(zip(names, row, strict=True))
+            assert cells["prob"] == fmt_prob(w.prob)
+            assert cells["network"] == fmt_prob(w.network_prob)
+            assert cells["memory"] == (percent(w.cache_share) if w.cache_prob is not None else "-")
+            if wide:
+                assert cells["cache"] == cache_prob(w.cache_prob)
+        assert any(w.cache_share > 0.05 for w in expected.words)  # the repeated line recalls
+
+        for _ in range(5):  # down to 0: the network alone, the plain columns
+            await pilot.press("left_square_bracket")
+        assert screen.memory.weight == 0 and len(columns(screen, "score")) == 6
+        assert "memory off" in shown(screen, "#score-info")
+
+    run(app, body, size=size)

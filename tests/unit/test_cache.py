@@ -196,6 +196,27 @@ def test_training_fits_and_stores_song_memory(trained):
     assert best.plain_ppl == pytest.approx(finished.best_val_ppl)
 
 
+def test_a_run_holds_its_latest_states_fit_after_training_and_the_files_when_resumed(
+    trained, small_lines
+):
+    """TrainingRun.cache_settings (what the playground generates with) follows the weights the
+    run holds: the latest state's full fit once trained, the file's fit when continued."""
+    from lyrics_tui.core.trainer import TrainingRun
+    from tests.helpers import tiny_settings
+
+    last = stored_fit(load_checkpoint(trained["last"]))
+    assert last is not None and trained["run"].cache_settings == last.settings
+    model_cfg, train_cfg = tiny_settings(train={"epochs": 3})
+    resumed = TrainingRun(
+        small_lines[:270],
+        small_lines[270:],
+        model_cfg,
+        train_cfg,
+        resume=load_checkpoint(trained["last"]),
+    )
+    assert resumed.cache_settings == last.settings  # before its first epoch
+
+
 def test_fitted_settings_survive_save_and_load(tmp_path, checkpoint_path):
     checkpoint = load_checkpoint(checkpoint_path)
     fit = CacheFit(CacheSettings(123, 0.4567, 0.31), 80.0, 40.0, 999, "validation", 82.0, 45.0)

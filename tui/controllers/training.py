@@ -32,6 +32,7 @@ RESET_CONFIRM_S = 3.0  # a second R within this drops an unsaved model
 
 SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the numpy copy of the weights this often
 NO_MODEL = "no model yet: press t to train one or l to load a checkpoint"
+NO_MEMORY_YET = "song memory is fitted on the validation text after each epoch: wait for the first"
 
 
 class TrainingState(Enum):
@@ -318,6 +319,19 @@ class TrainingController:
         ck = self.opened.checkpoint
         return Weights(self.opened.stepper, ck.vocab, ck.train_config.tokenizer, Path(ck.path).name)
 
+    def memory(self) -> tuple[Any, str]:
+        """Song memory fitted for the model held (a core.cache.CacheSettings, λ 0 included; None
+        when there is none) and, when there is none, why and how to get one."""
+        if self.run is not None:
+            fitted = self.run.cache_settings  # the latest epoch's, then the final fit's
+            return fitted, "" if fitted is not None else NO_MEMORY_YET
+        if self.opened is None:
+            return None, ""
+        from lyrics_tui.core.cache import no_fit_note
+
+        fit = self.opened.cache_fit
+        return (fit.settings, "") if fit else (None, no_fit_note(self.opened.path))
+
     def subject(self) -> Any:
         """The model held as a core.inspection.Subject (None: no model), for the inspection
         screen. A run's weights are copied between two batches: call it from a thread."""
@@ -335,9 +349,11 @@ class TrainingController:
         opened = self.opened
         if opened is None:
             return None
-        ck = opened.checkpoint
+        ck, fit = opened.checkpoint, opened.cache_fit
         tokenizer = Tokenizer(ck.train_config.tokenizer)
-        return Subject(opened.stepper, ck.vocab, tokenizer, label=Path(str(ck.path)).name)
+        label = Path(str(ck.path)).name
+        cache = fit.settings if fit is not None and fit.settings.on else None
+        return Subject(opened.stepper, ck.vocab, tokenizer, label, fit=fit, cache=cache)
 
     # -- quitting --------------------------------------------------------------------------
     def keep_last_epoch(self) -> None:

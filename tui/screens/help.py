@@ -50,6 +50,20 @@ class HelpScreen(ModalScreen[None]):
                 "Checkpoints saved with s are named <corpus>-e<epoch>-ppl<val ppl>.pt."
             ),
         )
+        table.add_row("", "")
+        table.add_row(
+            "",
+            Text(
+                "Song memory: a cache of the song so far mixed into the network's guess with "
+                "weight λ (0 = off), so that a generated song can come back to its own lines; "
+                "its settings are fitted on the validation text after each epoch and stored in "
+                "the checkpoint. [ and ] set λ (shift+up/down in the start-text field), M turns "
+                "it off and on; i shows what it recalls. The repetition penalty (settings) "
+                "applies to the network's scores only, before the cache is mixed in: it stops "
+                "the network looping on its own words and leaves what the cache recalls alone; "
+                "temperature, top-k and top-p then apply to the mixture."
+            ),
+        )
         return table
 
     def action_dismiss_help(self) -> None:

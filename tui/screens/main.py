@@ -28,6 +28,7 @@ from lyrics_tui.tui.controllers.training import (
     TrainingState,
     same_corpus,
 )
+from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.progress_row import Progress
 from lyrics_tui.tui.widgets.prompt_pane import Output, PromptPane, hint
@@ -101,6 +102,18 @@ class MainScreen(Screen[None]):
         else:
             self.query_one("#output-scroll").focus()
 
+    # -- song memory's keys (tui/keys.py memory_bindings; the App binds them to this screen) --
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action.startswith("memory"):
+            return self.prompt_pane.memory.has_model  # shown once there is a model
+        return True
+
+    def action_memory(self, delta: float) -> None:
+        self.prompt_pane.nudge_memory(delta)
+
+    def action_memory_toggle(self) -> None:
+        self.prompt_pane.toggle_memory()
+
     # -- showing the controllers' state -------------------------------------------------------
     @property
     def corpus(self) -> str:
@@ -119,6 +132,10 @@ class MainScreen(Screen[None]):
         now (None while training or with no model; `why_not` when the settings rule it out),
         shown too as the epochs placeholder."""
         self.panel.history = tuple(training.history)
+        fitted, note = training.memory()
+        self.prompt_pane.memory = self.prompt_pane.memory.for_model(
+            fitted, training.has_model, note
+        )
         if training.state is TrainingState.IDLE:
             self.panel.show_progress(Progress())
         elif training.state is TrainingState.STARTING:
@@ -157,13 +174,20 @@ class MainScreen(Screen[None]):
         `seed` when given, else the form's) and the pause between tokens in seconds."""
         form = self.settings.read_sampler()
         chosen = seed if seed is not None else form.settings.seed
-        temperature = self.prompt_pane.temperature
-        return replace(form.settings, temperature=temperature, seed=chosen), form.pace_ms / 1000
+        pane = self.prompt_pane
+        settings = replace(
+            form.settings, temperature=pane.temperature, seed=chosen, cache=pane.memory.settings
+        )
+        return settings, form.pace_ms / 1000
 
-    def inspect_settings(self) -> SamplerSettings:
+    def inspect_settings(self) -> tuple[SamplerSettings, MemoryChoice]:
         """The inspection screen's sampler: the form's (defaults while a field does not parse)
-        at the pane's temperature."""
-        return replace(self.sampler_form(), temperature=self.prompt_pane.temperature)
+        at the pane's temperature and memory; and the memory control, which it can change."""
+        pane = self.prompt_pane
+        settings = replace(
+            self.sampler_form(), temperature=pane.temperature, cache=pane.memory.settings
+        )
+        return settings, pane.memory
 
     def sampler_form(self) -> SamplerSettings:
         """The form's sampler settings; core's defaults while a field does not parse."""

@@ -12,7 +12,16 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 # keys a text field types rather than passes on
-TYPED_KEYS = {"space", "slash", "minus", "plus", "equals_sign", "question_mark"}
+TYPED_KEYS = {
+    "space",
+    "slash",
+    "minus",
+    "plus",
+    "equals_sign",
+    "question_mark",
+    "left_square_bracket",
+    "right_square_bracket",
+}
 
 
 class KeyBar(Static):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,7 +14,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Label, Static
 
-from lyrics_tui.tui.keys import TEMPERATURE_STEP, nudged_temperature
+from lyrics_tui.tui.keys import MEMORY_FIELD_KEYS, TEMPERATURE_STEP, nudged_temperature
+from lyrics_tui.tui.memory import MEMORY_LABEL_MAX, MEMORY_STEP, MemoryChoice
 
 if TYPE_CHECKING:
     from lyrics_tui.core.sampling import SamplerSettings
@@ -51,7 +53,8 @@ class TemperatureChanged(Message):
 
 
 class PromptInput(Input):
-    """The start text. Up/Down change the temperature here too (letters are for typing)."""
+    """The start text. Up/Down change the temperature here too, shift+Up/Down song memory's
+    weight (letters and brackets are for typing)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -63,18 +66,25 @@ class PromptInput(Input):
             f"Temperature -{TEMPERATURE_STEP}",
             show=False,
         ),
+        Binding(MEMORY_FIELD_KEYS[0], f"memory({MEMORY_STEP})", "Memory +", show=False),
+        Binding(MEMORY_FIELD_KEYS[1], f"memory(-{MEMORY_STEP})", "Memory -", show=False),
         Binding("escape", "app.leave_field", "Done"),
     ]
 
     def action_temperature(self, delta: float) -> None:
         self.query_ancestor(PromptPane).nudge_temperature(delta)
 
+    def action_memory(self, delta: float) -> None:
+        self.query_ancestor(PromptPane).nudge_memory(delta)
+
 
 class PromptPane(Vertical):
-    """Owns the temperature (its keys change it; it posts TemperatureChanged), the sampler
-    settings shown beside it and the output shown below; posts PromptSubmitted on Enter."""
+    """Owns the temperature (its keys change it; it posts TemperatureChanged) and song memory's
+    weight (tui/memory.py), the sampler settings shown beside them and the output shown below;
+    posts PromptSubmitted on Enter."""
 
     temperature: reactive[float] = reactive(0.8, init=False)
+    memory: reactive[MemoryChoice] = reactive(MemoryChoice(), init=False)
     # top-k, top-p, length and the latest generation's seed; None until the first frame is out
     sampler: reactive[SamplerSettings | None] = reactive(None, init=False)
     output: reactive[Output] = reactive(Output(), init=False)
@@ -108,6 +118,20 @@ class PromptPane(Vertical):
     def nudge_temperature(self, delta: float) -> None:
         self.temperature = nudged_temperature(self.temperature, delta)
 
+    def nudge_memory(self, delta: float) -> None:
+        if self._memory_fitted():
+            self.memory = self.memory.nudged(delta)
+
+    def toggle_memory(self) -> None:
+        if self._memory_fitted():
+            self.memory = self.memory.toggled()
+
+    def _memory_fitted(self) -> bool:
+        """Whether the keys can set λ; if not, a note says why."""
+        if self.memory.fitted is None:
+            self.notify(self.memory.note or "no model yet: no song memory", severity="warning")
+        return self.memory.fitted is not None
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "prompt":
             event.stop()
@@ -120,8 +144,17 @@ class PromptPane(Vertical):
     def watch_sampler(self) -> None:
         self._show_sampler()
 
+    def watch_memory(self) -> None:
+        self._show_sampler()
+
+    def on_resize(self) -> None:
+        self._show_sampler()
+
     def _show_sampler(self) -> None:
-        parts = [f"temperature {self.temperature:.2f}"]
+        """Temperature, memory, then the form's settings; filters that are off are left out
+        when the line would not fit."""
+        memory = self.memory.label  # "" with no model
+        parts = [f"temperature {self.temperature:.2f}", *([memory] if memory else [])]
         s = self.sampler
         if s is not None:
             parts += [
@@ -130,7 +163,13 @@ class PromptPane(Vertical):
                 f"length {s.max_tokens}",
                 f"seed {s.seed if s.seed is not None else '-'}",
             ]
-        self.query_one("#sampler-line", Static).update(Text(" · ".join(parts)))
+        line = self.query_one("#sampler-line", Static)
+        room = line.size.width
+        # measured with memory's longest label, so that changing λ never reflows the line
+        widest = cell_len(" · ".join(parts)) + max(0, MEMORY_LABEL_MAX - cell_len(memory))
+        if room > 0 and memory and widest > room:
+            parts = [p for p in parts if not p.endswith(" off") or p == memory]
+        line.update(Text(" · ".join(parts)))
 
     def watch_output(self, output: Output) -> None:
         text = Text()

@@ -14,18 +14,32 @@ from lyrics_tui.core import events as E
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.widgets.progress_row import Progress, ProgressRow
 
-TABLE_HEADER = " ep  train    val     ppl tok/s  time"
+# validation perplexity, of the network alone and with song memory (core/cache.py); the
+# validation loss is the plot's (ppl = e^loss)
+TABLE_HEADER = " ep  train     ppl  memory tok/s  time"
 TITLE = "Training · loss per epoch (nats/token)"
 PROGRESS_EVERY_S = 0.25  # the progress line is redrawn at most this often during an epoch
 
 
 def epoch_row(e: dict[str, Any]) -> str:
-    val = e.get("val_loss")
+    """One epoch; "-" where the history has no figure (older checkpoints: no memory column)."""
     return (
-        f"{e['epoch']:3d} {e['train_loss']:6.3f} "
-        f"{(f'{val:6.3f}' if val is not None else '     -')} {fmt.ppl(e.get('val_ppl')):>7} "
+        f"{e['epoch']:3d} {e['train_loss']:6.3f} {fmt.ppl(e.get('val_ppl')):>7} "
+        f"{fmt.ppl(e.get('cache_val_ppl')):>7} "
         f"{fmt.rate(e.get('tokens_per_s', 0.0)):>5} {fmt.duration(e.get('elapsed_s')):>5}"
     )
+
+
+def finished_note(event: E.TrainingFinished) -> str:
+    """The notification at the end of a run: how it ended, the best perplexity with and
+    without song memory (fitted on the validation split after training)."""
+    note = (
+        f"training {event.reason} after {event.epochs} epoch(s); "
+        f"best val ppl {fmt.ppl(event.best_val_ppl)}"
+    )
+    if event.cache_val_ppl is not None:
+        note += f", with song memory {fmt.ppl(event.cache_val_ppl)}"
+    return note
 
 
 class TrainingPanel(Vertical):

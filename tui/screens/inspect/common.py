@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -38,6 +39,17 @@ class FitTable(DataTable):
     def on_resize(self) -> None:
         self.post_message(self.Resized(self))
 
+    def with_columns(self, columns: tuple[str, ...]) -> FitTable:
+        """The table emptied, with these columns (made again only when they changed)."""
+        if tuple(c.label.plain for c in self.columns.values()) != tuple(
+            c.rstrip(">") for c in columns
+        ):
+            self.clear(columns=True)
+            self.add_columns(*map(header, columns))
+        else:
+            self.clear()
+        return self
+
 
 class InspectField(Input):
     """A text field of this screen: Enter submits, Esc gives the keys back to the view."""
@@ -55,6 +67,23 @@ def heat_strip(levels: tuple[int, ...], spark: str, colour: bool) -> Text:
             palette = POSITIVE if level > 0 else NEGATIVE
             text.append(char, style=palette[min(abs(level), 4) - 1])
     return text
+
+
+def packed(parts: list[str], width: int) -> str:
+    """Parts joined with " · ", a new line where the next part would not fit in `width` (a
+    line breaks between parts, never inside one)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and cell_len(lines[-1]) + 3 + cell_len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def percent(share: float) -> str:
+    """A share in whole percent; a small one is not 0%."""
+    return "<1%" if 0 < share < 0.005 else f"{share:.0%}"
 
 
 def bar(fraction: float, width: int, char: str = "█") -> str:

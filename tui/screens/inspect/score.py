@@ -1,5 +1,10 @@
 """F2 Score: how the model reads a line (each word's probability, surprisal and rank), and with
-m the same line under a second checkpoint (core.inspection.compare_lines)."""
+m the same line under a second checkpoint (core.inspection.compare_lines).
+
+With song memory on (core/cache.py) the probability is the network's and the cache's mixed:
+the network's part gets a column, and "memory" the share of the probability that came from the
+cache (the cache's own probability too when there is room); both perplexities are shown above.
+The comparison reads both models without it."""
 
 from __future__ import annotations
 
@@ -16,9 +21,21 @@ from textual.widgets import DataTable, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
-from lyrics_tui.tui.screens.inspect.common import FitTable, InspectField, bar, header, num
+from lyrics_tui.tui.memory import MemoryChoice
+from lyrics_tui.tui.screens.inspect.common import (
+    FitTable,
+    InspectField,
+    bar,
+    header,
+    num,
+    packed,
+    percent,
+)
 
 SCORE_COLUMNS = ("#>", "word", "prob>", "bits", "rank>", "model's guess")
+MEMORY_COLUMNS = ("#>", "word", "prob>", "network>", "cache>", "memory>", "bits", "rank>")
+MEMORY_GUESS = "model's guess"  # the last column with memory on, where there is room
+CACHE_FROM = 100  # narrower, with song memory, the cache's own probability is left out
 COMPARE_COLUMNS = ("#>", "word", "bits A>", "bits B>", "B − A>", "better", "rank A>", "rank B>")
 
 
@@ -40,6 +57,7 @@ class ScoreView(Vertical):
         self.line_score: Any = None  # core.inspection.LineScore
         self.scored_text = ""
         self.compare_subject: Any = None  # model B of the comparison
+        self.memory = MemoryChoice()  # the screen's memory control
         self.comparison: Any = None  # core.inspection.LineComparison, while comparing
 
     def compose(self) -> ComposeResult:
@@ -63,6 +81,11 @@ class ScoreView(Vertical):
         self._info(hint)
         self.query_one(FitTable).clear()
 
+    def set_memory(self, memory: MemoryChoice) -> None:
+        """Song memory's weight; the line is scored again."""
+        self.memory = memory
+        self.rebuild()
+
     def rebuild(self) -> None:
         """The same line again, over a new subject."""
         if self.scored_text:
@@ -73,7 +96,7 @@ class ScoreView(Vertical):
 
         text_read = text.replace("\\n", "\n")
         try:
-            score = score_line(self.subject, text_read)
+            score = score_line(self.subject, text_read, self.memory.settings)
         except LyricsError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return
@@ -99,18 +122,25 @@ class ScoreView(Vertical):
             if score.unknown and score.known_perplexity is not None
             else ""
         )
-        unknown = (
-            f" · unknown (scored as <unk>): {' '.join(score.unknown)}" if score.unknown else ""
-        )
-        self._info(
-            Text(
-                f"perplexity {fmt.ppl(score.perplexity)}{known} · {score.total_bits:.1f} bits over "
-                f"{len(score.words)} tokens · {score.bits_per_char:.2f} bits/char{unknown}"
-            )
-        )
-        table = self._table_with(SCORE_COLUMNS)
+        memory = score.cache is not None
+        network = f" (the network alone {fmt.ppl(score.network_perplexity)})" if memory else ""
+        parts = [
+            f"perplexity {fmt.ppl(score.perplexity)}{network}{known}",
+            f"{score.total_bits:.1f} bits over {len(score.words)} tokens",
+            f"{score.bits_per_char:.2f} bits/char",
+            self.memory.label,
+        ]
+        if score.unknown:
+            parts.append(f"unknown (scored as <unk>): {' '.join(score.unknown)}")
+        self._info(Text(packed(parts, self.query_one("#score-info").size.width or 76)))
+        width = self.screen.size.width
+        columns: tuple[str, ...] = SCORE_COLUMNS
+        if memory:
+            columns = tuple(c for c in MEMORY_COLUMNS if width >= CACHE_FROM or c != "cache>")
+            columns += (MEMORY_GUESS,)
+        table = self._table_with(columns)
         most = max((w.surprisal_bits for w in score.words), default=1.0) or 1.0
-        bar_width = max(0, min(16, self.screen.size.width - 64))
+        bar_width = max(0, min(16, width - (104 if memory else 64)))
         for w in score.words:
             word = Text(w.label)
             if not w.known:
@@ -118,27 +148,21 @@ class ScoreView(Vertical):
             bits = f"{w.surprisal_bits:5.2f}"
             if bar_width:
                 bits = f"{bits} {bar(w.surprisal_bits / most, bar_width)}"
-            table.add_row(
-                num(str(w.position + 1)),
-                word,
-                num(fmt.prob(w.prob)),
-                bits,
-                num(f"{w.rank:,}"),
-                f"{w.top_guess_label} {fmt.prob(w.top_prob)}",
-                key=f"word-{w.position}",
-            )
+            cells = {
+                "#>": num(str(w.position + 1)),
+                "word": word,
+                "prob>": num(fmt.prob(w.prob)),
+                "network>": num(fmt.prob(w.network_prob)),
+                "cache>": num(fmt.cache_prob(w.cache_prob)),
+                "memory>": num(percent(w.cache_share) if w.cache_prob is not None else "-"),
+                "bits": bits,
+                "rank>": num(f"{w.rank:,}"),
+                MEMORY_GUESS: f"{w.top_guess_label} {fmt.prob(w.top_prob)}",
+            }
+            table.add_row(*(cells[name] for name in columns), key=f"word-{w.position}")
 
     def _table_with(self, columns: tuple[str, ...]) -> DataTable:
-        """The table, emptied, with these columns."""
-        table = self.query_one(FitTable)
-        if tuple(c.label.plain for c in table.columns.values()) != tuple(
-            c.rstrip(">") for c in columns
-        ):
-            table.clear(columns=True)
-            table.add_columns(*map(header, columns))
-        else:
-            table.clear()
-        return table
+        return self.query_one(FitTable).with_columns(columns)
 
     # -- comparing with a second checkpoint --------------------------------------------------
     def toggle_comparison(self) -> None:

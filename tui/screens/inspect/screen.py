@@ -9,9 +9,11 @@ views follow the weights as they are trained. Everything else is a few milliseco
 runs in the UI thread.
 
 Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
-they cannot switch views there. Esc in a text field leaves the field (as in the main screen),
-Esc elsewhere closes the screen. In the Score view m compares the line under a second checkpoint
-(core.inspection.compare_lines); m or Esc goes back to the single model.
+they cannot switch views there. [ and ] set song memory's weight λ (M: off/on) for the step and
+score views, starting from the playground's setting (tui/memory.py). Esc in a text field leaves
+the field (as in the main screen), Esc elsewhere closes the screen. In the Score view m
+compares the line under a second checkpoint (core.inspection.compare_lines); m or Esc goes back
+to the single model.
 
 To add a view: a widget in a file of its own (a Vertical with classes="view" and an id
 "view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, a binding in VIEW_KEYS, and the
@@ -36,7 +38,8 @@ from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
-from lyrics_tui.tui.keys import temperature_bindings
+from lyrics_tui.tui.keys import memory_bindings, temperature_bindings
+from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.screens.inspect.common import NO_MODEL, SubjectProvider, model_line
 from lyrics_tui.tui.screens.inspect.hidden import HiddenView
 from lyrics_tui.tui.screens.inspect.neighbours import NeighboursView
@@ -49,6 +52,7 @@ VIEW_NAMES = {"step": "Step", "score": "Score", "near": "Neighbours", "hidden": 
 VIEW_KEYS = Binding.Group("Views")
 FIELDS = {"step": "#step-prompt", "score": "#score-line", "near": "#near-word"}
 STEP_ACTIONS = frozenset({"pick", "sample", "back", "temperature", "top_k", "top_p"})
+MEMORY_ACTIONS = frozenset({"memory", "memory_toggle"})
 
 
 @dataclass
@@ -81,6 +85,7 @@ class InspectScreen(ModalScreen[None]):
     InspectScreen .input-row Input { width: 1fr; }
     InspectScreen .info { height: auto; max-height: 3; color: $text-muted; }
     InspectScreen #step-text { height: auto; max-height: 3; }
+    InspectScreen #step-info { max-height: 4; }
     InspectScreen DataTable { height: 1fr; scrollbar-size-vertical: 1; }
     """
 
@@ -129,6 +134,7 @@ class InspectScreen(ModalScreen[None]):
         ),
         Binding("g", "sample_line", "Line", tooltip="let the sampler finish the line"),
         *temperature_bindings(),
+        *memory_bindings(),
         Binding("k", "top_k", "Top-k", tooltip="cycle top-k: off, 5, 10, 20, 40, 100"),
         Binding("p", "top_p", "Top-p", tooltip="cycle top-p: off, 0.95, 0.9, 0.8, 0.6"),
         Binding(
@@ -156,6 +162,7 @@ class InspectScreen(ModalScreen[None]):
         self,
         subject_provider: SubjectProvider,
         settings: SamplerSettings | None = None,
+        memory: MemoryChoice | None = None,
         *,
         view: str = "step",
         checkpoint_folder: Path | None = None,
@@ -165,6 +172,10 @@ class InspectScreen(ModalScreen[None]):
         super().__init__(name=name, id=id)
         self.subject_provider = subject_provider
         self.settings = settings or SamplerSettings()
+        # the playground's memory control; without it, the settings' cache at its λ (None: off,
+        # the keys then start from the model's fit)
+        cache = self.settings.cache
+        self.memory = memory or MemoryChoice(cache, cache.lam if cache is not None else 0.0, True)
         self.view = view if view in VIEWS else "step"
         self.subject: Any = None
         self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
@@ -259,6 +270,11 @@ class InspectScreen(ModalScreen[None]):
         self.subject = message.subject
         for view in (self.step, self.score, self.near, self.hidden):
             view.subject = self.subject
+        if self.subject is not None:  # the fit of the weights read (a live run's may move on)
+            fitted = self.subject.fitted_cache or self.memory.fitted
+            note = self.memory.note or self.subject.resolve_cache().note
+            self.memory = self.memory.for_model(fitted, True, note)
+            self.step.memory = self.score.memory = self.memory
         if self.subject is None:
             self.step.walk = self.score.line_score = self.near.result = None
             header.update("no model")
@@ -292,6 +308,8 @@ class InspectScreen(ModalScreen[None]):
         walking = self.step.walk is not None
         if action in STEP_ACTIONS:
             return self.view == "step" and walking
+        if action in MEMORY_ACTIONS:
+            return self.view in ("step", "score") and self.subject is not None
         if action == "sample_line":
             return self.view in ("step", "hidden") and walking
         if action == "focus_input":
@@ -348,6 +366,21 @@ class InspectScreen(ModalScreen[None]):
 
     def action_temperature(self, delta: float) -> None:
         self.step.nudge_temperature(delta)
+
+    def action_memory(self, delta: float) -> None:
+        self._set_memory(self.memory.nudged(delta))
+
+    def action_memory_toggle(self) -> None:
+        self._set_memory(self.memory.toggled())
+
+    def _set_memory(self, memory: MemoryChoice) -> None:
+        """Song memory's weight for the step and score views (both redrawn)."""
+        if memory.fitted is None:
+            self.notify(memory.note or "this model has no fitted song memory", severity="warning")
+            return
+        self.memory = memory
+        self.step.set_memory(memory)
+        self.score.set_memory(memory)
 
     def action_top_k(self) -> None:
         self.step.next_top_k()

@@ -1,6 +1,11 @@
 """F1 Step: step-through decoding. Each step lists the candidates for the next word with the
 model's probability, the probability after the sampler's filters and the rank; pick one (1-9,
-or Enter on its row), let the sampler pick (s), step back (b), finish the line (g)."""
+or Enter on its row), let the sampler pick (s), step back (b), finish the line (g).
+
+With song memory on (core/cache.py) the model's probability is the network's and the cache's
+mixed: both parts get a column, and "recalls" lists the earlier words the cache points at (#
+counts the words read, 0 being the line start); the row under the cursor lights them in the
+text above."""
 
 from __future__ import annotations
 
@@ -12,20 +17,35 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.keys import nudged_temperature
-from lyrics_tui.tui.screens.inspect.common import FitTable, InspectField, bar, header, num
+from lyrics_tui.tui.memory import MemoryChoice
+from lyrics_tui.tui.screens.inspect.common import (
+    FitTable,
+    InspectField,
+    bar,
+    header,
+    num,
+    packed,
+    percent,
+)
 
 TOP_K_STEPS = (0, 5, 10, 20, 40, 100)  # k cycles through these (0: off)
 TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.6)  # p cycles through these (1: off)
 MIN_CANDIDATES = 9  # digits 1-9 pick; a taller terminal shows more (Enter on a row picks it)
 LINE_WORDS_MAX = 30  # g samples until a line end, at most this many words
 COLUMNS = ("#>", "word", "model>", "after filters>", "rank>")
+# with song memory: the network's and the cache's parts, and where the cache recalls the word from
+MEMORY_COLUMNS = (
+    *("#>", "word", "model>", "network>", "cache>", "after filters>", "rank>", "recalls"),
+)
+RANK_FROM = 100  # narrower, with song memory, the rank column is left out (no wrapping)
+LIT = "reverse"  # the earlier words the cache recalls the highlighted candidate from
 
 
 class StepView(Vertical):
@@ -34,6 +54,7 @@ class StepView(Vertical):
     def __init__(self, settings: SamplerSettings, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.memory = MemoryChoice()  # the screen's memory control (settings.cache follows it)
         self.subject: Any = None  # core.inspection.Subject
         self.walk: Any = None  # core.inspection.StepThrough
 
@@ -41,7 +62,7 @@ class StepView(Vertical):
         with Horizontal(classes="input-row"):
             yield Label("prompt ›")
             yield InspectField(
-                placeholder="start text, Enter (empty: a new line)",
+                placeholder="start text, Enter (\\n ends a line; empty: a new line)",
                 id="step-prompt",
                 compact=True,
             )
@@ -69,10 +90,10 @@ class StepView(Vertical):
         from lyrics_tui.core.inspection import StepThrough
 
         seed = self.walk.seed if self.walk is not None else self.settings.seed
+        settings = replace(self.settings, seed=seed, cache=self.memory.settings)
+        text = prompt.replace("\\n", "\n")  # \n typed ends a line, as in the score view
         try:
-            walk = StepThrough(
-                self.subject, replace(self.settings, seed=seed), prompt, top=self.candidate_rows()
-            )
+            walk = StepThrough(self.subject, settings, text, top=self.candidate_rows())
         except LyricsError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return False
@@ -125,6 +146,14 @@ class StepView(Vertical):
         return self._act(line)
 
     # -- the sampler's settings ------------------------------------------------------------
+    def set_memory(self, memory: MemoryChoice) -> None:
+        """Song memory's weight for this and the later steps."""
+        self.memory = memory
+        if self.walk is None:
+            self.settings = replace(self.settings, cache=memory.settings)
+        else:
+            self._set_settings(cache=memory.settings)
+
     def _set_settings(self, **changes: Any) -> None:
         if self.walk is None:
             return
@@ -155,23 +184,57 @@ class StepView(Vertical):
             self._set_settings(top_p=later[0] if later else 1.0)
 
     # -- drawing ---------------------------------------------------------------------------
-    def _context_text(self) -> Text:
-        """The prompt, then the picked words in bold; line ends as ↵; the tail that fits."""
+    def _context_text(self, lit: tuple[tuple[int, float], ...] = ()) -> Text:
+        """The prompt, then the picked words in bold; line ends as ↵; the words at the
+        positions `lit` (song memory's pointers) highlighted; the tail that fits."""
         walk = self.walk
         text = Text()
         if not walk.prompt_tokens and not walk.picked:
             text.append("(line start: nothing read yet)", style="dim")
             return text
-        for token in walk.prompt_tokens:
-            text.append("↵ " if token == NEWLINE else token)
-        for word in walk.picked:
-            text.append("↵ " if word.text == NEWLINE else word.text, style="bold underline")
+        lit_at = {position for position, _ in lit}
+        words = [*walk.prompt_tokens, *(w.text for w in walk.picked)]
+        # position 0 is the line start read before the prompt, so word i is at position i + 1
+        for i, token in enumerate(words):
+            style = "bold underline" if i >= len(walk.prompt_tokens) else ""
+            if i + 1 in lit_at:
+                style = f"{style} {LIT}".strip()
+            text.append("↵ " if token == NEWLINE else token, style=style)
         room = max(20, (self.query_one("#step-text").size.width or 76) * 2 - 2)
         if cell_len(text.plain) > room:
             while cell_len(text.plain) > room - 1:
                 text = text[1:]
             text = Text("…") + text
         return text
+
+    def _show_context(self) -> None:
+        """The text so far, lit where the cache recalls the candidate under the cursor from."""
+        lit: tuple[tuple[int, float], ...] = ()
+        table = self.query_one(FitTable)
+        candidates = self.walk.current.candidates
+        if 0 <= table.cursor_row < len(candidates):
+            lit = candidates[table.cursor_row].pointers
+        self.query_one("#step-text", Static).update(self._context_text(lit))
+
+    def _info(self, view: Any) -> str:
+        """The step's figures, the sampler's settings and song memory's, packed to the width."""
+        parts = [
+            f"step {view.index + 1}",
+            f"entropy {view.entropy_bits:.2f} bits (≈ {view.effective_choices:,.1f} equal choices)",
+            f"{view.survivors:,} of {view.vocab_size:,} words survive",
+            f"temperature {view.temperature:.2f}",
+            self.memory.label,
+            f"top-k {view.top_k or 'off'}",
+            f"top-p {f'{view.top_p:.2f}' if view.top_p < 1 else 'off'}",
+            *([f"penalty {view.repetition_penalty:g}"] if view.repetition_penalty != 1 else []),
+            f"seed {self.walk.seed}",
+            f"<unk> {fmt.prob(view.unk_prob)}, never picked",
+        ]
+        if view.cache is not None and view.remembered:
+            parts.append(f"memory draws on {view.remembered:,} earlier words (the row's lit above)")
+        elif view.cache is not None:
+            parts.append("memory: nothing to recall yet")
+        return packed(parts, self.query_one("#step-info").size.width or 76)
 
     def show(self) -> None:
         walk = self.walk
@@ -180,41 +243,46 @@ class StepView(Vertical):
         if walk.top != self.candidate_rows():
             walk.set_top(self.candidate_rows())
         view = walk.current
-        self.query_one("#step-text", Static).update(self._context_text())
-        settings = (
-            f"temperature {view.temperature:.2f} · top-k {view.top_k or 'off'} · "
-            f"top-p {f'{view.top_p:.2f}' if view.top_p < 1 else 'off'}"
-            + (f" · penalty {view.repetition_penalty:g}" if view.repetition_penalty != 1 else "")
-            + f" · seed {walk.seed}"
-        )
-        self.query_one("#step-info", Static).update(
-            Text(
-                f"step {view.index + 1} · entropy {view.entropy_bits:.2f} bits (≈ "
-                f"{view.effective_choices:,.1f} equal choices) · {view.survivors:,} of "
-                f"{view.vocab_size:,} words survive\n{settings} · <unk> {fmt.prob(view.unk_prob)}, "
-                f"never picked"
-            )
-        )
+        self.query_one("#step-info", Static).update(Text(self._info(view)))
+        width = self.screen.size.width
+        memory = view.cache is not None
+        columns: tuple[str, ...] = COLUMNS
+        if memory:
+            columns = tuple(c for c in MEMORY_COLUMNS if width >= RANK_FROM or c != "rank>")
         table = self.query_one(FitTable)
-        table.clear()
+        table.with_columns(columns)
         top_final = max((c.final_prob for c in view.candidates), default=0.0) or 1.0
-        bar_width = max(0, min(20, self.screen.size.width - 60))
+        bar_width = max(0, min(20, width - (100 if memory else 60)))
         for c in view.candidates:
             style = "" if c.survives else "dim"
             final = fmt.prob(c.final_prob)
             if bar_width:
                 final = f"{bar(c.final_prob / top_final, bar_width):<{bar_width}} {final:>7}"
-            table.add_row(
-                num(str(c.number)),
-                Text(c.label, style=style),
-                num(fmt.prob(c.model_prob), style),
-                num(final, style),
-                num(f"{c.model_rank:,}", style),
-                key=f"cand-{c.number}",
-            )
+            cells = {
+                "#>": num(str(c.number)),
+                "word": Text(c.label, style=style),
+                "model>": num(fmt.prob(c.model_prob), style),
+                "network>": num(fmt.prob(c.network_prob), style),
+                "cache>": num(fmt.cache_prob(c.cache_prob if view.remembered else None), style),
+                "after filters>": num(final, style),
+                "rank>": num(f"{c.model_rank:,}", style),
+                "recalls": Text(recalls(c.pointers, 3 if width >= RANK_FROM else 2), style=style),
+            }
+            table.add_row(*(cells[name] for name in columns), key=f"cand-{c.number}")
+        self._show_context()
+
+    @on(DataTable.RowHighlighted, "#step-table")
+    def _on_row_highlighted(self) -> None:
+        if self.walk is not None:
+            self._show_context()
 
     @on(FitTable.Resized)
     def _fit(self) -> None:
         """Once laid out (and on every resize): as many candidates as the table has room for."""
         if self.walk is not None and self.walk.top != self.candidate_rows():
             self.show()
+
+
+def recalls(pointers: tuple[tuple[int, float], ...], most: int) -> str:
+    """The cache's strongest pointers for a word: "#12 88% #3 9%" (# counts the words read)."""
+    return " ".join(f"#{position} {percent(share)}" for position, share in pointers[:most])
