@@ -45,6 +45,7 @@ from lyrics_tui.core.sampling import (
     Distribution,
     Memory,
     SamplerSettings,
+    SongLines,
     next_token_distribution,
     prompt_warnings,
     softmax,
@@ -494,9 +495,11 @@ class StepThrough:
         memory = None
         if recall is not None and self.settings.cache is not None:
             memory = Memory(recall.probs, self.settings.cache.lam, self.subject.vocab.unk_id)
-        dist = next_token_distribution(
-            frame.logits, self.settings, frame.recent, self._banned, memory
-        )
+        lines = SongLines(self.subject.vocab.id(NEWLINE))
+        for token_id, _ in self._read[1:]:  # after the line start
+            lines.read(token_id)
+        banned = (*self._banned, *lines.worn(self.settings.returns))
+        dist = next_token_distribution(frame.logits, self.settings, frame.recent, banned, memory)
         return dist, recall
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lyrics_tui.core.cache import CacheSettings, NeuralCache, mix
+from lyrics_tui.core.config import LINE_WINDOW, MAX_RETURNS
 from lyrics_tui.core.errors import CheckpointError, SettingsError
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
@@ -40,6 +41,7 @@ class SamplerSettings:
     max_lines: int = 0  # stop after this many finished lines; 0: no limit
     alternatives: int = 5  # how many top candidates each token reports
     cache: CacheSettings | None = None  # song memory (core/cache.py); None: the network alone
+    returns: int = MAX_RETURNS  # a line sung this many times in the last 30 is not sung again
 
     def validated(self) -> tuple[SamplerSettings, list[str]]:
         """Settings with out-of-range lengths capped, and a note for each cap; raise for
@@ -70,6 +72,8 @@ class SamplerSettings:
             max_tokens = MAX_TOKENS
         if self.max_lines < 0:
             raise SettingsError("{max_lines} must be >= 0 (0 = no limit)")
+        if not 0 <= self.returns <= LINE_WINDOW:
+            raise SettingsError(f"{{returns}} must be between 0 (no limit) and {LINE_WINDOW}")
         if self.cache is not None:
             self.cache.validated()
         return replace(self, temperature=t, max_tokens=max_tokens), notes
@@ -192,6 +196,43 @@ def next_token_distribution(
     return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
 
 
+class SongLines:
+    """The lines of a song read so far (the last LINE_WINDOW of them, and the one being sung),
+    to tell which next words would sing a line again that has come back often enough."""
+
+    def __init__(self, newline_id: int, window: int = LINE_WINDOW) -> None:
+        self.newline_id = newline_id
+        self.lines: deque[tuple[int, ...]] = deque(maxlen=window)
+        self.current: list[int] = []
+
+    def read(self, token_id: int) -> None:
+        if token_id != self.newline_id:
+            self.current.append(token_id)
+            return
+        if self.current:  # empty lines are not lines (bench/song_memory.py skips them too)
+            self.lines.append(tuple(self.current))
+        self.current = []
+
+    def worn(self, limit: int) -> list[int]:
+        """The words that would finish, once more, a line already sung `limit` times in the
+        window: its last word when the line so far is the rest of it, the newline when it is
+        all of it. Held back, they make the song vary the line or move on; none when limit is
+        0."""
+        if limit <= 0 or len(self.lines) < limit:
+            return []
+        so_far = tuple(self.current)
+        n = len(so_far)
+        out = set()
+        for line, times in Counter(self.lines).items():
+            if times < limit:
+                continue
+            if line == so_far:
+                out.add(self.newline_id)
+            elif len(line) == n + 1 and line[:n] == so_far:
+                out.add(line[n])
+        return sorted(out)
+
+
 @dataclass(frozen=True)
 class GeneratedToken:
     index: int  # 0 for the first generated token
@@ -296,10 +337,13 @@ class Sampler:
         rng = np.random.default_rng(seed)
         memory = self.memory(settings)
         state, logits = self.prime(tokens, memory)
+        lines = SongLines(self._newline_id)
+        for token_id in self.vocab.encode(tokens):
+            lines.read(token_id)
         recent: deque[int] = deque(
             self.vocab.encode(tokens)[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW
         )
-        lines = 0
+        finished = 0
         unk_id = self.vocab.unk_id
         for index in range(settings.max_tokens):
             h = None
@@ -309,7 +353,8 @@ class Sampler:
                 probs = memory.probs(h)
                 if probs is not None:
                     recall = Memory(probs, memory.settings.lam, unk_id)
-            dist = next_token_distribution(logits, settings, recent, self._banned, recall)
+            banned = self._banned + lines.worn(settings.returns)
+            dist = next_token_distribution(logits, settings, recent, banned, recall)
             if settings.temperature == 0:
                 token_id = int(np.argmax(dist.final))
             else:
@@ -332,9 +377,10 @@ class Sampler:
                 None if dist.cache is None else float(dist.cache[token_id]),
             )
             if token_id == self._newline_id:
-                lines += 1
-                if settings.max_lines and lines >= settings.max_lines:
+                finished += 1
+                if settings.max_lines and finished >= settings.max_lines:
                     return
+            lines.read(token_id)
             if memory is not None and h is not None:
                 memory.add(h, token_id)
             recent.append(token_id)

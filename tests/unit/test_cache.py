@@ -356,3 +356,16 @@ def test_a_training_snapshot_subject_uses_the_runs_latest_settings(trained):
     assert stored.fit is not None and stored.resolve_cache("auto").source == "stored"
     with pytest.raises(LyricsError):
         stored.resolve_cache("nonsense")
+
+
+def test_step_through_holds_back_what_would_finish_a_worn_line_as_generation_does():
+    subject = _toy_subject()
+    memory = CacheSettings(window=50, theta=3.0, lam=0.5)
+    text = "我爱\n我爱\n我爱\n我"
+    worn = StepThrough(subject, SamplerSettings(seed=1, cache=memory), text)
+    by_word = {c.text: c for c in worn.current.candidates}
+    # the cache still recalls 爱 (shown), but a fourth 我爱 is not sung: filtered like top-k
+    assert by_word["爱"].cache_prob > 0.8 and by_word["爱"].pointers
+    assert by_word["爱"].final_prob == 0.0 and not by_word["爱"].survives
+    free = StepThrough(subject, SamplerSettings(seed=1, cache=memory, returns=0), text)
+    assert {c.text: c for c in free.current.candidates}["爱"].final_prob > 0.5

@@ -7,7 +7,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lyrics_tui.core.sampling import Sampler, SamplerSettings, next_token_distribution, softmax
+from lyrics_tui.core.sampling import (
+    Sampler,
+    SamplerSettings,
+    SongLines,
+    next_token_distribution,
+    softmax,
+)
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
 from lyrics_tui.core.vocab import UNK, Vocabulary, build_and_encode
 from tests.helpers import BigramStepper
@@ -172,11 +178,16 @@ def test_sampler_streams_only_allowed_tokens_and_is_reproducible(
     assert set(first.unknown) <= {"火", "星", " "}
     recent = sampler.vocab.encode(first.prompt_tokens)[-64:]
     prev_logits = sampler.prime(first.prompt_tokens)[1]
+    lines = SongLines(1)
+    for token_id in recent:
+        lines.read(token_id)
     for t in tokens:
         assert t.token_id != 0 and t.prob > 0
-        dist = next_token_distribution(prev_logits, s, recent, banned=[0])
+        banned = [0, *lines.worn(s.returns)]  # <unk>, and what would sing a line once too often
+        dist = next_token_distribution(prev_logits, s, recent, banned=banned)
         assert dist.final[t.token_id] > 0  # never a token the filters removed
         assert t.prob == pytest.approx(dist.final[t.token_id])
+        lines.read(t.token_id)
         recent = ([*recent, t.token_id])[-64:]
         prev_logits = sampler.stepper.table[t.token_id]
 
@@ -187,13 +198,17 @@ def test_temperature_zero_equals_greedy_whatever_the_seed(table_seed, seed_a, se
     sampler = _sampler(table_seed, unk_likeliest=True)
     a = [
         t.token_id
-        for t in sampler.generate("", SamplerSettings(temperature=0, seed=seed_a, max_tokens=20))
+        for t in sampler.generate(
+            "", SamplerSettings(temperature=0, seed=seed_a, max_tokens=20, returns=0)
+        )
     ]
     b = [
         t.token_id
-        for t in sampler.generate("", SamplerSettings(temperature=0, seed=seed_b, max_tokens=20))
+        for t in sampler.generate(
+            "", SamplerSettings(temperature=0, seed=seed_b, max_tokens=20, returns=0)
+        )
     ]
-    greedy, prev = [], 1
+    greedy, prev = [], 1  # the plain argmax chain (returns 0: no line limit)
     for _ in range(20):
         row = sampler.stepper.table[prev].copy()
         row[0] = -np.inf

@@ -11,11 +11,15 @@ from lyrics_tui.core.errors import CheckpointError, LyricsError, SettingsError
 from lyrics_tui.core.sampling import (
     MAX_SEED,
     MAX_TOKENS,
+    Sampler,
     SamplerSettings,
+    SongLines,
     next_token_distribution,
     softmax,
 )
-from tests.helpers import TOY_TOKENS, toy_sampler
+from lyrics_tui.core.tokens import Tokenizer
+from lyrics_tui.core.vocab import Vocabulary
+from tests.helpers import TOY_TOKENS, BigramStepper, toy_sampler
 
 NL = TOY_TOKENS.index("\n")
 
@@ -56,14 +60,15 @@ def greedy_chain(sampler, start: int, n: int) -> list[int]:
 
 def test_temperature_zero_is_argmax_and_never_unk():
     sampler = toy_sampler()
-    _, tokens = run(sampler, temperature=0, max_tokens=30)
+    # returns 0: the argmax chain loops on one line, and the line limit would break it
+    _, tokens = run(sampler, temperature=0, max_tokens=30, returns=0)
     assert [t.token_id for t in tokens] == greedy_chain(sampler, NL, 30)
     assert all(t.prob == 1.0 for t in tokens)
 
 
 def test_a_tiny_temperature_is_greedy_not_nan():
     sampler = toy_sampler()
-    _, tokens = run(sampler, temperature=1e-300, max_tokens=20, seed=3)
+    _, tokens = run(sampler, temperature=1e-300, max_tokens=20, seed=3, returns=0)
     assert [t.token_id for t in tokens] == greedy_chain(sampler, NL, 20)
 
 
@@ -269,3 +274,63 @@ def test_top_k_breaks_ties_by_lowest_id_so_the_same_scores_give_the_same_words()
         logits, SamplerSettings(temperature=1.0, top_k=12), [], banned=[0]
     )
     assert list(np.flatnonzero(only_k.final)) == [*range(1, 11), 16, 17]
+
+
+# -- a chorus, not a loop ------------------------------------------------------------------------
+def test_song_lines_hold_back_what_would_finish_a_worn_line_again():
+    wo, ai, ni = (TOY_TOKENS.index(w) for w in "我爱你")
+    lines = SongLines(NL)
+    for token_id in [wo, ai, NL, wo, ai, NL, ni, NL, NL, wo, ai, NL]:  # 我爱 ×3, 你, an empty line
+        lines.read(token_id)
+    assert list(lines.lines) == [(wo, ai), (wo, ai), (ni,), (wo, ai)]  # no empty line
+    assert lines.worn(3) == []  # a line start: nothing is finished yet
+    assert lines.worn(4) == [] and lines.worn(0) == []
+    lines.read(wo)
+    assert lines.worn(3) == [ai]  # 爱 would finish 我爱 a fourth time
+    assert lines.worn(2) == [ai]
+    lines.read(ai)
+    assert lines.worn(3) == [NL]  # and so would ending the line here
+    lines.read(ni)
+    assert lines.worn(3) == []  # 我爱你 is a new line
+    short = SongLines(NL, window=2)
+    for token_id in [wo, NL, wo, NL, ni, NL]:
+        short.read(token_id)
+    assert short.worn(2) == []  # the first 我 has left the window
+    assert short.worn(1) == sorted([wo, ni])  # one-word lines: their word finishes them
+
+
+def _looping_sampler() -> Sampler:
+    """A network that has learnt one line, 我爱, and sings it forever."""
+    ids = {w: TOY_TOKENS.index(w) for w in ("我", "爱", "\n")}
+    table = np.random.default_rng(0).normal(0.0, 1.0, (len(TOY_TOKENS), len(TOY_TOKENS)))
+    table[ids["\n"], ids["我"]] = 6.0
+    table[ids["我"], ids["爱"]] = 6.0
+    table[ids["爱"], ids["\n"]] = 6.0
+    vocab = Vocabulary(TOY_TOKENS, [1] * len(TOY_TOKENS))
+    return Sampler(BigramStepper(table), vocab, Tokenizer("char"))
+
+
+def _times_sung_before(text: str, window: int = 30) -> list[int]:
+    lines = [line for line in text.split("\n") if line]
+    return [lines[max(0, i - window) : i].count(line) for i, line in enumerate(lines)]
+
+
+@pytest.mark.parametrize("returns", [1, 2, 3, 5])
+@pytest.mark.parametrize("temperature", [0.0, 0.8])
+def test_no_line_is_sung_more_than_returns_times_in_thirty(returns, temperature):
+    settings = SamplerSettings(temperature=temperature, seed=4, max_tokens=400, returns=returns)
+    generation = _looping_sampler().generate("我爱", settings)
+    for _ in generation:
+        pass
+    times = _times_sung_before(generation.text)
+    assert len(times) > 20 and max(times) == returns - 1
+
+
+def test_without_the_limit_the_loop_goes_on():
+    settings = SamplerSettings(temperature=0.0, max_tokens=90, returns=0)
+    generation = _looping_sampler().generate("", settings)
+    for _ in generation:
+        pass
+    assert generation.text.split("\n")[:30] == ["我爱"] * 30
+    with pytest.raises(SettingsError):
+        SamplerSettings(returns=31).validated()

@@ -84,6 +84,8 @@ def checkpoint_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8) -> None:
+    from lyrics_tui.core.config import LINE_WINDOW, MAX_RETURNS
+
     parser.add_argument(
         "--temperature",
         type=number,
@@ -104,6 +106,15 @@ def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8)
     )
     parser.add_argument("--repetition-penalty", type=number, default=1.0, help="1 (off) to 10")
     parser.add_argument("--seed", type=int, help="0..4294967295; same seed, same text")
+    parser.add_argument(
+        "--returns",
+        type=int,
+        default=MAX_RETURNS,
+        metavar="N",
+        help=f"a line already sung N times in the last {LINE_WINDOW} lines is not finished the "
+        "same way again (its last word is held back): a chorus comes back, a loop does not "
+        f"(0: no limit; default {MAX_RETURNS})",
+    )
 
 
 def cache_argument(parser: argparse.ArgumentParser) -> None:
@@ -158,6 +169,7 @@ def sampler_settings(args: argparse.Namespace, **more: Any) -> SamplerSettings:
         top_p=args.top_p,
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
+        returns=args.returns,
         **more,
     )
     settings.validated()

@@ -44,6 +44,7 @@ PACE_MS = 30  # a pause between tokens, so that they can be watched arriving
 SAMPLER_FIELDS = [
     ("top_k", "top-k", int),
     ("top_p", "top-p", float),
+    ("returns", "returns", int),  # a line sung this often in the last 30 is not sung again
     ("max_tokens", "length", int),
     ("seed", "seed", int),
     ("pace_ms", "pace ms", int),
