@@ -137,7 +137,11 @@ class MainScreen(Screen[None]):
             fitted, training.has_model, note
         )
         if training.state is TrainingState.IDLE:
-            self.panel.show_progress(Progress())
+            last = training.history[-1]["epoch"] if training.history else None
+            # the latest epoch finished, rather than an empty bar at 0% under a trained model
+            self.panel.show_progress(
+                Progress(f"epoch {last}", 1.0, 1.0, "idle") if last else Progress()
+            )
         elif training.state is TrainingState.STARTING:
             self.panel.show_progress(Progress(label="preparing…"))
         self.settings.lock_training(training.state.active)
