@@ -471,18 +471,22 @@ class StepThrough:
         return self.current
 
     def _memory(self) -> CacheView | None:
-        """What song memory recalls at the current step (None: off, or nothing yet)."""
+        """What song memory recalls at the current step (None: off, or nothing yet): as in
+        generation, the lines finished so far (core/sampling.py, SongMemory)."""
         cache = self.settings.cache
-        if cache is None or not cache.on or len(self._read) < 2:
+        newline = self.subject.vocab.id(NEWLINE)
+        ends = [i for i, (token_id, _) in enumerate(self._read) if token_id == newline and i]
+        if cache is None or not cache.on or not ends:
             return None
         t = len(self._read) - 1  # the state now is the one after reading token t
-        low = max(0, t - cache.window)
-        keys = np.stack([h for _, h in self._read[low:t]])
-        next_ids = np.array([i for i, _ in self._read[low + 1 : t + 1]], dtype=np.int64)
+        end = ends[-1]  # the last line end read: pairs up to it are remembered
+        low = max(0, end - cache.window)
+        keys = np.stack([h for _, h in self._read[low:end]])
+        next_ids = np.array([i for i, _ in self._read[low + 1 : end + 1]], dtype=np.int64)
         return cache_view(
             keys,
             next_ids,
-            np.arange(low + 1, t + 1),
+            np.arange(low + 1, end + 1),
             self._read[t][1],
             cache.theta,
             len(self.subject.vocab),
@@ -498,7 +502,7 @@ class StepThrough:
         lines = SongLines(self.subject.vocab.id(NEWLINE))
         for token_id, _ in self._read[1:]:  # after the line start
             lines.read(token_id)
-        banned = (*self._banned, *lines.worn(self.settings.returns))
+        banned = (*self._banned, *lines.held_back(self.settings.returns, memory is not None))
         dist = next_token_distribution(frame.logits, self.settings, frame.recent, banned, memory)
         return dist, recall
 

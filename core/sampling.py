@@ -213,16 +213,16 @@ class SongLines:
             self.lines.append(tuple(self.current))
         self.current = []
 
-    def worn(self, limit: int) -> list[int]:
-        """The words that would finish, once more, a line already sung `limit` times in the
-        window: its last word when the line so far is the rest of it, the newline when it is
-        all of it. Held back, they make the song vary the line or move on; none when limit is
-        0."""
-        if limit <= 0 or len(self.lines) < limit:
-            return []
+    def held_back(self, limit: int, blank: bool = False) -> list[int]:
+        """The words not sung next: what would finish, once more, a line already sung `limit`
+        times in the window (its last word when the line so far is the rest of it, the line
+        end when it is all of it; none when limit is 0), and with `blank` the line end at a line
+        start (song memory recalls line ends, and the corpus has no blank lines)."""
         so_far = tuple(self.current)
+        out = {self.newline_id} if blank and not so_far else set()
+        if limit <= 0 or len(self.lines) < limit:
+            return sorted(out)
         n = len(so_far)
-        out = set()
         for line, times in Counter(self.lines).items():
             if times < limit:
                 continue
@@ -231,6 +231,29 @@ class SongLines:
             elif len(line) == n + 1 and line[:n] == so_far:
                 out.add(line[n])
         return sorted(out)
+
+
+class SongMemory:
+    """Song memory while writing: the cache remembers finished lines only. Recalling the words
+    just written feeds the cache its own last guess (the state a word ago resembles the state
+    now), and the network stutters (坚持坚持坚持); a song recalls its earlier lines."""
+
+    def __init__(self, cache: NeuralCache, newline_id: int) -> None:
+        self.cache = cache
+        self.settings = cache.settings
+        self.newline_id = newline_id
+        self.line: list[tuple[np.ndarray, int]] = []  # the line being written, held back
+
+    def read(self, h: np.ndarray, next_id: int) -> None:
+        """State h was followed by `next_id`; remembered once its line is finished."""
+        self.line.append((np.array(h, copy=True), next_id))
+        if next_id == self.newline_id:
+            for state, word in self.line:
+                self.cache.add(state, word)
+            self.line = []
+
+    def probs(self, h: np.ndarray) -> np.ndarray | None:
+        return self.cache.probs(h)
 
 
 @dataclass(frozen=True)
@@ -294,7 +317,7 @@ class Sampler:
         self._banned = [vocab.unk_id]
 
     def prime(
-        self, tokens: Sequence[str], memory: NeuralCache | None = None
+        self, tokens: Sequence[str], memory: SongMemory | None = None
     ) -> tuple[object, np.ndarray]:
         """Feed a line start and then the prompt; return the state and the next logits. With
         `memory`, each state read is remembered with the word that followed it."""
@@ -302,17 +325,20 @@ class Sampler:
         logits, state = self.stepper.step(state, self._newline_id)
         for token_id in self.vocab.encode(tokens):
             if memory is not None:
-                memory.add(self.stepper.hidden_vectors(state)[0], token_id)
+                memory.read(self.stepper.hidden_vectors(state)[0], token_id)
             logits, state = self.stepper.step(state, token_id)
         return state, logits
 
-    def memory(self, settings: SamplerSettings) -> NeuralCache | None:
+    def memory(self, settings: SamplerSettings) -> SongMemory | None:
         """An empty song memory for these settings (None when off)."""
         cache = settings.cache
         if cache is None or not cache.on:
             return None
         config = self.stepper.config
-        return NeuralCache(cache, config.hidden, len(self.vocab), self.vocab.unk_id)
+        return SongMemory(
+            NeuralCache(cache, config.hidden, len(self.vocab), self.vocab.unk_id),
+            self._newline_id,
+        )
 
     def generate(self, prompt: str, settings: SamplerSettings) -> Generation:
         settings, notes = settings.validated()
@@ -353,7 +379,7 @@ class Sampler:
                 probs = memory.probs(h)
                 if probs is not None:
                     recall = Memory(probs, memory.settings.lam, unk_id)
-            banned = self._banned + lines.worn(settings.returns)
+            banned = self._banned + lines.held_back(settings.returns, memory is not None)
             dist = next_token_distribution(logits, settings, recent, banned, recall)
             if settings.temperature == 0:
                 token_id = int(np.argmax(dist.final))
@@ -382,6 +408,6 @@ class Sampler:
                     return
             lines.read(token_id)
             if memory is not None and h is not None:
-                memory.add(h, token_id)
+                memory.read(h, token_id)
             recent.append(token_id)
             logits, state = self.stepper.step(state, token_id)

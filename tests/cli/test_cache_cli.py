@@ -142,6 +142,8 @@ def test_generate_reports_memory_per_token(capsys, checkpoint_path):
         checkpoint_path,
         "--cache",
         "200,1,0.5",
+        "--prompt",
+        "我爱你\n",  # a finished line: remembered from the first token on
         "--seed",
         4,
         "--length",
@@ -151,8 +153,7 @@ def test_generate_reports_memory_per_token(capsys, checkpoint_path):
     assert code == 0, err
     *tokens, done = rows(out)
     assert done["cache"] == {"window": 200, "theta": 1.0, "lambda": 0.5, "source": "given"}
-    later = tokens[1:]
-    assert all(t["cache_prob"] is not None and 0 < t["network_prob"] <= 1 for t in later)
+    assert all(t["cache_prob"] is not None and 0 < t["network_prob"] <= 1 for t in tokens)
     code, out, _ = cli(
         capsys, "generate", "--checkpoint", checkpoint_path, "--cache", "off", "--json"
     )
@@ -191,7 +192,7 @@ def test_score_and_step_json_carry_the_cache_columns(capsys, checkpoint_path):
         "--checkpoint",
         checkpoint_path,
         "--prompt",
-        "我爱你我爱",
+        "我爱你\n我爱",
         "--cache",
         "100,1,0.4",
         "--choose",

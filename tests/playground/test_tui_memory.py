@@ -122,7 +122,7 @@ def test_a_model_without_a_fit_says_how_to_fit_it(tmp_path, tiny_checkpoint):
 def test_generation_with_memory_copies_the_prompt(tmp_path, tiny_checkpoint):
     """λ 0.99: nearly every generated word is one the song already has; λ 0: far fewer."""
     lines = BUNDLED.read_text(encoding="utf-8").splitlines()
-    prompt = "".join(lines[20:24])
+    prompt = "\n".join(lines[20:24]) + "\n"  # finished lines: what the memory recalls
 
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))

@@ -290,10 +290,11 @@ def test_score_line_mixes_in_the_cache_by_hand():
 def test_step_through_shows_network_cache_and_what_the_cache_recalls():
     subject = _toy_subject()
     memory = CacheSettings(window=10, theta=3.0, lam=0.4)
-    walk = StepThrough(subject, SamplerSettings(seed=1, cache=memory), "我爱你我", top=5)
+    walk = StepThrough(subject, SamplerSettings(seed=1, cache=memory), "我爱\n你我", top=5)
     view = walk.current
-    assert view.cache == memory and view.remembered == 4
-    assert view.tokens == ("↵", "我", "爱", "你", "我")
+    # as in generation, the finished line is remembered, not the one being written
+    assert view.cache == memory and view.remembered == 3
+    assert view.tokens == ("↵", "我", "爱", "↵", "你", "我")
     by_word = {c.text: c for c in view.candidates}
     # after 我 the cache recalls position 2 (爱 came after the first 我)
     assert by_word["爱"].pointers[0][0] == 2
@@ -339,7 +340,9 @@ def test_generation_with_memory_recalls_and_reports_both_parts():
     assert [t.token_id for t in off] == [t.token_id for t in zero]
     assert all(t.cache_prob is None for t in off)
     strong = CacheSettings(window=50, theta=5.0, lam=0.9)
-    tokens = list(sampler.generate("我爱", SamplerSettings(seed=3, max_tokens=40, cache=strong)))
+    settings = SamplerSettings(seed=3, max_tokens=40, cache=strong, returns=0)  # no line limit
+    tokens = list(sampler.generate("我爱\n", settings))
+    # the prompt's finished line is remembered from the first token on
     assert all(t.cache_prob is not None and t.network_prob == pytest.approx(0.2) for t in tokens)
     # a flat network, a sharp strong memory: after 我 almost always 爱, as in the prompt
     after_wo = [b.text for a, b in itertools.pairwise(tokens) if a.text == "我"]
@@ -369,3 +372,31 @@ def test_step_through_holds_back_what_would_finish_a_worn_line_as_generation_doe
     assert by_word["爱"].final_prob == 0.0 and not by_word["爱"].survives
     free = StepThrough(subject, SamplerSettings(seed=1, cache=memory, returns=0), text)
     assert {c.text: c for c in free.current.candidates}["爱"].final_prob > 0.5
+
+
+def test_while_writing_the_memory_holds_finished_lines_only():
+    from lyrics_tui.core.sampling import SongMemory
+
+    cache = NeuralCache(CacheSettings(window=10, theta=1.0, lam=0.5), 5, 5, 0)
+    memory = SongMemory(cache, newline_id=1)
+    h = np.eye(5, dtype=np.float32)
+    memory.read(h[2], 3)  # 我 -> 爱, the line being written
+    memory.read(h[3], 4)
+    assert cache.count == 0 and memory.probs(h[2]) is None  # not recalled yet: no stutter
+    memory.read(h[4], 1)  # the line ends: all of it is remembered
+    assert cache.count == 3 and list(cache.next_ids[:3]) == [3, 4, 1]
+    assert memory.probs(h[2])[3] > memory.probs(h[2])[4]
+
+
+def test_generation_with_memory_writes_no_blank_lines():
+    table = np.log(np.full((5, 5), 0.2))
+    sampler = Sampler(OneHotStepper(table), Vocabulary(TOKENS, [1] * 5), Tokenizer("char"))
+    strong = CacheSettings(window=50, theta=5.0, lam=0.9)
+    generation = sampler.generate("我\n", SamplerSettings(seed=2, max_tokens=200, cache=strong))
+    tokens = [t.text for t in generation]
+    assert tokens.count("\n") > 10  # the memory recalls line ends often
+    assert "\n\n" not in generation.text  # but never right after one
+    plain = sampler.generate("我\n", SamplerSettings(seed=2, max_tokens=200))
+    for _ in plain:
+        pass
+    assert "\n\n" in plain.text  # the flat network alone does write them

@@ -183,7 +183,7 @@ def test_sampler_streams_only_allowed_tokens_and_is_reproducible(
         lines.read(token_id)
     for t in tokens:
         assert t.token_id != 0 and t.prob > 0
-        banned = [0, *lines.worn(s.returns)]  # <unk>, and what would sing a line once too often
+        banned = [0, *lines.held_back(s.returns)]  # <unk>, and a line once too often
         dist = next_token_distribution(prev_logits, s, recent, banned=banned)
         assert dist.final[t.token_id] > 0  # never a token the filters removed
         assert t.prob == pytest.approx(dist.final[t.token_id])

@@ -277,26 +277,27 @@ def test_top_k_breaks_ties_by_lowest_id_so_the_same_scores_give_the_same_words()
 
 
 # -- a chorus, not a loop ------------------------------------------------------------------------
-def test_song_lines_hold_back_what_would_finish_a_worn_line_again():
+def test_song_lines_hold_back_blank_lines_and_what_would_finish_a_worn_line_again():
     wo, ai, ni = (TOY_TOKENS.index(w) for w in "我爱你")
     lines = SongLines(NL)
     for token_id in [wo, ai, NL, wo, ai, NL, ni, NL, NL, wo, ai, NL]:  # 我爱 ×3, 你, an empty line
         lines.read(token_id)
     assert list(lines.lines) == [(wo, ai), (wo, ai), (ni,), (wo, ai)]  # no empty line
-    assert lines.worn(3) == []  # a line start: nothing is finished yet
-    assert lines.worn(4) == [] and lines.worn(0) == []
+    assert lines.held_back(3) == []  # a line start: nothing is finished yet
+    assert lines.held_back(4) == [] and lines.held_back(0) == []
+    assert lines.held_back(0, blank=True) == [NL]  # with song memory: no blank line
     lines.read(wo)
-    assert lines.worn(3) == [ai]  # 爱 would finish 我爱 a fourth time
-    assert lines.worn(2) == [ai]
+    assert lines.held_back(3) == [ai]  # 爱 would finish 我爱 a fourth time
+    assert lines.held_back(2) == [ai]
     lines.read(ai)
-    assert lines.worn(3) == [NL]  # and so would ending the line here
+    assert lines.held_back(3) == [NL]  # and so would ending the line here
     lines.read(ni)
-    assert lines.worn(3) == []  # 我爱你 is a new line
+    assert lines.held_back(3) == []  # 我爱你 is a new line
     short = SongLines(NL, window=2)
     for token_id in [wo, NL, wo, NL, ni, NL]:
         short.read(token_id)
-    assert short.worn(2) == []  # the first 我 has left the window
-    assert short.worn(1) == sorted([wo, ni])  # one-word lines: their word finishes them
+    assert short.held_back(2) == []  # the first 我 has left the window
+    assert short.held_back(1) == sorted([wo, ni])  # one-word lines: their word finishes them
 
 
 def _looping_sampler() -> Sampler:
