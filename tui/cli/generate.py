@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="generate lyrics from a checkpoint",
         description="Generate text token by token. Unknown prompt words are read as <unk> "
         "(with a warning). With song memory on (--cache, on by default where the checkpoint "
-        "stores fitted settings) the song recalls its own earlier lines. The repetition "
+        "stores fitted settings) the song recalls its own earlier lines: the lines finished "
+        "so far, not the one being written, and no blank line is written. The repetition "
         "penalty applies to the network's scores only, before the cache is mixed in: it stops "
         "the network looping on its own words and leaves what the cache recalls (a chorus "
         "coming back) alone; temperature, top-k and top-p apply to the mixture.",
