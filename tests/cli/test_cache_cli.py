@@ -225,3 +225,19 @@ def test_train_done_reports_both_perplexities(capsys, tmp_path, held_out, small_
         capsys, "train", "--corpus", corpus, *TINY_FLAGS, "--epochs", 1, "--out", out_path
     )
     assert code == 0 and "song memory" in out, err
+
+
+def test_generate_adapt_learns_on_a_copy_and_says_so(capsys, checkpoint_path):
+    before = digest(checkpoint_path)
+    args = ("generate", "--checkpoint", checkpoint_path, "--seed", 2, "--length", 40, "--json")
+    code, out, err = cli(capsys, *args, "--adapt")
+    assert code == 0, err
+    *tokens, done = rows(out)
+    assert len(tokens) == done["tokens"] == 40 and done["adapt"]["segment"] >= 1
+    code, out, err = cli(capsys, *args)
+    *plain, done = rows(out)
+    assert done["adapt"] is None
+    # the same seed: the same first word (nothing learnt yet), then the network has changed
+    assert [t["token"] for t in tokens][:1] == [t["token"] for t in plain][:1]
+    assert [t["prob"] for t in tokens] != [t["prob"] for t in plain]
+    assert digest(checkpoint_path) == before

@@ -9,6 +9,8 @@ from dataclasses import replace
 
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.tui.cli.common import (
+    adapt_argument,
+    adapt_settings,
     cache_argument,
     cache_json,
     cache_option,
@@ -45,6 +47,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     sampler_arguments(gen)
     cache_argument(gen)
+    adapt_argument(
+        gen,
+        "dynamic evaluation while writing: the network keeps learning from the song as it "
+        "writes it (on a copy of the weights). It learns its own output, so it soon sings one "
+        "line over and over (docs/memory.md); an experiment, off by default. Needs torch",
+    )
     gen.add_argument("--lines", type=int, default=0, help="stop after N lines (0: no limit)")
     gen.add_argument(
         "--device", default="cpu", choices=DEVICES, help="cpu runs numpy (fastest at batch 1)"
@@ -63,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         from lyrics_tui.core.device import resolve_device
 
         device = resolve_device(device)
-    opened = open_checkpoint(args.checkpoint, device, on_note=warn)
+    adapt = adapt_settings(args)
+    opened = open_checkpoint(args.checkpoint, device, adapt=adapt, on_note=warn)
     memory = opened.cache(option)
     settings = replace(settings, cache=memory.settings)
     generation = opened.sampler().generate(args.prompt, settings)
@@ -104,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
                 "seed": generation.seed,
                 "first_token_s": first_at,
                 "cache": cache_json(memory.settings, memory.source),
+                "adapt": None if adapt is None else adapt.to_dict(),
             }
         )
     else:
