@@ -50,8 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     adapt_argument(
         gen,
         "dynamic evaluation while writing: the network keeps learning from the song as it "
-        "writes it (on a copy of the weights). It learns its own output, so it soon sings one "
-        "line over and over (docs/memory.md); an experiment, off by default. Needs torch",
+        "writes it (on a copy of the weights). It learns its own output, so it soon sings a "
+        "few lines in turn (docs/memory.md); an experiment, off by default. Needs torch",
     )
     gen.add_argument("--lines", type=int, default=0, help="stop after N lines (0: no limit)")
     gen.add_argument(
