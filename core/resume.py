@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lyrics_tui.core.checkpoint import Checkpoint
-from lyrics_tui.core.config import ModelConfig, TrainConfig, validate
+from lyrics_tui.core.config import BUDGET_EPOCHS, ModelConfig, TrainConfig, validate
 from lyrics_tui.core.errors import SettingsError
 
 
@@ -25,13 +25,34 @@ class ContinuePlan:
     done_epochs: int
     end_epoch: int
 
+    spent_s: float = 0.0  # seconds trained so far, earlier sessions included
+
     @property
     def more_epochs(self) -> int:
         return self.end_epoch - self.done_epochs
 
     @property
+    def by_budget(self) -> bool:
+        """The time budget ends it, not a number of epochs (a run that fills its budget)."""
+        return bool(self.train_config.time_budget) and self.end_epoch >= BUDGET_EPOCHS
+
+    @property
+    def seconds_left(self) -> float:
+        return max(0.0, self.train_config.time_budget - self.spent_s)
+
+    @property
+    def extent(self) -> str:
+        """How far it goes: "to epoch 48 (24 more)" or "for up to 86 s more (a 120 s budget)"."""
+        budget = self.train_config.time_budget
+        if self.by_budget:
+            return f"for up to {self.seconds_left:.0f} s more (a {budget:g} s budget in all)"
+        return f"to epoch {self.end_epoch} ({self.more_epochs} more)"
+
+    @property
     def note(self) -> str:
         budget = self.train_config.time_budget
+        if self.by_budget:
+            return f"continuing from epoch {self.done_epochs} {self.extent}"
         until = f" or {budget:.0f} s of training in all" if budget else ""
         return (
             f"continuing from epoch {self.done_epochs} to epoch {self.end_epoch} "
@@ -73,4 +94,4 @@ def plan_continuation(
         budget = stored.time_budget
     train = replace(stored, **given, epochs=end, time_budget=budget)
     validate(checkpoint.model_config, train)
-    return ContinuePlan(checkpoint.model_config, train, done, end)
+    return ContinuePlan(checkpoint.model_config, train, done, end, spent)

@@ -59,3 +59,16 @@ def test_given_settings_override_the_stored_ones_and_are_checked(finished):
     assert plan.train_config.batch_size == finished.train_config.batch_size
     with pytest.raises(SettingsError, match="lr"):
         plan_continuation(finished, {"lr": -1.0}, more_epochs=1)
+
+
+def test_a_run_that_fills_its_budget_continues_for_the_time_left_not_to_epoch_10000(finished):
+    from lyrics_tui.core.config import BUDGET_EPOCHS
+
+    config = replace(finished.train_config, epochs=BUDGET_EPOCHS, time_budget=120.0)
+    stopped = replace(finished, train_config=config)
+    stopped.elapsed_s = 34.0
+    plan = plan_continuation(stopped, {}, more_epochs=24)
+    assert plan.by_budget and plan.seconds_left == pytest.approx(86.0)
+    assert plan.extent == "for up to 86 s more (a 120 s budget in all)"
+    assert plan.note == "continuing from epoch 2 for up to 86 s more (a 120 s budget in all)"
+    assert not plan_continuation(finished, {}, more_epochs=5).by_budget  # epochs end it

@@ -73,7 +73,7 @@ class TrainingPlan:
         """What t will do, for the status line ('' for a first model: that needs no saying)."""
         if self.continuation is not None:
             c = self.continuation
-            return f"t continues to epoch {c.end_epoch} ({c.more_epochs} more)"
+            return f"t continues {c.extent}"
         if self.replaced_corpus:
             return f"t trains a new model on {Path(self.request.corpus).name}"
         return ""

@@ -243,8 +243,12 @@ class SettingsForm(VerticalScroll):
                 self.query_one(f"#set-{name}", Input).placeholder = f"{value} ({whose})"
         self.query_one("#corpus-about", Label).update(corpus_about(corpus, train.tokenizer))
         if self._continues is not None:
-            end, more = self._continues.end_epoch, self._continues.more_epochs
-            self.query_one("#set-epochs", Input).placeholder = f"{end} in all ({more} more)"
+            c = self._continues
+            self.query_one("#set-epochs", Input).placeholder = (
+                f"as the budget allows ({c.seconds_left:.0f} s more)"
+                if c.by_budget
+                else f"{c.end_epoch} in all ({c.more_epochs} more)"
+            )
         self.query_one("#set-cell", Select).prompt = f"{model.cell} (preset)"
 
     def show_continuation(self, plan: Any) -> None:
