@@ -502,7 +502,8 @@ class StepThrough:
         lines = SongLines(self.subject.vocab.id(NEWLINE))
         for token_id, _ in self._read[1:]:  # after the line start
             lines.read(token_id)
-        banned = (*self._banned, *lines.held_back(self.settings.returns, memory is not None))
+        cache_on = self.settings.cache is not None and self.settings.cache.on
+        banned = (*self._banned, *lines.held_back(self.settings.returns, cache_on))
         dist = next_token_distribution(frame.logits, self.settings, frame.recent, banned, memory)
         return dist, recall
 

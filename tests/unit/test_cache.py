@@ -400,3 +400,14 @@ def test_generation_with_memory_writes_no_blank_lines():
     for _ in plain:
         pass
     assert "\n\n" in plain.text  # the flat network alone does write them
+
+
+def test_step_through_writes_no_blank_line_with_memory_on_even_before_it_recalls():
+    subject = _toy_subject()
+    memory = CacheSettings(window=50, theta=3.0, lam=0.5)
+    walk = StepThrough(subject, SamplerSettings(seed=1, cache=memory), "")
+    assert walk.current.remembered == 0  # nothing to recall at the very start
+    line_end = {c.text: c for c in walk.current.candidates}["\n"]
+    assert line_end.final_prob == 0.0 and not line_end.survives  # as generation holds it back
+    plain = StepThrough(subject, SamplerSettings(seed=1), "")
+    assert {c.text: c for c in plain.current.candidates}["\n"].final_prob > 0
