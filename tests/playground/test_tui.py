@@ -582,6 +582,12 @@ def test_load_by_typed_path_and_bad_sampler_value(tmp_path, tiny_checkpoint):
             await pilot.press("g")
             await until(pilot, lambda: any("top-p" in t for _, t in notes), "the sampler error")
             assert not app.generation.running
+            app.query_one("#set-top_p").value = ""
+            app.query_one("#set-returns").value = "99"  # the line limit, named by its label
+            await pilot.press("g")
+            said = "returns must be between 0 (no limit) and 30"
+            await until(pilot, lambda: any(said in t for _, t in notes), "the returns error")
+            assert not app.generation.running
 
     run(main())
 
