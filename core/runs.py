@@ -182,17 +182,33 @@ class RunStore:
             )
         try:
             with self._guard():
+                self._settle(time.monotonic() + (BUSY_TIMEOUT_S if timeout is None else timeout))
+            with contextlib.suppress(RunStoreError):  # a reader still reads a locked store
+                self.refresh_liveness()
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _settle(self, deadline: float) -> None:
+        """WAL mode and the schema. Switching a new file to WAL needs it to itself, and SQLite
+        answers "locked" at once there instead of waiting out its busy timeout, so a store that
+        two processes create at the same moment retries until `deadline`."""
+        while True:
+            try:
                 self.db.execute("PRAGMA foreign_keys = ON")
                 mode = self.db.execute("PRAGMA journal_mode").fetchone()[0]
                 if mode != "wal":
                     self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable enough, no fsync
                 runs_schema.migrate(self.db)
-            with contextlib.suppress(RunStoreError):  # a reader still reads a locked store
-                self.refresh_liveness()
-        except BaseException:
-            self.db.close()
-            raise
+                return
+            except sqlite3.OperationalError as exc:
+                if self.db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.db.execute("ROLLBACK")
+                if not _busy(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.02)
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(sqlite3.Error):
@@ -575,6 +591,14 @@ class RunStore:
         """PRAGMA integrity_check's first line: 'ok' for a sound file."""
         with self._guard():
             return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _reason(exc: sqlite3.Error) -> str:

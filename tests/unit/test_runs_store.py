@@ -273,6 +273,34 @@ def test_two_stores_created_at_once_migrate_once(tmp_path):
         assert len(store.list_runs()) == 4
 
 
+def _open_at_once(path: str, barrier, answers) -> None:
+    barrier.wait()
+    try:
+        with R.RunStore(path):
+            answers.put("")
+    except Exception as exc:  # reported to the test, which names it
+        answers.put(str(exc))
+
+
+def test_processes_creating_the_store_at_the_same_moment_all_open_it(tmp_path):
+    # Threads share one process's file locks, so only processes show this: SQLite answers
+    # "locked" at once to the switch to WAL mode while another process is creating the file
+    # (one round in three failed before the store retried).
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    for round_ in range(8):
+        path = str(tmp_path / f"runs-{round_}.sqlite3")
+        barrier, answers = ctx.Barrier(4), ctx.Queue()
+        workers = [ctx.Process(target=_open_at_once, args=(path, barrier, answers)) for _ in "abcd"]
+        for worker in workers:
+            worker.start()
+        said = [answers.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(60)
+        assert said == [""] * 4, said
+
+
 def test_another_programs_database_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "other.sqlite3"
     db = sqlite3.connect(path)
