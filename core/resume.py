@@ -45,7 +45,7 @@ class ContinuePlan:
         """How far it goes: "to epoch 48 (24 more)" or "for up to 86 s more (a 120 s budget)"."""
         budget = self.train_config.time_budget
         if self.by_budget:
-            return f"for up to {self.seconds_left:.0f} s more (a {budget:g} s budget in all)"
+            return f"for up to {self.seconds_left:.0f} s more (a {budget:.0f} s budget in all)"
         return f"to epoch {self.end_epoch} ({self.more_epochs} more)"
 
     @property

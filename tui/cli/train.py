@@ -184,10 +184,12 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     train_over = {name: getattr(args, name) for name in TRAIN_FLAGS}
     model_cfg, train_cfg = corpus_settings(args.corpus, args.preset, model_over, train_over)
     resume = None
+    continuing = ""  # what --resume will do, said when training starts
     if args.resume:
         resume = load_checkpoint(args.resume)
         plan = plan_continuation(resume, train_over, more_epochs=train_cfg.epochs)
         model_cfg, train_cfg = plan.model_config, plan.train_config
+        continuing = plan.note
     if args.val_file:
         val_lines = read_corpus(args.val_file).lines
         train_lines = corpus.lines
@@ -202,7 +204,9 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
         out = default_checkpoint_path(corpus.path)
     if group is None or group.leader:  # rank 0 alone saves
         check_writable(out)  # an unwritable --out fails now, not after the training
-    view: JsonTrainView | ConsoleTrainView = JsonTrainView() if args.json else ConsoleTrainView()
+    view: JsonTrainView | ConsoleTrainView = (
+        JsonTrainView() if args.json else ConsoleTrainView(continuing)
+    )
     recorder = record_run(  # every run goes into the run store (lyrics-tui runs)
         view,
         corpus=corpus,
@@ -295,10 +299,11 @@ class JsonTrainView:
 class ConsoleTrainView:
     """Rich progress bar per epoch and one summary line per epoch."""
 
-    def __init__(self) -> None:
+    def __init__(self, continuing: str = "") -> None:
         from rich.console import Console
         from rich.progress import Progress, TaskID
 
+        self.continuing = continuing  # what --resume will do (core/resume.py), said at the start
         self.console = Console(stderr=False, highlight=False)
         self.progress: Progress | None = None
         self.task: TaskID | None = None
@@ -316,6 +321,8 @@ class ConsoleTrainView:
 
         if isinstance(event, E.TrainingStarted):
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
+            if self.continuing:
+                resumed = f"; {self.continuing}"
             self.console.print(
                 f"vocabulary {event.vocab_size:,} · train {event.train_tokens:,} tokens · "
                 f"validation {event.val_tokens:,} tokens ({event.unknown_rate:.1%} <unk>) · "
