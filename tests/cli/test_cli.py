@@ -115,6 +115,25 @@ def test_train_on_a_terminal_prints_a_readable_summary(capsys, tmp_path, corpus_
     assert not out.lstrip().startswith("{")
 
 
+def test_train_resume_on_a_terminal_says_what_it_will_do(capsys, tmp_path, corpus_file):
+    first = (
+        "train",
+        "--corpus",
+        corpus_file,
+        *TINY_FLAGS,
+        "--epochs",
+        1,
+        "--out",
+        tmp_path / "m.pt",
+    )
+    assert cli(capsys, *first)[0] == 0
+    code, out, err = cli(
+        capsys, "train", "--corpus", corpus_file, "--resume", tmp_path / "m.pt", "--epochs", 3
+    )
+    assert code == 0, err
+    assert "continuing from epoch 1 to epoch 3 (2 more)" in " ".join(out.split())
+
+
 def test_train_max_vocab_caps_the_stored_vocabulary(capsys, tmp_path, corpus_file):
     code, _, err = cli(
         capsys,
