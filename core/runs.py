@@ -597,7 +597,7 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     """Another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED)."""
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (5, 6)
+        return (code & 0xFF) in (5, 6)  # the primary code, whatever the extended one
     return "locked" in str(exc) or "busy" in str(exc)
 
 

@@ -363,12 +363,11 @@ class Sampler:
         rng = np.random.default_rng(seed)
         memory = self.memory(settings)
         state, logits = self.prime(tokens, memory)
+        prompt_ids = self.vocab.encode(tokens)
         lines = SongLines(self._newline_id)
-        for token_id in self.vocab.encode(tokens):
+        for token_id in prompt_ids:
             lines.read(token_id)
-        recent: deque[int] = deque(
-            self.vocab.encode(tokens)[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW
-        )
+        recent: deque[int] = deque(prompt_ids[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW)
         finished = 0
         unk_id = self.vocab.unk_id
         for index in range(settings.max_tokens):
