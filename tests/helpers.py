@@ -161,7 +161,7 @@ def toy_sampler(seed: int = 0, unk_first: bool = True):
 def run_start(corpus: str = "/data/lyrics.txt", model: dict | None = None, **over):
     """A RunStart as the recorder would make it for a tiny model (for tests of the store)."""
     from lyrics_tui.core.config import ModelConfig, TrainConfig
-    from lyrics_tui.core.runs import RunStart
+    from lyrics_tui.core.runs.records import RunStart
 
     model_cfg = ModelConfig(**{**TINY_MODEL, "vocab_size": 100, **(model or {})})
     train_cfg = TrainConfig(**{**TINY_TRAIN, **over.pop("train", {})})
@@ -185,7 +185,7 @@ def run_start(corpus: str = "/data/lyrics.txt", model: dict | None = None, **ove
 def epoch_record(epoch: int, val_ppl: float | None = 50.0, **over):
     import math
 
-    from lyrics_tui.core.runs import EpochRecord
+    from lyrics_tui.core.runs.records import EpochRecord
 
     fields = {
         "epoch": epoch,

@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from lyrics_tui.core.runs import RunStore
+from lyrics_tui.core.runs.store import RunStore
 from lyrics_tui.tui.cli import main
 from tests.helpers import TINY_FLAGS, epoch_record, run_start
 
@@ -208,7 +208,7 @@ def test_train_warns_once_and_trains_when_the_store_cannot_be_used(
     if problem == "corrupt":
         db.write_bytes(b"\x00garbage" * 1000)
     elif problem == "locked":  # another connection holds an exclusive lock for good
-        monkeypatch.setattr("lyrics_tui.core.runs.BUSY_TIMEOUT_S", 0.2)
+        monkeypatch.setattr("lyrics_tui.core.runs.store.BUSY_TIMEOUT_S", 0.2)
         holder = sqlite3.connect(db, isolation_level=None)
         holder.execute("PRAGMA locking_mode = EXCLUSIVE")
         holder.execute("CREATE TABLE x (y)")

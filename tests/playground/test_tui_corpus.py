@@ -82,7 +82,7 @@ def test_the_corpus_field_completes_bundled_names_then_recent_files_then_paths(t
 
 
 def test_recent_corpora_are_the_files_of_recorded_runs_newest_first(tmp_path):
-    from lyrics_tui.core.runs import open_store
+    from lyrics_tui.core.runs.store import open_store
     from lyrics_tui.tui.widgets.corpus_picker import recent_corpora
     from tests.helpers import run_start
 

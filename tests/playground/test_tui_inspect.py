@@ -17,12 +17,10 @@ from textual.app import App
 
 from lyrics_tui.core.cache import CacheSettings
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.inspection import (
-    neighbours,
-    score_line,
-    subject_from_checkpoint,
-    unit_strip,
-)
+from lyrics_tui.core.inspection.neighbours import neighbours
+from lyrics_tui.core.inspection.score import score_line
+from lyrics_tui.core.inspection.subject import subject_from_checkpoint
+from lyrics_tui.core.inspection.units import unit_strip
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.core.vocab import UNK
@@ -251,7 +249,8 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
     import torch
 
     from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
-    from lyrics_tui.core.inspection import compare_lines, load_subject
+    from lyrics_tui.core.inspection.score import compare_lines
+    from lyrics_tui.core.inspection.subject import load_subject
     from lyrics_tui.tui.screens.load import LoadScreen
 
     folder = tmp_path / "checkpoints"
@@ -581,7 +580,7 @@ def columns(screen: InspectScreen, view: str) -> list[str]:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size):
-    from lyrics_tui.core.inspection import StepThrough
+    from lyrics_tui.core.inspection.step import StepThrough
     from lyrics_tui.tui.format import cache_prob
     from lyrics_tui.tui.screens.inspect.step import LIT, recalls
 

@@ -44,7 +44,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection import hidden_trace, load_subject
+    from lyrics_tui.core.inspection.hidden import hidden_trace
+    from lyrics_tui.core.inspection.subject import load_subject
 
     settings = sampler_settings(args)
     if args.width is not None and args.width < 0:

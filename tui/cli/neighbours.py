@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection import load_subject, neighbours
+    from lyrics_tui.core.inspection.neighbours import neighbours
+    from lyrics_tui.core.inspection.subject import load_subject
 
     subject = load_subject(args.checkpoint, on_note=warn)
     result = neighbours(subject, args.word, args.top, args.farthest)

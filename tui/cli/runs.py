@@ -1,6 +1,6 @@
 """`lyrics-tui runs`: the recorded training runs; `show`, `compare` and `rm` one or more.
 
-A thin view of core/runs.py. With --json each listed run is one JSON object per line; `show` and
+A thin view of core/runs/. With --json each listed run is one JSON object per line; `show` and
 `compare` print one JSON object.
 """
 
@@ -14,12 +14,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lyrics_tui.core.errors import LyricsError, RunStoreError
-from lyrics_tui.core.runs import SORT_KEYS
+from lyrics_tui.core.runs.schema import SORT_KEYS
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import console, emit, runs_db_argument
 
 if TYPE_CHECKING:
-    from lyrics_tui.core.runs import RunDetail, RunStore, RunSummary
+    from lyrics_tui.core.runs.records import RunDetail, RunSummary
+    from lyrics_tui.core.runs.store import RunStore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -64,7 +65,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.runs import open_store, runs_db_path
+    from lyrics_tui.core.runs.location import runs_db_path
+    from lyrics_tui.core.runs.store import open_store
 
     path = runs_db_path(getattr(args, "runs_db", None))
     action = getattr(args, "action", None)
@@ -155,7 +157,7 @@ def show(store: RunStore, run_id: int, as_json: bool) -> int:
         return 0
     from rich.table import Table
 
-    from lyrics_tui.core.runs import checkpoint_state
+    from lyrics_tui.core.runs.records import checkpoint_state
 
     out = console()
     out.print(
@@ -244,7 +246,7 @@ FIGURES = (
 
 
 def compare(store: RunStore, ids: list[int], as_json: bool) -> int:
-    from lyrics_tui.core.runs import compare_runs
+    from lyrics_tui.core.runs.compare import compare_runs
 
     if len(ids) < 2:
         raise LyricsError("runs compare needs two run ids or more")

@@ -46,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection import compare_lines, load_subject, score_line
+    from lyrics_tui.core.inspection.score import compare_lines, score_line
+    from lyrics_tui.core.inspection.subject import load_subject
 
     text = args.line.replace("\\n", "\n")
     option = cache_option(args)

@@ -175,7 +175,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core.device import resolve_device
     from lyrics_tui.core.paths import default_checkpoint_path, resume_target
     from lyrics_tui.core.resume import plan_continuation
-    from lyrics_tui.core.runs_recorder import record_run
+    from lyrics_tui.core.runs.recorder import record_run
     from lyrics_tui.core.trainer import TrainingRun
 
     tuning.for_training()

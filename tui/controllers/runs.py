@@ -1,6 +1,6 @@
 """The recorded runs, for the Runs screen and the loss panel's overlaid curves.
 
-One plain thread owns a connection to the run store (core/runs.py) while the Runs screen is
+One plain thread owns a connection to the run store (core/runs/store.py) while the Runs screen is
 open or some run is marked: it lists the runs once, then polls the store a few times a second
 (data_version, then changes_since only when another process committed), reads the curves of the
 marked runs (only the epochs they lack), deletes and checks checkpoints on request. The UI
@@ -103,7 +103,7 @@ class RunsController:
 
     @property
     def path(self) -> str:
-        from lyrics_tui.core.runs import runs_db_path
+        from lyrics_tui.core.runs.location import runs_db_path
 
         return str(runs_db_path(self.db))
 
@@ -290,7 +290,8 @@ class RunsController:
 
     def _open(self, state: _ThreadState) -> bool:
         """Open the store if it is there (never created just to be looked at)."""
-        from lyrics_tui.core.runs import open_store, runs_db_path
+        from lyrics_tui.core.runs.location import runs_db_path
+        from lyrics_tui.core.runs.store import open_store
 
         if time.monotonic() < state.retry_at:
             return False
@@ -309,7 +310,7 @@ class RunsController:
 
     def _check_checkpoint(self, store: Any, run_id: int) -> None:
         from lyrics_tui.core.errors import RunStoreError
-        from lyrics_tui.core.runs import checkpoint_state
+        from lyrics_tui.core.runs.records import checkpoint_state
 
         try:
             run = store.get_run(run_id)

@@ -138,7 +138,7 @@ class TrainingController:
         self.checkpoint_dir = checkpoint_dir
         self.device = device
         self.runs_db = runs_db  # the run store every run is recorded in (None: the default)
-        self.recorder: Any = None  # the active run's core.runs_recorder.RunRecorder
+        self.recorder: Any = None  # the active run's core.runs.recorder.RunRecorder
         self.state = TrainingState.IDLE
         self.run: Any = None  # the TrainingRun holding the model (training or finished)
         self.opened: Any = None  # or a core.loading.OpenedModel read from a checkpoint
@@ -335,7 +335,7 @@ class TrainingController:
     def subject(self) -> Any:
         """The model held as a core.inspection.Subject (None: no model), for the inspection
         screen. A run's weights are copied between two batches: call it from a thread."""
-        from lyrics_tui.core.inspection import Subject, subject_from_run
+        from lyrics_tui.core.inspection.subject import Subject, subject_from_run
         from lyrics_tui.core.tokens import Tokenizer
 
         run = self.run
@@ -426,7 +426,7 @@ class TrainingController:
         """The trainer's sink: the run recorded in the run store (as `lyrics-tui train` does),
         then reported. A store that cannot be used is one warning; training goes on."""
         from lyrics_tui.core.paths import last_checkpoint_path
-        from lyrics_tui.core.runs_recorder import record_run
+        from lyrics_tui.core.runs.recorder import record_run
 
         resumed = continued  # the checkpoint continued: a file, or the state a run saved last
         if continued is not None and not isinstance(continued, str):

@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from lyrics_tui.core.runs import sort_runs
+from lyrics_tui.core.runs.compare import sort_runs
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.runs import (
     CheckpointChecked,

@@ -18,11 +18,11 @@ TOKENS = {"word": "jieba words", "char": "characters"}
 
 
 def recent_corpora(limit: int = RECENT_MAX) -> list[str]:
-    """The corpus files of the latest recorded training runs (core/runs.py), newest first,
+    """The corpus files of the latest recorded training runs (core/runs/store.py), newest first,
     that still exist and are not bundled; none when there is no run store. Reads a file: call
     it from a thread."""
     from lyrics_tui.core.errors import LyricsError
-    from lyrics_tui.core.runs import open_store
+    from lyrics_tui.core.runs.store import open_store
 
     try:
         with open_store(create=False, timeout=0.5) as store:

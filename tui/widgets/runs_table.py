@@ -28,7 +28,7 @@ from lyrics_tui.tui import format as fmt
 
 @dataclass(frozen=True)
 class Column:
-    key: str  # a sort key of core.runs.SORT_KEYS ("" for the mark)
+    key: str  # a sort key of core.runs.schema.SORT_KEYS ("" for the mark)
     title: str
     width: int  # cells, the space before it included
     right: bool = False
@@ -50,7 +50,7 @@ CORPUS_MAX = 40  # the corpus column grows up to this many cells in a wide termi
 
 
 def cells(run: Any, this_year: int) -> dict[str, str]:
-    """What each column shows for a core.runs.RunSummary."""
+    """What each column shows for a core.runs.records.RunSummary."""
     return {
         "id": str(run.id),
         "started": fmt.started(run.started_at, this_year),

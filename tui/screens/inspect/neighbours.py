@@ -53,7 +53,7 @@ class NeighboursView(Vertical):
         return max(5, rows - farthest - 1), farthest
 
     def look_up(self, word: str, by_id: bool = False) -> None:
-        from lyrics_tui.core.inspection import neighbours
+        from lyrics_tui.core.inspection.neighbours import neighbours
 
         if by_id:
             word = self.subject.vocab.tokens[int(word)]

@@ -92,7 +92,7 @@ class ScoreView(Vertical):
             self.score(self.scored_text)
 
     def score(self, text: str) -> None:
-        from lyrics_tui.core.inspection import compare_lines, score_line
+        from lyrics_tui.core.inspection.score import compare_lines, score_line
 
         text_read = text.replace("\\n", "\n")
         try:
@@ -190,7 +190,7 @@ class ScoreView(Vertical):
 
     @work(thread=True, exclusive=True, group="inspect-compare", exit_on_error=False)
     def _load_compare(self, path: str) -> None:
-        from lyrics_tui.core.inspection import load_subject
+        from lyrics_tui.core.inspection.subject import load_subject
         from lyrics_tui.core.tokens import warm_up
 
         try:

@@ -87,7 +87,7 @@ class StepView(Vertical):
 
     def start(self, prompt: str, quiet: bool = False) -> bool:
         """A new walk from `prompt` (the same seed as the walk before, so steps repeat)."""
-        from lyrics_tui.core.inspection import StepThrough
+        from lyrics_tui.core.inspection.step import StepThrough
 
         seed = self.walk.seed if self.walk is not None else self.settings.seed
         settings = replace(self.settings, seed=seed, cache=self.memory.settings)
