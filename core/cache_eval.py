@@ -27,6 +27,8 @@ WINDOWS = (50, 100, 200, 400, 800, 1600)
 # neighbours at √2.
 SHARPNESS = tuple(2.0**k for k in range(0, 8))  # 1 .. 128
 LAMBDAS = tuple(round(i * 0.01, 2) for i in range(0, 91))  # 0 (off) .. 0.9
+# D, the nearest position recalled, tried at the best N and θ: 1 recalls the word just read
+NEAREST = (1, 2, 3, 5)
 CHUNK = 512  # positions scored at once
 QUICK_WINDOW, QUICK_SHARPNESS = 400, 8.0  # the per-epoch figure's N and θ|h|²
 MIN_FIT_TOKENS = 20  # fewer: nothing worth fitting
@@ -113,36 +115,39 @@ def _band(features: StreamFeatures, n_max: int) -> _Band:
 
 
 def _band_logp(
-    band: _Band, theta: float, windows: tuple[int, ...]
+    band: _Band, theta: float, windows: tuple[int, ...], nearest: int = 1
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """Every window from one pass: log-sum-exp over each stretch of distances between two
-    windows, accumulated."""
+    windows, accumulated; distances below `nearest` left out."""
     neg = torch.tensor(-math.inf)
     scores = band.dots * theta
     total = scores.size(0)
     all_lse = torch.full((total,), -math.inf, dtype=torch.float64)
     hit_lse = all_lse.clone()
     out = {}
-    low = 0
+    low = nearest - 1
     for n in sorted(windows):
-        part = slice(low, n)
+        part = slice(low, max(low, n))
         s_all = torch.where(band.usable[:, part], scores[:, part], neg)
         s_hit = torch.where(band.match[:, part], scores[:, part], neg)
         all_lse = torch.logaddexp(all_lse, torch.logsumexp(s_all, dim=1).double())
         hit_lse = torch.logaddexp(hit_lse, torch.logsumexp(s_hit, dim=1).double())
         have = torch.isfinite(all_lse)
         out[n] = (torch.where(have, hit_lse - all_lse, neg.double()), have.clone())
-        low = n
+        low = max(low, n)
     return out
 
 
 def cache_logp(
-    features: StreamFeatures, theta: float, windows: tuple[int, ...] | list[int]
+    features: StreamFeatures,
+    theta: float,
+    windows: tuple[int, ...] | list[int],
+    nearest: int = 1,
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """For each window N: (log p_cache of the word that came [T] float64, -inf where the cache
     does not hold it; usable [T] bool, False where the cache holds nothing usable)."""
     windows = tuple(windows)
-    return _band_logp(_band(features, max(windows)), theta, windows)
+    return _band_logp(_band(features, max(windows)), theta, windows, nearest)
 
 
 def mixture_logp(
@@ -161,7 +166,8 @@ def cache_loss(features: StreamFeatures, settings: CacheSettings | None) -> floa
     """Mean nats per token with the cache (the network alone when off)."""
     if settings is None or not settings.on:
         return -float(features.logp.mean())
-    logp, usable = cache_logp(features, settings.theta, [settings.window])[settings.window]
+    n = settings.window
+    logp, usable = cache_logp(features, settings.theta, [n], settings.nearest)[n]
     return -float(mixture_logp(features, logp, usable, settings.lam).mean())
 
 
@@ -169,7 +175,8 @@ def position_logp(features: StreamFeatures, settings: CacheSettings | None) -> t
     """[T] log-probability of each word that came, with the cache (float64)."""
     if settings is None or not settings.on:
         return features.logp
-    logp, usable = cache_logp(features, settings.theta, [settings.window])[settings.window]
+    n = settings.window
+    logp, usable = cache_logp(features, settings.theta, [n], settings.nearest)[n]
     return mixture_logp(features, logp, usable, settings.lam)
 
 
@@ -201,21 +208,22 @@ def _search(
         for name, mask in masks.items()
     }
     band = _band(features, max(windows))
-    tried: set[float] = set()
+    tried: set[tuple[float, int]] = set()
 
-    def trial(c: float) -> None:
+    def trial(c: float, nearest: int = 1) -> None:
         theta = _significant(c / scale)
-        if theta in tried:
+        if (theta, nearest) in tried:
             return
-        tried.add(theta)
-        for n, (logp, usable) in _band_logp(band, theta, windows).items():
+        tried.add((theta, nearest))
+        for n, (logp, usable) in _band_logp(band, theta, windows, nearest).items():
             mixed = torch.logaddexp(log_keep + net, log_lam + known + logp[:, None])
             mixed = torch.where(usable[:, None] & mixable, mixed, net)  # [T, lambdas]
             for name, mask in masks.items():
                 nll = -mixed[mask].mean(0)
                 i = int(torch.argmin(nll))
                 if nll[i] < best[name].nll:
-                    best[name] = _Best(float(nll[i]), CacheSettings(n, theta, float(lams[i])))
+                    settings = CacheSettings(n, theta, float(lams[i]), nearest)
+                    best[name] = _Best(float(nll[i]), settings)
 
     for c in sharpness:
         trial(c)
@@ -224,6 +232,10 @@ def _search(
             if found.settings.on:
                 for step in (2**-0.5, 2**0.5):
                     trial(found.settings.theta * scale * step)
+        for found in list(best.values()):  # then how near a position may be recalled
+            if found.settings.on:
+                for nearest in NEAREST[1:]:
+                    trial(found.settings.theta * scale, nearest)
     return best
 
 

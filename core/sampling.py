@@ -7,10 +7,11 @@ and the alternatives the sampler passed over.
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +20,10 @@ import numpy as np
 from lyrics_tui.core.cache import CacheSettings, NeuralCache, mix
 from lyrics_tui.core.config import LINE_WINDOW, MAX_RETURNS
 from lyrics_tui.core.errors import CheckpointError, SettingsError
+from lyrics_tui.core.songform import writer as songform_writer
+from lyrics_tui.core.songform.corpus_form import CorpusForm
+from lyrics_tui.core.songform.vocabulary import VocabularyRhymes, vocabulary_rhymes
+from lyrics_tui.core.songform.writer import SongWriter
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
 from lyrics_tui.core.vocab import Vocabulary
@@ -26,6 +31,8 @@ from lyrics_tui.core.vocab import Vocabulary
 MAX_TOKENS = 10_000  # longer requests are capped, and the cap is reported
 MAX_SEED = 2**32 - 1
 REPETITION_WINDOW = 64  # the penalty looks this many tokens back
+DEFAULT_RHYME = 1.0
+MAX_RHYME = 5.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class SamplerSettings:
     alternatives: int = 5  # how many top candidates each token reports
     cache: CacheSettings | None = None  # song memory (core/cache.py); None: the network alone
     returns: int = MAX_RETURNS  # a line sung this many times in the last 30 is not sung again
+    form: bool = True  # song form: line lengths, returning lines, new lines new (songform/)
+    rhyme: float = DEFAULT_RHYME  # how strongly line ends rhyme; 0: off
 
     def validated(self) -> tuple[SamplerSettings, list[str]]:
         """Settings with out-of-range lengths capped, and a note for each cap; raise for
@@ -74,6 +83,8 @@ class SamplerSettings:
             raise SettingsError("{max_lines} must be >= 0 (0 = no limit)")
         if not 0 <= self.returns <= LINE_WINDOW:
             raise SettingsError(f"{{returns}} must be between 0 (no limit) and {LINE_WINDOW}")
+        if math.isnan(self.rhyme) or not 0.0 <= self.rhyme <= MAX_RHYME:
+            raise SettingsError(f"{{rhyme}} must be between 0 (off) and {MAX_RHYME:g}")
         if self.cache is not None:
             self.cache.validated()
         return replace(self, temperature=t, max_tokens=max_tokens), notes
@@ -112,6 +123,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+# the song form's step: (what the filters left, the model's own distribution) -> what is sampled
+Shape = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
 class Memory:
     """Song memory at one step: the cache's distribution, its weight λ, and <unk>'s id (whose
@@ -128,13 +143,17 @@ def next_token_distribution(
     recent: Sequence[int] = (),
     banned: Sequence[int] = (),
     memory: Memory | None = None,
+    shape: Shape | None = None,
+    sample_network: bool = False,
 ) -> Distribution:
     """Apply song memory, repetition penalty, temperature, top-k and top-p to one step's logits.
 
     With song memory the repetition penalty applies to the network's scores only, before the
     cache is mixed in: it stops the network from looping on its own words, and what the cache
     recalls from earlier in the song (a chorus coming back) is left alone. Temperature, top-k
-    and top-p then apply to the mixture.
+    and top-p then apply to the mixture, and last the song form (`shape`, core/songform/),
+    which sees what the filters left and the model's own distribution. Greedy decoding takes
+    the likeliest word of what the form leaves at temperature 1.
     """
     logits = np.asarray(logits, dtype=np.float64)
     if not np.isfinite(logits).all():
@@ -157,7 +176,9 @@ def next_token_distribution(
         extra = {"network": network, "cache": memory.probs, "cache_weight": memory.lam}
         log_model = np.log(np.maximum(model, 1e-300))
         entropy = float(-(model * log_model).sum())
-        if settings.repetition_penalty != 1.0 and len(recent):
+        if sample_network:
+            pass  # the form samples new lines from the network; memory chooses returns
+        elif settings.repetition_penalty != 1.0 and len(recent):
             penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
             adjusted = np.log(np.maximum(penalised, 1e-300))
         else:
@@ -168,7 +189,8 @@ def next_token_distribution(
         adjusted[list(banned)] = -np.inf
     if settings.temperature == 0:
         final = np.zeros_like(model)
-        final[int(np.argmax(adjusted))] = 1.0
+        best = np.argmax(adjusted) if shape is None else np.argmax(shape(softmax(adjusted), model))
+        final[int(best)] = 1.0
         return Distribution(model, final, 1, entropy, **extra)
     # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
     with np.errstate(over="ignore"):
@@ -193,6 +215,8 @@ def next_token_distribution(
         keep[order[:n_keep]] = True
         final = np.where(keep, final, 0.0)
     final = final / final.sum()
+    if shape is not None:
+        final = shape(final, model)
     return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
 
 
@@ -308,10 +332,19 @@ def prompt_warnings(notes: list[str], unknown: list[str]) -> list[str]:
 class Sampler:
     """Generates from any Stepper with the vocabulary and tokenizer it was trained with."""
 
-    def __init__(self, stepper: Stepper, vocab: Vocabulary, tokenizer: Tokenizer) -> None:
+    def __init__(
+        self,
+        stepper: Stepper,
+        vocab: Vocabulary,
+        tokenizer: Tokenizer,
+        form: CorpusForm | None = None,
+        rhymes: VocabularyRhymes | None = None,
+    ) -> None:
         self.stepper = stepper
         self.vocab = vocab
         self.tokenizer = tokenizer
+        self.form = form or CorpusForm()  # an older checkpoint's: the defaults
+        self.rhymes = rhymes
         self._newline_id = vocab.id(NEWLINE)
         # <unk> is a real prediction (a rare word) but never useful text to print.
         self._banned = [vocab.unk_id]
@@ -340,6 +373,27 @@ class Sampler:
             self._newline_id,
         )
 
+    def writer(self, settings: SamplerSettings, seed: int) -> SongWriter | None:
+        """The song form for one song with these settings (None: off)."""
+        if not settings.form:
+            return None
+        return SongWriter(
+            self.form,
+            self.rhymes or vocabulary_rhymes(self.vocab),
+            self._newline_id,
+            self.vocab.unk_id,
+            rhyme=settings.rhyme,
+            returns=settings.returns,
+            seed=seed,
+            greedy=settings.temperature == 0,
+            tuning=songform_writer.TUNING,
+        )
+
+    def _look_ahead(self, state: Any, logits: np.ndarray) -> Any:
+        """The stepper's look-ahead from this state, for the song form (None: it has none)."""
+        look = getattr(self.stepper, "look_ahead", None)
+        return None if look is None else functools.partial(look, state, logits)
+
     def generate(self, prompt: str, settings: SamplerSettings) -> Generation:
         settings, notes = settings.validated()
         tokens = self.tokenizer.prompt(prompt or "")
@@ -365,8 +419,11 @@ class Sampler:
         state, logits = self.prime(tokens, memory)
         prompt_ids = self.vocab.encode(tokens)
         lines = SongLines(self._newline_id)
+        writer = self.writer(settings, seed)
         for token_id in prompt_ids:
             lines.read(token_id)
+            if writer is not None:
+                writer.read(token_id)
         recent: deque[int] = deque(prompt_ids[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW)
         finished = 0
         unk_id = self.vocab.unk_id
@@ -378,8 +435,21 @@ class Sampler:
                 probs = memory.probs(h)
                 if probs is not None:
                     recall = Memory(probs, memory.settings.lam, unk_id)
-            banned = self._banned + lines.held_back(settings.returns, memory is not None)
-            dist = next_token_distribution(logits, settings, recent, banned, recall)
+            if writer is None:
+                banned = self._banned + lines.held_back(settings.returns, memory is not None)
+            else:
+                banned = self._banned  # the form's rules hold lines back (core/songform/)
+                writer.look = self._look_ahead(state, logits)
+            shape = None if writer is None else writer.shape
+            dist = next_token_distribution(
+                logits,
+                settings,
+                recent,
+                banned,
+                recall,
+                shape,
+                writer is not None and writer.tuning.new_lines_from_network,
+            )
             if settings.temperature == 0:
                 token_id = int(np.argmax(dist.final))
             else:
@@ -406,6 +476,8 @@ class Sampler:
                 if settings.max_lines and finished >= settings.max_lines:
                     return
             lines.read(token_id)
+            if writer is not None:
+                writer.read(token_id)
             if memory is not None and h is not None:
                 memory.read(h, token_id)
             recent.append(token_id)

@@ -76,6 +76,9 @@ class NumpyStepper:
         # The first layer's input projection depends only on the token: remember it per token,
         # which saves a fifth of the work of a step once the common words have been seen.
         self._first_input: dict[int, np.ndarray] = {}
+        # the recurrent projection of the last state looked ahead from (a one-layer network's
+        # look-ahead computes it; the step from that state then reuses it)
+        self._recurrent: tuple[State, np.ndarray] | None = None
 
     def _input_projection(self, token_id: int) -> np.ndarray:
         projected = self._first_input.get(token_id)
@@ -89,33 +92,64 @@ class NumpyStepper:
         zeros = tuple(np.zeros(self.config.hidden, np.float32) for _ in range(self.config.layers))
         return State(h=zeros, c=zeros if self.config.cell == "lstm" else None)
 
+    def _cell(
+        self, gi: np.ndarray, gh: np.ndarray, h: np.ndarray, c: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """One layer's update from its input and recurrent projections (rows: several at
+        once). gh includes its bias."""
+        n = self.config.hidden
+        if self.config.cell == "rnn":
+            return np.tanh(gi + gh), None
+        if self.config.cell == "gru":
+            r = _sigmoid(gi[..., :n] + gh[..., :n])
+            z = _sigmoid(gi[..., n : 2 * n] + gh[..., n : 2 * n])
+            cand = np.tanh(gi[..., 2 * n :] + r * gh[..., 2 * n :])
+            return (1.0 - z) * cand + z * h, None
+        g = gi + gh
+        i_g, f_g = _sigmoid(g[..., :n]), _sigmoid(g[..., n : 2 * n])
+        c_new, o_g = np.tanh(g[..., 2 * n : 3 * n]), _sigmoid(g[..., 3 * n :])
+        c = f_g * c + i_g * c_new
+        return o_g * np.tanh(c), c
+
+    def _recurrent_projection(self, state: State) -> np.ndarray:
+        cached = self._recurrent
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        _, w_hh, _, b_hh = self.layers[0]
+        return w_hh @ state.h[0] + b_hh
+
     def step(self, state: State, token_id: int) -> tuple[np.ndarray, State]:
         x = self.embedding[token_id]
         hs, cs = [], []
-        n = self.config.hidden
         for i, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
-            h = state.h[i]
             gi = self._input_projection(token_id) if i == 0 else w_ih @ x + b_ih
-            if self.config.cell == "rnn":
-                h = np.tanh(gi + w_hh @ h + b_hh)
-            elif self.config.cell == "gru":
-                gh = w_hh @ h + b_hh
-                r = _sigmoid(gi[:n] + gh[:n])
-                z = _sigmoid(gi[n : 2 * n] + gh[n : 2 * n])
-                cand = np.tanh(gi[2 * n :] + r * gh[2 * n :])
-                h = (1.0 - z) * cand + z * h
-            else:
-                g = gi + w_hh @ h + b_hh
-                i_g, f_g = _sigmoid(g[:n]), _sigmoid(g[n : 2 * n])
-                c_new, o_g = np.tanh(g[2 * n : 3 * n]), _sigmoid(g[3 * n :])
-                c = f_g * state.c[i] + i_g * c_new  # type: ignore[index]
-                h = o_g * np.tanh(c)
+            gh = self._recurrent_projection(state) if i == 0 else w_hh @ state.h[i] + b_hh
+            h, c = self._cell(gi, gh, state.h[i], state.c[i] if state.c else None)
+            if c is not None:
                 cs.append(c.astype(np.float32, copy=False))
             h = h.astype(np.float32, copy=False)
             hs.append(h)
             x = h
+        self._recurrent = None
         logits = self.decoder_w @ x + self.decoder_b
         return logits, State(h=tuple(hs), c=tuple(cs) if cs else None)
+
+    def look_ahead(
+        self, state: State, logits: np.ndarray, candidates: np.ndarray, target: int
+    ) -> np.ndarray | None:
+        """For each candidate token, about log p(target) one step after it: the next state
+        exactly, its score for `target`, and the softmax's normaliser of the state now (off by
+        0.2 nats or so, in the same order as the exact figures: docs/writing.md). None for a
+        network of more than one layer, where it would cost a step per candidate."""
+        if len(self.layers) != 1:
+            return None
+        gh = self._recurrent_projection(state)
+        self._recurrent = (state, gh)  # the step taken from here reuses it
+        gi = np.stack([self._input_projection(int(t)) for t in candidates])
+        h, _ = self._cell(gi, gh, state.h[0], state.c[0] if state.c else None)
+        top = float(np.max(logits))
+        normaliser = top + float(np.log(np.exp(logits - top).sum()))
+        return h @ self.decoder_w[target] + self.decoder_b[target] - normaliser
 
     def hidden_vectors(self, state: State) -> tuple[np.ndarray, np.ndarray | None]:
         """The top layer's h_t (and c_t for an LSTM)."""

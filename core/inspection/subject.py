@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lyrics_tui.core.cache import CacheFit, CacheSettings, ResolvedCache, resolve_cache, stored_fit
+from lyrics_tui.core.songform import CorpusForm, VocabularyRhymes, form_of, rhymes_of
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
@@ -27,6 +28,15 @@ class Subject:
     label: str = ""
     fit: CacheFit | None = None  # song memory fitted after training (None: not stored)
     cache: CacheSettings | None = None  # what --cache auto means here (None: off)
+    form_data: dict[str, Any] | None = None  # the training corpus's song form, as stored
+
+    @property
+    def form(self) -> CorpusForm:
+        return form_of(self.form_data)
+
+    @property
+    def rhymes(self) -> VocabularyRhymes:
+        return rhymes_of(self.form_data, self.vocab)
 
     def resolve_cache(self, option: str | CacheSettings | None = "auto") -> ResolvedCache:
         """--cache auto|off|N,THETA,LAMBDA for this model (core/cache.py)."""
@@ -68,6 +78,7 @@ def load_subject(
         label=opened.path,
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        form_data=opened.checkpoint.form,
     )
 
 
@@ -83,6 +94,7 @@ def subject_from_checkpoint(checkpoint: Checkpoint) -> Subject:
         label=str(checkpoint.path),
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        form_data=checkpoint.form,
     )
 
 
@@ -111,4 +123,8 @@ def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
         run.model_config, run.snapshot_state(), run.vocab, run.train_config.tokenizer, label
     )
     guess = getattr(run, "cache_settings", None)
-    return replace(subject, cache=guess if guess is not None and guess.on else None)
+    return replace(
+        subject,
+        cache=guess if guess is not None and guess.on else None,
+        form_data=getattr(run, "form", None),
+    )

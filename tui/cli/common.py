@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from lyrics_tui.core.errors import LyricsError
@@ -115,6 +116,27 @@ def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8)
         "same way again (its last word is held back): a chorus comes back, a loop does not "
         f"(0: no limit; default {MAX_RETURNS})",
     )
+    parser.add_argument(
+        "--form",
+        choices=("on", "off"),
+        default="on",
+        help="song form: lines of the corpus's lengths, lines that come back whole as a chorus "
+        "does, and new lines that are new (off: the sampler alone; default on)",
+    )
+    parser.add_argument(
+        "--rhyme",
+        type=rhyme_strength,
+        default=None,
+        metavar="STRENGTH|off",
+        help="how strongly line ends rhyme with the line before (十三辙 groups), 0..5; off or 0 "
+        "switches it off (default 1)",
+    )
+
+
+def rhyme_strength(text: str) -> float:
+    if text.strip().lower() == "off":
+        return 0.0
+    return number(text)
 
 
 def cache_argument(parser: argparse.ArgumentParser) -> None:
@@ -170,7 +192,10 @@ def sampler_settings(args: argparse.Namespace, **more: Any) -> SamplerSettings:
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
         returns=args.returns,
+        form=args.form == "on",
         **more,
     )
+    if args.rhyme is not None:
+        settings = replace(settings, rhyme=args.rhyme)
     settings.validated()
     return settings

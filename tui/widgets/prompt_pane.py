@@ -16,6 +16,7 @@ from textual.widgets import Input, Label, Static
 
 from lyrics_tui.tui.keys import MEMORY_FIELD_KEYS, TEMPERATURE_STEP, nudged_temperature
 from lyrics_tui.tui.memory import MEMORY_LABEL_MAX, MEMORY_STEP, MemoryChoice
+from lyrics_tui.tui.widgets.song_marks import mark_song
 
 if TYPE_CHECKING:
     from lyrics_tui.core.sampling import SamplerSettings
@@ -175,6 +176,7 @@ class PromptPane(Vertical):
         text = Text()
         text.append(output.prompt_text, style="bold underline")
         text.append("".join(output.tokens))
+        mark_song(text, output.tokens, len(output.prompt_text))
         if output.note:
             text.append(
                 ("\n" if text.plain and not text.plain.endswith("\n") else "") + output.note,
