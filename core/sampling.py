@@ -123,8 +123,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-# the song form's step: (what the filters left, the model's own distribution) -> what is sampled
-Shape = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# the song form's step: (what the filters left, the model's own distribution, the network's)
+# -> what is sampled
+Shape = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,10 @@ def next_token_distribution(
     cache is mixed in: it stops the network from looping on its own words, and what the cache
     recalls from earlier in the song (a chorus coming back) is left alone. Temperature, top-k
     and top-p then apply to the mixture, and last the song form (`shape`, core/songform/),
-    which sees what the filters left and the model's own distribution. Greedy decoding takes
-    the likeliest word of what the form leaves at temperature 1.
+    which sees what the filters left and the model's own distribution. With `sample_network`
+    the mixture is the model shown, but what is sampled comes from the network alone (the
+    song form writes new lines so, and lets song memory choose the lines that come back).
+    Greedy decoding takes the likeliest word of what the form leaves at temperature 1.
     """
     logits = np.asarray(logits, dtype=np.float64)
     if not np.isfinite(logits).all():
@@ -161,41 +164,66 @@ def next_token_distribution(
             "the network produced NaN or infinite scores: its weights are "
             "broken (retrain, or use an earlier checkpoint)"
         )
-    model = softmax(logits)
-    adjusted = logits.copy()
-    if settings.repetition_penalty != 1.0 and len(recent):
-        ids = np.unique(np.asarray(recent, dtype=np.int64))
-        vals = adjusted[ids]
-        adjusted[ids] = np.where(
-            vals > 0, vals / settings.repetition_penalty, vals * settings.repetition_penalty
-        )
+    network, entropy = _softmax_entropy(logits)
+    penalised = settings.repetition_penalty != 1.0 and len(recent) > 0
+    adjusted = _penalised(logits, settings.repetition_penalty, recent) if penalised else logits
+    model = network
     extra: dict[str, Any] = {}
-    if memory is not None and memory.lam > 0:
-        network = model
+    mixed = memory is not None and memory.lam > 0
+    if memory is not None and mixed:
         model = mix(network, memory.probs, memory.lam, memory.unk_id)
         extra = {"network": network, "cache": memory.probs, "cache_weight": memory.lam}
-        log_model = np.log(np.maximum(model, 1e-300))
-        entropy = float(-(model * log_model).sum())
-        if sample_network:
-            pass  # the form samples new lines from the network; memory chooses returns
-        elif settings.repetition_penalty != 1.0 and len(recent):
-            penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
-            adjusted = np.log(np.maximum(penalised, 1e-300))
-        else:
-            adjusted = log_model
-    else:
+        if not sample_network:
+            if penalised:
+                model_penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
+            adjusted = np.log(np.maximum(model_penalised if penalised else model, 1e-300))
         entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
-    if len(banned) and len(banned) < len(adjusted):
-        adjusted[list(banned)] = -np.inf
+    ban = list(banned) if 0 < len(banned) < len(logits) else []
+    if ban:
+        adjusted = adjusted.copy() if adjusted is logits else adjusted
+        adjusted[ban] = -np.inf
     if settings.temperature == 0:
         final = np.zeros_like(model)
-        best = np.argmax(adjusted) if shape is None else np.argmax(shape(softmax(adjusted), model))
+        if shape is None:
+            best = np.argmax(adjusted)
+        elif adjusted is logits or (not penalised and (not mixed or sample_network)):
+            kept = network.copy()  # the network's own distribution, what is banned taken out
+            kept[ban] = 0.0
+            best = np.argmax(shape(kept, model, network))
+        else:
+            best = np.argmax(shape(softmax(adjusted), model, network))
         final[int(best)] = 1.0
         return Distribution(model, final, 1, entropy, **extra)
+    final = _filtered(adjusted, settings)
+    if shape is not None:
+        final = shape(final, model, network)
+    return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
+
+
+def _softmax_entropy(logits: np.ndarray) -> tuple[np.ndarray, float]:
+    """softmax(logits) and its entropy in nats, log Z - E[z] (no logarithm of every p)."""
+    z = logits - np.max(logits)
+    e = np.exp(z)
+    total = float(e.sum())
+    p = e / total
+    return p, math.log(total) - float(p @ z)
+
+
+def _penalised(logits: np.ndarray, penalty: float, recent: Sequence[int]) -> np.ndarray:
+    """The scores with the repetition penalty on the recent words (CTRL's: a positive score
+    divided by it, a negative one multiplied)."""
+    adjusted = logits.copy()
+    ids = np.unique(np.asarray(recent, dtype=np.int64))
+    vals = adjusted[ids]
+    adjusted[ids] = np.where(vals > 0, vals / penalty, vals * penalty)
+    return adjusted
+
+
+def _filtered(adjusted: np.ndarray, settings: SamplerSettings) -> np.ndarray:
+    """Temperature, then top-k and top-p: the distribution sampled from (sums to 1)."""
     # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
     with np.errstate(over="ignore"):
         final = softmax((adjusted - np.max(adjusted)) / settings.temperature)
-    order = None
     if 0 < settings.top_k < len(final):
         # the k likeliest; among words tied at the k-th probability the lowest ids, so the
         # same scores always give the same set (argpartition alone picks ties arbitrarily)
@@ -214,10 +242,7 @@ def next_token_distribution(
         keep = np.zeros(len(final), dtype=bool)
         keep[order[:n_keep]] = True
         final = np.where(keep, final, 0.0)
-    final = final / final.sum()
-    if shape is not None:
-        final = shape(final, model)
-    return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
+    return final / final.sum()
 
 
 class SongLines:
@@ -448,7 +473,7 @@ class Sampler:
                 banned,
                 recall,
                 shape,
-                writer is not None and writer.tuning.new_lines_from_network,
+                writer is not None,
             )
             if settings.temperature == 0:
                 token_id = int(np.argmax(dist.final))

@@ -145,7 +145,13 @@ class NumpyStepper:
             return None
         gh = self._recurrent_projection(state)
         self._recurrent = (state, gh)  # the step taken from here reuses it
-        gi = np.stack([self._input_projection(int(t)) for t in candidates])
+        cache = self._first_input
+        missing = [int(t) for t in candidates if int(t) not in cache]
+        if missing:  # one product for all of them: cheaper than one per word
+            w_ih, _, b_ih, _ = self.layers[0]
+            for token_id, row in zip(missing, self.embedding[missing] @ w_ih.T + b_ih, strict=True):
+                cache[token_id] = row
+        gi = np.stack([cache[int(t)] for t in candidates])
         h, _ = self._cell(gi, gh, state.h[0], state.c[0] if state.c else None)
         top = float(np.max(logits))
         normaliser = top + float(np.log(np.exp(logits - top).sum()))

@@ -251,7 +251,8 @@ class StepThrough:
         s, writer = self.settings, frame.writer
         if not s.form or writer is None:
             return None
-        writer.strength, writer.limit, writer.greedy = s.rhyme, s.returns, s.temperature == 0
+        writer.set_rhyme(s.rhyme)
+        writer.limit, writer.greedy = s.returns, s.temperature == 0
         look = getattr(self.subject.stepper, "look_ahead", None)
         writer.look = None if look is None else functools.partial(look, frame.state, frame.logits)
         return writer
@@ -282,7 +283,7 @@ class StepThrough:
             banned,
             memory,
             None if writer is None else writer.shape,
-            writer is not None and writer.tuning.new_lines_from_network,
+            writer is not None,
         )
         return dist, recall
 

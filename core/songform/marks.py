@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from lyrics_tui.core.config import LINE_WINDOW
-from lyrics_tui.core.songform.rhyme import _HAN, NO_GROUP, carries_rhyme, rhyme_group
+from lyrics_tui.core.songform.rhyme import HAN, NO_GROUP, carries_rhyme, rhyme_group
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def line_marks(text: str, wait: bool = True) -> list[LineMark]:
     known = wait or ready()
     marks = []
     for i, line in enumerate(lines):
-        ends = [m.start() for m in _HAN.finditer(line)]
+        ends = [m.start() for m in HAN.finditer(line)]
         end = ends[-1] if ends else -1
         group = line_rhyme(line) if known and end >= 0 else NO_GROUP
         returns = bool(line.strip()) and line in lines[max(0, i - LINE_WINDOW) : i]

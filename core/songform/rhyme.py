@@ -50,24 +50,24 @@ RHYME_GROUPS: tuple[RhymeGroup, ...] = (
 GROUP_OF_FINAL: dict[str, int] = {
     final: index for index, group in enumerate(RHYME_GROUPS) for final in group.finals
 }
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def han_characters(text: str) -> int:
     """How many Han characters `text` holds: a line's length as the song form counts it."""
-    return len(_HAN.findall(text))
+    return len(HAN.findall(text))
 
 
 def last_han(text: str) -> str:
     """The last Han character of `text` ("" when it has none)."""
-    found = _HAN.findall(text)
+    found = HAN.findall(text)
     return found[-1] if found else ""
 
 
 def final_of(text: str) -> str:
     """The pinyin final (strict spelling) of the last Han character of `text`, read in the
     context of the whole text (音乐 is yuè, 快乐 is lè); "" when there is none."""
-    han = "".join(_HAN.findall(text))
+    han = "".join(HAN.findall(text))
     if not han:
         return ""
     from pypinyin import Style, lazy_pinyin
@@ -85,7 +85,7 @@ def carries_rhyme(text: str) -> bool:
     """False when the last Han character of `text` is read in the neutral tone (的, 了, 着, 吧,
     the 子 of 孩子): a line ending on one rhymes, if at all, on the syllable before, so the
     writer neither seeks nor damps it."""
-    han = "".join(_HAN.findall(text))
+    han = "".join(HAN.findall(text))
     if not han:
         return False
     from pypinyin import Style, lazy_pinyin
@@ -98,7 +98,7 @@ def vocabulary_groups(tokens: Sequence[str]) -> list[int]:
     """Each token's rhyme group as the writer uses it: NO_GROUP for tokens without a Han
     character or ending in the neutral tone. Computed once per vocabulary."""
     return [
-        rhyme_group(token) if _HAN.search(token) and carries_rhyme(token) else NO_GROUP
+        rhyme_group(token) if HAN.search(token) and carries_rhyme(token) else NO_GROUP
         for token in tokens
     ]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lyrics_tui.core.songform.rhyme import NO_GROUP, RHYME_GROUPS, han_characters, last_han
+from lyrics_tui.core.songform.rhyme import HAN, NO_GROUP, RHYME_GROUPS, han_characters, last_han
 
 if TYPE_CHECKING:
     from lyrics_tui.core.vocab import Vocabulary
@@ -26,12 +26,42 @@ class VocabularyRhymes:
         if self._given is not None and self._given.shape != (len(self.tokens),):
             self._given = None  # a stored table for another vocabulary: compute it again
         self.lengths = np.array([han_characters(t) for t in self.tokens], dtype=np.int64)
+        self.sizes = self.lengths.tolist()  # the same as Python ints, for one word at a time
+        self.longest_word = int(self.lengths.max()) if len(self.lengths) else 0
+        self._containing: dict[str, np.ndarray] = {}
+        # the spaces between a line's phrases
+        blanks = [i for i, t in enumerate(self.tokens) if t.isspace() and t != "\n"]
+        self.blanks = np.array(blanks, dtype=np.int64)
         self.ends = [last_han(t) for t in self.tokens]  # each word's last Han character
-        self.end_codes = np.array([ord(e) if e else 0 for e in self.ends], dtype=np.int64)
 
-    @staticmethod
-    def codes(characters: set[str]) -> np.ndarray:
-        return np.array([ord(c) for c in characters], dtype=np.int64)
+    @cached_property
+    def by_end(self) -> dict[str, np.ndarray]:
+        """The ids of the words ending in each Han character."""
+        ids: dict[str, list[int]] = {}
+        for i, end in enumerate(self.ends):
+            if end:
+                ids.setdefault(end, []).append(i)
+        return {end: np.array(found) for end, found in ids.items()}
+
+    @cached_property
+    def by_character(self) -> dict[str, np.ndarray]:
+        """The ids of the words holding each Han character."""
+        ids: dict[str, list[int]] = {}
+        for i, token in enumerate(self.tokens):
+            for character in set(HAN.findall(token)):
+                ids.setdefault(character, []).append(i)
+        return {character: np.array(found) for character, found in ids.items()}
+
+    def containing(self, characters: str) -> np.ndarray:
+        """The ids of the words holding any of `characters` (remembered for a few texts)."""
+        ids = self._containing.get(characters)
+        if ids is None:
+            found = [self.by_character[c] for c in set(characters) if c in self.by_character]
+            ids = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+            if len(self._containing) >= 64:
+                self._containing.clear()
+            self._containing[characters] = ids
+        return ids
 
     @cached_property
     def groups(self) -> np.ndarray:

@@ -159,6 +159,8 @@ class PromptPane(Vertical):
         s = self.sampler
         if s is not None:
             parts += [
+                f"rhyme {s.rhyme:g}" if s.form and s.rhyme > 0 else "rhyme off",
+                *([] if s.form else ["form off"]),
                 f"top-k {s.top_k if s.top_k else 'off'}",
                 f"top-p {s.top_p:.2f}" if s.top_p < 1 else "top-p off",
                 f"length {s.max_tokens}",

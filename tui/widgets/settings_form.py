@@ -41,9 +41,19 @@ TRAIN_FIELDS = [
 ]
 PACE_MS = 30  # a pause between tokens, so that they can be watched arriving
 # (field, label, type); blank: core's default (core.sampling.SamplerSettings), the placeholder
+def on_off(text: str) -> bool:
+    """A field that is on or off."""
+    value = text.strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(text)
+    return value == "on"
+
+
 SAMPLER_FIELDS = [
     ("top_k", "top-k", int),
     ("top_p", "top-p", float),
+    ("rhyme", "rhyme", float),  # how strongly line ends rhyme (core/songform); 0: off
+    ("form", "form", on_off),  # song form: line lengths, lines that return, new lines new
     ("returns", "returns", int),  # a line sung this often in the last 30 is not sung again
     ("max_tokens", "length", int),
     ("seed", "seed", int),
@@ -75,14 +85,14 @@ class SettingChanged(Message):
     name: str
 
 
-def parse_field(label: str, text: str, kind: type) -> Any:
+def parse_field(label: str, text: str, kind: Any) -> Any:
     text = text.strip()
     if not text:
         return None
     try:
         return kind(text)
     except ValueError:
-        what = "a whole number" if kind is int else "a number"
+        what = {int: "a whole number", float: "a number"}.get(kind, "on or off")
         raise SettingsError(f"{label}: {text!r} is not {what}") from None
 
 
@@ -204,8 +214,11 @@ class SettingsForm(VerticalScroll):
         yield Vertical(*rows, id="train-settings", disabled=self._locked)
         yield Label("Sampler · for the next generation", classes="section")
         defaults = {**asdict(sampler_defaults()), "seed": "random", "pace_ms": PACE_MS}
+        defaults["form"] = "on" if defaults["form"] else "off"
         for name, label, _ in SAMPLER_FIELDS:
             value = self._sampler_values.get(name)
+            if isinstance(value, bool):
+                value = "on" if value else "off"
             yield self._field(name, label, value, str(defaults[name]))
 
     def _field(self, name: str, label: str, value: Any, placeholder: str = "") -> Horizontal:
@@ -358,7 +371,10 @@ class SettingsForm(VerticalScroll):
         a malformed field."""
         values: dict[str, Any] = {}
         for name, label, kind in SAMPLER_FIELDS:
-            parsed = parse_field(label, self._text(name, self._sampler_values.get(name)), kind)
+            given = self._sampler_values.get(name)
+            if isinstance(given, bool):
+                given = "on" if given else "off"
+            parsed = parse_field(label, self._text(name, given), kind)
             if parsed is not None:
                 values[name] = parsed
         pace_ms = values.pop("pace_ms", PACE_MS)
