@@ -136,8 +136,9 @@ def test_the_lengths_rule_follows_what_the_song_lacks():
     fresh = lengths.lacking(np.zeros(9))
     full = lengths.lacking(np.array([0, 0, 0, 0, 0, 0, 9, 0, 0]))  # 9 lines of 6 already
     # a song with many lines of 6 ends fewer lines at 6 than a fresh one
-    assert lengths.end_chances(full, np.array([6]), 1.0)[0] < (
-        lengths.end_chances(fresh, np.array([6]), 1.0)[0]
+    assert (
+        lengths.end_chances(full, np.array([6]), 1.0)[0]
+        < (lengths.end_chances(fresh, np.array([6]), 1.0)[0])
     )
     chances = lengths.end_chances(fresh, np.arange(12), 1.0)
     assert (chances[:4] == 0).all() and (chances[8:] == 1).all()
@@ -163,8 +164,7 @@ def song(sampler: Sampler, prompt: str = "", **over) -> tuple[str, list]:
 
 def most_sung(lines: list[str]) -> int:
     return max(
-        [lines[max(0, i - LINE_WINDOW) : i].count(line) + 1 for i, line in enumerate(lines)]
-        or [0]
+        [lines[max(0, i - LINE_WINDOW) : i].count(line) + 1 for i, line in enumerate(lines)] or [0]
     )
 
 
