@@ -134,7 +134,7 @@ def settings_for(opened, flags: str, temperature: float, seed: int, tokens: int)
     return replace(settings, cache=opened.cache(cache_option(args)).settings)
 
 
-PLAIN = "--form off --cache off --returns 0"
+PLAIN = "--form off --cache off --returns 0"  # after a setting's own flags: the sampler alone
 
 
 def measure_checkpoint(args, path: str, named: list[tuple[str, str]], corpus_form) -> list[dict]:
@@ -145,24 +145,53 @@ def measure_checkpoint(args, path: str, named: list[tuple[str, str]], corpus_for
         opened = replace(opened, form=corpus_form)
         print(f"{path}: no stored song form; using the training split's of {args.corpus}")
     rows = []
+    plain: dict[tuple[str, float, int], float] = {}
     for temperature in args.temperatures:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            _, plain_ids = write_song(
-                opened, settings_for(opened, PLAIN, temperature, seed, args.tokens)
-            )
-            plain_ppl = network_perplexity(opened, plain_ids)
             for name, flags in named:
+                base = settings_for(opened, f"{flags} {PLAIN}", temperature, seed, args.tokens)
+                key = (repr(replace(base, cache=None)), temperature, seed)
+                if key not in plain:  # plain sampling with the same settings otherwise
+                    plain[key] = network_perplexity(opened, write_song(opened, base)[1])
                 settings = settings_for(opened, flags, temperature, seed, args.tokens)
                 lines, ids = write_song(opened, settings)
                 row = song_measures(lines, corpus_form.lengths)
                 row["fluency"] = network_perplexity(opened, ids)
-                row["fluency_ratio"] = row["fluency"] / plain_ppl
+                row["fluency_ratio"] = row["fluency"] / plain[key]
                 row.update(name=name, temperature=temperature, seed=seed, path=path)
                 rows.append(row)
                 if args.show:
                     print(f"--- {path} {name} T {temperature:g} seed {seed}")
                     print("\n".join(lines[: args.show]))
     return rows
+
+
+def goals(rows: list[dict], temperature: float) -> list[tuple[str, bool]]:
+    """Issue 16's goals for these songs (medians), each with whether it is reached."""
+    med = {key: statistics.median(r[key] for r in rows) for key in rows[0] if key != "name"}
+    most = max(r["most_sung"] for r in rows)
+    if temperature == 0.8:
+        return [
+            (
+                f"adjacent rhyme {med['rhyme']:.1%} >= 45% and >= 3x its chance "
+                f"{med['chance']:.1%} ({med['rhyme'] / max(med['chance'], 1e-9):.1f}x)",
+                med["rhyme"] >= 0.45 and med["rhyme"] >= 3 * med["chance"],
+            ),
+            (f"length distance {med['length_tv']:.3f} <= 0.15", med["length_tv"] <= 0.15),
+            (f"exact returns {med['returns']:.1%} in 15-45%", 0.15 <= med["returns"] <= 0.45),
+            (f"near-repeats {med['near']:.1%} <= 8%", med["near"] <= 0.08),
+            (f"distinct bigrams {med['bigrams']:.2f} >= 0.25", med["bigrams"] >= 0.25),
+            (f"lines of <= 2 characters {med['short']:.1%} <= 5%", med["short"] <= 0.05),
+            (
+                f"network perplexity {med['fluency_ratio']:.2f}x plain sampling's <= 1.25x",
+                med["fluency_ratio"] <= 1.25,
+            ),
+        ]
+    return [
+        (f"near-repeats {med['near']:.1%} <= 10%", med["near"] <= 0.10),
+        (f"lines of <= 2 characters {med['short']:.1%} <= 5%", med["short"] <= 0.05),
+        (f"no line sung more than 3 times within 30 (most: {most:.0f})", most <= 3),
+    ]
 
 
 def print_table(title: str, rows: list[dict]) -> None:
@@ -222,6 +251,9 @@ def main() -> None:
             print_table(
                 f"{where} at temperature {temperature:g}, median of {len(chosen)} songs", chosen
             )
+            if chosen and name == "default":
+                for goal, reached in goals(chosen, temperature):
+                    print(f"  {'reached' if reached else 'SHORT  '} {goal}")
 
 
 if __name__ == "__main__":

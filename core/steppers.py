@@ -186,6 +186,29 @@ class TorchStepper:
             out, state = self.model(x, state)
             return out[0, 0].float().cpu().numpy(), state
 
+    def look_ahead(
+        self, state: Any, logits: np.ndarray, candidates: np.ndarray, target: int
+    ) -> np.ndarray | None:
+        """NumpyStepper.look_ahead's figures with torch (the same approximation, so that both
+        write the same text from the same seed)."""
+        if self.config.layers != 1 or len(candidates) == 0:
+            return None
+        torch = self._torch
+        k = len(candidates)
+        with torch.inference_mode():
+            x = torch.as_tensor(np.asarray(candidates, dtype=np.int64), device=self.device)
+            hidden = (
+                tuple(part.repeat(1, k, 1) for part in state)
+                if isinstance(state, tuple)
+                else state.repeat(1, k, 1)
+            )
+            h, _ = self.model.features(x.view(1, k), hidden)
+            weight = self.model.decoder.weight[target]
+            scores = (h[0] @ weight + self.model.decoder.bias[target]).float().cpu().numpy()
+        top = float(np.max(logits))
+        normaliser = top + float(np.log(np.exp(logits - top).sum()))
+        return scores - normaliser
+
     def hidden_vectors(self, state: Any) -> tuple[np.ndarray, np.ndarray | None]:
         if isinstance(state, tuple):
             return state[0][-1, 0].cpu().numpy(), state[1][-1, 0].cpu().numpy()

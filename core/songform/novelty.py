@@ -150,6 +150,8 @@ class Novelty:
         characters they share bound the ratio from above: only the lines it allows are
         compared, likeliest first."""
         bound = 2.0 * self.shared / np.maximum(len(text) + self.sizes, 1.0)
+        if not (bound >= NEAR).any():
+            return None
         for slot in np.argsort(-bound)[:NEAR_TRIES]:
             line = self.slots[slot]
             if bound[slot] < NEAR or line is None:

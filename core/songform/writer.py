@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 BLANK_DAMP = 0.2  # a second space in a row (the tutorial's corpus: 3% of lines have one)
-NEAR_CHECK = 0.02  # a line is checked for a near-repeat when its end has this chance
 MOST_TOKENS = 60  # a line ends by this many words, whatever their characters
 LEAN_RATE = 0.05  # how fast the network's habit at line ends is learnt (about 20 steps)
 WORD_SIZE_RATE = 0.05  # and the size of its words (the next word is about that long)
@@ -54,7 +53,7 @@ FRESH_ENDS = 4  # a new line does not end on the character that ended one of the
 class FormTuning:
     """The rules' constants (docs/writing.md says how they were chosen)."""
 
-    network_weight: float = 1.0  # how much the network's line-end odds move the lengths'
+    network_weight: float = 1.5  # how much the network's line-end odds move the lengths'
     end_rhyme: float = 2.5  # log-odds of a line end after a word on the rhyme (times the
     # rhyme strength), and taken from one after a word off it
     rhyme_pull: float = 4.0  # log-factor on a word on the rhyme, times the chance of a line
@@ -329,7 +328,7 @@ class SongWriter:
                 typical = float(self.hazard[min(c, len(self.hazard) - 1)])
                 self.pending_lean = _logit1(float(network[nl])) - _logit1(typical)
             end = self._end_chance(c, self.last_word, float(network[nl]), step)
-        if c < self.longest and total > 0 and (end > NEAR_CHECK or self.similar is not None):
+        if c < self.longest and total > 0 and (end > 0 or self.similar is not None):
             if novelty.repeats(self.current):
                 end = 0.0  # a new line is new
             elif not self.greedy:  # (greedy decoding cannot draw away; it keeps its speed)

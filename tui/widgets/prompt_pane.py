@@ -152,8 +152,8 @@ class PromptPane(Vertical):
         self._show_sampler()
 
     def _show_sampler(self) -> None:
-        """Temperature, memory, then the form's settings; filters that are off are left out
-        when the line would not fit."""
+        """Temperature, memory, then the form's settings; filters and rhyme that are off are
+        left out when the line would not fit."""
         memory = self.memory.label  # "" with no model
         parts = [f"temperature {self.temperature:.2f}", *([memory] if memory else [])]
         s = self.sampler
@@ -171,7 +171,7 @@ class PromptPane(Vertical):
         # measured with memory's longest label, so that changing λ never reflows the line
         widest = cell_len(" · ".join(parts)) + max(0, MEMORY_LABEL_MAX - cell_len(memory))
         if room > 0 and memory and widest > room:
-            parts = [p for p in parts if not p.endswith(" off") or p == memory]
+            parts = [p for p in parts if p not in ("top-k off", "top-p off", "rhyme off")]
         line.update(Text(" · ".join(parts)))
 
     def watch_output(self, output: Output) -> None:

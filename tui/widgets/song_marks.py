@@ -43,6 +43,7 @@ def mark_song(text: Text, words: Sequence[str] = (), start: int = 0) -> Text:
         if mark.group >= 0 and mark.end >= 0:
             at = offset + mark.end
             low, high = bounds.get(at, (at, at + 1))
+            low, high = max(low, offset), min(high, offset + len(line))  # within its line
             text.stylize(RHYME_COLOURS[mark.group % len(RHYME_COLOURS)], low, high)
         offset += len(line) + 1
     return text
