@@ -75,3 +75,35 @@ def test_the_output_marks_rhymes_and_returning_lines():
             assert not styles_at(shown, text.index("句"))  # an unfinished line: no mark yet
 
     run(main())
+
+
+def test_the_step_through_shows_rhyme_and_line_end_columns(checkpoint_path):
+    from lyrics_tui.core.fastload import read_checkpoint
+    from lyrics_tui.core.inspection.subject import subject_from_checkpoint
+    from lyrics_tui.core.sampling import SamplerSettings
+    from tests.playground.test_tui_inspect import InspectApp, columns, opened, plain, rows, shown
+    from tests.playground.test_tui_inspect import run as run_app
+
+    subject = subject_from_checkpoint(read_checkpoint(str(checkpoint_path)))
+    app = InspectApp(lambda: subject, SamplerSettings(seed=3, temperature=0.8))
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        assert columns(screen, "step") == [
+            "#",
+            "word",
+            "rhyme",
+            "model",
+            "after filters",
+            "ends",
+            "rank",
+        ]
+        view = screen.step.walk.current
+        table = rows(screen, "step")
+        for row, c in zip(table, view.candidates, strict=True):
+            assert row[2] == c.rhyme and plain(row[5]).endswith("%")
+        assert "characters of at most" in shown(screen, "#step-info")
+        await pilot.press("g")  # a line, then the next step's form
+        assert "line" in shown(screen, "#step-info")
+
+    run_app(app, body)
