@@ -571,7 +571,7 @@ def memory_subject(subject):
 
 
 # two lines of the tiny model's corpus, then the first again ("\\n" ends a line in the fields)
-SONG = "我把思念藏进口袋\\n走在回家的路上\\n我把思念藏进口袋"
+SONG = "城市的晚风吹过霓虹\\n把想念吹进每个窗中\\n城市的晚风吹过霓虹"
 
 
 def columns(screen: InspectScreen, view: str) -> list[str]:
@@ -586,7 +586,7 @@ def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size
 
     model = memory_subject(subject)
     app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY))
-    prompt = SONG.replace("\\n", "\n").rsplit("\n", 1)[0] + "\n我把"
+    prompt = SONG.replace("\\n", "\n").rsplit("\n", 1)[0] + "\n城市的"
 
     async def body(pilot) -> None:
         screen = await opened(pilot)
