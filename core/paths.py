@@ -1,4 +1,5 @@
-"""Where files go by default: checkpoints/ in the project folder, caches in the user's cache."""
+"""Where files go by default: checkpoints/ in the project folder (the songs written beside them),
+caches in the user's cache folder, downloaded corpora in the user's data folder."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ def user_cache_dir() -> Path:
     """This user's cache folder for lyrics-tui ($XDG_CACHE_HOME/lyrics-tui, else
     ~/.cache/lyrics-tui): files that only save time and are safe to delete."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lyrics-tui"
+
+
+def user_data_dir() -> Path:
+    """This user's data folder for lyrics-tui ($XDG_DATA_HOME/lyrics-tui, else
+    ~/.local/share/lyrics-tui): files worth keeping, such as downloaded corpora."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return Path(base) / "lyrics-tui"
 
 

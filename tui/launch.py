@@ -18,11 +18,13 @@ def run_playground(args: Any, demo: Any = None) -> int:
     (tui/controllers/demo.py DemoOptions)."""
     if getattr(args, "serve", False):
         return serve(args)
-    from lyrics_tui.core.corpus import corpus_path
+    from lyrics_tui.core.corpus import obtain_corpus
 
     corpus = getattr(args, "corpus", None)
-    if corpus:
-        corpus_path(corpus)  # a name that is neither a bundled corpus nor a file: one line
+    if corpus:  # a name that is neither a corpus nor a file: one line; jaychou: fetched once
+        from lyrics_tui.tui.cli.common import note
+
+        obtain_corpus(corpus, on_note=note)
     tuning.for_training()
     from lyrics_tui.tui.app import PlaygroundApp
 

@@ -29,17 +29,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Every training run is recorded in a local SQLite store (docs/runs.md). "
         "With no action, lists them, newest first.",
     )
-    runs.add_argument("--json", action="store_true", help="one JSON object per run per line")
-    runs.add_argument("--corpus", metavar="NAME", help="only runs on this corpus (name or path)")
-    runs.add_argument("--sort", default="started", choices=tuple(SORT_KEYS))
-    runs.add_argument("--ascending", action="store_true", help="oldest/smallest first")
-    runs.add_argument("--limit", type=int, help="at most this many runs")
+    runs.add_argument(
+        "--json", action="store_true", help="one JSON object per run per line; default off"
+    )
+    runs.add_argument(
+        "--corpus", metavar="NAME", help="only runs on this corpus (name or path); default all"
+    )
+    runs.add_argument(
+        "--sort",
+        default="started",
+        choices=tuple(SORT_KEYS),
+        help="the column to sort by; default started (the newest first)",
+    )
+    runs.add_argument(
+        "--ascending", action="store_true", help="oldest or smallest first; default off"
+    )
+    runs.add_argument(
+        "--limit", type=int, help="at most this many runs, 0 or more; default no limit"
+    )
     runs_db_argument(runs)
     actions = runs.add_subparsers(dest="action", metavar="{show,compare,rm}")
     show = actions.add_parser("show", help="a run's settings and its epochs")
     show.add_argument("id", type=int, metavar="ID")
     show.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object; default off",
     )
     runs_db_argument(show)
     compare = actions.add_parser(
@@ -47,7 +63,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("ids", type=int, nargs="+", metavar="ID")
     compare.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object; default off",
     )
     runs_db_argument(compare)
     rm = actions.add_parser(
@@ -58,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--files",
         action="store_true",
         help="also delete each run's checkpoint files (never one another run recorded, "
-        "nor one changed since the run wrote it)",
+        "nor one changed since the run wrote it); default off",
     )
     runs_db_argument(rm)
 
