@@ -34,6 +34,18 @@ def checkpoint_dir() -> Path:
     return Path.cwd() / "checkpoints"
 
 
+def songs_dir(checkpoints: Path | None = None) -> Path:
+    """Where the playground writes songs (w): songs/ in the checkpoint folder, never the
+    current one."""
+    return (checkpoints or checkpoint_dir()) / "songs"
+
+
+def song_file_name(corpus: str, seed: int | None) -> str:
+    """A written song's default name: the corpus it was trained on and its seed."""
+    stem = safe_stem(corpus) if corpus else "song"
+    return f"{stem}-seed{seed}.txt" if seed is not None else f"{stem}.txt"
+
+
 def safe_stem(path: str | os.PathLike[str]) -> str:
     """A file's stem with anything but letters, digits, '.', '-' and '_' made '_'."""
     return re.sub(r"[^\w.-]+", "_", Path(path).stem) or "model"

@@ -31,7 +31,7 @@ from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.events import BatchFinished, TrainingFinished
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
-from lyrics_tui.core.paths import list_checkpoints
+from lyrics_tui.core.paths import list_checkpoints, song_file_name, songs_dir
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers import Problem, checkpoints, generation, runs, training
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
@@ -65,6 +65,7 @@ class PlaygroundApp(App[int]):
         checkpoint: str | None = None,
         *,
         checkpoint_dir: str | Path | None = None,
+        out_dir: str | Path | None = None,
         preset: str = "default",
         model_overrides: dict[str, Any] | None = None,
         train_overrides: dict[str, Any] | None = None,
@@ -80,6 +81,7 @@ class PlaygroundApp(App[int]):
         self.corpus_given = corpus is not None  # --corpus wins over a checkpoint opened at launch
         self.checkpoint_arg = str(checkpoint) if checkpoint else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir()
+        self.out_dir = Path(out_dir).expanduser() if out_dir else songs_dir(self.checkpoint_dir)
         self.open_newest = open_newest
         self.demo = demo  # a driver started after the first frame (tui/screens/demo.py)
         form = SettingsForm(self.corpus, preset, model_overrides, train_overrides, sampler)
@@ -392,9 +394,8 @@ class PlaygroundApp(App[int]):
             return
         from lyrics_tui.tui.screens.write import WriteScreen
 
-        seed = self.generation.seed
-        default = f"lyrics-seed{seed}.txt" if seed is not None else "lyrics.txt"
-        self.push_screen(WriteScreen(default, text))
+        name = song_file_name(self.main.corpus, self.generation.seed)
+        self.push_screen(WriteScreen(self.out_dir, name, text))
 
     # -- other screens -----------------------------------------------------------------------
     async def action_settings(self) -> None:

@@ -38,6 +38,7 @@ def run_playground(args: Any, demo: Any = None) -> int:
         checkpoint=getattr(args, "checkpoint", None),
         device=getattr(args, "device", "auto") or "auto",
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
+        out_dir=getattr(args, "out_dir", None),
         runs_db=getattr(args, "runs_db", None),
         demo=driver,
     )
@@ -81,7 +82,8 @@ def serve(args: Any, tail: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from lyrics_tui.core.corpus import BUNDLED, corpus_path
+    from lyrics_tui.core.corpus import BUNDLED, DOWNLOADABLE, obtain_corpus
+    from lyrics_tui.tui.cli.common import note
 
     token = getattr(args, "token", None)
     if token is None and not getattr(args, "no_token", False):
@@ -92,9 +94,10 @@ def serve(args: Any, tail: list[str] | None = None) -> int:
         return 2
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
-        path = corpus_path(args.corpus)
-        command += ["--corpus", args.corpus if args.corpus in BUNDLED else str(path.resolve())]
-    for option in ("checkpoint", "checkpoint_dir", "runs_db"):
+        path = obtain_corpus(args.corpus, on_note=note)  # jaychou: fetched once, here
+        named = args.corpus in BUNDLED or args.corpus in DOWNLOADABLE
+        command += ["--corpus", args.corpus if named else str(path.resolve())]
+    for option in ("checkpoint", "checkpoint_dir", "out_dir", "runs_db"):
         if getattr(args, option, None):
             flag = "--" + option.replace("_", "-")
             command += [flag, str(Path(getattr(args, option)).expanduser().resolve())]

@@ -14,6 +14,7 @@ import pytest
 from textual.widgets import Input
 
 from lyrics_tui.core.config import resolve_settings
+from lyrics_tui.core.paths import song_file_name
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.app import PlaygroundApp
 from lyrics_tui.tui.screens.help import HelpScreen
@@ -360,6 +361,30 @@ def test_copy_and_write_output(tmp_path, tiny_checkpoint):
             await pilot.press("enter")
             await until(pilot, target.exists, "the written file")
             assert target.read_text(encoding="utf-8").rstrip("\n") == text.rstrip("\n")
+
+    run(main())
+
+
+def test_w_writes_into_a_songs_folder_of_its_own_and_says_where(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        notes = record_notes(app)
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            await pilot.press("w")
+            await until(pilot, lambda: isinstance(app.screen, WriteScreen), "the write screen")
+            await pilot.press("enter")  # the default place
+            folder = app.checkpoint_dir / "songs"
+            written = folder / song_file_name(app.main.corpus, app.generation.seed)
+            assert written.name.endswith(f"-seed{app.generation.seed}.txt")
+            await until(pilot, written.exists, "the written song")
+            assert [p.name for p in folder.iterdir()] == [written.name]
+            text = app.generation.prompt_text + "".join(app.generation.tokens)
+            assert written.read_text(encoding="utf-8").rstrip("\n") == text.rstrip("\n")
+            said = [t for _, t in notes if t.startswith("wrote ")]
+            assert said and said[-1].endswith(f"to {fmt.path(written)}")
 
     run(main())
 
