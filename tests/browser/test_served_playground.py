@@ -139,7 +139,7 @@ def test_train_generate_and_write_in_the_served_playground(
     browser_tools, served, tiny_model, tmp_path
 ):
     sync_api, executable = browser_tools
-    url, server, cwd = served
+    url, server, _ = served
     _, folder, word = tiny_model
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
