@@ -411,7 +411,10 @@ class PlaygroundApp(App[int]):
         from lyrics_tui.tui.screens.inspect import InspectScreen
 
         (settings, memory), folder = self.main.inspect_settings(), self.checkpoint_dir
-        screen = InspectScreen(self.training.subject, settings, memory, checkpoint_folder=folder)
+        prompt = self.main.prompt_pane.start_text  # F1 steps on from the start text
+        screen = InspectScreen(
+            self.training.subject, settings, memory, prompt=prompt, checkpoint_folder=folder
+        )
         self.push_screen(screen)
 
     def action_runs(self) -> None:

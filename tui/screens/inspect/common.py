@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
@@ -49,6 +50,20 @@ class FitTable(DataTable):
         else:
             self.clear()
         return self
+
+
+class InspectView(Vertical):
+    """A view of the inspection screen. One rule for input in every view: the view opens with
+    the keys on its table (its own keys work at once), `/` puts them in its text field, Enter
+    (which submits) or Esc gives them back. A view opts in by naming its field's id in FIELD
+    (an InspectField; None: a view with nothing to type) and its table's in TABLE."""
+
+    FIELD: ClassVar[str | None] = None  # e.g. "score-line"
+    TABLE: ClassVar[str] = ""  # e.g. "score-table"
+    subject: Any = None  # core.inspection.Subject, given by the screen
+
+    def show_hint(self, hint: str) -> None:
+        """What the view says while it has nothing to show (no model yet, reading it)."""
 
 
 class InspectField(Input):
