@@ -28,6 +28,8 @@ LINE_WINDOW = 30  # lines looked back (bench/song_memory.py counts repeats over 
 MAX_RETURNS = 3
 MAX_SEED = 2**32 - 1  # a generation's seed (numpy's generators take 32 bits)
 MAX_TOKENS = 10_000  # longer requests are capped, and the cap is reported
+SONG_LINES = 8  # a song as the playground and the demo write it: two verses of four lines
+PACE_MS_MAX = 5000  # the playground's pause between two words, at most
 
 
 def _number(value: float) -> str:

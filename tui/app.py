@@ -37,7 +37,12 @@ from lyrics_tui.tui.controllers import Problem, checkpoints, generation, runs, t
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
 from lyrics_tui.tui.screens.main import MainScreen
 from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
-from lyrics_tui.tui.widgets.settings_form import SAMPLER_FIELDS, SettingChanged, SettingsForm
+from lyrics_tui.tui.widgets.settings_form import (
+    SAMPLER_FIELDS,
+    SettingChanged,
+    SettingsForm,
+    said,
+)
 from lyrics_tui.tui.widgets.training_panel import finished_note
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the threads to wind down (see action_quit)
@@ -169,7 +174,7 @@ class PlaygroundApp(App[int]):
             try:
                 plan = self.training.plan(self.main.training_request())
             except LyricsError as exc:
-                why_not = str(exc)  # e.g. a total of epochs the model already has
+                why_not = said(exc)  # e.g. a total of epochs the model already has
         self.main.show_state(self.training, self.generation, plan, why_not)
         self.refresh_bindings()
 
@@ -216,7 +221,7 @@ class PlaygroundApp(App[int]):
         try:
             plan = self.training.plan(self.main.training_request())
         except LyricsError as exc:
-            self.error(str(exc))
+            self.error(said(exc))
             return
         if plan.replaced_corpus:
             self.notify(
@@ -330,7 +335,7 @@ class PlaygroundApp(App[int]):
             settings, pace_s = self.main.generation_settings(g.seed if same_seed else None)
             started = g.start(prompt, settings, pace_s, self.training.weights)
         except LyricsError as exc:
-            self.error(str(exc))
+            self.error(said(exc))
             return
         if started is None:  # the thread reads the weights first, then reports the start
             self._refresh()

@@ -490,7 +490,7 @@ def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
             assert ("error", "epochs: 'many' is not a whole number") in notes
             app.query_one("#set-epochs").value = "0"
             await pilot.press("t")
-            assert ("error", "epochs must be at least 1") in notes
+            assert ("error", "epochs must be 1 or more") in notes
             assert app.training.state is IDLE
 
     run(main())
@@ -613,6 +613,53 @@ def test_load_by_typed_path_and_bad_sampler_value(tmp_path, tiny_checkpoint):
             said = "returns must be between 0 (no limit) and 30"
             await until(pilot, lambda: any(said in t for _, t in notes), "the returns error")
             assert not app.generation.running
+
+    run(main())
+
+
+def test_the_form_checks_a_field_on_enter_and_on_closing_and_names_it(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        notes = record_notes(app)
+        async with session(app, (80, 24)) as pilot:
+            await pilot.press("o")
+            await until(pilot, lambda: app.main.form_covers_panels, "the form")
+            field = app.query_one("#set-top_p", Input)
+            field.focus()
+            await pilot.press(*"1.5")
+            assert field.has_class("-invalid")  # marked as it is typed
+            await pilot.press("enter")
+            said = "top-p must be between 0 and 1 (off)"
+            assert ("error", said) in notes and app.focused is field  # the keys stay
+            await pilot.press("escape")  # closing: checked again, the form stays open
+            await until(pilot, lambda: notes.count(("error", said)) == 2, "the second error")
+            assert app.main.form_covers_panels and app.focused is field
+            await pilot.press("backspace", "backspace", "backspace")
+            assert not field.has_class("-invalid")
+            batch = app.query_one("#set-batch_size", Input)
+            batch.value = "0"
+            await pilot.press("escape")
+            await until(pilot, lambda: any("batch must be" in t for _, t in notes), "batch")
+            assert app.focused is batch  # named by its label, the field found
+            batch.value = ""
+            await pilot.press("escape")
+            await until(pilot, lambda: not app.main.form_covers_panels, "the form to close")
+
+    run(main())
+
+
+def test_every_setting_the_help_mentions_is_in_the_form(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.main.settings.filled, "the form")
+            labels = {str(label.content) for label in app.main.query(".field-label")}
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+            text = " ".join(text_of(app.screen, "#help-text").split())
+            named = re.findall(r"\(settings: ([\w -]+)\)", text)
+            assert named  # the repetition penalty, at least
+            assert all(name in labels for name in named), (named, labels)
 
     run(main())
 

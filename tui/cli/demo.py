@@ -15,11 +15,12 @@ from typing import Any
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS, DOWNLOADABLE
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.settings import SONG_LINES
 from lyrics_tui.tui.cli.common import number
 
 BUDGET_S = 45.0
 PACE_MS = 300
-LINES = 8
+LINES = SONG_LINES  # a song, as the playground writes it
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

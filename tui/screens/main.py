@@ -32,7 +32,7 @@ from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.progress_row import Progress
 from lyrics_tui.tui.widgets.prompt_pane import Output, PromptPane, hint
-from lyrics_tui.tui.widgets.settings_form import SettingsForm, sampler_defaults
+from lyrics_tui.tui.widgets.settings_form import SettingsForm, said, sampler_defaults
 from lyrics_tui.tui.widgets.status_line import StatusLine
 from lyrics_tui.tui.widgets.training_panel import TrainingPanel
 
@@ -94,13 +94,28 @@ class MainScreen(Screen[None]):
         return self.has_class("-narrow") and self.has_class("-settings-open")
 
     async def toggle_settings(self) -> None:
-        self.settings_open = not self.has_class("-settings-open")
+        closing = self.has_class("-settings-open")
         await self.settings.fill()
+        if closing and not self._settings_check():
+            return  # the form stays, the keys on the field named
+        self.settings_open = not closing
         self._lay_out(self.app.size)
         if self.settings_open:
             self.call_after_refresh(lambda: self.query_one("#set-corpus", Input).focus())
         else:
             self.query_one("#output-scroll").focus()
+
+    def _settings_check(self) -> bool:
+        """The form as t and g would read it; an error names the field and keeps it open."""
+        try:
+            self.settings.check()
+        except LyricsError as exc:
+            self.app.notify(said(exc), severity="error", timeout=8)
+            field = self.settings.field_of(exc)
+            if field is not None:
+                field.focus()
+            return False
+        return True
 
     # -- song memory's keys (tui/keys.py memory_bindings; the App binds them to this screen) --
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
