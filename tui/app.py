@@ -24,7 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from lyrics_tui.core import tuning
 from lyrics_tui.core.corpus import DEFAULT_CORPUS
@@ -312,9 +312,6 @@ class PlaygroundApp(App[int]):
         self.notify("reset: no model; t trains a new one from the settings")
 
     # -- generation ------------------------------------------------------------------------
-    def action_focus_prompt(self) -> None:
-        self.query_one("#prompt", Input).focus()
-
     def action_generate(self) -> None:
         self._generate(self.main.prompt_pane.start_text, same_seed=False)
 
@@ -362,7 +359,7 @@ class PlaygroundApp(App[int]):
         """Everything about a new generation but its text: source, warnings, seed, keys."""
         if started.gen_id != self.generation.gen_id:
             return
-        self.main.prompt_pane.border_title = f"Generate · {started.source}"
+        self.main.prompt_pane.border_title = f"Song · {started.source}"
         for warning in started.warnings:
             self.notify(warning, severity="warning")
         self._refresh()

@@ -160,7 +160,7 @@ def print_table(runs: list[RunSummary], out: Any) -> None:
                 r.corpus_name,
                 _model(r, "model" in short),
                 *([] if "params" in short else [fmt.count(r.parameters)]),
-                f"{r.epochs}/{r.planned_epochs}",
+                fmt.epochs(r.epochs, r.planned_epochs),
                 fmt.ppl(r.best_val_ppl),
                 fmt.duration(r.elapsed_s),
                 _status(r, "status" in short),

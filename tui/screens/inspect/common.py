@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -82,18 +81,6 @@ def heat_strip(levels: tuple[int, ...], spark: str, colour: bool) -> Text:
             palette = POSITIVE if level > 0 else NEGATIVE
             text.append(char, style=palette[min(abs(level), 4) - 1])
     return text
-
-
-def packed(parts: list[str], width: int) -> str:
-    """Parts joined with " · ", a new line where the next part would not fit in `width` (a
-    line breaks between parts, never inside one)."""
-    lines: list[str] = []
-    for part in parts:
-        if lines and cell_len(lines[-1]) + 3 + cell_len(part) <= width:
-            lines[-1] += " · " + part
-        else:
-            lines.append(part)
-    return "\n".join(lines)
 
 
 def percent(share: float) -> str:

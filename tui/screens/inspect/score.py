@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.format import packed
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.screens.inspect.common import (
     FitTable,
@@ -29,7 +30,6 @@ from lyrics_tui.tui.screens.inspect.common import (
     bar,
     header,
     num,
-    packed,
     percent,
 )
 

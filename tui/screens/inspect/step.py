@@ -23,6 +23,7 @@ from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.format import packed
 from lyrics_tui.tui.keys import nudged_temperature
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.screens.inspect.common import (
@@ -32,7 +33,6 @@ from lyrics_tui.tui.screens.inspect.common import (
     bar,
     header,
     num,
-    packed,
     percent,
 )
 
