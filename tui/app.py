@@ -292,7 +292,7 @@ class PlaygroundApp(App[int]):
         self._refresh()
         self.notify(
             f"loaded {Path(ck.path).name}: epoch {ck.epoch}, val ppl {fmt.ppl(ck.val_ppl)}, "
-            f"vocabulary {len(ck.vocab):,} — / then Enter generates"
+            f"vocabulary {len(ck.vocab):,} — / then Enter writes a song"
         )
 
     def action_reset(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -20,12 +21,17 @@ POSITIVE = ("#7a6060", "#b02828", "#e03c3c", "#ff3030")
 NEGATIVE = ("#606a7a", "#2840b0", "#3060e0", "#3c78ff")
 
 
-def model_line(subject: Any) -> str:
-    """The label and shape of a Subject, for the header."""
+def model_line(subject: Any, width: int = 0) -> str:
+    """The label and shape of a Subject, for the header: in `width` cells (0: all of it), the
+    vocabulary left out first, then the shape, then the folder; never cut."""
     c = subject.stepper.config
-    return (
-        f"{subject.label} · {c.cell} {c.embed}→{c.hidden}×{c.layers} · vocab {len(subject.vocab):,}"
-    )
+    label = str(subject.label)
+    parts = [label, f"{c.cell} {c.embed}→{c.hidden}×{c.layers}", f"vocab {len(subject.vocab):,}"]
+    while width and len(parts) > 1 and cell_len(" · ".join(parts)) > width:
+        parts.pop()
+    if width and cell_len(parts[0]) > width:
+        parts[0] = label.replace("\\", "/").rsplit("/", 1)[-1]  # the file's name
+    return " · ".join(parts)
 
 
 class FitTable(DataTable):

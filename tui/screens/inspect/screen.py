@@ -213,6 +213,14 @@ class InspectScreen(ModalScreen[None]):
         self._focus_view()
         self._fetch_subject()
 
+    def _model_line(self) -> str:
+        width = self.query_one("#inspect-model").content_size.width
+        return model_line(self.subject, width)
+
+    def on_resize(self) -> None:
+        if self.subject is not None and not self.fetching:
+            self.query_one("#inspect-model", Static).update(self._model_line())
+
     def table(self, view: str) -> DataTable:
         return self.query_one(f"#{self.views[view].TABLE}", DataTable)
 
@@ -267,7 +275,7 @@ class InspectScreen(ModalScreen[None]):
         header = self.query_one("#inspect-model", Static)
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
-            header.update(model_line(self.subject) if self.subject is not None else "no model")
+            header.update(self._model_line() if self.subject is not None else "no model")
             if self.subject is None:
                 self._show_hints()
             return
@@ -284,7 +292,7 @@ class InspectScreen(ModalScreen[None]):
             header.update("no model")
             self._show_hints()
         else:
-            header.update(model_line(self.subject))
+            header.update(self._model_line())
             # every view again over the new weights: the same words picked, line, word
             self.step.rebuild()
             self.score.rebuild()
