@@ -52,8 +52,8 @@ def song_on_screen(screen: list[str]) -> list[str]:
     """The song's lines between the sampler line and the note that ends it (empty if the
     note is not on screen)."""
     inner = [re.sub(r"^[│┃]\s?|\s*[│┃]$", "", line).rstrip() for line in screen]
-    top = next((i for i, line in enumerate(inner) if line.lstrip().startswith("temperature ")), None)
-    end = next((i for i, line in enumerate(inner) if re.search(r"\[\d+ tokens · seed", line)), None)
+    top = next((i for i, t in enumerate(inner) if t.lstrip().startswith("temperature ")), None)
+    end = next((i for i, t in enumerate(inner) if re.search(r"\[\d+ tokens · seed", t)), None)
     if top is None or end is None or end <= top:
         return []
     return [line.strip() for line in inner[top + 1 : end]]
@@ -101,7 +101,8 @@ def main() -> int:
     print("\n".join(screen))
     print()
     setup = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-    print("./dev said:", *[f"  {line}" for line in setup.splitlines() if line.startswith("dev:")], sep="\n")
+    said = [f"  {line}" for line in setup.splitlines() if line.startswith("dev:")]
+    print("./dev said:", *said, sep="\n")
     song = song_on_screen(screen)
     lines = [line for line in song if line]
     print(
