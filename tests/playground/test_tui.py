@@ -721,3 +721,27 @@ def test_inspect_opens_on_the_model_held_now(tmp_path, tiny_checkpoint):
             await until(pilot, lambda: not isinstance(app.screen, InspectScreen), "closing")
 
     run(main())
+
+
+def test_inspect_steps_on_from_the_start_text_and_v_switches_the_view(tmp_path, tiny_checkpoint):
+    from lyrics_tui.tui.screens.inspect import InspectScreen
+
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+            assert app.main.view == "song"  # a model to write with
+            await pilot.press("v")
+            assert app.main.view == "training" and app.main.has_class("-training")
+            await pilot.press("slash")  # typing a start text shows the song again
+            assert app.main.view == "song" and app.focused is app.query_one("#prompt")
+            app.query_one("#prompt").value = "我的"
+            await pilot.press("escape", "i")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, InspectScreen) and app.screen.step.walk is not None,
+                "the step-through",
+            )
+            assert app.screen.step.walk.prompt == "我的"
+
+    run(main())
