@@ -29,11 +29,11 @@ class WriteScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="write-box"):
-            yield Label("Write the output to (Enter saves, Esc cancels):")
+            yield Label("Write the song to (Enter saves, Esc cancels):")
             yield Input(self.default, suggester=PathSuggester(), id="write-path", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#write-box").border_title = "Save output"
+        self.query_one("#write-box").border_title = "Save the song"
         self.query_one("#write-path").focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
