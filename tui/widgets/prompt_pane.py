@@ -67,7 +67,7 @@ def draw_line(line: SongLine) -> Text:
 def hint(has_model: bool, training: bool) -> str:
     """What the output area says before there is any output."""
     if has_model:
-        return "Press / and type a start word, then Enter: a song of 8 lines. g writes another."
+        return "Press / and type a start word, then Enter: a song is written. g writes another."
     if training:
         return (
             "Training… as soon as the first batches are done, / then Enter generates from the "
