@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
+from lyrics_tui.tui.format import packed as packed  # moved to format.py; the views' old import
+
 SubjectProvider = Callable[[], Any]  # () -> core.inspection.Subject | None
 
 NO_MODEL = "No model yet: press t to train one, or l to load a checkpoint (Esc goes back)."
