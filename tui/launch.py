@@ -18,11 +18,13 @@ def run_playground(args: Any, demo: Any = None) -> int:
     (tui/controllers/demo.py DemoOptions)."""
     if getattr(args, "serve", False):
         return serve(args)
-    from lyrics_tui.core.corpus import corpus_path
+    from lyrics_tui.core.corpus import obtain_corpus
 
     corpus = getattr(args, "corpus", None)
-    if corpus:
-        corpus_path(corpus)  # a name that is neither a bundled corpus nor a file: one line
+    if corpus:  # a name that is neither a corpus nor a file: one line; jaychou: fetched once
+        from lyrics_tui.tui.cli.common import note
+
+        obtain_corpus(corpus, on_note=note)
     tuning.for_training()
     from lyrics_tui.tui.app import PlaygroundApp
 
@@ -36,6 +38,7 @@ def run_playground(args: Any, demo: Any = None) -> int:
         checkpoint=getattr(args, "checkpoint", None),
         device=getattr(args, "device", "auto") or "auto",
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
+        out_dir=getattr(args, "out_dir", None),
         runs_db=getattr(args, "runs_db", None),
         demo=driver,
     )
@@ -79,7 +82,8 @@ def serve(args: Any, tail: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from lyrics_tui.core.corpus import BUNDLED, corpus_path
+    from lyrics_tui.core.corpus import BUNDLED, DOWNLOADABLE, obtain_corpus
+    from lyrics_tui.tui.cli.common import note
 
     token = getattr(args, "token", None)
     if token is None and not getattr(args, "no_token", False):
@@ -90,9 +94,10 @@ def serve(args: Any, tail: list[str] | None = None) -> int:
         return 2
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
-        path = corpus_path(args.corpus)
-        command += ["--corpus", args.corpus if args.corpus in BUNDLED else str(path.resolve())]
-    for option in ("checkpoint", "checkpoint_dir", "runs_db"):
+        path = obtain_corpus(args.corpus, on_note=note)  # jaychou: fetched once, here
+        named = args.corpus in BUNDLED or args.corpus in DOWNLOADABLE
+        command += ["--corpus", args.corpus if named else str(path.resolve())]
+    for option in ("checkpoint", "checkpoint_dir", "out_dir", "runs_db"):
         if getattr(args, option, None):
             flag = "--" + option.replace("_", "-")
             command += [flag, str(Path(getattr(args, option)).expanduser().resolve())]

@@ -125,7 +125,8 @@ def test_generation_with_memory_copies_the_prompt(tmp_path, tiny_checkpoint):
     prompt = "\n".join(lines[20:24]) + "\n"  # finished lines: what the memory recalls
 
     async def main():
-        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        sampler = {"pace_ms": 0, "max_lines": 0}  # the whole length, not a song's 8 lines
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint), sampler=sampler)
         async with session(app) as pilot:
             await opened(app, pilot)
             tokens = app.training.opened.tokenizer.prompt(prompt)

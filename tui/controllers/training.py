@@ -375,10 +375,10 @@ class TrainingController:
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
         try:
-            from lyrics_tui.core.corpus import corpus_path, read_corpus
+            from lyrics_tui.core.corpus import obtain_corpus, read_corpus
             from lyrics_tui.core.paths import safe_stem
 
-            corpus = read_corpus(corpus_path(plan.request.corpus).expanduser())
+            corpus = read_corpus(obtain_corpus(plan.request.corpus).expanduser())  # jaychou: once
             if self._stop_requested:
                 return
             from lyrics_tui.core.device import resolve_device

@@ -51,9 +51,7 @@ class RunsScreen(ModalScreen[str | None]):
     RunsScreen #runs-head {
         height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis;
     }
-    RunsScreen #runs-detail {
-        height: 2; padding: 0 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis;
-    }
+    RunsScreen #runs-detail { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,u,q", "close", "Close", key_display="esc", tooltip="back"),
@@ -167,14 +165,19 @@ class RunsScreen(ModalScreen[str | None]):
             else:
                 text = f"no runs recorded yet in {c.path}\nt trains one; so does lyrics-tui train"
         else:
-            shape = f"{run.cell} {run.embed}→{run.hidden}×{run.layers}"
-            first = (
-                f"run {run.id} · {shape} · {fmt.count(run.parameters)} parameters · "
-                f"preset {run.preset} · {run.tokenizer} · vocab {run.vocab_size:,} · {run.device}"
-            )
-            last = f"last val ppl {fmt.ppl(run.last_val_ppl)}"
-            where = fmt.path(run.checkpoint) if run.checkpoint else "no checkpoint saved"
-            text = f"{first}\n{last} · {where}"
+            parts = [
+                f"run {run.id}",
+                f"{run.cell} {run.embed}→{run.hidden}×{run.layers}",
+                f"{fmt.count(run.parameters)} parameters",
+                f"preset {run.preset}",
+                run.tokenizer,
+                f"vocab {run.vocab_size:,}",
+                run.device,
+                f"last val ppl {fmt.ppl(run.last_val_ppl)}",
+                fmt.path(run.checkpoint) if run.checkpoint else "no checkpoint saved",
+            ]  # on as many lines as the width needs, broken between parts
+            width = self.query_one("#runs-detail").content_size.width or self.size.width - 2
+            text = fmt.packed(parts, width)
         self.query_one("#runs-detail", Static).update(text)
 
     # -- keys --------------------------------------------------------------------------------

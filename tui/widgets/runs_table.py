@@ -43,10 +43,11 @@ COLUMNS = (
     Column("size", "size", 7, True),
     Column("epochs", "epochs", 8, True),
     Column("best_val_ppl", "best ppl", 9, True),
-    Column("time", "time", 8, True),
+    Column("time", "time", 6, True),
     Column("status", "status", 12),
 )
 CORPUS_MAX = 40  # the corpus column grows up to this many cells in a wide terminal
+SIZE_FROM = 100  # narrower, the size column is left out and the corpus gets its cells
 
 
 def cells(run: Any, this_year: int) -> dict[str, str]:
@@ -57,9 +58,9 @@ def cells(run: Any, this_year: int) -> dict[str, str]:
         "corpus": run.corpus_name,
         "cell": run.cell,
         "size": fmt.count(run.parameters),
-        "epochs": f"{run.epochs}/{run.planned_epochs}",
+        "epochs": fmt.epochs(run.epochs, run.planned_epochs),
         "best_val_ppl": fmt.ppl(run.best_val_ppl),
-        "time": fmt.duration(run.elapsed_s),
+        "time": fmt.duration_short(run.elapsed_s),
         "status": run.status,
     }
 
@@ -132,10 +133,15 @@ class RunsTable(ScrollView, can_focus=True):
         self.post_message(self.Highlighted(self.selected))
 
     def _width(self) -> int:
-        return sum(c.width for c in COLUMNS) + self._corpus_extra()
+        return sum(c.width for c in self._shown()) + self._corpus_extra()
+
+    def _shown(self) -> tuple[Column, ...]:
+        if self.size.width >= SIZE_FROM:
+            return COLUMNS
+        return tuple(c for c in COLUMNS if c.key != "size")
 
     def _corpus_extra(self) -> int:
-        spare = self.size.width - sum(c.width for c in COLUMNS) - 1  # the scrollbar
+        spare = self.size.width - sum(c.width for c in self._shown()) - 1  # the scrollbar
         return max(0, min(spare, CORPUS_MAX - 12))
 
     def on_resize(self, event: events.Resize) -> None:
@@ -180,7 +186,7 @@ class RunsTable(ScrollView, can_focus=True):
     # -- drawing -------------------------------------------------------------------------------
     def _columns(self) -> list[tuple[Column, int]]:
         extra = self._corpus_extra()
-        return [(c, c.width + (extra if c.key == "corpus" else 0)) for c in COLUMNS]
+        return [(c, c.width + (extra if c.key == "corpus" else 0)) for c in self._shown()]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width

@@ -9,14 +9,21 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.widgets import Static
 
-from lyrics_tui.tui.screens.inspect.common import FitTable, header, heat_strip, num
+from lyrics_tui.tui.screens.inspect.common import (
+    FitTable,
+    InspectView,
+    header,
+    heat_strip,
+    num,
+)
 
 
-class HiddenView(Vertical):
+class HiddenView(InspectView):
     """Draws the walk the step-through view owns (core.inspection.StepThrough.hidden_steps)."""
+
+    TABLE = "hidden-table"  # nothing to type here: F1's walk is what it draws
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -8,17 +8,27 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.tui.screens.inspect.common import FitTable, InspectField, bar, header, num
+from lyrics_tui.tui.screens.inspect.common import (
+    FitTable,
+    InspectField,
+    InspectView,
+    bar,
+    header,
+    num,
+)
 
 COLUMNS = ("#>", "word", "cosine>", "", "seen>")
 
 
-class NeighboursView(Vertical):
+class NeighboursView(InspectView):
     """Owns the word looked up and its neighbours (core.inspection.Neighbours)."""
+
+    FIELD = "near-word"
+    TABLE = "near-table"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -29,7 +39,9 @@ class NeighboursView(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="input-row"):
             yield Label("word ›")
-            yield InspectField(placeholder="a word, Enter", id="near-word", compact=True)
+            yield InspectField(
+                placeholder="/ types a word, Enter looks it up", id="near-word", compact=True
+            )
         yield Static("", id="near-info", classes="info")
         yield FitTable(id="near-table", cursor_type="row")
 
@@ -44,6 +56,10 @@ class NeighboursView(Vertical):
         """The same word again, over a new subject."""
         if self.word:
             self.look_up(self.word)
+        else:
+            self.query_one("#near-info", Static).update(
+                "/ types a word, Enter lists its neighbours"
+            )
 
     def neighbour_counts(self) -> tuple[int, int]:
         """(nearest, farthest) shown: as many as the table has room for."""

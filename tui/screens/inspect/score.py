@@ -15,20 +15,21 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.format import packed
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.screens.inspect.common import (
     FitTable,
     InspectField,
+    InspectView,
     bar,
     header,
     num,
-    packed,
     percent,
 )
 
@@ -47,8 +48,11 @@ class CompareReady(Message):
     error: str = ""
 
 
-class ScoreView(Vertical):
+class ScoreView(InspectView):
     """Owns the line scored, and while comparing the second model and the comparison."""
+
+    FIELD = "score-line"
+    TABLE = "score-table"
 
     def __init__(self, checkpoint_folder: Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -63,7 +67,9 @@ class ScoreView(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="input-row"):
             yield Label("line ›")
-            yield InspectField(placeholder="a line to score, Enter", id="score-line", compact=True)
+            yield InspectField(
+                placeholder="/ types a line, Enter scores it", id="score-line", compact=True
+            )
         yield Static("", id="score-info", classes="info")
         yield FitTable(id="score-table", cursor_type="row")
 
@@ -90,6 +96,8 @@ class ScoreView(Vertical):
         """The same line again, over a new subject."""
         if self.scored_text:
             self.score(self.scored_text)
+        else:
+            self._info("/ types a line (\\n between lines), Enter scores it word by word")
 
     def score(self, text: str) -> None:
         from lyrics_tui.core.inspection.score import compare_lines, score_line

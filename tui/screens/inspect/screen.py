@@ -9,15 +9,17 @@ views follow the weights as they are trained. Everything else is a few milliseco
 runs in the UI thread.
 
 Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
-they cannot switch views there. [ and ] set song memory's weight λ (M: off/on) for the step and
-score views, starting from the playground's setting (tui/memory.py). Esc in a text field leaves
-the field (as in the main screen), Esc elsewhere closes the screen. In the Score view m
-compares the line under a second checkpoint (core.inspection.compare_lines); m or Esc goes back
-to the single model.
+they cannot switch views there. One rule for input in every view (common.InspectView): a view
+opens with the keys on its table, / puts them in its text field (as / does in the main
+screen), Enter or Esc gives them back; Esc elsewhere closes the screen. F1 starts from the
+playground's start text. [ and ] set song memory's weight λ (M: off/on) for the step and score
+views, starting from the playground's setting (tui/memory.py). In the Score view m compares
+the line under a second checkpoint (core.inspection.compare_lines); m or Esc goes back to the
+single model.
 
-To add a view: a widget in a file of its own (a Vertical with classes="view" and an id
-"view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, a binding in VIEW_KEYS, and the
-routing of its keys below.
+To add a view: a widget in a file of its own (an InspectView naming its FIELD and TABLE, with
+classes="view" and an id "view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, an
+entry in `self.views`, a binding in VIEW_KEYS, and the routing of its keys below.
 """
 
 from __future__ import annotations
@@ -40,7 +42,12 @@ from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.tui.keys import memory_bindings, temperature_bindings
 from lyrics_tui.tui.memory import MemoryChoice
-from lyrics_tui.tui.screens.inspect.common import NO_MODEL, SubjectProvider, model_line
+from lyrics_tui.tui.screens.inspect.common import (
+    NO_MODEL,
+    InspectView,
+    SubjectProvider,
+    model_line,
+)
 from lyrics_tui.tui.screens.inspect.hidden import HiddenView
 from lyrics_tui.tui.screens.inspect.neighbours import NeighboursView
 from lyrics_tui.tui.screens.inspect.score import ScoreView
@@ -50,7 +57,6 @@ from lyrics_tui.tui.widgets.key_bar import KeyBar
 VIEWS = ("step", "score", "near", "hidden")
 VIEW_NAMES = {"step": "Step", "score": "Score", "near": "Neighbours", "hidden": "Hidden"}
 VIEW_KEYS = Binding.Group("Views")
-FIELDS = {"step": "#step-prompt", "score": "#score-line", "near": "#near-word"}
 STEP_ACTIONS = frozenset({"pick", "sample", "back", "temperature", "top_k", "top_p"})
 MEMORY_ACTIONS = frozenset({"memory", "memory_toggle"})
 
@@ -165,6 +171,7 @@ class InspectScreen(ModalScreen[None]):
         memory: MemoryChoice | None = None,
         *,
         view: str = "step",
+        prompt: str = "",
         checkpoint_folder: Path | None = None,
         name: str | None = None,
         id: str | None = None,
@@ -181,17 +188,23 @@ class InspectScreen(ModalScreen[None]):
         self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
         self.loaded_once = False  # the provider has answered at least once
         # the views, each in a file of its own, holding what it shows
-        self.step = StepView(self.settings, id="view-step", classes="view")
+        self.step = StepView(self.settings, prompt, id="view-step", classes="view")
         self.score = ScoreView(checkpoint_folder, id="view-score", classes="view")
         self.near = NeighboursView(id="view-near", classes="view")
         self.hidden = HiddenView(id="view-hidden", classes="view")
+        self.views: dict[str, InspectView] = {
+            "step": self.step,
+            "score": self.score,
+            "near": self.near,
+            "hidden": self.hidden,
+        }
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="inspect-head"):
             yield Static("", id="inspect-tabs")
             yield Static("reading the model…", id="inspect-model")
         with ContentSwitcher(initial=f"view-{self.view}", id="inspect-views"):
-            yield from (self.step, self.score, self.near, self.hidden)
+            yield from self.views.values()
         yield KeyBar(id="inspect-keys")
 
     def on_mount(self) -> None:
@@ -200,8 +213,16 @@ class InspectScreen(ModalScreen[None]):
         self._focus_view()
         self._fetch_subject()
 
+    def _model_line(self) -> str:
+        width = self.query_one("#inspect-model").content_size.width
+        return model_line(self.subject, width)
+
+    def on_resize(self) -> None:
+        if self.subject is not None and not self.fetching:
+            self.query_one("#inspect-model", Static).update(self._model_line())
+
     def table(self, view: str) -> DataTable:
-        return self.query_one(f"#{view}-table", DataTable)
+        return self.query_one(f"#{self.views[view].TABLE}", DataTable)
 
     def _show_tabs(self) -> None:
         colour = not self.app.no_color
@@ -216,17 +237,8 @@ class InspectScreen(ModalScreen[None]):
         self.query_one("#inspect-tabs", Static).update(text)
 
     def _focus_view(self) -> None:
-        """The table when the view has something to show, else its text field."""
-        shows = {
-            "step": True,
-            "hidden": True,
-            "score": self.score.line_score is not None,
-            "near": self.near.result is not None,
-        }[self.view]
-        if shows:
-            self.table(self.view).focus()
-        else:
-            self.query_one(FIELDS[self.view]).focus()
+        """Every view opens with the keys on its table; / gives them to its text field."""
+        self.table(self.view).focus()
 
     # -- the model -----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="inspect-subject", exit_on_error=False)
@@ -263,12 +275,12 @@ class InspectScreen(ModalScreen[None]):
         header = self.query_one("#inspect-model", Static)
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
-            header.update(model_line(self.subject) if self.subject is not None else "no model")
+            header.update(self._model_line() if self.subject is not None else "no model")
             if self.subject is None:
                 self._show_hints()
             return
         self.subject = message.subject
-        for view in (self.step, self.score, self.near, self.hidden):
+        for view in self.views.values():
             view.subject = self.subject
         if self.subject is not None:  # the fit of the weights read (a live run's may move on)
             fitted = self.subject.fitted_cache or self.memory.fitted
@@ -280,7 +292,7 @@ class InspectScreen(ModalScreen[None]):
             header.update("no model")
             self._show_hints()
         else:
-            header.update(model_line(self.subject))
+            header.update(self._model_line())
             # every view again over the new weights: the same words picked, line, word
             self.step.rebuild()
             self.score.rebuild()
@@ -291,7 +303,7 @@ class InspectScreen(ModalScreen[None]):
     def _show_hints(self) -> None:
         """What each view shows before it has anything: loading, or no model."""
         hint = NO_MODEL if self.loaded_once else "reading the model…"
-        for view in (self.step, self.score, self.near, self.hidden):
+        for view in self.views.values():
             view.show_hint(hint)
 
     def _need_subject(self) -> bool:
@@ -313,7 +325,7 @@ class InspectScreen(ModalScreen[None]):
         if action == "sample_line":
             return self.view in ("step", "hidden") and walking
         if action == "focus_input":
-            return self.view != "hidden"
+            return self.views[self.view].FIELD is not None
         if action == "refresh_model":
             return not self.fetching
         if action == "compare":
@@ -341,8 +353,9 @@ class InspectScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def action_focus_input(self) -> None:
-        if self.view in FIELDS:
-            self.query_one(FIELDS[self.view]).focus()
+        field = self.views[self.view].FIELD
+        if field is not None:
+            self.query_one(f"#{field}").focus()
 
     def action_leave_field(self) -> None:
         self.table(self.view).focus()

@@ -16,22 +16,23 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.format import packed
 from lyrics_tui.tui.keys import nudged_temperature
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.screens.inspect.common import (
     FitTable,
     InspectField,
+    InspectView,
     bar,
     header,
     num,
-    packed,
     percent,
 )
 
@@ -48,12 +49,16 @@ RANK_FROM = 100  # narrower, with song memory, the rank column is left out (no w
 LIT = "reverse"  # the earlier words the cache recalls the highlighted candidate from
 
 
-class StepView(Vertical):
+class StepView(InspectView):
     """Owns the walk (core.inspection.StepThrough) and the sampler settings it steps with."""
 
-    def __init__(self, settings: SamplerSettings, **kwargs: Any) -> None:
+    FIELD = "step-prompt"
+    TABLE = "step-table"
+
+    def __init__(self, settings: SamplerSettings, prompt: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.prompt = prompt  # the first walk's start: the playground's start text
         self.memory = MemoryChoice()  # the screen's memory control (settings.cache follows it)
         self.subject: Any = None  # core.inspection.Subject
         self.walk: Any = None  # core.inspection.StepThrough
@@ -62,7 +67,7 @@ class StepView(Vertical):
         with Horizontal(classes="input-row"):
             yield Label("prompt ›")
             yield InspectField(
-                placeholder="start text, Enter (\\n ends a line; empty: a new line)",
+                placeholder="/ types a start text, Enter steps from it (\\n ends a line)",
                 id="step-prompt",
                 compact=True,
             )
@@ -72,6 +77,7 @@ class StepView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(FitTable).add_columns(*map(header, COLUMNS))
+        self.query_one(InspectField).value = self.prompt
 
     def show_hint(self, hint: str) -> None:
         self.query_one("#step-info", Static).update(hint)
@@ -107,7 +113,7 @@ class StepView(Vertical):
     def rebuild(self) -> None:
         """The walk again over a new subject: the same prompt and the same picked words."""
         words = [w.text for w in self.walk.picked] if self.walk is not None else []
-        prompt = self.walk.prompt if self.walk is not None else ""
+        prompt = self.walk.prompt if self.walk is not None else self.prompt
         if self.start(prompt, quiet=True):
             try:
                 for word in words:
