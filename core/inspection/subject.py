@@ -27,6 +27,8 @@ class Subject:
     label: str = ""
     fit: CacheFit | None = None  # song memory fitted after training (None: not stored)
     cache: CacheSettings | None = None  # what --cache auto means here (None: off)
+    corpus: str = ""  # the corpus it was trained on, as its checkpoint names it ("": unknown)
+    val_fraction: float = 0.0  # the share of the corpus's last lines it was validated on
 
     def resolve_cache(self, option: str | CacheSettings | None = "auto") -> ResolvedCache:
         """--cache auto|off|N,THETA,LAMBDA for this model (core/cache.py)."""
@@ -68,6 +70,8 @@ def load_subject(
         label=opened.path,
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        corpus=opened.checkpoint.corpus,
+        val_fraction=opened.checkpoint.train_config.val_fraction,
     )
 
 
@@ -83,6 +87,8 @@ def subject_from_checkpoint(checkpoint: Checkpoint) -> Subject:
         label=str(checkpoint.path),
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        corpus=checkpoint.corpus,
+        val_fraction=checkpoint.train_config.val_fraction,
     )
 
 
@@ -111,4 +117,9 @@ def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
         run.model_config, run.snapshot_state(), run.vocab, run.train_config.tokenizer, label
     )
     guess = getattr(run, "cache_settings", None)
-    return replace(subject, cache=guess if guess is not None and guess.on else None)
+    return replace(
+        subject,
+        cache=guess if guess is not None and guess.on else None,
+        corpus=getattr(run, "corpus_name", ""),
+        val_fraction=run.train_config.val_fraction,
+    )
