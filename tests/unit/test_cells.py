@@ -20,11 +20,7 @@ from lyrics_tui.core.inspection.cells.ranking import (
     rank_selection,
 )
 from lyrics_tui.core.inspection.cells.reading import CellReading, held_out_text, read_cells
-from lyrics_tui.core.inspection.cells.scores import (
-    auc_by_unit,
-    average_ranks,
-    correlation_by_unit,
-)
+from lyrics_tui.core.inspection.cells.scores import auc_by_unit, correlation_by_unit
 from lyrics_tui.core.tokens import NEWLINE
 from tests.helpers import PLANTED_TEXT, PLANTED_UNITS, planted_subject
 
@@ -124,18 +120,14 @@ def test_held_out_text_is_the_tail_of_the_models_corpus(tmp_path, planted):
 
 
 # -- the scores against plain definitions ------------------------------------------------------
-def test_average_ranks_share_ties():
-    values = np.array([[3.0, 1.0], [1.0, 1.0], [3.0, 2.0], [2.0, 1.0]])
-    np.testing.assert_array_equal(average_ranks(values), [[3.5, 2], [1, 2], [3.5, 4], [2, 2]])
-
-
 def test_auc_is_the_chance_a_yes_token_is_higher():
     rng = np.random.default_rng(1)
-    values = rng.normal(size=(60, 4))
+    values = rng.normal(size=(60, 5)) * [1, 1, 30, 1, 1]
     values[:, 3] = np.round(values[:, 3])  # ties
+    values[:, 4] = 0.25  # all tied: 0.5
     yes = rng.random(60) < 0.3
     got = auc_by_unit(values, yes)
-    for unit in range(4):
+    for unit in range(5):
         pos, neg = values[yes, unit], values[~yes, unit]
         pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
         assert got[unit] == pytest.approx(pairs / (len(pos) * len(neg)))

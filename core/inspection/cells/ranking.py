@@ -125,10 +125,10 @@ def rank_selection(
     inside = values[start:end]
     beside = np.r_[max(0, start - around) : start, end : min(count, end + around)]
     margins, matched = [], []
-    for sign in (1, -1):
-        low = (sign * inside).min(axis=0)
+    for side in (1, -1):
+        low = (side * inside).min(axis=0)
         if beside.size:
-            high = (sign * values[beside]).max(axis=0)
+            high = (side * values[beside]).max(axis=0)
             margins.append(low - high)
             matched.append((low >= threshold) & (high < threshold))
         else:

@@ -5,32 +5,28 @@ from __future__ import annotations
 import numpy as np
 
 
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks (1-based) down each column, ties sharing their average rank."""
-    count = values.shape[0]
-    order = np.argsort(values, axis=0, kind="stable")
-    ordered = np.take_along_axis(values, order, axis=0)
-    index = np.arange(count)[:, None]
-    new = np.ones_like(ordered, dtype=bool)
-    new[1:] = ordered[1:] != ordered[:-1]
-    first = np.maximum.accumulate(np.where(new, index, 0), axis=0)
-    last_new = np.ones_like(new)
-    last_new[:-1] = new[1:]
-    last = np.minimum.accumulate(np.where(last_new, index, count - 1)[::-1], axis=0)[::-1]
-    ranks = np.empty(values.shape)
-    np.put_along_axis(ranks, order, (first + last) / 2.0 + 1.0, axis=0)
-    return ranks
-
-
 def auc_by_unit(values: np.ndarray, yes: np.ndarray) -> np.ndarray:
-    """The area under the ROC curve of each column as a detector of `yes` (Mann-Whitney U over
-    the number of pairs); 0.5 when either class is empty."""
+    """The area under the ROC curve of each column of `values` (tokens, units) as a detector
+    of `yes`: Mann-Whitney's U over the number of (yes, no) pairs, ties counting one half;
+    0.5 when either class is empty.
+
+    U is the sum of the yes tokens' ranks among all tokens less its least possible value; a
+    rank (ties: their average) is looked up in each unit's sorted values, every unit in one
+    search by shifting each unit's values into a range of its own."""
     yes = np.asarray(yes, dtype=bool)
     positives, negatives = int(yes.sum()), int((~yes).sum())
     if positives == 0 or negatives == 0:
         return np.full(values.shape[1], 0.5)
-    ranks = average_ranks(values)
-    u = ranks[yes].sum(axis=0) - positives * (positives + 1) / 2.0
+    by_unit = np.ascontiguousarray(values.T, dtype=np.float64)  # (units, tokens)
+    low, high = float(by_unit.min()), float(by_unit.max())
+    shift = (np.arange(by_unit.shape[0]) * (high - low + 1.0) - low)[:, None]
+    ordered = np.sort(by_unit, axis=1) + shift  # ascending overall: units one after another
+    wanted = (by_unit[:, yes] + shift).ravel()
+    below = np.searchsorted(ordered.ravel(), wanted, side="left")
+    up_to = np.searchsorted(ordered.ravel(), wanted, side="right")
+    starts = (np.arange(by_unit.shape[0]) * by_unit.shape[1]).repeat(positives)
+    ranks = (below + up_to + 1) / 2.0 - starts  # 1-based, ties averaged
+    u = ranks.reshape(-1, positives).sum(axis=1) - positives * (positives + 1) / 2.0
     return np.asarray(u / (positives * negatives))
 
 

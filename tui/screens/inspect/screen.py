@@ -1,5 +1,5 @@
-"""Inside the network, in the playground: the screen that routes between the four inspection
-views (step.py, score.py, neighbours.py, hidden.py; issue 5).
+"""Inside the network, in the playground: the screen that routes between the five inspection
+views (step.py, score.py, neighbours.py, hidden.py; issue 5; cells.py, issue 20).
 
 A view over core/inspection.py: every number on this screen is computed there. The screen asks a
 zero-argument `subject_provider` for the model to look at (a core.inspection.Subject, or None when
@@ -8,12 +8,12 @@ live run copies its weights between two optimiser steps; r asks again, so during
 views follow the weights as they are trained. Everything else is a few milliseconds of numpy and
 runs in the UI thread.
 
-Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
+Keys: F1-F5 (or v) switch views; digits are for picking candidates in the step-through, so
 they cannot switch views there. [ and ] set song memory's weight λ (M: off/on) for the step and
 score views, starting from the playground's setting (tui/memory.py). Esc in a text field leaves
 the field (as in the main screen), Esc elsewhere closes the screen. In the Score view m
 compares the line under a second checkpoint (core.inspection.compare_lines); m or Esc goes back
-to the single model.
+to the single model. In the Cells view Esc first drops a selected span.
 
 To add a view: a widget in a file of its own (a Vertical with classes="view" and an id
 "view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, a binding in VIEW_KEYS, and the
@@ -40,6 +40,8 @@ from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.tui.keys import memory_bindings, temperature_bindings
 from lyrics_tui.tui.memory import MemoryChoice
+from lyrics_tui.tui.screens.inspect.cell_text import CellText
+from lyrics_tui.tui.screens.inspect.cells import CellsView
 from lyrics_tui.tui.screens.inspect.common import NO_MODEL, SubjectProvider, model_line
 from lyrics_tui.tui.screens.inspect.hidden import HiddenView
 from lyrics_tui.tui.screens.inspect.neighbours import NeighboursView
@@ -47,10 +49,21 @@ from lyrics_tui.tui.screens.inspect.score import ScoreView
 from lyrics_tui.tui.screens.inspect.step import StepView
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 
-VIEWS = ("step", "score", "near", "hidden")
-VIEW_NAMES = {"step": "Step", "score": "Score", "near": "Neighbours", "hidden": "Hidden"}
+VIEWS = ("step", "score", "near", "hidden", "cells")
+VIEW_NAMES = {
+    "step": "Step",
+    "score": "Score",
+    "near": "Neighbours",
+    "hidden": "Hidden",
+    "cells": "Cells",
+}
 VIEW_KEYS = Binding.Group("Views")
-FIELDS = {"step": "#step-prompt", "score": "#score-line", "near": "#near-word"}
+FIELDS = {
+    "step": "#step-prompt",
+    "score": "#score-line",
+    "near": "#near-word",
+    "cells": "#cells-text",
+}
 STEP_ACTIONS = frozenset({"pick", "sample", "back", "temperature", "top_k", "top_p"})
 MEMORY_ACTIONS = frozenset({"memory", "memory_toggle"})
 
@@ -64,7 +77,8 @@ class SubjectReady(Message):
 
 
 class InspectScreen(ModalScreen[None]):
-    """Four views of the model the provider returns: step-through, score, neighbours, hidden.
+    """Five views of the model the provider returns: step-through, score, neighbours, hidden,
+    cells.
 
     Modal (though it fills the terminal) so that the playground's own keys (t trains, q quits,
     ...) do not act from under it; only Ctrl+C still quits."""
@@ -120,11 +134,18 @@ class InspectScreen(ModalScreen[None]):
             tooltip="the hidden state after each word",
         ),
         Binding(
+            "f5",
+            "view('cells')",
+            "Cells",
+            group=VIEW_KEYS,
+            tooltip="one hidden unit over a whole text, and the units that fire on a pattern",
+        ),
+        Binding(
             "v",
             "next_view",
             "Next view",
             group=VIEW_KEYS,
-            tooltip="the next view (for terminals that keep F1-F4 to themselves)",
+            tooltip="the next view (for terminals that keep F1-F5 to themselves)",
         ),
         Binding("1", "pick(1)", "Pick", key_display="1-9", tooltip="pick that candidate"),
         *[Binding(str(n), f"pick({n})", "Pick", show=False) for n in range(2, 10)],
@@ -185,13 +206,14 @@ class InspectScreen(ModalScreen[None]):
         self.score = ScoreView(checkpoint_folder, id="view-score", classes="view")
         self.near = NeighboursView(id="view-near", classes="view")
         self.hidden = HiddenView(id="view-hidden", classes="view")
+        self.cells = CellsView(id="view-cells", classes="view")
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="inspect-head"):
             yield Static("", id="inspect-tabs")
             yield Static("reading the model…", id="inspect-model")
         with ContentSwitcher(initial=f"view-{self.view}", id="inspect-views"):
-            yield from (self.step, self.score, self.near, self.hidden)
+            yield from (self.step, self.score, self.near, self.hidden, self.cells)
         yield KeyBar(id="inspect-keys")
 
     def on_mount(self) -> None:
@@ -217,6 +239,12 @@ class InspectScreen(ModalScreen[None]):
 
     def _focus_view(self) -> None:
         """The table when the view has something to show, else its text field."""
+        if self.view == "cells":
+            if self.cells.reading is not None or self.cells.busy:
+                self.query_one(CellText).focus()
+            else:
+                self.query_one(FIELDS["cells"]).focus()
+            return
         shows = {
             "step": True,
             "hidden": True,
@@ -268,7 +296,7 @@ class InspectScreen(ModalScreen[None]):
                 self._show_hints()
             return
         self.subject = message.subject
-        for view in (self.step, self.score, self.near, self.hidden):
+        for view in (self.step, self.score, self.near, self.hidden, self.cells):
             view.subject = self.subject
         if self.subject is not None:  # the fit of the weights read (a live run's may move on)
             fitted = self.subject.fitted_cache or self.memory.fitted
@@ -286,12 +314,15 @@ class InspectScreen(ModalScreen[None]):
             self.score.rebuild()
             self.near.rebuild()
             self.hidden.show(self.step.walk)
+            self.cells.rebuild()
+            if self.view == "cells":
+                self.cells.open()
         self.refresh_bindings()
 
     def _show_hints(self) -> None:
         """What each view shows before it has anything: loading, or no model."""
         hint = NO_MODEL if self.loaded_once else "reading the model…"
-        for view in (self.step, self.score, self.near, self.hidden):
+        for view in (self.step, self.score, self.near, self.hidden, self.cells):
             view.show_hint(hint)
 
     def _need_subject(self) -> bool:
@@ -328,6 +359,8 @@ class InspectScreen(ModalScreen[None]):
         self._show_tabs()
         if view == "hidden":
             self.hidden.show(self.step.walk)
+        if view == "cells":
+            self.cells.open()
         self._focus_view()
         self.refresh_bindings()
 
@@ -338,6 +371,8 @@ class InspectScreen(ModalScreen[None]):
         if self.view == "score" and self.score.compare_subject is not None:
             self.score.stop_comparing()
             return
+        if self.view == "cells" and self.cells.drop_selection():
+            return
         self.dismiss(None)
 
     def action_focus_input(self) -> None:
@@ -345,6 +380,9 @@ class InspectScreen(ModalScreen[None]):
             self.query_one(FIELDS[self.view]).focus()
 
     def action_leave_field(self) -> None:
+        if self.view == "cells":
+            self.query_one(CellText).focus()
+            return
         self.table(self.view).focus()
 
     def _walked(self, moved: Callable[[], bool]) -> None:
@@ -405,6 +443,10 @@ class InspectScreen(ModalScreen[None]):
             self.score.score(event.value)
         elif field == "near-word":
             self.near.look_up(event.value)
+        elif field == "cells-text":
+            self.cells.read_input(event.value)
+            self.query_one(CellText).focus()
+            return
         self.table(self.view).focus()
 
     @on(DataTable.RowSelected)
