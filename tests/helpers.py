@@ -284,3 +284,37 @@ def planted_subject():
     config = ModelConfig(cell="rnn", embed=size, hidden=hidden, layers=1, vocab_size=size)
     stepper = NumpyStepper(config, weights)
     return Subject(stepper, vocab, Tokenizer("char"), label="planted"), PLANTED_RHYME.get
+
+
+def planted_checkpoint(folder: Path) -> Path:
+    """The planted network saved as a checkpoint, its corpus a file beside it whose held-out
+    lines (all of them: val_fraction 1) are PLANTED_TEXT."""
+    import torch
+
+    from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint
+    from lyrics_tui.core.config import TrainConfig
+
+    corpus = folder / "planted.txt"
+    corpus.write_text(PLANTED_TEXT, encoding="utf-8")
+    subject, _ = planted_subject()
+    stepper = subject.stepper
+    w_ih, w_hh, b_ih, b_hh = stepper.layers[0]
+    state = {
+        "embedding.weight": stepper.embedding,
+        "rnn.weight_ih_l0": w_ih,
+        "rnn.weight_hh_l0": w_hh,
+        "rnn.bias_ih_l0": b_ih,
+        "rnn.bias_hh_l0": b_hh,
+        "decoder.weight": stepper.decoder_w,
+        "decoder.bias": stepper.decoder_b,
+    }
+    path = folder / "planted.pt"
+    checkpoint = Checkpoint(
+        stepper.config,
+        TrainConfig(tokenizer="char", val_fraction=1.0),
+        subject.vocab,
+        {k: torch.from_numpy(v.copy()) for k, v in state.items()},
+        corpus=str(corpus),
+    )
+    save_checkpoint(checkpoint, path)
+    return path

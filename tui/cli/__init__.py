@@ -1,4 +1,4 @@
-"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden|runs|demo]`.
+"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden|cells|...]`.
 
 No command opens the playground. A thin view: it parses arguments, calls core/, and prints
 core's events, with rich on a terminal and as JSON lines with --json. Bad input is one line on
@@ -14,6 +14,7 @@ from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.cli import (
+    cells,
     demo,
     evaluate,
     generate,
@@ -40,6 +41,7 @@ COMMANDS = {
     "neighbours": neighbours,
     "step": step,
     "hidden": hidden,
+    "cells": cells,
     "runs": runs,
     "demo": demo,
 }

@@ -154,4 +154,4 @@ def held_out_text(subject: Subject) -> tuple[list[str], str] | None:
         return None
     fraction = subject.val_fraction if subject.val_fraction > 0 else 0.1
     _, held = split_lines(corpus.lines, fraction)
-    return held, f"the last {len(held):,} lines of {Path(path).name} (held out in training)"
+    return held, f"{Path(path).name}'s last {len(held):,} lines (held out in training)"

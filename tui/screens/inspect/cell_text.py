@@ -18,12 +18,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from lyrics_tui.tui.screens.inspect.common import NEGATIVE, POSITIVE
+from lyrics_tui.tui.shades import shade_colour, word_background
 
-# word backgrounds by |level| 1..4, a diverging scale: red above 0, blue below (NO_COLOR: none;
-# the shade row under each word carries the value in its characters, ▁ = −1 … █ = +1)
-POSITIVE_BG = ("#3f2a2a", "#66292b", "#94282a", "#c22626")
-NEGATIVE_BG = ("#283040", "#283f69", "#284f98", "#2860c8")
 CURSOR = Style(reverse=True)
 SELECTED = Style(underline=True, bold=True)
 PLACE = Style(underline=True)
@@ -243,7 +239,7 @@ class CellText(ScrollView, can_focus=True):
             if shade_row:
                 style = base
                 if self.colour and level:
-                    style += Style(color=(POSITIVE if level > 0 else NEGATIVE)[abs(level) - 1])
+                    style += Style(color=shade_colour(level))
                 segments.append(Segment(self.spark[i] * self._widths[i], style))
             else:
                 segments.append(Segment(self.labels[i], self._word_style(i, level, marked)))
@@ -253,7 +249,7 @@ class CellText(ScrollView, can_focus=True):
     def _word_style(self, i: int, level: int, marked: tuple[int, int] | None) -> Style:
         style = self.rich_style
         if self.colour and level:
-            style += Style(bgcolor=(POSITIVE_BG if level > 0 else NEGATIVE_BG)[abs(level) - 1])
+            style += Style(bgcolor=word_background(level))
         if not self.known[i]:
             style += UNKNOWN
         if marked is not None and marked[0] <= i < marked[1]:

@@ -297,8 +297,8 @@ class CellsView(Vertical):
                 parts.append(ranking.note)
         unknown = reading.known.count(False)
         parts.append(
-            f"{reading.source}, {len(reading.tokens):,} tokens"
-            + (f" ({unknown:,} unknown, dim)" if unknown else "")
+            f"{reading.source}: {len(reading.tokens):,} tokens"
+            + (f", {unknown:,} unknown (dim)" if unknown else "")
             + (f", {reading.cut:,} more left out" if reading.cut else "")
         )
         self._info(Text(packed(parts, width)))
