@@ -91,13 +91,22 @@ def text_lines(text: str | Sequence[str]) -> list[str]:
     return [line.strip() for line in parts if line.strip()]  # fmt: skip
 
 
-def read_cells(subject: Subject, text: str | Sequence[str], source: str = "") -> CellReading:
-    """Read a text once from a line start (as training reads it: every line ends with a line
-    end) and keep the top layer's state after each token."""
+@dataclass(frozen=True)
+class CellText:
+    """A text split as the model splits it, ready to read: its tokens (each line ending with
+    a line end) and the line each belongs to, cut at MAX_CELL_TOKENS."""
+
+    tokens: tuple[str, ...]
+    line_of: tuple[int, ...]
+    source: str = ""
+    cut: int = 0  # tokens left out
+
+
+def split_text(subject: Subject, text: str | Sequence[str], source: str = "") -> CellText:
+    """The text's tokens as `read_cells` reads them (jieba or characters, as the model)."""
     lines = text_lines(text)
     if not lines:
         raise LyricsError("nothing to read: the text is empty")
-    vocab, stepper = subject.vocab, subject.stepper
     tokens: list[str] = []
     line_of: list[int] = []
     for number, line in enumerate(subject.tokenizer.lines(lines)):
@@ -106,21 +115,31 @@ def read_cells(subject: Subject, text: str | Sequence[str], source: str = "") ->
         if len(tokens) > MAX_CELL_TOKENS:
             break
     cut = max(0, len(tokens) - MAX_CELL_TOKENS)
-    tokens, line_of = tokens[:MAX_CELL_TOKENS], line_of[:MAX_CELL_TOKENS]
-    ids = [vocab.id(NEWLINE), *vocab.encode(tokens)]  # the line start first, as in scoring
+    return CellText(tuple(tokens[:MAX_CELL_TOKENS]), tuple(line_of[:MAX_CELL_TOKENS]), source, cut)
+
+
+def read_cells(
+    subject: Subject, text: str | Sequence[str] | CellText, source: str = ""
+) -> CellReading:
+    """Read a text once from a line start (as training reads it: every line ends with a line
+    end) and keep the top layer's state after each token. `text`: a string, lines, or a text
+    already split (split_text)."""
+    split = text if isinstance(text, CellText) else split_text(subject, text, source)
+    vocab, stepper = subject.vocab, subject.stepper
+    ids = [vocab.id(NEWLINE), *vocab.encode(split.tokens)]  # the line start first, as in scoring
     h, c = _read_states(stepper, ids)
     config = stepper.config
     return CellReading(
-        tokens=tuple(tokens),
-        labels=tuple(display_token(t) for t in tokens),
-        known=tuple(t in vocab and t != UNK for t in tokens),
-        line_of=tuple(line_of),
+        tokens=split.tokens,
+        labels=tuple(display_token(t) for t in split.tokens),
+        known=tuple(t in vocab and t != UNK for t in split.tokens),
+        line_of=split.line_of,
         h=h[1:],
         c=c[1:] if c is not None else None,
         cell=config.cell,
         layer=config.layers,
-        source=source,
-        cut=cut,
+        source=split.source,
+        cut=split.cut,
     )
 
 
@@ -155,3 +174,10 @@ def held_out_text(subject: Subject) -> tuple[list[str], str] | None:
     fraction = subject.val_fraction if subject.val_fraction > 0 else 0.1
     _, held = split_lines(corpus.lines, fraction)
     return held, f"{Path(path).name}'s last {len(held):,} lines (held out in training)"
+
+
+def split_held_out(subject: Subject) -> CellText | None:
+    """The model's held-out lines split as `read_cells` reads them; None when the corpus is
+    not here."""
+    held = held_out_text(subject)
+    return split_text(subject, *held) if held is not None else None

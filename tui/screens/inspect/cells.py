@@ -43,6 +43,14 @@ NO_TEXT = (
 
 
 @dataclass
+class HeldOutSplit(Message):
+    """The held-out lines of `subject`, split ahead of F5 (None: its corpus is not here)."""
+
+    subject: Any
+    split: Any
+
+
+@dataclass
 class CellsAnswered(Message):
     """A thread's answer: a reading (None: unchanged) and a ranking, or an error line."""
 
@@ -117,6 +125,7 @@ class CellsView(Vertical):
         self.busy = False
         self.place = -1  # the place of the selection's units that j went to last
         self.threshold = THRESHOLD  # a selection's "on" (-/+ move it)
+        self.held: tuple[Any, Any] | None = None  # (subject, its held-out lines split ahead)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="input-row"):
@@ -153,10 +162,29 @@ class CellsView(Vertical):
             self._start_reading()
 
     def rebuild(self) -> None:
-        """A new model: the same text read again, if one was read."""
+        """A new model: the same text read again, if one was read; else its held-out lines
+        split ahead (reading the corpus and jieba take a good part of opening the view)."""
         self.rankings.clear()
         if self.reading is not None or self.busy:
             self._start_reading()
+        elif self.subject is not None and self.lines is None:
+            self._split_ahead(self.subject)
+
+    @work(thread=True, exclusive=True, group="inspect-cells-text", exit_on_error=False)
+    def _split_ahead(self, subject: Any) -> None:
+        from lyrics_tui.core.inspection.cells.reading import split_held_out
+
+        try:
+            split = split_held_out(subject)
+        except LyricsError:
+            return  # said when the view is opened
+        self.post_message(HeldOutSplit(subject, split))
+
+    @on(HeldOutSplit)
+    def _on_split(self, message: HeldOutSplit) -> None:
+        message.stop()
+        if message.subject is self.subject and message.split is not None:
+            self.held = (message.subject, message.split)
 
     def read_input(self, value: str) -> None:
         """What / took: a file's lines, lines typed (\\n between them), or empty: held out."""
@@ -180,23 +208,29 @@ class CellsView(Vertical):
         self.requests += 1
         self.busy = True
         self._info("reading the text…")
-        self._read(self.requests, self.subject, self.lines, self.source, self.pattern)
+        ahead = self.held[1] if self.held is not None and self.held[0] is self.subject else None
+        self._read(self.requests, self.subject, self.lines, self.source, self.pattern, ahead)
 
     @work(thread=True, exclusive=True, group="inspect-cells", exit_on_error=False)
     def _read(
-        self, request: int, subject: Any, lines: list[str] | None, source: str, pattern: str
+        self,
+        request: int,
+        subject: Any,
+        lines: list[str] | None,
+        source: str,
+        pattern: str,
+        ahead: Any = None,
     ) -> None:
+        """Read (`ahead`: the held-out lines already split) and rank, in a thread."""
         from lyrics_tui.core.inspection.cells.ranking import rank_pattern
-        from lyrics_tui.core.inspection.cells.reading import held_out_text, read_cells
+        from lyrics_tui.core.inspection.cells.reading import read_cells, split_held_out
 
         try:
-            if lines is None:
-                held = held_out_text(subject)
-                if held is None:
-                    self.post_message(CellsAnswered(request, error=NO_TEXT))
-                    return
-                lines, source = held
-            reading = read_cells(subject, lines, source)
+            text = (ahead or split_held_out(subject)) if lines is None else lines
+            if text is None:
+                self.post_message(CellsAnswered(request, error=NO_TEXT))
+                return
+            reading = read_cells(subject, text, source)
             ranking = rank_pattern(reading, pattern)
         except LyricsError as exc:
             self.post_message(CellsAnswered(request, error=str(exc)))
