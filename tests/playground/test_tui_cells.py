@@ -67,8 +67,12 @@ def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(plant
         line_end = rank_pattern(reading, "line-end")
         assert cells.unit == line_end.best.unit == PLANTED_UNITS["line-end"]
         info = shown(screen, "#cells-info")
-        assert f"unit {cells.unit} of 8 (h)" in info and "#1 AUC 1.000, higher" in info
-        assert "planted.txt's last 18 lines" in info and f"{len(reading.tokens)} tokens" in info
+        assert f"unit {cells.unit} of 8 (h) · #1 for the word before a line end" in info
+        assert "AUC 1.000, higher where it holds" in info
+        source = screen.query_one("#cells-text").placeholder
+        assert source.startswith(
+            f"planted.txt, its last 18 lines (held out): {len(reading.tokens)} tokens"
+        )
         units = screen.query_one(UnitList)
         assert [u.unit for u in units.units] == [u.unit for u in line_end.units]
         strip = unit_strip(reading.unit(cells.unit), 1.0)
@@ -79,7 +83,7 @@ def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(plant
 
         await pilot.press("n")  # the next unit in the ranking
         assert cells.unit == line_end.units[1].unit
-        assert units.cursor == 1 and "#2 AUC" in shown(screen, "#cells-info")
+        assert units.cursor == 1 and "#2 for the word" in shown(screen, "#cells-info")
         await pilot.press("N", "full_stop")  # back to the best, then the unit after it by number
         assert cells.unit == line_end.best.unit + 1
         await pilot.press("comma", "comma")
@@ -88,7 +92,7 @@ def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(plant
         await pilot.press("3")  # position in the line: a correlation
         await until(pilot, lambda: cells.pattern == "position" and not cells.busy, "the ranking")
         assert cells.unit == PLANTED_UNITS["position"]
-        assert "#1 r +0.9" in shown(screen, "#cells-info")
+        assert "#1 for the position in the line · r +0.9" in shown(screen, "#cells-info")
         assert "position" in plain(screen.query_one("#cells-patterns").content)
         await pilot.press("p")  # the next pattern: a line that returns
         await until(pilot, lambda: cells.pattern == "returning" and not cells.busy, "ranking")
@@ -123,9 +127,11 @@ def test_a_span_selected_with_the_keys_finds_its_units_and_where_they_fire(plant
         assert PLANTED_UNITS["returning"] in cells.ranking.together
         info = shown(screen, "#cells-info")
         assert f"{expected.matched} units on across “歌” and off around it" in info
-        assert "on together at 1 other place (j goes there)" in info
+        assert f"all {expected.matched} on together at 1 other place (j goes there)" in info
         assert "selection" in plain(screen.query_one("#cells-patterns").content)
         assert text.placed[choruses[2]] and not text.placed[choruses[0]]
+        keys = plain(screen.query_one("KeyBar").content)
+        assert "j/J Next place" in keys and "-/+ θ" in keys  # the selection's keys
         await pilot.press("j")  # to the other place: the third chorus
         assert text.cursor == choruses[2]
 

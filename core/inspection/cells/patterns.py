@@ -28,9 +28,9 @@ PATTERNS: dict[str, Pattern] = {
     for p in (
         Pattern("line-end", "the word before a line end", "yes/no", "line end"),
         Pattern("line-start", "the first word of a line", "yes/no", "line start"),
-        Pattern("position", "the position in the line (words since it began)", "count", "position"),
-        Pattern("returning", "a line that returns (sung before in the text)", "yes/no", "returns"),
-        Pattern("rhyme", "a line's last word rhyming with the line before's", "yes/no", "rhyme"),
+        Pattern("position", "the position in the line", "count", "position"),
+        Pattern("returning", "a line sung before in the text", "yes/no", "returns"),
+        Pattern("rhyme", "a last word rhyming with the line before's", "yes/no", "rhyme"),
     )
 }  # fmt: skip
 
@@ -52,7 +52,7 @@ def default_rhyme() -> tuple[RhymeGroup, str]:
     group = getattr(module, "rhyme_group", None)
     if callable(group):
         return group, "rhyme groups from the pinyin final of the last character"
-    return same_last_character, "no rhyme table here: a rhyme is the same last character"
+    return same_last_character, "no rhyme table: a rhyme is the same last character"
 
 
 @dataclass(frozen=True)

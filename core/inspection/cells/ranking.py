@@ -18,7 +18,6 @@ SELECTION = "selection"
 THRESHOLD = 0.3  # a unit is "on" at or above this (LSTMVis's threshold; the user may move it)
 AROUND = 1  # tokens just before and after a selection where its units must be off
 TOGETHER = 5  # the strongest matching units whose joint firing is looked for elsewhere
-MAX_PLACES = 200
 
 
 @dataclass(frozen=True)
@@ -179,7 +178,7 @@ def co_firing(
     skip: tuple[int, int] | None = None,
 ) -> tuple[Place, ...]:
     """Every stretch of tokens where all `units` are on at once (each on its side), in text
-    order, leaving out the stretch that overlaps `skip`; at most MAX_PLACES."""
+    order, leaving out the stretch that overlaps `skip`."""
     if not units:
         return ()
     chosen = np.asarray(units)
@@ -191,6 +190,4 @@ def co_firing(
         if skip is not None and a < skip[1] and b > skip[0]:
             continue
         places.append(Place(int(a), int(b), reading.line_of[a], reading.span_text(a, b)))
-        if len(places) == MAX_PLACES:
-            break
     return tuple(places)

@@ -271,6 +271,7 @@ class CellsView(Vertical):
             if self.state not in self.reading.states:
                 self.state = "h"
             self.text.show(self.reading, not self.app.no_color)
+            self._show_source()
             if self.screen.focused is None or self.screen.focused.id == "cells-text":
                 self.text.focus()
         if message.ranking is not None:
@@ -286,6 +287,7 @@ class CellsView(Vertical):
         self.units.show(ranking.units, ranking.measure, self.unit)
         self._show_patterns()
         self._shade()
+        self.screen.refresh_bindings()  # the selection's keys come and go
 
     def _shade(self) -> None:
         from lyrics_tui.core.inspection.units import unit_strip
@@ -318,24 +320,30 @@ class CellsView(Vertical):
         value = float(reading.unit(self.unit, self.state)[index])
         score = ranking.units[ranking.position(self.unit)]
         width = self.query_one("#cells-info").size.width or 76
-        parts = [
-            f"unit {self.unit} of {reading.hidden_size} ({self.state})",
-            f"#{ranking.position(self.unit) + 1} {self._score_text(score, ranking.measure)}",
+        parts = [f"unit {self.unit} of {reading.hidden_size} ({self.state})"]
+        if ranking.span is None:
+            parts.append(f"#{ranking.position(self.unit) + 1} for {ranking.title}")
+        else:
+            parts.append(f"#{ranking.position(self.unit) + 1}")
+        parts += [
+            self._score_text(score, ranking.measure),
             f"at {reading.labels[index]} {value:+.2f}",
         ]
         if ranking.span is not None:
             parts += self._selection_parts(ranking)
-        else:
-            parts.append(f"pattern: {ranking.title}")
-            if ranking.note:
-                parts.append(ranking.note)
-        unknown = reading.known.count(False)
-        parts.append(
-            f"{reading.source}: {len(reading.tokens):,} tokens"
-            + (f", {unknown:,} unknown (dim)" if unknown else "")
-            + (f", {reading.cut:,} more left out" if reading.cut else "")
-        )
+        elif ranking.note:
+            parts.append(ranking.note)
         self._info(Text(packed(parts, width)))
+
+    def _show_source(self) -> None:
+        """What is read, in the text field's place while it is empty."""
+        reading = self.reading
+        unknown = reading.known.count(False)
+        self.query_one("#cells-text", InspectField).placeholder = (
+            f"{reading.source}: {len(reading.tokens):,} tokens"
+            + (f", {reading.cut:,} more left out" if reading.cut else "")
+            + (f", {unknown:,} unknown (dim)" if unknown else "")
+        )
 
     @staticmethod
     def _score_text(score: Any, measure: str) -> str:
@@ -355,7 +363,8 @@ class CellsView(Vertical):
             return [f"no unit is {rule}; the closest first", "Esc drops the selection"]
         parts = [f"{ranking.matched} unit{'s' if ranking.matched != 1 else ''} {rule}"]
         parts.append(
-            f"the best {len(ranking.together)} on together at {where} other "
+            ("all" if len(ranking.together) == ranking.matched else "its best")
+            + f" {len(ranking.together)} on together at {where:,} other "
             f"place{'s' if where != 1 else ''}" + (" (j goes there)" if where else "")
         )
         parts.append("Esc drops the selection")
