@@ -76,9 +76,46 @@ def figures(args: argparse.Namespace) -> None:
             f"\n{checkpoint}: {config.cell} {config.hidden}, {source}: {len(reading.tokens):,} "
             f"tokens, {reading.known.count(False):,} unknown"
         )
+        baselines = {} if args.text else word_baselines(subject, reading)
         for name, pattern in PATTERNS.items():
             ranking = rank_pattern(reading, name)
             print("  " + figure_line(pattern.title, ranking))
+            if name in baselines:
+                print(f"    the word alone (from the training lines): {baselines[name]}")
+
+
+def word_baselines(subject, reading) -> dict[str, str]:
+    """What the word just read tells without the network: its share of line ends and its
+    mean position in the training lines, scored like a unit (is a unit more than the word?)."""
+    from collections import defaultdict
+
+    import numpy as np
+
+    from lyrics_tui.core.corpus import corpus_path, read_corpus, split_lines
+    from lyrics_tui.core.inspection.cells.patterns import pattern_targets
+    from lyrics_tui.core.inspection.cells.scores import auc_by_unit, correlation_by_unit
+
+    lines = read_corpus(corpus_path(subject.corpus)).lines
+    train, _ = split_lines(lines, subject.val_fraction or 0.1)
+    ends: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    places: dict[str, list[int]] = defaultdict(list)
+    for tokens in subject.tokenizer.lines(train):
+        words = tokens[:-1]
+        for i, word in enumerate(words):
+            ends[word][0] += i == len(words) - 1
+            ends[word][1] += 1
+            places[word].append(i)
+    end = pattern_targets(reading, "line-end")
+    words = [w for w, scored in zip(reading.tokens, end.scored, strict=True) if scored]
+    share = np.array([[(ends[w][0] + 0.1) / (ends[w][1] + 1)] for w in words])
+    auc = float(auc_by_unit(share, end.values[end.scored] > 0.5)[0])
+    position = pattern_targets(reading, "position")
+    mean = np.array([[np.mean(places[w]) if places[w] else 2.0] for w in words])
+    r = float(correlation_by_unit(mean, position.values[position.scored])[0])
+    return {
+        "line-end": f"AUC {auc:.3f} (how often the word ends a line)",
+        "position": f"r {r:+.3f} (the word's mean position)",
+    }
 
 
 def figure_line(title: str, ranking) -> str:
