@@ -67,7 +67,10 @@ def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(plant
         line_end = rank_pattern(reading, "line-end")
         assert cells.unit == line_end.best.unit == PLANTED_UNITS["line-end"]
         info = shown(screen, "#cells-info")
-        assert f"unit {cells.unit} of 8 (h) · #1 for the word before a line end" in info
+        assert (
+            f"unit {cells.unit} of 8 (h, ▁ −1.00 █ +1.00) · #1 for the word before a line end"
+            in info
+        )
         assert "AUC 1.000, higher where it holds" in info
         source = screen.query_one("#cells-text").placeholder
         assert source.startswith(
@@ -75,7 +78,7 @@ def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(plant
         )
         units = screen.query_one(UnitList)
         assert [u.unit for u in units.units] == [u.unit for u in line_end.units]
-        strip = unit_strip(reading.unit(cells.unit), 1.0)
+        strip = unit_strip(reading.unit(cells.unit), reading.scale(cells.unit))
         first = reading.lines()[0]
         text = screen.query_one(CellText)
         expected = " ".join(strip.spark[i] * (2 if i < first[1] - 1 else 1) for i in range(*first))
@@ -173,7 +176,7 @@ def test_a_typed_text_and_the_lstm_cell_state(subject):
         assert cells.reading.source == "the text typed" and cells.reading.c is not None
         await pilot.press("c")  # the LSTM's cell state
         await until(pilot, lambda: cells.ranking.state == "c" and not cells.busy, "c ranked")
-        assert "(c)" in shown(screen, "#cells-info")
+        assert "(c, ▁ −" in shown(screen, "#cells-info")
         expected = rank_pattern(cells.reading, "line-end", "c")
         assert cells.unit == expected.best.unit
         await pilot.press("c")
@@ -200,7 +203,8 @@ def test_the_shades_read_without_colour(planted, monkeypatch):
         for y in range(4):
             for segment in text.render_line(y):
                 assert (segment.style.color, segment.style.bgcolor) == (base.color, base.bgcolor)
-        strip = unit_strip(screen.cells.reading.unit(screen.cells.unit), 1.0)
+        reading, unit = screen.cells.reading, screen.cells.unit
+        strip = unit_strip(reading.unit(unit), reading.scale(unit))
         assert shade_row(text, 0).replace(" ", "")[0] == strip.spark[0]
 
     run(app, body, size=(80, 24))

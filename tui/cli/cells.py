@@ -196,9 +196,10 @@ def show(reading: Any, ranking: Any, unit: int, args: argparse.Namespace, label:
         where = ", ".join(f"{p.start}:{p.end} “{p.text}”" for p in ranking.places[:8])
         more = f" and {len(ranking.places) - 8} more" if len(ranking.places) > 8 else ""
         console.print(f"units {list(ranking.together)} on together at: {where}{more}")
+    scale = reading.scale(unit, ranking.state)
     console.print(
-        f"unit {unit} ({ranking.state}) after each token: ▁ = −{reading.scale(ranking.state):g} "
-        f"… █ = +{reading.scale(ranking.state):g}, red above 0, blue below; each line starts "
+        f"unit {unit} ({ranking.state}) after each token: ▁ = −{scale:.2f} … █ = +{scale:.2f} "
+        "(its largest |value|), red above 0, blue below; each line starts "
         "with the position of its first token"
     )
     for line in shaded_lines(reading, unit, ranking.state, args.lines):
@@ -216,7 +217,7 @@ def shaded_lines(reading: Any, unit: int, state: str, limit: int) -> list[Any]:
     from lyrics_tui.core.inspection.units import unit_strip
     from lyrics_tui.tui.shades import shade_colour, word_background
 
-    strip = unit_strip(reading.unit(unit, state), reading.scale(state))
+    strip = unit_strip(reading.unit(unit, state), reading.scale(unit, state))
     spans = reading.lines()
     width = len(str(len(reading.tokens)))
     out = []

@@ -17,6 +17,7 @@ from lyrics_tui.core.vocab import UNK
 
 MAX_CELL_TOKENS = 20_000  # a text longer than this is cut (20,000 × 512 units is 40 MB of h)
 STATES = ("h", "c")
+SCALE_FLOOR = 0.1  # a unit quieter than this is not stretched to full shade
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,12 @@ class CellReading:
         check_unit(unit, self.hidden_size)
         return self.values(state)[:, unit]
 
-    def scale(self, state: str = "h") -> float:
-        """What ±full shade means: 1 for h (tanh-bounded); c by its largest |value| (≥ 1)."""
-        if state == "h":
-            return 1.0
-        return max(1.0, float(np.max(np.abs(self.values(state))))) if len(self.tokens) else 1.0
+    def scale(self, unit: int, state: str = "h") -> float:
+        """What full shade means for one unit: its largest |value| over the text (at least
+        SCALE_FLOOR). Most values of h lie within ±0.3, so on a fixed ±1 scale a unit's
+        pattern would hide in two shades; the views print the scale beside it."""
+        values = self.unit(unit, state)
+        return max(SCALE_FLOOR, float(np.max(np.abs(values)))) if values.size else 1.0
 
     def lines(self) -> list[tuple[int, int]]:
         """Each line's tokens as (start, end), end exclusive, its line end included."""

@@ -324,7 +324,8 @@ class CellsView(Vertical):
         from lyrics_tui.core.inspection.units import unit_strip
 
         reading = self.reading
-        strip = unit_strip(reading.unit(self.unit, self.state), reading.scale(self.state))
+        scale = reading.scale(self.unit, self.state)
+        strip = unit_strip(reading.unit(self.unit, self.state), scale)
         self.text.shade(strip.levels, strip.spark)
         self._describe()
 
@@ -351,7 +352,9 @@ class CellsView(Vertical):
         value = float(reading.unit(self.unit, self.state)[index])
         score = ranking.units[ranking.position(self.unit)]
         width = self.query_one("#cells-info").size.width or 76
-        parts = [f"unit {self.unit} of {reading.hidden_size} ({self.state})"]
+        scale = reading.scale(self.unit, self.state)
+        shades = f"▁ −{scale:.2f} █ +{scale:.2f}"
+        parts = [f"unit {self.unit} of {reading.hidden_size} ({self.state}, {shades})"]
         if ranking.span is None:
             parts.append(f"#{ranking.position(self.unit) + 1} for {ranking.title}")
         else:
