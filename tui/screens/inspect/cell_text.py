@@ -104,6 +104,14 @@ class CellText(ScrollView, can_focus=True):
         self._fresh = True
         self.refresh()
 
+    def clear(self) -> None:
+        """Nothing read."""
+        self.labels, self.known, self.spans, self.levels, self.spark = (), (), [], (), ""
+        self.rows, self.mark_start, self.chosen = [], None, None
+        self.row_of = np.zeros(0, dtype=np.int64)
+        self.virtual_size = Size(self.size.width, 0)
+        self.refresh()
+
     def shade(self, levels: tuple[int, ...], spark: str) -> None:
         """One unit's value at each token, as levels in −4..4 and shade characters."""
         self.levels, self.spark = levels, spark

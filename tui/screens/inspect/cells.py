@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Label, Static
@@ -29,15 +29,19 @@ from textual.widgets import Label, Static
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.inspection.cells.ranking import THRESHOLD
 from lyrics_tui.tui.screens.inspect.cell_text import CellText, UnitList
+from lyrics_tui.tui.screens.inspect.cells_info import (
+    cells_bindings,
+    info_parts,
+    patterns_line,
+    source_line,
+)
 from lyrics_tui.tui.screens.inspect.common import InspectField, packed
 
 FIRST_PATTERN = "line-end"
 # held-out texts up to this long are read as soon as the model arrives (a tenth of a second of
 # a GRU 512 for the bundled corpus's 574 tokens), so that F5 shows them at once
 READ_AHEAD = 2_000
-THRESHOLD_STEP = 0.05
 MAX_THRESHOLD = 3.0  # an LSTM's c goes past 1
-PATTERN_KEYS = Binding.Group("Pattern")
 ACTIONS = frozenset({"ranked", "unit", "pattern", "pick", "state", "place", "threshold"})
 NO_TEXT = (
     "no text to read: the model's corpus is not on this machine · / and a file or lines "
@@ -69,51 +73,7 @@ class CellsView(Vertical):
     """Owns the text read (a CellReading), the rankings made of it and the unit shown. Its keys
     are its own: they act while the keys are inside it (the view shown)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "n",
-            "ranked(1)",
-            "Next unit",
-            key_display="n/N",
-            tooltip="the next unit in the ranking",
-        ),
-        Binding("N", "ranked(-1)", "Previous unit", show=False),
-        Binding(
-            "full_stop",
-            "unit(1)",
-            "Unit +1",
-            key_display=",/.",
-            tooltip="the unit after (before) by number",
-        ),
-        Binding("comma", "unit(-1)", "Unit -1", show=False),
-        Binding(
-            "p",
-            "pattern(1)",
-            "Pattern",
-            key_display="p/1-5",
-            group=PATTERN_KEYS,
-            tooltip="the next pattern",
-        ),
-        Binding("P", "pattern(-1)", "Pattern", show=False),
-        *[Binding(str(n), f"pick({n})", "Pattern", show=False) for n in range(1, 6)],
-        Binding("c", "state", "h/c", tooltip="the LSTM's cell state c, or h"),
-        Binding(
-            "j",
-            "place(1)",
-            "Next place",
-            key_display="j/J",
-            tooltip="where the selected units fire together next",
-        ),
-        Binding("J", "place(-1)", "Previous place", show=False),
-        Binding(
-            "minus",
-            f"threshold(-{THRESHOLD_STEP})",
-            "θ",
-            key_display="-/+",
-            tooltip="lower (raise) the threshold a selection's units must pass",
-        ),
-        Binding("plus,equals_sign", f"threshold({THRESHOLD_STEP})", "θ", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = cells_bindings()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -158,7 +118,13 @@ class CellsView(Vertical):
         self.query_one("#cells-info", Static).update(text)
 
     def show_hint(self, hint: str) -> None:
+        """No model (yet): the hint, and nothing read."""
         self._info(hint)
+        if self.subject is None and self.reading is not None:
+            self.reading = self.ranking = None
+            self.rankings = {}
+            self.text.clear()
+            self.units.show((), "", 0)
 
     # -- reading a text --------------------------------------------------------------------------
     def open(self) -> None:
@@ -276,6 +242,10 @@ class CellsView(Vertical):
         except LyricsError as exc:
             self.post_message(CellsAnswered(request, error=str(exc)))
             return
+        except Exception as exc:
+            error = f"could not rank the units: {type(exc).__name__}: {exc}"
+            self.post_message(CellsAnswered(request, error=error))
+            return
         self.post_message(CellsAnswered(request, ranking=ranking))
 
     @on(CellsAnswered)
@@ -287,7 +257,8 @@ class CellsView(Vertical):
         if message.error:
             if self.reading is None:
                 self._info(message.error)
-                self.query_one("#cells-text").focus()
+                if self.display:
+                    self.query_one("#cells-text").focus()
             else:
                 self.notify(message.error, severity="error", timeout=8)
                 self._describe()
@@ -303,7 +274,8 @@ class CellsView(Vertical):
                 self.state = "h"
             self.text.show(reading, not self.app.no_color)
             self._show_source()
-            if self.screen.focused is None or self.screen.focused.id == "cells-text":
+            focused = self.screen.focused
+            if self.display and (focused is None or focused.id == "cells-text"):
                 self.text.focus()
         if ranking is not None:
             self.rankings[(ranking.pattern, ranking.state)] = ranking
@@ -330,79 +302,20 @@ class CellsView(Vertical):
         self._describe()
 
     def _show_patterns(self) -> None:
-        from lyrics_tui.core.inspection.cells.patterns import PATTERNS
-
-        text = Text(no_wrap=True)
-        for n, pattern in enumerate(PATTERNS.values(), 1):
-            label = f"{n} {pattern.short}"
-            text.append(label, style="bold reverse" if pattern.name == self.pattern else "")
-            text.append("  ")
-        if self.ranking is not None and self.ranking.span is not None:
-            text.append("selection", style="bold reverse")
-        if self.reading is not None and self.reading.c is not None:
-            text.append(f" · showing {self.state}", style="bold")
+        text = patterns_line(self.pattern, self.ranking, self.reading, self.state)
         self.query_one("#cells-patterns", Static).update(text)
 
     def _describe(self) -> None:
-        """The info lines: the unit and its score, the value at the cursor, the text."""
-        reading, ranking = self.reading, self.ranking
-        if reading is None or ranking is None:
+        """The info lines: the unit and its score, the value at the cursor, the selection."""
+        if self.reading is None or self.ranking is None:
             return
-        index = min(self.text.cursor, len(reading.tokens) - 1)
-        value = float(reading.unit(self.unit, self.state)[index])
-        score = ranking.units[ranking.position(self.unit)]
         width = self.query_one("#cells-info").size.width or 76
-        scale = reading.scale(self.unit, self.state)
-        shades = f"▁ −{scale:.2f} █ +{scale:.2f}"
-        parts = [f"unit {self.unit} of {reading.hidden_size} ({self.state}, {shades})"]
-        if ranking.span is None:
-            parts.append(f"#{ranking.position(self.unit) + 1} for {ranking.title}")
-        else:
-            parts.append(f"#{ranking.position(self.unit) + 1}")
-        parts += [
-            self._score_text(score, ranking.measure),
-            f"at {reading.labels[index]} {value:+.2f}",
-        ]
-        if ranking.span is not None:
-            parts += self._selection_parts(ranking)
-        elif ranking.note:
-            parts.append(ranking.note)
+        parts = info_parts(self.reading, self.ranking, self.unit, self.state, self.text.cursor)
         self._info(Text(packed(parts, width)))
 
     def _show_source(self) -> None:
         """What is read, in the text field's place while it is empty."""
-        reading = self.reading
-        unknown = reading.known.count(False)
-        self.query_one("#cells-text", InspectField).placeholder = (
-            f"{reading.source}: {len(reading.tokens):,} tokens"
-            + (f", {reading.cut:,} more left out" if reading.cut else "")
-            + (f", {unknown:,} unknown (dim)" if unknown else "")
-        )
-
-    @staticmethod
-    def _score_text(score: Any, measure: str) -> str:
-        if measure == "AUC":
-            way = "higher" if score.sign > 0 else "lower"
-            return f"AUC {score.score:.3f}, {way} where it holds"
-        if measure == "r":
-            return f"r {score.value:+.3f}"
-        if not score.matched:
-            return f"margin {score.score:+.2f}, not a match"
-        return f"margin {score.score:+.2f}" + (", on its negative side" if score.sign < 0 else "")
-
-    def _selection_parts(self, ranking: Any) -> list[str]:
-        where, span = len(ranking.places), self.reading.span_text(*ranking.span)
-        rule = f"on across “{span}” and off around it (θ {ranking.threshold:.2f}, -/+ moves it)"
-        if not ranking.matched:
-            return [f"no unit is {rule}; the closest first", "Esc drops the selection"]
-        parts = [f"{ranking.matched} unit{'s' if ranking.matched != 1 else ''} {rule}"]
-        parts.append(
-            ("all" if len(ranking.together) == ranking.matched else "its best")
-            + f" {len(ranking.together)} on together at {where:,} other "
-            f"place{'s' if where != 1 else ''}" + (" (j goes there)" if where else "")
-        )
-        parts.append("Esc drops the selection")
-        return parts
+        self.query_one("#cells-text", InspectField).placeholder = source_line(self.reading)
 
     # -- keys ------------------------------------------------------------------------------------
     def show_unit(self, unit: int) -> None:
@@ -412,37 +325,40 @@ class CellsView(Vertical):
         self.units.show(self.ranking.units, self.ranking.measure, self.unit)
         self._shade()
 
-    def next_ranked(self, step: int) -> None:
+    def action_ranked(self, step: int) -> None:
         if self.ranking is not None:
             here = self.ranking.position(self.unit)
             target = max(0, min(len(self.ranking.units) - 1, here + step))
             self.show_unit(self.ranking.units[target].unit)
 
-    def next_unit(self, step: int) -> None:
+    def action_unit(self, step: int) -> None:
         self.show_unit(self.unit + step)
 
     def choose_pattern(self, name: str) -> None:
         if self.reading is None:
             return
         known = self.rankings.get((name, self.state))
-        if known is not None:
+        if known is not None and not self.busy:
             self._show_ranking(known)
             return
         self.pattern = name
         self._show_patterns()
+        if self.busy:  # a text being read: read it for this pattern instead
+            self._start_reading()
+            return
         self.requests += 1
         self.busy = True
         self._info(f"ranking the units for {name}…")
         self._rank(self.requests, self.reading, name, self.state)
 
-    def cycle_pattern(self, step: int) -> None:
+    def action_pattern(self, step: int) -> None:
         from lyrics_tui.core.inspection.cells.patterns import PATTERNS
 
         names = list(PATTERNS)
         here = names.index(self.pattern) if self.pattern in names else -1
         self.choose_pattern(names[(here + step) % len(names)])
 
-    def toggle_state(self) -> None:
+    def action_state(self) -> None:
         if self.reading is None or self.reading.c is None:
             self.notify("only an LSTM has a cell state c; this network has h", severity="warning")
             return
@@ -467,7 +383,7 @@ class CellsView(Vertical):
     def selecting(self) -> bool:
         return self.ranking is not None and self.ranking.span is not None
 
-    def nudge_threshold(self, delta: float) -> None:
+    def action_threshold(self, delta: float) -> None:
         """-/+: the selection's threshold, and the selection ranked again."""
         self.threshold = round(min(MAX_THRESHOLD, max(0.05, self.threshold + delta)), 2)
         if self.selecting:
@@ -487,7 +403,7 @@ class CellsView(Vertical):
         shown = [name for name, state in self.rankings if state == self.state]
         return next((n for n in reversed(shown) if n in PATTERNS), FIRST_PATTERN)
 
-    def jump(self, step: int) -> None:
+    def action_place(self, step: int) -> None:
         """j/J: the cursor to the next/previous place where the selection's units fire."""
         places = self.ranking.places if self.ranking is not None else ()
         if not places:
@@ -505,28 +421,10 @@ class CellsView(Vertical):
             return self.selecting
         return True
 
-    def action_ranked(self, step: int) -> None:
-        self.next_ranked(step)
-
-    def action_unit(self, step: int) -> None:
-        self.next_unit(step)
-
-    def action_pattern(self, step: int) -> None:
-        self.cycle_pattern(step)
-
     def action_pick(self, number: int) -> None:
         from lyrics_tui.core.inspection.cells.patterns import PATTERNS
 
         self.choose_pattern(list(PATTERNS)[number - 1])
-
-    def action_state(self) -> None:
-        self.toggle_state()
-
-    def action_place(self, step: int) -> None:
-        self.jump(step)
-
-    def action_threshold(self, delta: float) -> None:
-        self.nudge_threshold(delta)
 
     @on(CellText.SpanChosen)
     def _on_span(self, message: CellText.SpanChosen) -> None:
