@@ -4,6 +4,7 @@ the time the F5 Cells view takes to open, and one reading of a 2,000-token text.
     .venv/bin/python bench/cells.py figures CHECKPOINT... [--text FILE]
     .venv/bin/python bench/cells.py speed CHECKPOINT [--rounds 5]
     .venv/bin/python bench/cells.py app CHECKPOINT [--text FILE]     # the screen alone, to try it
+    .venv/bin/python bench/cells.py must-reach CHECKPOINT...          # figures, then speed (first)
 
 - figures: for each checkpoint, its held-out text (the last val-fraction of its corpus's lines,
   as training split them; or --text), every named pattern's best unit: AUC for yes/no
@@ -280,7 +281,15 @@ def main() -> None:
     three.add_argument("--fraction", type=float, default=0.1)
     three.add_argument("--view", default="cells")
     three.add_argument("--cold", action="store_true", help="no read-ahead: read after F5")
+    four = sub.add_parser("must-reach", help="figures for every checkpoint, speed for the first")
+    four.add_argument("checkpoints", nargs="+")
+    four.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    if args.command == "must-reach":
+        figures(argparse.Namespace(checkpoints=args.checkpoints, text=None))
+        print()
+        speed(argparse.Namespace(checkpoint=args.checkpoints[0], text=None, rounds=args.rounds))
+        return
     {"figures": figures, "speed": speed, "app": app}[args.command](args)
 
 
