@@ -210,6 +210,29 @@ def test_the_shades_read_without_colour(planted, monkeypatch):
     run(app, body, size=(80, 24))
 
 
+def test_the_playground_reads_the_loaded_checkpoints_held_out_lines(tmp_path):
+    from lyrics_tui.tui.app import PlaygroundApp
+    from tests.helpers import planted_checkpoint
+
+    checkpoint = planted_checkpoint(tmp_path)
+    app = PlaygroundApp(
+        corpus=str(tmp_path / "planted.txt"),
+        checkpoint=str(checkpoint),
+        checkpoint_dir=tmp_path / "ck",
+        device="cpu",
+        open_newest=False,
+    )
+
+    async def body(pilot) -> None:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint to load")
+        await pilot.press("i")
+        screen = await cells_open(pilot)
+        assert screen.cells.reading.source == "planted.txt, its last 18 lines (held out)"
+        assert screen.cells.unit == PLANTED_UNITS["line-end"]
+
+    run(app, body, size=(80, 24))
+
+
 # -- snapshots ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_cells_view_snapshot(snap_compare, planted, monkeypatch, size):

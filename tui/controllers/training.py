@@ -353,7 +353,16 @@ class TrainingController:
         tokenizer = Tokenizer(ck.train_config.tokenizer)
         label = Path(str(ck.path)).name
         cache = fit.settings if fit is not None and fit.settings.on else None
-        return Subject(opened.stepper, ck.vocab, tokenizer, label, fit=fit, cache=cache)
+        return Subject(
+            opened.stepper,
+            ck.vocab,
+            tokenizer,
+            label,
+            fit=fit,
+            cache=cache,
+            corpus=ck.corpus,  # the Cells view reads its held-out lines
+            val_fraction=ck.train_config.val_fraction,
+        )
 
     # -- quitting --------------------------------------------------------------------------
     def keep_last_epoch(self) -> None:
