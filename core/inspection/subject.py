@@ -15,6 +15,7 @@ from lyrics_tui.core.vocab import Vocabulary
 
 if TYPE_CHECKING:
     from lyrics_tui.core.checkpoint import Checkpoint
+    from lyrics_tui.core.loading import OpenedModel
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Subject:
     label: str = ""
     fit: CacheFit | None = None  # song memory fitted after training (None: not stored)
     cache: CacheSettings | None = None  # what --cache auto means here (None: off)
+    corpus: str = ""  # the corpus it was trained on, as its checkpoint names it ("": unknown)
+    val_fraction: float = 0.0  # the share of the corpus's last lines it was validated on
 
     def resolve_cache(self, option: str | CacheSettings | None = "auto") -> ResolvedCache:
         """--cache auto|off|N,THETA,LAMBDA for this model (core/cache.py)."""
@@ -59,15 +62,22 @@ def load_subject(
     `adapt` (core.adapt.AdaptSettings) a network that learns from what it reads (torch)."""
     from lyrics_tui.core.loading import open_checkpoint
 
-    opened = open_checkpoint(path, adapt=adapt, on_note=on_note)
+    return subject_from_opened(open_checkpoint(path, adapt=adapt, on_note=on_note))
+
+
+def subject_from_opened(opened: OpenedModel, label: str | None = None) -> Subject:
+    """A Subject over a checkpoint already opened for generation (core.loading.OpenedModel);
+    `label` defaults to its path."""
     fit = opened.cache_fit
     return Subject(
         opened.stepper,
         opened.vocab,
         opened.tokenizer,
-        label=opened.path,
+        label=opened.path if label is None else label,
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        corpus=opened.checkpoint.corpus,  # the Cells view reads its held-out lines
+        val_fraction=opened.checkpoint.train_config.val_fraction,
     )
 
 
@@ -83,6 +93,8 @@ def subject_from_checkpoint(checkpoint: Checkpoint) -> Subject:
         label=str(checkpoint.path),
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        corpus=checkpoint.corpus,
+        val_fraction=checkpoint.train_config.val_fraction,
     )
 
 
@@ -111,4 +123,9 @@ def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
         run.model_config, run.snapshot_state(), run.vocab, run.train_config.tokenizer, label
     )
     guess = getattr(run, "cache_settings", None)
-    return replace(subject, cache=guess if guess is not None and guess.on else None)
+    return replace(
+        subject,
+        cache=guess if guess is not None and guess.on else None,
+        corpus=getattr(run, "corpus_name", ""),
+        val_fraction=run.train_config.val_fraction,
+    )

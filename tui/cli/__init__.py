@@ -1,5 +1,5 @@
 """The command line: `lyrics-tui [COMMAND]`, one of train, generate, eval, score, neighbours,
-step, hidden, runs, demo and corpus.
+step, hidden, cells, runs, demo and corpus.
 
 No command opens the playground. A thin view: it parses arguments, calls core/, and prints
 core's events, with rich on a terminal and as JSON lines with --json. Bad input is one line on
@@ -16,6 +16,7 @@ from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.downloads import DOWNLOADABLE
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.cli import (
+    cells,
     corpus,
     demo,
     evaluate,
@@ -43,6 +44,7 @@ COMMANDS = {
     "neighbours": neighbours,
     "step": step,
     "hidden": hidden,
+    "cells": cells,
     "runs": runs,
     "demo": demo,
     "corpus": corpus,

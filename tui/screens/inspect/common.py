@@ -13,14 +13,11 @@ from textual.message import Message
 from textual.widgets import DataTable, Input
 
 from lyrics_tui.tui.format import packed as packed  # moved to format.py; the views' old import
+from lyrics_tui.tui.shades import NEGATIVE, POSITIVE  # heat colours (NO_COLOR: none)
 
 SubjectProvider = Callable[[], Any]  # () -> core.inspection.Subject | None
 
 NO_MODEL = "No model yet: press t to train one, or l to load a checkpoint (Esc goes back)."
-# heat colours for hidden units, by |level| 1..4; the spark character alone carries the value.
-# NO_COLOR draws no colour at all; in 16 colours these become grey, red/blue, bright red/blue.
-POSITIVE = ("#7a6060", "#b02828", "#e03c3c", "#ff3030")
-NEGATIVE = ("#606a7a", "#2840b0", "#3060e0", "#3c78ff")
 
 
 def model_line(subject: Any, width: int = 0) -> str:

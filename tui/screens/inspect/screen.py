@@ -1,5 +1,5 @@
-"""Inside the network, in the playground: the screen that routes between the four inspection
-views (step.py, score.py, neighbours.py, hidden.py; issue 5).
+"""Inside the network, in the playground: the screen that routes between the five inspection
+views (step.py, score.py, neighbours.py, hidden.py; issue 5; cells.py, issue 20).
 
 A view over core/inspection.py: every number on this screen is computed there. The screen asks a
 zero-argument `subject_provider` for the model to look at (a core.inspection.Subject, or None when
@@ -8,14 +8,14 @@ live run copies its weights between two optimiser steps; r asks again, so during
 views follow the weights as they are trained. Everything else is a few milliseconds of numpy and
 runs in the UI thread.
 
-Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
+Keys: F1-F5 (or v) switch views; digits are for picking candidates in the step-through, so
 they cannot switch views there. One rule for input in every view (common.InspectView): a view
 opens with the keys on its table, / puts them in its text field (as / does in the main
 screen), Enter or Esc gives them back; Esc elsewhere closes the screen. F1 starts from the
 playground's start text. [ and ] set song memory's weight λ (M: off/on) for the step and score
 views, starting from the playground's setting (tui/memory.py). In the Score view m compares
 the line under a second checkpoint (core.inspection.compare_lines); m or Esc goes back to the
-single model.
+single model. In the Cells view Esc first drops a selected span.
 
 To add a view: a widget in a file of its own (an InspectView naming its FIELD and TABLE, with
 classes="view" and an id "view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, an
@@ -36,12 +36,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.tui.keys import memory_bindings, temperature_bindings
 from lyrics_tui.tui.memory import MemoryChoice
+from lyrics_tui.tui.screens.inspect.cells import CellsView
 from lyrics_tui.tui.screens.inspect.common import (
     NO_MODEL,
     InspectView,
@@ -54,8 +56,14 @@ from lyrics_tui.tui.screens.inspect.score import ScoreView
 from lyrics_tui.tui.screens.inspect.step import StepView
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 
-VIEWS = ("step", "score", "near", "hidden")
-VIEW_NAMES = {"step": "Step", "score": "Score", "near": "Neighbours", "hidden": "Hidden"}
+VIEWS = ("step", "score", "near", "hidden", "cells")
+VIEW_NAMES = {
+    "step": "Step",
+    "score": "Score",
+    "near": "Neighbours",
+    "hidden": "Hidden",
+    "cells": "Cells",
+}
 VIEW_KEYS = Binding.Group("Views")
 STEP_ACTIONS = frozenset({"pick", "sample", "back", "temperature", "top_k", "top_p"})
 MEMORY_ACTIONS = frozenset({"memory", "memory_toggle"})
@@ -70,7 +78,8 @@ class SubjectReady(Message):
 
 
 class InspectScreen(ModalScreen[None]):
-    """Four views of the model the provider returns: step-through, score, neighbours, hidden.
+    """Five views of the model the provider returns: step-through, score, neighbours, hidden,
+    cells.
 
     Modal (though it fills the terminal) so that the playground's own keys (t trains, q quits,
     ...) do not act from under it; only Ctrl+C still quits."""
@@ -126,11 +135,18 @@ class InspectScreen(ModalScreen[None]):
             tooltip="the hidden state after each word",
         ),
         Binding(
+            "f5",
+            "view('cells')",
+            "Cells",
+            group=VIEW_KEYS,
+            tooltip="one hidden unit over a whole text, and the units that fire on a pattern",
+        ),
+        Binding(
             "v",
             "next_view",
             "Next view",
             group=VIEW_KEYS,
-            tooltip="the next view (for terminals that keep F1-F4 to themselves)",
+            tooltip="the next view (for terminals that keep F1-F5 to themselves)",
         ),
         Binding("1", "pick(1)", "Pick", key_display="1-9", tooltip="pick that candidate"),
         *[Binding(str(n), f"pick({n})", "Pick", show=False) for n in range(2, 10)],
@@ -192,11 +208,13 @@ class InspectScreen(ModalScreen[None]):
         self.score = ScoreView(checkpoint_folder, id="view-score", classes="view")
         self.near = NeighboursView(id="view-near", classes="view")
         self.hidden = HiddenView(id="view-hidden", classes="view")
+        self.cells = CellsView(id="view-cells", classes="view")
         self.views: dict[str, InspectView] = {
             "step": self.step,
             "score": self.score,
             "near": self.near,
             "hidden": self.hidden,
+            "cells": self.cells,
         }
 
     def compose(self) -> ComposeResult:
@@ -221,8 +239,9 @@ class InspectScreen(ModalScreen[None]):
         if self.subject is not None and not self.fetching:
             self.query_one("#inspect-model", Static).update(self._model_line())
 
-    def table(self, view: str) -> DataTable:
-        return self.query_one(f"#{self.views[view].TABLE}", DataTable)
+    def table(self, view: str) -> Widget:
+        """The widget that holds a view's keys (a table; the Cells view's text)."""
+        return self.query_one(f"#{self.views[view].TABLE}")
 
     def _show_tabs(self) -> None:
         colour = not self.app.no_color
@@ -298,6 +317,9 @@ class InspectScreen(ModalScreen[None]):
             self.score.rebuild()
             self.near.rebuild()
             self.hidden.show(self.step.walk)
+            self.cells.rebuild()
+            if self.view == "cells":
+                self.cells.open()
         self.refresh_bindings()
 
     def _show_hints(self) -> None:
@@ -340,6 +362,8 @@ class InspectScreen(ModalScreen[None]):
         self._show_tabs()
         if view == "hidden":
             self.hidden.show(self.step.walk)
+        if view == "cells":
+            self.cells.open()
         self._focus_view()
         self.refresh_bindings()
 
@@ -349,6 +373,8 @@ class InspectScreen(ModalScreen[None]):
     def action_close(self) -> None:
         if self.view == "score" and self.score.compare_subject is not None:
             self.score.stop_comparing()
+            return
+        if self.view == "cells" and self.cells.drop_selection():
             return
         self.dismiss(None)
 
@@ -418,6 +444,8 @@ class InspectScreen(ModalScreen[None]):
             self.score.score(event.value)
         elif field == "near-word":
             self.near.look_up(event.value)
+        elif field == "cells-text":
+            self.cells.read_input(event.value)
         self.table(self.view).focus()
 
     @on(DataTable.RowSelected)
