@@ -67,7 +67,7 @@ def legend(series: tuple[Series, ...]) -> str:
 
 
 class LossPlot(PlotextPlot):
-    """Any number of named series over a shared epoch axis (a model's train and val loss;
+    """Named series, as many as given, over a shared epoch axis (a model's train and val loss;
     other runs' validation curves can be laid over them)."""
 
     series: reactive[tuple[Series, ...]] = reactive((), init=False)
