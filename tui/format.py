@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.config import ModelConfig
 
 
 def ppl(value: float | None) -> str:
@@ -71,7 +74,7 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def model_shape(config: Any, vocab_size: int) -> str:
+def model_shape(config: ModelConfig, vocab_size: int) -> str:
     """gru 384→384×1 · vocab 3,397"""
     return f"{config.cell} {config.embed}→{config.hidden}×{config.layers} · vocab {vocab_size:,}"
 

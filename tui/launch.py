@@ -8,14 +8,19 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core import tuning
 
+if TYPE_CHECKING:
+    import argparse
 
-def run_playground(args: Any, demo: Any = None) -> int:
-    """Open the playground (or serve it with --serve); `demo`: its hands-free demo's options
-    (tui/controllers/demo.py DemoOptions)."""
+    from lyrics_tui.tui.app import PlaygroundApp
+    from lyrics_tui.tui.controllers.demo import DemoOptions
+
+
+def run_playground(args: argparse.Namespace, demo: DemoOptions | None = None) -> int:
+    """Open the playground (or serve it with --serve); `demo`: its hands-free demo's options."""
     if getattr(args, "serve", False):
         return serve(args)
     from lyrics_tui.core.corpus import obtain_corpus
@@ -45,7 +50,7 @@ def run_playground(args: Any, demo: Any = None) -> int:
     return run_app(app)
 
 
-def run_app(app: Any) -> int:
+def run_app(app: PlaygroundApp) -> int:
     """Run the app in this terminal and leave the process as soon as the terminal is back.
 
     The loop is ours, so its thread pool is not joined on the way out (asyncio.run would
@@ -70,7 +75,7 @@ def run_app(app: Any) -> int:
     os._exit(code)
 
 
-def serve(args: Any, tail: list[str] | None = None) -> int:
+def serve(args: argparse.Namespace, tail: list[str] | None = None) -> int:
     """Serve the same app to a browser with textual-serve (one app process per page), to those
     who hold the address printed at start (its token: tui/serving.py); `tail`: a command and
     its flags for each page (the demo's)."""

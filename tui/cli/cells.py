@@ -4,11 +4,17 @@ value over a text (core/inspection/cells/)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.cli.common import checkpoint_arguments, emit, number, warn
 from lyrics_tui.tui.cli.common import console as make_console
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from lyrics_tui.core.inspection.cells.ranking import Ranking
+    from lyrics_tui.core.inspection.cells.reading import CellReading
 
 TOP = 10  # units listed by default
 TEXT_LINES = 20  # lines of the text shaded on a terminal by default
@@ -114,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def emit_json(reading: Any, ranking: Any, unit: int, top: int, label: str) -> None:
+def emit_json(reading: CellReading, ranking: Ranking, unit: int, top: int, label: str) -> None:
     shown = ranking.units if top == 0 else ranking.units[:top]
     emit(
         {
@@ -159,7 +165,9 @@ def emit_json(reading: Any, ranking: Any, unit: int, top: int, label: str) -> No
     )
 
 
-def show(reading: Any, ranking: Any, unit: int, args: argparse.Namespace, label: str) -> None:
+def show(
+    reading: CellReading, ranking: Ranking, unit: int, args: argparse.Namespace, label: str
+) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -211,7 +219,7 @@ def show(reading: Any, ranking: Any, unit: int, args: argparse.Namespace, label:
         console.print(Text(f"… {len(reading.lines()) - args.lines:,} more lines (--lines 0: all)"))
 
 
-def shaded_lines(reading: Any, unit: int, state: str, limit: int) -> list[Any]:
+def shaded_lines(reading: CellReading, unit: int, state: str, limit: int) -> list[Text]:
     """Each line of the text as two rows: its words on a background by the unit's value, and
     the shade characters under them."""
     from rich.cells import cell_len

@@ -7,7 +7,8 @@ import difflib
 import json
 import re
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, NoReturn, TypedDict, TypeVar, Unpack, overload
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.settings import SAMPLER, Setting
@@ -15,7 +16,11 @@ from lyrics_tui.core.settings import SAMPLER, Setting
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from lyrics_tui.core.adapt import AdaptSettings
+    from lyrics_tui.core.cache import CacheSettings
     from lyrics_tui.core.sampling import SamplerSettings
+
+_N = TypeVar("_N")  # a namespace object of the caller's (argparse's own overloads)
 
 EXIT_FAILED = 1  # training stopped on its own (NaN loss, a checkpoint that cannot be written)
 EXIT_USAGE = 2  # bad input: nothing was trained or written
@@ -48,7 +53,15 @@ class Parser(argparse.ArgumentParser):
             message += _did_you_mean(given, offered)
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
-    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+    @overload
+    def parse_args(
+        self, args: Iterable[str] | None = None, namespace: None = None
+    ) -> argparse.Namespace: ...
+    @overload
+    def parse_args(self, args: Iterable[str] | None, namespace: _N) -> _N: ...
+    @overload
+    def parse_args(self, *, namespace: _N) -> _N: ...
+    def parse_args(self, args: Iterable[str] | None = None, namespace: object = None) -> object:
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
             command = self._command_parser(parsed)
@@ -58,7 +71,7 @@ class Parser(argparse.ArgumentParser):
             command.error(f"unrecognized argument {' '.join(extras)}{hint}")
         return parsed
 
-    def _command_parser(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    def _command_parser(self, parsed: object) -> argparse.ArgumentParser:
         """The (sub)command's own parser: its flags are the ones to suggest."""
         parser: argparse.ArgumentParser = self
         for dest in ("command", "action"):
@@ -88,29 +101,29 @@ def setting_help(setting: Setting, default: str, more: str = "") -> str:
 
 
 def setting_argument(
-    parser: argparse.ArgumentParser | Any,
+    parser: argparse._ActionsContainer,  # a parser, or a group of its arguments
     setting: Setting,
-    default: Any = None,
+    default: object = None,
     default_text: str | None = None,
     more: str = "",
-    **options: Any,
 ) -> None:
     """A flag for a core setting (its help from the table; parsed as the setting's kind).
     `default` is the parser's; `default_text` what the help says when that is not it."""
     shown = default_text if default_text is not None else shown_value(default)
-    kwargs: dict[str, Any] = {"default": default, "help": setting_help(setting, shown, more)}
+    name, meaning = flag(setting.name), setting_help(setting, shown, more)
     if setting.kind is bool:
-        kwargs["action"] = argparse.BooleanOptionalAction
+        parser.add_argument(
+            name, default=default, help=meaning, action=argparse.BooleanOptionalAction
+        )
     elif setting.choices:
-        kwargs["choices"] = setting.choices
+        parser.add_argument(name, default=default, help=meaning, choices=setting.choices)
+    elif setting.kind is int:
+        parser.add_argument(name, default=default, help=meaning, type=int, metavar="N")
     else:
-        kwargs["type"] = int if setting.kind is int else number
-        kwargs["metavar"] = "N" if setting.kind is int else "F"
-    kwargs.update(options)
-    parser.add_argument(flag(setting.name), **kwargs)
+        parser.add_argument(name, default=default, help=meaning, type=number, metavar="F")
 
 
-def shown_value(value: Any) -> str:
+def shown_value(value: object) -> str:
     """A default as --help shows it."""
     if value is None:
         return "none"
@@ -148,7 +161,7 @@ def number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def emit(obj: dict[str, Any]) -> None:
+def emit(obj: Mapping[str, object]) -> None:
     """One JSON object on its own line of stdout."""
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
@@ -228,7 +241,7 @@ def cache_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def cache_option(args: argparse.Namespace) -> Any:
+def cache_option(args: argparse.Namespace) -> str | CacheSettings:
     """--cache checked before anything is loaded: "auto", "off" or CacheSettings."""
     from lyrics_tui.core.cache import parse_cache
 
@@ -246,7 +259,7 @@ def adapt_argument(parser: argparse.ArgumentParser, help_text: str = ADAPT_HELP)
     parser.add_argument("--adapt", action="store_true", help=f"{help_text}; default off")
 
 
-def adapt_settings(args: argparse.Namespace) -> Any:
+def adapt_settings(args: argparse.Namespace) -> AdaptSettings | None:
     """The dynamic evaluation settings --adapt asks for (None: off)."""
     if not getattr(args, "adapt", False):
         return None
@@ -255,14 +268,21 @@ def adapt_settings(args: argparse.Namespace) -> Any:
     return AdaptSettings()
 
 
-def cache_json(settings: Any, source: str = "") -> dict[str, Any] | None:
+def cache_json(settings: CacheSettings | None, source: str = "") -> dict[str, object] | None:
     """Song memory's settings as the JSON lines give them (None: off)."""
     if settings is None:
         return None
     return {**settings.to_dict(), **({"source": source} if source else {})}
 
 
-def sampler_settings(args: argparse.Namespace, **more: Any) -> SamplerSettings:
+class SamplerLimits(TypedDict, total=False):
+    """What a command adds to the sampler's flags (generate: a song's length)."""
+
+    max_tokens: int
+    max_lines: int
+
+
+def sampler_settings(args: argparse.Namespace, **more: Unpack[SamplerLimits]) -> SamplerSettings:
     """The sampler settings the flags give, checked before anything is loaded."""
     from lyrics_tui.core.sampling import SamplerSettings
 

@@ -10,13 +10,16 @@ opened runs its own demo.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS, DOWNLOADABLE
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import SettingsError
 from lyrics_tui.core.settings import SONG_LINES
 from lyrics_tui.tui.cli.common import number
+
+if TYPE_CHECKING:
+    from lyrics_tui.tui.controllers.demo import DemoOptions
 
 BUDGET_S = 45.0
 PACE_MS = 300
@@ -98,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def options(args: argparse.Namespace) -> Any:
+def options(args: argparse.Namespace) -> DemoOptions:
     """The demo's options from the flags, checked (one line for a bad one)."""
     from lyrics_tui.tui.controllers.demo import DemoOptions
 

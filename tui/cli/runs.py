@@ -11,7 +11,7 @@ import json
 import sys
 import textwrap
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import LyricsError, RunStoreError
 from lyrics_tui.core.runs.schema import SORT_KEYS
@@ -19,6 +19,8 @@ from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import console, emit, runs_db_argument
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from lyrics_tui.core.runs.records import RunDetail, RunSummary
     from lyrics_tui.core.runs.store import RunStore
 
@@ -137,8 +139,8 @@ SHORTER = (
 )
 
 
-def print_table(runs: list[RunSummary], out: Any) -> None:
-    """The runs as a table that fits `out`'s width (a rich Console)."""
+def print_table(runs: list[RunSummary], out: Console) -> None:
+    """The runs as a table that fits `out`'s width."""
     from rich.table import Table
 
     this_year = time.localtime().tm_year
@@ -285,7 +287,7 @@ def _about(run: RunDetail) -> list[tuple[str, str]]:
     return about
 
 
-def _value(v: Any) -> str:
+def _value(v: object) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):

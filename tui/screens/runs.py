@@ -9,7 +9,7 @@ checkpoint path, which the App loads as `l` does.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -32,6 +32,9 @@ from lyrics_tui.tui.screens.confirm import ConfirmScreen
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.loss_plot import OVERLAY_COLORS, OVERLAY_MARKERS
 from lyrics_tui.tui.widgets.runs_table import COLUMNS, RunsTable
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.runs.records import RunSummary
 
 SORT_ORDER = [c.key for c in COLUMNS if c.key]  # s cycles through the columns in this order
 SORT_TITLES = {c.key: c.title for c in COLUMNS if c.key}
@@ -115,7 +118,7 @@ class RunsScreen(ModalScreen[str | None]):
 
     def _show_rows(self) -> None:
         c = self.controller
-        rows: list[Any] = list(c.rows.values())
+        rows = list(c.rows.values())
         if self.corpus is not None and not any(r.corpus_name == self.corpus for r in rows):
             self.corpus = None  # its last run was deleted
         shown = [r for r in rows if self.corpus is None or r.corpus_name == self.corpus]
@@ -153,7 +156,7 @@ class RunsScreen(ModalScreen[str | None]):
     def _on_highlighted(self, message: RunsTable.Highlighted) -> None:
         self._show_detail(message.run)
 
-    def _show_detail(self, run: Any) -> None:
+    def _show_detail(self, run: RunSummary | None) -> None:
         c = self.controller
         if run is None:
             if c.error:

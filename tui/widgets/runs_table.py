@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -24,6 +24,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lyrics_tui.tui import format as fmt
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.runs.records import RunSummary
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,8 @@ CORPUS_MAX = 40  # the corpus column grows up to this many cells in a wide termi
 SIZE_FROM = 100  # narrower, the size column is left out and the corpus gets its cells
 
 
-def cells(run: Any, this_year: int) -> dict[str, str]:
-    """What each column shows for a core.runs.records.RunSummary."""
+def cells(run: RunSummary, this_year: int) -> dict[str, str]:
+    """What each column shows for a run."""
     return {
         "id": str(run.id),
         "started": fmt.started(run.started_at, this_year),
@@ -100,11 +103,11 @@ class RunsTable(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        run: Any  # the RunSummary under the cursor, or None
+        run: RunSummary | None  # the run under the cursor
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.runs: list[Any] = []
+        self.runs: list[RunSummary] = []
         self.marks: dict[int, tuple[str, tuple[int, int, int]]] = {}
         self.sort_key = "started"
         self.descending = True
@@ -113,10 +116,10 @@ class RunsTable(ScrollView, can_focus=True):
 
     # -- what it shows -------------------------------------------------------------------------
     @property
-    def selected(self) -> Any:
+    def selected(self) -> RunSummary | None:
         return self.runs[self.cursor] if 0 <= self.cursor < len(self.runs) else None
 
-    def show(self, runs: list[Any], keep: int | None = None) -> None:
+    def show(self, runs: list[RunSummary], keep: int | None = None) -> None:
         """New rows; the cursor stays on run `keep` (by default the one under it) if listed."""
         if keep is None and self.selected is not None:
             keep = self.selected.id

@@ -4,7 +4,7 @@ unit's value (CellText) and the units ranked against a pattern (UnitList)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from rich.cells import cell_len
@@ -19,6 +19,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lyrics_tui.tui.shades import shade_colour, word_background
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.cells.ranking import Place, UnitScore
+    from lyrics_tui.core.inspection.cells.reading import CellReading
 
 CURSOR = Style(reverse=True)
 SELECTED = Style(underline=True, bold=True)
@@ -90,8 +94,8 @@ class CellText(ScrollView, can_focus=True):
         self._laid_out_for = -1
 
     # -- what it shows ---------------------------------------------------------------------------
-    def show(self, reading: Any, colour: bool) -> None:
-        """A new text (core.inspection.cells.reading.CellReading); the cursor at its start."""
+    def show(self, reading: CellReading, colour: bool) -> None:
+        """A new text; the cursor at its start."""
         self.labels, self.known, self.colour = reading.labels, reading.known, colour
         self.spans = reading.lines()
         self._widths = [cell_len(label) for label in self.labels]
@@ -117,7 +121,7 @@ class CellText(ScrollView, can_focus=True):
         self.levels, self.spark = levels, spark
         self.refresh()
 
-    def mark_places(self, span: tuple[int, int] | None, places: tuple[Any, ...]) -> None:
+    def mark_places(self, span: tuple[int, int] | None, places: tuple[Place, ...]) -> None:
         self.chosen = span
         self.placed = np.zeros(len(self.labels), dtype=bool)
         for place in places:
@@ -270,7 +274,7 @@ class CellText(ScrollView, can_focus=True):
 
 
 class UnitList(ScrollView, can_focus=True):
-    """The units in ranked order (core.inspection.cells.ranking.UnitScore): rank, unit, score,
+    """The units in ranked order (core's UnitScore): rank, unit, score,
     and which way it leans (↑ higher where the pattern holds, ↓ lower; ✓ a selection's match)."""
 
     DEFAULT_CSS = """
@@ -299,10 +303,10 @@ class UnitList(ScrollView, can_focus=True):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.units: tuple[Any, ...] = ()
+        self.units: tuple[UnitScore, ...] = ()
         self.measure = ""
 
-    def show(self, units: tuple[Any, ...], measure: str, unit: int) -> None:
+    def show(self, units: tuple[UnitScore, ...], measure: str, unit: int) -> None:
         """The ranking; the cursor on `unit` (no message: the view already shows it)."""
         self.units, self.measure = units, measure
         self.virtual_size = Size(22, len(units) + 1)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -37,6 +37,12 @@ from lyrics_tui.tui.screens.inspect.cells_info import (
 )
 from lyrics_tui.tui.screens.inspect.common import InspectField, InspectView, packed
 
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.cells.ranking import Ranking
+    from lyrics_tui.core.inspection.cells.reading import CellReading
+    from lyrics_tui.core.inspection.cells.reading import CellText as SplitText
+    from lyrics_tui.core.inspection.subject import Subject
+
 FIRST_PATTERN = "line-end"
 # held-out texts up to this long are read as soon as the model arrives (a tenth of a second of
 # a GRU 512 for the bundled corpus's 574 tokens), so that F5 shows them at once
@@ -53,10 +59,10 @@ NO_TEXT = (
 class ReadAhead(Message):
     """The held-out lines of `subject`, split and (when short) read and ranked before F5."""
 
-    subject: Any
-    split: Any  # core.inspection.cells.reading.CellText; None: the corpus is not here
-    reading: Any = None
-    ranking: Any = None
+    subject: Subject
+    split: SplitText | None  # None: the corpus is not here
+    reading: CellReading | None = None
+    ranking: Ranking | None = None
 
 
 @dataclass
@@ -64,8 +70,8 @@ class CellsAnswered(Message):
     """A thread's answer: a reading (None: unchanged) and a ranking, or an error line."""
 
     request: int
-    reading: Any = None
-    ranking: Any = None
+    reading: CellReading | None = None
+    ranking: Ranking | None = None
     error: str = ""
 
 
@@ -79,10 +85,9 @@ class CellsView(InspectView):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.subject: Any = None  # core.inspection.Subject
-        self.reading: Any = None  # core.inspection.cells.reading.CellReading
-        self.ranking: Any = None  # core.inspection.cells.ranking.Ranking shown
-        self.rankings: dict[tuple[str, str], Any] = {}  # (pattern, state) -> Ranking
+        self.reading: CellReading | None = None
+        self.ranking: Ranking | None = None  # the one shown
+        self.rankings: dict[tuple[str, str], Ranking] = {}  # by (pattern, state)
         self.pattern = FIRST_PATTERN
         self.state = "h"
         self.unit = 0
@@ -148,12 +153,12 @@ class CellsView(InspectView):
         elif self.subject is not None and self.lines is None:
             self._read_ahead(self.subject)
 
-    def _ahead(self) -> Any:
+    def _ahead(self) -> ReadAhead | None:
         ahead = self.ahead
         return ahead if ahead is not None and ahead.subject is self.subject else None
 
     @work(thread=True, exclusive=True, group="inspect-cells-ahead", exit_on_error=False)
-    def _read_ahead(self, subject: Any) -> None:
+    def _read_ahead(self, subject: Subject) -> None:
         from lyrics_tui.core.inspection.cells.ranking import rank_pattern
         from lyrics_tui.core.inspection.cells.reading import read_cells, split_held_out
 
@@ -198,6 +203,8 @@ class CellsView(InspectView):
         self._start_reading()
 
     def _start_reading(self) -> None:
+        if self.subject is None:  # the screen asks for a reading only once it has a model
+            return
         self.requests += 1
         self.busy = True
         self._info("reading the text…")
@@ -209,11 +216,11 @@ class CellsView(InspectView):
     def _read(
         self,
         request: int,
-        subject: Any,
+        subject: Subject,
         lines: list[str] | None,
         source: str,
         pattern: str,
-        ahead: Any = None,
+        ahead: SplitText | None = None,
     ) -> None:
         """Read (`ahead`: the held-out lines already split) and rank, in a thread."""
         from lyrics_tui.core.inspection.cells.ranking import rank_pattern
@@ -236,7 +243,7 @@ class CellsView(InspectView):
         self.post_message(CellsAnswered(request, reading, ranking))
 
     @work(thread=True, exclusive=True, group="inspect-cells", exit_on_error=False)
-    def _rank(self, request: int, reading: Any, pattern: str, state: str) -> None:
+    def _rank(self, request: int, reading: CellReading, pattern: str, state: str) -> None:
         from lyrics_tui.core.inspection.cells.ranking import rank_pattern
 
         try:
@@ -267,7 +274,7 @@ class CellsView(InspectView):
             return
         self._show_answer(message.reading, message.ranking)
 
-    def _show_answer(self, reading: Any, ranking: Any) -> None:
+    def _show_answer(self, reading: CellReading | None, ranking: Ranking | None) -> None:
         """A new reading (None: the same) and a ranking of it."""
         self.busy = False
         if reading is not None:
@@ -275,7 +282,7 @@ class CellsView(InspectView):
             if self.state not in reading.states:
                 self.state = "h"
             self.text.show(reading, not self.app.no_color)
-            self._show_source()
+            self._show_source(reading)
             focused = self.screen.focused
             if self.display and (focused is None or focused.id == "cells-text"):
                 self.text.focus()
@@ -284,7 +291,7 @@ class CellsView(InspectView):
             self._show_ranking(ranking)
 
     # -- what is shown ---------------------------------------------------------------------------
-    def _show_ranking(self, ranking: Any) -> None:
+    def _show_ranking(self, ranking: Ranking) -> None:
         self.ranking, self.place = ranking, -1
         self.pattern = ranking.pattern
         self.unit = ranking.best.unit
@@ -298,6 +305,8 @@ class CellsView(InspectView):
         from lyrics_tui.core.inspection.units import unit_strip
 
         reading = self.reading
+        if reading is None:
+            return
         scale = reading.scale(self.unit, self.state)
         strip = unit_strip(reading.unit(self.unit, self.state), scale)
         self.text.shade(strip.levels, strip.spark)
@@ -315,9 +324,9 @@ class CellsView(InspectView):
         parts = info_parts(self.reading, self.ranking, self.unit, self.state, self.text.cursor)
         self._info(Text(packed(parts, width)))
 
-    def _show_source(self) -> None:
+    def _show_source(self, reading: CellReading) -> None:
         """What is read, in the text field's place while it is empty."""
-        self.query_one("#cells-text", InspectField).placeholder = source_line(self.reading)
+        self.query_one("#cells-text", InspectField).placeholder = source_line(reading)
 
     # -- keys ------------------------------------------------------------------------------------
     def show_unit(self, unit: int) -> None:
@@ -374,6 +383,8 @@ class CellsView(InspectView):
     def select(self, start: int, end: int) -> None:
         from lyrics_tui.core.inspection.cells.ranking import rank_selection
 
+        if self.reading is None:
+            return
         try:
             ranking = rank_selection(self.reading, start, end, self.state, self.threshold)
         except LyricsError as exc:
@@ -388,8 +399,9 @@ class CellsView(InspectView):
     def action_threshold(self, delta: float) -> None:
         """-/+: the selection's threshold, and the selection ranked again."""
         self.threshold = round(min(MAX_THRESHOLD, max(0.05, self.threshold + delta)), 2)
-        if self.selecting:
-            self.select(*self.ranking.span)
+        span = self.ranking.span if self.ranking is not None else None
+        if span is not None:  # selecting
+            self.select(*span)
 
     def drop_selection(self) -> bool:
         """Esc: drop the span being marked or the selection; False when there was neither."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.cells.ranking import Ranking, UnitScore
+    from lyrics_tui.core.inspection.cells.reading import CellReading
 
 THRESHOLD_STEP = 0.05
 PATTERN_KEYS = Binding.Group("Pattern")
@@ -60,7 +64,9 @@ def cells_bindings() -> list[BindingType]:
     ]
 
 
-def patterns_line(pattern: str, ranking: Any, reading: Any, state: str) -> Text:
+def patterns_line(
+    pattern: str, ranking: Ranking | None, reading: CellReading | None, state: str
+) -> Text:
     """1-5 and the patterns' short names, the one shown in reverse (or "selection")."""
     from lyrics_tui.core.inspection.cells.patterns import PATTERNS
 
@@ -75,7 +81,9 @@ def patterns_line(pattern: str, ranking: Any, reading: Any, state: str) -> Text:
     return text
 
 
-def info_parts(reading: Any, ranking: Any, unit: int, state: str, cursor: int) -> list[str]:
+def info_parts(
+    reading: CellReading, ranking: Ranking, unit: int, state: str, cursor: int
+) -> list[str]:
     """The unit, its scale and rank, its score, its value at the cursor; the selection's rule
     and places, or the pattern's note."""
     index = min(cursor, len(reading.tokens) - 1)
@@ -95,7 +103,7 @@ def info_parts(reading: Any, ranking: Any, unit: int, state: str, cursor: int) -
     return parts
 
 
-def score_text(score: Any, measure: str) -> str:
+def score_text(score: UnitScore, measure: str) -> str:
     if measure == "AUC":
         way = "higher" if score.sign > 0 else "lower"
         return f"AUC {score.score:.3f}, {way} where it holds"
@@ -106,7 +114,8 @@ def score_text(score: Any, measure: str) -> str:
     return f"margin {score.score:+.2f}" + (", on its negative side" if score.sign < 0 else "")
 
 
-def selection_parts(reading: Any, ranking: Any) -> list[str]:
+def selection_parts(reading: CellReading, ranking: Ranking) -> list[str]:
+    assert ranking.span is not None  # a selection's ranking
     where, span = len(ranking.places), reading.span_text(*ranking.span)
     rule = f"on across “{span}” and off around it (θ {ranking.threshold:.2f}, -/+ moves it)"
     if not ranking.matched:
@@ -121,7 +130,7 @@ def selection_parts(reading: Any, ranking: Any) -> list[str]:
     return parts
 
 
-def source_line(reading: Any) -> str:
+def source_line(reading: CellReading) -> str:
     """What is read: where from, how long, how much of it is unknown to the model."""
     unknown = reading.known.count(False)
     return (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -15,12 +15,15 @@ from textual.widgets import DataTable, Input
 from lyrics_tui.tui.format import packed as packed  # moved to format.py; the views' old import
 from lyrics_tui.tui.shades import NEGATIVE, POSITIVE  # heat colours (NO_COLOR: none)
 
-SubjectProvider = Callable[[], Any]  # () -> core.inspection.Subject | None
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.subject import Subject
+
+SubjectProvider = Callable[[], "Subject | None"]  # None: no model yet
 
 NO_MODEL = "No model yet: press t to train one, or l to load a checkpoint (Esc goes back)."
 
 
-def model_line(subject: Any, width: int = 0) -> str:
+def model_line(subject: Subject, width: int = 0) -> str:
     """The label and shape of a Subject, for the header: in `width` cells (0: all of it), the
     vocabulary left out first, then the shape, then the folder; never cut."""
     c = subject.stepper.config
@@ -64,7 +67,7 @@ class InspectView(Vertical):
 
     FIELD: ClassVar[str | None] = None  # e.g. "score-line"
     TABLE: ClassVar[str] = ""  # e.g. "score-table"
-    subject: Any = None  # core.inspection.Subject, given by the screen
+    subject: Subject | None = None  # given by the screen
 
     def show_hint(self, hint: str) -> None:
         """What the view says while it has nothing to show (no model yet, reading it)."""

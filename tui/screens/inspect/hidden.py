@@ -3,7 +3,7 @@ units per word (and the cell state of an LSTM)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -19,6 +19,10 @@ from lyrics_tui.tui.screens.inspect.common import (
     num,
 )
 
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.step import StepThrough
+    from lyrics_tui.core.inspection.units import HiddenStep
+
 
 class HiddenView(InspectView):
     """Draws the walk the step-through view owns (core.inspection.StepThrough.hidden_steps)."""
@@ -27,8 +31,7 @@ class HiddenView(InspectView):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.subject: Any = None  # core.inspection.Subject
-        self.walk: Any = None  # the step-through's walk, drawn last
+        self.walk: StepThrough | None = None  # the step-through's walk, drawn last
 
     def compose(self) -> ComposeResult:
         yield Static("", id="hidden-info", classes="info")
@@ -38,7 +41,7 @@ class HiddenView(InspectView):
         self.query_one("#hidden-info", Static).update(hint)
         self.query_one(FitTable).clear()
 
-    def strip_width(self, cell: str, hidden: int, steps: tuple[Any, ...] = ()) -> int:
+    def strip_width(self, cell: str, hidden: int, steps: tuple[HiddenStep, ...] = ()) -> int:
         """Cells per strip: what the table's width leaves after the other columns (each
         column is padded by one cell on either side; one cell for the scrollbar)."""
         width = self.query_one(FitTable).size.width or max(40, self.screen.size.width - 2)
@@ -51,7 +54,7 @@ class HiddenView(InspectView):
             fixed += max(3, c_norm) + 2
         return max(8, min(hidden, (width - fixed) // strips))
 
-    def show(self, walk: Any) -> None:
+    def show(self, walk: StepThrough | None) -> None:
         self.walk = walk
         if walk is None or self.subject is None:
             return

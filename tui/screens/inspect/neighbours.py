@@ -3,7 +3,7 @@ the least similar ones; Enter on a row looks that word up."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -21,6 +21,9 @@ from lyrics_tui.tui.screens.inspect.common import (
     num,
 )
 
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.neighbours import Neighbours
+
 COLUMNS = ("#>", "word", "cosine>", "", "seen>")
 
 
@@ -32,8 +35,7 @@ class NeighboursView(InspectView):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.subject: Any = None  # core.inspection.Subject
-        self.result: Any = None  # core.inspection.Neighbours of the word looked up
+        self.result: Neighbours | None = None  # of the word looked up
         self.word = ""
 
     def compose(self) -> ComposeResult:
@@ -71,11 +73,14 @@ class NeighboursView(InspectView):
     def look_up(self, word: str, by_id: bool = False) -> None:
         from lyrics_tui.core.inspection.neighbours import neighbours
 
+        subject = self.subject
+        if subject is None:  # the screen looks words up only once it has a model
+            return
         if by_id:
-            word = self.subject.vocab.tokens[int(word)]
+            word = subject.vocab.tokens[int(word)]
         k, farthest = self.neighbour_counts()
         try:
-            result = neighbours(self.subject, word, k, farthest)
+            result = neighbours(subject, word, k, farthest)
         except LyricsError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return

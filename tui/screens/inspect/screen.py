@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -56,6 +56,9 @@ from lyrics_tui.tui.screens.inspect.score import ScoreView
 from lyrics_tui.tui.screens.inspect.step import StepView
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.subject import Subject
+
 VIEWS = ("step", "score", "near", "hidden", "cells")
 VIEW_NAMES = {
     "step": "Step",
@@ -73,7 +76,7 @@ MEMORY_ACTIONS = frozenset({"memory", "memory_toggle"})
 class SubjectReady(Message):
     """The provider answered (subject None: no model yet; error: one line for the user)."""
 
-    subject: Any
+    subject: Subject | None
     error: str = ""
 
 
@@ -200,7 +203,7 @@ class InspectScreen(ModalScreen[None]):
         cache = self.settings.cache
         self.memory = memory or MemoryChoice(cache, cache.lam if cache is not None else 0.0, True)
         self.view = view if view in VIEWS else "step"
-        self.subject: Any = None
+        self.subject: Subject | None = None
         self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
         self.loaded_once = False  # the provider has answered at least once
         # the views, each in a file of its own, holding what it shows
@@ -231,13 +234,13 @@ class InspectScreen(ModalScreen[None]):
         self._focus_view()
         self._fetch_subject()
 
-    def _model_line(self) -> str:
+    def _model_line(self, subject: Subject) -> str:
         width = self.query_one("#inspect-model").content_size.width
-        return model_line(self.subject, width)
+        return model_line(subject, width)
 
     def on_resize(self) -> None:
         if self.subject is not None and not self.fetching:
-            self.query_one("#inspect-model", Static).update(self._model_line())
+            self.query_one("#inspect-model", Static).update(self._model_line(self.subject))
 
     def table(self, view: str) -> Widget:
         """The widget that holds a view's keys (a table; the Cells view's text)."""
@@ -294,7 +297,9 @@ class InspectScreen(ModalScreen[None]):
         header = self.query_one("#inspect-model", Static)
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
-            header.update(self._model_line() if self.subject is not None else "no model")
+            header.update(
+                self._model_line(self.subject) if self.subject is not None else "no model"
+            )
             if self.subject is None:
                 self._show_hints()
             return
@@ -311,7 +316,7 @@ class InspectScreen(ModalScreen[None]):
             header.update("no model")
             self._show_hints()
         else:
-            header.update(self._model_line())
+            header.update(self._model_line(self.subject))
             # every view again over the new weights: the same words picked, line, word
             self.step.rebuild()
             self.score.rebuild()
