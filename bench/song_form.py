@@ -4,7 +4,7 @@
         [--temperatures 0.8] [--corpus FILE] [--val-fraction 0.1] [--settings NAME=FLAGS ...]
 
 For each checkpoint × seed × temperature it generates a song from an empty prompt with the
-default settings (and any other settings named with --settings, e.g. "off=--form off --cache
+default settings (and any other settings named with --settings, e.g. "off=--no-form --cache
 off"), and measures it beside the training corpus and its held-out text (the last
 --val-fraction of the lines of --corpus, by default the tutorial's):
 
@@ -18,7 +18,7 @@ off"), and measures it beside the training corpus and its held-out text (the las
   line is sung within 30 lines;
 - distinct character bigrams / bigrams (inside lines); lines of <= 2 Han characters;
 - fluency: the network's own perplexity (song memory and every rule taken away, temperature 1)
-  of the generated text, beside plain sampling's (--form off --cache off --returns 0) at the
+  of the generated text, beside plain sampling's (--no-form --cache off --returns 0) at the
   same temperature and seed.
 The definitions are ../shared/README.md's, whose table the corpus rows reproduce. Figures
 are medians over checkpoints × seeds. Checkpoints saved before the song form stored their
@@ -134,7 +134,7 @@ def settings_for(opened, flags: str, temperature: float, seed: int, tokens: int)
     return replace(settings, cache=opened.cache(cache_option(args)).settings)
 
 
-PLAIN = "--form off --cache off --returns 0"  # after a setting's own flags: the sampler alone
+PLAIN = "--no-form --cache off --returns 0"  # after a setting's own flags: the sampler alone
 
 
 def measure_checkpoint(args, path: str, named: list[tuple[str, str]], corpus_form) -> list[dict]:
@@ -223,7 +223,7 @@ def main() -> None:
         nargs="*",
         default=[],
         metavar="NAME=FLAGS",
-        help='more settings to measure, as generate flags: "off=--form off"',
+        help='more settings to measure, as generate flags: "off=--no-form"',
     )
     parser.add_argument("--show", type=int, default=0, help="print the first N lines of each")
     args = parser.parse_args()

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.settings import SAMPLER
 
 if TYPE_CHECKING:
     from lyrics_tui.core.checkpoint import Checkpoint
@@ -46,7 +47,6 @@ CACHE_CHOICES = ("auto", "off")  # or N,THETA,LAMBDA
 MAX_WINDOW = 10_000
 MAX_THETA = 100.0
 MAX_LAMBDA = 0.99
-MAX_NEAREST = 100
 CACHE_HELP = (
     "song memory (a continuous cache over the hidden states): auto uses the settings fitted "
     "after training and stored in the checkpoint, off the network alone, or N,THETA,LAMBDA[,D] "
@@ -78,9 +78,10 @@ class CacheSettings:
             raise SettingsError(f"the cache sharpness θ must be between 0 and {MAX_THETA:g}")
         if not (math.isfinite(self.lam) and 0.0 <= self.lam <= MAX_LAMBDA):
             raise SettingsError(f"the cache weight λ must be between 0 (off) and {MAX_LAMBDA}")
-        if not 1 <= self.nearest <= min(self.window, MAX_NEAREST):
+        nearest = SAMPLER["nearest"]
+        if not nearest.allows(self.nearest) or self.nearest > self.window:
             raise SettingsError(
-                f"the cache's nearest distance D must be between 1 and {MAX_NEAREST} (and N)"
+                f"the cache's nearest distance D must be {nearest.range_text} (and at most N)"
             )
         return self
 

@@ -16,6 +16,7 @@ from lyrics_tui.core.vocab import Vocabulary
 
 if TYPE_CHECKING:
     from lyrics_tui.core.checkpoint import Checkpoint
+    from lyrics_tui.core.loading import OpenedModel
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Subject:
     fit: CacheFit | None = None  # song memory fitted after training (None: not stored)
     cache: CacheSettings | None = None  # what --cache auto means here (None: off)
     form_data: dict[str, Any] | None = None  # the training corpus's song form, as stored
+    corpus: str = ""  # the corpus it was trained on, as its checkpoint names it ("": unknown)
+    val_fraction: float = 0.0  # the share of the corpus's last lines it was validated on
 
     @property
     def form(self) -> CorpusForm:
@@ -69,16 +72,23 @@ def load_subject(
     `adapt` (core.adapt.AdaptSettings) a network that learns from what it reads (torch)."""
     from lyrics_tui.core.loading import open_checkpoint
 
-    opened = open_checkpoint(path, adapt=adapt, on_note=on_note)
+    return subject_from_opened(open_checkpoint(path, adapt=adapt, on_note=on_note))
+
+
+def subject_from_opened(opened: OpenedModel, label: str | None = None) -> Subject:
+    """A Subject over a checkpoint already opened for generation (core.loading.OpenedModel);
+    `label` defaults to its path."""
     fit = opened.cache_fit
     return Subject(
         opened.stepper,
         opened.vocab,
         opened.tokenizer,
-        label=opened.path,
+        label=opened.path if label is None else label,
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
         form_data=opened.checkpoint.form,
+        corpus=opened.checkpoint.corpus,  # the Cells view reads its held-out lines
+        val_fraction=opened.checkpoint.train_config.val_fraction,
     )
 
 
@@ -95,6 +105,8 @@ def subject_from_checkpoint(checkpoint: Checkpoint) -> Subject:
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
         form_data=checkpoint.form,
+        corpus=checkpoint.corpus,
+        val_fraction=checkpoint.train_config.val_fraction,
     )
 
 
@@ -127,4 +139,6 @@ def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
         subject,
         cache=guess if guess is not None and guess.on else None,
         form_data=getattr(run, "form", None),
+        corpus=getattr(run, "corpus_name", ""),
+        val_fraction=run.train_config.val_fraction,
     )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lyrics_tui.core.config import LINE_WINDOW
+from lyrics_tui.core.settings import LINE_WINDOW
 from lyrics_tui.core.songform.lengths import LineLengths
 from lyrics_tui.core.songform.rhyme import last_han, rhyme_group
 

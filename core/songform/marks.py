@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
-from lyrics_tui.core.config import LINE_WINDOW
+from lyrics_tui.core.settings import LINE_WINDOW
 from lyrics_tui.core.songform.rhyme import HAN, NO_GROUP, carries_rhyme, rhyme_group
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lyrics_tui.core.config import LINE_WINDOW
+from lyrics_tui.core.settings import LINE_WINDOW
 
 NEAR = 0.6  # a line this similar to a recent one (difflib ratio) nearly repeats it
 NEAR_TRIES = 4  # the most recent lines compared in full at a step

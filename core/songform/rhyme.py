@@ -103,6 +103,14 @@ def vocabulary_groups(tokens: Sequence[str]) -> list[int]:
     ]
 
 
+def word_rhyme(word: str) -> str | None:
+    """A word's rhyme group as the writer hears it, by its 辙's name (None: no Han character,
+    or a neutral-tone ending)."""
+    if not HAN.search(word) or not carries_rhyme(word):
+        return None
+    return group_name(rhyme_group(word)) or None
+
+
 def group_name(index: int) -> str:
     """The 辙's name, or "" for NO_GROUP."""
     return RHYME_GROUPS[index].name if 0 <= index < len(RHYME_GROUPS) else ""

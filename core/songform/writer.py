@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lyrics_tui.core.config import LINE_WINDOW
+from lyrics_tui.core.settings import LINE_WINDOW
 from lyrics_tui.core.songform.novelty import Novelty, SungLine, runs_of
 from lyrics_tui.core.songform.returns import returning_line
 from lyrics_tui.core.songform.rhyme import NO_GROUP, group_name

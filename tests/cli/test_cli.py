@@ -342,7 +342,7 @@ def test_temperature_zero_is_greedy_whatever_the_seed(capsys, checkpoint_path):
 def test_top_p_zero_and_top_k_one_are_greedy(capsys, checkpoint_path):
     def text(*flags):  # the sampler's filters alone (the song form may overrule the top word)
         return tokens_and_done(
-            gen(capsys, checkpoint_path, "--length", 20, "--seed", 4, "--form", "off", *flags)[1]
+            gen(capsys, checkpoint_path, "--length", 20, "--seed", 4, "--no-form", *flags)[1]
         )[1]["text"]
 
     greedy = text("--temperature", "0")
@@ -593,16 +593,16 @@ def test_generate_help_documents_the_sampler_rules(capsys):
     assert code == 0
     text = " ".join(out.split())
     for phrase in (
-        "empty: start a new line",
+        "the song starts a line",
         "above 10,000 is capped",
-        "0 is greedy",
+        "0 (greedy: always the likeliest word) or more",
         "above 100 is capped",
-        "0 or more than the vocabulary: off",
-        "0..1 (1: off)",
-        f"0..{MAX_SEED}",
+        "0 (off) or more",
+        "between 0 and 1 (off)",
+        f"between 0 and {MAX_SEED}",
         "same seed, same text",
-        "1 (off) to 10",
-        "(0: no limit)",
+        "between 1 (off) and 10",
+        "0 (no limit) or more",
         "read as <unk>",
     ):
         assert phrase in text, phrase

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lyrics_tui.core.cache import CacheSettings
-from lyrics_tui.core.config import LINE_WINDOW
 from lyrics_tui.core.inspection.step import StepThrough
 from lyrics_tui.core.inspection.subject import Subject
 from lyrics_tui.core.sampling import Sampler, SamplerSettings
+from lyrics_tui.core.settings import LINE_WINDOW
 from lyrics_tui.core.songform import CorpusForm, form_of, stored_form
 from lyrics_tui.core.songform.corpus_form import adjacent_rhyme, line_end_groups, rhyme_runs
 from lyrics_tui.core.songform.lengths import LineLengths

@@ -26,13 +26,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(cosine similarity), the word itself left out.",
     )
     checkpoint_arguments(near)
-    near.add_argument("--word", required=True)
-    near.add_argument("-k", "--top", type=int, default=10, help="how many neighbours (10)")
+    near.add_argument("--word", required=True, help="the word to look up; required")
+    near.add_argument(
+        "-k", "--top", type=int, default=10, help="how many neighbours, at least 1; default 10"
+    )
     near.add_argument(
         "--farthest",
         type=int,
         default=0,
-        help="also this many least similar words (0)",
+        help="also this many least similar words, 0 or more; default 0",
     )
 
 

@@ -34,8 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(scored as <unk>). Ends with the line's perplexity.",
     )
     checkpoint_arguments(score)
-    score.add_argument("--line", required=True, help="the text to score (\\n separates lines)")
-    score.add_argument("--compare", metavar="P2", help="a second checkpoint to compare with")
+    score.add_argument(
+        "--line", required=True, help="the text to score (\\n separates lines); required"
+    )
+    score.add_argument(
+        "--compare", metavar="FILE", help="a second checkpoint to compare with; default none"
+    )
     cache_argument(score)
     adapt_argument(
         score,

@@ -337,8 +337,7 @@ class TrainingController:
     def subject(self) -> Any:
         """The model held as a core.inspection.Subject (None: no model), for the inspection
         screen. A run's weights are copied between two batches: call it from a thread."""
-        from lyrics_tui.core.inspection.subject import Subject, subject_from_run
-        from lyrics_tui.core.tokens import Tokenizer
+        from lyrics_tui.core.inspection.subject import subject_from_opened, subject_from_run
 
         run = self.run
         if run is not None:
@@ -351,13 +350,7 @@ class TrainingController:
         opened = self.opened
         if opened is None:
             return None
-        ck, fit = opened.checkpoint, opened.cache_fit
-        tokenizer = Tokenizer(ck.train_config.tokenizer)
-        label = Path(str(ck.path)).name
-        cache = fit.settings if fit is not None and fit.settings.on else None
-        return Subject(
-            opened.stepper, ck.vocab, tokenizer, label, fit=fit, cache=cache, form_data=ck.form
-        )
+        return subject_from_opened(opened, label=Path(opened.path).name)
 
     # -- quitting --------------------------------------------------------------------------
     def keep_last_epoch(self) -> None:
@@ -379,10 +372,10 @@ class TrainingController:
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
         try:
-            from lyrics_tui.core.corpus import corpus_path, read_corpus
+            from lyrics_tui.core.corpus import obtain_corpus, read_corpus
             from lyrics_tui.core.paths import safe_stem
 
-            corpus = read_corpus(corpus_path(plan.request.corpus).expanduser())
+            corpus = read_corpus(obtain_corpus(plan.request.corpus).expanduser())  # jaychou: once
             if self._stop_requested:
                 return
             from lyrics_tui.core.device import resolve_device
