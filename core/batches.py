@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import torch
 
-EVAL_CHUNK = 256  # evaluation reads one stream in chunks of this many steps, hidden state carried
+EVAL_CHUNK = 256  # evaluation reads its streams in chunks of this many steps, hidden state carried
 
 
 def stream_count(n_tokens: int, batch_size: int) -> int:
@@ -72,3 +72,25 @@ def unk_noise(
     p = alpha / (alpha + counts.to(torch.float32)[ids])
     hit = torch.rand(ids.shape, generator=generator) < p
     return torch.where(hit, torch.full_like(ids, unk_id), ids)
+
+
+def read_layout(positions: int, streams: int, burn_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """How evaluation reads `positions` inputs of one text as `streams` streams side by side.
+
+    Returns (read, scored), both [R, S]: the input position each row of each stream reads, and
+    the position it scores (-1: not scored). Stream 0 starts at the text's start, as a one-stream
+    reading does; every later stream first reads the `burn_in` inputs before its own stretch
+    unscored, so that its hidden state has forgotten its zero start by the time it scores. Every
+    position is scored exactly once; rows past the text's end read its last input, unscored.
+    """
+    if streams <= 1 or positions <= burn_in + streams:
+        column = torch.arange(positions)[:, None]
+        return column, column.clone()
+    length = -(-(positions - burn_in) // streams)  # each later stream's own stretch
+    rows = burn_in + length
+    row = torch.arange(rows)[:, None]
+    first = torch.arange(streams)[None, :] * length  # where each stream starts reading
+    read = first + row
+    own = (row >= burn_in) | (torch.arange(streams)[None, :] == 0)
+    scored = torch.where(own & (read < positions), read, torch.full_like(read, -1))
+    return read.clamp(max=positions - 1), scored

@@ -237,7 +237,7 @@ class PlaygroundApp(App[int]):
         if isinstance(report, training.RunEvent):
             event = report.event
             self.main.panel.show_event(event)
-            if isinstance(event, TrainingFinished) and event.reason not in ("diverged", "failed"):
+            if isinstance(event, TrainingFinished) and not event.reason.failed:
                 self.notify(finished_note(event))  # else a Problem says what went wrong
             elif not isinstance(event, BatchFinished):  # an epoch, the start, a pause, a resume
                 self._refresh()

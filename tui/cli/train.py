@@ -270,7 +270,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
         print(f"lyrics-tui: {finished.message}", file=sys.stderr)
     if exit_code is not None:
         return exit_code  # 130, 129 or 143
-    return EXIT_FAILED if finished.reason in ("diverged", "failed") else 0
+    return EXIT_FAILED if finished.reason.failed else 0
 
 
 class JsonTrainView:

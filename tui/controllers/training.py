@@ -410,7 +410,7 @@ class TrainingController:
             with recorder:  # a run ended by an exception is recorded as failed
                 finished = run.run()
             if finished.message:
-                failed = finished.reason in ("diverged", "failed")
+                failed = finished.reason.failed
                 self.post(Problem(finished.message, "error" if failed else "warning"))
         except LyricsError as exc:
             self.post(RunFailed(run_id, str(exc)))
