@@ -30,6 +30,7 @@ WINDOWS = (50, 100, 200, 400, 800, 1600)
 SHARPNESS = tuple(2.0**k for k in range(0, 8))  # 1 .. 128
 LAMBDAS = tuple(round(i * 0.01, 2) for i in range(0, 91))  # 0 (off) .. 0.9
 CHUNK = 512  # positions scored at once
+FLOOR = -80.0  # exp's argument floor, in nats below the largest term
 QUICK_WINDOW, QUICK_SHARPNESS = 400, 8.0  # the per-epoch figure's N and θ|h|²
 MIN_FIT_TOKENS = 20  # fewer: nothing worth fitting
 # Reading: streams side by side; every stream but the first reads BURN_IN tokens unscored
@@ -137,12 +138,13 @@ def read_stream(
 
 @dataclass(frozen=True)
 class _Band:
-    """For each position t and distance d = 1..n_max: h_t · h_(t-d), whether position t - d is
-    usable (inside the text, next word not <unk>) and whether its next word is t's."""
+    """For each position t and distance d = 1..n_max: h_t · h_(t-d); 0 where position t - d is
+    usable (inside the text, next word not <unk>), -inf where not; and 1.0 where its next word
+    is t's (usable ones only), else 0."""
 
     dots: torch.Tensor  # [T, n_max] float32
-    usable: torch.Tensor  # [T, n_max] bool
-    match: torch.Tensor  # [T, n_max] bool
+    unusable: torch.Tensor  # [T, n_max] float32, 0 or -inf
+    match: torch.Tensor  # [T, n_max] float32, 1 or 0
 
 
 def _band(features: StreamFeatures, n_max: int) -> _Band:
@@ -152,39 +154,48 @@ def _band(features: StreamFeatures, n_max: int) -> _Band:
     key_next = torch.cat([targets.new_full((n_max,), unk), targets])
     distance = torch.arange(1, n_max + 1)
     dots = torch.empty(total, n_max)
-    usable = torch.empty(total, n_max, dtype=torch.bool)
-    match = torch.empty(total, n_max, dtype=torch.bool)
+    unusable = torch.empty(total, n_max)
+    match = torch.empty(total, n_max)
     for a in range(0, total, CHUNK):
         b = min(total, a + CHUNK)
         # column of position t - d among keys[a : b + n_max], for t = a + row
         col = torch.arange(b - a)[:, None] + n_max - distance[None, :]
         dots[a:b] = (hidden[a:b] @ keys[a : b + n_max].T).gather(1, col)
         nxt = key_next[a : b + n_max][col]
-        usable[a:b] = nxt != unk
-        match[a:b] = usable[a:b] & (nxt == targets[a:b, None])
-    return _Band(dots, usable, match)
+        usable = nxt != unk
+        unusable[a:b] = torch.where(usable, 0.0, -math.inf)
+        match[a:b] = usable & (nxt == targets[a:b, None])
+    return _Band(dots, unusable, match)
 
 
 def _band_logp(
     band: _Band, theta: float, windows: tuple[int, ...]
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-    """Every window from one pass: log-sum-exp over each stretch of distances between two
-    windows, accumulated."""
-    neg = torch.tensor(-math.inf)
-    scores = band.dots * theta
+    """Every window from one pass: for each stretch of distances between two windows, the sum
+    of exp(score) over its usable positions and over those that match, each relative to the
+    stretch's largest usable score, accumulated in log space. Terms below e^-80 of that largest
+    one count as e^-80 (exp stays out of float32's slow subnormal range; what that adds is
+    below 1e-30 of the sum)."""
+    scores = torch.addcmul(band.unusable, band.dots, torch.tensor(theta))  # θ·dot, -inf unusable
     total = scores.size(0)
     all_lse = torch.full((total,), -math.inf, dtype=torch.float64)
     hit_lse = all_lse.clone()
+    have = torch.zeros(total, dtype=torch.bool)
+    neg = torch.tensor(-math.inf, dtype=torch.float64)
     out = {}
     low = 0
     for n in sorted(windows):
-        part = slice(low, n)
-        s_all = torch.where(band.usable[:, part], scores[:, part], neg)
-        s_hit = torch.where(band.match[:, part], scores[:, part], neg)
-        all_lse = torch.logaddexp(all_lse, torch.logsumexp(s_all, dim=1).double())
-        hit_lse = torch.logaddexp(hit_lse, torch.logsumexp(s_hit, dim=1).double())
-        have = torch.isfinite(all_lse)
-        out[n] = (torch.where(have, hit_lse - all_lse, neg.double()), have.clone())
+        part = scores[:, low:n]
+        top = part.amax(dim=1)
+        usable = torch.isfinite(top)
+        have |= usable
+        top = torch.where(usable, top, 0.0)
+        part.sub_(top[:, None]).clamp_(min=FLOOR).exp_()
+        base = torch.where(usable, top.double(), neg)  # a stretch with nothing usable adds 0
+        all_lse = torch.logaddexp(all_lse, base + part.sum(1).double().log())
+        hits = torch.linalg.vecdot(part, band.match[:, low:n])  # unusable ones never match
+        hit_lse = torch.logaddexp(hit_lse, base + hits.double().log())
+        out[n] = (torch.where(have, hit_lse - all_lse, neg), have.clone())
         low = n
     return out
 

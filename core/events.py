@@ -43,11 +43,13 @@ class TrainingStarted:
     precision: str = "fp32"  # of the training matmuls
     processes: int = 1  # ranks training together (threads are per process)
     time_budget: float = 0.0  # seconds for the whole run, earlier sessions included (0: none)
+    end_epoch: int = 0  # the epoch the plan ends at (0: as many as the time budget holds)
     # The validation tokens each epoch's figures are over: the first val_read of the split (all
     # of it unless the budget is too short), the first cache_read of those for song memory's.
     val_read: int = 0
     cache_read: int = 0
     sized: str = ""  # what the default preset chose for this corpus and machine, in words
+    model: dict | None = None  # the network's settings, when chosen at the start (sized)
 
 
 @dataclass(frozen=True)

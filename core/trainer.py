@@ -51,6 +51,7 @@ from lyrics_tui.core.training.data import (
     prepare_data,
 )
 from lyrics_tui.core.training.session import Session, Tally, open_session, started_event
+from lyrics_tui.core.training.sizing import Sizing, size_for, sized
 from lyrics_tui.core.training.weights import (
     WeightAverage,
     cpu_copy,
@@ -84,6 +85,7 @@ class TrainingRun:
         save_every_epoch: bool = True,
         group: Solo | None = None,
         timer: Timer | None = None,
+        size_to_budget: bool = False,
     ) -> None:
         validate(model_config, train_config)
         self.group = group or SOLO  # several processes: core/distributed.py
@@ -96,6 +98,10 @@ class TrainingRun:
         self.save_every_epoch = save_every_epoch
         self.train_config = train_config
         self.timer = timer  # the clock of the budget (None: time.perf_counter)
+        # the network chosen for the corpus, the budget and this machine when run() starts
+        # (core/training/sizing.py; core.config.sizes_to_budget says when)
+        self.size_to_budget = size_to_budget and not resume and self.group.world == 1
+        self.sizing: Sizing | None = None
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -107,6 +113,7 @@ class TrainingRun:
         if resume:
             model_config = resume.model_config
         self.model_config = replace(model_config, vocab_size=len(self.data.vocab))
+        self.preset_model = self.model_config  # as asked for, before any sizing
         torch.manual_seed(train_config.seed)
         self.model = RNNLanguageModel(self.model_config).to(device)
         self.optimizer = make_optimizer(self.model, train_config)
@@ -184,6 +191,8 @@ class TrainingRun:
     def _begin(self) -> Session:
         """Threads, precision and the data's layout; how much validation the budget allows."""
         clock = RunClock(self.train_config.time_budget, self.elapsed_s, self.timer)
+        if self.size_to_budget and self.sizing is None:
+            self._choose_size(clock)
         costs = PhaseCosts(save_s=self._save_guess())
         if self.group.leader:  # rank 0 alone validates
             unk = self.vocab.unk_id
@@ -197,6 +206,16 @@ class TrainingRun:
         self.sink(started_event(self, s))
         s.batch_started = clock.timer()
         return s
+
+    def _choose_size(self, clock: RunClock) -> None:
+        """Time training steps at the sizes needed, then train the network chosen instead."""
+        cfg = self.train_config
+        self.sizing = size_for(self.preset_model, cfg, self.data, self.device, clock.timer)
+        self.model_config = sized(self.preset_model, self.sizing)
+        torch.manual_seed(cfg.seed)
+        self.model = RNNLanguageModel(self.model_config).to(self.device)
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.average = WeightAverage(self.model, cfg.average) if cfg.average else None
 
     def _train_epoch(self, s: Session) -> Tally:
         """One pass over the training data, or less when a stop or the budget cuts it short."""

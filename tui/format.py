@@ -90,3 +90,10 @@ def path(value: str | Path) -> str:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
         return str(p)
+
+
+def epochs_of(done: int, planned: int) -> str:
+    """Epochs trained of those planned; alone when a time budget ended the plan instead."""
+    from lyrics_tui.core.config import BUDGET_EPOCHS
+
+    return str(done) if planned >= BUDGET_EPOCHS else f"{done}/{planned}"

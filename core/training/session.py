@@ -9,13 +9,14 @@ import torch
 from torch import nn
 
 from lyrics_tui.core import batches as B
-from lyrics_tui.core.config import TrainConfig
+from lyrics_tui.core.config import ModelConfig, TrainConfig, fills_budget
 from lyrics_tui.core.device import ThreadChooser, resolve_precision, training_threads
 from lyrics_tui.core.distributed import Solo
 from lyrics_tui.core.events import EndReason, TrainingStarted
 from lyrics_tui.core.model import RNNLanguageModel
 from lyrics_tui.core.training.clock import PhaseCosts, RunClock
 from lyrics_tui.core.training.data import PreparedData
+from lyrics_tui.core.training.sizing import Sizing
 from lyrics_tui.core.training.validation import Reading, Stretches
 
 
@@ -27,6 +28,9 @@ class Run(Protocol):
     group: Solo
     data: PreparedData
     model: RNNLanguageModel
+    model_config: ModelConfig
+    preset_model: ModelConfig  # the network the settings asked for, before any sizing
+    sizing: Sizing | None
     epoch: int
 
 
@@ -85,9 +89,10 @@ def open_session(run: Run, clock: RunClock, costs: PhaseCosts, where: Stretches)
     threads = training_threads(cfg.threads, group.local_world)
     chooser = None
     if device == "cpu":
-        torch.set_num_threads(threads)
+        start = run.sizing.threads if run.sizing and run.sizing.threads else threads
+        torch.set_num_threads(start)  # the count sizing timed fastest, else every core
         if not cfg.threads and threads > 1:
-            chooser = ThreadChooser([threads, 1])
+            chooser = ThreadChooser([threads, 1], start=start)
     train_ids = run.data.train_ids
     train_data = group.share(B.batchify(train_ids, cfg.batch_size))
     per_epoch = (
@@ -126,8 +131,11 @@ def started_event(run: Run, s: Session) -> TrainingStarted:
         precision=s.precision,
         processes=run.group.world,
         time_budget=s.config.time_budget,
+        end_epoch=0 if fills_budget(s.config) else s.config.epochs,
         val_read=s.where.read,
         cache_read=s.where.quick,
+        sized=run.sizing.describe(run.preset_model) if run.sizing else "",
+        model=run.model_config.to_dict() if run.sizing else None,
     )
 
 

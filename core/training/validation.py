@@ -26,7 +26,8 @@ FIT_TOKENS = 8_000  # enough to choose N, θ and λ (docs/performance.md)
 QUICK_TOKENS = 4_000  # the per-epoch song-memory figure's
 MIN_READ_TOKENS = 2_000  # however short the budget, validation reads at least this many
 READ_SHARE = 0.05  # with a budget, one validation may take this share of it
-PROBE_TOKENS = 1_024  # read at the start to learn this machine's speed
+PROBE_TOKENS = 2_048  # read at the start, as PROBE_STREAMS streams, to learn the speed here
+PROBE_STREAMS = 8
 FIT_PER_QUICK = 12.0  # a full fit costs about this many per-epoch figures over as many tokens
 
 
@@ -121,7 +122,8 @@ def probe(
     if len(piece) <= cache_eval.MIN_FIT_TOKENS + 1:
         return None
     began = timer()
-    features = cache_eval.read_stream(model, piece, unk_id, device)
+    streams = PROBE_STREAMS if len(piece) > 2 * cache_eval.BURN_IN else 1
+    features = cache_eval.read_stream(model, piece, unk_id, device, streams=streams)
     read_s = timer() - began
     began = timer()
     cache_eval.quick_fit(features)

@@ -124,7 +124,7 @@ def listing(store: RunStore, args: argparse.Namespace) -> int:
             r.corpus_name,
             _model(r),
             fmt.count(r.parameters),
-            f"{r.epochs}/{r.planned_epochs}",
+            fmt.epochs_of(r.epochs, r.planned_epochs),
             fmt.ppl(r.best_val_ppl),
             fmt.duration(r.elapsed_s),
             _status(r),

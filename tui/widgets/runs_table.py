@@ -57,7 +57,7 @@ def cells(run: Any, this_year: int) -> dict[str, str]:
         "corpus": run.corpus_name,
         "cell": run.cell,
         "size": fmt.count(run.parameters),
-        "epochs": f"{run.epochs}/{run.planned_epochs}",
+        "epochs": fmt.epochs_of(run.epochs, run.planned_epochs),
         "best_val_ppl": fmt.ppl(run.best_val_ppl),
         "time": fmt.duration(run.elapsed_s),
         "status": run.status,

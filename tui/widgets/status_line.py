@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from textual.widgets import Static
 
+from lyrics_tui.core.config import fills_budget
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.training import TrainingController
 from lyrics_tui.tui.controllers.training import TrainingState as S
@@ -20,9 +22,7 @@ def status_text(training: TrainingController, corpus: str, t_does: str = "") -> 
     if state is S.STARTING:
         return f"preparing: loading torch, tokenising {Path(corpus).name}…"
     if state in WORDS:
-        epochs = run.train_config.epochs if run is not None else 0
-        epoch = run.epoch + 1 if run is not None else 0
-        return f"{WORDS[state]} · epoch {epoch}/{epochs} · {run_info(training)}"
+        return f"{WORDS[state]} · {epoch_under_way(run)} · {run_info(training)}"
     if state is S.PAUSED:
         return f"paused · space resumes · {run_info(training)}"
     if run is not None:
@@ -46,6 +46,16 @@ def status_text(training: TrainingController, corpus: str, t_does: str = "") -> 
         ]
         return " · ".join(p for p in parts if p)
     return f"no model yet · t trains on {Path(corpus).name} · l loads a checkpoint · ? help"
+
+
+def epoch_under_way(run: Any) -> str:
+    """The epoch a core.trainer.TrainingRun trains: of its plan's, or of a time budget's."""
+    if run is None:
+        return "epoch 0/0"
+    config = run.train_config
+    if fills_budget(config):
+        return f"epoch {run.epoch + 1} of a {config.time_budget:.0f} s budget"
+    return f"epoch {run.epoch + 1}/{config.epochs}"
 
 
 def run_info(training: TrainingController) -> str:
