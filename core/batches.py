@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import torch
 
+NOISE_CHUNK = 1 << 20  # tokens given <unk> noise at once
 EVAL_CHUNK = 256  # evaluation reads its streams in chunks of this many steps, hidden state carried
 
 
@@ -64,14 +65,27 @@ def tutorial_window_count(n_tokens: int, bptt: int, batch_size: int) -> int:
 
 
 def unk_noise(
-    ids: torch.Tensor, counts: torch.Tensor, alpha: float, unk_id: int, generator: torch.Generator
+    ids: torch.Tensor,
+    counts: torch.Tensor,
+    alpha: float,
+    unk_id: int,
+    generator: torch.Generator,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """A copy of `ids` in which each occurrence of a word seen c times in training is read as
-    <unk> with probability α / (α + c): rare words most often, as a held-out text is full of
-    words the training text never had twice."""
-    p = alpha / (alpha + counts.to(torch.float32)[ids])
-    hit = torch.rand(ids.shape, generator=generator) < p
-    return torch.where(hit, torch.full_like(ids, unk_id), ids)
+    """A copy of `ids` (into `out` when given) in which each occurrence of a word seen c times
+    in training is read as <unk> with probability α / (α + c): rare words most often, as a
+    held-out text is full of words the training text never had twice. Done a million tokens
+    at a time, so that a large corpus needs no more than the copy."""
+    source = ids.reshape(-1)
+    out = torch.empty_like(ids) if out is None else out
+    target = out.view(-1)
+    counts = counts.to(torch.float32)
+    for a in range(0, source.numel(), NOISE_CHUNK):
+        part = source[a : a + NOISE_CHUNK]
+        p = alpha / (alpha + counts[part.cpu()])
+        hit = (torch.rand(part.shape, generator=generator) < p).to(part.device)
+        target[a : a + NOISE_CHUNK] = torch.where(hit, unk_id, part)
+    return out
 
 
 def read_layout(positions: int, streams: int, burn_in: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -38,7 +38,8 @@ MIN_FIT_TOKENS = 20  # fewer: nothing worth fitting
 READ_STREAMS = 16
 BURN_IN = 128
 MIN_STRETCH = 4 * BURN_IN
-READ_TOKENS = 2048  # positions decoded at once (bounds the [tokens, vocabulary] scores)
+READ_TOKENS = 2048  # positions decoded at once, at most
+READ_SCORES = 4 << 20  # ... and at most this many scores (positions x vocabulary)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def read_stream(
     state = model.init_hidden(read.size(1), device)
     inputs = ids[read].to(device)
     total = 0.0
-    rows = max(1, READ_TOKENS // read.size(1))
+    positions_at_once = max(1, min(READ_TOKENS, READ_SCORES // model.config.vocab_size))
+    rows = max(1, positions_at_once // read.size(1))
     with torch.no_grad():
         for a in range(0, read.size(0), rows):
             output, state = model.features(inputs[a : a + rows], state)
@@ -138,13 +140,12 @@ def read_stream(
 
 @dataclass(frozen=True)
 class _Band:
-    """For each position t and distance d = 1..n_max: h_t · h_(t-d); 0 where position t - d is
-    usable (inside the text, next word not <unk>), -inf where not; and 1.0 where its next word
-    is t's (usable ones only), else 0."""
+    """For each position t and distance d = 1..n_max: h_t · h_(t-d), whether position t - d is
+    usable (inside the text, next word not <unk>) and whether its next word is t's."""
 
     dots: torch.Tensor  # [T, n_max] float32
-    unusable: torch.Tensor  # [T, n_max] float32, 0 or -inf
-    match: torch.Tensor  # [T, n_max] float32, 1 or 0
+    usable: torch.Tensor  # [T, n_max] bool
+    match: torch.Tensor  # [T, n_max] bool
 
 
 def _band(features: StreamFeatures, n_max: int) -> _Band:
@@ -154,18 +155,17 @@ def _band(features: StreamFeatures, n_max: int) -> _Band:
     key_next = torch.cat([targets.new_full((n_max,), unk), targets])
     distance = torch.arange(1, n_max + 1)
     dots = torch.empty(total, n_max)
-    unusable = torch.empty(total, n_max)
-    match = torch.empty(total, n_max)
+    usable = torch.empty(total, n_max, dtype=torch.bool)
+    match = torch.empty(total, n_max, dtype=torch.bool)
     for a in range(0, total, CHUNK):
         b = min(total, a + CHUNK)
         # column of position t - d among keys[a : b + n_max], for t = a + row
         col = torch.arange(b - a)[:, None] + n_max - distance[None, :]
         dots[a:b] = (hidden[a:b] @ keys[a : b + n_max].T).gather(1, col)
         nxt = key_next[a : b + n_max][col]
-        usable = nxt != unk
-        unusable[a:b] = torch.where(usable, 0.0, -math.inf)
-        match[a:b] = usable & (nxt == targets[a:b, None])
-    return _Band(dots, unusable, match)
+        usable[a:b] = nxt != unk
+        match[a:b] = usable[a:b] & (nxt == targets[a:b, None])
+    return _Band(dots, usable, match)
 
 
 def _band_logp(
@@ -176,7 +176,7 @@ def _band_logp(
     stretch's largest usable score, accumulated in log space. Terms below e^-80 of that largest
     one count as e^-80 (exp stays out of float32's slow subnormal range; what that adds is
     below 1e-30 of the sum)."""
-    scores = torch.addcmul(band.unusable, band.dots, torch.tensor(theta))  # θ·dot, -inf unusable
+    scores = (band.dots * theta).masked_fill_(~band.usable, -math.inf)
     total = scores.size(0)
     all_lse = torch.full((total,), -math.inf, dtype=torch.float64)
     hit_lse = all_lse.clone()
@@ -191,9 +191,10 @@ def _band_logp(
         have |= usable
         top = torch.where(usable, top, 0.0)
         part.sub_(top[:, None]).clamp_(min=FLOOR).exp_()
+        part.masked_fill_(~band.usable[:, low:n], 0.0)  # the floor lifted the unusable ones
         base = torch.where(usable, top.double(), neg)  # a stretch with nothing usable adds 0
         all_lse = torch.logaddexp(all_lse, base + part.sum(1).double().log())
-        hits = torch.linalg.vecdot(part, band.match[:, low:n])  # unusable ones never match
+        hits = part.masked_fill_(~band.match[:, low:n], 0.0).sum(1)
         hit_lse = torch.logaddexp(hit_lse, base + hits.double().log())
         out[n] = (torch.where(have, hit_lse - all_lse, neg), have.clone())
         low = n

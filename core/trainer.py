@@ -241,9 +241,9 @@ class TrainingRun:
         cfg = s.config
         if cfg.windowing == "tutorial":
             return B.tutorial_windows(self.data.train_ids, cfg.bptt, cfg.batch_size, s.generator)
-        if cfg.unk_noise:  # the same noise on every rank (one seed), then each rank's share
-            noised = noised_streams(self.data, cfg.unk_noise, cfg.batch_size, s.generator)
-            s.train_data = self.group.share(noised).to(self.device)
+        if cfg.unk_noise:  # each rank its own noise on its own streams, into one buffer
+            s.noised = noised_streams(self.data, s.train_data, cfg.unk_noise, s.generator, s.noised)
+            return B.stream_batches(s.noised, cfg.bptt)
         return B.stream_batches(s.train_data, cfg.bptt)
 
     def _step(
@@ -260,10 +260,7 @@ class TrainingRun:
             for group in self.optimizer.param_groups:
                 group["lr"] = s.lr
             with torch.autocast(s.autocast, dtype=torch.bfloat16, enabled=s.precision == "bf16"):
-                logits, hidden = s.net(x, hidden)
-            loss = nn.functional.cross_entropy(
-                logits.float().view(-1, logits.size(-1)), y.reshape(-1)
-            )
+                loss, hidden = s.net(x, hidden, y)
             bad = self.group.nonfinite(loss)
             if bad is not None:
                 raise _Diverged(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from lyrics_tui.core import batches as B
@@ -47,7 +48,8 @@ def prepare_data(
                 )
             )
     train_array, val_array = encoded.ids(vocab)
-    train_ids = torch.from_numpy(train_array)
+    # int32: half the memory of a large corpus's streams (targets become int64 per batch)
+    train_ids = torch.from_numpy(train_array.astype(np.int32))
     val_ids = torch.from_numpy(val_array)
     unknown = float((val_array == vocab.unk_id).mean()) if len(val_array) else 0.0
     if len(train_ids) < 2:
@@ -59,14 +61,17 @@ def prepare_data(
 
 
 def noised_streams(
-    data: PreparedData, alpha: float, batch_size: int, generator: torch.Generator
+    data: PreparedData,
+    streams: torch.Tensor,
+    alpha: float,
+    generator: torch.Generator,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """An epoch's training streams with rare words read as <unk> (TrainConfig.unk_noise)."""
     vocab = data.vocab
     counts = torch.tensor(vocab.counts, dtype=torch.float32)
     counts[vocab.unk_id] = math.inf  # <unk> stays itself
-    ids = B.unk_noise(data.train_ids, counts, alpha, vocab.unk_id, generator)
-    return B.batchify(ids, batch_size)
+    return B.unk_noise(streams, counts, alpha, vocab.unk_id, generator, out)
 
 
 def check_continuable(checkpoint: Checkpoint, config: TrainConfig) -> None:

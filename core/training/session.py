@@ -50,6 +50,7 @@ class Session:
     threads: int
     precision: str
     chooser: ThreadChooser | None
+    noised: torch.Tensor | None = None  # this epoch's streams with <unk> noise
     reserve: float = 0.0  # seconds kept for the end of the run, the same on every rank
     elapsed: float = 0.0  # the run's seconds as every rank agreed at the last batch
     lr: float = 0.0

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
-from torch import nn
 
 from lyrics_tui.core import batches as B
 from lyrics_tui.core.config import ModelConfig, TrainConfig
@@ -179,7 +178,8 @@ def time_steps(
     )
     model = RNNLanguageModel(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    streams = B.batchify(data.train_ids, train_config.batch_size).to(device)
+    needed = (steps + 2) * train_config.bptt * train_config.batch_size  # not the whole corpus
+    streams = B.batchify(data.train_ids[:needed], train_config.batch_size).to(device)
     bf16 = resolve_precision(train_config.precision, device) == "bf16"
     autocast = "cuda" if device.startswith("cuda") else "cpu"
     batches = list(itertools.islice(B.stream_batches(streams, train_config.bptt), steps + 1))
@@ -190,10 +190,7 @@ def time_steps(
         x, y = batches[i % len(batches)]
         began = timer()
         with torch.autocast(autocast, dtype=torch.bfloat16, enabled=bf16):
-            logits, state = model(x, state)
-        loss = nn.functional.cross_entropy(
-            logits.float().view(-1, config.vocab_size), y.reshape(-1)
-        )
+            loss, state = model(x, state, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

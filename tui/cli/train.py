@@ -233,6 +233,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
         size_to_budget=resume is None
         and sizes_to_budget(preset_for(args.corpus, args.preset), model_over, train_cfg),
     )
+    del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go now
     if group is not None:
         group.ready()  # every rank is set up (or every rank stops here)
     # Ctrl+C, SIGHUP (a dropped SSH session) and SIGTERM stop after this batch and save; a

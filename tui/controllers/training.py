@@ -405,6 +405,7 @@ class TrainingController:
                 corpus_name=corpus.path,
                 size_to_budget=sized,
             )
+            del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go
             self.active_run = run
             note = plan.continuation.note if plan.continuation is not None else ""
             self.post(RunReady(run_id, run, tuple(run.history), note))
