@@ -336,7 +336,15 @@ def fit_cache(
     index = torch.arange(total)
     half = total // 2
     masks = {"all": index >= 0, "first": index < half}
-    best = _search(features, masks, out_of_time=lambda: timer() >= deadline)
+    checked = [timer(), 0.0]  # the last check, and the longest time between two
+
+    def out_of_time() -> bool:  # when another trial, as long as the longest, would not fit
+        now = timer()
+        checked[1] = max(checked[1], now - checked[0])
+        checked[0] = now
+        return now + checked[1] >= deadline
+
+    best = _search(features, masks, out_of_time=out_of_time)
     cross = best["first"].settings
     second = index >= half
     cross_logp = position_logp(features, cross if cross.on else None)[second]

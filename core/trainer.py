@@ -241,9 +241,9 @@ class TrainingRun:
         cfg = s.config
         if cfg.windowing == "tutorial":
             return B.tutorial_windows(self.data.train_ids, cfg.bptt, cfg.batch_size, s.generator)
-        if cfg.unk_noise:  # each rank its own noise on its own streams, into one buffer
-            s.noised = noised_streams(self.data, s.train_data, cfg.unk_noise, s.generator, s.noised)
-            return B.stream_batches(s.noised, cfg.bptt)
+        if cfg.unk_noise:  # the same noise on every rank (one seed), then each rank's share
+            s.noised = noised_streams(self.data, s.streams, cfg.unk_noise, s.generator, s.noised)
+            return B.stream_batches(self.group.share(s.noised).to(self.device), cfg.bptt)
         return B.stream_batches(s.train_data, cfg.bptt)
 
     def _step(
@@ -373,7 +373,9 @@ class TrainingRun:
 
     def _agree_reserve(self, s: Session) -> None:
         """Every rank keeps the leader's reserve, so that the learning rate agrees."""
-        s.reserve = self.group.from_leader(s.costs.reserve()) or 0.0
+        # the end fits one state, or two when the latest epoch was not the best
+        states = 1 if not self.history or self.history[-1].get("is_best") else 2
+        s.reserve = self.group.from_leader(s.costs.reserve(states)) or 0.0
 
     def _finish(self, s: Session) -> TrainingFinished:
         """Fit song memory, save the latest state, and say how the run ended."""
@@ -422,11 +424,11 @@ class TrainingRun:
         assert self.last_good is not None  # there is a best epoch
         states = [(self._best, s.best), (self.last_good, s.latest)]
         distinct = len({id(checkpoint) for checkpoint, _ in states})
-        eta = s.costs.fit_s * distinct / 2
+        eta = s.costs.fit_s * distinct
         self.sink(PhaseStarted(Phase.FITTING, self.epoch, eta, s.clock.elapsed()))
         watch = s.clock.timed()
         fits = validation.fit_states(states, s.clock, 2 * s.costs.save_s)
-        s.costs.fit_s = watch.seconds()
+        s.costs.fit_s = watch.seconds() / distinct
         if s.best_path and self.out_path:
             save_checkpoint(self._best, self.out_path)
         latest = fits[id(self.last_good)]

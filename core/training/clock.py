@@ -63,13 +63,14 @@ class PhaseCosts:
     once, fitting song memory, saving a checkpoint. Before a phase has run, its estimate."""
 
     validate_s: float = 0.0
-    fit_s: float = 0.0
+    fit_s: float = 0.0  # for one state
     save_s: float = 0.0
 
-    def reserve(self) -> float:
-        """Time to keep for the end of a run: the partial epoch validated, song memory fitted,
-        the best and the latest state saved; a margin for what was not measured."""
-        return SAFETY * (self.validate_s + self.fit_s + 2 * self.save_s)
+    def reserve(self, states: int = 1) -> float:
+        """Time to keep for the end of a run: the partial epoch validated, song memory fitted
+        for `states` states (the best and the latest, when they differ), the best and the
+        latest state saved; a margin for what was not measured."""
+        return SAFETY * (self.validate_s + states * self.fit_s + 2 * self.save_s)
 
 
 SAFETY = 1.25  # phases vary from one run to the next; the budget is a promise

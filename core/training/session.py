@@ -43,14 +43,15 @@ class Session:
     costs: PhaseCosts  # what validating, fitting and saving cost (the leader's measures)
     where: Stretches  # how much of the validation split each reading covers
     net: nn.Module  # the module trained through (DistributedDataParallel on several ranks)
-    train_data: torch.Tensor  # this rank's streams, [steps, streams]
+    streams: torch.Tensor  # every rank's streams, [steps, streams] (on the CPU)
+    train_data: torch.Tensor  # this rank's, on its device (the same tensor, alone on a CPU)
     generator: torch.Generator
     batches_per_epoch: int
     total_steps: int
     threads: int
     precision: str
     chooser: ThreadChooser | None
-    noised: torch.Tensor | None = None  # this epoch's streams with <unk> noise
+    noised: torch.Tensor | None = None  # this epoch's streams (every rank's) with <unk> noise
     reserve: float = 0.0  # seconds kept for the end of the run, the same on every rank
     elapsed: float = 0.0  # the run's seconds as every rank agreed at the last batch
     lr: float = 0.0
@@ -95,7 +96,8 @@ def open_session(run: Run, clock: RunClock, costs: PhaseCosts, where: Stretches)
         if not cfg.threads and threads > 1:
             chooser = ThreadChooser([threads, 1], start=start)
     train_ids = run.data.train_ids
-    train_data = group.share(B.batchify(train_ids, cfg.batch_size))
+    streams = B.batchify(train_ids, cfg.batch_size)
+    train_data = group.share(streams)
     per_epoch = (
         B.tutorial_window_count(len(train_ids), cfg.bptt, cfg.batch_size)
         if cfg.windowing == "tutorial"
@@ -107,6 +109,7 @@ def open_session(run: Run, clock: RunClock, costs: PhaseCosts, where: Stretches)
         costs=costs,
         where=where,
         net=group.wrap(run.model, cfg.seed),  # DistributedDataParallel on several ranks
+        streams=streams,
         train_data=train_data.to(device),
         generator=torch.Generator().manual_seed(cfg.seed + run.epoch),
         batches_per_epoch=per_epoch,

@@ -5,8 +5,9 @@ corpus). On a larger corpus or a slower machine it would see each word once or t
 heavily regularised. So a run that fills a budget with the preset's own size (TrainConfig.
 size_to_budget) first times a few training steps on this machine (`time_steps`), works out how
 many epochs the budget holds at each size, and takes the largest size that gets at least
-MIN_EPOCHS, with dropout eased in proportion when the budget holds fewer than FULL_EPOCHS. A
-corpus whose budget holds FULL_EPOCHS of the preset keeps it as it is. Why these numbers:
+MIN_EPOCHS (none below SIZES[0]: smaller ones did worse even with more epochs), with dropout
+eased in proportion when the budget holds fewer than FULL_EPOCHS. A corpus whose budget holds
+FULL_EPOCHS of the preset keeps it as it is. Why these numbers:
 docs/performance.md ("Defaults that fit the corpus and the machine").
 """
 
@@ -26,8 +27,8 @@ from lyrics_tui.core.device import resolve_precision, training_threads
 from lyrics_tui.core.model import RNNLanguageModel, detach
 from lyrics_tui.core.training.data import PreparedData
 
-SIZES = (128, 192, 256, 384, 512)  # hidden = embedding (tied), smallest first
-FULL_EPOCHS = 12.0  # the budget holds this many epochs of the preset: it stays as it is
+SIZES = (256, 320, 384, 448, 512)  # hidden = embedding (tied), smallest first
+FULL_EPOCHS = 24.0  # the budget holds this many epochs of the preset: it stays as it is
 MIN_EPOCHS = 4.0  # a smaller network is taken when the preset's would get fewer
 DROPOUT_FLOOR = 0.2  # dropout never eases below this share of the preset's
 TRAINING_SHARE = 0.9  # of the budget, left for training by validation and the fit

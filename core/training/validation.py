@@ -106,8 +106,9 @@ class Probe:
         quick = where.quick / self.quick_per_s if where.quick else 0.0
         return where.read / self.read_per_s + quick
 
-    def fit_s(self, where: Stretches, states: int = 2) -> float:
-        return states * FIT_PER_QUICK * where.fit / self.quick_per_s if where.fit else 0.0
+    def fit_s(self, where: Stretches) -> float:
+        """Fitting song memory for one state."""
+        return FIT_PER_QUICK * where.fit / self.quick_per_s if where.fit else 0.0
 
     def readable(self, budget: float) -> int:
         """Positions one validation may read in a run of `budget` seconds."""

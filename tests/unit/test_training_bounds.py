@@ -122,8 +122,8 @@ def test_the_stretches_are_bounded_and_said():
 
 # -- the budget covers the whole run -----------------------------------------------------------
 class TickClock:
-    """A clock that moves on `tick` seconds each time it is read: every phase costs what its
-    reads of the clock cost, whatever the machine."""
+    """A clock that moves on `tick` seconds each time it is read, and `spend` seconds when told
+    (the work a test stands in for)."""
 
     def __init__(self, tick: float) -> None:
         self.now, self.tick = 0.0, tick
@@ -132,10 +132,31 @@ class TickClock:
         self.now += self.tick
         return self.now
 
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
+
 
 def test_a_budget_ends_training_in_time_for_validation_the_fit_and_the_saves(
-    tmp_path, bundled_lines
+    tmp_path, bundled_lines, monkeypatch
 ):
+    import lyrics_tui.core.trainer as trainer_module
+
+    clock = TickClock(0.001)
+    # what each phase costs, whatever the machine: a step, a validation, a trial of the fit's
+    # grid, a save
+    for owner, name, seconds in (
+        (TrainingRun, "_step", 0.5),
+        (validation, "validate", 1.0),
+        (cache_eval, "_band_logp", 0.3),
+        (trainer_module, "save_checkpoint", 0.2),
+    ):
+        real = getattr(owner, name)
+
+        def spending(*args, real=real, seconds=seconds, **kwargs):
+            clock.spend(seconds)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, spending)
     model, train = tiny_settings(train={"epochs": 10_000, "time_budget": 60.0})
     events: list = []
     run = TrainingRun(
@@ -145,7 +166,7 @@ def test_a_budget_ends_training_in_time_for_validation_the_fit_and_the_saves(
         train,
         out_path=tmp_path / "m.pt",
         sink=events.append,
-        timer=TickClock(0.25),
+        timer=clock,
     )
     finished = run.run()
     kinds = [type(e).__name__ for e in events]
@@ -153,11 +174,10 @@ def test_a_budget_ends_training_in_time_for_validation_the_fit_and_the_saves(
     phases = [e.phase for e in events if isinstance(e, PhaseStarted)]
     assert phases[-3:] == [Phase.VALIDATING, Phase.FITTING, Phase.SAVING]
     last_batch = max(i for i, k in enumerate(kinds) if k == "BatchFinished")
-    assert kinds[last_batch + 1 :].count("BatchFinished") == 0
     assert isinstance(events[-1], TrainingFinished)
-    # training stopped with time left for what follows it, and the whole run kept its budget
-    stopped_at = events[last_batch].elapsed_s
-    assert stopped_at < 60.0 and finished.elapsed_s <= 60.0
+    # training stopped early enough for what follows it, and the whole run kept its budget
+    assert events[last_batch].elapsed_s < 60.0 - 1.0 - 0.3 - 0.2
+    assert 55.0 < finished.elapsed_s <= 60.0
     assert finished.cache_val_ppl is not None  # the fit ran, within the budget
     assert run.elapsed_s == 60.0  # recorded as spent: continuing goes on for another budget
 

@@ -91,10 +91,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--time-budget",
         type=number,
-        help="stop after this many seconds of training (0: none), counting "
-        "the time of a resumed checkpoint; the epoch under way stops there "
-        "and is validated and saved. Without --epochs the run fills the budget: the "
-        "learning rate's cosine spans it and the best epoch is kept",
+        help="the whole run's seconds (0: none), validation, song memory's fit and the "
+        "saves included, counting the time of a resumed checkpoint: training stops in time "
+        "for them and the epoch under way is validated and saved. Without --epochs the run "
+        "fills the budget: the learning rate's cosine spans it, the best epoch is kept, and "
+        "with the default preset and no network setting given the network's size and "
+        "dropout are chosen for the corpus, the budget and this machine (a short timing at "
+        "the start)",
     )
     train.add_argument("--batch-size", type=int)
     train.add_argument("--bptt", type=int, help="steps of back-propagation through time")
@@ -269,6 +272,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
                 "cache": finished.cache,
                 "cache_tokens": finished.cache_tokens,
                 "val_tokens": finished.val_tokens,
+                "elapsed_s": finished.elapsed_s,
             }
         )
     if finished.message and leader:
