@@ -67,6 +67,8 @@ class ConsoleTrainView:
                 if 0 < event.val_read < event.val_tokens - 1
                 else ""
             )
+            if 0 < event.cache_read < event.val_read:
+                read += f", song memory's figure the first {event.cache_read:,}"
             self.console.print(
                 f"vocabulary {event.vocab_size:,} · train {event.train_tokens:,} tokens · "
                 f"validation {event.val_tokens:,} tokens ({event.unknown_rate:.1%} <unk>{read}) · "
