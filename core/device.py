@@ -37,9 +37,10 @@ def training_threads(requested: int = 0, processes: int = 1) -> int:
 class ThreadChooser:
     """Picks the torch thread count by timing real training batches: each candidate count for a
     few batches, then the fastest, measured again every `recheck` batches as the load changes
-    (two threads beside another busy process can run ten times slower than one). A count
-    whose batch runs at less than half the best measured speed is not timed again this round;
-    `start` is the count to try first (one already timed faster, say)."""
+    (two threads beside another busy process can run ten times slower than one), and at once
+    when two batches in a row run at less than half the speed the count was chosen at (the
+    machine got busy). A count whose batch runs at less than half the best measured speed is
+    not timed again this round; `start` is the count to try first (one already timed faster)."""
 
     def __init__(
         self, candidates: list[int], trial: int = 3, recheck: int = 300, start: int | None = None
@@ -51,16 +52,18 @@ class ThreadChooser:
         self.current = start if start in self.candidates else self.candidates[0]
         self.batches = 0
         self.skip = 1  # the first batch after a change pays for thread start-up
+        self.slow = 0  # batches in a row at less than half the chosen count's speed
 
     def record(self, tokens: int, seconds: float) -> int:
         """Account one batch; return the thread count for the next one."""
         self.batches += 1
         if len(self.candidates) < 2:
             return self.current
-        if self.skip:
+        rate = tokens / max(seconds, 1e-9)
+        warming = self.skip > 0
+        if warming:
             self.skip -= 1
         elif len(self.rates[self.current]) < self.trial:
-            rate = tokens / max(seconds, 1e-9)
             rates = self.rates[self.current]
             rates.append(rate)
             if rate < self._best_rate() / 2:  # far slower: no need to make sure
@@ -69,12 +72,15 @@ class ThreadChooser:
         if untried:
             if self.current not in untried:
                 self.current, self.skip = untried[0], 1
-        else:
-            best = max(self.candidates, key=self._median)
-            if best != self.current:
-                self.current, self.skip = best, 1
-            if self.batches % self.recheck == 0:
-                self.rates = {c: [] for c in self.candidates}
+            return self.current
+        best = max(self.candidates, key=self._median)
+        if best != self.current:
+            self.current, self.skip = best, 1
+        elif not warming:
+            self.slow = self.slow + 1 if rate < self._median(self.current) / 2 else 0
+        if self.batches % self.recheck == 0 or self.slow >= 2:
+            self.rates = {c: [] for c in self.candidates}
+            self.slow = 0
         return self.current
 
     def _median(self, count: int) -> float:
