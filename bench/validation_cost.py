@@ -4,8 +4,9 @@ Trains `--preset default` on the tutorial's corpus (the shared protocol: last 10
 held out) for a few epochs through TrainingRun, as `lyrics-tui train` does, and times each
 epoch's phases from the run's own events: training (its first batch to its last), validation
 (the held-out split read as streams side by side and song memory's per-epoch figure: from
-PhaseStarted(validating) to EpochFinished). Prints each epoch and the median share of
-validation in the epoch's time, then the same for the old one-stream reading of the split.
+PhaseStarted(validating) to EpochFinished), in wall seconds and in the process's CPU seconds.
+Prints each epoch and the median share of validation in the epoch's time (the first epoch
+left out), then the same for the old one-stream reading of the split.
 
     python bench/validation_cost.py [--epochs 4] [--precision auto|fp32|bf16] [--threads 0]
 """
@@ -23,21 +24,21 @@ from lyrics_tui.core.corpus import corpus_settings, read_corpus
 from lyrics_tui.core.trainer import TrainingRun
 
 
-def run_epochs(args: argparse.Namespace, streams: int | None) -> list[tuple[float, float]]:
-    """(training s, validation s) per epoch, in this process's CPU seconds (its threads'
-    together: what the run did, whatever else the machine ran); `streams` forces the
-    reading's stream count."""
+def run_epochs(args: argparse.Namespace, streams: int | None) -> list[dict[str, float]]:
+    """Per epoch: its training and its validation, in wall seconds and in this process's CPU
+    seconds (its threads' together: what the run did, whatever else the machine ran);
+    `streams` forces the reading's stream count."""
     from lyrics_tui.core import cache_eval
 
     corpus = read_corpus(JAYCHOU)
     overrides = {"epochs": args.epochs, "precision": args.precision, "threads": args.threads}
     model, train = corpus_settings(str(JAYCHOU), "default", {}, overrides)
     train_lines, val_lines = corpus.split(train.val_fraction)
-    marks: dict[str, float] = {}
-    epochs: list[tuple[float, float]] = []
+    marks: dict[str, tuple[float, float]] = {}
+    epochs: list[dict[str, float]] = []
 
     def sink(event: E.TrainingEvent) -> None:
-        now = time.process_time()
+        now = (time.perf_counter(), time.process_time())
         if isinstance(event, E.BatchFinished) and event.batch == 1:
             marks["first"] = now
         elif isinstance(event, E.BatchFinished) and event.batch == event.batches:
@@ -45,7 +46,14 @@ def run_epochs(args: argparse.Namespace, streams: int | None) -> list[tuple[floa
         elif isinstance(event, E.PhaseStarted) and event.phase is E.Phase.VALIDATING:
             marks["validating"] = now
         elif isinstance(event, E.EpochFinished):
-            epochs.append((marks["last"] - marks["first"], now - marks["validating"]))
+            epochs.append(
+                {
+                    "train": marks["last"][0] - marks["first"][0],
+                    "val": now[0] - marks["validating"][0],
+                    "train_cpu": marks["last"][1] - marks["first"][1],
+                    "val_cpu": now[1] - marks["validating"][1],
+                }
+            )
 
     original = cache_eval.read_streams
     if streams is not None:
@@ -67,16 +75,17 @@ def main() -> None:
     print(f"machine: {machine()}")
     for label, streams in (("streams side by side", None), ("one stream (before)", 1)):
         epochs = run_epochs(args, streams)
-        shares = []
-        for i, (train_s, val_s) in enumerate(epochs, 1):
-            share = val_s / (train_s + val_s)
-            shares.append(share)
+        for i, e in enumerate(epochs, 1):
             print(
-                f"{label}: epoch {i}: training {train_s:.2f} s, validation {val_s:.3f} s "
-                f"({share:.1%} of CPU seconds)"
+                f"{label}: epoch {i}: training {e['train']:.2f} s, validation {e['val']:.3f} s "
+                f"({e['val'] / (e['train'] + e['val']):.1%}; CPU seconds: "
+                f"{e['val_cpu'] / (e['train_cpu'] + e['val_cpu']):.1%})"
             )
-        # the first epoch pays for warming up; the median of the rest
-        print(f"{label}: median validation share {median(shares[1:] or shares):.1%}")
+        # the first epoch pays for warming up (and the thread count's trial): the rest
+        rest = epochs[1:] or epochs
+        wall = median([e["val"] / (e["train"] + e["val"]) for e in rest])
+        cpu = median([e["val_cpu"] / (e["train_cpu"] + e["val_cpu"]) for e in rest])
+        print(f"{label}: median validation share {wall:.1%} (CPU seconds: {cpu:.1%})")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ MIN_FIT_TOKENS = 20  # fewer: nothing worth fitting
 # first, after which its state no longer depends on its zero start (docs/performance.md).
 READ_STREAMS = 16
 BURN_IN = 128
-MIN_STRETCH = 4 * BURN_IN
+MIN_STRETCH = 2 * BURN_IN
 READ_TOKENS = 2048  # positions decoded at once, at most
 READ_SCORES = 4 << 20  # ... and at most this many scores (positions x vocabulary)
 
@@ -80,7 +80,7 @@ class StreamFeatures:
 
 def read_streams(positions: int) -> int:
     """How many streams side by side evaluation reads a text of `positions` inputs in: each
-    stream's own stretch at least MIN_STRETCH long, so the burn-in adds at most a quarter."""
+    stream's own stretch at least MIN_STRETCH long, so the burn-in adds at most half."""
     return max(1, min(READ_STREAMS, (positions - BURN_IN) // MIN_STRETCH))
 
 

@@ -23,7 +23,7 @@ from lyrics_tui.core.model import RNNLanguageModel
 from lyrics_tui.core.training.clock import PhaseCosts, RunClock, Timer
 
 FIT_TOKENS = 8_000  # enough to choose N, θ and λ (docs/performance.md)
-QUICK_TOKENS = 4_000  # the per-epoch song-memory figure's
+QUICK_TOKENS = 2_000  # the per-epoch song-memory figure's (it chooses λ alone)
 MIN_READ_TOKENS = 2_000  # however short the budget, validation reads at least this many
 READ_SHARE = 0.05  # with a budget, one validation may take this share of it
 PROBE_TOKENS = 2_048  # read at the start, as PROBE_STREAMS streams, to learn the speed here
