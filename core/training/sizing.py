@@ -28,7 +28,7 @@ from lyrics_tui.core.model import RNNLanguageModel, detach
 from lyrics_tui.core.training.data import PreparedData
 
 SIZES = (256, 320, 384, 448, 512)  # hidden = embedding (tied), smallest first
-FULL_EPOCHS = 24.0  # the budget holds this many epochs of the preset: it stays as it is
+FULL_EPOCHS = 30.0  # the budget holds this many epochs of the preset: it stays as it is
 MIN_EPOCHS = 4.0  # a smaller network is taken when the preset's would get fewer
 DROPOUT_FLOOR = 0.2  # dropout never eases below this share of the preset's
 TRAINING_SHARE = 0.9  # of the budget, left for training by validation and the fit

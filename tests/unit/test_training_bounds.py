@@ -216,7 +216,7 @@ def test_the_chooser_stays_within_its_bounds(tokens, budget, speed):
 
 def test_larger_corpora_get_smaller_networks_and_larger_budgets_larger_ones():
     speed = rates(10_000)
-    by_tokens = [sizing.choose(PRESET, n, 120, speed) for n in (4e4, 4e5, 4e6, 4e7)]
+    by_tokens = [sizing.choose(PRESET, n, 120, speed) for n in (2e4, 2e5, 2e6, 2e7)]
     by_budget = [sizing.choose(PRESET, 4e6, b, speed) for b in (10, 60, 600, 6000)]
     assert [c.hidden for c in by_tokens] == sorted((c.hidden for c in by_tokens), reverse=True)
     assert [c.hidden for c in by_budget] == sorted(c.hidden for c in by_budget)
