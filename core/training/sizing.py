@@ -1,14 +1,16 @@
-"""The default preset's size for a corpus, a time budget and this machine.
+"""The default preset's network for a corpus, a time budget and this machine.
 
-The preset was tuned where a two-minute budget holds many epochs of its network (a small
-corpus). On a larger corpus or a slower machine it would see each word once or twice, still
-heavily regularised. So a run that fills a budget with the preset's own size (TrainConfig.
-size_to_budget) first times a few training steps on this machine (`time_steps`), works out how
-many epochs the budget holds at each size, and takes the largest size that gets at least
-MIN_EPOCHS (none below SIZES[0]: smaller ones did worse even with more epochs), with dropout
-eased in proportion when the budget holds fewer than FULL_EPOCHS. A corpus whose budget holds
-FULL_EPOCHS of the preset keeps it as it is. Why these numbers:
-docs/performance.md ("Defaults that fit the corpus and the machine").
+The preset was tuned on the tutorial's corpus (37,365 training tokens), where a two-minute
+budget holds 25-40 epochs of its network. On a larger corpus, or a slower machine, it would see
+each word a few times, still as heavily regularised. So a run that fills a budget with nothing
+about the network given (core.config.sizes_to_budget) first times a few training steps here
+(`time_steps`), works out how many epochs the budget holds at each size, and takes the largest
+that gets at least MIN_EPOCHS (none below SIZES[0]: smaller ones did worse even with more
+epochs); and it eases dropout on a corpus larger than TUNED_TOKENS, as (TUNED_TOKENS / tokens)
+^ DROPOUT_POWER (a lyrics corpus repeats itself and is learnt by heart within a few epochs,
+so fewer epochs alone do not call for less dropout; a larger corpus does). A corpus the size of
+the tutorial's, on a machine that gives it MIN_EPOCHS, keeps the preset as it is. Why these
+numbers: docs/performance.md ("Defaults that fit the corpus and the machine").
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from lyrics_tui.core.model import RNNLanguageModel, detach
 from lyrics_tui.core.training.data import PreparedData
 
 SIZES = (256, 320, 384, 448, 512)  # hidden = embedding (tied), smallest first
-FULL_EPOCHS = 30.0  # the budget holds this many epochs of the preset: it stays as it is
 MIN_EPOCHS = 4.0  # a smaller network is taken when the preset's would get fewer
+TUNED_TOKENS = 40_000  # the size of corpus the preset's dropout was tuned on
+DROPOUT_POWER = 1.5  # how fast dropout eases on larger corpora
 DROPOUT_FLOOR = 0.2  # dropout never eases below this share of the preset's
 TRAINING_SHARE = 0.9  # of the budget, left for training by validation and the fit
 TIMING_STEPS = 2  # timed after one warm-up step, at two sizes at most
@@ -45,19 +48,23 @@ class Sizing:
     epochs: float  # the budget holds about this many epochs at that size
     tokens_per_s: float  # measured at that size
     preset_epochs: float  # ... and at the preset's own size
+    tokens: int = 0  # the corpus's training tokens
     threads: int = 0  # the thread count the timing ran fastest with (0: not timed on a CPU)
 
     def describe(self, preset: ModelConfig) -> str:
+        held = f"the budget holds ~{_epochs(self.epochs)} epochs of it here"
         if self.hidden == preset.hidden and self.dropout == preset.dropout:
-            return (
-                f"the budget holds ~{_epochs(self.epochs)} epochs of the preset's network "
-                f"({self.tokens_per_s:,.0f} tokens/s here): kept as it is"
+            return f"the preset's, as it is: {held} ({self.tokens_per_s:,.0f} tokens/s)"
+        size = f"{preset.cell.upper()} {self.hidden}"
+        if self.hidden != preset.hidden:
+            held += f" (~{_epochs(self.preset_epochs)} of the preset's {preset.hidden})"
+        eased = ""
+        if self.dropout != preset.dropout:
+            eased = (
+                f"; dropout {self.dropout:.2f} for {self.tokens:,} training tokens (the "
+                f"preset's {preset.dropout:.2f} is for ~{TUNED_TOKENS:,})"
             )
-        return (
-            f"the budget holds ~{_epochs(self.preset_epochs)} epochs of the preset's network "
-            f"here: {preset.cell.upper()} {self.hidden}, dropout {self.dropout:.2f} instead "
-            f"(~{_epochs(self.epochs)} epochs at {self.tokens_per_s:,.0f} tokens/s)"
-        )
+        return f"{size}: {held}{eased}"
 
 
 def _epochs(count: float) -> str:
@@ -78,17 +85,15 @@ def choose(
     top = preset.hidden
     rate = rate_of(top)
     preset_epochs = epochs_at(rate)
-    if preset_epochs >= FULL_EPOCHS:
-        return Sizing(top, preset.dropout, preset_epochs, rate, preset_epochs)
     hidden, epochs = top, preset_epochs
     for smaller in reversed([s for s in SIZES if s < top]):
         if epochs >= MIN_EPOCHS:
             break
         hidden, rate = smaller, rate_of(smaller)
         epochs = epochs_at(rate)
-    ease = max(DROPOUT_FLOOR, min(1.0, epochs / FULL_EPOCHS))
+    ease = max(DROPOUT_FLOOR, min(1.0, (TUNED_TOKENS / tokens) ** DROPOUT_POWER))
     dropout = round(preset.dropout * ease, 2)
-    return Sizing(hidden, dropout, epochs, rate, preset_epochs)
+    return Sizing(hidden, dropout, epochs, rate, preset_epochs, int(train_tokens))
 
 
 def size_for(

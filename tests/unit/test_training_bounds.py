@@ -217,12 +217,19 @@ def test_the_chooser_stays_within_its_bounds(tokens, budget, speed):
 def test_larger_corpora_get_smaller_networks_and_larger_budgets_larger_ones():
     speed = rates(10_000)
     by_tokens = [sizing.choose(PRESET, n, 120, speed) for n in (2e4, 2e5, 2e6, 2e7)]
-    by_budget = [sizing.choose(PRESET, 4e6, b, speed) for b in (10, 60, 600, 6000)]
+    by_budget = [sizing.choose(PRESET, 4e6, b, speed) for b in (10, 60, 600, 6000, 60000)]
     assert [c.hidden for c in by_tokens] == sorted((c.hidden for c in by_tokens), reverse=True)
     assert [c.hidden for c in by_budget] == sorted(c.hidden for c in by_budget)
+    assert by_budget[0].hidden < by_budget[-1].hidden == PRESET.hidden
     assert by_tokens[0].hidden == PRESET.hidden and by_tokens[0].dropout == PRESET.dropout
     assert by_tokens[-1].hidden < PRESET.hidden and by_tokens[-1].dropout < PRESET.dropout
     assert [c.dropout for c in by_tokens] == sorted((c.dropout for c in by_tokens), reverse=True)
+
+
+def test_a_corpus_the_size_of_the_tutorials_keeps_the_preset_on_any_machine_that_can_train_it():
+    for speed in (2_000, 10_000, 100_000):  # the budget holds 5, 24 and 240 epochs
+        chosen = sizing.choose(PRESET, 37_365, 120, rates(speed))
+        assert (chosen.hidden, chosen.dropout) == (PRESET.hidden, PRESET.dropout)
 
 
 def test_a_machine_half_as_fast_gets_a_network_it_can_train_in_the_budget():
