@@ -25,7 +25,7 @@ def run_app(checkpoint: str) -> None:
     sys.path.insert(0, str(ROOT))
     from textual.app import App
 
-    from lyrics_tui.core.inspection import load_subject
+    from lyrics_tui.core.inspection.subject import load_subject
     from lyrics_tui.core.sampling import SamplerSettings
     from lyrics_tui.tui.screens.inspect import InspectScreen
 

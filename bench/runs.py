@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import LYRICS_TUI, ROOT, machine, median
 
 from lyrics_tui.core.config import ModelConfig, TrainConfig
-from lyrics_tui.core.runs import EpochRecord, RunStart, RunStore
+from lyrics_tui.core.runs.records import EpochRecord, RunStart
+from lyrics_tui.core.runs.store import RunStore
 
 CELLS = ("rnn", "gru", "lstm")
 CORPORA = ("/data/lyrics.txt", "/data/jaychou_lyrics.txt", "/data/other.txt")

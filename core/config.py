@@ -10,14 +10,42 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.settings import (
+    CELLS,
+    INITS,
+    LINE_WINDOW,
+    MAX_RETURNS,
+    MODEL,
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    TOKENIZERS,
+    TRAIN,
+    WINDOWINGS,
+    check_all,
+)
 
-CELLS = ("rnn", "gru", "lstm")
-TOKENIZERS = ("word", "char")
-OPTIMIZERS = ("adam", "adamw")
-SCHEDULES = ("none", "cosine")
-WINDOWINGS = ("streams", "tutorial")
-PRECISIONS = ("auto", "fp32", "bf16")
-INITS = ("uniform", "torch")
+# the choices and limits live with the table of settings (core/settings.py); imported from
+# here too
+__all__ = [
+    "BUDGET_EPOCHS",
+    "CELLS",
+    "INITS",
+    "LINE_WINDOW",
+    "MAX_RETURNS",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "PRESETS",
+    "SCHEDULES",
+    "TOKENIZERS",
+    "WINDOWINGS",
+    "ModelConfig",
+    "TrainConfig",
+    "preset_values",
+    "resolve_settings",
+    "validate",
+]
+
 # With a time budget and no epochs asked for, the budget ends the run: the epoch cap is this
 # large, and the cosine learning-rate schedule spans the budget (core/trainer.py).
 BUDGET_EPOCHS = 10_000
@@ -193,46 +221,18 @@ def resolve_settings(
 
 
 def validate(model: ModelConfig, train: TrainConfig) -> None:
-    """Raise SettingsError naming the first setting out of range."""
-    checks = [
-        (model.cell in CELLS, f"{{cell}} must be one of {', '.join(CELLS)}"),
-        (1 <= model.embed <= 4096, "{embed} must be between 1 and 4096"),
-        (1 <= model.hidden <= 4096, "{hidden} must be between 1 and 4096"),
-        (1 <= model.layers <= 8, "{layers} must be between 1 and 8"),
-        (0.0 <= model.dropout < 1.0, "{dropout} must be in [0, 1)"),
-        (0.0 <= model.embed_dropout < 1.0, "{embed_dropout} must be in [0, 1)"),
-        (model.init in INITS, f"{{init}} must be one of {', '.join(INITS)}"),
-        (
-            not model.tie_weights or model.embed == model.hidden,
-            "weight tying ({tie_weights}) needs {embed} == {hidden}",
-        ),
-        (train.tokenizer in TOKENIZERS, f"{{tokenizer}} must be one of {', '.join(TOKENIZERS)}"),
-        (train.min_count >= 1, "{min_count} must be at least 1"),
-        (train.max_vocab >= 0, "{max_vocab} must be 0 (no cap) or positive"),
-        (train.epochs >= 1, "{epochs} must be at least 1"),
-        (train.time_budget >= 0, "{time_budget} must be 0 (none) or positive"),
-        (1 <= train.batch_size <= 4096, "{batch_size} must be between 1 and 4096"),
-        (2 <= train.bptt <= 4096, "{bptt} must be between 2 and 4096"),
-        (0 < train.lr <= 10, "{lr} must be in (0, 10]"),
-        (train.optimizer in OPTIMIZERS, f"{{optimizer}} must be one of {', '.join(OPTIMIZERS)}"),
-        (train.weight_decay >= 0, "{weight_decay} must be 0 or positive"),
-        (train.clip >= 0, "{clip} must be 0 (off) or positive"),
-        (train.schedule in SCHEDULES, f"{{schedule}} must be one of {', '.join(SCHEDULES)}"),
-        (0 <= train.seed < 2**63, "{seed} must be between 0 and 2**63-1"),
-        (0.0 <= train.val_fraction < 1.0, "{val_fraction} must be in [0, 1)"),
-        (train.windowing in WINDOWINGS, f"{{windowing}} must be one of {', '.join(WINDOWINGS)}"),
-        (0 <= train.threads <= 256, "{threads} must be 0 (auto) or positive"),
-        (0.0 <= train.average < 1.0, "{average} must be in [0, 1) (0 = off)"),
-        (0.0 <= train.unk_noise <= 100.0, "{unk_noise} must be between 0 (off) and 100"),
-        (train.precision in PRECISIONS, f"{{precision}} must be one of {', '.join(PRECISIONS)}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise SettingsError(message)
+    """Raise SettingsError naming the first setting out of its range (core/settings.py)."""
+    check_all(MODEL, model)
+    if model.tie_weights and model.embed != model.hidden:
+        raise SettingsError("weight tying ({tie_weights}) needs {embed} == {hidden}")
+    check_all(TRAIN, train)
 
 
-# Generation: a line comes back as a chorus does, not as a loop (core/sampling.py, SongLines).
-LINE_WINDOW = 30  # lines looked back (bench/song_memory.py counts repeats over the same)
-# In the tutorial's corpus 96% of the lines that come back had been sung at most 3 times in
-# the 30 lines before (docs/memory.md); more is a loop, not a chorus.
-MAX_RETURNS = 3
+def preset_values(name: str) -> dict[str, Any]:
+    """What each preset sets a model or training setting to (the dataclass's default where the
+    preset names nothing): what `--help` and the settings form show as its default."""
+    values: dict[str, Any] = {}
+    for preset in PRESETS:
+        model, train = resolve_settings(preset)
+        values[preset] = getattr(model, name) if hasattr(model, name) else getattr(train, name)
+    return values

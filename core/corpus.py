@@ -8,13 +8,15 @@ memory in proportion to its lines, not twice its size.
 from __future__ import annotations
 
 import codecs
+import difflib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lyrics_tui.core.config import ModelConfig, TrainConfig, resolve_settings
+from lyrics_tui.core.downloads import DOWNLOADABLE, downloadable, fetch_corpus
 from lyrics_tui.core.errors import CorpusError
 
 SNIFF_BYTES = 64 * 1024
@@ -46,7 +48,7 @@ BUNDLED: dict[str, BundledCorpus] = {
         BundledCorpus(
             name="lyrics",
             file="lyrics.txt",
-            about="1,080 lines of original Mandarin pop lyrics in 32 songs",
+            about="1,238 lines of original Mandarin pop lyrics in 35 songs",
             credit="written for lyrics-tui; MIT, as the project",
         ),
         # Characters, not jieba words: jieba splits classical verse badly (36.5% of held-out
@@ -81,8 +83,9 @@ def bundled_corpus(spec: str | os.PathLike[str] | None) -> BundledCorpus | None:
 
 
 def corpus_path(spec: str | os.PathLike[str] | None) -> Path:
-    """A corpus file from a bundled corpus's name (`lyrics`, `songci`), a path, or None (the
-    default corpus). A name wins over a file of that name in the current folder (./songci
+    """A corpus file from a bundled corpus's name (`lyrics`, `songci`), a downloadable one's
+    (`jaychou`: where it is kept, fetched or not; obtain_corpus fetches it), a path, or None
+    (the default corpus). A name wins over a file of that name in the current folder (./songci
     reads the file); a name that is neither is one line."""
     corpus = bundled_corpus(spec) if spec is None or os.fspath(spec) in BUNDLED else None
     if corpus is not None:
@@ -93,11 +96,30 @@ def corpus_path(spec: str | os.PathLike[str] | None) -> Path:
             )
         return corpus.path
     assert spec is not None
+    fetched = downloadable(spec)
+    if fetched is not None:
+        return fetched.path
     path = Path(spec).expanduser()
     text = os.fspath(spec)
     if not path.exists() and os.sep not in text and "/" not in text and not path.suffix:
-        raise CorpusError(f"{text}: neither a bundled corpus ({', '.join(BUNDLED)}) nor a file")
+        near = difflib.get_close_matches(text, [*BUNDLED, *DOWNLOADABLE], n=1)
+        raise CorpusError(
+            f"{text}: neither a bundled corpus ({', '.join(BUNDLED)}), a downloadable one "
+            f"({', '.join(DOWNLOADABLE)}) nor a file"
+            + (f"; did you mean {near[0]}?" if near else "")
+        )
     return path
+
+
+def obtain_corpus(
+    spec: str | os.PathLike[str] | None, on_note: Callable[[str], None] | None = None
+) -> Path:
+    """As corpus_path, and a downloadable corpus not fetched yet is fetched now (`on_note`
+    hears that it is); CorpusError when it cannot be."""
+    fetched = downloadable(spec)
+    if fetched is not None:
+        return fetch_corpus(fetched.name, on_note=on_note)
+    return corpus_path(spec)
 
 
 def preset_for(spec: str | os.PathLike[str] | None, preset: str | None = None) -> str:

@@ -75,17 +75,10 @@ def open_checkpoint(
     on a copy of the weights).
     """
     if path is None:
-        startup = open_startup_model(folder, device)
-        if startup.opened is None:
-            if startup.notes:
-                raise LyricsError("no checkpoint could be read: " + "; ".join(startup.notes))
-            raise LyricsError(NO_CHECKPOINT)
-        for note in startup.notes:
-            if on_note is not None:
-                on_note(note)
+        opened = _startup_model(folder, device, on_note)
         if adapt is None:
-            return startup.opened
-        path = startup.opened.path  # read again below, as a network that learns
+            return opened
+        path = opened.path  # read again below, as a network that learns
     name = str(Path(path).expanduser())
     if adapt is not None:
         from lyrics_tui.core.adapt import AdaptiveStepper
@@ -106,6 +99,32 @@ def open_checkpoint(
     checkpoint = load_checkpoint(name, map_location=device)
     model: Any = model_from_checkpoint(checkpoint, device)
     return OpenedModel(checkpoint, TorchStepper(model))
+
+
+def checkpoint_to_read(
+    path: str | Path | None,
+    folder: Path | None = None,
+    on_note: Callable[[str], object] | None = None,
+) -> str:
+    """The checkpoint a command reads: `path`, else the one start-up opens (the newest best in
+    `folder` that can be read; `on_note` told of each file passed over), as generate does."""
+    if path is not None:
+        return str(Path(path).expanduser())
+    return _startup_model(folder, "cpu", on_note).path
+
+
+def _startup_model(
+    folder: Path | None, device: str, on_note: Callable[[str], object] | None
+) -> OpenedModel:
+    startup = open_startup_model(folder, device)
+    if startup.opened is None:
+        if startup.notes:
+            raise LyricsError("no checkpoint could be read: " + "; ".join(startup.notes))
+        raise LyricsError(NO_CHECKPOINT)
+    for note in startup.notes:
+        if on_note is not None:
+            on_note(note)
+    return startup.opened
 
 
 @dataclass(frozen=True)

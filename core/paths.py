@@ -1,4 +1,5 @@
-"""Where files go by default: checkpoints/ in the project folder, caches in the user's cache."""
+"""Where files go by default: checkpoints/ in the project folder (the songs written beside them),
+caches in the user's cache folder, downloaded corpora in the user's data folder."""
 
 from __future__ import annotations
 
@@ -16,12 +17,33 @@ def user_cache_dir() -> Path:
     return Path(base) / "lyrics-tui"
 
 
+def user_data_dir() -> Path:
+    """This user's data folder for lyrics-tui ($XDG_DATA_HOME/lyrics-tui, else
+    ~/.local/share/lyrics-tui): files worth keeping, such as downloaded corpora."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
+    return Path(base) / "lyrics-tui"
+
+
 def checkpoint_dir() -> Path:
     """checkpoints/ beside core/ (a source checkout), else ./checkpoints."""
     folder = PROJECT_ROOT / "checkpoints"
     if folder.is_dir() and os.access(folder, os.W_OK):
         return folder
     return Path.cwd() / "checkpoints"
+
+
+def songs_dir(checkpoints: Path | None = None) -> Path:
+    """Where the playground writes songs (w): songs/ in the checkpoint folder, never the
+    current one."""
+    return (checkpoints or checkpoint_dir()) / "songs"
+
+
+def song_file_name(corpus: str, seed: int | None) -> str:
+    """A written song's default name: the corpus it was trained on and its seed."""
+    stem = safe_stem(corpus) if corpus else "song"
+    return f"{stem}-seed{seed}.txt" if seed is not None else f"{stem}.txt"
 
 
 def safe_stem(path: str | os.PathLike[str]) -> str:

@@ -17,14 +17,19 @@ from typing import Any
 import numpy as np
 
 from lyrics_tui.core.cache import CacheSettings, NeuralCache, mix
-from lyrics_tui.core.config import LINE_WINDOW, MAX_RETURNS
-from lyrics_tui.core.errors import CheckpointError, SettingsError
+from lyrics_tui.core.errors import CheckpointError
+from lyrics_tui.core.settings import (
+    LINE_WINDOW,
+    MAX_RETURNS,
+    MAX_SEED,
+    MAX_TOKENS,
+    SAMPLER,
+    check_all,
+)
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
 from lyrics_tui.core.vocab import Vocabulary
 
-MAX_TOKENS = 10_000  # longer requests are capped, and the cap is reported
-MAX_SEED = 2**32 - 1
 REPETITION_WINDOW = 64  # the penalty looks this many tokens back
 
 
@@ -47,33 +52,15 @@ class SamplerSettings:
         """Settings with out-of-range lengths capped, and a note for each cap; raise for
         values that have no sensible reading."""
         notes: list[str] = []
+        check_all(SAMPLER, self)  # the ranges --help states (core/settings.py)
         t = self.temperature
-        if not isinstance(t, (int, float)) or math.isnan(t) or t < 0:
-            raise SettingsError("{temperature} must be a number >= 0 (0 = greedy)")
         if math.isinf(t) or t > 100:
             notes.append(f"temperature {t:g} capped at 100 (already near uniform)")
             t = 100.0
-        if self.top_k < 0:
-            raise SettingsError("{top_k} must be >= 0 (0 = off)")
-        if math.isnan(self.top_p) or not 0.0 <= self.top_p <= 1.0:
-            raise SettingsError(
-                "top-p must be between 0 and 1 (1 = off; 0 keeps only the top word)"
-            )
-        rp = self.repetition_penalty
-        if math.isnan(rp) or not 1.0 <= rp <= 10.0:
-            raise SettingsError("{repetition_penalty} must be between 1 (off) and 10")
-        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
-            raise SettingsError(f"{{seed}} must be between 0 and {MAX_SEED}")
-        if self.max_tokens < 0:
-            raise SettingsError("{max_tokens} must be >= 0")
         max_tokens = self.max_tokens
         if max_tokens > MAX_TOKENS:
             notes.append(f"length {max_tokens:,} capped at {MAX_TOKENS:,} tokens")
             max_tokens = MAX_TOKENS
-        if self.max_lines < 0:
-            raise SettingsError("{max_lines} must be >= 0 (0 = no limit)")
-        if not 0 <= self.returns <= LINE_WINDOW:
-            raise SettingsError(f"{{returns}} must be between 0 (no limit) and {LINE_WINDOW}")
         if self.cache is not None:
             self.cache.validated()
         return replace(self, temperature=t, max_tokens=max_tokens), notes

@@ -3,13 +3,15 @@
 Two interchangeable steppers expose `initial_state()` and `step(state, token_id) -> (logits,
 state)` with numpy logits:
 - NumpyStepper runs a checkpoint's weights with numpy alone (no torch import: the CLI's fast
-  start, and at batch 1 faster than torch's per-call overhead);
+  start, and at batch 1 faster than torch's per-call overhead); its `read_sequence` gives the
+  top layer's states over a whole text in one pass (the cells view, core/inspection/cells.py);
 - TorchStepper runs a live nn.Module, such as a snapshot of the model being trained.
 tests/test_steppers.py checks that both give the same logits as the model's forward pass.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,6 +42,38 @@ class Stepper(Protocol):
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # stable for large |x|
+
+
+def _layer_c(state: State, layer: int) -> np.ndarray | None:
+    return state.c[layer] if state.c else None
+
+
+def _cell_step(
+    cell: str,
+    gi: np.ndarray,
+    w_hh: np.ndarray,
+    b_hh: np.ndarray,
+    h: np.ndarray,
+    c: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One layer's step, given its input projection gi = W_ih x + b_ih: the new h (and c)."""
+    n = h.shape[0]
+    if cell == "rnn":
+        h = np.tanh(gi + w_hh @ h + b_hh)
+    elif cell == "gru":
+        gh = w_hh @ h + b_hh
+        rz = _sigmoid(gi[: 2 * n] + gh[: 2 * n])  # both gates in one call: fewer numpy calls
+        r, z = rz[:n], rz[n:]
+        cand = np.tanh(gi[2 * n :] + r * gh[2 * n :])
+        h = (1.0 - z) * cand + z * h
+    else:
+        g = gi + w_hh @ h + b_hh
+        gates = _sigmoid(g)  # one call for the three gates (the candidate's quarter unused)
+        i_g, f_g, o_g = gates[:n], gates[n : 2 * n], gates[3 * n :]
+        c_new = np.tanh(g[2 * n : 3 * n])
+        c = (f_g * c + i_g * c_new).astype(np.float32, copy=False)
+        h = o_g * np.tanh(c)
+    return h.astype(np.float32, copy=False), c
 
 
 class NumpyStepper:
@@ -92,30 +126,37 @@ class NumpyStepper:
     def step(self, state: State, token_id: int) -> tuple[np.ndarray, State]:
         x = self.embedding[token_id]
         hs, cs = [], []
-        n = self.config.hidden
         for i, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
-            h = state.h[i]
             gi = self._input_projection(token_id) if i == 0 else w_ih @ x + b_ih
-            if self.config.cell == "rnn":
-                h = np.tanh(gi + w_hh @ h + b_hh)
-            elif self.config.cell == "gru":
-                gh = w_hh @ h + b_hh
-                r = _sigmoid(gi[:n] + gh[:n])
-                z = _sigmoid(gi[n : 2 * n] + gh[n : 2 * n])
-                cand = np.tanh(gi[2 * n :] + r * gh[2 * n :])
-                h = (1.0 - z) * cand + z * h
-            else:
-                g = gi + w_hh @ h + b_hh
-                i_g, f_g = _sigmoid(g[:n]), _sigmoid(g[n : 2 * n])
-                c_new, o_g = np.tanh(g[2 * n : 3 * n]), _sigmoid(g[3 * n :])
-                c = f_g * state.c[i] + i_g * c_new  # type: ignore[index]
-                h = o_g * np.tanh(c)
-                cs.append(c.astype(np.float32, copy=False))
-            h = h.astype(np.float32, copy=False)
+            h, c = _cell_step(self.config.cell, gi, w_hh, b_hh, state.h[i], _layer_c(state, i))
             hs.append(h)
+            if c is not None:
+                cs.append(c)
             x = h
         logits = self.decoder_w @ x + self.decoder_b
         return logits, State(h=tuple(hs), c=tuple(cs) if cs else None)
+
+    def read_sequence(self, token_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The top layer's h (and c for an LSTM) after each token, from the initial state, as
+        (tokens, hidden) float32 arrays: the same numbers as `step` token by token, read in one
+        pass without the output layer. Each layer's input projections for the whole sequence
+        are one matrix product; only the recurrence goes token by token."""
+        n, count = self.config.hidden, len(token_ids)
+        inputs = self.embedding[np.asarray(token_ids, dtype=np.int64)]
+        c_seq: np.ndarray | None = None
+        for w_ih, w_hh, b_ih, b_hh in self.layers:
+            projected = inputs @ w_ih.T + b_ih
+            h_seq = np.empty((count, n), np.float32)
+            c_seq = np.empty((count, n), np.float32) if self.config.cell == "lstm" else None
+            h = np.zeros(n, np.float32)
+            c = np.zeros(n, np.float32) if c_seq is not None else None
+            for t in range(count):
+                h, c = _cell_step(self.config.cell, projected[t], w_hh, b_hh, h, c)
+                h_seq[t] = h
+                if c_seq is not None:
+                    c_seq[t] = c
+            inputs = h_seq
+        return inputs, c_seq
 
     def hidden_vectors(self, state: State) -> tuple[np.ndarray, np.ndarray | None]:
         """The top layer's h_t (and c_t for an LSTM)."""

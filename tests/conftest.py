@@ -34,6 +34,8 @@ def pytest_configure(config):
     import tempfile
 
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="lyrics-tui-test-cache-")
+    # downloaded corpora too: no test reads or writes the user's data folder
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="lyrics-tui-test-data-")
     # and no run is ever recorded in the real per-user run store (see also _runs_db below)
     os.environ["LYRICS_TUI_RUNS_DB"] = os.path.join(
         tempfile.mkdtemp(prefix="lyrics-tui-test-runs-"), "runs.sqlite3"

@@ -161,7 +161,7 @@ def toy_sampler(seed: int = 0, unk_first: bool = True):
 def run_start(corpus: str = "/data/lyrics.txt", model: dict | None = None, **over):
     """A RunStart as the recorder would make it for a tiny model (for tests of the store)."""
     from lyrics_tui.core.config import ModelConfig, TrainConfig
-    from lyrics_tui.core.runs import RunStart
+    from lyrics_tui.core.runs.records import RunStart
 
     model_cfg = ModelConfig(**{**TINY_MODEL, "vocab_size": 100, **(model or {})})
     train_cfg = TrainConfig(**{**TINY_TRAIN, **over.pop("train", {})})
@@ -185,7 +185,7 @@ def run_start(corpus: str = "/data/lyrics.txt", model: dict | None = None, **ove
 def epoch_record(epoch: int, val_ppl: float | None = 50.0, **over):
     import math
 
-    from lyrics_tui.core.runs import EpochRecord
+    from lyrics_tui.core.runs.records import EpochRecord
 
     fields = {
         "epoch": epoch,
@@ -209,3 +209,112 @@ def dead_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
+
+
+# -- a network with planted units (the cells view's rankers must find them) ---------------------
+# A character-level tanh RNN whose weights are set by hand so that each unit tracks one pattern
+# of PLANTED_TEXT; every other unit of the rankers' output must score below it.
+PLANTED_UNITS = {
+    "newline": 0,  # on while reading a line end
+    "line-start": 1,  # on at a line's first word (the unit above, one step later)
+    "line-end": 2,  # on at the words that end lines here
+    "position": 3,  # climbs word by word, back to -1 at each line end
+    "seen-chorus": 4,  # latches on at the first chorus line
+    "returning": 5,  # on at a chorus line after the first
+    "rhyme": 6,  # on at the line ends that rhyme with the line before here
+}
+# lines of 1-5 characters; only 歌 returns; 田 and 门 always rhyme with the line before's end
+PLANTED_TEXT = "\n".join(
+    [
+        "春天", "山水风田", "云路", "花月秋冬人", "雪门", "歌",
+        "夏日天", "风田", "山路", "月人", "冬雪花门", "歌",
+        "秋水云天", "雪田", "花风月路", "水人", "春门", "歌",
+    ]
+)  # fmt: skip
+PLANTED_RHYME = {"天": "ian", "田": "ian", "年": "ian", "人": "en", "门": "en", "路": "u"}
+
+
+def planted_subject():
+    """(Subject, rhyme-group function) of the planted network (core.inspection.Subject)."""
+    import numpy as np
+
+    from lyrics_tui.core.config import ModelConfig
+    from lyrics_tui.core.inspection.subject import Subject
+    from lyrics_tui.core.steppers import NumpyStepper
+    from lyrics_tui.core.tokens import NEWLINE, Tokenizer
+    from lyrics_tui.core.vocab import UNK, Vocabulary
+
+    chars = sorted(set(PLANTED_TEXT.replace("\n", "")))
+    vocab = Vocabulary([UNK, NEWLINE, *chars])
+    size, hidden = len(vocab), 8
+    u = PLANTED_UNITS
+    w_ih = np.zeros((hidden, size), np.float32)  # one-hot embeddings: a column per token
+    w_hh = np.zeros((hidden, hidden), np.float32)
+    bias = np.zeros(hidden, np.float32)
+    newline = vocab.id(NEWLINE)
+    w_ih[u["newline"], newline], bias[u["newline"]] = 6.0, -3.0
+    w_hh[u["line-start"], u["newline"]] = 6.0
+    for end in ("天", "田", "路", "人", "门", "歌"):
+        w_ih[u["line-end"], vocab.id(end)] = 6.0
+    bias[u["line-end"]] = -3.0
+    w_hh[u["position"], u["position"]], bias[u["position"]] = 1.0, 0.0
+    w_ih[u["position"], newline] = -10.0
+    steps = np.random.default_rng(5).uniform(0.05, 0.6, size)  # uneven steps: a noisy counter
+    for char in chars:
+        w_ih[u["position"], vocab.id(char)] = steps[vocab.id(char)]
+    chorus = vocab.id("歌")
+    # saturated either way (tanh(17) is 1.0 in float32), so a chorus does not stand out in it
+    w_hh[u["seen-chorus"], u["seen-chorus"]], bias[u["seen-chorus"]] = 20.0, -3.0
+    w_ih[u["seen-chorus"], chorus] = 30.0
+    w_ih[u["returning"], chorus], bias[u["returning"]] = 5.0, -7.0
+    w_hh[u["returning"], u["seen-chorus"]] = 5.0
+    w_ih[u["rhyme"], vocab.id("田")] = w_ih[u["rhyme"], vocab.id("门")] = 6.0
+    bias[u["rhyme"]] = -3.0
+    noise = np.random.default_rng(7)
+    w_ih[7] = noise.normal(0, 0.5, size)  # unit 7 tracks nothing
+    weights = {
+        "embedding.weight": np.eye(size, dtype=np.float32),
+        "rnn.weight_ih_l0": w_ih,
+        "rnn.weight_hh_l0": w_hh,
+        "rnn.bias_ih_l0": bias,
+        "rnn.bias_hh_l0": np.zeros(hidden, np.float32),
+        "decoder.weight": noise.normal(0, 0.1, (size, hidden)).astype(np.float32),
+        "decoder.bias": np.zeros(size, np.float32),
+    }
+    config = ModelConfig(cell="rnn", embed=size, hidden=hidden, layers=1, vocab_size=size)
+    stepper = NumpyStepper(config, weights)
+    return Subject(stepper, vocab, Tokenizer("char"), label="planted"), PLANTED_RHYME.get
+
+
+def planted_checkpoint(folder: Path) -> Path:
+    """The planted network saved as a checkpoint, its corpus a file beside it whose held-out
+    lines (all of them: val_fraction 1) are PLANTED_TEXT."""
+    import torch
+
+    from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint
+    from lyrics_tui.core.config import TrainConfig
+
+    corpus = folder / "planted.txt"
+    corpus.write_text(PLANTED_TEXT, encoding="utf-8")
+    subject, _ = planted_subject()
+    stepper = subject.stepper
+    w_ih, w_hh, b_ih, b_hh = stepper.layers[0]
+    state = {
+        "embedding.weight": stepper.embedding,
+        "rnn.weight_ih_l0": w_ih,
+        "rnn.weight_hh_l0": w_hh,
+        "rnn.bias_ih_l0": b_ih,
+        "rnn.bias_hh_l0": b_hh,
+        "decoder.weight": stepper.decoder_w,
+        "decoder.bias": stepper.decoder_b,
+    }
+    path = folder / "planted.pt"
+    checkpoint = Checkpoint(
+        stepper.config,
+        TrainConfig(tokenizer="char", val_fraction=1.0),
+        subject.vocab,
+        {k: torch.from_numpy(v.copy()) for k, v in state.items()},
+        corpus=str(corpus),
+    )
+    save_checkpoint(checkpoint, path)
+    return path

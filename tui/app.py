@@ -24,20 +24,25 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from lyrics_tui.core import tuning
 from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.events import BatchFinished, TrainingFinished, TrainingStarted
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
-from lyrics_tui.core.paths import list_checkpoints
+from lyrics_tui.core.paths import list_checkpoints, song_file_name, songs_dir
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers import Problem, checkpoints, generation, runs, training
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
 from lyrics_tui.tui.screens.main import MainScreen
 from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
-from lyrics_tui.tui.widgets.settings_form import SAMPLER_FIELDS, SettingChanged, SettingsForm
+from lyrics_tui.tui.widgets.settings_form import (
+    SAMPLER_FIELDS,
+    SettingChanged,
+    SettingsForm,
+    said,
+)
 from lyrics_tui.tui.widgets.training_panel import finished_note
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the threads to wind down (see action_quit)
@@ -65,6 +70,7 @@ class PlaygroundApp(App[int]):
         checkpoint: str | None = None,
         *,
         checkpoint_dir: str | Path | None = None,
+        out_dir: str | Path | None = None,
         preset: str = "default",
         model_overrides: dict[str, Any] | None = None,
         train_overrides: dict[str, Any] | None = None,
@@ -80,6 +86,7 @@ class PlaygroundApp(App[int]):
         self.corpus_given = corpus is not None  # --corpus wins over a checkpoint opened at launch
         self.checkpoint_arg = str(checkpoint) if checkpoint else None
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else default_checkpoint_dir()
+        self.out_dir = Path(out_dir).expanduser() if out_dir else songs_dir(self.checkpoint_dir)
         self.open_newest = open_newest
         self.demo = demo  # a driver started after the first frame (tui/screens/demo.py)
         form = SettingsForm(self.corpus, preset, model_overrides, train_overrides, sampler)
@@ -167,7 +174,7 @@ class PlaygroundApp(App[int]):
             try:
                 plan = self.training.plan(self.main.training_request())
             except LyricsError as exc:
-                why_not = str(exc)  # e.g. a total of epochs the model already has
+                why_not = said(exc)  # e.g. a total of epochs the model already has
         self.main.show_state(self.training, self.generation, plan, why_not)
         self.refresh_bindings()
 
@@ -214,7 +221,7 @@ class PlaygroundApp(App[int]):
         try:
             plan = self.training.plan(self.main.training_request())
         except LyricsError as exc:
-            self.error(str(exc))
+            self.error(said(exc))
             return
         if plan.replaced_corpus:
             self.notify(
@@ -288,7 +295,7 @@ class PlaygroundApp(App[int]):
         self._refresh()
         self.notify(
             f"loaded {Path(ck.path).name}: epoch {ck.epoch}, val ppl {fmt.ppl(ck.val_ppl)}, "
-            f"vocabulary {len(ck.vocab):,} — / then Enter generates"
+            f"vocabulary {len(ck.vocab):,} — / then Enter writes a song"
         )
 
     def action_reset(self) -> None:
@@ -308,9 +315,6 @@ class PlaygroundApp(App[int]):
         self.notify("reset: no model; t trains a new one from the settings")
 
     # -- generation ------------------------------------------------------------------------
-    def action_focus_prompt(self) -> None:
-        self.query_one("#prompt", Input).focus()
-
     def action_generate(self) -> None:
         self._generate(self.main.prompt_pane.start_text, same_seed=False)
 
@@ -331,7 +335,7 @@ class PlaygroundApp(App[int]):
             settings, pace_s = self.main.generation_settings(g.seed if same_seed else None)
             started = g.start(prompt, settings, pace_s, self.training.weights)
         except LyricsError as exc:
-            self.error(str(exc))
+            self.error(said(exc))
             return
         if started is None:  # the thread reads the weights first, then reports the start
             self._refresh()
@@ -358,7 +362,7 @@ class PlaygroundApp(App[int]):
         """Everything about a new generation but its text: source, warnings, seed, keys."""
         if started.gen_id != self.generation.gen_id:
             return
-        self.main.prompt_pane.border_title = f"Generate · {started.source}"
+        self.main.prompt_pane.border_title = f"Song · {started.source}"
         for warning in started.warnings:
             self.notify(warning, severity="warning")
         self._refresh()
@@ -395,9 +399,8 @@ class PlaygroundApp(App[int]):
             return
         from lyrics_tui.tui.screens.write import WriteScreen
 
-        seed = self.generation.seed
-        default = f"lyrics-seed{seed}.txt" if seed is not None else "lyrics.txt"
-        self.push_screen(WriteScreen(default, text))
+        name = song_file_name(self.main.corpus, self.generation.seed)
+        self.push_screen(WriteScreen(self.out_dir, name, text))
 
     # -- other screens -----------------------------------------------------------------------
     async def action_settings(self) -> None:
@@ -413,7 +416,10 @@ class PlaygroundApp(App[int]):
         from lyrics_tui.tui.screens.inspect import InspectScreen
 
         (settings, memory), folder = self.main.inspect_settings(), self.checkpoint_dir
-        screen = InspectScreen(self.training.subject, settings, memory, checkpoint_folder=folder)
+        prompt = self.main.prompt_pane.start_text  # F1 steps on from the start text
+        screen = InspectScreen(
+            self.training.subject, settings, memory, prompt=prompt, checkpoint_folder=folder
+        )
         self.push_screen(screen)
 
     def action_runs(self) -> None:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from rich.cells import cell_len
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.config import ModelConfig
 
 
 def ppl(value: float | None) -> str:
@@ -12,6 +17,26 @@ def ppl(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "-"
     return f"{value:,.1f}" if value < 100_000 else f"{value:.3g}"
+
+
+def ppl_short(value: float | None) -> str:
+    """A perplexity in at most seven characters (a table column): 33.6, 1,065.6, 12.3k."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if value < 10_000:
+        return f"{value:,.1f}"
+    return f"{value / 1000:,.1f}k" if value < 10_000_000 else f"{value:.1e}"
+
+
+def duration_short(seconds: float | None) -> str:
+    """A duration in at most five characters (a table column): 0:12, 59:59, 1h02, 27h."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    whole = round(seconds)
+    if whole < 3600:
+        return duration(whole)
+    h, rest = divmod(whole, 3600)
+    return f"{h}h{rest // 60:02d}" if h < 10 else f"{h}h"
 
 
 def prob(p: float) -> str:
@@ -49,7 +74,7 @@ def duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def model_shape(config: Any, vocab_size: int) -> str:
+def model_shape(config: ModelConfig, vocab_size: int) -> str:
     """gru 384→384×1 · vocab 3,397"""
     return f"{config.cell} {config.embed}→{config.hidden}×{config.layers} · vocab {vocab_size:,}"
 
@@ -92,8 +117,20 @@ def path(value: str | Path) -> str:
         return str(p)
 
 
-def epochs_of(done: int, planned: int) -> str:
-    """Epochs trained of those planned; alone when a time budget ended the plan instead."""
+def epochs(done: int, planned: int) -> str:
+    """Epochs of a run: 12/24; a run that fills a time budget has no planned number: 56."""
     from lyrics_tui.core.config import BUDGET_EPOCHS
 
     return str(done) if planned >= BUDGET_EPOCHS else f"{done}/{planned}"
+
+
+def packed(parts: list[str], width: int) -> str:
+    """Parts joined with " · ", a new line where the next part would not fit in `width` (a
+    line breaks between parts, never inside one)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and cell_len(lines[-1]) + 3 + cell_len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)

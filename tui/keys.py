@@ -96,17 +96,18 @@ MAIN_BINDINGS: list[BindingType] = [
         "reset",
         "Reset",
         key_display="R",
+        show=False,  # rare and it forgets the model: in help and the command palette
         tooltip="forget the model and start afresh (shift+r)",
     ),
     Binding(
         "slash",
-        "focus_prompt",
+        "screen.focus_prompt",
         "Prompt",
         key_display="/",
-        tooltip="type a start text; Enter generates",
+        tooltip="type a start text; Enter writes a song from it",
     ),
     Binding("g", "generate", "Generate", tooltip="generate with a new seed"),
-    Binding("r", "regenerate", "Same seed", tooltip="generate again with the last seed"),
+    Binding("r", "regenerate", "Again", tooltip="the same song again: the last seed"),
     Binding("escape", "stop_generation", "Stop gen", tooltip="stop generating"),
     *temperature_bindings(),
     *memory_bindings("screen."),
@@ -124,6 +125,24 @@ MAIN_BINDINGS: list[BindingType] = [
         "Runs",
         tooltip="every recorded run: overlay their curves, open a checkpoint, delete",
     ),
+    Binding(
+        "v",
+        "screen.toggle_view",
+        "Song/Loss",
+        tooltip="the song in full height, or the loss plot (training shows the loss, writing "
+        "the song)",
+    ),
+    *[
+        Binding(
+            key,
+            f"screen.scroll_song({pages})",
+            f"Song page {way}",
+            show=False,
+            tooltip=f"scroll the song a page {way}, wherever the keys are (with the keys in "
+            "the song: up, down, home and end too)",
+        )
+        for key, pages, way in (("pageup", -1, "up"), ("pagedown", 1, "down"))
+    ],
     Binding("o", "settings", "Settings", tooltip="show or hide the settings form"),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="all keys"),
     Binding("q", "quit", "Quit", tooltip="quit (stops training first)"),
@@ -146,6 +165,8 @@ KEY_NAMES = {
     "plus": "+",
     "left_square_bracket": "[",
     "right_square_bracket": "]",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
 }
 
 

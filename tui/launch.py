@@ -8,21 +8,28 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core import tuning
 
+if TYPE_CHECKING:
+    import argparse
 
-def run_playground(args: Any, demo: Any = None) -> int:
-    """Open the playground (or serve it with --serve); `demo`: its hands-free demo's options
-    (tui/controllers/demo.py DemoOptions)."""
+    from lyrics_tui.tui.app import PlaygroundApp
+    from lyrics_tui.tui.controllers.demo import DemoOptions
+
+
+def run_playground(args: argparse.Namespace, demo: DemoOptions | None = None) -> int:
+    """Open the playground (or serve it with --serve); `demo`: its hands-free demo's options."""
     if getattr(args, "serve", False):
         return serve(args)
-    from lyrics_tui.core.corpus import corpus_path
+    from lyrics_tui.core.corpus import obtain_corpus
 
     corpus = getattr(args, "corpus", None)
-    if corpus:
-        corpus_path(corpus)  # a name that is neither a bundled corpus nor a file: one line
+    if corpus:  # a name that is neither a corpus nor a file: one line; jaychou: fetched once
+        from lyrics_tui.tui.cli.common import note
+
+        obtain_corpus(corpus, on_note=note)
     tuning.for_training()
     from lyrics_tui.tui.app import PlaygroundApp
 
@@ -36,13 +43,14 @@ def run_playground(args: Any, demo: Any = None) -> int:
         checkpoint=getattr(args, "checkpoint", None),
         device=getattr(args, "device", "auto") or "auto",
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
+        out_dir=getattr(args, "out_dir", None),
         runs_db=getattr(args, "runs_db", None),
         demo=driver,
     )
     return run_app(app)
 
 
-def run_app(app: Any) -> int:
+def run_app(app: PlaygroundApp) -> int:
     """Run the app in this terminal and leave the process as soon as the terminal is back.
 
     The loop is ours, so its thread pool is not joined on the way out (asyncio.run would
@@ -67,7 +75,7 @@ def run_app(app: Any) -> int:
     os._exit(code)
 
 
-def serve(args: Any, tail: list[str] | None = None) -> int:
+def serve(args: argparse.Namespace, tail: list[str] | None = None) -> int:
     """Serve the same app to a browser with textual-serve (one app process per page), to those
     who hold the address printed at start (its token: tui/serving.py); `tail`: a command and
     its flags for each page (the demo's)."""
@@ -79,7 +87,8 @@ def serve(args: Any, tail: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    from lyrics_tui.core.corpus import BUNDLED, corpus_path
+    from lyrics_tui.core.corpus import BUNDLED, DOWNLOADABLE, obtain_corpus
+    from lyrics_tui.tui.cli.common import note
 
     token = getattr(args, "token", None)
     if token is None and not getattr(args, "no_token", False):
@@ -90,9 +99,10 @@ def serve(args: Any, tail: list[str] | None = None) -> int:
         return 2
     command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
     if getattr(args, "corpus", None):
-        path = corpus_path(args.corpus)
-        command += ["--corpus", args.corpus if args.corpus in BUNDLED else str(path.resolve())]
-    for option in ("checkpoint", "checkpoint_dir", "runs_db"):
+        path = obtain_corpus(args.corpus, on_note=note)  # jaychou: fetched once, here
+        named = args.corpus in BUNDLED or args.corpus in DOWNLOADABLE
+        command += ["--corpus", args.corpus if named else str(path.resolve())]
+    for option in ("checkpoint", "checkpoint_dir", "out_dir", "runs_db"):
         if getattr(args, option, None):
             flag = "--" + option.replace("_", "-")
             command += [flag, str(Path(getattr(args, option)).expanduser().resolve())]

@@ -20,11 +20,20 @@ import time
 from collections.abc import Callable
 from functools import partial
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from lyrics_tui.tui.controllers.generation import GenerationController
+    from lyrics_tui.tui.controllers.training import TrainingController
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGHUP", "SIGTERM") if hasattr(signal, name)
 )
+
+# A signal's handler as signal.signal() gives and takes it (typeshed's signal._HANDLER).
+Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
 # What the user is told, by signal name.
 REASONS = {
@@ -78,10 +87,10 @@ class StopSignals:
     """While active, the first stop signal calls `stop(signum)` (and, for SIGHUP, leaves the
     dead terminal); a second raises Aborted. `received` is the first signal's number."""
 
-    def __init__(self, stop: Callable[[int], Any]) -> None:
+    def __init__(self, stop: Callable[[int], object]) -> None:
         self.stop = stop
         self.received: int | None = None
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, Handler] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
@@ -113,6 +122,18 @@ class StopSignals:
         self._previous.clear()
 
 
+class Playground(Protocol):
+    """What the handlers use of tui/app.py's PlaygroundApp (which only the entry points import)."""
+
+    @property
+    def training(self) -> TrainingController: ...
+    @property
+    def generation(self) -> GenerationController: ...
+    @property
+    def return_code(self) -> int | None: ...
+    def exit(self, result: None = None, return_code: int = 0) -> None: ...
+
+
 SAVE_WAIT_S = 60.0  # how long a stopped playground run may take to validate and save
 EXIT_GRACE_S = 3.0  # then how long the UI may take to give a live terminal back
 
@@ -128,11 +149,11 @@ class PlaygroundSignals:
     error (a terminal that died under it) saves its run the same way.
     """
 
-    def __init__(self, app: Any, loop: Any) -> None:
+    def __init__(self, app: Playground, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
-        self.loop = loop  # the app's asyncio loop
+        self.loop = loop  # the app's
         self.received: int | None = None
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, Handler] = {}
 
     def __enter__(self) -> PlaygroundSignals:
         for signum in STOP_SIGNALS:

@@ -139,7 +139,7 @@ def test_train_generate_and_write_in_the_served_playground(
     browser_tools, served, tiny_model, tmp_path
 ):
     sync_api, executable = browser_tools
-    url, server, cwd = served
+    url, server, _ = served
     _, folder, word = tiny_model
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -152,7 +152,8 @@ def test_train_generate_and_write_in_the_served_playground(
             app = poll(lambda: descendants(server.pid), timeout=10)  # its playground process
             page.focus("textarea.xterm-helper-textarea")  # keys go to the terminal
 
-            # / word Enter generates, w Enter writes the output to the file it proposes. Until
+            # / word Enter generates, w Enter writes the output to the file it proposes (in the
+            # songs/ folder beside the checkpoints; nothing in the current folder). Until
             # the checkpoint has loaded there is nothing to generate from, and so no file; the
             # keys go at a person's pace, since Textual moves the focus after the key that
             # asks for it, and the whole sequence is tried again until the file is right.
@@ -164,7 +165,8 @@ def test_train_generate_and_write_in_the_served_playground(
                         page.keyboard.press(key)
                     page.wait_for_timeout(1000 if key == "Enter" else 300)
                 try:
-                    files = poll(lambda: list(cwd.glob("lyrics-seed*.txt")), timeout=3)
+                    songs = folder / "songs"  # beside the checkpoints, never the current folder
+                    files = poll(lambda: list(songs.glob("*-seed*.txt")), timeout=3)
                 except TimeoutError:
                     return ""
                 text = files[0].read_text(encoding="utf-8")

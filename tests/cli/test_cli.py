@@ -593,16 +593,16 @@ def test_generate_help_documents_the_sampler_rules(capsys):
     assert code == 0
     text = " ".join(out.split())
     for phrase in (
-        "empty: start a new line",
+        "the song starts a line",
         "above 10,000 is capped",
-        "0 is greedy",
+        "0 (greedy: always the likeliest word) or more",
         "above 100 is capped",
-        "0 or more than the vocabulary: off",
-        "0..1 (1: off)",
-        f"0..{MAX_SEED}",
+        "0 (off) or more",
+        "between 0 and 1 (off)",
+        f"between 0 and {MAX_SEED}",
         "same seed, same text",
-        "1 (off) to 10",
-        "(0: no limit)",
+        "between 1 (off) and 10",
+        "0 (no limit) or more",
         "read as <unk>",
     ):
         assert phrase in text, phrase

@@ -1,4 +1,4 @@
-"""`generate` and the inspection commands with no --checkpoint open the checkpoint the
+"""`generate`, `eval` and the inspection commands with no --checkpoint open the checkpoint the
 playground opens at start-up (core.loading.open_startup_model): the newest best file, not a
 newer -last state beside it, and a corrupt newer file is named on stderr and passed over."""
 
@@ -56,6 +56,15 @@ def test_generate_opens_the_newest_best_checkpoint_and_names_the_corrupt_one(cap
 )
 def test_the_inspection_commands_open_the_same_checkpoint(capsys, folder, argv):
     code = main([*argv, "--json"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"opened {folder / 'tiny.pt'}" in err and "broken.pt" in err
+
+
+def test_eval_opens_the_same_checkpoint(capsys, folder, tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("我的\n你的\n", encoding="utf-8")
+    code = main(["eval", "--text", str(text), "--json", "--cache", "off"])
     err = capsys.readouterr().err
     assert code == 0, err
     assert f"opened {folder / 'tiny.pt'}" in err and "broken.pt" in err

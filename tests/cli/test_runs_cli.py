@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from lyrics_tui.core.runs import RunStore
+from lyrics_tui.core.runs.store import RunStore
 from lyrics_tui.tui.cli import main
 from tests.helpers import TINY_FLAGS, epoch_record, run_start
 
@@ -208,7 +208,7 @@ def test_train_warns_once_and_trains_when_the_store_cannot_be_used(
     if problem == "corrupt":
         db.write_bytes(b"\x00garbage" * 1000)
     elif problem == "locked":  # another connection holds an exclusive lock for good
-        monkeypatch.setattr("lyrics_tui.core.runs.BUSY_TIMEOUT_S", 0.2)
+        monkeypatch.setattr("lyrics_tui.core.runs.store.BUSY_TIMEOUT_S", 0.2)
         holder = sqlite3.connect(db, isolation_level=None)
         holder.execute("PRAGMA locking_mode = EXCLUSIVE")
         holder.execute("CREATE TABLE x (y)")
@@ -246,3 +246,30 @@ def test_train_warns_once_and_trains_when_the_store_cannot_be_used(
         capsys, "generate", "--checkpoint", out_path, "--json", "--length", 5, "--cache", "off"
     )
     assert code == 0 and err == ""
+
+
+def test_the_runs_table_fits_80_columns_by_shortening_on_purpose(capsys, monkeypatch, _runs_db):
+    """At 80 columns nothing ends in "…" and nothing is cut: shorter headers, statuses and
+    model names, the params column left out, a long corpus name wrapped."""
+    with RunStore(_runs_db) as store:
+        for corpus, reason in (
+            ("/x/jaychou_lyrics_from_the_tutorial.txt", "time budget"),
+            ("/y/songci.txt", "completed"),
+        ):
+            model = {"cell": "gru", "embed": 512, "hidden": 512}
+            start = run_start(corpus, model, parameters=3_320_000, train={"epochs": 10_000})
+            run_id = store.start_run(start)
+            for epoch in range(1, 57):
+                store.record_epoch(run_id, epoch_record(epoch, 295.3 - epoch))
+            store.finish_run(run_id, "completed", reason=reason)
+    for width in (80, 120):
+        monkeypatch.setenv("COLUMNS", str(width))
+        code, out, _ = cli(capsys, "runs")
+        assert code == 0
+        lines = out.splitlines()
+        assert all(len(line) <= width and "…" not in line for line in lines), out
+        headers = lines[0].split()
+        assert {"id", "started", "corpus", "model", "epochs", "time", "status"} <= set(headers)
+        assert "completed (budget)" in out or "completed (time budget)" in out
+        assert "jaychou" in out and "songci.txt" in out
+    assert "ppl" in lines[0] and "params" in lines[0]  # 120 columns: all of it

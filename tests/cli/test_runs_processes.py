@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from lyrics_tui.core.runs import RunStore
+from lyrics_tui.core.runs.store import RunStore
 from tests.helpers import ROOT, TINY_FLAGS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")

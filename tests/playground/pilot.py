@@ -67,6 +67,24 @@ def record_notes(app: PlaygroundApp) -> list[tuple[str, str]]:
     return notes
 
 
+def screen_lines(app) -> list[str]:
+    """The terminal as plain text, one string per row (what a tmux capture shows)."""
+    width, height = app.size
+    console = Console(
+        width=width,
+        height=height,
+        file=io.StringIO(),
+        record=True,
+        color_system=None,
+        legacy_windows=False,
+        safe_box=False,
+    )
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text().splitlines()
+
+
 def text_of(app_or_screen, selector) -> str:
     """The plain text a Static shows (strings, rich Text or any rich renderable)."""
     content = app_or_screen.query_one(selector).content

@@ -164,7 +164,8 @@ def test_pause_resume_and_stop_keep_the_model(tmp_path):
 
 
 def test_weights_and_subject_of_the_model_held(tmp_path, trained):
-    from lyrics_tui.core.inspection import neighbours, subject_from_run
+    from lyrics_tui.core.inspection.neighbours import neighbours
+    from lyrics_tui.core.inspection.subject import subject_from_run
     from lyrics_tui.core.loading import open_checkpoint
 
     training = TrainingController(Inbox(), tmp_path, device="cpu")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from lyrics_tui.core.corpus import read_corpus
-from lyrics_tui.core.runs import RunStore
+from lyrics_tui.core.runs.store import RunStore
 from lyrics_tui.tui.controllers import Problem
 from lyrics_tui.tui.controllers.runs import (
     CheckpointChecked,

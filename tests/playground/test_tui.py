@@ -14,6 +14,7 @@ import pytest
 from textual.widgets import Input
 
 from lyrics_tui.core.config import resolve_settings
+from lyrics_tui.core.paths import song_file_name
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.app import PlaygroundApp
 from lyrics_tui.tui.screens.help import HelpScreen
@@ -61,7 +62,7 @@ def test_whole_flow_train_generate_save_load(tmp_path):
             assert (train.name, val.name) == ("train", "val")
             assert train.points == ((1, pytest.approx(row["train_loss"])),)
             assert val.points == ((1, pytest.approx(row["val_loss"])),)
-            assert "trained 1 epoch" in text_of(app, "#status")
+            assert "epoch 1 · " in text_of(app, "#status")  # "trained 1 epoch(s)" when it fits
             done = next(t for _, t in notes if t.startswith("training completed"))
             assert "best val ppl" in done and "with song memory" in done  # both perplexities
 
@@ -143,13 +144,13 @@ def test_train_continues_a_trained_model(tmp_path):
             epochs = app.query_one("#set-epochs", Input)
             epochs.value = ""  # the preset's epochs more
             more = resolve_settings("default")[1].epochs
-            plan = f"t continues to epoch {1 + more} ({more} more)"
+            plan = f"t continues to epoch {1 + more}"  # "({more} more)": left out at 80 columns
             await until(pilot, lambda: plan in status(), "the plan")
             assert epochs.placeholder == f"{1 + more} in all ({more} more)"
             epochs.value = "1"  # no more than it has: t would say why not
             await until(pilot, lambda: "t: the checkpoint already has 1 epochs" in status(), "why")
             epochs.value = "2"  # epochs in all
-            await until(pilot, lambda: "t continues to epoch 2 (1 more)" in status(), "the plan")
+            await until(pilot, lambda: "t continues to epoch 2" in status(), "the plan")
             await pilot.press("t")
             await until(pilot, lambda: trained(app, 2), "a second epoch")
             assert [h["epoch"] for h in app.training.history] == [1, 2]
@@ -364,6 +365,30 @@ def test_copy_and_write_output(tmp_path, tiny_checkpoint):
     run(main())
 
 
+def test_w_writes_into_a_songs_folder_of_its_own_and_says_where(tmp_path, tiny_checkpoint):
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        notes = record_notes(app)
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+            await pilot.press("g")
+            await wait_generation(app, pilot)
+            await pilot.press("w")
+            await until(pilot, lambda: isinstance(app.screen, WriteScreen), "the write screen")
+            await pilot.press("enter")  # the default place
+            folder = app.checkpoint_dir / "songs"
+            written = folder / song_file_name(app.main.corpus, app.generation.seed)
+            assert written.name.endswith(f"-seed{app.generation.seed}.txt")
+            await until(pilot, written.exists, "the written song")
+            assert [p.name for p in folder.iterdir()] == [written.name]
+            text = app.generation.prompt_text + "".join(app.generation.tokens)
+            assert written.read_text(encoding="utf-8").rstrip("\n") == text.rstrip("\n")
+            said = [t for _, t in notes if t.startswith("wrote ")]
+            assert said and said[-1].endswith(f"to {fmt.path(written)}")
+
+    run(main())
+
+
 def test_write_to_an_unwritable_place_is_a_notification(tmp_path, tiny_checkpoint):
     async def main():
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
@@ -465,7 +490,7 @@ def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
             assert ("error", "epochs: 'many' is not a whole number") in notes
             app.query_one("#set-epochs").value = "0"
             await pilot.press("t")
-            assert ("error", "epochs must be at least 1") in notes
+            assert ("error", "epochs must be 1 or more") in notes
             assert app.training.state is IDLE
 
     run(main())
@@ -592,6 +617,53 @@ def test_load_by_typed_path_and_bad_sampler_value(tmp_path, tiny_checkpoint):
     run(main())
 
 
+def test_the_form_checks_a_field_on_enter_and_on_closing_and_names_it(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        notes = record_notes(app)
+        async with session(app, (80, 24)) as pilot:
+            await pilot.press("o")
+            await until(pilot, lambda: app.main.form_covers_panels, "the form")
+            field = app.query_one("#set-top_p", Input)
+            field.focus()
+            await pilot.press(*"1.5")
+            assert field.has_class("-invalid")  # marked as it is typed
+            await pilot.press("enter")
+            said = "top-p must be between 0 and 1 (off)"
+            assert ("error", said) in notes and app.focused is field  # the keys stay
+            await pilot.press("escape")  # closing: checked again, the form stays open
+            await until(pilot, lambda: notes.count(("error", said)) == 2, "the second error")
+            assert app.main.form_covers_panels and app.focused is field
+            await pilot.press("backspace", "backspace", "backspace")
+            assert not field.has_class("-invalid")
+            batch = app.query_one("#set-batch_size", Input)
+            batch.value = "0"
+            await pilot.press("escape")
+            await until(pilot, lambda: any("batch must be" in t for _, t in notes), "batch")
+            assert app.focused is batch  # named by its label, the field found
+            batch.value = ""
+            await pilot.press("escape")
+            await until(pilot, lambda: not app.main.form_covers_panels, "the form to close")
+
+    run(main())
+
+
+def test_every_setting_the_help_mentions_is_in_the_form(tmp_path):
+    async def main():
+        app = make_app(tmp_path)
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.main.settings.filled, "the form")
+            labels = {str(label.content) for label in app.main.query(".field-label")}
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+            text = " ".join(text_of(app.screen, "#help-text").split())
+            named = re.findall(r"\(settings: ([\w -]+)\)", text)
+            assert named  # the repetition penalty, at least
+            assert all(name in labels for name in named), (named, labels)
+
+    run(main())
+
+
 def test_load_screen_escape_cancels(tmp_path):
     async def main():
         app = make_app(tmp_path)
@@ -647,5 +719,29 @@ def test_inspect_opens_on_the_model_held_now(tmp_path, tiny_checkpoint):
             await until(pilot, lambda: app.screen.subject is not None, "the model in it")
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, InspectScreen), "closing")
+
+    run(main())
+
+
+def test_inspect_steps_on_from_the_start_text_and_v_switches_the_view(tmp_path, tiny_checkpoint):
+    from lyrics_tui.tui.screens.inspect import InspectScreen
+
+    async def main():
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        async with session(app, (80, 24)) as pilot:
+            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+            assert app.main.view == "song"  # a model to write with
+            await pilot.press("v")
+            assert app.main.view == "training" and app.main.has_class("-training")
+            await pilot.press("slash")  # typing a start text shows the song again
+            assert app.main.view == "song" and app.focused is app.query_one("#prompt")
+            app.query_one("#prompt").value = "我的"
+            await pilot.press("escape", "i")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, InspectScreen) and app.screen.step.walk is not None,
+                "the step-through",
+            )
+            assert app.screen.step.walk.prompt == "我的"
 
     run(main())

@@ -78,11 +78,16 @@ def test_the_corpus_field_completes_bundled_names_then_recent_files_then_paths(t
     assert asyncio.run(suggest("l")) == "lyrics"
     assert asyncio.run(suggest(str(tmp_path / "mi"))) == str(tmp_path / "mine.txt")
     assert asyncio.run(suggest(str(tmp_path / "ot"))) == str(tmp_path / "other.txt")
-    assert [value for _, value in picker_options(["a/x.txt"])] == ["lyrics", "songci", "a/x.txt"]
+    assert [value for _, value in picker_options(["a/x.txt"])] == [
+        "lyrics",
+        "songci",
+        "jaychou",
+        "a/x.txt",
+    ]
 
 
 def test_recent_corpora_are_the_files_of_recorded_runs_newest_first(tmp_path):
-    from lyrics_tui.core.runs import open_store
+    from lyrics_tui.core.runs.store import open_store
     from lyrics_tui.tui.widgets.corpus_picker import recent_corpora
     from tests.helpers import run_start
 

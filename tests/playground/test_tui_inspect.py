@@ -17,12 +17,10 @@ from textual.app import App
 
 from lyrics_tui.core.cache import CacheSettings
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.inspection import (
-    neighbours,
-    score_line,
-    subject_from_checkpoint,
-    unit_strip,
-)
+from lyrics_tui.core.inspection.neighbours import neighbours
+from lyrics_tui.core.inspection.score import score_line
+from lyrics_tui.core.inspection.subject import subject_from_checkpoint
+from lyrics_tui.core.inspection.units import unit_strip
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.core.vocab import UNK
@@ -224,7 +222,10 @@ def test_score_view_matches_core(subject):
     async def body(pilot) -> None:
         screen = await opened(pilot)
         await pilot.press("f2")
-        assert app.focused is screen.query_one("#score-line")  # nothing scored yet: type
+        assert app.focused is screen.table("score")  # as every view: / types
+        assert "/ types a line" in shown(screen, "#score-info")
+        await pilot.press("slash")
+        assert app.focused is screen.query_one("#score-line")
         await pilot.press(*line, "enter")
         expected = score_line(subject, line)
         info = shown(screen, "#score-info")
@@ -251,7 +252,8 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
     import torch
 
     from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
-    from lyrics_tui.core.inspection import compare_lines, load_subject
+    from lyrics_tui.core.inspection.score import compare_lines
+    from lyrics_tui.core.inspection.subject import load_subject
     from lyrics_tui.tui.screens.load import LoadScreen
 
     folder = tmp_path / "checkpoints"
@@ -279,7 +281,7 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
 
     async def body(pilot) -> None:
         screen = await opened(pilot)
-        await pilot.press(*line, "enter")
+        await pilot.press("slash", *line, "enter")
         assert len(screen.table("score").columns) == 6
         await pick(pilot, "other.pt")
         await until(pilot, lambda: screen.score.comparison is not None, "the comparison")
@@ -342,7 +344,7 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
     async def body(pilot) -> None:
         screen = await opened(pilot)
         assert calls and calls[0] != threading.main_thread().name  # the provider runs in a thread
-        await pilot.press(*word, "enter")
+        await pilot.press("slash", *word, "enter")
         k, far = screen.near.neighbour_counts()
         expected = neighbours(subject, word, k, far)
         keys = row_keys(screen, "near")
@@ -447,7 +449,7 @@ def test_no_model_shows_a_hint(subject):
         assert shown(screen, "#step-info") == NO_MODEL
         assert screen.table("step").row_count == 0
         await pilot.press("s", "1")  # nothing to act on: no error, no traceback
-        await pilot.press("f2", *"你好", "enter")
+        await pilot.press("f2", "slash", *"你好", "enter")
         assert app.notes[-1] == ("warning", NO_MODEL)
         assert shown(screen, "#score-info") == NO_MODEL
 
@@ -512,12 +514,51 @@ def test_keys_views_footer_and_escape(subject):
         await pilot.pause()
         footer = plain(screen.query_one(KeyBar).content)
         assert "Pick" not in footer and "g Line" in footer  # the keys of the view shown
-        await pilot.press("f2")  # the line field has the keys: Esc leaves it, Esc again closes
-        assert app.focused is screen.query_one("#score-line")
+        await pilot.press("f2", "slash")  # the line field has the keys: Esc leaves it, Esc again
+        assert app.focused is screen.query_one("#score-line")  # closes
         await pilot.press("escape")
         assert app.screen is screen and app.focused is screen.table("score")
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
+
+    run(app, body)
+
+
+def test_one_rule_for_input_in_every_view(subject):
+    """Each view opens with the keys on its table; / (never typed) gives them to its field;
+    Esc and Enter give them back; a view with nothing to type has no / at all."""
+    app = InspectApp(lambda: subject)
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        for key, name in (("f1", "step"), ("f2", "score"), ("f3", "near"), ("f4", "hidden")):
+            await pilot.press(key)
+            view = screen.views[name]
+            assert app.focused is screen.table(name), name
+            if view.FIELD is None:
+                assert not screen.check_action("focus_input", ())
+                continue
+            field = screen.query_one(f"#{view.FIELD}")
+            before = field.value
+            await pilot.press("slash")
+            assert app.focused is field and field.value == before, name  # "/" is not typed
+            await pilot.press("escape")
+            assert app.focused is screen.table(name) and app.screen is screen
+        await pilot.press("f2", "slash", *"我的", "enter")
+        assert app.focused is screen.table("score") and screen.score.scored_text == "我的"
+
+    run(app, body)
+
+
+def test_step_starts_from_the_start_text_it_is_given(subject):
+    word = next(t for t in subject.vocab.tokens if t not in (UNK, NEWLINE) and len(t) > 1)
+    app = InspectApp(lambda: subject, prompt=word)
+
+    async def body(pilot) -> None:
+        screen = await opened(pilot)
+        assert screen.step.walk.prompt == word
+        assert screen.query_one("#step-prompt").value == word
+        assert word in shown(screen, "#step-text")
 
     run(app, body)
 
@@ -572,7 +613,7 @@ def memory_subject(subject):
 
 
 # two lines of the tiny model's corpus, then the first again ("\\n" ends a line in the fields)
-SONG = "我把思念藏进口袋\\n走在回家的路上\\n我把思念藏进口袋"
+SONG = "城市的晚风吹过霓虹\\n把想念吹进每个窗中\\n城市的晚风吹过霓虹"
 
 
 def columns(screen: InspectScreen, view: str) -> list[str]:
@@ -581,13 +622,13 @@ def columns(screen: InspectScreen, view: str) -> list[str]:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size):
-    from lyrics_tui.core.inspection import StepThrough
+    from lyrics_tui.core.inspection.step import StepThrough
     from lyrics_tui.tui.format import cache_prob
     from lyrics_tui.tui.screens.inspect.step import LIT, recalls
 
     model = memory_subject(subject)
     app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY))
-    prompt = SONG.replace("\\n", "\n").rsplit("\n", 1)[0] + "\n我把"
+    prompt = SONG.replace("\\n", "\n").rsplit("\n", 1)[0] + "\n城市的"
 
     async def body(pilot) -> None:
         screen = await opened(pilot)
@@ -650,7 +691,7 @@ def test_score_view_shows_the_caches_share_and_both_perplexities(subject, size):
     async def body(pilot) -> None:
         screen = await opened(pilot)
         screen.query_one("#score-line").value = text
-        await pilot.press("enter")
+        await pilot.press("slash", "enter")
         expected = score_line(model, text.replace("\\n", "\n"), MEMORY)
         info = shown(screen, "#score-info")
         assert (

@@ -125,7 +125,8 @@ def test_generation_with_memory_copies_the_prompt(tmp_path, tiny_checkpoint):
     prompt = "\n".join(lines[20:24]) + "\n"  # finished lines: what the memory recalls
 
     async def main():
-        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+        sampler = {"pace_ms": 0, "max_lines": 0}  # the whole length, not a song's 8 lines
+        app = make_app(tmp_path, checkpoint=str(tiny_checkpoint), sampler=sampler)
         async with session(app) as pilot:
             await opened(app, pilot)
             tokens = app.training.opened.tokenizer.prompt(prompt)
@@ -137,7 +138,7 @@ def test_generation_with_memory_copies_the_prompt(tmp_path, tiny_checkpoint):
                 assert len(words) > 50
                 return sum(w in tokens for w in words) / len(words)
 
-            for _ in range(6):
+            for _ in range(10):  # up to the ceiling from any fitted λ
                 await pilot.press("right_square_bracket")
             assert app.main.prompt_pane.memory.weight == 0.99
             app.query_one("#prompt").value = prompt

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lyrics_tui.core.runs import RunStore
+from lyrics_tui.core.runs.store import RunStore
 from lyrics_tui.tui.screens.confirm import ConfirmScreen
 from lyrics_tui.tui.screens.runs import RunsScreen
 from lyrics_tui.tui.widgets.loss_plot import OVERLAY_COLORS, LossPlot

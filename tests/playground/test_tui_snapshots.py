@@ -49,3 +49,40 @@ def test_settings_open_at_80x24(snap_compare, fresh_app):
         await pilot.pause()
 
     assert snap_compare(fresh_app, terminal_size=(80, 24), run_before=open_settings)
+
+
+def test_settings_open_at_120x40(snap_compare, fresh_app):
+    assert snap_compare(fresh_app, terminal_size=(120, 40), run_before=settle)
+
+
+SONG = ("城市", ("的", "灯火", "慢慢", "亮", "\n", "我", "在", "路口", "等", "你", "唱", "\n") * 4)
+
+
+def song_view(app):
+    """The song view holding an 8-line song (made up here, not generated: no model needed)."""
+
+    async def show(pilot) -> None:
+        from lyrics_tui.tui.widgets.prompt_pane import Output
+
+        await settle(pilot)
+        start, tokens = SONG
+        app.main.prompt_pane.output = Output(start, tokens, "[96 tokens · seed 7 · r repeats it]")
+        app.main.show_view("song")
+        await pilot.pause()
+
+    return show
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_song_view(snap_compare, fresh_app, size):
+    assert snap_compare(fresh_app, terminal_size=size, run_before=song_view(fresh_app))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_help(snap_compare, fresh_app, size):
+    async def open_help(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(fresh_app, terminal_size=size, run_before=open_help)

@@ -12,7 +12,8 @@ from lyrics_tui.core.adapt import AdaptiveStepper, AdaptSettings, adaptive_read
 from lyrics_tui.core.checkpoint import load_checkpoint, model_from_checkpoint
 from lyrics_tui.core.errors import SettingsError
 from lyrics_tui.core.evaluate import text_ids
-from lyrics_tui.core.inspection import Subject, score_line
+from lyrics_tui.core.inspection.score import score_line
+from lyrics_tui.core.inspection.subject import Subject
 from lyrics_tui.core.tokens import Tokenizer
 
 SONG = ["我想你", "你想我", "我们一起走", "我想你", "你想我", "我们一起走"] * 3

@@ -40,7 +40,10 @@ def test_a_name_wins_over_a_file_of_that_name_and_a_path_reads_the_file(tmp_path
 def test_an_unknown_name_is_one_line_naming_the_bundled_ones():
     with pytest.raises(CorpusError) as info:
         C.corpus_path("songcii")
-    assert str(info.value) == "songcii: neither a bundled corpus (lyrics, songci) nor a file"
+    assert str(info.value) == (
+        "songcii: neither a bundled corpus (lyrics, songci), a downloadable one (jaychou) nor "
+        "a file; did you mean songci?"
+    )
 
 
 def test_a_missing_file_is_left_to_the_reader_to_name(tmp_path):

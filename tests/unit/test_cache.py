@@ -27,7 +27,9 @@ from lyrics_tui.core.config import ModelConfig
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.core.evaluate import evaluate_loss, text_ids
 from lyrics_tui.core.fastload import read_checkpoint
-from lyrics_tui.core.inspection import StepThrough, Subject, score_line, subject_from_checkpoint
+from lyrics_tui.core.inspection.score import score_line
+from lyrics_tui.core.inspection.step import StepThrough
+from lyrics_tui.core.inspection.subject import Subject, subject_from_checkpoint
 from lyrics_tui.core.sampling import Memory, Sampler, SamplerSettings, next_token_distribution
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
@@ -350,7 +352,7 @@ def test_generation_with_memory_recalls_and_reports_both_parts():
 
 
 def test_a_training_snapshot_subject_uses_the_runs_latest_settings(trained):
-    from lyrics_tui.core.inspection import subject_from_run
+    from lyrics_tui.core.inspection.subject import subject_from_run
 
     subject = subject_from_run(trained["run"])
     run_settings = trained["run"].cache_settings

@@ -14,18 +14,13 @@ import pytest
 
 from lyrics_tui.core.config import ModelConfig
 from lyrics_tui.core.errors import LyricsError, SettingsError
-from lyrics_tui.core.inspection import (
-    StepThrough,
-    Subject,
-    compare_lines,
-    display_token,
-    hidden_trace,
-    neighbours,
-    parse_choices,
-    score_line,
-    similarity,
-    unit_strip,
-)
+from lyrics_tui.core.inspection.common import display_token
+from lyrics_tui.core.inspection.hidden import hidden_trace
+from lyrics_tui.core.inspection.neighbours import neighbours, similarity
+from lyrics_tui.core.inspection.score import compare_lines, score_line
+from lyrics_tui.core.inspection.step import StepThrough, parse_choices
+from lyrics_tui.core.inspection.subject import Subject
+from lyrics_tui.core.inspection.units import unit_strip
 from lyrics_tui.core.sampling import Sampler, SamplerSettings
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary

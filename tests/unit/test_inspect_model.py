@@ -12,13 +12,13 @@ from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint
 from lyrics_tui.core.config import resolve_settings
 from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus
 from lyrics_tui.core.evaluate import evaluate_lines
-from lyrics_tui.core.inspection import (
-    StepThrough,
+from lyrics_tui.core.inspection.hidden import hidden_trace
+from lyrics_tui.core.inspection.neighbours import neighbours
+from lyrics_tui.core.inspection.score import score_line
+from lyrics_tui.core.inspection.step import StepThrough
+from lyrics_tui.core.inspection.subject import (
     Subject,
-    hidden_trace,
     load_subject,
-    neighbours,
-    score_line,
     subject_from_run,
     subject_from_state,
 )

@@ -1,4 +1,4 @@
-"""The recorder (core/runs_recorder.py): a sink that writes a run from the trainer's events,
+"""The recorder (core/runs/recorder.py): a sink that writes a run from the trainer's events,
 hands every event on, never writes per batch, and never stops training: a store it cannot use
 is one warning, then training goes on unrecorded."""
 
@@ -9,11 +9,11 @@ import sqlite3
 import pytest
 
 from lyrics_tui.core import events as E
-from lyrics_tui.core import runs_recorder
 from lyrics_tui.core.config import ModelConfig, TrainConfig
 from lyrics_tui.core.corpus import Corpus
-from lyrics_tui.core.runs import RunStore
-from lyrics_tui.core.runs_recorder import record_run
+from lyrics_tui.core.runs import recorder as runs_recorder
+from lyrics_tui.core.runs.recorder import record_run
+from lyrics_tui.core.runs.store import RunStore
 from tests.helpers import tiny_settings
 
 STARTED = E.TrainingStarted(
@@ -232,7 +232,7 @@ def test_a_store_it_cannot_use_is_one_warning_and_events_still_flow(
     else:
         path = tmp_path / "a-file" / "runs.sqlite3"
         path.parent.write_text("not a folder")
-    monkeypatch.setattr("lyrics_tui.core.runs.BUSY_TIMEOUT_S", 0.1)
+    monkeypatch.setattr("lyrics_tui.core.runs.store.BUSY_TIMEOUT_S", 0.1)
     seen: list = []
     warnings: list[str] = []
     try:
@@ -251,7 +251,7 @@ def test_a_store_it_cannot_use_is_one_warning_and_events_still_flow(
 
 
 def test_a_store_that_fails_mid_run_warns_once_and_training_goes_on(tmp_path, corpus, monkeypatch):
-    monkeypatch.setattr("lyrics_tui.core.runs.BUSY_TIMEOUT_S", 0.1)
+    monkeypatch.setattr("lyrics_tui.core.runs.store.BUSY_TIMEOUT_S", 0.1)
     seen: list = []
     warnings: list[str] = []
     recorder = recorder_for(tmp_path, corpus, seen.append, warnings)

@@ -1,4 +1,4 @@
-"""The run store (core/runs.py): writing and reading runs, sorting and filtering, polling for
+"""The run store (core/runs/store.py): writing and reading runs, sorting and filtering, polling for
 changes, telling dead writers from live ones, deleting, comparing, and every way the file itself
 can fail (corrupt, locked, unwritable, foreign, newer) as one RunStoreError line."""
 
@@ -10,9 +10,14 @@ import threading
 
 import pytest
 
-from lyrics_tui.core import runs as R
 from lyrics_tui.core.errors import RunStoreError
-from lyrics_tui.core.runs_schema import APPLICATION_ID, schema_version
+from lyrics_tui.core.runs import compare as C
+from lyrics_tui.core.runs import liveness as V
+from lyrics_tui.core.runs import location as P
+from lyrics_tui.core.runs import records as D
+from lyrics_tui.core.runs import schema as S
+from lyrics_tui.core.runs import store as R
+from lyrics_tui.core.runs.schema import APPLICATION_ID, schema_version
 from tests.helpers import dead_pid, epoch_record, run_start
 
 
@@ -40,15 +45,15 @@ def test_a_new_store_is_wal_versioned_ours_and_sound(tmp_path):
 
 def test_the_path_comes_from_the_flag_then_the_variable_then_xdg(monkeypatch, tmp_path):
     monkeypatch.setenv("LYRICS_TUI_RUNS_DB", str(tmp_path / "env.sqlite3"))
-    assert R.runs_db_path(tmp_path / "flag.sqlite3") == tmp_path / "flag.sqlite3"
-    assert R.runs_db_path() == tmp_path / "env.sqlite3"
+    assert P.runs_db_path(tmp_path / "flag.sqlite3") == tmp_path / "flag.sqlite3"
+    assert P.runs_db_path() == tmp_path / "env.sqlite3"
     monkeypatch.delenv("LYRICS_TUI_RUNS_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert R.runs_db_path() == tmp_path / "xdg" / "lyrics-tui" / "runs.sqlite3"
+    assert P.runs_db_path() == tmp_path / "xdg" / "lyrics-tui" / "runs.sqlite3"
     monkeypatch.delenv("XDG_DATA_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     expected = tmp_path / "home" / ".local" / "share" / "lyrics-tui" / "runs.sqlite3"
-    assert R.runs_db_path() == expected
+    assert P.runs_db_path() == expected
 
 
 def test_a_run_is_written_and_read_back_whole(store, tmp_path):
@@ -73,7 +78,7 @@ def test_a_run_is_written_and_read_back_whole(store, tmp_path):
     )
     assert (run.epochs, run.best_val_ppl, run.last_val_ppl) == (3, 60.0, 65.0)
     assert run.checkpoint == str(best) and run.last_checkpoint == str(last)
-    assert R.checkpoint_state(run.best_checkpoint, run.best_stamp) == "ok"
+    assert D.checkpoint_state(run.best_checkpoint, run.best_stamp) == "ok"
     assert run.corpus == "/data/lyrics.txt" and run.corpus_name == "lyrics.txt"
     assert run.model_config["hidden"] == 16 and run.train_config["batch_size"] == 8
     assert run.val_file == os.path.abspath("val.txt")
@@ -81,7 +86,7 @@ def test_a_run_is_written_and_read_back_whole(store, tmp_path):
     assert store.epochs(run_id)[1] == epoch_record(2, 60.0, is_best=True)
     assert run.to_json()["checkpoint"] == str(best)
     best.write_bytes(b"another run's model")
-    assert R.checkpoint_state(run.best_checkpoint, run.best_stamp) == "replaced"
+    assert D.checkpoint_state(run.best_checkpoint, run.best_stamp) == "replaced"
 
 
 def test_the_model_best_of_a_resumed_run_counts_at_the_end(store):
@@ -122,7 +127,7 @@ def test_listing_sorts_filters_and_puts_runs_without_a_value_last(store):
     assert store.corpora() == [("lyrics.md", 1), ("lyrics.txt", 2), ("songs_v2.txt", 1)]
     with pytest.raises(RunStoreError):
         store.list_runs(sort="nonsense")
-    for key in R.SORT_KEYS:
+    for key in S.SORT_KEYS:
         assert len(store.list_runs(sort=key)) == 4
 
 
@@ -179,7 +184,7 @@ def test_a_run_whose_writer_died_is_marked_interrupted_on_open(tmp_path):
     with R.RunStore(path) as store:
         status = {r.id: r.status for r in store.list_runs()}
         gone = store.get_run(dead)
-    if R.process_start(os.getpid()) is None:  # no /proc: pid reuse cannot be told
+    if V.process_start(os.getpid()) is None:  # no /proc: pid reuse cannot be told
         status[reused] = "interrupted"
     assert status == {
         alive: "running",  # this process: alive
@@ -192,7 +197,7 @@ def test_a_run_whose_writer_died_is_marked_interrupted_on_open(tmp_path):
 
 
 def test_migrations_bring_an_old_store_up_to_date_and_keep_its_runs(tmp_path, monkeypatch):
-    from lyrics_tui.core import runs_schema
+    from lyrics_tui.core.runs import schema as runs_schema
 
     path = tmp_path / "runs.sqlite3"
     with R.RunStore(path) as store:
@@ -216,7 +221,7 @@ def test_migrations_bring_an_old_store_up_to_date_and_keep_its_runs(tmp_path, mo
 def test_a_version_1_store_gains_song_memory_per_epoch(tmp_path, monkeypatch):
     """The real second migration: a store written before song memory keeps its epochs (with
     no memory figure) and records the figure from then on."""
-    from lyrics_tui.core import runs_schema
+    from lyrics_tui.core.runs import schema as runs_schema
 
     path = tmp_path / "runs.sqlite3"
     monkeypatch.setattr(runs_schema, "MIGRATIONS", runs_schema.MIGRATIONS[:1])
@@ -236,7 +241,7 @@ def test_a_version_1_store_gains_song_memory_per_epoch(tmp_path, monkeypatch):
 
 
 def test_a_failing_migration_leaves_the_store_as_it_was(tmp_path, monkeypatch):
-    from lyrics_tui.core import runs_schema
+    from lyrics_tui.core.runs import schema as runs_schema
 
     path = tmp_path / "runs.sqlite3"
 
@@ -452,7 +457,7 @@ def test_compare_lines_up_only_the_settings_that_differ(store):
     for run_id, ppl in ((a, 60.0), (b, 45.0)):
         store.record_epoch(run_id, epoch_record(1, ppl))
         store.finish_run(run_id, "completed")
-    result = R.compare_runs(store, [a, b])
+    result = C.compare_runs(store, [a, b])
     assert result.ids == [a, b]
     assert result.settings == {"cell": ["lstm", "gru"], "lr": [0.01, 0.003]}
     assert [f["best_val_ppl"] for f in result.figures] == [60.0, 45.0]
@@ -476,7 +481,7 @@ def test_sort_runs_orders_held_runs_as_list_runs_does(store):
         if ppl is not None:
             store.record_epoch(run_id, epoch_record(1 + n % 2, ppl, elapsed_s=float(n % 2)))
     held = store.list_runs()
-    for key in R.SORT_KEYS:
+    for key in S.SORT_KEYS:
         for descending in (True, False):
             expected = [r.id for r in store.list_runs(sort=key, descending=descending)]
-            assert [r.id for r in R.sort_runs(held, key, descending)] == expected, (key, descending)
+            assert [r.id for r in C.sort_runs(held, key, descending)] == expected, (key, descending)

@@ -92,3 +92,19 @@ def test_weights_that_do_not_fit_the_config_are_refused_up_front(break_it):
         weights["rnn.bias_ih_l0"] = np.zeros(7, np.float32)
     with pytest.raises((KeyError, ValueError)):
         NumpyStepper(model.config, weights)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_read_sequence_gives_the_top_layers_states_of_stepping(cell):
+    model = _model(cell, layers=2)
+    stepper = NumpyStepper(model.config, {k: v.numpy() for k, v in model.state_dict().items()})
+    h_seq, c_seq = stepper.read_sequence(TOKENS)
+    state = stepper.initial_state()
+    for t, token in enumerate(TOKENS):
+        state = stepper.step(state, token)[1]
+        h, c = stepper.hidden_vectors(state)
+        np.testing.assert_allclose(h_seq[t], h, atol=1e-5, rtol=0)
+        if cell == "lstm":
+            np.testing.assert_allclose(c_seq[t], c, atol=1e-5, rtol=0)
+    assert h_seq.shape == (len(TOKENS), model.config.hidden) and h_seq.dtype == np.float32
+    assert (c_seq is None) == (cell != "lstm")

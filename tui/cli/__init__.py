@@ -1,4 +1,5 @@
-"""The command line: `lyrics-tui [train|generate|eval|score|neighbours|step|hidden|runs|demo]`.
+"""The command line: `lyrics-tui [COMMAND]`, one of train, generate, eval, score, neighbours,
+step, hidden, cells, runs, demo and corpus.
 
 No command opens the playground. A thin view: it parses arguments, calls core/, and prints
 core's events, with rich on a terminal and as JSON lines with --json. Bad input is one line on
@@ -12,8 +13,11 @@ import sys
 
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
 from lyrics_tui.core.device import DEVICES
+from lyrics_tui.core.downloads import DOWNLOADABLE
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.cli import (
+    cells,
+    corpus,
     demo,
     evaluate,
     generate,
@@ -40,8 +44,10 @@ COMMANDS = {
     "neighbours": neighbours,
     "step": step,
     "hidden": hidden,
+    "cells": cells,
     "runs": runs,
     "demo": demo,
+    "corpus": corpus,
 }
 
 
@@ -53,28 +59,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--corpus",
-        help=f"corpus for the playground: {' or '.join(BUNDLED)} (bundled) or a text file "
-        f"(default {DEFAULT_CORPUS})",
+        help=f"the corpus the playground trains on: {', '.join(BUNDLED)} (bundled), "
+        f"{', '.join(DOWNLOADABLE)} (downloaded once) or a text file; default {DEFAULT_CORPUS}",
     )
-    parser.add_argument("--checkpoint", help="checkpoint to open in the playground")
-    parser.add_argument("--checkpoint-dir", help="where the playground saves and finds checkpoints")
-    parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="the checkpoint to open in the playground; default the newest best one in the "
+        "checkpoint folder",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="where the playground saves and finds checkpoints; default checkpoints/",
+    )
+    parser.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        help="where the playground writes songs (w); default songs/ in the checkpoint folder",
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICES,
+        help="where to train; default auto (CUDA when there is one, else the CPU)",
+    )
     parser.add_argument(
         "--serve",
         action="store_true",
         help="serve the playground to a browser (textual-serve) instead; before `demo`, "
-        "the demo (each page opened runs its own)",
+        "the demo (each page opened runs its own); default off",
     )
-    parser.add_argument("--port", type=int, default=8000, help="port for --serve")
+    parser.add_argument("--port", type=int, default=8000, help="port for --serve; default 8000")
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address --serve listens on (default 127.0.0.1; a warning when not loopback)",
+        help="the address --serve listens on (a warning when not loopback); default 127.0.0.1",
     )
     token = parser.add_mutually_exclusive_group()
-    token.add_argument("--token", help="the token in --serve's address (default: a new random one)")
+    token.add_argument("--token", help="the token in --serve's address; default a new random one")
     token.add_argument(
-        "--no-token", action="store_true", help="serve with no token: anyone who can connect"
+        "--no-token",
+        action="store_true",
+        help="serve with no token (anyone who can connect); default off",
     )
     runs_db_argument(parser, top_level=True)
     sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}")

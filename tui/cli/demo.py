@@ -10,16 +10,20 @@ opened runs its own demo.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
-from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
+from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS, DOWNLOADABLE
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.settings import SONG_LINES
 from lyrics_tui.tui.cli.common import number
+
+if TYPE_CHECKING:
+    from lyrics_tui.tui.controllers.demo import DemoOptions
 
 BUDGET_S = 45.0
 PACE_MS = 300
-LINES = 8
+LINES = SONG_LINES  # a song, as the playground writes it
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,38 +42,66 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     demo.add_argument(
         "--corpus",
         default=keep,
-        help=f"{' or '.join(BUNDLED)} (bundled) or a text file (default {DEFAULT_CORPUS})",
+        help=f"{', '.join([*BUNDLED, *DOWNLOADABLE])} or a text file; default {DEFAULT_CORPUS}",
     )
     demo.add_argument(
         "--budget",
         type=number,
         default=BUDGET_S,
         metavar="SECONDS",
-        help=f"seconds of training (default {BUDGET_S:g}); 0: none when a model is there "
-        "to write with",
+        help="seconds of training, 0 or more (0: none when a model is there to write with); "
+        f"default {BUDGET_S:g}",
     )
     demo.add_argument(
         "--pace",
         type=int,
         default=PACE_MS,
         metavar="MS",
-        help=f"milliseconds between two words (default {PACE_MS})",
+        help=f"milliseconds between two words, 0 to 5000; default {PACE_MS}",
     )
-    demo.add_argument("--lines", type=int, default=LINES, help=f"lines per song (default {LINES})")
-    demo.add_argument("--seed", type=int, help="the first song's seed (then one more per song)")
-    demo.add_argument("--checkpoint-dir", default=keep, help="where checkpoints are found")
-    demo.add_argument("--device", default=keep, choices=DEVICES)
     demo.add_argument(
-        "--serve", action="store_true", default=keep, help="serve the demo to a browser"
+        "--lines", type=int, default=LINES, help=f"lines per song, at least 1; default {LINES}"
     )
-    demo.add_argument("--port", type=int, default=keep, help="port for --serve (default 8000)")
-    demo.add_argument("--host", default=keep, help="address --serve listens on (127.0.0.1)")
+    demo.add_argument(
+        "--seed",
+        type=int,
+        help="the first song's seed (then one more per song), 0 to 2**32-1; default a new one",
+    )
+    demo.add_argument(
+        "--checkpoint-dir",
+        default=keep,
+        metavar="DIR",
+        help="where checkpoints are found and saved; default checkpoints/",
+    )
+    demo.add_argument(
+        "--device",
+        default=keep,
+        choices=DEVICES,
+        help="where to train; default auto (CUDA when there is one, else the CPU)",
+    )
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        default=keep,
+        help="serve the demo to a browser; default off",
+    )
+    demo.add_argument("--port", type=int, default=keep, help="port for --serve; default 8000")
+    demo.add_argument(
+        "--host", default=keep, help="the address --serve listens on; default 127.0.0.1"
+    )
     token = demo.add_mutually_exclusive_group()
-    token.add_argument("--token", default=keep, help="the token in --serve's address")
-    token.add_argument("--no-token", action="store_true", default=keep, help="serve with no token")
+    token.add_argument(
+        "--token", default=keep, help="the token in --serve's address; default a new random one"
+    )
+    token.add_argument(
+        "--no-token",
+        action="store_true",
+        default=keep,
+        help="serve with no token (anyone who can connect); default off",
+    )
 
 
-def options(args: argparse.Namespace) -> Any:
+def options(args: argparse.Namespace) -> DemoOptions:
     """The demo's options from the flags, checked (one line for a bad one)."""
     from lyrics_tui.tui.controllers.demo import DemoOptions
 

@@ -6,11 +6,13 @@ import argparse
 
 from lyrics_tui.core.device import DEVICES
 from lyrics_tui.tui.cli.common import (
+    JSON_HELP,
     adapt_argument,
     adapt_settings,
     cache_argument,
     cache_json,
     cache_option,
+    checkpoint_argument,
     emit,
     warn,
 )
@@ -25,24 +27,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "counts, <unk> included; song memory leaves p(<unk>) to the network, so both figures "
         "are over the same tokens.",
     )
-    ev.add_argument("--checkpoint", required=True, help="checkpoint file")
+    checkpoint_argument(ev)
     ev.add_argument(
-        "--text", required=True, help="text file to score (words outside the vocabulary: <unk>)"
+        "--text",
+        required=True,
+        metavar="FILE",
+        help="the text file to score, one line per line (words outside the vocabulary: "
+        "<unk>); required",
     )
     cache_argument(ev)
     ev.add_argument(
         "--fit-cache",
         action="store_true",
         help="fit song memory's N, THETA, LAMBDA on this text and store them in the checkpoint "
-        "(for files saved before training did it); the figure on the same text is optimistic",
+        "(for files saved before training did it); the figure on the same text is optimistic; "
+        "default off",
     )
     adapt_argument(
         ev,
         "also report dynamic evaluation: the network keeps learning from the text as it reads "
         "it, each word scored before it is learnt from (a copy; the file is unchanged)",
     )
-    ev.add_argument("--device", default="auto", choices=DEVICES)
-    ev.add_argument("--json", action="store_true")
+    ev.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICES,
+        help="where to run the network; default auto (CUDA when there is one, else the CPU)",
+    )
+    ev.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,10 +63,12 @@ def run(args: argparse.Namespace) -> int:
     from lyrics_tui.core.corpus import read_corpus
     from lyrics_tui.core.device import resolve_device
     from lyrics_tui.core.evaluate import evaluate_lines, fit_cache_on_lines
+    from lyrics_tui.core.loading import checkpoint_to_read
 
     option = cache_option(args)
     device = resolve_device(args.device)
-    checkpoint = load_checkpoint(args.checkpoint, map_location=device)
+    path = checkpoint_to_read(args.checkpoint, on_note=warn)  # none given: the newest, as generate
+    checkpoint = load_checkpoint(path, map_location=device)
     text = read_corpus(args.text)
     fit = None
     if args.fit_cache:

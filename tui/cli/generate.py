@@ -8,15 +8,21 @@ import time
 from dataclasses import replace
 
 from lyrics_tui.core.device import DEVICES
+from lyrics_tui.core.sampling import SamplerSettings
+from lyrics_tui.core.settings import SAMPLER
 from lyrics_tui.tui.cli.common import (
+    JSON_HELP,
     adapt_argument,
     adapt_settings,
     cache_argument,
     cache_json,
     cache_option,
+    checkpoint_argument,
     emit,
+    prompt_argument,
     sampler_arguments,
     sampler_settings,
+    setting_argument,
     warn,
 )
 
@@ -33,18 +39,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the network looping on its own words and leaves what the cache recalls (a chorus "
         "coming back) alone; temperature, top-k and top-p apply to the mixture.",
     )
-    gen.add_argument(
-        "--checkpoint",
-        help="checkpoint file (default: the newest best in checkpoints/, passing over "
-        "unreadable files)",
-    )
-    gen.add_argument("--prompt", default="", help="start text (empty: start a new line)")
-    gen.add_argument(
-        "--length",
-        type=int,
-        default=100,
-        help="max tokens; above 10,000 is capped with a note (default 100)",
-    )
+    checkpoint_argument(gen)
+    prompt_argument(gen)
+    defaults = SamplerSettings()
+    setting_argument(gen, SAMPLER["max_tokens"], defaults.max_tokens)
+    setting_argument(gen, SAMPLER["max_lines"], defaults.max_lines)
     sampler_arguments(gen)
     cache_argument(gen)
     adapt_argument(
@@ -53,11 +52,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "writes it (on a copy of the weights). It learns its own output, so it soon sings a "
         "few lines in turn (docs/memory.md); an experiment, off by default. Needs torch",
     )
-    gen.add_argument("--lines", type=int, default=0, help="stop after N lines (0: no limit)")
     gen.add_argument(
-        "--device", default="cpu", choices=DEVICES, help="cpu runs numpy (fastest at batch 1)"
+        "--device",
+        default="cpu",
+        choices=DEVICES,
+        help="where to run the network; default cpu (numpy, the fastest at batch 1)",
     )
-    gen.add_argument("--json", action="store_true")
+    gen.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def run(args: argparse.Namespace) -> int:

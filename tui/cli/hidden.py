@@ -9,6 +9,7 @@ from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.cli.common import (
     checkpoint_arguments,
     emit,
+    prompt_argument,
     sampler_arguments,
     sampler_settings,
     warn,
@@ -32,8 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "LSTM) of the top layer after each word: a strip of its units and its norm.",
     )
     checkpoint_arguments(hidden)
-    hidden.add_argument("--prompt", default="", help="start text (empty: start a new line)")
-    hidden.add_argument("--length", type=int, default=20, help="words to generate (20)")
+    prompt_argument(hidden)
+    hidden.add_argument(
+        "--length", type=int, default=20, help="words to generate, 0 or more; default 20"
+    )
     hidden.add_argument(
         "--width",
         type=int,
@@ -44,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection import hidden_trace, load_subject
+    from lyrics_tui.core.inspection.hidden import hidden_trace
+    from lyrics_tui.core.inspection.subject import load_subject
 
     settings = sampler_settings(args)
     if args.width is not None and args.width < 0:

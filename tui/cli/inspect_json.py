@@ -1,14 +1,19 @@
 """What the inspect commands print with --json: one object per word, line, step or hidden
-state (core/inspection.py's results, field by field)."""
+state (core.inspection's results, field by field)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.tui.cli.common import cache_json
 
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.score import LineScore, WordScore
+    from lyrics_tui.core.inspection.step import DecodingStep
+    from lyrics_tui.core.inspection.units import UnitStrip
 
-def word_json(word, model: str) -> dict[str, Any]:
+
+def word_json(word: WordScore, model: str) -> dict[str, object]:
     return {
         "event": "word",
         "model": model,
@@ -27,7 +32,7 @@ def word_json(word, model: str) -> dict[str, Any]:
     }
 
 
-def line_json(score, model: str) -> dict[str, Any]:
+def line_json(score: LineScore, model: str) -> dict[str, object]:
     return {
         "event": "line",
         "model": model,
@@ -45,7 +50,7 @@ def line_json(score, model: str) -> dict[str, Any]:
     }
 
 
-def step_json(view) -> dict[str, Any]:
+def step_json(view: DecodingStep) -> dict[str, object]:
     return {
         "event": "step",
         "index": view.index,
@@ -77,7 +82,7 @@ def step_json(view) -> dict[str, Any]:
     }
 
 
-def strip_json(strip) -> dict[str, Any] | None:
+def strip_json(strip: UnitStrip | None) -> dict[str, object] | None:
     if strip is None:
         return None
     return {

@@ -26,18 +26,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(cosine similarity), the word itself left out.",
     )
     checkpoint_arguments(near)
-    near.add_argument("--word", required=True)
-    near.add_argument("-k", "--top", type=int, default=10, help="how many neighbours (10)")
+    near.add_argument("--word", required=True, help="the word to look up; required")
+    near.add_argument(
+        "-k", "--top", type=int, default=10, help="how many neighbours, at least 1; default 10"
+    )
     near.add_argument(
         "--farthest",
         type=int,
         default=0,
-        help="also this many least similar words (0)",
+        help="also this many least similar words, 0 or more; default 0",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection import load_subject, neighbours
+    from lyrics_tui.core.inspection.neighbours import neighbours
+    from lyrics_tui.core.inspection.subject import load_subject
 
     subject = load_subject(args.checkpoint, on_note=warn)
     result = neighbours(subject, args.word, args.top, args.farthest)

@@ -1,6 +1,6 @@
 """`lyrics-tui runs`: the recorded training runs; `show`, `compare` and `rm` one or more.
 
-A thin view of core/runs.py. With --json each listed run is one JSON object per line; `show` and
+A thin view of core/runs/. With --json each listed run is one JSON object per line; `show` and
 `compare` print one JSON object.
 """
 
@@ -11,15 +11,18 @@ import json
 import sys
 import textwrap
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import LyricsError, RunStoreError
-from lyrics_tui.core.runs import SORT_KEYS
+from lyrics_tui.core.runs.schema import SORT_KEYS
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import console, emit, runs_db_argument
 
 if TYPE_CHECKING:
-    from lyrics_tui.core.runs import RunDetail, RunStore, RunSummary
+    from rich.console import Console
+
+    from lyrics_tui.core.runs.records import RunDetail, RunSummary
+    from lyrics_tui.core.runs.store import RunStore
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,17 +32,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Every training run is recorded in a local SQLite store (docs/runs.md). "
         "With no action, lists them, newest first.",
     )
-    runs.add_argument("--json", action="store_true", help="one JSON object per run per line")
-    runs.add_argument("--corpus", metavar="NAME", help="only runs on this corpus (name or path)")
-    runs.add_argument("--sort", default="started", choices=tuple(SORT_KEYS))
-    runs.add_argument("--ascending", action="store_true", help="oldest/smallest first")
-    runs.add_argument("--limit", type=int, help="at most this many runs")
+    runs.add_argument(
+        "--json", action="store_true", help="one JSON object per run per line; default off"
+    )
+    runs.add_argument(
+        "--corpus", metavar="NAME", help="only runs on this corpus (name or path); default all"
+    )
+    runs.add_argument(
+        "--sort",
+        default="started",
+        choices=tuple(SORT_KEYS),
+        help="the column to sort by; default started (the newest first)",
+    )
+    runs.add_argument(
+        "--ascending", action="store_true", help="oldest or smallest first; default off"
+    )
+    runs.add_argument(
+        "--limit", type=int, help="at most this many runs, 0 or more; default no limit"
+    )
     runs_db_argument(runs)
     actions = runs.add_subparsers(dest="action", metavar="{show,compare,rm}")
     show = actions.add_parser("show", help="a run's settings and its epochs")
     show.add_argument("id", type=int, metavar="ID")
     show.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object; default off",
     )
     runs_db_argument(show)
     compare = actions.add_parser(
@@ -47,7 +66,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     compare.add_argument("ids", type=int, nargs="+", metavar="ID")
     compare.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object"
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="one JSON object; default off",
     )
     runs_db_argument(compare)
     rm = actions.add_parser(
@@ -58,13 +80,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--files",
         action="store_true",
         help="also delete each run's checkpoint files (never one another run recorded, "
-        "nor one changed since the run wrote it)",
+        "nor one changed since the run wrote it); default off",
     )
     runs_db_argument(rm)
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.runs import open_store, runs_db_path
+    from lyrics_tui.core.runs.location import runs_db_path
+    from lyrics_tui.core.runs.store import open_store
 
     path = runs_db_path(getattr(args, "runs_db", None))
     action = getattr(args, "action", None)
@@ -101,49 +124,90 @@ def listing(store: RunStore, args: argparse.Namespace) -> int:
         which = f" on {args.corpus}" if args.corpus else ""
         print(f"no runs recorded{which} ({store.path})", file=sys.stderr)
         return 0
-    from rich.table import Table
-
-    this_year = time.localtime().tm_year
-    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
-    for name, justify in (
-        ("id", "right"),
-        ("started", "left"),
-        ("corpus", "left"),
-        ("model", "left"),
-        ("params", "right"),
-        ("epochs", "right"),
-        ("best ppl", "right"),
-        ("time", "right"),
-        ("status", "left"),
-    ):
-        table.add_column(name, justify=justify, no_wrap=name != "corpus")  # type: ignore[arg-type]
-    for r in runs:
-        table.add_row(
-            str(r.id),
-            _started(r.started_at, this_year),
-            r.corpus_name,
-            _model(r),
-            fmt.count(r.parameters),
-            fmt.epochs_of(r.epochs, r.planned_epochs),
-            fmt.ppl(r.best_val_ppl),
-            fmt.duration(r.elapsed_s),
-            _status(r),
-        )
-    console().print(table)
+    print_table(runs, console())
     return 0
 
 
-def _started(ts: float, this_year: int) -> str:
-    return fmt.started(ts, this_year)  # as the playground's Runs screen shows it
+# The listing at narrower widths, on purpose rather than cut with "…": each level shortens one
+# more thing (the last: the corpus name wraps, nothing else is cut).
+SHORTER = (
+    "best ppl header",  # "ppl"
+    "status",  # "completed (budget)"
+    "model",  # "gru 512" (the layers and the embedding only in `runs show`)
+    "params",  # left out
+    "started",  # the time, or the date in an earlier year
+)
 
 
-def _model(r: RunSummary) -> str:
-    return f"{r.cell} {r.embed}→{r.hidden}×{r.layers}"
+def print_table(runs: list[RunSummary], out: Console) -> None:
+    """The runs as a table that fits `out`'s width."""
+    from rich.table import Table
+
+    this_year = time.localtime().tm_year
+    for level in range(len(SHORTER) + 1):
+        short = set(SHORTER[:level])
+        columns = [
+            ("id", "right"),
+            ("started", "left"),
+            ("corpus", "left"),
+            ("model", "left"),
+            *([] if "params" in short else [("params", "right")]),
+            ("epochs", "right"),
+            ("ppl" if "best ppl header" in short else "best ppl", "right"),
+            ("time", "right"),
+            ("status", "left"),
+        ]
+        rows = [
+            [
+                str(r.id),
+                _started(r.started_at, this_year, "started" in short),
+                r.corpus_name,
+                _model(r, "model" in short),
+                *([] if "params" in short else [fmt.count(r.parameters)]),
+                fmt.epochs(r.epochs, r.planned_epochs),
+                fmt.ppl(r.best_val_ppl),
+                fmt.duration(r.elapsed_s),
+                _status(r, "status" in short),
+            ]
+            for r in runs
+        ]
+        fixed = sum(
+            max(len(name), *(len(row[i]) for row in rows)) + 1
+            for i, (name, _) in enumerate(columns)
+            if name != "corpus"
+        )
+        corpora = max(len("corpus"), *(len(row[2]) for row in rows))
+        fits = fixed + min(corpora, 16) <= out.width  # a long corpus name may wrap
+        if fits or level == len(SHORTER):
+            break
+    room = max(8, min(corpora, out.width - fixed - 1))
+    table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
+    for name, justify in columns:
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=name not in ("corpus", "status"),  # these two wrap, never cut
+            width=room if name == "corpus" and fits else None,
+            overflow="fold",
+        )
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
-def _status(r: RunSummary) -> str:
+def _started(ts: float, this_year: int, short: bool = False) -> str:
+    text = fmt.started(ts, this_year)  # as the playground's Runs screen shows it
+    return text.split(" ")[-1] if short else text
+
+
+def _model(r: RunSummary, short: bool = False) -> str:
+    return f"{r.cell} {r.hidden}" if short else f"{r.cell} {r.embed}→{r.hidden}×{r.layers}"
+
+
+def _status(r: RunSummary, short: bool = False) -> str:
     if r.status == "completed" and r.reason and r.reason != "completed":
-        return f"completed ({r.reason})"
+        reason = r.reason.removeprefix("time ") if short else r.reason
+        return f"completed ({reason})"
     return r.status
 
 
@@ -155,7 +219,7 @@ def show(store: RunStore, run_id: int, as_json: bool) -> int:
         return 0
     from rich.table import Table
 
-    from lyrics_tui.core.runs import checkpoint_state
+    from lyrics_tui.core.runs.records import checkpoint_state
 
     out = console()
     out.print(
@@ -223,7 +287,7 @@ def _about(run: RunDetail) -> list[tuple[str, str]]:
     return about
 
 
-def _value(v: Any) -> str:
+def _value(v: object) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
@@ -244,7 +308,7 @@ FIGURES = (
 
 
 def compare(store: RunStore, ids: list[int], as_json: bool) -> int:
-    from lyrics_tui.core.runs import compare_runs
+    from lyrics_tui.core.runs.compare import compare_runs
 
     if len(ids) < 2:
         raise LyricsError("runs compare needs two run ids or more")

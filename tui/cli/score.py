@@ -34,8 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(scored as <unk>). Ends with the line's perplexity.",
     )
     checkpoint_arguments(score)
-    score.add_argument("--line", required=True, help="the text to score (\\n separates lines)")
-    score.add_argument("--compare", metavar="P2", help="a second checkpoint to compare with")
+    score.add_argument(
+        "--line", required=True, help="the text to score (\\n separates lines); required"
+    )
+    score.add_argument(
+        "--compare", metavar="FILE", help="a second checkpoint to compare with; default none"
+    )
     cache_argument(score)
     adapt_argument(
         score,
@@ -46,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection import compare_lines, load_subject, score_line
+    from lyrics_tui.core.inspection.score import compare_lines, score_line
+    from lyrics_tui.core.inspection.subject import load_subject
 
     text = args.line.replace("\\n", "\n")
     option = cache_option(args)

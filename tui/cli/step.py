@@ -12,6 +12,7 @@ from lyrics_tui.tui.cli.common import (
     cache_option,
     checkpoint_arguments,
     emit,
+    prompt_argument,
     sampler_arguments,
     sampler_settings,
     warn,
@@ -36,20 +37,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "network's and the cache's probability and the earlier words the cache recalls.",
     )
     checkpoint_arguments(step)
-    step.add_argument("--prompt", default="", help="start text (empty: start a new line)")
+    prompt_argument(step)
     step.add_argument(
         "--choose",
         default="",
         metavar="1,2,s,b,...",
         help="choices to apply in order (default: none, just show the first step)",
     )
-    step.add_argument("--candidates", type=int, default=10, help="candidates per step (10)")
+    step.add_argument(
+        "--candidates", type=int, default=10, help="candidates per step, at least 1; default 10"
+    )
     sampler_arguments(step, 0.8)
     cache_argument(step)
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection import StepThrough, load_subject, parse_choices
+    from lyrics_tui.core.inspection.step import StepThrough, parse_choices
+    from lyrics_tui.core.inspection.subject import load_subject
 
     actions = parse_choices(args.choose)
     settings = sampler_settings(args)

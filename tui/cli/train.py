@@ -8,18 +8,21 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lyrics_tui.core.config import CELLS, OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, TOKENIZERS
-from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS
+from lyrics_tui.core.config import PRESETS
+from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS, DOWNLOADABLE
 from lyrics_tui.core.device import BACKENDS, DEVICES
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.settings import MODEL, TRAIN
 from lyrics_tui.tui.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     emit,
     message,
-    number,
+    note,
+    preset_default,
     runs_db_argument,
+    setting_argument,
     warn,
 )
 from lyrics_tui.tui.signals import Aborted, StopSignals
@@ -47,6 +50,8 @@ TRAIN_FLAGS = (
     "val_fraction",
     "unk_noise",
 )
+# the optimiser's and the batches' settings, in the order --help lists them
+TUNING_FLAGS = "batch_size bptt lr optimizer weight_decay clip schedule threads precision".split()
 LAUNCH_FLAGS = ("nproc", "master_port")  # for the launcher only, not passed on to the ranks
 _parser: argparse.ArgumentParser | None = None  # kept to pass the flags on to the ranks
 
@@ -55,104 +60,93 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser(
         "train",
         help="train a model on a corpus and save checkpoints",
-        description="Train on a corpus (one lyric line per line). Flags you give override the "
-        "preset.",
+        description="Train on a corpus (one lyric line per line). Every model and training "
+        "setting starts from the preset (and a bundled corpus's own settings); flags you give "
+        "override them. Ranges and defaults below come from the same table that checks them.",
     )
     train.add_argument(
         "--corpus",
-        help=f"a bundled corpus ({' or '.join(BUNDLED)}) or a UTF-8/GB18030 text file "
-        f"(default {DEFAULT_CORPUS}); a bundled one brings its own settings (README: Corpora)",
+        help=f"a bundled corpus ({', '.join(BUNDLED)}), {' or '.join(DOWNLOADABLE)} (downloaded "
+        "once from d2l-zh, the tutorial's own corpus) or a UTF-8/GB18030 text file, one lyric "
+        f"line per line; a named one brings its own settings; default {DEFAULT_CORPUS}",
     )
     split = train.add_mutually_exclusive_group()
+    setting_argument(split, TRAIN["val_fraction"], default_text=preset_default("val_fraction"))
     split.add_argument(
-        "--val-fraction",
-        type=number,
-        help="last fraction of lines held out for validation (default 0.1)",
-    )
-    split.add_argument("--val-file", help="validation text instead of a held-out fraction")
-    train.add_argument("--tokenizer", choices=TOKENIZERS)
-    train.add_argument("--min-count", type=int, help="words seen fewer times become <unk> (2)")
-    train.add_argument("--max-vocab", type=int, help="cap the vocabulary size (0: none)")
-    train.add_argument(
-        "--preset", choices=tuple(PRESETS), help="default: the corpus's own, else default"
-    )
-    train.add_argument("--cell", choices=CELLS)
-    train.add_argument("--embed", type=int)
-    train.add_argument("--hidden", type=int)
-    train.add_argument("--layers", type=int)
-    train.add_argument("--dropout", type=number)
-    train.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=None)
-    train.add_argument(
-        "--epochs",
-        type=int,
-        help="epochs in all; with --resume they count the checkpoint's own (a finished run "
-        "given no --epochs goes on for the preset's epochs more)",
+        "--val-file", help="a text to validate on instead of a held-out share; default none"
     )
     train.add_argument(
-        "--time-budget",
-        type=number,
-        help="the whole run's seconds (0: none), validation, song memory's fit and the "
-        "saves included, counting the time of a resumed checkpoint: training stops in time "
-        "for them and the epoch under way is validated and saved. Without --epochs the run "
-        "fills the budget: the learning rate's cosine spans it, the best epoch is kept, and "
-        "with the default preset and no network setting given the network's size and "
-        "dropout are chosen for the corpus, the budget and this machine (a short timing at "
-        "the start)",
+        "--preset",
+        choices=tuple(PRESETS),
+        help="the settings to start from; default: the corpus's own, else default",
     )
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--bptt", type=int, help="steps of back-propagation through time")
-    train.add_argument("--lr", type=number)
-    train.add_argument("--optimizer", choices=OPTIMIZERS)
-    train.add_argument("--weight-decay", type=number)
-    train.add_argument("--clip", type=number, help="max gradient norm (0: off)")
-    train.add_argument("--schedule", choices=SCHEDULES)
-    train.add_argument("--threads", type=int, help="torch CPU threads (0: auto)")
-    train.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        help="training matmuls; auto: bf16 where the CPU has bf16 units",
+    setting_argument(train, TRAIN["tokenizer"], default_text=preset_default("tokenizer"))
+    for name in ("min_count", "max_vocab"):
+        setting_argument(train, TRAIN[name], default_text=preset_default(name))
+    for name in ("cell", "embed", "hidden", "layers", "dropout", "tie_weights"):
+        setting_argument(train, MODEL[name], default_text=preset_default(name))
+    setting_argument(
+        train,
+        TRAIN["epochs"],
+        default_text=preset_default("epochs"),
+        more="with --resume a finished run given no --epochs goes on for the preset's epochs "
+        "more; with --time-budget and no --epochs, as many as the budget holds",
     )
-    train.add_argument("--seed", type=int)
-    train.add_argument(
-        "--unk-noise",
-        type=number,
-        help="each training occurrence of a word seen c times is read as <unk> with "
-        "probability A/(A+c), drawn each epoch; 0: off (default preset 3)",
+    setting_argument(
+        train,
+        TRAIN["time_budget"],
+        default_text=preset_default("time_budget"),
+        more="validation, song memory's fit and the saves included: training stops in time for "
+        "them and the epoch under way is validated and saved. Without --epochs the run fills "
+        "the budget: the learning rate's cosine spans it, the best epoch is kept, and with the "
+        "default preset and no network setting given the network's size and dropout are "
+        "chosen for the corpus, the budget and this machine (a short timing at the start)",
     )
+    for name in (*TUNING_FLAGS, "seed", "unk_noise"):
+        setting_argument(train, TRAIN[name], default_text=preset_default(name))
     train.add_argument(
         "--out",
-        help="best checkpoint path (default checkpoints/<corpus>.pt); "
-        "the latest state goes beside it as <name>-last.pt",
+        help="where the best checkpoint goes; the latest state goes beside it as "
+        "<name>-last.pt; default checkpoints/<corpus>.pt",
     )
     train.add_argument(
         "--resume",
-        help="continue from this checkpoint (weights, optimiser, epochs, history "
-        "and settings; flags given now override). Without --out, x-last.pt "
-        "resumes into x.pt and x-last.pt",
+        help="continue from this checkpoint (weights, optimiser, epochs, history and "
+        "settings; flags given now override). Without --out, x-last.pt resumes into x.pt and "
+        "x-last.pt; default none (a new model)",
     )
-    train.add_argument("--device", default="auto", choices=DEVICES)
+    train.add_argument(
+        "--device",
+        default="auto",
+        choices=DEVICES,
+        help="where to train; default auto (CUDA when there is one, else the CPU)",
+    )
     train.add_argument(
         "--nproc",
         type=int,
         default=1,
         help="train in N processes on this machine (DistributedDataParallel, launched by "
         "torch.distributed.run; one per CUDA device or CPU core); --batch-size stays the "
-        "batch of all of them together. Several machines: torchrun (README)",
+        "batch of all of them together. Several machines: torchrun (docs/distributed.md); "
+        "default 1",
     )
     train.add_argument(
         "--backend",
         default="auto",
         choices=BACKENDS,
-        help="with --nproc or under torchrun: how processes talk; auto: nccl on CUDA, gloo "
-        "on the CPU",
+        help="with --nproc or under torchrun: how processes talk; default auto (nccl on "
+        "CUDA, gloo on the CPU)",
     )
     train.add_argument(
         "--master-port",
         type=int,
         default=0,
-        help="with --nproc: the port on this machine where the processes meet (0: a free one)",
+        help="with --nproc: the port on this machine where the processes meet, 0 to 65535; "
+        "default 0 (a free one)",
     )
-    train.add_argument("--json", action="store_true", help="JSON lines on stdout, nothing else")
+    train.add_argument(
+        "--json", action="store_true", help="JSON lines on stdout, nothing else; default off"
+    )
     runs_db_argument(train)
     global _parser
     _parser = train
@@ -172,15 +166,15 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core import tuning
     from lyrics_tui.core.checkpoint import check_writable, load_checkpoint
     from lyrics_tui.core.config import sizes_to_budget
-    from lyrics_tui.core.corpus import corpus_path, corpus_settings, preset_for, read_corpus
+    from lyrics_tui.core.corpus import corpus_settings, obtain_corpus, preset_for, read_corpus
     from lyrics_tui.core.device import resolve_device
     from lyrics_tui.core.paths import default_checkpoint_path, resume_target
     from lyrics_tui.core.resume import plan_continuation
-    from lyrics_tui.core.runs_recorder import record_run
+    from lyrics_tui.core.runs.recorder import record_run
     from lyrics_tui.core.trainer import TrainingRun
 
     tuning.for_training()
-    corpus = read_corpus(corpus_path(args.corpus))
+    corpus = read_corpus(obtain_corpus(args.corpus, on_note=note))
     model_over = {name: getattr(args, name) for name in MODEL_FLAGS}
     train_over = {name: getattr(args, name) for name in TRAIN_FLAGS}
     model_cfg, train_cfg = corpus_settings(args.corpus, args.preset, model_over, train_over)
@@ -285,12 +279,14 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
 def launch(args: argparse.Namespace) -> int:
     """`train --nproc N`: the same command in N processes, through torch.distributed.run."""
     from lyrics_tui.core import distributed
+    from lyrics_tui.core.corpus import obtain_corpus
     from lyrics_tui.core.device import resolve_device
 
     device = resolve_device(args.device)
     distributed.resolve_backend(args.backend, device)
     distributed.check_processes(args.nproc, device)
     distributed.check_port(args.master_port)
+    obtain_corpus(args.corpus, on_note=note)  # once, before the processes read it
     code, line = distributed.launch(args.nproc, rank_argv(args), port=args.master_port)
     if line:
         print(f"lyrics-tui: {line}", file=sys.stderr)

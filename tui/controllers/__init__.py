@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
-Post = Callable[[Any], object]  # called from worker threads with a report dataclass
+ReportT = TypeVar("ReportT")
+# called from worker threads with a report dataclass; Post[X]: a controller that posts only X
+Post = Callable[[ReportT], object]
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Problem:
     severity: Literal["error", "warning"] = "error"
 
 
-def start_thread(name: str, target: Callable[..., None], *args: Any) -> threading.Thread:
+def start_thread(name: str, target: Callable[..., None], *args: object) -> threading.Thread:
     """A daemon thread, started: a worker still busy at exit must not hold the process up."""
     thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     thread.start()

@@ -11,15 +11,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 
+if TYPE_CHECKING:  # core.loading and core.trainer load in the threads, after the first frame
+    from lyrics_tui.core.loading import OpenedModel
+    from lyrics_tui.core.trainer import TrainingRun
+
 
 @dataclass(frozen=True)
 class CheckpointLoaded:
-    opened: Any  # core.loading.OpenedModel, with numpy weights
+    opened: OpenedModel  # with numpy weights
     adopt_corpus: bool  # show its corpus in the settings (not when --corpus was given)
 
 
@@ -33,7 +37,10 @@ class ModelSaved:
     path: str
 
 
-def save_path(folder: Path, run: Any) -> Path:
+CheckpointReport = CheckpointLoaded | LoadEnded | ModelSaved | Problem
+
+
+def save_path(folder: Path, run: TrainingRun) -> Path:
     """<corpus>-e<epoch>-ppl<val ppl>.pt: the run's last finished epoch, which is what is saved."""
     from lyrics_tui.core.paths import safe_stem
 
@@ -49,7 +56,7 @@ def save_path(folder: Path, run: Any) -> Path:
 class CheckpointFiles:
     """Loads and saves in threads; reports CheckpointLoaded, ModelSaved or a Problem."""
 
-    def __init__(self, post: Post, folder: Path) -> None:
+    def __init__(self, post: Post[CheckpointReport], folder: Path) -> None:
         self.post = post
         self.folder = folder
         self.threads: list[threading.Thread] = []
@@ -85,13 +92,13 @@ class CheckpointFiles:
         waiting, self._after_loads = self._after_loads, []
         return waiting
 
-    def save(self, run: Any) -> Path:
+    def save(self, run: TrainingRun) -> Path:
         """Save a core.trainer.TrainingRun's last finished epoch under save_path; the path."""
         path = save_path(self.folder, run)
         self._spawn("lyrics-save", self._save, run, path)
         return path
 
-    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+    def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
         self.threads = [t for t in self.threads if t.is_alive()]
         self.threads.append(start_thread(name, target, *args))
 
@@ -126,7 +133,7 @@ class CheckpointFiles:
         finally:
             self.post(LoadEnded())
 
-    def _save(self, run: Any, path: Path) -> None:
+    def _save(self, run: TrainingRun, path: Path) -> None:
         try:
             self.post(ModelSaved(run.save(path)))
         except LyricsError as exc:

@@ -166,7 +166,7 @@ class DemoController:
         return True
 
     def _new_song(self) -> None:
-        from lyrics_tui.core.inspection import StepThrough
+        from lyrics_tui.core.inspection.step import StepThrough
 
         first = self.options.seed
         seed = first + self.songs if first is not None else secrets.randbelow(2**32)

@@ -1,6 +1,6 @@
 """The recorded runs, for the Runs screen and the loss panel's overlaid curves.
 
-One plain thread owns a connection to the run store (core/runs.py) while the Runs screen is
+One plain thread owns a connection to the run store (core/runs/store.py) while the Runs screen is
 open or some run is marked: it lists the runs once, then polls the store a few times a second
 (data_version, then changes_since only when another process committed), reads the curves of the
 marked runs (only the epochs they lack), deletes and checks checkpoints on request. The UI
@@ -16,14 +16,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
+
+if TYPE_CHECKING:  # the store loads in its thread, after the first frame
+    from lyrics_tui.core.runs.records import EpochRecord, RunSummary
+    from lyrics_tui.core.runs.store import RunStore
 
 POLL_S = 0.25  # how often the store is asked whether another process wrote to it
 LIVENESS_S = 2.0  # how often running rows are checked for a writer that died
 RETRY_S = 2.0  # how long to wait before opening a store that failed again
 MAX_MARKED = 6  # curves overlaid at once: the plot has room (and colours) for no more
+
+# What the UI thread asks of the store thread: ("list",), ("wake",) or a request about one run.
+_Request = tuple[Literal["checkpoint", "delete"], int]  # answered by the store thread in turn
+_Command = tuple[Literal["list", "wake"]] | tuple[Literal["follow", "unfollow"], int] | _Request
 
 
 class RunsReport:
@@ -34,22 +42,22 @@ class RunsReport:
 class RunsListed(RunsReport):
     """Every run (RunSummary), newest first; `error` when the store cannot be read."""
 
-    rows: tuple[Any, ...]
+    rows: tuple[RunSummary, ...]
     error: str = ""
 
 
 @dataclass(frozen=True)
 class RunsChanged(RunsReport):
-    changed: tuple[Any, ...]  # RunSummary, new or updated
+    changed: tuple[RunSummary, ...]  # new or updated
     removed: tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class CurveRead(RunsReport):
-    """Epochs (EpochRecord) of a marked run: all of them, or those it lacked (`more`)."""
+    """Epochs of a marked run: all of them, or those it lacked (`more`)."""
 
     run_id: int
-    epochs: tuple[Any, ...]
+    epochs: tuple[EpochRecord, ...]
     more: bool = False
 
 
@@ -87,23 +95,25 @@ class Overlay:
 class RunsController:
     """The runs the store holds, the marked ones and their curves."""
 
-    def __init__(self, post: Post, db: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, post: Post[RunsReport | Problem], db: str | os.PathLike[str] | None = None
+    ) -> None:
         self.post = post
         self.db = db  # --runs-db; None: $LYRICS_TUI_RUNS_DB or the per-user default
-        self.rows: dict[int, Any] = {}  # id -> RunSummary, as last reported
+        self.rows: dict[int, RunSummary] = {}  # by id, as last reported
         self.listed = False  # the first listing has arrived
         self.error = ""  # why the store cannot be read, or ""
         self.marked: dict[int, Overlay] = {}
         self.screen_open = False
         self.listeners: list[Callable[[RunsReport], None]] = []  # the open screen's
-        self._commands: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._commands: queue.Queue[_Command] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._quit = threading.Event()
 
     @property
     def path(self) -> str:
-        from lyrics_tui.core.runs import runs_db_path
+        from lyrics_tui.core.runs.location import runs_db_path
 
         return str(runs_db_path(self.db))
 
@@ -221,7 +231,7 @@ class RunsController:
         try:
             while not self._quit.is_set():
                 try:
-                    command: tuple[Any, ...] | None = self._commands.get(timeout=POLL_S)
+                    command: _Command | None = self._commands.get(timeout=POLL_S)
                 except queue.Empty:
                     command = None
                     with self._lock:  # decided under the lock: no command is left unserved
@@ -241,21 +251,20 @@ class RunsController:
                 if self._thread is threading.current_thread():
                     self._thread = None
 
-    def _step(self, state: _ThreadState, command: tuple[Any, ...] | None) -> None:
-        if command is not None:
-            kind = command[0]
-            if kind == "list":
+    def _step(self, state: _ThreadState, command: _Command | None) -> None:
+        match command:
+            case ("list",):
                 state.relist = True
-            elif kind == "follow":
-                state.follow[command[1]] = -1
+            case ("follow", run_id):
+                state.follow[run_id] = -1
                 state.force = True
-            elif kind == "unfollow":
-                state.follow.pop(command[1], None)
-            elif kind in ("checkpoint", "delete"):
-                state.pending.append(command)
-        if state.store is None and not self._open(state):
+            case ("unfollow", run_id):
+                state.follow.pop(run_id, None)
+            case ("checkpoint" | "delete" as kind, run_id):
+                state.pending.append((kind, run_id))
+        store = state.store if state.store is not None else self._open(state)
+        if store is None:
             return
-        store = state.store
         if state.relist:
             state.relist = False
             state.rev = store.revision()  # read first: a change after it comes again, harmlessly
@@ -288,28 +297,29 @@ class RunsController:
                     state.follow[run_id] = epochs[-1].epoch if epochs else 0
                     self.post(CurveRead(run_id, tuple(epochs), more=not first))
 
-    def _open(self, state: _ThreadState) -> bool:
-        """Open the store if it is there (never created just to be looked at)."""
-        from lyrics_tui.core.runs import open_store, runs_db_path
+    def _open(self, state: _ThreadState) -> RunStore | None:
+        """Open the store if it is there (never created just to be looked at); None if not."""
+        from lyrics_tui.core.runs.location import runs_db_path
+        from lyrics_tui.core.runs.store import open_store
 
         if time.monotonic() < state.retry_at:
-            return False
+            return None
         path = runs_db_path(self.db)
         if not path.exists():
             if not state.told_empty:
                 state.told_empty = True
                 self.post(RunsListed(()))
             state.pending.clear()  # no such run to open or delete
-            return False
-        state.store = open_store(path, create=False)
-        state.version = state.store.data_version()
+            return None
+        store = state.store = open_store(path, create=False)
+        state.version = store.data_version()
         state.relist, state.force = True, True
         state.follow = dict.fromkeys(state.follow, -1)
-        return True
+        return store
 
-    def _check_checkpoint(self, store: Any, run_id: int) -> None:
+    def _check_checkpoint(self, store: RunStore, run_id: int) -> None:
         from lyrics_tui.core.errors import RunStoreError
-        from lyrics_tui.core.runs import checkpoint_state
+        from lyrics_tui.core.runs.records import checkpoint_state
 
         try:
             run = store.get_run(run_id)
@@ -327,7 +337,7 @@ class RunsController:
             path, state = states[0] if states else (None, "missing")
             self.post(CheckpointChecked(run_id, path, state))
 
-    def _delete(self, store: Any, run_id: int) -> None:
+    def _delete(self, store: RunStore, run_id: int) -> None:
         from lyrics_tui.core.errors import RunStoreError
 
         try:
@@ -342,13 +352,13 @@ class _ThreadState:
     """What the store thread keeps between its turns."""
 
     def __init__(self) -> None:
-        self.store: Any = None
+        self.store: RunStore | None = None
         self.version = -1
         self.rev = 0
         self.force = False
         self.relist = False
         self.follow: dict[int, int] = {}  # marked run -> the last epoch sent (-1: none yet)
-        self.pending: list[tuple[Any, ...]] = []
+        self.pending: list[_Request] = []
         self.liveness_at = 0.0
         self.retry_at = 0.0
         self.told_empty = False

@@ -137,7 +137,7 @@ class TrainingController:
         self.checkpoint_dir = checkpoint_dir
         self.device = device
         self.runs_db = runs_db  # the run store every run is recorded in (None: the default)
-        self.recorder: Any = None  # the active run's core.runs_recorder.RunRecorder
+        self.recorder: Any = None  # the active run's core.runs.recorder.RunRecorder
         self.state = TrainingState.IDLE
         self.run: Any = None  # the TrainingRun holding the model (training or finished)
         self.opened: Any = None  # or a core.loading.OpenedModel read from a checkpoint
@@ -334,8 +334,7 @@ class TrainingController:
     def subject(self) -> Any:
         """The model held as a core.inspection.Subject (None: no model), for the inspection
         screen. A run's weights are copied between two batches: call it from a thread."""
-        from lyrics_tui.core.inspection import Subject, subject_from_run
-        from lyrics_tui.core.tokens import Tokenizer
+        from lyrics_tui.core.inspection.subject import subject_from_opened, subject_from_run
 
         run = self.run
         if run is not None:
@@ -348,11 +347,7 @@ class TrainingController:
         opened = self.opened
         if opened is None:
             return None
-        ck, fit = opened.checkpoint, opened.cache_fit
-        tokenizer = Tokenizer(ck.train_config.tokenizer)
-        label = Path(str(ck.path)).name
-        cache = fit.settings if fit is not None and fit.settings.on else None
-        return Subject(opened.stepper, ck.vocab, tokenizer, label, fit=fit, cache=cache)
+        return subject_from_opened(opened, label=Path(opened.path).name)
 
     # -- quitting --------------------------------------------------------------------------
     def keep_last_epoch(self) -> None:
@@ -374,10 +369,10 @@ class TrainingController:
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
         try:
-            from lyrics_tui.core.corpus import corpus_path, read_corpus
+            from lyrics_tui.core.corpus import obtain_corpus, read_corpus
             from lyrics_tui.core.paths import safe_stem
 
-            corpus = read_corpus(corpus_path(plan.request.corpus).expanduser())
+            corpus = read_corpus(obtain_corpus(plan.request.corpus).expanduser())  # jaychou: once
             if self._stop_requested:
                 return
             from lyrics_tui.core.config import sizes_to_budget
@@ -430,7 +425,7 @@ class TrainingController:
         """The trainer's sink: the run recorded in the run store (as `lyrics-tui train` does),
         then reported. A store that cannot be used is one warning; training goes on."""
         from lyrics_tui.core.paths import last_checkpoint_path
-        from lyrics_tui.core.runs_recorder import record_run
+        from lyrics_tui.core.runs.recorder import record_run
 
         resumed = continued  # the checkpoint continued: a file, or the state a run saved last
         if continued is not None and not isinstance(continued, str):

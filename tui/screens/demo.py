@@ -9,8 +9,9 @@ margins, the picked word in reverse video, nothing to type.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -22,6 +23,14 @@ from textual.widgets import Static
 
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.demo import DemoController, DemoOptions, DemoPhase, Song
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from lyrics_tui.core.sampling import SamplerSettings
+    from lyrics_tui.tui.controllers.checkpoints import CheckpointFiles
+    from lyrics_tui.tui.controllers.training import TrainingController
+    from lyrics_tui.tui.screens.main import MainScreen
 
 BAR = "█"
 WORD_CELLS = 8  # the candidates' word column (4 Chinese characters)
@@ -132,10 +141,27 @@ class DemoScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+class Playground(Protocol):
+    """What the demo uses of tui/app.py's PlaygroundApp (which only the entry points import):
+    its parts, its t, and Textual's App methods."""
+
+    @property
+    def training(self) -> TrainingController: ...
+    @property
+    def files(self) -> CheckpointFiles: ...
+    @property
+    def main(self) -> MainScreen: ...
+    def action_train(self) -> None: ...
+    def notify(self, message: str, *, timeout: float | None = None) -> None: ...
+    def clear_notifications(self) -> None: ...
+    def set_interval(self, interval: float, callback: Callable[[], object]) -> Timer: ...
+    def push_screen(self, screen: DemoScreen, callback: Callable[[None], None]) -> object: ...
+
+
 class AppHost:
     """The playground as the demo controller sees it (tui/controllers/demo.py DemoHost)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Playground) -> None:
         self.app = app
         self.training = app.training
 
@@ -154,7 +180,7 @@ class AppHost:
         finally:
             settings.pass_through(**before)
 
-    def sampler_settings(self) -> Any:
+    def sampler_settings(self) -> SamplerSettings:
         main = self.app.main
         return replace(main.sampler_form(), temperature=main.prompt_pane.temperature)
 
@@ -166,9 +192,9 @@ class DemoDriver:
         self.options = options
         self.controller: DemoController | None = None
         self.screen: DemoScreen | None = None
-        self._timer: Any = None
+        self._timer: Timer | None = None
 
-    def start(self, app: Any) -> None:
+    def start(self, app: Playground) -> None:
         self.app = app
         self.controller = DemoController(AppHost(app), self.options)
         budget = self.options.budget_s
@@ -202,7 +228,7 @@ class DemoDriver:
         """End the demo where it is (its screen stays until a key)."""
         self._end("")
 
-    def _closed(self, _: Any) -> None:
+    def _closed(self, _: None) -> None:
         self._end("demo stopped: the playground is yours (/ then Enter writes, q quits)")
 
     def _end(self, message: str) -> None:

@@ -58,8 +58,9 @@ class HelpScreen(ModalScreen[None]):
                 "weight λ (0 = off), so that a generated song can come back to its own lines; "
                 "its settings are fitted on the validation text after each epoch and stored in "
                 "the checkpoint. [ and ] set λ (shift+up/down in the start-text field), M turns "
-                "it off and on; i shows what it recalls. The repetition penalty (settings) "
-                "applies to the network's scores only, before the cache is mixed in: it stops "
+                "it off and on; i shows what it recalls. The repetition penalty "
+                "(settings: penalty) applies to the network's scores only, before the cache is "
+                "mixed in: it stops "
                 "the network looping on its own words and leaves what the cache recalls alone; "
                 "temperature, top-k and top-p then apply to the mixture."
             ),

@@ -1,7 +1,12 @@
-"""The main screen: status line, training panel, prompt pane, settings form and key bar.
+"""The main screen: status line, training panel, prompt pane (the song), settings form and key
+bar.
 
-Its layout follows the terminal: from WIDE_COLUMNS the settings form stays open beside the
-panels, narrower it replaces them while open; below SHORT_ROWS the panels share the height.
+Its layout follows what is watched and the terminal. The song view gives the song the whole
+height (the training panel hidden; from TALL_ROWS a short one stays), the training view gives
+the loss plot the rows (the song pane keeps its start field and last lines): training starts
+the training view, writing (/, Enter, g, r) or opening a model the song view, v switches. From
+WIDE_COLUMNS the settings form stays open beside the panels, narrower it replaces them while
+open; below SHORT_ROWS the panels share the height.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize, ScreenResume
 from textual.geometry import Size
 from textual.screen import Screen
@@ -32,7 +37,7 @@ from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.progress_row import Progress
 from lyrics_tui.tui.widgets.prompt_pane import Output, PromptPane, hint
-from lyrics_tui.tui.widgets.settings_form import SettingsForm, sampler_defaults
+from lyrics_tui.tui.widgets.settings_form import SettingsForm, said, sampler_defaults
 from lyrics_tui.tui.widgets.status_line import StatusLine
 from lyrics_tui.tui.widgets.training_panel import TrainingPanel
 
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
 
 WIDE_COLUMNS = 110  # from this width the settings form stays open beside the panels
 SHORT_ROWS = 20  # below this the two panels share the height instead of fixed sizes
+TALL_ROWS = 34  # from this height the view not watched keeps some rows
+VIEWS = ("song", "training")
 
 
 class MainScreen(Screen[None]):
@@ -54,6 +61,8 @@ class MainScreen(Screen[None]):
         self.panel = TrainingPanel(id="train-panel")
         self.prompt_pane = PromptPane(temperature, id="prompt-pane")
         self.settings_open: bool | None = None  # None: follow the terminal's width
+        self.view = "training"  # what gets the rows: "song" or "training" (show_view)
+        self._was = (False, False)  # (training starting, writing) when the state was last shown
 
     def widgets(self) -> ComposeResult:
         """The App composes these into this screen, its default one: so they are there for
@@ -82,11 +91,27 @@ class MainScreen(Screen[None]):
             "-narrow": not wide,
             "-settings-open": is_open,
             "-short": size.height < SHORT_ROWS,
+            "-tall": size.height >= TALL_ROWS,
+            "-song": self.view == "song",
+            "-training": self.view == "training",
         }
         if all(self.has_class(name) == on for name, on in wanted.items()):
             return
         self.remove_class(*[name for name, on in wanted.items() if not on])
         self.add_class(*[name for name, on in wanted.items() if on])
+
+    def show_view(self, view: str) -> None:
+        """Give the rows to the song or to the training panel."""
+        if view in VIEWS and view != self.view:
+            self.view = view
+            self._lay_out(self.app.size)
+            if view == "song" and not self.prompt_pane.has_focus_within:
+                self.query_one("#output-scroll").focus()  # its keys scroll the song
+            elif view == "training" and self.prompt_pane.query_one("#output-scroll").has_focus:
+                self.query_one("#epoch-scroll").focus()
+
+    def toggle_view(self) -> None:
+        self.show_view("training" if self.view == "song" else "song")
 
     @property
     def form_covers_panels(self) -> bool:
@@ -94,13 +119,43 @@ class MainScreen(Screen[None]):
         return self.has_class("-narrow") and self.has_class("-settings-open")
 
     async def toggle_settings(self) -> None:
-        self.settings_open = not self.has_class("-settings-open")
+        closing = self.has_class("-settings-open")
         await self.settings.fill()
+        if closing and not self._settings_check():
+            return  # the form stays, the keys on the field named
+        self.settings_open = not closing
         self._lay_out(self.app.size)
         if self.settings_open:
             self.call_after_refresh(lambda: self.query_one("#set-corpus", Input).focus())
         else:
             self.query_one("#output-scroll").focus()
+
+    def _settings_check(self) -> bool:
+        """The form as t and g would read it; an error names the field and keeps it open."""
+        try:
+            self.settings.check()
+        except LyricsError as exc:
+            self.app.notify(said(exc), severity="error", timeout=8)
+            field = self.settings.field_of(exc)
+            if field is not None:
+                field.focus()
+            return False
+        return True
+
+    # -- the view's keys (tui/keys.py; the App binds them to this screen) -------------------
+    def action_focus_prompt(self) -> None:
+        self.show_view("song")
+        self.query_one("#prompt", Input).focus()
+
+    def action_toggle_view(self) -> None:
+        self.toggle_view()
+
+    def action_scroll_song(self, pages: int) -> None:
+        scroll = self.query_one("#output-scroll", VerticalScroll)
+        if pages < 0:
+            scroll.scroll_page_up(animate=False)
+        else:
+            scroll.scroll_page_down(animate=False)
 
     # -- song memory's keys (tui/keys.py memory_bindings; the App binds them to this screen) --
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -131,6 +186,7 @@ class MainScreen(Screen[None]):
         the status line, the seed shown and the output (or a hint). `plan` is what t would do
         now (None while training or with no model; `why_not` when the settings rule it out),
         shown too as the epochs placeholder."""
+        self._follow(training.state is TrainingState.STARTING, generation.running)
         self.panel.history = tuple(training.history)
         fitted, note = training.memory()
         self.prompt_pane.memory = self.prompt_pane.memory.for_model(
@@ -152,6 +208,14 @@ class MainScreen(Screen[None]):
             self.prompt_pane.sampler = replace(self.prompt_pane.sampler, seed=generation.seed)
         self.show_output(training, generation)
 
+    def _follow(self, starting: bool, writing: bool) -> None:
+        """A run starting shows the loss; a song starting shows the song."""
+        if starting and not self._was[0]:
+            self.show_view("training")
+        if writing and not self._was[1]:
+            self.show_view("song")
+        self._was = (starting, writing)
+
     def show_output(self, training: TrainingController, generation: GenerationController) -> None:
         g = generation
         if g.text:
@@ -167,6 +231,7 @@ class MainScreen(Screen[None]):
         if adopt_corpus and found and not same_corpus(corpus, self.settings.corpus):
             self.settings.set_corpus(corpus)
         self.panel.border_subtitle = f"loaded {fmt.path(checkpoint.path)}"
+        self.show_view("song")  # a model to write with
 
     def training_request(self) -> TrainingRequest:
         """What t would train: the form's corpus, preset and settings."""

@@ -9,7 +9,7 @@ checkpoint path, which the App loads as `l` does.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from lyrics_tui.core.runs import sort_runs
+from lyrics_tui.core.runs.compare import sort_runs
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.runs import (
     CheckpointChecked,
@@ -32,6 +32,9 @@ from lyrics_tui.tui.screens.confirm import ConfirmScreen
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.loss_plot import OVERLAY_COLORS, OVERLAY_MARKERS
 from lyrics_tui.tui.widgets.runs_table import COLUMNS, RunsTable
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.runs.records import RunSummary
 
 SORT_ORDER = [c.key for c in COLUMNS if c.key]  # s cycles through the columns in this order
 SORT_TITLES = {c.key: c.title for c in COLUMNS if c.key}
@@ -51,9 +54,7 @@ class RunsScreen(ModalScreen[str | None]):
     RunsScreen #runs-head {
         height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis;
     }
-    RunsScreen #runs-detail {
-        height: 2; padding: 0 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis;
-    }
+    RunsScreen #runs-detail { height: auto; max-height: 3; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,u,q", "close", "Close", key_display="esc", tooltip="back"),
@@ -117,7 +118,7 @@ class RunsScreen(ModalScreen[str | None]):
 
     def _show_rows(self) -> None:
         c = self.controller
-        rows: list[Any] = list(c.rows.values())
+        rows = list(c.rows.values())
         if self.corpus is not None and not any(r.corpus_name == self.corpus for r in rows):
             self.corpus = None  # its last run was deleted
         shown = [r for r in rows if self.corpus is None or r.corpus_name == self.corpus]
@@ -155,7 +156,7 @@ class RunsScreen(ModalScreen[str | None]):
     def _on_highlighted(self, message: RunsTable.Highlighted) -> None:
         self._show_detail(message.run)
 
-    def _show_detail(self, run: Any) -> None:
+    def _show_detail(self, run: RunSummary | None) -> None:
         c = self.controller
         if run is None:
             if c.error:
@@ -167,14 +168,19 @@ class RunsScreen(ModalScreen[str | None]):
             else:
                 text = f"no runs recorded yet in {c.path}\nt trains one; so does lyrics-tui train"
         else:
-            shape = f"{run.cell} {run.embed}→{run.hidden}×{run.layers}"
-            first = (
-                f"run {run.id} · {shape} · {fmt.count(run.parameters)} parameters · "
-                f"preset {run.preset} · {run.tokenizer} · vocab {run.vocab_size:,} · {run.device}"
-            )
-            last = f"last val ppl {fmt.ppl(run.last_val_ppl)}"
-            where = fmt.path(run.checkpoint) if run.checkpoint else "no checkpoint saved"
-            text = f"{first}\n{last} · {where}"
+            parts = [
+                f"run {run.id}",
+                f"{run.cell} {run.embed}→{run.hidden}×{run.layers}",
+                f"{fmt.count(run.parameters)} parameters",
+                f"preset {run.preset}",
+                run.tokenizer,
+                f"vocab {run.vocab_size:,}",
+                run.device,
+                f"last val ppl {fmt.ppl(run.last_val_ppl)}",
+                fmt.path(run.checkpoint) if run.checkpoint else "no checkpoint saved",
+            ]  # on as many lines as the width needs, broken between parts
+            width = self.query_one("#runs-detail").content_size.width or self.size.width - 2
+            text = fmt.packed(parts, width)
         self.query_one("#runs-detail", Static).update(text)
 
     # -- keys --------------------------------------------------------------------------------

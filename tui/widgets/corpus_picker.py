@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.suggester import Suggester
 
-from lyrics_tui.core.corpus import BUNDLED, bundled_corpus
+from lyrics_tui.core.corpus import BUNDLED, DOWNLOADABLE, bundled_corpus
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.widgets.path_suggester import PathSuggester
 
@@ -18,11 +18,11 @@ TOKENS = {"word": "jieba words", "char": "characters"}
 
 
 def recent_corpora(limit: int = RECENT_MAX) -> list[str]:
-    """The corpus files of the latest recorded training runs (core/runs.py), newest first,
+    """The corpus files of the latest recorded training runs (core/runs/store.py), newest first,
     that still exist and are not bundled; none when there is no run store. Reads a file: call
     it from a thread."""
     from lyrics_tui.core.errors import LyricsError
-    from lyrics_tui.core.runs import open_store
+    from lyrics_tui.core.runs.store import open_store
 
     try:
         with open_store(create=False, timeout=0.5) as store:
@@ -41,8 +41,11 @@ def recent_corpora(limit: int = RECENT_MAX) -> list[str]:
 
 
 def picker_options(recent: list[str]) -> list[tuple[str, str]]:
-    """(label, value) for the picker: the bundled corpora, then the recent files."""
+    """(label, value) for the picker: the bundled corpora, the downloadable ones (fetched when
+    first trained on), then the recent files."""
     options = [(f"{c.name} · bundled", c.name) for c in BUNDLED.values()]
+    for d in DOWNLOADABLE.values():
+        options.append((f"{d.name} · {'downloaded' if d.path.is_file() else 'download'}", d.name))
     return options + [(Path(p).name + " · recent", p) for p in recent]
 
 
@@ -52,6 +55,8 @@ def corpus_about(spec: str, tokenizer: str) -> str:
     corpus = bundled_corpus(spec) if spec else None
     if corpus is not None:
         return f"{re.split(r', | [(]', corpus.about)[0]}; {tokens}"  # its first clause
+    if spec in DOWNLOADABLE:
+        return f"{re.split(r', | [(]', DOWNLOADABLE[spec].about)[0]}; {tokens}"
     return f"a file; {tokens}" if spec else f"blank: {next(iter(BUNDLED))}; {tokens}"
 
 
@@ -66,7 +71,7 @@ class CorpusSuggester(Suggester):
     async def get_suggestion(self, value: str) -> str | None:
         if not value:
             return None
-        for name in BUNDLED:
+        for name in [*BUNDLED, *DOWNLOADABLE]:
             if name.startswith(value) and name != value:
                 return name
         for path in self.recent:

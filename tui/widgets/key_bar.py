@@ -24,6 +24,9 @@ TYPED_KEYS = {
 }
 
 
+PALETTE = ("^p", "Commands")
+
+
 class KeyBar(Static):
     DEFAULT_CSS = """
     KeyBar {
@@ -74,7 +77,7 @@ class KeyBar(Static):
         entries = [("/".join(groups[d]) if not k else k, d) for k, d in out]
         palette = self.app.COMMAND_PALETTE_BINDING
         if self.app.ENABLE_COMMAND_PALETTE and palette in self.screen.active_bindings:
-            entries.append(("^p", "Commands"))
+            entries.append(PALETTE)
         return entries
 
     def show_keys(self) -> None:
@@ -85,6 +88,8 @@ class KeyBar(Static):
         used = 0
         for key, description in self.entries():
             item = cell_len(key) + 1 + cell_len(description)
+            if (key, description) == PALETTE and used + 2 + item > width:
+                break  # not a line of its own: ? lists it
             if used and used + 2 + item > width:
                 text.append("\n")
                 used = 0

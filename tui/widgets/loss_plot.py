@@ -4,12 +4,16 @@ plotext costs ~50 ms to import."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.markup import escape
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:
+    from lyrics_tui.tui.controllers.runs import Overlay
 
 
 @dataclass(frozen=True)
@@ -36,15 +40,16 @@ OVERLAY_COLORS = (
 OVERLAY_MARKERS = ("+", "*", "o", "#", "%", "@")
 
 
-def history_series(rows: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> tuple[Series, ...]:
+# a row of a checkpoint's history: its values are untyped in core too (Checkpoint.history)
+def history_series(rows: Sequence[Mapping[str, Any]]) -> tuple[Series, ...]:
     """A model's train and validation loss from its history (one row per finished epoch)."""
     train = tuple((r["epoch"], r["train_loss"]) for r in rows)
     val = tuple((r["epoch"], r["val_loss"]) for r in rows if r.get("val_loss") is not None)
     return Series("train", train, "hd", TRAIN_COLOR), Series("val", val, "x", VAL_COLOR)
 
 
-def overlay_series(overlays: tuple[Any, ...]) -> tuple[Series, ...]:
-    """Marked runs' validation curves (tui.controllers.runs.Overlay: label, points, slot)."""
+def overlay_series(overlays: tuple[Overlay, ...]) -> tuple[Series, ...]:
+    """Marked runs' validation curves."""
     return tuple(
         Series(o.label, o.points, OVERLAY_MARKERS[o.slot], OVERLAY_COLORS[o.slot]) for o in overlays
     )
@@ -62,7 +67,7 @@ def legend(series: tuple[Series, ...]) -> str:
 
 
 class LossPlot(PlotextPlot):
-    """Any number of named series over a shared epoch axis (a model's train and val loss;
+    """Named series, as many as given, over a shared epoch axis (a model's train and val loss;
     other runs' validation curves can be laid over them)."""
 
     series: reactive[tuple[Series, ...]] = reactive((), init=False)

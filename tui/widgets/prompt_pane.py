@@ -1,4 +1,7 @@
-"""The prompt pane: the start text, the sampler line and the generated output."""
+"""The prompt pane: the start text, the sampler line and the song written (the song view).
+
+The song is drawn line by line (`song_lines`, `draw_line`): the start text underlined, the
+written words plain; a mark per line (a rhyme, a returning line) goes in `draw_line`."""
 
 from __future__ import annotations
 
@@ -28,10 +31,43 @@ class Output:
     note: str = ""  # after the text, dimmed: how it ended, or a hint while there is none
 
 
+@dataclass(frozen=True)
+class SongLine:
+    """One line of the song as shown: the part of the start text on it, then what was written."""
+
+    number: int  # from 1
+    start: str
+    written: str
+
+
+def song_lines(output: Output) -> list[SongLine]:
+    """The start text and the written tokens, cut into the song's lines."""
+    lines: list[SongLine] = []
+    start, written = output.prompt_text, "".join(output.tokens)
+    parts = [(part, True) for part in start.split("\n")] if start else []
+    for i, part in enumerate(written.split("\n")):
+        if i == 0 and parts:  # the first written words continue the start text's last line
+            parts[-1] = (parts[-1][0] + "\0" + part, True)
+        else:
+            parts.append((part, False))
+    for number, (text, has_start) in enumerate(parts, 1):
+        head, _, tail = text.partition("\0") if has_start else ("", "", text)
+        lines.append(SongLine(number, head if has_start else "", tail if has_start else text))
+    return lines
+
+
+def draw_line(line: SongLine) -> Text:
+    """A line of the song: the start text bold and underlined, the written words plain."""
+    text = Text()
+    text.append(line.start, style="bold underline")
+    text.append(line.written)
+    return text
+
+
 def hint(has_model: bool, training: bool) -> str:
     """What the output area says before there is any output."""
     if has_model:
-        return "Press / and type a start word, then Enter; g generates with a new seed."
+        return "Press / and type a start word, then Enter: a song is written. g writes another."
     if training:
         return (
             "Training… as soon as the first batches are done, / then Enter generates from the "
@@ -106,7 +142,7 @@ class PromptPane(Vertical):
             yield Static("", id="output")
 
     def on_mount(self) -> None:
-        self.border_title = "Generate"
+        self.border_title = "Song"
         self.query_one("#output-scroll").can_focus = True
         self._show_sampler()
         self.watch_output(self.output)
@@ -151,8 +187,9 @@ class PromptPane(Vertical):
         self._show_sampler()
 
     def _show_sampler(self) -> None:
-        """Temperature, memory, then the form's settings; filters that are off are left out
-        when the line would not fit."""
+        """Temperature, memory, then the form's settings. Where the line would not fit, parts
+        are left out on purpose rather than cut: filters that are off first, then the length
+        (the lines end the song first), then the lines."""
         memory = self.memory.label  # "" with no model
         parts = [f"temperature {self.temperature:.2f}", *([memory] if memory else [])]
         s = self.sampler
@@ -160,21 +197,43 @@ class PromptPane(Vertical):
             parts += [
                 f"top-k {s.top_k if s.top_k else 'off'}",
                 f"top-p {s.top_p:.2f}" if s.top_p < 1 else "top-p off",
+                f"lines {s.max_lines}" if s.max_lines else "lines any",
                 f"length {s.max_tokens}",
                 f"seed {s.seed if s.seed is not None else '-'}",
             ]
         line = self.query_one("#sampler-line", Static)
         room = line.size.width
         # measured with memory's longest label, so that changing λ never reflows the line
-        widest = cell_len(" · ".join(parts)) + max(0, MEMORY_LABEL_MAX - cell_len(memory))
-        if room > 0 and memory and widest > room:
-            parts = [p for p in parts if not p.endswith(" off") or p == memory]
+        spare = max(0, MEMORY_LABEL_MAX - cell_len(memory)) if memory else 0
+        for shown in (
+            lambda part: not part.endswith(" off") or part == memory,
+            lambda part: not part.startswith("length "),
+            lambda part: not part.startswith("lines "),
+        ):
+            if room <= 0 or cell_len(" · ".join(parts)) + spare <= room:
+                break
+            parts = [part for part in parts if shown(part)]
         line.update(Text(" · ".join(parts)))
 
+    def on_descendant_focus(self) -> None:
+        self._show_keys()
+
+    def on_descendant_blur(self) -> None:
+        self.call_after_refresh(self._show_keys)  # the focus has moved on by then
+
+    def _show_keys(self) -> None:
+        """What the keys do here, when they are here (the heavy border says where they are)."""
+        focused = self.app.focused
+        if focused is not None and focused.id == "output-scroll":
+            self.border_subtitle = "↑↓ PgUp PgDn scroll · / types"
+        elif focused is not None and focused.id == "prompt":
+            self.border_subtitle = "Enter writes · Esc leaves"
+        else:
+            self.border_subtitle = ""
+
     def watch_output(self, output: Output) -> None:
-        text = Text()
-        text.append(output.prompt_text, style="bold underline")
-        text.append("".join(output.tokens))
+        lines = song_lines(output)
+        text = Text("\n").join(draw_line(line) for line in lines) if lines else Text()
         if output.note:
             text.append(
                 ("\n" if text.plain and not text.plain.endswith("\n") else "") + output.note,

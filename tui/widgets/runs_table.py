@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -25,10 +25,13 @@ from textual.strip import Strip
 
 from lyrics_tui.tui import format as fmt
 
+if TYPE_CHECKING:
+    from lyrics_tui.core.runs.records import RunSummary
+
 
 @dataclass(frozen=True)
 class Column:
-    key: str  # a sort key of core.runs.SORT_KEYS ("" for the mark)
+    key: str  # a sort key of core.runs.schema.SORT_KEYS ("" for the mark)
     title: str
     width: int  # cells, the space before it included
     right: bool = False
@@ -43,23 +46,24 @@ COLUMNS = (
     Column("size", "size", 7, True),
     Column("epochs", "epochs", 8, True),
     Column("best_val_ppl", "best ppl", 9, True),
-    Column("time", "time", 8, True),
+    Column("time", "time", 6, True),
     Column("status", "status", 12),
 )
 CORPUS_MAX = 40  # the corpus column grows up to this many cells in a wide terminal
+SIZE_FROM = 100  # narrower, the size column is left out and the corpus gets its cells
 
 
-def cells(run: Any, this_year: int) -> dict[str, str]:
-    """What each column shows for a core.runs.RunSummary."""
+def cells(run: RunSummary, this_year: int) -> dict[str, str]:
+    """What each column shows for a run."""
     return {
         "id": str(run.id),
         "started": fmt.started(run.started_at, this_year),
         "corpus": run.corpus_name,
         "cell": run.cell,
         "size": fmt.count(run.parameters),
-        "epochs": fmt.epochs_of(run.epochs, run.planned_epochs),
+        "epochs": fmt.epochs(run.epochs, run.planned_epochs),
         "best_val_ppl": fmt.ppl(run.best_val_ppl),
-        "time": fmt.duration(run.elapsed_s),
+        "time": fmt.duration_short(run.elapsed_s),
         "status": run.status,
     }
 
@@ -99,11 +103,11 @@ class RunsTable(ScrollView, can_focus=True):
 
     @dataclass
     class Highlighted(Message):
-        run: Any  # the RunSummary under the cursor, or None
+        run: RunSummary | None  # the run under the cursor
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.runs: list[Any] = []
+        self.runs: list[RunSummary] = []
         self.marks: dict[int, tuple[str, tuple[int, int, int]]] = {}
         self.sort_key = "started"
         self.descending = True
@@ -112,10 +116,10 @@ class RunsTable(ScrollView, can_focus=True):
 
     # -- what it shows -------------------------------------------------------------------------
     @property
-    def selected(self) -> Any:
+    def selected(self) -> RunSummary | None:
         return self.runs[self.cursor] if 0 <= self.cursor < len(self.runs) else None
 
-    def show(self, runs: list[Any], keep: int | None = None) -> None:
+    def show(self, runs: list[RunSummary], keep: int | None = None) -> None:
         """New rows; the cursor stays on run `keep` (by default the one under it) if listed."""
         if keep is None and self.selected is not None:
             keep = self.selected.id
@@ -132,10 +136,15 @@ class RunsTable(ScrollView, can_focus=True):
         self.post_message(self.Highlighted(self.selected))
 
     def _width(self) -> int:
-        return sum(c.width for c in COLUMNS) + self._corpus_extra()
+        return sum(c.width for c in self._shown()) + self._corpus_extra()
+
+    def _shown(self) -> tuple[Column, ...]:
+        if self.size.width >= SIZE_FROM:
+            return COLUMNS
+        return tuple(c for c in COLUMNS if c.key != "size")
 
     def _corpus_extra(self) -> int:
-        spare = self.size.width - sum(c.width for c in COLUMNS) - 1  # the scrollbar
+        spare = self.size.width - sum(c.width for c in self._shown()) - 1  # the scrollbar
         return max(0, min(spare, CORPUS_MAX - 12))
 
     def on_resize(self, event: events.Resize) -> None:
@@ -180,7 +189,7 @@ class RunsTable(ScrollView, can_focus=True):
     # -- drawing -------------------------------------------------------------------------------
     def _columns(self) -> list[tuple[Column, int]]:
         extra = self._corpus_extra()
-        return [(c, c.width + (extra if c.key == "corpus" else 0)) for c in COLUMNS]
+        return [(c, c.width + (extra if c.key == "corpus" else 0)) for c in self._shown()]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width

@@ -1,5 +1,8 @@
 """The settings form: training settings (locked while a run is active) and sampler settings
-(always live). It holds what was typed and hands it back as plain values; core checks them."""
+(always live). It holds what was typed and hands it back as plain values; core checks them
+(core/settings.py, the table --help is made from too). A field is checked as it is typed (marked
+when out of range), and when it is submitted (Enter) or the form closed: an error names the
+field by its label and keeps the keys there."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from textual.widgets import Input, Label, Select
 from lyrics_tui.core.config import CELLS, PRESETS, resolve_settings
 from lyrics_tui.core.corpus import bundled_corpus, corpus_settings
 from lyrics_tui.core.errors import LyricsError, SettingsError
+from lyrics_tui.core.settings import MODEL, PACE_MS_MAX, SAMPLER, SONG_LINES, TRAIN
 from lyrics_tui.tui.widgets.corpus_picker import (
     CorpusSuggester,
     corpus_about,
@@ -44,11 +48,47 @@ PACE_MS = 30  # a pause between tokens, so that they can be watched arriving
 SAMPLER_FIELDS = [
     ("top_k", "top-k", int),
     ("top_p", "top-p", float),
+    ("repetition_penalty", "penalty", float),  # the network's scores of recent words, divided
     ("returns", "returns", int),  # a line sung this often in the last 30 is not sung again
+    ("max_lines", "lines", int),  # a song: SONG_LINES lines unless set
     ("max_tokens", "length", int),
     ("seed", "seed", int),
     ("pace_ms", "pace ms", int),
 ]
+# what a field left blank means where it is not core's default
+FORM_DEFAULTS = {"seed": "random", "pace_ms": PACE_MS, "max_lines": SONG_LINES}
+LABELS = {
+    "corpus": "corpus",
+    "preset": "preset",
+    "cell": "cell",
+    **{name: label for name, label, _ in MODEL_FIELDS + TRAIN_FIELDS + SAMPLER_FIELDS},
+}
+KINDS = {name: kind for name, _, kind in MODEL_FIELDS + TRAIN_FIELDS + SAMPLER_FIELDS}
+TRAIN_NAMES = {name for name, _, _ in TRAIN_FIELDS}  # "seed" is a sampler field here
+
+
+def label_for(setting: str) -> str:
+    """A setting as the form names it: its field's label (batch_size -> batch)."""
+    return LABELS.get(setting, setting.replace("_", "-"))
+
+
+def said(error: LyricsError) -> str:
+    """An error as the playground says it: settings named by the form's labels."""
+    return error.render(label_for)
+
+
+def check_field(name: str, text: str) -> None:
+    """One field's text, parsed and checked against its range (core/settings.py); blank is
+    always fine (the default). SettingsError names the field."""
+    value = parse_field(name, text, KINDS[name])
+    if value is None:
+        return
+    if name == "pace_ms":
+        if not 0 <= value <= PACE_MS_MAX:
+            raise SettingsError(f"{{pace_ms}} must be between 0 and {PACE_MS_MAX}")
+        return
+    table = MODEL if name in MODEL else TRAIN if name in TRAIN_NAMES else SAMPLER
+    table[name].check(value)
 
 
 def sampler_defaults() -> SamplerSettings:
@@ -75,7 +115,7 @@ class SettingChanged(Message):
     name: str
 
 
-def parse_field(label: str, text: str, kind: type) -> Any:
+def parse_field(name: str, text: str, kind: type) -> Any:
     text = text.strip()
     if not text:
         return None
@@ -83,7 +123,7 @@ def parse_field(label: str, text: str, kind: type) -> Any:
         return kind(text)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise SettingsError(f"{label}: {text!r} is not {what}") from None
+        raise SettingsError(f"{{{name}}}: {text!r} is not {what}") from None
 
 
 class SettingsForm(VerticalScroll):
@@ -203,7 +243,7 @@ class SettingsForm(VerticalScroll):
         ]
         yield Vertical(*rows, id="train-settings", disabled=self._locked)
         yield Label("Sampler · for the next generation", classes="section")
-        defaults = {**asdict(sampler_defaults()), "seed": "random", "pace_ms": PACE_MS}
+        defaults = {**asdict(sampler_defaults()), **FORM_DEFAULTS}
         for name, label, _ in SAMPLER_FIELDS:
             value = self._sampler_values.get(name)
             yield self._field(name, label, value, str(defaults[name]))
@@ -274,11 +314,27 @@ class SettingsForm(VerticalScroll):
         if event.input.id == "set-corpus" and self._form_ready:
             self._show_preset(str(self.query_one("#set-preset", Select).value))
         if event.input.id:
-            self.post_message(SettingChanged(event.input.id.removeprefix("set-")))
+            name = event.input.id.removeprefix("set-")
+            if name in KINDS:  # marked while out of range; said on Enter or when closing
+                event.input.set_class(self._error(name, event.value) is not None, "-invalid")
+            self.post_message(SettingChanged(name))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        name = (event.input.id or "").removeprefix("set-")
+        error = self._error(name, event.value) if name in KINDS else None
+        if error is not None:
+            self.notify(said(error), severity="error", timeout=8)  # the keys stay here
+            return
         self.screen.focus_next()
+
+    @staticmethod
+    def _error(name: str, text: str) -> SettingsError | None:
+        try:
+            check_field(name, text)
+        except SettingsError as exc:
+            return exc
+        return None
 
     def lock_training(self, locked: bool) -> None:
         self._locked = locked
@@ -309,23 +365,23 @@ class SettingsForm(VerticalScroll):
             model = {"cell": self._model_values.get("cell")}
             model.update(
                 {
-                    n: parse_field(label, self._text(n, self._model_values.get(n)), k)
+                    n: parse_field(n, self._text(n, self._model_values.get(n)), k)
                     for n, label, k in MODEL_FIELDS
                 }
             )
             train = {
-                n: parse_field(label, self._text(n, self._train_values.get(n)), k)
+                n: parse_field(n, self._text(n, self._train_values.get(n)), k)
                 for n, label, k in TRAIN_FIELDS
             }
             return preset, self._untie(preset, model), {**self._hidden_train(), **train}
         preset = str(self.query_one("#set-preset", Select).value)
         cell = self.query_one("#set-cell", Select).value
         model = {"cell": cell if isinstance(cell, str) else None}
-        for name, label, kind in MODEL_FIELDS:
-            model[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
+        for name, _, kind in MODEL_FIELDS:
+            model[name] = parse_field(name, self.query_one(f"#set-{name}", Input).value, kind)
         train = self._hidden_train()
-        for name, label, kind in TRAIN_FIELDS:
-            train[name] = parse_field(label, self.query_one(f"#set-{name}", Input).value, kind)
+        for name, _, kind in TRAIN_FIELDS:
+            train[name] = parse_field(name, self.query_one(f"#set-{name}", Input).value, kind)
         return str(preset), self._untie(str(preset), model), train
 
     def pass_through(self, **values: Any) -> dict[str, Any]:
@@ -357,11 +413,26 @@ class SettingsForm(VerticalScroll):
         """Core's sampler settings from the fields (blank: core's default); SettingsError names
         a malformed field."""
         values: dict[str, Any] = {}
-        for name, label, kind in SAMPLER_FIELDS:
-            parsed = parse_field(label, self._text(name, self._sampler_values.get(name)), kind)
+        for name, _, kind in SAMPLER_FIELDS:
+            parsed = parse_field(name, self._text(name, self._sampler_values.get(name)), kind)
             if parsed is not None:
                 values[name] = parsed
+        check_field("pace_ms", str(values.get("pace_ms", "")))
         pace_ms = values.pop("pace_ms", PACE_MS)
-        if pace_ms < 0 or pace_ms > 5000:
-            raise SettingsError("pace ms must be between 0 and 5000")
+        values.setdefault("max_lines", SONG_LINES)
         return SamplerFields(replace(sampler_defaults(), **values), pace_ms)
+
+    def check(self) -> None:
+        """The whole form as t and g would read it (core's checks, the corpus's own settings
+        included); SettingsError names the first setting out of range."""
+        preset, model, train = self.read_training()
+        corpus_settings(self.corpus or None, preset, model, train)
+        self.read_sampler().settings.validated()
+
+    def field_of(self, error: LyricsError) -> Input | None:
+        """The field an error names, when the form has one."""
+        for setting in error.settings:
+            found = self.query(f"#set-{setting}")
+            if found and isinstance(found.first(), Input):
+                return found.first(Input)
+        return None

@@ -16,7 +16,7 @@ from lyrics_tui.tui.widgets.progress_row import Progress, ProgressRow
 
 # validation perplexity, of the network alone and with song memory (core/cache.py); the
 # validation loss is the plot's (ppl = e^loss)
-TABLE_HEADER = " ep  train     ppl  memory tok/s  time"
+TABLE_HEADER = "  ep  train     ppl  memory tok/s  time"  # 39 cells, as each row
 TITLE = "Training · loss per epoch (nats/token)"
 PROGRESS_EVERY_S = 0.25  # the progress line is redrawn at most this often during an epoch
 
@@ -24,9 +24,9 @@ PROGRESS_EVERY_S = 0.25  # the progress line is redrawn at most this often durin
 def epoch_row(e: dict[str, Any]) -> str:
     """One epoch; "-" where the history has no figure (older checkpoints: no memory column)."""
     return (
-        f"{e['epoch']:3d} {e['train_loss']:6.3f} {fmt.ppl(e.get('val_ppl')):>7} "
-        f"{fmt.ppl(e.get('cache_val_ppl')):>7} "
-        f"{fmt.rate(e.get('tokens_per_s', 0.0)):>5} {fmt.duration(e.get('elapsed_s')):>5}"
+        f"{e['epoch']:4d} {e['train_loss']:6.3f} {fmt.ppl_short(e.get('val_ppl')):>7} "
+        f"{fmt.ppl_short(e.get('cache_val_ppl')):>7} "
+        f"{fmt.rate(e.get('tokens_per_s', 0.0)):>5} {fmt.duration_short(e.get('elapsed_s')):>5}"
     )
 
 

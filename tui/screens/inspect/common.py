@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
 
-SubjectProvider = Callable[[], Any]  # () -> core.inspection.Subject | None
+from lyrics_tui.tui.format import packed as packed  # moved to format.py; the views' old import
+from lyrics_tui.tui.shades import NEGATIVE, POSITIVE  # heat colours (NO_COLOR: none)
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.subject import Subject
+
+SubjectProvider = Callable[[], "Subject | None"]  # None: no model yet
 
 NO_MODEL = "No model yet: press t to train one, or l to load a checkpoint (Esc goes back)."
-# heat colours for hidden units, by |level| 1..4; the spark character alone carries the value.
-# NO_COLOR draws no colour at all; in 16 colours these become grey, red/blue, bright red/blue.
-POSITIVE = ("#7a6060", "#b02828", "#e03c3c", "#ff3030")
-NEGATIVE = ("#606a7a", "#2840b0", "#3060e0", "#3c78ff")
 
 
-def model_line(subject: Any) -> str:
-    """The label and shape of a Subject, for the header."""
+def model_line(subject: Subject, width: int = 0) -> str:
+    """The label and shape of a Subject, for the header: in `width` cells (0: all of it), the
+    vocabulary left out first, then the shape, then the folder; never cut."""
     c = subject.stepper.config
-    return (
-        f"{subject.label} · {c.cell} {c.embed}→{c.hidden}×{c.layers} · vocab {len(subject.vocab):,}"
-    )
+    label = str(subject.label)
+    parts = [label, f"{c.cell} {c.embed}→{c.hidden}×{c.layers}", f"vocab {len(subject.vocab):,}"]
+    while width and len(parts) > 1 and cell_len(" · ".join(parts)) > width:
+        parts.pop()
+    if width and cell_len(parts[0]) > width:
+        parts[0] = label.replace("\\", "/").rsplit("/", 1)[-1]  # the file's name
+    return " · ".join(parts)
 
 
 class FitTable(DataTable):
@@ -51,6 +59,20 @@ class FitTable(DataTable):
         return self
 
 
+class InspectView(Vertical):
+    """A view of the inspection screen. One rule for input in every view: the view opens with
+    the keys on its table (its own keys work at once), `/` puts them in its text field, Enter
+    (which submits) or Esc gives them back. A view opts in by naming its field's id in FIELD
+    (an InspectField; None: a view with nothing to type) and its table's in TABLE."""
+
+    FIELD: ClassVar[str | None] = None  # e.g. "score-line"
+    TABLE: ClassVar[str] = ""  # e.g. "score-table"
+    subject: Subject | None = None  # given by the screen
+
+    def show_hint(self, hint: str) -> None:
+        """What the view says while it has nothing to show (no model yet, reading it)."""
+
+
 class InspectField(Input):
     """A text field of this screen: Enter submits, Esc gives the keys back to the view."""
 
@@ -67,18 +89,6 @@ def heat_strip(levels: tuple[int, ...], spark: str, colour: bool) -> Text:
             palette = POSITIVE if level > 0 else NEGATIVE
             text.append(char, style=palette[min(abs(level), 4) - 1])
     return text
-
-
-def packed(parts: list[str], width: int) -> str:
-    """Parts joined with " · ", a new line where the next part would not fit in `width` (a
-    line breaks between parts, never inside one)."""
-    lines: list[str] = []
-    for part in parts:
-        if lines and cell_len(lines[-1]) + 3 + cell_len(part) <= width:
-            lines[-1] += " · " + part
-        else:
-            lines.append(part)
-    return "\n".join(lines)
 
 
 def percent(share: float) -> str:

@@ -3,25 +3,35 @@ units per word (and the cell state of an LSTM)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.widgets import Static
 
-from lyrics_tui.tui.screens.inspect.common import FitTable, header, heat_strip, num
+from lyrics_tui.tui.screens.inspect.common import (
+    FitTable,
+    InspectView,
+    header,
+    heat_strip,
+    num,
+)
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.step import StepThrough
+    from lyrics_tui.core.inspection.units import HiddenStep
 
 
-class HiddenView(Vertical):
+class HiddenView(InspectView):
     """Draws the walk the step-through view owns (core.inspection.StepThrough.hidden_steps)."""
+
+    TABLE = "hidden-table"  # nothing to type here: F1's walk is what it draws
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.subject: Any = None  # core.inspection.Subject
-        self.walk: Any = None  # the step-through's walk, drawn last
+        self.walk: StepThrough | None = None  # the step-through's walk, drawn last
 
     def compose(self) -> ComposeResult:
         yield Static("", id="hidden-info", classes="info")
@@ -31,7 +41,7 @@ class HiddenView(Vertical):
         self.query_one("#hidden-info", Static).update(hint)
         self.query_one(FitTable).clear()
 
-    def strip_width(self, cell: str, hidden: int, steps: tuple[Any, ...] = ()) -> int:
+    def strip_width(self, cell: str, hidden: int, steps: tuple[HiddenStep, ...] = ()) -> int:
         """Cells per strip: what the table's width leaves after the other columns (each
         column is padded by one cell on either side; one cell for the scrollbar)."""
         width = self.query_one(FitTable).size.width or max(40, self.screen.size.width - 2)
@@ -44,7 +54,7 @@ class HiddenView(Vertical):
             fixed += max(3, c_norm) + 2
         return max(8, min(hidden, (width - fixed) // strips))
 
-    def show(self, walk: Any) -> None:
+    def show(self, walk: StepThrough | None) -> None:
         self.walk = walk
         if walk is None or self.subject is None:
             return

@@ -3,33 +3,47 @@ the least similar ones; Enter on a row looks that word up."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.tui.screens.inspect.common import FitTable, InspectField, bar, header, num
+from lyrics_tui.tui.screens.inspect.common import (
+    FitTable,
+    InspectField,
+    InspectView,
+    bar,
+    header,
+    num,
+)
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.neighbours import Neighbours
 
 COLUMNS = ("#>", "word", "cosine>", "", "seen>")
 
 
-class NeighboursView(Vertical):
+class NeighboursView(InspectView):
     """Owns the word looked up and its neighbours (core.inspection.Neighbours)."""
+
+    FIELD = "near-word"
+    TABLE = "near-table"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.subject: Any = None  # core.inspection.Subject
-        self.result: Any = None  # core.inspection.Neighbours of the word looked up
+        self.result: Neighbours | None = None  # of the word looked up
         self.word = ""
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="input-row"):
             yield Label("word ›")
-            yield InspectField(placeholder="a word, Enter", id="near-word", compact=True)
+            yield InspectField(
+                placeholder="/ types a word, Enter looks it up", id="near-word", compact=True
+            )
         yield Static("", id="near-info", classes="info")
         yield FitTable(id="near-table", cursor_type="row")
 
@@ -44,6 +58,10 @@ class NeighboursView(Vertical):
         """The same word again, over a new subject."""
         if self.word:
             self.look_up(self.word)
+        else:
+            self.query_one("#near-info", Static).update(
+                "/ types a word, Enter lists its neighbours"
+            )
 
     def neighbour_counts(self) -> tuple[int, int]:
         """(nearest, farthest) shown: as many as the table has room for."""
@@ -53,13 +71,16 @@ class NeighboursView(Vertical):
         return max(5, rows - farthest - 1), farthest
 
     def look_up(self, word: str, by_id: bool = False) -> None:
-        from lyrics_tui.core.inspection import neighbours
+        from lyrics_tui.core.inspection.neighbours import neighbours
 
+        subject = self.subject
+        if subject is None:  # the screen looks words up only once it has a model
+            return
         if by_id:
-            word = self.subject.vocab.tokens[int(word)]
+            word = subject.vocab.tokens[int(word)]
         k, farthest = self.neighbour_counts()
         try:
-            result = neighbours(self.subject, word, k, farthest)
+            result = neighbours(subject, word, k, farthest)
         except LyricsError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return

@@ -10,27 +10,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.format import packed
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.screens.inspect.common import (
     FitTable,
     InspectField,
+    InspectView,
     bar,
     header,
     num,
-    packed,
     percent,
 )
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.score import LineComparison, LineScore
+    from lyrics_tui.core.inspection.subject import Subject
 
 SCORE_COLUMNS = ("#>", "word", "prob>", "bits", "rank>", "model's guess")
 MEMORY_COLUMNS = ("#>", "word", "prob>", "network>", "cache>", "memory>", "bits", "rank>")
@@ -43,27 +48,31 @@ COMPARE_COLUMNS = ("#>", "word", "bits A>", "bits B>", "B − A>", "better", "ra
 class CompareReady(Message):
     """The second model of a comparison was read (subject None: `error` says why)."""
 
-    subject: Any
+    subject: Subject | None
     error: str = ""
 
 
-class ScoreView(Vertical):
+class ScoreView(InspectView):
     """Owns the line scored, and while comparing the second model and the comparison."""
+
+    FIELD = "score-line"
+    TABLE = "score-table"
 
     def __init__(self, checkpoint_folder: Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.checkpoint_folder = checkpoint_folder  # where m lists checkpoints (None: default)
-        self.subject: Any = None  # core.inspection.Subject
-        self.line_score: Any = None  # core.inspection.LineScore
+        self.line_score: LineScore | None = None
         self.scored_text = ""
-        self.compare_subject: Any = None  # model B of the comparison
+        self.compare_subject: Subject | None = None  # model B of the comparison
         self.memory = MemoryChoice()  # the screen's memory control
-        self.comparison: Any = None  # core.inspection.LineComparison, while comparing
+        self.comparison: LineComparison | None = None  # while comparing
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="input-row"):
             yield Label("line ›")
-            yield InspectField(placeholder="a line to score, Enter", id="score-line", compact=True)
+            yield InspectField(
+                placeholder="/ types a line, Enter scores it", id="score-line", compact=True
+            )
         yield Static("", id="score-info", classes="info")
         yield FitTable(id="score-table", cursor_type="row")
 
@@ -90,13 +99,18 @@ class ScoreView(Vertical):
         """The same line again, over a new subject."""
         if self.scored_text:
             self.score(self.scored_text)
+        else:
+            self._info("/ types a line (\\n between lines), Enter scores it word by word")
 
     def score(self, text: str) -> None:
-        from lyrics_tui.core.inspection import compare_lines, score_line
+        from lyrics_tui.core.inspection.score import compare_lines, score_line
 
+        subject = self.subject
+        if subject is None:  # the screen scores only once it has a model
+            return
         text_read = text.replace("\\n", "\n")
         try:
-            score = score_line(self.subject, text_read, self.memory.settings)
+            score = score_line(subject, text_read, self.memory.settings)
         except LyricsError as exc:
             self.notify(str(exc), severity="error", timeout=8)
             return
@@ -104,7 +118,7 @@ class ScoreView(Vertical):
         self.comparison = None
         if self.compare_subject is not None:
             try:
-                self.comparison = compare_lines(self.subject, self.compare_subject, text_read)
+                self.comparison = compare_lines(subject, self.compare_subject, text_read)
             except LyricsError as exc:
                 self.notify(str(exc), severity="error", timeout=8)
             except Exception as exc:
@@ -116,7 +130,7 @@ class ScoreView(Vertical):
         else:
             self._draw_score(score)
 
-    def _draw_score(self, score: Any) -> None:
+    def _draw_score(self, score: LineScore) -> None:
         known = (
             f" · {fmt.ppl(score.known_perplexity)} over known words"
             if score.unknown and score.known_perplexity is not None
@@ -190,7 +204,7 @@ class ScoreView(Vertical):
 
     @work(thread=True, exclusive=True, group="inspect-compare", exit_on_error=False)
     def _load_compare(self, path: str) -> None:
-        from lyrics_tui.core.inspection import load_subject
+        from lyrics_tui.core.inspection.subject import load_subject
         from lyrics_tui.core.tokens import warm_up
 
         try:
@@ -226,7 +240,7 @@ class ScoreView(Vertical):
         if self.line_score is not None:
             self._draw_score(self.line_score)
 
-    def _draw_comparison(self, cmp: Any) -> None:
+    def _draw_comparison(self, cmp: LineComparison) -> None:
         a, b = cmp.a, cmp.b
         verdict = {
             "a": "A reads it better",

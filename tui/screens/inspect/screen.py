@@ -1,5 +1,5 @@
-"""Inside the network, in the playground: the screen that routes between the four inspection
-views (step.py, score.py, neighbours.py, hidden.py; issue 5).
+"""Inside the network, in the playground: the screen that routes between the five inspection
+views (step.py, score.py, neighbours.py, hidden.py; issue 5; cells.py, issue 20).
 
 A view over core/inspection.py: every number on this screen is computed there. The screen asks a
 zero-argument `subject_provider` for the model to look at (a core.inspection.Subject, or None when
@@ -8,16 +8,18 @@ live run copies its weights between two optimiser steps; r asks again, so during
 views follow the weights as they are trained. Everything else is a few milliseconds of numpy and
 runs in the UI thread.
 
-Keys: F1-F4 (or v) switch views; digits are for picking candidates in the step-through, so
-they cannot switch views there. [ and ] set song memory's weight λ (M: off/on) for the step and
-score views, starting from the playground's setting (tui/memory.py). Esc in a text field leaves
-the field (as in the main screen), Esc elsewhere closes the screen. In the Score view m
-compares the line under a second checkpoint (core.inspection.compare_lines); m or Esc goes back
-to the single model.
+Keys: F1-F5 (or v) switch views; digits are for picking candidates in the step-through, so
+they cannot switch views there. One rule for input in every view (common.InspectView): a view
+opens with the keys on its table, / puts them in its text field (as / does in the main
+screen), Enter or Esc gives them back; Esc elsewhere closes the screen. F1 starts from the
+playground's start text. [ and ] set song memory's weight λ (M: off/on) for the step and score
+views, starting from the playground's setting (tui/memory.py). In the Score view m compares
+the line under a second checkpoint (core.inspection.compare_lines); m or Esc goes back to the
+single model. In the Cells view Esc first drops a selected span.
 
-To add a view: a widget in a file of its own (a Vertical with classes="view" and an id
-"view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, a binding in VIEW_KEYS, and the
-routing of its keys below.
+To add a view: a widget in a file of its own (an InspectView naming its FIELD and TABLE, with
+classes="view" and an id "view-NAME", holding its data), a name in VIEWS and VIEW_NAMES, an
+entry in `self.views`, a binding in VIEW_KEYS, and the routing of its keys below.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -34,23 +36,38 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, DataTable, Input, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.tui.keys import memory_bindings, temperature_bindings
 from lyrics_tui.tui.memory import MemoryChoice
-from lyrics_tui.tui.screens.inspect.common import NO_MODEL, SubjectProvider, model_line
+from lyrics_tui.tui.screens.inspect.cells import CellsView
+from lyrics_tui.tui.screens.inspect.common import (
+    NO_MODEL,
+    InspectView,
+    SubjectProvider,
+    model_line,
+)
 from lyrics_tui.tui.screens.inspect.hidden import HiddenView
 from lyrics_tui.tui.screens.inspect.neighbours import NeighboursView
 from lyrics_tui.tui.screens.inspect.score import ScoreView
 from lyrics_tui.tui.screens.inspect.step import StepView
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 
-VIEWS = ("step", "score", "near", "hidden")
-VIEW_NAMES = {"step": "Step", "score": "Score", "near": "Neighbours", "hidden": "Hidden"}
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.subject import Subject
+
+VIEWS = ("step", "score", "near", "hidden", "cells")
+VIEW_NAMES = {
+    "step": "Step",
+    "score": "Score",
+    "near": "Neighbours",
+    "hidden": "Hidden",
+    "cells": "Cells",
+}
 VIEW_KEYS = Binding.Group("Views")
-FIELDS = {"step": "#step-prompt", "score": "#score-line", "near": "#near-word"}
 STEP_ACTIONS = frozenset({"pick", "sample", "back", "temperature", "top_k", "top_p"})
 MEMORY_ACTIONS = frozenset({"memory", "memory_toggle"})
 
@@ -59,12 +76,13 @@ MEMORY_ACTIONS = frozenset({"memory", "memory_toggle"})
 class SubjectReady(Message):
     """The provider answered (subject None: no model yet; error: one line for the user)."""
 
-    subject: Any
+    subject: Subject | None
     error: str = ""
 
 
 class InspectScreen(ModalScreen[None]):
-    """Four views of the model the provider returns: step-through, score, neighbours, hidden.
+    """Five views of the model the provider returns: step-through, score, neighbours, hidden,
+    cells.
 
     Modal (though it fills the terminal) so that the playground's own keys (t trains, q quits,
     ...) do not act from under it; only Ctrl+C still quits."""
@@ -120,11 +138,18 @@ class InspectScreen(ModalScreen[None]):
             tooltip="the hidden state after each word",
         ),
         Binding(
+            "f5",
+            "view('cells')",
+            "Cells",
+            group=VIEW_KEYS,
+            tooltip="one hidden unit over a whole text, and the units that fire on a pattern",
+        ),
+        Binding(
             "v",
             "next_view",
             "Next view",
             group=VIEW_KEYS,
-            tooltip="the next view (for terminals that keep F1-F4 to themselves)",
+            tooltip="the next view (for terminals that keep F1-F5 to themselves)",
         ),
         Binding("1", "pick(1)", "Pick", key_display="1-9", tooltip="pick that candidate"),
         *[Binding(str(n), f"pick({n})", "Pick", show=False) for n in range(2, 10)],
@@ -165,6 +190,7 @@ class InspectScreen(ModalScreen[None]):
         memory: MemoryChoice | None = None,
         *,
         view: str = "step",
+        prompt: str = "",
         checkpoint_folder: Path | None = None,
         name: str | None = None,
         id: str | None = None,
@@ -177,21 +203,29 @@ class InspectScreen(ModalScreen[None]):
         cache = self.settings.cache
         self.memory = memory or MemoryChoice(cache, cache.lam if cache is not None else 0.0, True)
         self.view = view if view in VIEWS else "step"
-        self.subject: Any = None
+        self.subject: Subject | None = None
         self.fetching = True  # the provider is being asked (not `loading`: a Widget reactive)
         self.loaded_once = False  # the provider has answered at least once
         # the views, each in a file of its own, holding what it shows
-        self.step = StepView(self.settings, id="view-step", classes="view")
+        self.step = StepView(self.settings, prompt, id="view-step", classes="view")
         self.score = ScoreView(checkpoint_folder, id="view-score", classes="view")
         self.near = NeighboursView(id="view-near", classes="view")
         self.hidden = HiddenView(id="view-hidden", classes="view")
+        self.cells = CellsView(id="view-cells", classes="view")
+        self.views: dict[str, InspectView] = {
+            "step": self.step,
+            "score": self.score,
+            "near": self.near,
+            "hidden": self.hidden,
+            "cells": self.cells,
+        }
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="inspect-head"):
             yield Static("", id="inspect-tabs")
             yield Static("reading the model…", id="inspect-model")
         with ContentSwitcher(initial=f"view-{self.view}", id="inspect-views"):
-            yield from (self.step, self.score, self.near, self.hidden)
+            yield from self.views.values()
         yield KeyBar(id="inspect-keys")
 
     def on_mount(self) -> None:
@@ -200,8 +234,17 @@ class InspectScreen(ModalScreen[None]):
         self._focus_view()
         self._fetch_subject()
 
-    def table(self, view: str) -> DataTable:
-        return self.query_one(f"#{view}-table", DataTable)
+    def _model_line(self, subject: Subject) -> str:
+        width = self.query_one("#inspect-model").content_size.width
+        return model_line(subject, width)
+
+    def on_resize(self) -> None:
+        if self.subject is not None and not self.fetching:
+            self.query_one("#inspect-model", Static).update(self._model_line(self.subject))
+
+    def table(self, view: str) -> Widget:
+        """The widget that holds a view's keys (a table; the Cells view's text)."""
+        return self.query_one(f"#{self.views[view].TABLE}")
 
     def _show_tabs(self) -> None:
         colour = not self.app.no_color
@@ -216,17 +259,8 @@ class InspectScreen(ModalScreen[None]):
         self.query_one("#inspect-tabs", Static).update(text)
 
     def _focus_view(self) -> None:
-        """The table when the view has something to show, else its text field."""
-        shows = {
-            "step": True,
-            "hidden": True,
-            "score": self.score.line_score is not None,
-            "near": self.near.result is not None,
-        }[self.view]
-        if shows:
-            self.table(self.view).focus()
-        else:
-            self.query_one(FIELDS[self.view]).focus()
+        """Every view opens with the keys on its table; / gives them to its text field."""
+        self.table(self.view).focus()
 
     # -- the model -----------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="inspect-subject", exit_on_error=False)
@@ -263,12 +297,14 @@ class InspectScreen(ModalScreen[None]):
         header = self.query_one("#inspect-model", Static)
         if message.error:
             self.notify(message.error, severity="error", timeout=8)
-            header.update(model_line(self.subject) if self.subject is not None else "no model")
+            header.update(
+                self._model_line(self.subject) if self.subject is not None else "no model"
+            )
             if self.subject is None:
                 self._show_hints()
             return
         self.subject = message.subject
-        for view in (self.step, self.score, self.near, self.hidden):
+        for view in self.views.values():
             view.subject = self.subject
         if self.subject is not None:  # the fit of the weights read (a live run's may move on)
             fitted = self.subject.fitted_cache or self.memory.fitted
@@ -280,18 +316,21 @@ class InspectScreen(ModalScreen[None]):
             header.update("no model")
             self._show_hints()
         else:
-            header.update(model_line(self.subject))
+            header.update(self._model_line(self.subject))
             # every view again over the new weights: the same words picked, line, word
             self.step.rebuild()
             self.score.rebuild()
             self.near.rebuild()
             self.hidden.show(self.step.walk)
+            self.cells.rebuild()
+            if self.view == "cells":
+                self.cells.open()
         self.refresh_bindings()
 
     def _show_hints(self) -> None:
         """What each view shows before it has anything: loading, or no model."""
         hint = NO_MODEL if self.loaded_once else "reading the model…"
-        for view in (self.step, self.score, self.near, self.hidden):
+        for view in self.views.values():
             view.show_hint(hint)
 
     def _need_subject(self) -> bool:
@@ -313,7 +352,7 @@ class InspectScreen(ModalScreen[None]):
         if action == "sample_line":
             return self.view in ("step", "hidden") and walking
         if action == "focus_input":
-            return self.view != "hidden"
+            return self.views[self.view].FIELD is not None
         if action == "refresh_model":
             return not self.fetching
         if action == "compare":
@@ -328,6 +367,8 @@ class InspectScreen(ModalScreen[None]):
         self._show_tabs()
         if view == "hidden":
             self.hidden.show(self.step.walk)
+        if view == "cells":
+            self.cells.open()
         self._focus_view()
         self.refresh_bindings()
 
@@ -338,11 +379,14 @@ class InspectScreen(ModalScreen[None]):
         if self.view == "score" and self.score.compare_subject is not None:
             self.score.stop_comparing()
             return
+        if self.view == "cells" and self.cells.drop_selection():
+            return
         self.dismiss(None)
 
     def action_focus_input(self) -> None:
-        if self.view in FIELDS:
-            self.query_one(FIELDS[self.view]).focus()
+        field = self.views[self.view].FIELD
+        if field is not None:
+            self.query_one(f"#{field}").focus()
 
     def action_leave_field(self) -> None:
         self.table(self.view).focus()
@@ -405,6 +449,8 @@ class InspectScreen(ModalScreen[None]):
             self.score.score(event.value)
         elif field == "near-word":
             self.near.look_up(event.value)
+        elif field == "cells-text":
+            self.cells.read_input(event.value)
         self.table(self.view).focus()
 
     @on(DataTable.RowSelected)

@@ -9,31 +9,36 @@ text above."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import DataTable, Label, Static
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.format import packed
 from lyrics_tui.tui.keys import nudged_temperature
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.screens.inspect.common import (
     FitTable,
     InspectField,
+    InspectView,
     bar,
     header,
     num,
-    packed,
     percent,
 )
+
+if TYPE_CHECKING:  # core.inspection.step loads when a walk starts
+    from lyrics_tui.core.inspection.step import DecodingStep, StepThrough
 
 TOP_K_STEPS = (0, 5, 10, 20, 40, 100)  # k cycles through these (0: off)
 TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.6)  # p cycles through these (1: off)
@@ -48,21 +53,24 @@ RANK_FROM = 100  # narrower, with song memory, the rank column is left out (no w
 LIT = "reverse"  # the earlier words the cache recalls the highlighted candidate from
 
 
-class StepView(Vertical):
+class StepView(InspectView):
     """Owns the walk (core.inspection.StepThrough) and the sampler settings it steps with."""
 
-    def __init__(self, settings: SamplerSettings, **kwargs: Any) -> None:
+    FIELD = "step-prompt"
+    TABLE = "step-table"
+
+    def __init__(self, settings: SamplerSettings, prompt: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.prompt = prompt  # the first walk's start: the playground's start text
         self.memory = MemoryChoice()  # the screen's memory control (settings.cache follows it)
-        self.subject: Any = None  # core.inspection.Subject
-        self.walk: Any = None  # core.inspection.StepThrough
+        self.walk: StepThrough | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="input-row"):
             yield Label("prompt ›")
             yield InspectField(
-                placeholder="start text, Enter (\\n ends a line; empty: a new line)",
+                placeholder="/ types a start text, Enter steps from it (\\n ends a line)",
                 id="step-prompt",
                 compact=True,
             )
@@ -72,6 +80,7 @@ class StepView(Vertical):
 
     def on_mount(self) -> None:
         self.query_one(FitTable).add_columns(*map(header, COLUMNS))
+        self.query_one(InspectField).value = self.prompt
 
     def show_hint(self, hint: str) -> None:
         self.query_one("#step-info", Static).update(hint)
@@ -87,8 +96,10 @@ class StepView(Vertical):
 
     def start(self, prompt: str, quiet: bool = False) -> bool:
         """A new walk from `prompt` (the same seed as the walk before, so steps repeat)."""
-        from lyrics_tui.core.inspection import StepThrough
+        from lyrics_tui.core.inspection.step import StepThrough
 
+        if self.subject is None:  # the screen starts a walk only once it has a model
+            return False
         seed = self.walk.seed if self.walk is not None else self.settings.seed
         settings = replace(self.settings, seed=seed, cache=self.memory.settings)
         text = prompt.replace("\\n", "\n")  # \n typed ends a line, as in the score view
@@ -107,21 +118,23 @@ class StepView(Vertical):
     def rebuild(self) -> None:
         """The walk again over a new subject: the same prompt and the same picked words."""
         words = [w.text for w in self.walk.picked] if self.walk is not None else []
-        prompt = self.walk.prompt if self.walk is not None else ""
+        prompt = self.walk.prompt if self.walk is not None else self.prompt
         if self.start(prompt, quiet=True):
+            walk = self.walk
+            assert walk is not None  # start() made it
             try:
                 for word in words:
-                    self.walk.choose_word(word)
+                    walk.choose_word(word)
             except LyricsError as exc:
                 self.notify(f"stopped replaying the picked words: {exc}", severity="warning")
             self.show()
 
     # -- moving along: each returns whether the walk changed ----------------------------------
-    def _act(self, what: Any) -> bool:
+    def _act(self, what: Callable[[StepThrough], object]) -> bool:
         if self.walk is None:
             return False
         try:
-            what()
+            what(self.walk)
         except LyricsError as exc:
             self.notify(str(exc), severity="error")
             return False
@@ -129,18 +142,18 @@ class StepView(Vertical):
         return True
 
     def pick(self, number: int) -> bool:
-        return self._act(lambda: self.walk.choose(number))
+        return self._act(lambda walk: walk.choose(number))
 
     def sample(self) -> bool:
-        return self._act(lambda: self.walk.sample())
+        return self._act(lambda walk: walk.sample())
 
     def back(self) -> bool:
-        return self._act(lambda: self.walk.back())
+        return self._act(lambda walk: walk.back())
 
     def sample_line(self) -> bool:
-        def line() -> None:
+        def line(walk: StepThrough) -> None:
             for _ in range(LINE_WORDS_MAX):
-                if self.walk.sample().text == NEWLINE:
+                if walk.sample().text == NEWLINE:
                     break
 
         return self._act(line)
@@ -152,42 +165,41 @@ class StepView(Vertical):
         if self.walk is None:
             self.settings = replace(self.settings, cache=memory.settings)
         else:
-            self._set_settings(cache=memory.settings)
+            self._set_settings(lambda s: replace(s, cache=memory.settings))
 
-    def _set_settings(self, **changes: Any) -> None:
+    def _set_settings(self, change: Callable[[SamplerSettings], SamplerSettings]) -> None:
+        """The same change to the walk's settings and to those the next walk starts with."""
         if self.walk is None:
             return
         try:
-            self.walk.set_settings(replace(self.walk.settings, **changes))
+            self.walk.set_settings(change(self.walk.settings))
         except LyricsError as exc:
             self.notify(str(exc), severity="error")
             return
-        self.settings = replace(self.settings, **changes)
+        self.settings = change(self.settings)
         self.show()
 
     def nudge_temperature(self, delta: float) -> None:
         if self.walk is not None:
-            self._set_settings(
-                temperature=nudged_temperature(self.walk.settings.temperature, delta)
-            )
+            temperature = nudged_temperature(self.walk.settings.temperature, delta)
+            self._set_settings(lambda s: replace(s, temperature=temperature))
 
     def next_top_k(self) -> None:
         if self.walk is not None:
             k = self.walk.settings.top_k
             later = [s for s in TOP_K_STEPS if s > k] if k else list(TOP_K_STEPS[1:])
-            self._set_settings(top_k=later[0] if later else 0)
+            self._set_settings(lambda s: replace(s, top_k=later[0] if later else 0))
 
     def next_top_p(self) -> None:
         if self.walk is not None:
             p = self.walk.settings.top_p
             later = [s for s in TOP_P_STEPS if s < p - 1e-9]
-            self._set_settings(top_p=later[0] if later else 1.0)
+            self._set_settings(lambda s: replace(s, top_p=later[0] if later else 1.0))
 
     # -- drawing ---------------------------------------------------------------------------
-    def _context_text(self, lit: tuple[tuple[int, float], ...] = ()) -> Text:
+    def _context_text(self, walk: StepThrough, lit: tuple[tuple[int, float], ...] = ()) -> Text:
         """The prompt, then the picked words in bold; line ends as ↵; the words at the
         positions `lit` (song memory's pointers) highlighted; the tail that fits."""
-        walk = self.walk
         text = Text()
         if not walk.prompt_tokens and not walk.picked:
             text.append("(line start: nothing read yet)", style="dim")
@@ -207,16 +219,16 @@ class StepView(Vertical):
             text = Text("…") + text
         return text
 
-    def _show_context(self) -> None:
+    def _show_context(self, walk: StepThrough) -> None:
         """The text so far, lit where the cache recalls the candidate under the cursor from."""
         lit: tuple[tuple[int, float], ...] = ()
         table = self.query_one(FitTable)
-        candidates = self.walk.current.candidates
+        candidates = walk.current.candidates
         if 0 <= table.cursor_row < len(candidates):
             lit = candidates[table.cursor_row].pointers
-        self.query_one("#step-text", Static).update(self._context_text(lit))
+        self.query_one("#step-text", Static).update(self._context_text(walk, lit))
 
-    def _info(self, view: Any) -> str:
+    def _info(self, view: DecodingStep, seed: int) -> str:
         """The step's figures, the sampler's settings and song memory's, packed to the width."""
         parts = [
             f"step {view.index + 1}",
@@ -227,7 +239,7 @@ class StepView(Vertical):
             f"top-k {view.top_k or 'off'}",
             f"top-p {f'{view.top_p:.2f}' if view.top_p < 1 else 'off'}",
             *([f"penalty {view.repetition_penalty:g}"] if view.repetition_penalty != 1 else []),
-            f"seed {self.walk.seed}",
+            f"seed {seed}",
             f"<unk> {fmt.prob(view.unk_prob)}, never picked",
         ]
         if view.cache is not None and view.remembered:
@@ -243,7 +255,7 @@ class StepView(Vertical):
         if walk.top != self.candidate_rows():
             walk.set_top(self.candidate_rows())
         view = walk.current
-        self.query_one("#step-info", Static).update(Text(self._info(view)))
+        self.query_one("#step-info", Static).update(Text(self._info(view, walk.seed)))
         width = self.screen.size.width
         memory = view.cache is not None
         columns: tuple[str, ...] = COLUMNS
@@ -269,12 +281,12 @@ class StepView(Vertical):
                 "recalls": Text(recalls(c.pointers, 3 if width >= RANK_FROM else 2), style=style),
             }
             table.add_row(*(cells[name] for name in columns), key=f"cand-{c.number}")
-        self._show_context()
+        self._show_context(walk)
 
     @on(DataTable.RowHighlighted, "#step-table")
     def _on_row_highlighted(self) -> None:
         if self.walk is not None:
-            self._show_context()
+            self._show_context(self.walk)
 
     @on(FitTable.Resized)
     def _fit(self) -> None:

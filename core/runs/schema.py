@@ -7,7 +7,11 @@ date the first time a newer one opens it, in one transaction, whichever process 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from typing import Any
+
+from lyrics_tui.core.runs.records import EpochRecord, RunDetail, RunSummary
 
 # Marks the file as ours (PRAGMA application_id), so a path that names another program's
 # SQLite database is refused instead of having tables added to it. "LYRT".
@@ -141,3 +145,38 @@ def migrate(db: sqlite3.Connection) -> int:
 def _check_ours(db: sqlite3.Connection) -> None:
     if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
         raise ForeignDatabase("it is another program's SQLite database")
+
+
+# -- the rows as records -------------------------------------------------------------------
+SORT_KEYS = {
+    "id": "id",
+    "started": "started_at",
+    "corpus": "corpus_name",
+    "preset": "preset",
+    "cell": "cell",
+    "size": "parameters",
+    "epochs": "epochs",
+    "best_val_ppl": "best_val_ppl",
+    "time": "elapsed_s",
+    "status": "status",
+}
+
+SUMMARY_FIELDS = [f.name for f in fields(RunSummary)]
+DETAIL_FIELDS = [f.name for f in fields(RunDetail)][len(SUMMARY_FIELDS) :]
+_COLUMN = {"pid_start": "proc_start"}  # field -> column where they differ
+SUMMARY_SQL = ", ".join(SUMMARY_FIELDS)
+DETAIL_SQL = ", ".join([*SUMMARY_FIELDS, *(_COLUMN.get(n, n) for n in DETAIL_FIELDS)])
+EPOCH_COLUMNS = (
+    "epoch, train_loss, val_loss, val_ppl, tokens_per_s, elapsed_s, lr, is_best, cache_val_ppl"
+)
+
+
+def summary_from_row(row: Sequence[Any]) -> RunSummary:
+    return RunSummary(*row)
+
+
+def epoch_from_row(row: Sequence[Any]) -> EpochRecord:
+    epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, best, cache_ppl = row
+    return EpochRecord(
+        epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, bool(best), cache_ppl
+    )

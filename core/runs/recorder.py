@@ -30,7 +30,8 @@ from lyrics_tui.core.events import (
     TrainingStarted,
 )
 from lyrics_tui.core.paths import last_checkpoint_path
-from lyrics_tui.core.runs import EpochRecord, RunStart, RunStore, open_store
+from lyrics_tui.core.runs.records import EpochRecord, RunStart
+from lyrics_tui.core.runs.store import RunStore, open_store
 
 Sink = Callable[[TrainingEvent], None]
 HEARTBEAT_S = 30.0  # how often a long epoch tells readers its writer is alive

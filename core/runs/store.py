@@ -6,8 +6,7 @@ crash, a power cut) is marked `interrupted` the next time any process opens the 
 row holds its writer's host, pid and process start time. Every failure of the file itself
 (corrupt, locked, unwritable, another program's) is a RunStoreError of one line.
 
-Where it lives: `--runs-db PATH`, else $LYRICS_TUI_RUNS_DB, else
-$XDG_DATA_HOME/lyrics-tui/runs.sqlite3 (~/.local/share/lyrics-tui/runs.sqlite3).
+Where it lives: location.py.
 """
 
 from __future__ import annotations
@@ -15,145 +14,31 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sqlite3
-import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import fields
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lyrics_tui.core import runs_schema
 from lyrics_tui.core.errors import RunStoreError
-from lyrics_tui.core.runs_records import (
-    Comparison,
+from lyrics_tui.core.runs import schema
+from lyrics_tui.core.runs.liveness import HOST, process_start, writer_alive, writer_gone
+from lyrics_tui.core.runs.location import runs_db_path
+from lyrics_tui.core.runs.records import (
     Deletion,
     EpochRecord,
     RunChanges,
     RunDetail,
     RunStart,
     RunSummary,
-    checkpoint_state,
     file_stamp,
-    final_figures,
-    iso_time,
 )
-from lyrics_tui.core.runs_schema import STATUSES
 
-__all__ = [  # the records are re-exported: `from lyrics_tui.core.runs import RunSummary`
-    "Comparison",
-    "Deletion",
-    "EpochRecord",
-    "RunChanges",
-    "RunDetail",
-    "RunStart",
-    "RunStore",
-    "RunSummary",
-    "checkpoint_state",
-    "compare_runs",
-    "iso_time",
-    "open_store",
-    "runs_db_path",
-    "sort_runs",
-]
-
-ENV_VAR = "LYRICS_TUI_RUNS_DB"
 # How long a write waits for another process's write to finish before giving up. Writes take
 # milliseconds, so only a stuck or hostile lock waits this long.
 BUSY_TIMEOUT_S = 2.0
-# A run on another host (a copied file) counts as dead after this long without a heartbeat.
-FOREIGN_STALE_S = 24 * 3600.0
 DEAD_WRITER = "the process recording it ended without finishing it (killed, crashed, power lost)"
-
-SORT_KEYS = {
-    "id": "id",
-    "started": "started_at",
-    "corpus": "corpus_name",
-    "preset": "preset",
-    "cell": "cell",
-    "size": "parameters",
-    "epochs": "epochs",
-    "best_val_ppl": "best_val_ppl",
-    "time": "elapsed_s",
-    "status": "status",
-}
-
-
-def default_runs_db() -> Path:
-    """$XDG_DATA_HOME/lyrics-tui/runs.sqlite3, ~/.local/share/... when that is unset."""
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "share"
-    )
-    return Path(base) / "lyrics-tui" / "runs.sqlite3"
-
-
-def runs_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The store a command uses: `explicit` (--runs-db), else $LYRICS_TUI_RUNS_DB, else the
-    per-user default."""
-    chosen = explicit or os.environ.get(ENV_VAR)
-    return Path(chosen).expanduser() if chosen else default_runs_db()
-
-
-_SUMMARY = [f.name for f in fields(RunSummary)]
-_DETAIL_EXTRA = [f.name for f in fields(RunDetail)][len(_SUMMARY) :]
-_COLUMN = {"pid_start": "proc_start"}  # field -> column where they differ
-_SUMMARY_SQL = ", ".join(_SUMMARY)
-_DETAIL_SQL = ", ".join([*_SUMMARY, *(_COLUMN.get(n, n) for n in _DETAIL_EXTRA)])
-_EPOCH_COLUMNS = (
-    "epoch, train_loss, val_loss, val_ppl, tokens_per_s, elapsed_s, lr, is_best, cache_val_ppl"
-)
-
-
-def _summary(row: Sequence[Any]) -> RunSummary:
-    return RunSummary(*row)
-
-
-def _epoch(row: Sequence[Any]) -> EpochRecord:
-    epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, best, cache_ppl = row
-    return EpochRecord(
-        epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, bool(best), cache_ppl
-    )
-
-
-# -- the writer's identity, to tell a live run from a dead one ------------------------------
-def process_start(pid: int) -> str | None:
-    """When process `pid` started (Linux: clock ticks since boot), or None where unknown."""
-    fields_ = _proc_stat(pid)
-    return fields_[19] if fields_ and len(fields_) > 19 else None
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
-
-
-def writer_alive(pid: int, pid_start: str | None) -> bool:
-    """Whether the process that wrote a row (on this host) still runs."""
-    if os.path.isdir("/proc/self"):
-        stat = _proc_stat(pid)
-        if stat is None:
-            return False
-        if stat[0] in ("Z", "X"):  # exited, not yet reaped
-            return False
-        return pid_start is None or len(stat) <= 19 or stat[19] == pid_start
-    if sys.platform == "win32":  # os.kill would terminate it; trust the heartbeat instead
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
-HOST = socket.gethostname()
 
 
 # -- the store --------------------------------------------------------------------------------
@@ -200,7 +85,7 @@ class RunStore:
                 if mode != "wal":
                     self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")  # WAL: durable enough, no fsync
-                runs_schema.migrate(self.db)
+                schema.migrate(self.db)
                 return
             except sqlite3.OperationalError as exc:
                 if self.db.in_transaction:
@@ -228,11 +113,11 @@ class RunStore:
                 yield
             except sqlite3.Error as exc:
                 raise RunStoreError(f"runs database {self.path}: {_reason(exc)}") from None
-            except runs_schema.NewerSchema as exc:
+            except schema.NewerSchema as exc:
                 raise RunStoreError(
                     f"runs database {self.path}: written by a newer lyrics-tui ({exc})"
                 ) from None
-            except runs_schema.ForeignDatabase as exc:
+            except schema.ForeignDatabase as exc:
                 raise RunStoreError(
                     f"runs database {self.path}: not a lyrics-tui runs database ({exc})"
                 ) from None
@@ -317,7 +202,7 @@ class RunStore:
         now = time.time() if now is None else now
         with self._write() as rev:
             self.db.execute(
-                f"INSERT OR REPLACE INTO epochs (run_id, {_EPOCH_COLUMNS}, recorded_at)"
+                f"INSERT OR REPLACE INTO epochs (run_id, {schema.EPOCH_COLUMNS}, recorded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
@@ -382,7 +267,7 @@ class RunStore:
     ) -> None:
         """Close a run with its final status. `best_val_ppl` (the model's best, earlier
         sessions of a resumed model included) replaces the run's own when lower."""
-        if status not in STATUSES or status == "running":
+        if status not in schema.STATUSES or status == "running":
             raise ValueError(status)
         now = time.time() if now is None else now
         with self._write() as rev:
@@ -406,22 +291,22 @@ class RunStore:
         limit: int | None = None,
     ) -> list[RunSummary]:
         """Runs without their settings or epochs; `corpus` matches a file name, its stem or
-        its path; `sort` is a key of SORT_KEYS (runs with no value last)."""
-        if sort not in SORT_KEYS:
+        its path; `sort` is a key of schema.SORT_KEYS (runs with no value last)."""
+        if sort not in schema.SORT_KEYS:
             raise RunStoreError(
-                f"cannot sort runs by {sort!r}; choose one of {', '.join(SORT_KEYS)}"
+                f"cannot sort runs by {sort!r}; choose one of {', '.join(schema.SORT_KEYS)}"
             )
-        column = SORT_KEYS[sort]
+        column = schema.SORT_KEYS[sort]
         where, params = self._filter(corpus, status)
         order = "DESC" if descending else "ASC"
         sql = (
-            f"SELECT {_SUMMARY_SQL} FROM runs {where} "
+            f"SELECT {schema.SUMMARY_SQL} FROM runs {where} "
             f"ORDER BY ({column} IS NULL), {column} {order}, id {order}"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._guard():
-            return [_summary(row) for row in self.db.execute(sql, params)]
+            return [schema.summary_from_row(row) for row in self.db.execute(sql, params)]
 
     @staticmethod
     def _filter(corpus: str | None, status: str | None) -> tuple[str, list[Any]]:
@@ -446,11 +331,11 @@ class RunStore:
     def get_run(self, run_id: int) -> RunDetail:
         with self._guard():
             row = self.db.execute(
-                f"SELECT {_DETAIL_SQL} FROM runs WHERE id = ?", (run_id,)
+                f"SELECT {schema.DETAIL_SQL} FROM runs WHERE id = ?", (run_id,)
             ).fetchone()
         if row is None:
             raise RunStoreError(f"no run {run_id} in {self.path} (see lyrics-tui runs)")
-        values = dict(zip([*_SUMMARY, *_DETAIL_EXTRA], row, strict=True))
+        values = dict(zip([*schema.SUMMARY_FIELDS, *schema.DETAIL_FIELDS], row, strict=True))
         values["model_config"] = json.loads(values["model_config"])
         values["train_config"] = json.loads(values["train_config"])
         return RunDetail(**values)
@@ -475,13 +360,13 @@ class RunStore:
         with self._guard():
             rows = self.db.execute(
                 f"WITH wanted (run_id, past) AS (VALUES {marks}) "
-                f"SELECT e.run_id, {', '.join('e.' + c for c in _EPOCH_COLUMNS.split(', '))} "
+                f"SELECT e.run_id, {', '.join('e.' + c for c in schema.EPOCH_COLUMNS.split(', '))} "
                 "FROM epochs e JOIN wanted w ON e.run_id = w.run_id AND e.epoch > w.past "
                 "ORDER BY e.run_id, e.epoch",
                 params,
             )
             for row in rows:
-                series[row[0]].append(_epoch(row[1:]))
+                series[row[0]].append(schema.epoch_from_row(row[1:]))
         return series
 
     def revision(self) -> int:
@@ -501,9 +386,9 @@ class RunStore:
             try:
                 now = self.db.execute("SELECT value FROM meta WHERE key = 'rev'").fetchone()[0]
                 changed = [
-                    _summary(row)
+                    schema.summary_from_row(row)
                     for row in self.db.execute(
-                        f"SELECT {_SUMMARY_SQL} FROM runs WHERE rev > ? ORDER BY rev", (rev,)
+                        f"SELECT {schema.SUMMARY_SQL} FROM runs WHERE rev > ? ORDER BY rev", (rev,)
                     )
                 ]
                 removed = [
@@ -527,8 +412,7 @@ class RunStore:
         dead = [
             (run_id, beat)
             for run_id, pid, host, start, beat in running
-            if (host == HOST and not writer_alive(pid, start))
-            or (host != HOST and now - beat > FOREIGN_STALE_S)
+            if writer_gone(pid, host, start, beat, now)
         ]
         if dead:
             with self._write() as rev:
@@ -613,31 +497,3 @@ def open_store(
 ) -> RunStore:
     """The store at `path` (default: runs_db_path()); raises RunStoreError."""
     return RunStore(runs_db_path(path), create=create, timeout=timeout)
-
-
-def sort_runs(
-    runs: Iterable[RunSummary], sort: str = "started", descending: bool = True
-) -> list[RunSummary]:
-    """The order list_runs() answers with, for a view that holds the runs already (the Runs
-    screen): by `sort` (a key of SORT_KEYS), runs without a value last, ties by id."""
-    field = SORT_KEYS[sort]
-    rows = list(runs)
-    valued = [r for r in rows if getattr(r, field) is not None]
-    valued.sort(key=lambda r: (getattr(r, field), r.id), reverse=descending)
-    missing = sorted((r for r in rows if getattr(r, field) is None), key=lambda r: r.id)
-    return valued + (missing[::-1] if descending else missing)
-
-
-# -- comparing ----------------------------------------------------------------------------
-def compare_runs(store: RunStore, run_ids: Sequence[int]) -> Comparison:
-    """The settings in which the runs differ, side by side, and their final figures."""
-    runs = [store.get_run(i) for i in run_ids]
-    series = store.epoch_series(run_ids)
-    flats = [r.settings() for r in runs]
-    keys = list(dict.fromkeys(k for flat in flats for k in flat))
-    differ = {
-        k: [flat.get(k) for flat in flats]
-        for k in keys
-        if any(flat.get(k) != flats[0].get(k) for flat in flats[1:])
-    }
-    return Comparison([r.id for r in runs], differ, [final_figures(r, series[r.id]) for r in runs])
