@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,9 @@ from lyrics_tui.tui.signals import Aborted, StopSignals
 
 if TYPE_CHECKING:
     from lyrics_tui.core.distributed import Group
+    from lyrics_tui.core.events import TrainingFinished
+    from lyrics_tui.core.trainer import TrainingRun
+    from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
 
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
 TRAIN_FLAGS = (
@@ -104,6 +108,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     for name in (*TUNING_FLAGS, "seed", "unk_noise"):
         setting_argument(train, TRAIN[name], default_text=preset_default(name))
+    _add_place_flags(train)
+    runs_db_argument(train)
+    global _parser
+    _parser = train
+
+
+def _add_place_flags(train: argparse.ArgumentParser) -> None:
+    """Where the run saves, what it continues, where and in how many processes it trains."""
     train.add_argument(
         "--out",
         help="where the best checkpoint goes; the latest state goes beside it as "
@@ -147,9 +159,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--json", action="store_true", help="JSON lines on stdout, nothing else; default off"
     )
-    runs_db_argument(train)
-    global _parser
-    _parser = train
 
 
 def run(args: argparse.Namespace) -> int:
@@ -168,7 +177,6 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core.config import sizes_to_budget
     from lyrics_tui.core.corpus import corpus_settings, obtain_corpus, preset_for, read_corpus
     from lyrics_tui.core.device import resolve_device
-    from lyrics_tui.core.paths import default_checkpoint_path, resume_target
     from lyrics_tui.core.resume import plan_continuation
     from lyrics_tui.core.runs.recorder import record_run
     from lyrics_tui.core.trainer import TrainingRun
@@ -191,12 +199,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     else:
         train_lines, val_lines = corpus.split(train_cfg.val_fraction)
     device = resolve_device(args.device)
-    if args.out:
-        out = Path(args.out)
-    elif args.resume:
-        out = resume_target(Path(args.resume))
-    else:
-        out = default_checkpoint_path(corpus.path)
+    out = _out_path(args, corpus.path)
     if group is None or group.leader:  # rank 0 alone saves
         check_writable(out)  # an unwritable --out fails now, not after the training
     from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
@@ -233,6 +236,17 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go now
     if group is not None:
         group.ready()  # every rank is set up (or every rank stops here)
+    return _run_to_the_end(args, run, recorder, view, group)
+
+
+def _run_to_the_end(
+    args: argparse.Namespace,
+    run: TrainingRun,
+    recorder: AbstractContextManager[object],
+    view: JsonTrainView | ConsoleTrainView,
+    group: Group | None,
+) -> int:
+    """Train under the signals' watch; say how it ended; the exit code."""
     # Ctrl+C, SIGHUP (a dropped SSH session) and SIGTERM stop after this batch and save; a
     # second signal aborts at once. Under --nproc the launcher passes them on to every rank.
     stopping = StopSignals(lambda signum: run.stop())
@@ -252,28 +266,43 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
         if finished.reason == "stopped" and exit_code is None:
             exit_code = EXIT_INTERRUPTED  # a signal on another rank: exit as if it came here
     if args.json and leader:
-        emit(
-            {
-                "event": "done",
-                "best_val_ppl": finished.best_val_ppl,
-                "checkpoint": finished.best_checkpoint,
-                "last_checkpoint": finished.last_checkpoint,
-                "reason": finished.reason,
-                "epochs": finished.epochs,
-                "cache_val_ppl": finished.cache_val_ppl,
-                "cache_cross_ppl": finished.cache_cross_ppl,
-                "plain_cross_ppl": finished.plain_cross_ppl,
-                "cache": finished.cache,
-                "cache_tokens": finished.cache_tokens,
-                "val_tokens": finished.val_tokens,
-                "elapsed_s": finished.elapsed_s,
-            }
-        )
+        emit(done_line(finished))
     if finished.message and leader:
         print(f"lyrics-tui: {finished.message}", file=sys.stderr)
     if exit_code is not None:
         return exit_code  # 130, 129 or 143
     return EXIT_FAILED if finished.reason.failed else 0
+
+
+def _out_path(args: argparse.Namespace, corpus: str) -> Path:
+    """Where the best checkpoint goes: --out, else beside what --resume continues, else the
+    corpus's name in the checkpoints folder."""
+    from lyrics_tui.core.paths import default_checkpoint_path, resume_target
+
+    if args.out:
+        return Path(args.out)
+    if args.resume:
+        return resume_target(Path(args.resume))
+    return default_checkpoint_path(corpus)
+
+
+def done_line(finished: TrainingFinished) -> dict[str, object]:
+    """The JSON line that ends `train --json`: how the run ended and its figures."""
+    return {
+        "event": "done",
+        "best_val_ppl": finished.best_val_ppl,
+        "checkpoint": finished.best_checkpoint,
+        "last_checkpoint": finished.last_checkpoint,
+        "reason": finished.reason,
+        "epochs": finished.epochs,
+        "cache_val_ppl": finished.cache_val_ppl,
+        "cache_cross_ppl": finished.cache_cross_ppl,
+        "plain_cross_ppl": finished.plain_cross_ppl,
+        "cache": finished.cache,
+        "cache_tokens": finished.cache_tokens,
+        "val_tokens": finished.val_tokens,
+        "elapsed_s": finished.elapsed_s,
+    }
 
 
 def launch(args: argparse.Namespace) -> int:
