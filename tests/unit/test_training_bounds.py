@@ -182,6 +182,60 @@ def test_a_budget_ends_training_in_time_for_validation_the_fit_and_the_saves(
     assert run.elapsed_s == 60.0  # recorded as spent: continuing goes on for another budget
 
 
+def test_a_budget_shorter_than_its_phases_trains_one_batch_and_ends_soon_after(
+    tmp_path, bundled_lines, monkeypatch
+):
+    clock = TickClock(0.001)
+    real_step, real_read = TrainingRun._step, cache_eval.read_stream
+
+    def step(*args, **kwargs):
+        clock.spend(0.5)
+        return real_step(*args, **kwargs)
+
+    def read(model, ids, *args, **kwargs):  # a millisecond a token, the start's probe included
+        clock.spend(0.001 * (len(ids) - 1))
+        return real_read(model, ids, *args, **kwargs)
+
+    monkeypatch.setattr(TrainingRun, "_step", step)
+    monkeypatch.setattr(cache_eval, "read_stream", read)
+    model, train = tiny_settings(train={"epochs": 10_000, "time_budget": 2.0})
+    events: list = []
+    run = TrainingRun(
+        bundled_lines[:600],
+        bundled_lines[600:700],
+        model,
+        train,
+        out_path=tmp_path / "m.pt",
+        sink=events.append,
+        timer=clock,
+    )
+    validation_s = 0.001 * (len(run.data.val_ids) - 1)
+    assert 0.5 < validation_s < 2.0
+    finished = run.run()
+    batches = [e for e in events if isinstance(e, BatchFinished)]
+    assert finished.reason is EndReason.TIME_BUDGET and finished.epochs == 1
+    assert len(batches) == 1  # what must follow training outgrew the budget: one batch
+    assert (tmp_path / "m.pt").exists() and (tmp_path / "m-last.pt").exists()
+    # past the budget by at most the one validation the batch needs: no training to catch up
+    assert finished.elapsed_s <= 2.0 + validation_s + 0.1
+
+
+def test_song_memory_is_fitted_on_its_bounded_stretch_and_the_figures_say_so(
+    tmp_path, bundled_lines, monkeypatch
+):
+    monkeypatch.setattr(validation, "QUICK_TOKENS", 150)
+    monkeypatch.setattr(validation, "FIT_TOKENS", 300)
+    model, train = tiny_settings(train={"epochs": 1})
+    events: list = []
+    run = TrainingRun(bundled_lines[:600], bundled_lines[600:], model, train, sink=events.append)
+    finished = run.run()
+    started = next(e for e in events if isinstance(e, TrainingStarted))
+    assert started.val_tokens > 1_000  # the split is longer than the stretches
+    assert started.val_read == finished.val_tokens == started.val_tokens - 1  # read whole
+    assert started.cache_read == 150  # the per-epoch figure's
+    assert finished.cache_tokens == 300 and finished.cache_val_ppl is not None
+
+
 def test_a_run_clock_leaves_paused_time_out():
     clock = RunClock(10.0, spent_before=2.0, timer=TickClock(1.0))
     with clock.paused():
@@ -224,6 +278,18 @@ def test_larger_corpora_get_smaller_networks_and_larger_budgets_larger_ones():
     assert by_tokens[0].hidden == PRESET.hidden and by_tokens[0].dropout == PRESET.dropout
     assert by_tokens[-1].hidden < PRESET.hidden and by_tokens[-1].dropout < PRESET.dropout
     assert [c.dropout for c in by_tokens] == sorted((c.dropout for c in by_tokens), reverse=True)
+
+
+def test_a_corpus_and_a_budget_grown_together_get_a_network_no_smaller_and_less_regularised():
+    speed = rates(10_000)
+    grown = [sizing.choose(PRESET, 4e4 * k, 120 * k, speed) for k in (1, 1.5, 2, 20, 200)]
+    assert [c.hidden for c in grown] == sorted(c.hidden for c in grown)
+    assert [c.dropout for c in grown] == sorted((c.dropout for c in grown), reverse=True)
+    assert grown[-1].dropout < grown[2].dropout < grown[1].dropout < grown[0].dropout
+    # as the budget grows on one corpus, the network grows to the preset's
+    small = sizing.choose(PRESET, 4e6, 20, speed)
+    large = sizing.choose(PRESET, 4e6, 20_000, speed)
+    assert small.hidden < large.hidden == PRESET.hidden
 
 
 def test_a_corpus_the_size_of_the_tutorials_keeps_the_preset_on_any_machine_that_can_train_it():
