@@ -12,6 +12,9 @@ above 5,000; a 4-gram with a unigram cache 58.3.
 
     python bench/quality.py [--runs 3] [--time-budget 120] [--preset default]
                             [--epochs N --threads 1]   # fixed work, independent of the load
+                            [--corpus NAME|FILE]       # another corpus, the same protocol
+                            [--against PYTHON]         # alternate with another checkout's
+                                                       # interpreter (its .venv/bin/python)
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import argparse
 from _common import JAYCHOU, LYRICS_TUI, machine, median, run_json_lines
 
 
-def one_run(args: argparse.Namespace, seed: int) -> dict:
+def one_run(args: argparse.Namespace, seed: int, command: list[str] = LYRICS_TUI) -> dict:
     extra = []
     if args.epochs:
         extra += ["--epochs", str(args.epochs)]
@@ -29,12 +32,12 @@ def one_run(args: argparse.Namespace, seed: int) -> dict:
         extra += ["--threads", str(args.threads)]
     events = run_json_lines(
         [
-            *LYRICS_TUI,
+            *command,
             "train",
             "--preset",
             args.preset,
             "--corpus",
-            str(JAYCHOU),
+            args.corpus,
             "--val-fraction",
             "0.1",
             "--min-count",
@@ -72,9 +75,20 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--epochs", type=int, default=0, help="a fixed number of epochs")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: auto)")
+    parser.add_argument("--corpus", default=str(JAYCHOU))
+    parser.add_argument("--against", help="another checkout's python, run alternately")
     args = parser.parse_args()
     results = []
+    others = []
     for seed in range(args.runs):
+        if args.against:
+            other = one_run(args, seed, [args.against, "-m", "lyrics_tui.tui.cli"])
+            others.append(other)
+            print(
+                f"seed {seed} (against): best held-out perplexity {other['ppl']:.1f} at epoch "
+                f"{other['epoch']} of {other['epochs']}; with song memory {other['cache']}",
+                flush=True,
+            )
         r = one_run(args, seed)
         results.append(r)
         memory = (
@@ -89,7 +103,13 @@ def main() -> None:
             f"{r['epochs']}, after {r['at']:.0f} s of {r['seconds']:.0f}{memory}",
             flush=True,
         )
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; corpus {args.corpus}")
+    if others:
+        print(
+            f"against: median best held-out perplexity "
+            f"{median([o['ppl'] for o in others]):.1f}; with song memory "
+            f"{median([o['cache'] for o in others if o['cache'] is not None] or [0]):.1f}"
+        )
     ppls = [r["ppl"] for r in results]
     print(
         f"median best held-out perplexity {median(ppls):.1f} (worst {max(ppls):.1f}), "

@@ -4,7 +4,7 @@ Runs ../shared/bench/seed_reference.py and `lyrics-tui train --preset tutorial` 
 the tutorial's corpus, ROUNDS times each, and prints the median tokens/s of each and the median
 of the per-round ratios (alternating cancels most of a shared machine's drift).
 
-    python bench/throughput.py [--rounds 3] [--epochs 2]
+    python bench/throughput.py [--rounds 3] [--epochs 2] [--precision auto|fp32]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def seed_tokens_per_s(epochs: int) -> float:
     return float(re.search(r"tokens_per_s=(\d+(?:\.\d+)?)", out.stdout).group(1))
 
 
-def ours_tokens_per_s(epochs: int) -> float:
+def ours_tokens_per_s(epochs: int, precision: str = "auto") -> float:
     events = run_json_lines(
         [
             *LYRICS_TUI,
@@ -41,6 +41,8 @@ def ours_tokens_per_s(epochs: int) -> float:
             "0",
             "--epochs",
             str(epochs),
+            "--precision",
+            precision,
             "--out",
             "/tmp/lyrics-tui-bench-throughput.pt",
             "--json",
@@ -54,11 +56,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--precision", default="auto", help="ours: auto (bf16 where the CPU has bf16 units), fp32"
+    )
     args = parser.parse_args()
     seed, ours, ratios = [], [], []
     for i in range(args.rounds):
         s = seed_tokens_per_s(args.epochs)
-        o = ours_tokens_per_s(args.epochs)
+        o = ours_tokens_per_s(args.epochs, args.precision)
         seed.append(s)
         ours.append(o)
         ratios.append(o / s)

@@ -162,6 +162,7 @@ def child_argv(
     threads: int = 0,
     checkpoint: Path | None = None,
     length: int = 20,
+    time_budget: float = 0.0,
 ) -> list[str]:
     argv = [
         sys.executable,
@@ -182,6 +183,8 @@ def child_argv(
     ]
     if checkpoint:
         argv += ["--checkpoint", str(checkpoint)]
+    if time_budget:
+        argv += ["--time-budget", str(time_budget)]
     return argv
 
 
@@ -298,6 +301,59 @@ def keys_while_training(corpus: Path, presses: int, work: Path, threads: int = 0
     }
 
 
+def keys_through_budget(corpus: Path, budget: float, work: Path) -> dict:
+    """Key latency from t until a run that fills a time budget has ended, fitting song memory
+    and saving included; each press labelled with the phase the run was in."""
+    log = work / "keys-budget.jsonl"
+    app = PtyApp(child_argv(log, work / "ck-budget", corpus, 1, time_budget=budget))
+    if wait_log(app, log, "ready", timeout=60) is None:
+        raise SystemExit("the app did not start")
+    app.send(b"t")
+    began = time.perf_counter()
+    presses: list[tuple[float, float]] = []  # (sent, latency)
+    missed = 0
+    temperature, i = 0.8, 0
+    while time.perf_counter() - began < budget + 300:
+        if any(e["event"] == "finished" for e in read_log(log)):
+            break
+        up = i % 2 == 0
+        temperature = round(temperature + (0.1 if up else -0.1), 2)
+        start = len(app.buf)
+        sent = app.send(b"+" if up else b"-")
+        seen = app.wait_for(f"temperature {temperature:.2f}".encode(), start, timeout=3.0)
+        if seen is None:
+            missed += 1
+        else:
+            presses.append((sent, seen - sent))
+        app.drain(0.05 + (i % 5) * 0.02)
+        i += 1
+    events = read_log(log)
+    app.quit()
+    marks = [
+        (e["t"], e.get("phase", e["event"]))
+        for e in events
+        if e["event"] in ("batch", "phase", "finished")
+    ]
+
+    def phase_at(t: float) -> str:
+        current = "starting"
+        for when, name in marks:
+            if when <= t:
+                current = "training" if name in ("batch", "validating") else name
+        return current
+
+    by_phase: dict[str, list[float]] = {}
+    for sent, latency in presses:
+        by_phase.setdefault(phase_at(sent), []).append(latency)
+    finished = next((e["t"] for e in events if e["event"] == "finished"), None)
+    return {
+        "latencies": [latency for _, latency in presses],
+        "by_phase": by_phase,
+        "missed": missed,
+        "run_s": finished - began if finished else None,
+    }
+
+
 def generate_and_time(app: PtyApp, log: Path, rounds: int) -> list[float]:
     """Type a start word, then Enter; time to the first drawn token, `rounds` times."""
     out = []
@@ -343,7 +399,12 @@ def first_token_from_checkpoint(
 
 # -- the app, with an event log (child mode) ---------------------------------------------------
 def child(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.events import BatchFinished, EpochFinished, TrainingFinished
+    from lyrics_tui.core.events import (
+        BatchFinished,
+        EpochFinished,
+        PhaseStarted,
+        TrainingFinished,
+    )
     from lyrics_tui.tui.app import PlaygroundApp
     from lyrics_tui.tui.controllers import Problem
     from lyrics_tui.tui.controllers.generation import GenerationEnded, TokenGenerated
@@ -382,6 +443,8 @@ def child(args: argparse.Namespace) -> int:
                 write("epoch", tokens_per_s=event.tokens_per_s)
             elif isinstance(event, TrainingFinished):
                 write("finished", reason=event.reason)
+            elif isinstance(event, PhaseStarted):
+                write("phase", phase=str(event.phase))
             elif isinstance(event, BatchFinished) and not self._seen_batch:
                 self._seen_batch = True
                 write("batch")
@@ -409,7 +472,9 @@ def child(args: argparse.Namespace) -> int:
             super()._show_loaded(loaded)
             self.call_after_refresh(write, "loaded")
 
-    train = {"epochs": args.epochs}
+    train: dict = {"epochs": args.epochs}
+    if args.time_budget:  # the budget ends the run (and the network is sized for it)
+        train = {"time_budget": args.time_budget}
     if args.threads:
         train["threads"] = args.threads
     app = BenchApp(
@@ -437,11 +502,17 @@ def main() -> None:
     c.add_argument("--threads", type=int, default=0)
     c.add_argument("--length", type=int, default=20)
     c.add_argument("--checkpoint")
+    c.add_argument("--time-budget", type=float, default=0.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--keys", type=int, default=40)
     parser.add_argument("--corpus", help="default: the tutorial corpus if present, else bundled")
-    parser.add_argument("--only", default="frame,keys,throughput,token")
+    parser.add_argument(
+        "--only", default="frame,keys,throughput,token", help="or budget (with --budget)"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=60.0, help="budget: the run's --time-budget"
+    )
     parser.add_argument(
         "--keys-threads",
         type=int,
@@ -523,6 +594,22 @@ def main() -> None:
                 else "quit mid-training: killed",
                 flush=True,
             )
+        if "budget" in only:
+            r = keys_through_budget(corpus, args.budget, work)
+            lat = r["latencies"]
+            print(
+                f"keys from t to the end of a {args.budget:.0f} s budget run (took "
+                f"{r['run_s'] or float('nan'):.1f} s): p50 {percentile(lat, 0.5) * 1000:.0f} ms, "
+                f"p95 {percentile(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms over "
+                f"{len(lat)} presses ({r['missed']} not seen within 3 s)",
+                flush=True,
+            )
+            for phase, values in r["by_phase"].items():
+                print(
+                    f"  while {phase}: p95 {percentile(values, 0.95) * 1000:.0f} ms, max "
+                    f"{max(values) * 1000:.0f} ms over {len(values)} presses",
+                    flush=True,
+                )
         if "token" in only:
             checkpoint = work / "token-model.pt"
             subprocess.run(

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 import torch
 
-EVAL_CHUNK = 256  # evaluation reads one stream in chunks of this many steps, hidden state carried
+NOISE_CHUNK = 1 << 20  # tokens given <unk> noise at once
+EVAL_CHUNK = 256  # evaluation reads its streams in chunks of this many steps, hidden state carried
 
 
 def stream_count(n_tokens: int, batch_size: int) -> int:
@@ -64,11 +65,46 @@ def tutorial_window_count(n_tokens: int, bptt: int, batch_size: int) -> int:
 
 
 def unk_noise(
-    ids: torch.Tensor, counts: torch.Tensor, alpha: float, unk_id: int, generator: torch.Generator
+    ids: torch.Tensor,
+    counts: torch.Tensor,
+    alpha: float,
+    unk_id: int,
+    generator: torch.Generator,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """A copy of `ids` in which each occurrence of a word seen c times in training is read as
-    <unk> with probability α / (α + c): rare words most often, as a held-out text is full of
-    words the training text never had twice."""
-    p = alpha / (alpha + counts.to(torch.float32)[ids])
-    hit = torch.rand(ids.shape, generator=generator) < p
-    return torch.where(hit, torch.full_like(ids, unk_id), ids)
+    """A copy of `ids` (into `out` when given) in which each occurrence of a word seen c times
+    in training is read as <unk> with probability α / (α + c): rare words most often, as a
+    held-out text is full of words the training text never had twice. Done a million tokens
+    at a time, so that a large corpus needs no more than the copy."""
+    source = ids.reshape(-1)
+    out = torch.empty_like(ids) if out is None else out
+    target = out.view(-1)
+    counts = counts.to(torch.float32)
+    for a in range(0, source.numel(), NOISE_CHUNK):
+        part = source[a : a + NOISE_CHUNK]
+        p = alpha / (alpha + counts[part.cpu()])
+        hit = (torch.rand(part.shape, generator=generator) < p).to(part.device)
+        target[a : a + NOISE_CHUNK] = torch.where(hit, unk_id, part)
+    return out
+
+
+def read_layout(positions: int, streams: int, burn_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """How evaluation reads `positions` inputs of one text as `streams` streams side by side.
+
+    Returns (read, scored), both [R, S]: the input position each row of each stream reads, and
+    the position it scores (-1: not scored). Stream 0 starts at the text's start, as a one-stream
+    reading does; every later stream first reads the `burn_in` inputs before its own stretch
+    unscored, so that its hidden state has forgotten its zero start by the time it scores. Every
+    position is scored exactly once; rows past the text's end read its last input, unscored.
+    """
+    if streams <= 1 or positions <= burn_in + streams:
+        column = torch.arange(positions)[:, None]
+        return column, column.clone()
+    length = -(-(positions - burn_in) // streams)  # each later stream's own stretch
+    rows = burn_in + length
+    row = torch.arange(rows)[:, None]
+    first = torch.arange(streams)[None, :] * length  # where each stream starts reading
+    read = first + row
+    own = (row >= burn_in) | (torch.arange(streams)[None, :] == 0)
+    scored = torch.where(own & (read < positions), read, torch.full_like(read, -1))
+    return read.clamp(max=positions - 1), scored

@@ -11,13 +11,15 @@ empty cache) is core/cache.py's; tests check that both give the same probabiliti
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 
-from lyrics_tui.core.batches import EVAL_CHUNK, stream_batches
+from lyrics_tui.core import batches as B
 from lyrics_tui.core.cache import CacheFit, CacheSettings
 from lyrics_tui.core.model import RNNLanguageModel
 
@@ -30,57 +32,111 @@ LAMBDAS = tuple(round(i * 0.01, 2) for i in range(0, 91))  # 0 (off) .. 0.9
 # D, the nearest position recalled, tried at the best N and θ: 1 recalls the word just read
 NEAREST = (1, 2, 3, 5)
 CHUNK = 512  # positions scored at once
+FLOOR = -80.0  # exp's argument floor, in nats below the largest term
 QUICK_WINDOW, QUICK_SHARPNESS = 400, 8.0  # the per-epoch figure's N and θ|h|²
 MIN_FIT_TOKENS = 20  # fewer: nothing worth fitting
+# Reading: streams side by side; every stream but the first reads BURN_IN tokens unscored
+# first, after which its state no longer depends on its zero start (docs/performance.md).
+READ_STREAMS = 16
+BURN_IN = 128
+MIN_STRETCH = 2 * BURN_IN
+READ_TOKENS = 2048  # positions decoded at once, at most
+READ_SCORES = 4 << 20  # ... and at most this many scores (positions x vocabulary)
 
 
 @dataclass(frozen=True)
 class StreamFeatures:
-    """One reading of a text: for each position t, the state that predicts word t + 1."""
+    """One reading of a text: for each position t, the state that predicts word t + 1 (the first
+    `tokens` positions; the loss may cover more, see read_stream's `keep`)."""
 
     hidden: torch.Tensor  # [T, H] float32, the top layer's output
     logp: torch.Tensor  # [T] float64, the network's log-probability of the word that came
     log_known: torch.Tensor  # [T] float64, log(1 - p_network(<unk>)): the mass the cache shares
     targets: torch.Tensor  # [T] the word that came
-    loss: float  # mean nats per token, exactly as core.evaluate.evaluate_loss computes it
+    loss: float  # mean nats per token over the whole text read, as evaluate_loss computes it
     unk_id: int
+    read: int = -1  # positions the loss is over (-1: the same as `tokens`)
 
     @property
     def tokens(self) -> int:
         return int(self.targets.numel())
 
+    @property
+    def loss_tokens(self) -> int:
+        return self.tokens if self.read < 0 else self.read
+
+    def head(self, count: int) -> StreamFeatures:
+        """The first `count` positions alone, with their own loss."""
+        if count >= self.tokens and self.loss_tokens == self.tokens:
+            return self
+        count = min(count, self.tokens)
+        return StreamFeatures(
+            hidden=self.hidden[:count],
+            logp=self.logp[:count],
+            log_known=self.log_known[:count],
+            targets=self.targets[:count],
+            loss=-float(self.logp[:count].mean()) if count else float("nan"),
+            unk_id=self.unk_id,
+        )
+
+
+def read_streams(positions: int) -> int:
+    """How many streams side by side evaluation reads a text of `positions` inputs in: each
+    stream's own stretch at least MIN_STRETCH long, so the burn-in adds at most half."""
+    return max(1, min(READ_STREAMS, (positions - BURN_IN) // MIN_STRETCH))
+
 
 def read_stream(
-    model: RNNLanguageModel, ids: torch.Tensor, unk_id: int, device: str = "cpu"
+    model: RNNLanguageModel,
+    ids: torch.Tensor,
+    unk_id: int,
+    device: str = "cpu",
+    keep: int | None = None,
+    streams: int | None = None,
 ) -> StreamFeatures:
-    """Read `ids` once, hidden state carried, as evaluate_loss does (same chunks, same sums)."""
+    """Read `ids` once, as several streams side by side (core/batches.py read_layout), keeping
+    what the cache needs for the first `keep` positions (None: all) and the loss of all."""
+    positions = max(0, len(ids) - 1)
+    keep = positions if keep is None else min(keep, positions)
+    count = read_streams(positions) if streams is None else streams
+    read, scored = B.read_layout(positions, count, BURN_IN)
+    size = model.config.hidden
+    hidden_out = torch.zeros(keep, size)
+    logp_out = torch.zeros(keep, dtype=torch.float64)
+    known_out = torch.zeros(keep, dtype=torch.float64)
     was_training = model.training
     model.eval()
-    data = ids.to(device).view(-1, 1)
-    hidden = model.init_hidden(1, device)
+    state = model.init_hidden(read.size(1), device)
+    inputs = ids[read].to(device)
     total = 0.0
-    states, logps, knowns, targets = [], [], [], []
+    positions_at_once = max(1, min(READ_TOKENS, READ_SCORES // model.config.vocab_size))
+    rows = max(1, positions_at_once // read.size(1))
     with torch.no_grad():
-        for x, y in stream_batches(data, EVAL_CHUNK):
-            output, hidden = model.features(x, hidden)
-            logits = model.decoder(output)
-            # cross_entropy is log_softmax then nll_loss: the same sum evaluate_loss takes
-            logp = nn.functional.log_softmax(logits.view(-1, logits.size(-1)), dim=1)
-            target = y.reshape(-1)
+        for a in range(0, read.size(0), rows):
+            output, state = model.features(inputs[a : a + rows], state)
+            where = scored[a : a + rows] >= 0
+            if not bool(where.any()):
+                continue
+            at = scored[a : a + rows][where]
+            target = ids[at + 1].to(device)
+            # cross_entropy is log_softmax then nll_loss: evaluate_loss takes this same sum
+            logp = nn.functional.log_softmax(model.decoder(output[where.to(device)]), dim=1)
             total += nn.functional.nll_loss(logp, target, reduction="sum").item()
-            states.append(output.view(-1, output.size(-1)).float())
-            logps.append(logp.gather(1, target[:, None])[:, 0].double())
-            knowns.append(torch.log(-torch.expm1(logp[:, unk_id].double())))
-            targets.append(target)
+            kept = at < keep
+            if bool(kept.any()):
+                at, on = at[kept], kept.to(device)
+                hidden_out[at] = output[where.to(device)][on].float().cpu()
+                logp_out[at] = logp[on].gather(1, target[on][:, None])[:, 0].double().cpu()
+                known_out[at] = torch.log(-torch.expm1(logp[on][:, unk_id].double())).cpu()
     model.train(was_training)
-    count = sum(t.numel() for t in targets)
     return StreamFeatures(
-        hidden=torch.cat(states).cpu(),
-        logp=torch.cat(logps).cpu(),
-        log_known=torch.cat(knowns).cpu(),
-        targets=torch.cat(targets).cpu(),
-        loss=total / max(1, count),
+        hidden=hidden_out,
+        logp=logp_out,
+        log_known=known_out,
+        targets=ids[1 : keep + 1].clone(),
+        loss=total / max(1, positions),
         unk_id=unk_id,
+        read=positions,
     )
 
 
@@ -117,24 +173,36 @@ def _band(features: StreamFeatures, n_max: int) -> _Band:
 def _band_logp(
     band: _Band, theta: float, windows: tuple[int, ...], nearest: int = 1
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-    """Every window from one pass: log-sum-exp over each stretch of distances between two
-    windows, accumulated; distances below `nearest` left out."""
-    neg = torch.tensor(-math.inf)
-    scores = band.dots * theta
+    """Every window from one pass: for each stretch of distances between two windows, the sum
+    of exp(score) over its usable positions and over those that match, each relative to the
+    stretch's largest usable score, accumulated in log space; distances below `nearest` left out. Terms below e^-80 of that largest
+    one count as e^-80 (exp stays out of float32's slow subnormal range; what that adds is
+    below 1e-30 of the sum)."""
+    scores = (band.dots * theta).masked_fill_(~band.usable, -math.inf)
     total = scores.size(0)
     all_lse = torch.full((total,), -math.inf, dtype=torch.float64)
     hit_lse = all_lse.clone()
+    have = torch.zeros(total, dtype=torch.bool)
+    neg = torch.tensor(-math.inf, dtype=torch.float64)
     out = {}
     low = nearest - 1
     for n in sorted(windows):
-        part = slice(low, max(low, n))
-        s_all = torch.where(band.usable[:, part], scores[:, part], neg)
-        s_hit = torch.where(band.match[:, part], scores[:, part], neg)
-        all_lse = torch.logaddexp(all_lse, torch.logsumexp(s_all, dim=1).double())
-        hit_lse = torch.logaddexp(hit_lse, torch.logsumexp(s_hit, dim=1).double())
-        have = torch.isfinite(all_lse)
-        out[n] = (torch.where(have, hit_lse - all_lse, neg.double()), have.clone())
-        low = max(low, n)
+        if n <= low:  # a window no further than D recalls nothing
+            out[n] = (torch.where(have, hit_lse - all_lse, neg), have.clone())
+            continue
+        part = scores[:, low:n]
+        top = part.amax(dim=1)
+        usable = torch.isfinite(top)
+        have |= usable
+        top = torch.where(usable, top, 0.0)
+        part.sub_(top[:, None]).clamp_(min=FLOOR).exp_()
+        part.masked_fill_(~band.usable[:, low:n], 0.0)  # the floor lifted the unusable ones
+        base = torch.where(usable, top.double(), neg)  # a stretch with nothing usable adds 0
+        all_lse = torch.logaddexp(all_lse, base + part.sum(1).double().log())
+        hits = part.masked_fill_(~band.match[:, low:n], 0.0).sum(1)
+        hit_lse = torch.logaddexp(hit_lse, base + hits.double().log())
+        out[n] = (torch.where(have, hit_lse - all_lse, neg), have.clone())
+        low = n
     return out
 
 
@@ -192,8 +260,11 @@ def _search(
     sharpness: tuple[float, ...] = SHARPNESS,
     refine: bool = True,
     windows: tuple[int, ...] = WINDOWS,
+    out_of_time: Callable[[], bool] = lambda: False,
 ) -> dict[str, _Best]:
-    """The grid: for each mask of positions, the settings with the lowest mean NLL over it."""
+    """The grid: for each mask of positions, the settings with the lowest mean NLL over it.
+    Sharpnesses are tried nearest the usual one first; once `out_of_time()` the best found
+    so far is kept."""
     total = features.tokens
     windows = tuple(sorted({*(n for n in windows if n < total - 1), min(total - 1, max(windows))}))
     scale = typical_square(features)
@@ -225,16 +296,22 @@ def _search(
                     settings = CacheSettings(n, theta, float(lams[i]), nearest)
                     best[name] = _Best(float(nll[i]), settings)
 
-    for c in sharpness:
+    for c in sorted(sharpness, key=lambda c: abs(math.log(c / QUICK_SHARPNESS))):
+        if tried and out_of_time():
+            return best
         trial(c)
     if refine:
         for found in list(best.values()):
             if found.settings.on:
                 for step in (2**-0.5, 2**0.5):
+                    if out_of_time():
+                        return best
                     trial(found.settings.theta * scale * step)
         for found in list(best.values()):  # then how near a position may be recalled
             if found.settings.on:
                 for nearest in NEAREST[1:]:
+                    if out_of_time():
+                        return best
                     trial(found.settings.theta * scale, nearest)
     return best
 
@@ -260,22 +337,37 @@ def quick_fit(features: StreamFeatures) -> tuple[CacheSettings, float]:
     return replace(best.settings, theta=theta), math.exp(best.nll)
 
 
-def fit_cache(features: StreamFeatures, fitted_on: str = "validation") -> CacheFit | None:
+def fit_cache(
+    features: StreamFeatures,
+    fitted_on: str = "validation",
+    deadline: float = math.inf,
+    timer: Callable[[], float] = time.perf_counter,
+) -> CacheFit | None:
     """N, θ, λ that give the text the lowest perplexity (λ 0 if the cache does not help), and
     the honest figure: settings fitted on the first half, perplexity of the second half (the
-    text read in order, so the second half's cache also remembers the end of the first)."""
+    text read in order, so the second half's cache also remembers the end of the first). Past
+    `deadline` (by `timer`) the grid stops with the best settings found so far."""
     total = features.tokens
     if total < MIN_FIT_TOKENS:
         return None
     index = torch.arange(total)
     half = total // 2
-    best = _search(features, {"all": index >= 0, "first": index < half})
+    masks = {"all": index >= 0, "first": index < half}
+    checked = [timer(), 0.0]  # the last check, and the longest time between two
+
+    def out_of_time() -> bool:  # when another trial, as long as the longest, would not fit
+        now = timer()
+        checked[1] = max(checked[1], now - checked[0])
+        checked[0] = now
+        return now + checked[1] >= deadline
+
+    best = _search(features, masks, out_of_time=out_of_time)
     cross = best["first"].settings
     second = index >= half
     cross_logp = position_logp(features, cross if cross.on else None)[second]
     return CacheFit(
         settings=best["all"].settings,
-        plain_ppl=math.exp(features.loss),
+        plain_ppl=math.exp(-float(features.logp.mean())),
         cache_ppl=math.exp(best["all"].nll),
         tokens=total,
         fitted_on=fitted_on,

@@ -51,6 +51,11 @@ __all__ = [
 BUDGET_EPOCHS = 10_000
 
 
+def fills_budget(train: TrainConfig) -> bool:
+    """Whether the time budget ends the run rather than a number of epochs."""
+    return bool(train.time_budget) and train.epochs >= BUDGET_EPOCHS
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The network's shape. vocab_size is filled in from the vocabulary."""
@@ -180,6 +185,19 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
 }
+
+
+# Presets that choose their network's size and dropout for the corpus, the budget and this
+# machine when a run fills a time budget and nothing about the network was given
+# (core/training/sizing.py; the figures: docs/performance.md).
+SIZED_PRESETS = ("default",)
+
+
+def sizes_to_budget(preset: str, model_given: dict[str, Any] | None, train: TrainConfig) -> bool:
+    """Whether a new run with these settings has its network chosen at its start.
+    `model_given` holds the network settings the user gave (None values: not given)."""
+    given = any(v is not None for v in (model_given or {}).values())
+    return preset in SIZED_PRESETS and fills_budget(train) and not given
 
 
 def resolve_settings(

@@ -37,39 +37,59 @@ def training_threads(requested: int = 0, processes: int = 1) -> int:
 class ThreadChooser:
     """Picks the torch thread count by timing real training batches: each candidate count for a
     few batches, then the fastest, measured again every `recheck` batches as the load changes
-    (two threads beside another busy process can run ten times slower than one)."""
+    (two threads beside another busy process can run ten times slower than one), and at once
+    when two batches in a row run at less than half the speed the count was chosen at (the
+    machine got busy). A count whose batch runs at less than half the best measured speed is
+    not timed again this round; `start` is the count to try first (one already timed faster)."""
 
-    def __init__(self, candidates: list[int], trial: int = 3, recheck: int = 300) -> None:
+    def __init__(
+        self, candidates: list[int], trial: int = 3, recheck: int = 300, start: int | None = None
+    ) -> None:
         self.candidates = sorted(set(candidates), reverse=True)
         self.trial = trial
         self.recheck = recheck
         self.rates: dict[int, list[float]] = {c: [] for c in self.candidates}
-        self.current = self.candidates[0]
+        self.current = start if start in self.candidates else self.candidates[0]
         self.batches = 0
         self.skip = 1  # the first batch after a change pays for thread start-up
+        self.slow = 0  # batches in a row at less than half the chosen count's speed
 
     def record(self, tokens: int, seconds: float) -> int:
         """Account one batch; return the thread count for the next one."""
         self.batches += 1
         if len(self.candidates) < 2:
             return self.current
-        if self.skip:
+        rate = tokens / max(seconds, 1e-9)
+        warming = self.skip > 0
+        if warming:
             self.skip -= 1
         elif len(self.rates[self.current]) < self.trial:
-            self.rates[self.current].append(tokens / max(seconds, 1e-9))
+            rates = self.rates[self.current]
+            rates.append(rate)
+            if rate < self._best_rate() / 2:  # far slower: no need to make sure
+                rates.extend([rate] * (self.trial - len(rates)))
         untried = [c for c in self.candidates if len(self.rates[c]) < self.trial]
         if untried:
-            if untried[0] != self.current:
+            if self.current not in untried:
                 self.current, self.skip = untried[0], 1
-        else:
-            best = max(
-                self.candidates, key=lambda c: sorted(self.rates[c])[len(self.rates[c]) // 2]
-            )
-            if best != self.current:
-                self.current, self.skip = best, 1
-            if self.batches % self.recheck == 0:
-                self.rates = {c: [] for c in self.candidates}
+            return self.current
+        best = max(self.candidates, key=self._median)
+        if best != self.current:
+            self.current, self.skip = best, 1
+        elif not warming:
+            self.slow = self.slow + 1 if rate < self._median(self.current) / 2 else 0
+        if self.batches % self.recheck == 0 or self.slow >= 2:
+            self.rates = {c: [] for c in self.candidates}
+            self.slow = 0
         return self.current
+
+    def _median(self, count: int) -> float:
+        rates = sorted(self.rates[count])
+        return rates[len(rates) // 2] if rates else 0.0
+
+    def _best_rate(self) -> float:
+        done = [self._median(c) for c in self.candidates if len(self.rates[c]) >= self.trial]
+        return max(done, default=0.0)
 
 
 def cpu_has_bf16() -> bool:

@@ -32,28 +32,14 @@ class EvalResult:
 
 
 def evaluate_loss(model: RNNLanguageModel, ids: torch.Tensor, device: str = "cpu") -> float:
-    """Mean cross-entropy (nats/token) over one stream, hidden state carried throughout."""
-    import torch
-    from torch import nn
-
-    from lyrics_tui.core.batches import EVAL_CHUNK, stream_batches
+    """Mean cross-entropy (nats/token) over one text, read as several streams side by side
+    (core/cache_eval.py read_stream: the figure of one stream read with its state carried
+    throughout, to floating-point order)."""
+    from lyrics_tui.core.cache_eval import read_stream
 
     if len(ids) < 2:
         return float("nan")
-    was_training = model.training
-    model.eval()
-    data = ids.to(device).view(-1, 1)
-    hidden = model.init_hidden(1, device)
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for x, y in stream_batches(data, EVAL_CHUNK):
-            logits, hidden = model(x, hidden)
-            total += nn.functional.cross_entropy(
-                logits.view(-1, logits.size(-1)), y.reshape(-1), reduction="sum"
-            ).item()
-            count += y.numel()
-    model.train(was_training)
-    return total / count
+    return read_stream(model, ids, 0, device, keep=0).loss
 
 
 def text_ids(checkpoint: Checkpoint, lines: list[str]) -> list[int]:

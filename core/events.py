@@ -3,6 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class EndReason(StrEnum):
+    """Why a run ended (a string: JSON and the run store keep its value)."""
+
+    COMPLETED = "completed"
+    TIME_BUDGET = "time budget"
+    STOPPED = "stopped"
+    DIVERGED = "diverged"
+    FAILED = "failed"
+
+    @property
+    def failed(self) -> bool:
+        """The run went wrong (its message is an error), rather than ending as asked."""
+        return self in (EndReason.DIVERGED, EndReason.FAILED)
+
+
+class Phase(StrEnum):
+    """What a run does between its batches."""
+
+    VALIDATING = "validating"
+    FITTING = "fitting song memory"
+    SAVING = "saving"
 
 
 @dataclass(frozen=True)
@@ -18,6 +42,14 @@ class TrainingStarted:
     start_epoch: int  # epochs already done (resumed runs start past 0)
     precision: str = "fp32"  # of the training matmuls
     processes: int = 1  # ranks training together (threads are per process)
+    time_budget: float = 0.0  # seconds for the whole run, earlier sessions included (0: none)
+    end_epoch: int = 0  # the epoch the plan ends at (0: as many as the time budget holds)
+    # The validation tokens each epoch's figures are over: the first val_read of the split (all
+    # of it unless the budget is too short), the first cache_read of those for song memory's.
+    val_read: int = 0
+    cache_read: int = 0
+    sized: str = ""  # what the default preset chose for this corpus and machine, in words
+    model: dict | None = None  # the network's settings, when chosen at the start (sized)
 
 
 @dataclass(frozen=True)
@@ -28,7 +60,8 @@ class BatchFinished:
     loss: float
     tokens_per_s: float
     elapsed_s: float
-    eta_s: float  # to the end of this epoch
+    eta_s: float  # to the end of this epoch's training, or of the budget's if that comes first
+    time_budget: float = 0.0  # the run's (0: none)
 
 
 @dataclass(frozen=True)
@@ -57,6 +90,16 @@ class CheckpointSaved:
 
 
 @dataclass(frozen=True)
+class PhaseStarted:
+    """A step between batches that takes a while: validating, fitting song memory, saving."""
+
+    phase: Phase
+    epoch: int
+    eta_s: float  # its expected length
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
 class TrainingPaused:
     epoch: int
 
@@ -68,7 +111,7 @@ class TrainingResumed:
 
 @dataclass(frozen=True)
 class TrainingFinished:
-    reason: str  # "completed" | "time budget" | "stopped" | "diverged" | "failed"
+    reason: EndReason
     epochs: int
     best_val_ppl: float | None
     best_checkpoint: str | None
@@ -79,6 +122,9 @@ class TrainingFinished:
     cache_cross_ppl: float | None = None  # fitted on its first half, scored on the second
     plain_cross_ppl: float | None = None  # the network alone on that second half
     cache: dict | None = None  # the settings stored in the checkpoint: window, theta, lambda
+    cache_tokens: int | None = None  # the validation tokens song memory was fitted on
+    val_tokens: int | None = None  # the validation tokens best_val_ppl is over
+    elapsed_s: float = 0.0  # the run's seconds, earlier sessions included
 
 
 TrainingEvent = (
@@ -86,6 +132,7 @@ TrainingEvent = (
     | BatchFinished
     | EpochFinished
     | CheckpointSaved
+    | PhaseStarted
     | TrainingPaused
     | TrainingResumed
     | TrainingFinished

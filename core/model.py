@@ -50,7 +50,11 @@ class RNNLanguageModel(nn.Module):
             return h, torch.zeros(shape, device=device)
         return h
 
-    def forward(self, inputs: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
+    def forward(
+        self, inputs: torch.Tensor, hidden: Hidden, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, Hidden]:
+        """Scores of every word at every position; with `targets`, the mean cross-entropy of
+        the targets instead (training: see decoder_loss)."""
         weight = self.embedding.weight
         if self.training and self.config.embed_dropout:
             # A dropped word loses its whole vector for this batch, so the network cannot
@@ -60,6 +64,8 @@ class RNNLanguageModel(nn.Module):
             weight = weight * mask
         embedded = self.drop(nn.functional.embedding(inputs, weight))
         output, hidden = self.rnn(embedded, hidden)
+        if targets is not None:
+            return decoder_loss(self.decoder, self.drop(output), targets), hidden
         return self.decoder(self.drop(output)), hidden
 
     def features(self, inputs: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
@@ -87,6 +93,55 @@ class LockedDropout(nn.Module):
             return x
         mask = x.new_empty(1, x.size(1), x.size(2)).bernoulli_(1 - self.p) / (1 - self.p)
         return x * mask
+
+
+LOSS_CHUNK = 8 << 20  # scores (positions x vocabulary) computed at once by decoder_loss
+
+
+def decoder_loss(decoder: nn.Linear, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of `targets` under the decoder's scores of `output` [T, B, H]. When
+    the scores of a batch are large (a big vocabulary), they are made, used and dropped a
+    chunk of positions at a time, the gradients with them: the memory of one chunk instead
+    of the batch, and faster, the scores never leaving the cache (docs/performance.md)."""
+    flat, wanted = output.reshape(-1, output.size(-1)), targets.reshape(-1).long()
+    vocab = decoder.out_features
+    if flat.size(0) * vocab <= LOSS_CHUNK:
+        return nn.functional.cross_entropy(decoder(flat).float(), wanted)
+    rows = max(1, LOSS_CHUNK // vocab)
+    loss = _ChunkedLoss.apply(flat, decoder.weight, decoder.bias, wanted, rows)
+    return loss
+
+
+class _ChunkedLoss(torch.autograd.Function):
+    """Cross-entropy through a linear layer, chunk by chunk; the gradients (softmax minus the
+    target, through the layer) are taken in the same pass and kept for backward."""
+
+    @staticmethod
+    def forward(ctx, flat, weight, bias, targets, rows):
+        count = flat.size(0)
+        total = torch.zeros((), dtype=torch.float64, device=flat.device)
+        grad_flat = torch.empty_like(flat)
+        grad_weight = torch.zeros(weight.shape, device=weight.device)
+        grad_bias = torch.zeros(bias.shape, device=bias.device)
+        for a in range(0, count, rows):
+            part, wanted = flat[a : a + rows], targets[a : a + rows]
+            scores = torch.addmm(bias, part, weight.t()).float()  # bf16 under autocast
+            norm = torch.logsumexp(scores, 1)
+            total += (norm - scores.gather(1, wanted[:, None])[:, 0]).sum().double()
+            grad = scores.sub_(norm[:, None]).exp_()  # softmax, in place
+            grad[torch.arange(grad.size(0), device=grad.device), wanted] -= 1
+            grad /= count
+            low = grad.to(part.dtype)
+            grad_flat[a : a + rows] = low @ weight.to(low.dtype)
+            grad_weight += (low.t() @ part).float()
+            grad_bias += grad.sum(0)
+        ctx.save_for_backward(grad_flat, grad_weight, grad_bias)
+        return (total / count).float()
+
+    @staticmethod
+    def backward(ctx, upstream):
+        grad_flat, grad_weight, grad_bias = ctx.saved_tensors
+        return grad_flat * upstream, grad_weight * upstream, grad_bias * upstream, None, None
 
 
 def detach(hidden: Hidden) -> Hidden:

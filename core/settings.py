@@ -148,7 +148,7 @@ TRAIN = _table(
     Setting("epochs", "passes over the training text, counted over the model's life", int, 1),
     Setting(
         "time_budget",
-        "seconds of training, counted over the model's life, then it stops",
+        "seconds for the whole run, counted over the model's life, then it stops",
         float,
         0,
         words={0: "none"},

@@ -29,7 +29,7 @@ from textual.widgets import Static
 from lyrics_tui.core import tuning
 from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.events import BatchFinished, TrainingFinished
+from lyrics_tui.core.events import BatchFinished, TrainingFinished, TrainingStarted
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
 from lyrics_tui.core.paths import list_checkpoints, song_file_name, songs_dir
 from lyrics_tui.tui import format as fmt
@@ -244,8 +244,11 @@ class PlaygroundApp(App[int]):
         if isinstance(report, training.RunEvent):
             event = report.event
             self.main.panel.show_event(event)
-            if isinstance(event, TrainingFinished) and event.reason not in ("diverged", "failed"):
+            if isinstance(event, TrainingFinished) and not event.reason.failed:
                 self.notify(finished_note(event))  # else a Problem says what went wrong
+            elif isinstance(event, TrainingStarted) and event.sized:
+                self.notify(f"network: {event.sized}")
+                self._refresh()
             elif not isinstance(event, BatchFinished):  # an epoch, the start, a pause, a resume
                 self._refresh()
         elif isinstance(report, training.RunFailed):

@@ -168,7 +168,8 @@ class RunRecorder:
                 self._failed = True
                 self.warn(f"{_one_line(exc)}; training goes on without recording it")
                 return
-        model = replace(self.model_config, vocab_size=event.vocab_size)
+        chosen = ModelConfig.from_dict(event.model) if event.model else self.model_config
+        model = replace(chosen, vocab_size=event.vocab_size)  # the network trained
         self.run_id = self.store.start_run(
             RunStart(
                 corpus=self.corpus,

@@ -41,7 +41,7 @@ def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
     rows = [json.loads(line) for line in stdout.splitlines()]
     epochs, done = rows[:-1], rows[-1]
     assert done["reason"] == "time budget" and done["checkpoint"] == str(out)
-    assert epochs and epochs[-1]["elapsed_s"] >= 3
+    assert epochs and epochs[-1]["elapsed_s"] <= 3  # the budget covers the fit and the saves
     assert epochs[-1]["train_loss"] < epochs[0]["train_loss"] or len(epochs) == 1
 
     # load: both readers agree, and the vocabulary came with the weights

@@ -54,3 +54,15 @@ def test_freed_memory_is_kept_under_glibc():
     expected = platform.libc_ver()[0] == "glibc"
     assert keep_freed_memory() is expected
     assert keep_freed_memory() is expected  # a second call changes nothing
+
+
+def test_measures_again_at_once_when_the_machine_gets_busy():
+    chooser = ThreadChooser([2, 1], trial=2, recheck=10_000)
+    feed(chooser, {2: 14000, 1: 9000}, 20)  # settles on 2
+    used = feed(chooser, {2: 900, 1: 6000}, 12)  # two slow batches, then one thread is timed
+    assert 1 in used[:6] and set(used[-4:]) == {1}
+
+
+def test_starts_from_the_count_given():
+    chooser = ThreadChooser([2, 1], trial=2, start=1)
+    assert feed(chooser, {2: 14000, 1: 9000}, 1) == [1]

@@ -151,11 +151,11 @@ def _record_training_hidden(run):
     calls = []
     forward = run.model.forward
 
-    def recording(inputs, hidden):
+    def recording(inputs, hidden, *targets):
         h = hidden[0] if isinstance(hidden, tuple) else hidden
         if torch.is_grad_enabled():  # training; validation runs under no_grad
             calls.append((bool(torch.count_nonzero(h) == 0), inputs.size(1)))
-        return forward(inputs, hidden)
+        return forward(inputs, hidden, *targets)
 
     run.model.forward = recording
     return calls

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.config import PRESETS
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS, DOWNLOADABLE
 from lyrics_tui.core.device import BACKENDS, DEVICES
 from lyrics_tui.core.errors import SettingsError
-from lyrics_tui.core.events import TrainingEvent
 from lyrics_tui.core.settings import MODEL, TRAIN
-from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -32,6 +30,9 @@ from lyrics_tui.tui.signals import Aborted, StopSignals
 
 if TYPE_CHECKING:
     from lyrics_tui.core.distributed import Group
+    from lyrics_tui.core.events import TrainingFinished
+    from lyrics_tui.core.trainer import TrainingRun
+    from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
 
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
 TRAIN_FLAGS = (
@@ -99,11 +100,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         train,
         TRAIN["time_budget"],
         default_text=preset_default("time_budget"),
-        more="the epoch under way stops there and is validated and saved; without --epochs "
-        "the learning rate's cosine spans the budget and the best epoch is kept",
+        more="validation, song memory's fit and the saves included: training stops in time for "
+        "them and the epoch under way is validated and saved. Without --epochs the run fills "
+        "the budget: the learning rate's cosine spans it, the best epoch is kept, and with the "
+        "default preset and no network setting given the network's size and dropout are "
+        "chosen for the corpus, the budget and this machine (a short timing at the start)",
     )
     for name in (*TUNING_FLAGS, "seed", "unk_noise"):
         setting_argument(train, TRAIN[name], default_text=preset_default(name))
+    _add_place_flags(train)
+    runs_db_argument(train)
+    global _parser
+    _parser = train
+
+
+def _add_place_flags(train: argparse.ArgumentParser) -> None:
+    """Where the run saves, what it continues, where and in how many processes it trains."""
     train.add_argument(
         "--out",
         help="where the best checkpoint goes; the latest state goes beside it as "
@@ -147,9 +159,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--json", action="store_true", help="JSON lines on stdout, nothing else; default off"
     )
-    runs_db_argument(train)
-    global _parser
-    _parser = train
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,9 +174,9 @@ def run(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core import tuning
     from lyrics_tui.core.checkpoint import check_writable, load_checkpoint
+    from lyrics_tui.core.config import sizes_to_budget
     from lyrics_tui.core.corpus import corpus_settings, obtain_corpus, preset_for, read_corpus
     from lyrics_tui.core.device import resolve_device
-    from lyrics_tui.core.paths import default_checkpoint_path, resume_target
     from lyrics_tui.core.resume import plan_continuation
     from lyrics_tui.core.runs.recorder import record_run
     from lyrics_tui.core.trainer import TrainingRun
@@ -190,14 +199,11 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     else:
         train_lines, val_lines = corpus.split(train_cfg.val_fraction)
     device = resolve_device(args.device)
-    if args.out:
-        out = Path(args.out)
-    elif args.resume:
-        out = resume_target(Path(args.resume))
-    else:
-        out = default_checkpoint_path(corpus.path)
+    out = _out_path(args, corpus.path)
     if group is None or group.leader:  # rank 0 alone saves
         check_writable(out)  # an unwritable --out fails now, not after the training
+    from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
+
     view: JsonTrainView | ConsoleTrainView = (
         JsonTrainView() if args.json else ConsoleTrainView(continuing)
     )
@@ -224,9 +230,23 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
         sink=recorder,
         corpus_name=corpus.path,
         group=group,
+        size_to_budget=resume is None
+        and sizes_to_budget(preset_for(args.corpus, args.preset), model_over, train_cfg),
     )
+    del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go now
     if group is not None:
         group.ready()  # every rank is set up (or every rank stops here)
+    return _run_to_the_end(args, run, recorder, view, group)
+
+
+def _run_to_the_end(
+    args: argparse.Namespace,
+    run: TrainingRun,
+    recorder: AbstractContextManager[object],
+    view: JsonTrainView | ConsoleTrainView,
+    group: Group | None,
+) -> int:
+    """Train under the signals' watch; say how it ended; the exit code."""
     # Ctrl+C, SIGHUP (a dropped SSH session) and SIGTERM stop after this batch and save; a
     # second signal aborts at once. Under --nproc the launcher passes them on to every rank.
     stopping = StopSignals(lambda signum: run.stop())
@@ -246,165 +266,43 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
         if finished.reason == "stopped" and exit_code is None:
             exit_code = EXIT_INTERRUPTED  # a signal on another rank: exit as if it came here
     if args.json and leader:
-        emit(
-            {
-                "event": "done",
-                "best_val_ppl": finished.best_val_ppl,
-                "checkpoint": finished.best_checkpoint,
-                "last_checkpoint": finished.last_checkpoint,
-                "reason": finished.reason,
-                "epochs": finished.epochs,
-                "cache_val_ppl": finished.cache_val_ppl,
-                "cache_cross_ppl": finished.cache_cross_ppl,
-                "plain_cross_ppl": finished.plain_cross_ppl,
-                "cache": finished.cache,
-            }
-        )
+        emit(done_line(finished))
     if finished.message and leader:
         print(f"lyrics-tui: {finished.message}", file=sys.stderr)
     if exit_code is not None:
         return exit_code  # 130, 129 or 143
-    return EXIT_FAILED if finished.reason in ("diverged", "failed") else 0
+    return EXIT_FAILED if finished.reason.failed else 0
 
 
-class JsonTrainView:
-    def __call__(self, event: TrainingEvent) -> None:
-        from lyrics_tui.core.events import EpochFinished
+def _out_path(args: argparse.Namespace, corpus: str) -> Path:
+    """Where the best checkpoint goes: --out, else beside what --resume continues, else the
+    corpus's name in the checkpoints folder."""
+    from lyrics_tui.core.paths import default_checkpoint_path, resume_target
 
-        if isinstance(event, EpochFinished):
-            emit(
-                {
-                    "event": "epoch",
-                    "epoch": event.epoch,
-                    "train_loss": event.train_loss,
-                    "val_loss": event.val_loss,
-                    "val_ppl": event.val_ppl,
-                    "tokens_per_s": event.tokens_per_s,
-                    "elapsed_s": event.elapsed_s,
-                    "lr": event.lr,
-                    "cache_val_ppl": event.cache_val_ppl,
-                }
-            )
-
-    def close(self) -> None:
-        pass
+    if args.out:
+        return Path(args.out)
+    if args.resume:
+        return resume_target(Path(args.resume))
+    return default_checkpoint_path(corpus)
 
 
-class ConsoleTrainView:
-    """Rich progress bar per epoch and one summary line per epoch."""
-
-    def __init__(self, continuing: str = "") -> None:
-        from rich.console import Console
-        from rich.progress import Progress, TaskID
-
-        self.continuing = continuing  # what --resume will do (core/resume.py), said at the start
-        self.console = Console(stderr=False, highlight=False)
-        self.progress: Progress | None = None
-        self.task: TaskID | None = None
-
-    def __call__(self, event: TrainingEvent) -> None:
-        try:
-            self._show(event)
-        except OSError as exc:
-            if exc.errno != errno.EIO:
-                raise
-            # the terminal hung up before SIGHUP arrived: train on (and save) without a view
-
-    def _show(self, event: TrainingEvent) -> None:
-        from lyrics_tui.core import events as E
-
-        if isinstance(event, E.TrainingStarted):
-            resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
-            if self.continuing:
-                resumed = f"; {self.continuing}"
-            self.console.print(
-                f"vocabulary {event.vocab_size:,} · train {event.train_tokens:,} tokens · "
-                f"validation {event.val_tokens:,} tokens ({event.unknown_rate:.1%} <unk>) · "
-                f"{event.parameters:,} parameters · {event.device} {event.precision}, "
-                f"{event.threads} thread(s)"
-                f"{f' × {event.processes} processes' if event.processes > 1 else ''}"
-                f"{resumed}"
-            )
-        elif isinstance(event, E.BatchFinished):
-            self._progress(event)
-        elif isinstance(event, E.EpochFinished):
-            self._close_progress()
-            val = (
-                f"val loss {event.val_loss:.3f}  ppl {fmt.ppl(event.val_ppl):>8}"
-                if event.val_loss is not None
-                else "no validation"
-            )
-            best = " *" if event.is_best else ""
-            memory = (
-                f"  memory {fmt.ppl(event.cache_val_ppl):>7}"
-                if event.cache_val_ppl is not None
-                else ""
-            )
-            self.console.print(
-                f"epoch {event.epoch:3d}  train loss {event.train_loss:.3f}  {val}{memory}  "
-                f"{event.tokens_per_s:8,.0f} tok/s  {event.elapsed_s:6.1f}s  "
-                f"lr {event.lr:.2g}{best}"
-            )
-        elif isinstance(event, E.TrainingPaused):
-            self.console.print("paused")
-        elif isinstance(event, E.TrainingFinished):
-            self._close_progress()
-            best = (
-                f"best validation perplexity {fmt.ppl(event.best_val_ppl)}"
-                if event.best_val_ppl
-                else ""
-            )
-            self.console.print(f"{event.reason} after {event.epochs} epoch(s). {best}")
-            if event.cache_val_ppl is not None and event.cache:
-                cross = (
-                    f"; fitted on its first half, its second half {fmt.ppl(event.plain_cross_ppl)}"
-                    f" -> {fmt.ppl(event.cache_cross_ppl)}"
-                    if event.cache_cross_ppl is not None
-                    else ""
-                )
-                self.console.print(
-                    f"with song memory (N {event.cache['window']}, θ {event.cache['theta']:.3g}, "
-                    f"λ {event.cache['lambda']:.2f}, fitted on validation) "
-                    f"{fmt.ppl(event.cache_val_ppl)}{cross}"
-                )
-            if event.best_checkpoint:
-                self.console.print(f"best checkpoint: {event.best_checkpoint}")
-            if event.last_checkpoint:
-                self.console.print(f"latest (resumable): {event.last_checkpoint}")
-
-    def _progress(self, event: Any) -> None:
-        if not self.console.is_terminal:
-            return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
-
-        if self.progress is None:
-            self.progress = Progress(
-                TextColumn(f"epoch {event.epoch}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]:.3f}"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("", total=event.batches, loss=event.loss)
-        if self.task is not None:
-            self.progress.update(self.task, completed=event.batch, loss=event.loss)
-
-    def _close_progress(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
-
-    def close(self) -> None:
-        self._close_progress()
+def done_line(finished: TrainingFinished) -> dict[str, object]:
+    """The JSON line that ends `train --json`: how the run ended and its figures."""
+    return {
+        "event": "done",
+        "best_val_ppl": finished.best_val_ppl,
+        "checkpoint": finished.best_checkpoint,
+        "last_checkpoint": finished.last_checkpoint,
+        "reason": finished.reason,
+        "epochs": finished.epochs,
+        "cache_val_ppl": finished.cache_val_ppl,
+        "cache_cross_ppl": finished.cache_cross_ppl,
+        "plain_cross_ppl": finished.plain_cross_ppl,
+        "cache": finished.cache,
+        "cache_tokens": finished.cache_tokens,
+        "val_tokens": finished.val_tokens,
+        "elapsed_s": finished.elapsed_s,
+    }
 
 
 def launch(args: argparse.Namespace) -> int:

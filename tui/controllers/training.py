@@ -29,7 +29,6 @@ from lyrics_tui.tui.controllers import Post, Problem, start_thread
 from lyrics_tui.tui.controllers.generation import Weights
 
 RESET_CONFIRM_S = 3.0  # a second R within this drops an unsaved model
-
 SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the numpy copy of the weights this often
 NO_MODEL = "no model yet: press t to train one or l to load a checkpoint"
 NO_MEMORY_YET = "song memory is fitted on the validation text after each epoch: wait for the first"
@@ -378,6 +377,7 @@ class TrainingController:
             corpus = read_corpus(obtain_corpus(plan.request.corpus).expanduser())  # jaychou: once
             if self._stop_requested:
                 return
+            from lyrics_tui.core.config import sizes_to_budget
             from lyrics_tui.core.device import resolve_device
             from lyrics_tui.core.trainer import TrainingRun  # torch: after the first frame
 
@@ -388,6 +388,8 @@ class TrainingController:
                 return
             out = self.checkpoint_dir / f"{safe_stem(corpus.path)}.pt"
             recorder = self._recorder(run_id, plan, corpus, out, continued)
+            preset, given = plan.request.preset, plan.request.model_overrides
+            sized = resume is None and sizes_to_budget(preset, given, plan.train_config)
             run = TrainingRun(
                 train_lines,
                 val_lines,
@@ -398,7 +400,9 @@ class TrainingController:
                 device=device,
                 sink=recorder,
                 corpus_name=corpus.path,
+                size_to_budget=sized,
             )
+            del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go
             self.active_run = run
             note = plan.continuation.note if plan.continuation is not None else ""
             self.post(RunReady(run_id, run, tuple(run.history), note))
@@ -407,7 +411,7 @@ class TrainingController:
             with recorder:  # a run ended by an exception is recorded as failed
                 finished = run.run()
             if finished.message:
-                failed = finished.reason in ("diverged", "failed")
+                failed = finished.reason.failed
                 self.post(Problem(finished.message, "error" if failed else "warning"))
         except LyricsError as exc:
             self.post(RunFailed(run_id, str(exc)))

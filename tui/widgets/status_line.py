@@ -6,10 +6,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.cells import cell_len
 from textual.widgets import Static
 
+from lyrics_tui.core.config import fills_budget
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.training import TrainingController
 from lyrics_tui.tui.controllers.training import TrainingState as S
@@ -43,9 +45,7 @@ def status_parts(training: TrainingController, corpus: str, t_does: str = "") ->
     if state is S.STARTING:
         return [Part("preparing: loading torch"), Part(f"tokenising {Path(corpus).name}…", 5)]
     if state in WORDS:
-        epochs = run.train_config.epochs if run is not None else 0
-        epoch = run.epoch + 1 if run is not None else 0
-        return [Part(WORDS[state]), Part(f"epoch {epoch}/{epochs}"), *run_parts(training)]
+        return [Part(WORDS[state]), epoch_under_way(run), *run_parts(training)]
     if state is S.PAUSED:
         return [Part("paused"), Part("space resumes", 6), *run_parts(training)]
     plan = [Part(t_does, 5, first_clause(t_does))] if t_does else []
@@ -74,6 +74,17 @@ def status_parts(training: TrainingController, corpus: str, t_does: str = "") ->
         Part("l loads a checkpoint", 4),
         Part("? help", 3),
     ]
+
+
+def epoch_under_way(run: Any) -> Part:
+    """The epoch a core.trainer.TrainingRun trains: of its plan's, or of a time budget's
+    (shortened to the epoch alone: the progress row shows the budget's seconds too)."""
+    if run is None:
+        return Part("epoch 0/0")
+    config, epoch = run.train_config, run.epoch + 1
+    if fills_budget(config):
+        return Part(f"epoch {epoch} of a {config.time_budget:.0f} s budget", short=f"epoch {epoch}")
+    return Part(f"epoch {epoch}/{config.epochs}")
 
 
 def run_parts(training: TrainingController) -> list[Part]:

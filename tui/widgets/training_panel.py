@@ -51,6 +51,7 @@ class TrainingPanel(Vertical):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plot: Any = None  # the LossPlot, once mounted
+        self._started: E.TrainingStarted | None = None  # the run under way's first event
         self._progress_drawn = 0.0
 
     def compose(self) -> ComposeResult:
@@ -106,21 +107,65 @@ class TrainingPanel(Vertical):
 
     def show_event(self, event: E.TrainingEvent) -> None:
         """What a core training event says: the data's size, the progress of the epoch (at
-        most every PROGRESS_EVERY_S; an epoch's end always shows), where the autosave went."""
+        most every PROGRESS_EVERY_S; an epoch's end always shows), what the run does between
+        batches (validating, fitting song memory, saving), where the autosave went."""
         if isinstance(event, E.TrainingStarted):
+            self._started = event
             unknown = f"{event.unknown_rate:.1%} of validation tokens are <unk>"
+            read = (
+                f" (reads the first {event.val_read:,})"
+                if 0 < event.val_read < event.val_tokens - 1
+                else ""
+            )
             self.border_subtitle = (
-                f"{event.train_tokens:,} train tokens · {event.val_tokens:,} val · {unknown}"
+                f"{event.train_tokens:,} train tokens · {event.val_tokens:,} val{read} · {unknown}"
             )
         elif isinstance(event, E.BatchFinished):
             now = time.monotonic()
             if now - self._progress_drawn < PROGRESS_EVERY_S and event.batch < event.batches:
                 return
             self._progress_drawn = now
-            label = (
-                f"{event.batch}/{event.batches} · loss {event.loss:.3f} · "
-                f"ETA {fmt.duration(event.eta_s)} · {fmt.rate(event.tokens_per_s)} tok/s"
-            )
-            self.show_progress(Progress(f"epoch {event.epoch}", event.batch, event.batches, label))
+            self.show_progress(batch_progress(event, self._by_budget))
+        elif isinstance(event, E.PhaseStarted):
+            self.show_progress(phase_progress(event, self._started, self._by_budget))
         elif isinstance(event, E.CheckpointSaved):
             self.border_subtitle = f"autosaved epoch {event.epoch} → {fmt.path(event.path)}"
+
+    @property
+    def _by_budget(self) -> bool:
+        """The run under way fills a time budget (rather than training a number of epochs)."""
+        return (
+            self._started is not None
+            and bool(self._started.time_budget)
+            and not (self._started.end_epoch)
+        )
+
+
+def batch_progress(event: E.BatchFinished, by_budget: bool) -> Progress:
+    """The progress row during an epoch: the epoch's batches, or the budget's seconds when
+    the budget ends the run (its ETA then the run's end)."""
+    if by_budget:
+        spent, budget = event.elapsed_s, event.time_budget
+        done, total, eta = spent, budget, max(0.0, budget - spent)
+        where = f"{fmt.duration(spent)}/{fmt.duration(budget)}"
+    else:
+        done, total, eta = event.batch, event.batches, event.eta_s
+        where = f"{event.batch}/{event.batches}"
+    label = (
+        f"{where} · loss {event.loss:.3f} · ETA {fmt.duration(eta)} · "
+        f"{fmt.rate(event.tokens_per_s)} tok/s"
+    )
+    return Progress(f"epoch {event.epoch}", done, total, label)
+
+
+def phase_progress(
+    event: E.PhaseStarted, started: E.TrainingStarted | None, by_budget: bool
+) -> Progress:
+    """The progress row between batches: what the run does and how long it should take."""
+    label = f"{event.phase}… ETA {fmt.duration(event.eta_s)}"
+    if by_budget and started is not None:
+        budget = started.time_budget
+        left = max(0.0, budget - event.elapsed_s)
+        label = f"{event.phase}… · ETA {fmt.duration(left)}"
+        return Progress(f"epoch {event.epoch}", event.elapsed_s, budget, label)
+    return Progress(f"epoch {event.epoch}", 1.0, 1.0, label)
