@@ -1,13 +1,19 @@
-"""Generation speed: greedy tokens/s after load, and launch-to-first-token of the CLI.
+"""Generation speed: tokens/s after load, and launch-to-first-token of the CLI.
 
     python bench/generation.py --checkpoint PATH [--runs 5] [--cache auto|off|N,THETA,LAMBDA]
+                               [--baseline DIR [--cpu-time]]
 
-1. In process: load the checkpoint (numpy path), then time 2,000 greedy tokens, with the network
-   alone and with song memory (--cache: the checkpoint's fitted settings by default), side by
-   side in the same run.
+1. In process: load the checkpoint (numpy path), then time 2,000 tokens greedy with the network
+   alone, greedy with song memory (--cache: the checkpoint's fitted settings by default), and
+   sampled at temperature 0.8 with song memory, each with the default settings otherwise (the
+   song form on), side by side in the same run.
 2. As a user: launch `lyrics-tui generate` and time until its first token reaches stdout, with an
    empty prompt and with a Chinese prompt (which needs jieba's dictionary); song memory is on
    by default there too.
+
+With --baseline DIR (another checkout of the code, e.g. `git archive main | tar -x -C DIR`), part
+1 runs in subprocesses, alternating this checkout and DIR run by run, and prints each rate and
+the ratio of the medians: the side-by-side comparison a change of speed is judged by.
 """
 
 from __future__ import annotations
@@ -17,32 +23,44 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the lyrics-tui entry point does
 
 import argparse
+import json
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from _common import ROOT, machine, median
 
 sys.path.insert(0, str(ROOT))
 
+KINDS = ("greedy, network alone", "greedy, song memory", "sampled 0.8, song memory")
 
-def greedy_rate(path: str, cache=None) -> float:
-    from lyrics_tui.core.fastload import read_checkpoint
-    from lyrics_tui.core.sampling import Sampler, SamplerSettings
-    from lyrics_tui.core.steppers import NumpyStepper
-    from lyrics_tui.core.tokens import Tokenizer
 
-    checkpoint = read_checkpoint(path)
-    sampler = Sampler(
-        NumpyStepper(checkpoint.model_config, checkpoint.model_state),
-        checkpoint.vocab,
-        Tokenizer("char"),
-    )  # empty prompt: no tokenizer work
-    settings = SamplerSettings(temperature=0, max_tokens=2000, cache=cache)
-    generation = sampler.generate("", settings)
-    start = time.perf_counter()
+CLOCK = time.perf_counter  # --cpu-time: time.process_time, fairer on a busy shared machine
+
+
+def rate(path: str, temperature: float, cache=None) -> float:
+    from lyrics_tui.core.loading import open_checkpoint
+    from lyrics_tui.core.sampling import SamplerSettings
+
+    opened = open_checkpoint(path)
+    settings = SamplerSettings(temperature=temperature, max_tokens=2000, cache=cache, seed=1)
+    generation = opened.sampler().generate("", settings)  # empty prompt: no tokenizer work
+    start = CLOCK()
     count = sum(1 for _ in generation)
-    return count / (time.perf_counter() - start)
+    return count / (CLOCK() - start)
+
+
+def rates(path: str, cache_option: str) -> dict[str, float]:
+    from lyrics_tui.core.loading import open_checkpoint
+
+    memory = open_checkpoint(path).cache(cache_option).settings
+    out = {KINDS[0]: rate(path, 0.0)}
+    if memory is not None:
+        out[KINDS[1]] = rate(path, 0.0, memory)
+        out[KINDS[2]] = rate(path, 0.8, memory)
+    return out
 
 
 def first_token_s(path: str, prompt: str) -> float:
@@ -73,31 +91,86 @@ def first_token_s(path: str, prompt: str) -> float:
     return elapsed
 
 
+def package_link(checkout: Path) -> str:
+    """A folder holding lyrics_tui/ over `checkout`'s core, tui and data (for PYTHONPATH)."""
+    folder = Path(tempfile.mkdtemp(prefix="lyrics-tui-baseline-"))
+    package = folder / "lyrics_tui"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for part in ("core", "tui", "data"):
+        (package / part).symlink_to(checkout.resolve() / part)
+    return str(folder)
+
+
+def rates_in(
+    pythonpath: str | None, path: str, cache_option: str, cpu: bool = False
+) -> dict[str, float]:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath  # found before the editable install of this checkout
+    code = (
+        "import json, sys, time; sys.path.insert(0, sys.argv[1]); import generation; "
+        "generation.CLOCK = time.process_time if sys.argv[4] == '1' else time.perf_counter; "
+        "print(json.dumps(generation.rates(sys.argv[2], sys.argv[3])))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent), path, cache_option, str(int(cpu))],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def compare(args: argparse.Namespace) -> None:
+    base = package_link(Path(args.baseline))
+    ours: dict[str, list[float]] = {}
+    theirs: dict[str, list[float]] = {}
+    for _ in range(args.runs):  # alternated: both see the same machine
+        for kind, value in rates_in(None, args.checkpoint, args.cache, args.cpu_time).items():
+            ours.setdefault(kind, []).append(value)
+        for kind, value in rates_in(base, args.checkpoint, args.cache, args.cpu_time).items():
+            theirs.setdefault(kind, []).append(value)
+    print(f"machine: {machine()}")
+    clock = "CPU time" if args.cpu_time else "wall clock"
+    print(
+        f"tokens/s ({clock}), this checkout against {args.baseline}, {args.runs} runs alternated:"
+    )
+    for kind in KINDS:
+        if kind in ours and kind in theirs:
+            a, b = median(ours[kind]), median(theirs[kind])
+            print(
+                f"  {kind}: {a:,.0f} against {b:,.0f} (ratio {a / b:.2f}; "
+                f"runs {', '.join(f'{x:,.0f}' for x in ours[kind])} | "
+                f"{', '.join(f'{x:,.0f}' for x in theirs[kind])})"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cache", default="auto")
+    parser.add_argument("--baseline", help="another checkout to compare tokens/s with")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="with --baseline: time by the process's CPU time (on a machine others share)",
+    )
     args = parser.parse_args()
-    from lyrics_tui.core.loading import open_checkpoint
-
-    memory = open_checkpoint(args.checkpoint).cache(args.cache)
-    rates, cached = [], []
-    for _ in range(args.runs):  # interleaved: both see the same load
-        rates.append(greedy_rate(args.checkpoint))
-        if memory.settings is not None:
-            cached.append(greedy_rate(args.checkpoint, memory.settings))
+    if args.baseline:
+        compare(args)
+        return
+    measured: dict[str, list[float]] = {}
+    for _ in range(args.runs):  # interleaved: all see the same load
+        for kind, value in rates(args.checkpoint, args.cache).items():
+            measured.setdefault(kind, []).append(value)
     empty = [first_token_s(args.checkpoint, "") for _ in range(args.runs)]
     prompted = [first_token_s(args.checkpoint, "想念") for _ in range(args.runs)]
     print(f"machine: {machine()}")
-    print(f"greedy tokens/s after load: median {median(rates):,.0f} (min {min(rates):,.0f})")
-    if cached:
-        print(
-            f"greedy tokens/s with song memory ({memory.settings.label}): median "
-            f"{median(cached):,.0f} (min {min(cached):,.0f})"
-        )
-    else:
-        print(f"song memory off ({memory.source}): {memory.note or 'nothing to compare'}")
+    for kind, values in measured.items():
+        print(f"{kind} tokens/s after load: median {median(values):,.0f} (min {min(values):,.0f})")
     print(
         f"launch to first token, empty prompt: median {median(empty):.2f} s (max {max(empty):.2f})"
     )

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.settings import SAMPLER
 
 if TYPE_CHECKING:
     from lyrics_tui.core.checkpoint import Checkpoint
@@ -48,18 +49,23 @@ MAX_THETA = 100.0
 MAX_LAMBDA = 0.99
 CACHE_HELP = (
     "song memory (a continuous cache over the hidden states): auto uses the settings fitted "
-    "after training and stored in the checkpoint, off the network alone, or N,THETA,LAMBDA "
-    "(window in words, sharpness, weight 0..0.99; e.g. 500,0.05,0.2)"
+    "after training and stored in the checkpoint, off the network alone, or N,THETA,LAMBDA[,D] "
+    "(window in words, sharpness, weight 0..0.99, and the nearest position recalled, 1 = the "
+    "word just read; e.g. 500,0.05,0.2)"
 )
 
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """N, θ and λ. λ 0 switches the cache off."""
+    """N, θ and λ (and the nearest position recalled). λ 0 switches the cache off."""
 
     window: int  # N: how many earlier positions are remembered
     theta: float  # θ: how sharply the cache prefers states like the current one
     lam: float  # λ: the cache's weight in the mixture
+    # D: positions fewer than D back are not recalled. At 1 the newest is the word just read,
+    # whose state resembles the current one; a cache that recalls it makes that word the
+    # favourite next (城市 城市). Fitted with N, θ and λ; older files: 1.
+    nearest: int = 1
 
     @property
     def on(self) -> bool:
@@ -72,43 +78,59 @@ class CacheSettings:
             raise SettingsError(f"the cache sharpness θ must be between 0 and {MAX_THETA:g}")
         if not (math.isfinite(self.lam) and 0.0 <= self.lam <= MAX_LAMBDA):
             raise SettingsError(f"the cache weight λ must be between 0 (off) and {MAX_LAMBDA}")
+        nearest = SAMPLER["nearest"]
+        if not nearest.allows(self.nearest) or self.nearest > self.window:
+            raise SettingsError(
+                f"the cache's nearest distance D must be {nearest.range_text} (and at most N)"
+            )
         return self
 
     def with_lambda(self, lam: float) -> CacheSettings:
         """The same memory trusted more or less (the playground's memory control)."""
-        return CacheSettings(self.window, self.theta, round(min(MAX_LAMBDA, max(0.0, lam)), 4))
+        lam = round(min(MAX_LAMBDA, max(0.0, lam)), 4)
+        return CacheSettings(self.window, self.theta, lam, self.nearest)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"window": self.window, "theta": self.theta, "lambda": self.lam}
+        return {
+            "window": self.window,
+            "theta": self.theta,
+            "lambda": self.lam,
+            "nearest": self.nearest,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CacheSettings:
-        return cls(int(data["window"]), float(data["theta"]), float(data["lambda"])).validated()
+        nearest = int(data.get("nearest", 1))
+        return cls(int(data["window"]), float(data["theta"]), float(data["lambda"]), nearest)
 
     @property
     def label(self) -> str:
-        return f"N {self.window}, θ {self.theta:.3g}, λ {self.lam:.2f}"
+        near = f", D {self.nearest}" if self.nearest > 1 else ""
+        return f"N {self.window}, θ {self.theta:.3g}, λ {self.lam:.2f}{near}"
 
     @property
     def spec(self) -> str:
         """How --cache spells these settings."""
-        return f"{self.window},{self.theta:g},{self.lam:g}"
+        near = f",{self.nearest}" if self.nearest > 1 else ""
+        return f"{self.window},{self.theta:g},{self.lam:g}{near}"
 
 
 def parse_cache(text: str) -> str | CacheSettings:
-    """--cache: "auto", "off" or "N,THETA,LAMBDA"."""
+    """--cache: "auto", "off" or "N,THETA,LAMBDA[,D]"."""
     value = text.strip().lower()
     if value in CACHE_CHOICES:
         return value
     parts = [p.strip() for p in value.split(",")]
     try:
-        if len(parts) != 3:
+        if len(parts) not in (3, 4):
             raise ValueError
-        return CacheSettings(int(parts[0]), float(parts[1]), float(parts[2])).validated()
+        nearest = int(parts[3]) if len(parts) == 4 else 1
+        settings = CacheSettings(int(parts[0]), float(parts[1]), float(parts[2]), nearest)
     except ValueError:
         raise SettingsError(
-            f"{{cache}} must be auto, off or N,THETA,LAMBDA (e.g. 500,0.05,0.2), not {text!r}"
+            f"{{cache}} must be auto, off or N,THETA,LAMBDA[,D] (e.g. 500,0.05,0.2), not {text!r}"
         ) from None
+    return settings.validated()
 
 
 @dataclass(frozen=True)
@@ -274,11 +296,21 @@ class NeuralCache:
         self.positions[slot] = self.count + 1 if position is None else position
         self.count += 1
 
+    def _ids(self) -> np.ndarray:
+        """The next words remembered, <unk> (unusable) for the newest D - 1 of them."""
+        n = min(self.count, self.settings.window)
+        ids = self.next_ids[:n]
+        near = self.settings.nearest - 1
+        if near > 0 and n:
+            ids = ids.copy()
+            ids[(self.count - 1 - np.arange(min(near, n))) % self.settings.window] = self.unk_id
+        return ids
+
     def view(self, h: np.ndarray) -> CacheView | None:
         n = min(self.count, self.settings.window)
         return cache_view(
             self.keys[:n],
-            self.next_ids[:n],
+            self._ids(),
             self.positions[:n],
             h,
             self.settings.theta,
@@ -291,7 +323,7 @@ class NeuralCache:
         n = min(self.count, self.settings.window)
         if n == 0:
             return None
-        ids = self.next_ids[:n]
+        ids = self._ids()
         usable = ids != self.unk_id
         if not usable.all():
             if not usable.any():

@@ -29,6 +29,8 @@ WINDOWS = (50, 100, 200, 400, 800, 1600)
 # neighbours at √2.
 SHARPNESS = tuple(2.0**k for k in range(0, 8))  # 1 .. 128
 LAMBDAS = tuple(round(i * 0.01, 2) for i in range(0, 91))  # 0 (off) .. 0.9
+# D, the nearest position recalled, tried at the best N and θ: 1 recalls the word just read
+NEAREST = (1, 2, 3, 5)
 CHUNK = 512  # positions scored at once
 FLOOR = -80.0  # exp's argument floor, in nats below the largest term
 QUICK_WINDOW, QUICK_SHARPNESS = 400, 8.0  # the per-epoch figure's N and θ|h|²
@@ -169,11 +171,11 @@ def _band(features: StreamFeatures, n_max: int) -> _Band:
 
 
 def _band_logp(
-    band: _Band, theta: float, windows: tuple[int, ...]
+    band: _Band, theta: float, windows: tuple[int, ...], nearest: int = 1
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """Every window from one pass: for each stretch of distances between two windows, the sum
     of exp(score) over its usable positions and over those that match, each relative to the
-    stretch's largest usable score, accumulated in log space. Terms below e^-80 of that largest
+    stretch's largest usable score, accumulated in log space; distances below `nearest` left out. Terms below e^-80 of that largest
     one count as e^-80 (exp stays out of float32's slow subnormal range; what that adds is
     below 1e-30 of the sum)."""
     scores = (band.dots * theta).masked_fill_(~band.usable, -math.inf)
@@ -183,8 +185,11 @@ def _band_logp(
     have = torch.zeros(total, dtype=torch.bool)
     neg = torch.tensor(-math.inf, dtype=torch.float64)
     out = {}
-    low = 0
+    low = nearest - 1
     for n in sorted(windows):
+        if n <= low:  # a window no further than D recalls nothing
+            out[n] = (torch.where(have, hit_lse - all_lse, neg), have.clone())
+            continue
         part = scores[:, low:n]
         top = part.amax(dim=1)
         usable = torch.isfinite(top)
@@ -202,12 +207,15 @@ def _band_logp(
 
 
 def cache_logp(
-    features: StreamFeatures, theta: float, windows: tuple[int, ...] | list[int]
+    features: StreamFeatures,
+    theta: float,
+    windows: tuple[int, ...] | list[int],
+    nearest: int = 1,
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """For each window N: (log p_cache of the word that came [T] float64, -inf where the cache
     does not hold it; usable [T] bool, False where the cache holds nothing usable)."""
     windows = tuple(windows)
-    return _band_logp(_band(features, max(windows)), theta, windows)
+    return _band_logp(_band(features, max(windows)), theta, windows, nearest)
 
 
 def mixture_logp(
@@ -226,7 +234,8 @@ def cache_loss(features: StreamFeatures, settings: CacheSettings | None) -> floa
     """Mean nats per token with the cache (the network alone when off)."""
     if settings is None or not settings.on:
         return -float(features.logp.mean())
-    logp, usable = cache_logp(features, settings.theta, [settings.window])[settings.window]
+    n = settings.window
+    logp, usable = cache_logp(features, settings.theta, [n], settings.nearest)[n]
     return -float(mixture_logp(features, logp, usable, settings.lam).mean())
 
 
@@ -234,7 +243,8 @@ def position_logp(features: StreamFeatures, settings: CacheSettings | None) -> t
     """[T] log-probability of each word that came, with the cache (float64)."""
     if settings is None or not settings.on:
         return features.logp
-    logp, usable = cache_logp(features, settings.theta, [settings.window])[settings.window]
+    n = settings.window
+    logp, usable = cache_logp(features, settings.theta, [n], settings.nearest)[n]
     return mixture_logp(features, logp, usable, settings.lam)
 
 
@@ -269,21 +279,22 @@ def _search(
         for name, mask in masks.items()
     }
     band = _band(features, max(windows))
-    tried: set[float] = set()
+    tried: set[tuple[float, int]] = set()
 
-    def trial(c: float) -> None:
+    def trial(c: float, nearest: int = 1) -> None:
         theta = _significant(c / scale)
-        if theta in tried:
+        if (theta, nearest) in tried:
             return
-        tried.add(theta)
-        for n, (logp, usable) in _band_logp(band, theta, windows).items():
+        tried.add((theta, nearest))
+        for n, (logp, usable) in _band_logp(band, theta, windows, nearest).items():
             mixed = torch.logaddexp(log_keep + net, log_lam + known + logp[:, None])
             mixed = torch.where(usable[:, None] & mixable, mixed, net)  # [T, lambdas]
             for name, mask in masks.items():
                 nll = -mixed[mask].mean(0)
                 i = int(torch.argmin(nll))
                 if nll[i] < best[name].nll:
-                    best[name] = _Best(float(nll[i]), CacheSettings(n, theta, float(lams[i])))
+                    settings = CacheSettings(n, theta, float(lams[i]), nearest)
+                    best[name] = _Best(float(nll[i]), settings)
 
     for c in sorted(sharpness, key=lambda c: abs(math.log(c / QUICK_SHARPNESS))):
         if tried and out_of_time():
@@ -296,6 +307,12 @@ def _search(
                     if out_of_time():
                         return best
                     trial(found.settings.theta * scale * step)
+        for found in list(best.values()):  # then how near a position may be recalled
+            if found.settings.on:
+                for nearest in NEAREST[1:]:
+                    if out_of_time():
+                        return best
+                    trial(found.settings.theta * scale, nearest)
     return best
 
 

@@ -48,6 +48,9 @@ class Checkpoint:
     # Song memory fitted after training (core/cache.py CacheFit.to_dict()); None: not fitted.
     # Files without it (older ones) still load, with the cache off.
     cache: dict[str, Any] | None = None
+    # Song form of the training corpus (core/songform: CorpusForm.to_dict() and the vocabulary's
+    # rhyme groups); None in older files, which generate with the defaults.
+    form: dict[str, Any] | None = None
 
     @property
     def val_ppl(self) -> float | None:
@@ -69,6 +72,7 @@ class Checkpoint:
             "best_val_loss": self.best_val_loss,
             "corpus": self.corpus,
             "cache": self.cache,
+            "form": self.form,
         }
 
 
@@ -102,6 +106,7 @@ def checkpoint_from_payload(payload: Any, path: str) -> Checkpoint:
             corpus=str(payload.get("corpus", "")),
             path=path,
             cache=payload.get("cache") if isinstance(payload.get("cache"), dict) else None,
+            form=payload.get("form") if isinstance(payload.get("form"), dict) else None,
         )
     except CheckpointError:
         raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from lyrics_tui.core.checkpoint import Checkpoint, weights_mismatch
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.paths import list_checkpoints, resume_target
 from lyrics_tui.core.sampling import Sampler
+from lyrics_tui.core.songform import CorpusForm, VocabularyRhymes, rhymes_of
 from lyrics_tui.core.steppers import NumpyStepper, Stepper
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
@@ -25,6 +26,12 @@ class OpenedModel:
 
     checkpoint: Checkpoint
     stepper: Stepper
+    form: CorpusForm = field(default_factory=CorpusForm)  # the training corpus's song form
+
+    def __post_init__(self) -> None:
+        stored = self.checkpoint.form
+        if stored is not None and not self.form.stored:
+            object.__setattr__(self, "form", CorpusForm.from_dict(stored))
 
     @property
     def vocab(self) -> Vocabulary:
@@ -39,7 +46,12 @@ class OpenedModel:
         return self.checkpoint.path
 
     def sampler(self) -> Sampler:
-        return Sampler(self.stepper, self.vocab, self.tokenizer)
+        return Sampler(self.stepper, self.vocab, self.tokenizer, self.form, self.rhymes)
+
+    @property
+    def rhymes(self) -> VocabularyRhymes:
+        """The vocabulary's rhyme groups: stored in the checkpoint, or computed once."""
+        return rhymes_of(self.checkpoint.form, self.vocab)
 
     @property
     def cache_fit(self) -> CacheFit | None:

@@ -7,10 +7,11 @@ and the alternatives the sampler passed over.
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from lyrics_tui.core.cache import CacheSettings, NeuralCache, mix
 from lyrics_tui.core.errors import CheckpointError
 from lyrics_tui.core.settings import (
+    DEFAULT_RHYME,
     LINE_WINDOW,
     MAX_RETURNS,
     MAX_SEED,
@@ -26,6 +28,10 @@ from lyrics_tui.core.settings import (
     SAMPLER,
     check_all,
 )
+from lyrics_tui.core.songform import writer as songform_writer
+from lyrics_tui.core.songform.corpus_form import CorpusForm
+from lyrics_tui.core.songform.vocabulary import VocabularyRhymes, vocabulary_rhymes
+from lyrics_tui.core.songform.writer import SongWriter
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
 from lyrics_tui.core.vocab import Vocabulary
@@ -47,6 +53,8 @@ class SamplerSettings:
     alternatives: int = 5  # how many top candidates each token reports
     cache: CacheSettings | None = None  # song memory (core/cache.py); None: the network alone
     returns: int = MAX_RETURNS  # a line sung this many times in the last 30 is not sung again
+    form: bool = True  # song form: line lengths, returning lines, new lines new (songform/)
+    rhyme: float = DEFAULT_RHYME  # how strongly line ends rhyme; 0: off
 
     def validated(self) -> tuple[SamplerSettings, list[str]]:
         """Settings with out-of-range lengths capped, and a note for each cap; raise for
@@ -99,6 +107,11 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+# the song form's step: (what the filters left, the model's own distribution, the network's)
+# -> what is sampled
+Shape = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
 class Memory:
     """Song memory at one step: the cache's distribution, its weight λ, and <unk>'s id (whose
@@ -115,13 +128,19 @@ def next_token_distribution(
     recent: Sequence[int] = (),
     banned: Sequence[int] = (),
     memory: Memory | None = None,
+    shape: Shape | None = None,
+    sample_network: bool = False,
 ) -> Distribution:
     """Apply song memory, repetition penalty, temperature, top-k and top-p to one step's logits.
 
     With song memory the repetition penalty applies to the network's scores only, before the
     cache is mixed in: it stops the network from looping on its own words, and what the cache
     recalls from earlier in the song (a chorus coming back) is left alone. Temperature, top-k
-    and top-p then apply to the mixture.
+    and top-p then apply to the mixture, and last the song form (`shape`, core/songform/),
+    which sees what the filters left and the model's own distribution. With `sample_network`
+    the mixture is the model shown, but what is sampled comes from the network alone (the
+    song form writes new lines so, and lets song memory choose the lines that come back).
+    Greedy decoding takes the likeliest word of what the form leaves at temperature 1.
     """
     logits = np.asarray(logits, dtype=np.float64)
     if not np.isfinite(logits).all():
@@ -129,38 +148,66 @@ def next_token_distribution(
             "the network produced NaN or infinite scores: its weights are "
             "broken (retrain, or use an earlier checkpoint)"
         )
-    model = softmax(logits)
-    adjusted = logits.copy()
-    if settings.repetition_penalty != 1.0 and len(recent):
-        ids = np.unique(np.asarray(recent, dtype=np.int64))
-        vals = adjusted[ids]
-        adjusted[ids] = np.where(
-            vals > 0, vals / settings.repetition_penalty, vals * settings.repetition_penalty
-        )
+    network, entropy = _softmax_entropy(logits)
+    penalised = settings.repetition_penalty != 1.0 and len(recent) > 0
+    adjusted = _penalised(logits, settings.repetition_penalty, recent) if penalised else logits
+    model = network
     extra: dict[str, Any] = {}
-    if memory is not None and memory.lam > 0:
-        network = model
+    mixed = memory is not None and memory.lam > 0
+    if memory is not None and mixed:
         model = mix(network, memory.probs, memory.lam, memory.unk_id)
         extra = {"network": network, "cache": memory.probs, "cache_weight": memory.lam}
-        log_model = np.log(np.maximum(model, 1e-300))
-        entropy = float(-(model * log_model).sum())
-        if settings.repetition_penalty != 1.0 and len(recent):
-            penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
-            adjusted = np.log(np.maximum(penalised, 1e-300))
-        else:
-            adjusted = log_model
-    else:
+        if not sample_network:
+            if penalised:
+                model_penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
+            adjusted = np.log(np.maximum(model_penalised if penalised else model, 1e-300))
         entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
-    if len(banned) and len(banned) < len(adjusted):
-        adjusted[list(banned)] = -np.inf
+    ban = list(banned) if 0 < len(banned) < len(logits) else []
+    if ban:
+        adjusted = adjusted.copy() if adjusted is logits else adjusted
+        adjusted[ban] = -np.inf
     if settings.temperature == 0:
         final = np.zeros_like(model)
-        final[int(np.argmax(adjusted))] = 1.0
+        if shape is None:
+            best = np.argmax(adjusted)
+        elif adjusted is logits or (not penalised and (not mixed or sample_network)):
+            kept = network.copy()  # the network's own distribution, what is banned taken out
+            kept[ban] = 0.0
+            best = np.argmax(shape(kept, model, network))
+        else:
+            best = np.argmax(shape(softmax(adjusted), model, network))
+        final[int(best)] = 1.0
         return Distribution(model, final, 1, entropy, **extra)
+    final = _filtered(adjusted, settings)
+    if shape is not None:
+        final = shape(final, model, network)
+    return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
+
+
+def _softmax_entropy(logits: np.ndarray) -> tuple[np.ndarray, float]:
+    """softmax(logits) and its entropy in nats, log Z - E[z] (no logarithm of every p)."""
+    z = logits - np.max(logits)
+    e = np.exp(z)
+    total = float(e.sum())
+    p = e / total
+    return p, math.log(total) - float(p @ z)
+
+
+def _penalised(logits: np.ndarray, penalty: float, recent: Sequence[int]) -> np.ndarray:
+    """The scores with the repetition penalty on the recent words (CTRL's: a positive score
+    divided by it, a negative one multiplied)."""
+    adjusted = logits.copy()
+    ids = np.unique(np.asarray(recent, dtype=np.int64))
+    vals = adjusted[ids]
+    adjusted[ids] = np.where(vals > 0, vals / penalty, vals * penalty)
+    return adjusted
+
+
+def _filtered(adjusted: np.ndarray, settings: SamplerSettings) -> np.ndarray:
+    """Temperature, then top-k and top-p: the distribution sampled from (sums to 1)."""
     # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
     with np.errstate(over="ignore"):
         final = softmax((adjusted - np.max(adjusted)) / settings.temperature)
-    order = None
     if 0 < settings.top_k < len(final):
         # the k likeliest; among words tied at the k-th probability the lowest ids, so the
         # same scores always give the same set (argpartition alone picks ties arbitrarily)
@@ -179,8 +226,7 @@ def next_token_distribution(
         keep = np.zeros(len(final), dtype=bool)
         keep[order[:n_keep]] = True
         final = np.where(keep, final, 0.0)
-    final = final / final.sum()
-    return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
+    return final / final.sum()
 
 
 class SongLines:
@@ -295,10 +341,19 @@ def prompt_warnings(notes: list[str], unknown: list[str]) -> list[str]:
 class Sampler:
     """Generates from any Stepper with the vocabulary and tokenizer it was trained with."""
 
-    def __init__(self, stepper: Stepper, vocab: Vocabulary, tokenizer: Tokenizer) -> None:
+    def __init__(
+        self,
+        stepper: Stepper,
+        vocab: Vocabulary,
+        tokenizer: Tokenizer,
+        form: CorpusForm | None = None,
+        rhymes: VocabularyRhymes | None = None,
+    ) -> None:
         self.stepper = stepper
         self.vocab = vocab
         self.tokenizer = tokenizer
+        self.form = form or CorpusForm()  # an older checkpoint's: the defaults
+        self.rhymes = rhymes
         self._newline_id = vocab.id(NEWLINE)
         # <unk> is a real prediction (a rare word) but never useful text to print.
         self._banned = [vocab.unk_id]
@@ -327,6 +382,27 @@ class Sampler:
             self._newline_id,
         )
 
+    def writer(self, settings: SamplerSettings, seed: int) -> SongWriter | None:
+        """The song form for one song with these settings (None: off)."""
+        if not settings.form:
+            return None
+        return SongWriter(
+            self.form,
+            self.rhymes or vocabulary_rhymes(self.vocab),
+            self._newline_id,
+            self.vocab.unk_id,
+            rhyme=settings.rhyme,
+            returns=settings.returns,
+            seed=seed,
+            greedy=settings.temperature == 0,
+            tuning=songform_writer.TUNING,
+        )
+
+    def _look_ahead(self, state: Any, logits: np.ndarray) -> Any:
+        """The stepper's look-ahead from this state, for the song form (None: it has none)."""
+        look = getattr(self.stepper, "look_ahead", None)
+        return None if look is None else functools.partial(look, state, logits)
+
     def generate(self, prompt: str, settings: SamplerSettings) -> Generation:
         settings, notes = settings.validated()
         tokens = self.tokenizer.prompt(prompt or "")
@@ -352,8 +428,11 @@ class Sampler:
         state, logits = self.prime(tokens, memory)
         prompt_ids = self.vocab.encode(tokens)
         lines = SongLines(self._newline_id)
+        writer = self.writer(settings, seed)
         for token_id in prompt_ids:
             lines.read(token_id)
+            if writer is not None:
+                writer.read(token_id)
         recent: deque[int] = deque(prompt_ids[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW)
         finished = 0
         unk_id = self.vocab.unk_id
@@ -365,8 +444,21 @@ class Sampler:
                 probs = memory.probs(h)
                 if probs is not None:
                     recall = Memory(probs, memory.settings.lam, unk_id)
-            banned = self._banned + lines.held_back(settings.returns, memory is not None)
-            dist = next_token_distribution(logits, settings, recent, banned, recall)
+            if writer is None:
+                banned = self._banned + lines.held_back(settings.returns, memory is not None)
+            else:
+                banned = self._banned  # the form's rules hold lines back (core/songform/)
+                writer.look = self._look_ahead(state, logits)
+            shape = None if writer is None else writer.shape
+            dist = next_token_distribution(
+                logits,
+                settings,
+                recent,
+                banned,
+                recall,
+                shape,
+                writer is not None,
+            )
             if settings.temperature == 0:
                 token_id = int(np.argmax(dist.final))
             else:
@@ -393,6 +485,8 @@ class Sampler:
                 if settings.max_lines and finished >= settings.max_lines:
                     return
             lines.read(token_id)
+            if writer is not None:
+                writer.read(token_id)
             if memory is not None and h is not None:
                 memory.read(h, token_id)
             recent.append(token_id)

@@ -30,6 +30,9 @@ MAX_SEED = 2**32 - 1  # a generation's seed (numpy's generators take 32 bits)
 MAX_TOKENS = 10_000  # longer requests are capped, and the cap is reported
 SONG_LINES = 8  # a song as the playground and the demo write it: two verses of four lines
 PACE_MS_MAX = 5000  # the playground's pause between two words, at most
+DEFAULT_RHYME = 1.0  # the song form's rhyme strength (core/songform/writer.py)
+MAX_RHYME = 5.0
+MAX_NEAREST = 100  # song memory's nearest distance D, at most
 
 
 def _number(value: float) -> str:
@@ -229,6 +232,28 @@ SAMPLER = _table(
         0,
         LINE_WINDOW,
         words={0: "no limit"},
+    ),
+    Setting(
+        "form",
+        "song form: lines of the corpus's lengths, line ends that rhyme, lines that come back "
+        "whole as a chorus does and new lines that are new (off: the sampler alone)",
+        bool,
+    ),
+    Setting(
+        "rhyme",
+        "how strongly line ends rhyme with the verse's rhyme (十三辙 groups; with the form on)",
+        float,
+        0,
+        MAX_RHYME,
+        words=OFF,
+    ),
+    Setting(
+        "nearest",
+        "song memory's nearest distance D: positions fewer than D words back are not recalled "
+        "(1 = the word just read; fitted with N, θ and λ)",
+        int,
+        1,
+        MAX_NEAREST,
     ),
 )
 

@@ -48,32 +48,38 @@ def _layer_c(state: State, layer: int) -> np.ndarray | None:
     return state.c[layer] if state.c else None
 
 
+def _cell_update(
+    cell: str, gi: np.ndarray, gh: np.ndarray, h: np.ndarray, c: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One layer's update from its input projection gi = W_ih x + b_ih and its recurrent
+    projection gh = W_hh h + b_hh (rows: several candidates at once): the new h (and c)."""
+    n = h.shape[-1]
+    if cell == "rnn":
+        return np.tanh(gi + gh), None
+    if cell == "gru":
+        rz = _sigmoid(gi[..., : 2 * n] + gh[..., : 2 * n])  # both gates in one call
+        r, z = rz[..., :n], rz[..., n:]
+        cand = np.tanh(gi[..., 2 * n :] + r * gh[..., 2 * n :])
+        return (1.0 - z) * cand + z * h, None
+    g = gi + gh
+    gates = _sigmoid(g)  # one call for the three gates (the candidate's quarter unused)
+    i_g, f_g, o_g = gates[..., :n], gates[..., n : 2 * n], gates[..., 3 * n :]
+    c = f_g * c + i_g * np.tanh(g[..., 2 * n : 3 * n])
+    return o_g * np.tanh(c), c
+
+
 def _cell_step(
     cell: str,
     gi: np.ndarray,
-    w_hh: np.ndarray,
-    b_hh: np.ndarray,
+    gh: np.ndarray,
     h: np.ndarray,
     c: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """One layer's step, given its input projection gi = W_ih x + b_ih: the new h (and c)."""
-    n = h.shape[0]
-    if cell == "rnn":
-        h = np.tanh(gi + w_hh @ h + b_hh)
-    elif cell == "gru":
-        gh = w_hh @ h + b_hh
-        rz = _sigmoid(gi[: 2 * n] + gh[: 2 * n])  # both gates in one call: fewer numpy calls
-        r, z = rz[:n], rz[n:]
-        cand = np.tanh(gi[2 * n :] + r * gh[2 * n :])
-        h = (1.0 - z) * cand + z * h
-    else:
-        g = gi + w_hh @ h + b_hh
-        gates = _sigmoid(g)  # one call for the three gates (the candidate's quarter unused)
-        i_g, f_g, o_g = gates[:n], gates[n : 2 * n], gates[3 * n :]
-        c_new = np.tanh(g[2 * n : 3 * n])
-        c = (f_g * c + i_g * c_new).astype(np.float32, copy=False)
-        h = o_g * np.tanh(c)
-    return h.astype(np.float32, copy=False), c
+    """One layer's step for one token, as float32 vectors."""
+    h, c = _cell_update(cell, gi, gh, h, c)
+    return h.astype(np.float32, copy=False), (
+        c.astype(np.float32, copy=False) if c is not None else None
+    )
 
 
 class NumpyStepper:
@@ -110,6 +116,9 @@ class NumpyStepper:
         # The first layer's input projection depends only on the token: remember it per token,
         # which saves a fifth of the work of a step once the common words have been seen.
         self._first_input: dict[int, np.ndarray] = {}
+        # the recurrent projection of the last state looked ahead from (a one-layer network's
+        # look-ahead computes it; the step from that state then reuses it)
+        self._recurrent: tuple[State, np.ndarray] | None = None
 
     def _input_projection(self, token_id: int) -> np.ndarray:
         projected = self._first_input.get(token_id)
@@ -123,18 +132,50 @@ class NumpyStepper:
         zeros = tuple(np.zeros(self.config.hidden, np.float32) for _ in range(self.config.layers))
         return State(h=zeros, c=zeros if self.config.cell == "lstm" else None)
 
+    def _recurrent_projection(self, state: State) -> np.ndarray:
+        cached = self._recurrent
+        if cached is not None and cached[0] is state:
+            return cached[1]
+        _, w_hh, _, b_hh = self.layers[0]
+        return w_hh @ state.h[0] + b_hh
+
     def step(self, state: State, token_id: int) -> tuple[np.ndarray, State]:
         x = self.embedding[token_id]
         hs, cs = [], []
         for i, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
             gi = self._input_projection(token_id) if i == 0 else w_ih @ x + b_ih
-            h, c = _cell_step(self.config.cell, gi, w_hh, b_hh, state.h[i], _layer_c(state, i))
+            gh = self._recurrent_projection(state) if i == 0 else w_hh @ state.h[i] + b_hh
+            h, c = _cell_step(self.config.cell, gi, gh, state.h[i], _layer_c(state, i))
             hs.append(h)
             if c is not None:
                 cs.append(c)
             x = h
+        self._recurrent = None
         logits = self.decoder_w @ x + self.decoder_b
         return logits, State(h=tuple(hs), c=tuple(cs) if cs else None)
+
+    def look_ahead(
+        self, state: State, logits: np.ndarray, candidates: np.ndarray, target: int
+    ) -> np.ndarray | None:
+        """For each candidate token, about log p(target) one step after it: the next state
+        exactly, its score for `target`, and the softmax's normaliser of the state now (off by
+        0.2 nats or so, in the same order as the exact figures: docs/writing.md). None for a
+        network of more than one layer, where it would cost a step per candidate."""
+        if len(self.layers) != 1:
+            return None
+        gh = self._recurrent_projection(state)
+        self._recurrent = (state, gh)  # the step taken from here reuses it
+        cache = self._first_input
+        missing = [int(t) for t in candidates if int(t) not in cache]
+        if missing:  # one product for all of them: cheaper than one per word
+            w_ih, _, b_ih, _ = self.layers[0]
+            for token_id, row in zip(missing, self.embedding[missing] @ w_ih.T + b_ih, strict=True):
+                cache[token_id] = row
+        gi = np.stack([cache[int(t)] for t in candidates])
+        h, _ = _cell_update(self.config.cell, gi, gh, state.h[0], _layer_c(state, 0))
+        top = float(np.max(logits))
+        normaliser = top + float(np.log(np.exp(logits - top).sum()))
+        return h @ self.decoder_w[target] + self.decoder_b[target] - normaliser
 
     def read_sequence(self, token_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray | None]:
         """The top layer's h (and c for an LSTM) after each token, from the initial state, as
@@ -151,7 +192,7 @@ class NumpyStepper:
             h = np.zeros(n, np.float32)
             c = np.zeros(n, np.float32) if c_seq is not None else None
             for t in range(count):
-                h, c = _cell_step(self.config.cell, projected[t], w_hh, b_hh, h, c)
+                h, c = _cell_step(self.config.cell, projected[t], w_hh @ h + b_hh, h, c)
                 h_seq[t] = h
                 if c_seq is not None:
                     c_seq[t] = c
@@ -186,6 +227,29 @@ class TorchStepper:
             x = torch.tensor([[token_id]], device=self.device)
             out, state = self.model(x, state)
             return out[0, 0].float().cpu().numpy(), state
+
+    def look_ahead(
+        self, state: Any, logits: np.ndarray, candidates: np.ndarray, target: int
+    ) -> np.ndarray | None:
+        """NumpyStepper.look_ahead's figures with torch (the same approximation, so that both
+        write the same text from the same seed)."""
+        if self.config.layers != 1 or len(candidates) == 0:
+            return None
+        torch = self._torch
+        k = len(candidates)
+        with torch.inference_mode():
+            x = torch.as_tensor(np.asarray(candidates, dtype=np.int64), device=self.device)
+            hidden = (
+                tuple(part.repeat(1, k, 1) for part in state)
+                if isinstance(state, tuple)
+                else state.repeat(1, k, 1)
+            )
+            h, _ = self.model.features(x.view(1, k), hidden)
+            weight = self.model.decoder.weight[target]
+            scores = (h[0] @ weight + self.model.decoder.bias[target]).float().cpu().numpy()
+        top = float(np.max(logits))
+        normaliser = top + float(np.log(np.exp(logits - top).sum()))
+        return scores - normaliser
 
     def hidden_vectors(self, state: Any) -> tuple[np.ndarray, np.ndarray | None]:
         if isinstance(state, tuple):

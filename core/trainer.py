@@ -41,6 +41,7 @@ from lyrics_tui.core.events import (
 from lyrics_tui.core.metrics import perplexity
 from lyrics_tui.core.model import Hidden, RNNLanguageModel, detach
 from lyrics_tui.core.paths import last_checkpoint_path
+from lyrics_tui.core.songform import stored_form
 from lyrics_tui.core.training import validation
 from lyrics_tui.core.training.clock import PhaseCosts, RunClock, Timer
 from lyrics_tui.core.training.data import (
@@ -109,6 +110,7 @@ class TrainingRun:
 
         vocab = resume.vocab if resume else None
         self.data = prepare_data(train_lines, val_lines, train_config, vocab)
+        self.form = stored_form(train_lines, self.data.vocab)  # lengths, returns, rhymes
         self.group.check(train_config, len(self.data.train_ids))
         if resume:
             model_config = resume.model_config
@@ -459,6 +461,7 @@ class TrainingRun:
             history=list(self.history),
             best_val_loss=self.best_val_loss,
             corpus=self.corpus_name,
+            form=self.form,
         )
 
     def _save(self, path: Path) -> str:

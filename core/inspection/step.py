@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,11 +27,14 @@ from lyrics_tui.core.sampling import (
     REPETITION_WINDOW,
     Distribution,
     Memory,
+    Sampler,
     SamplerSettings,
     SongLines,
     next_token_distribution,
     prompt_warnings,
 )
+from lyrics_tui.core.songform.rhyme import group_name
+from lyrics_tui.core.songform.writer import FormStep, SongWriter
 from lyrics_tui.core.tokens import NEWLINE, detokenize
 from lyrics_tui.core.vocab import UNK
 
@@ -56,6 +60,10 @@ class Candidate(Serialisable):
     # earlier positions in the text read (DecodingStep.tokens) where this word came after a state
     # like the current one: (position, share of the cache's attention), strongest first
     pointers: tuple[tuple[int, float], ...] = ()
+    # Song form (core/songform): the word's rhyme group ("" none, or a neutral-tone ending), and
+    # the chance that the line ends right after it (1 for the line end itself; 0: form off)
+    rhyme: str = ""
+    ends_line: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ class DecodingStep(Serialisable):
     cache: CacheSettings | None = None  # song memory in effect (None: off)
     remembered: int = 0  # positions the cache can draw on now (0: it is silent this step)
     tokens: tuple[str, ...] = ()  # every token read so far, as labels; pointers index these
+    form: FormStep | None = None  # what the song form did at this step (None: off)
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ class _Frame:
     hidden: HiddenStep
     h: np.ndarray
     chosen: ChosenWord | None  # the word whose reading led here (None for the start)
+    writer: SongWriter | None = None  # the song form after the words read so far
 
 
 class StepThrough:
@@ -154,8 +164,15 @@ class StepThrough:
             self._read.append((token_id, top_state(stepper, state)))
         recent = tuple(vocab.encode(self.prompt_tokens)[-REPETITION_WINDOW:])
         assert previous is not None  # the line start was read
+        sampler = Sampler(stepper, vocab, subject.tokenizer, subject.form, subject.rhymes)
+        writer = sampler.writer(replace(settings, form=True), self.seed)
+        for token_id in ids[1:]:
+            if writer is not None:
+                writer.read(token_id)
         self._frames: list[_Frame] = [
-            _Frame(state, np.asarray(logits), recent, self.prompt_hidden[-1], previous, None)
+            _Frame(
+                state, np.asarray(logits), recent, self.prompt_hidden[-1], previous, None, writer
+            )
         ]
         self._view: DecodingStep | None = None
 
@@ -202,9 +219,10 @@ class StepThrough:
         self._view = None
         return self.current
 
-    def _memory(self) -> CacheView | None:
+    def _memory(self, query: np.ndarray | None = None) -> CacheView | None:
         """What song memory recalls at the current step (None: off, or nothing yet): as in
-        generation, the lines finished so far (core/sampling.py, SongMemory)."""
+        generation, the lines finished so far (core/sampling.py, SongMemory). With `query`,
+        what it would recall at that state instead (the same lines remembered)."""
         cache = self.settings.cache
         newline = self.subject.vocab.id(NEWLINE)
         ends = [i for i, (token_id, _) in enumerate(self._read) if token_id == newline and i]
@@ -213,31 +231,79 @@ class StepThrough:
         t = len(self._read) - 1  # the state now is the one after reading token t
         end = ends[-1]  # the last line end read: pairs up to it are remembered
         low = max(0, end - cache.window)
+        end -= cache.nearest - 1  # the newest D - 1 of them are not recalled
+        if end <= low:
+            return None
         keys = np.stack([h for _, h in self._read[low:end]])
         next_ids = np.array([i for i, _ in self._read[low + 1 : end + 1]], dtype=np.int64)
         return cache_view(
             keys,
             next_ids,
             np.arange(low + 1, end + 1),
-            self._read[t][1],
+            self._read[t][1] if query is None else query,
             cache.theta,
             len(self.subject.vocab),
             self.subject.vocab.unk_id,
         )
 
-    def _distribution(self) -> tuple[Distribution, CacheView | None]:
-        frame = self._frames[-1]
-        recall = self._memory()
+    def _writer(self, frame: _Frame) -> SongWriter | None:
+        """The frame's song form with the current settings (None: off)."""
+        s, writer = self.settings, frame.writer
+        if not s.form or writer is None:
+            return None
+        writer.set_rhyme(s.rhyme)
+        writer.limit, writer.greedy = s.returns, s.temperature == 0
+        look = getattr(self.subject.stepper, "look_ahead", None)
+        writer.look = None if look is None else functools.partial(look, frame.state, frame.logits)
+        return writer
+
+    def _distribution(
+        self, frame: _Frame | None = None, recall: CacheView | None = None
+    ) -> tuple[Distribution, CacheView | None]:
+        """The current step's distribution; with `frame` (and what memory recalls there), a
+        step not taken (the look-ahead of each candidate's chance to end the line)."""
+        if frame is None:
+            frame = self._frames[-1]
+            recall = self._memory()
         memory = None
         if recall is not None and self.settings.cache is not None:
             memory = Memory(recall.probs, self.settings.cache.lam, self.subject.vocab.unk_id)
-        lines = SongLines(self.subject.vocab.id(NEWLINE))
-        for token_id, _ in self._read[1:]:  # after the line start
-            lines.read(token_id)
-        cache_on = self.settings.cache is not None and self.settings.cache.on
-        banned = (*self._banned, *lines.held_back(self.settings.returns, cache_on))
-        dist = next_token_distribution(frame.logits, self.settings, frame.recent, banned, memory)
+        writer = self._writer(frame)
+        banned: tuple[int, ...] = self._banned
+        if writer is None:
+            lines = SongLines(self.subject.vocab.id(NEWLINE))
+            for token_id, _ in self._read[1:]:  # after the line start
+                lines.read(token_id)
+            cache_on = self.settings.cache is not None and self.settings.cache.on
+            banned = (*self._banned, *lines.held_back(self.settings.returns, cache_on))
+        dist = next_token_distribution(
+            frame.logits,
+            self.settings,
+            frame.recent,
+            banned,
+            memory,
+            None if writer is None else writer.shape,
+            writer is not None,
+        )
         return dist, recall
+
+    def _ends_line(self, token_id: int) -> float:
+        """The chance that the line ends right after `token_id`: the next step's distribution
+        if it were picked (the network stepped once more, the form told of it)."""
+        frame = self._frames[-1]
+        newline = self.subject.vocab.id(NEWLINE)
+        if token_id == newline:
+            return 1.0
+        if frame.writer is None or not self.settings.form:
+            return 0.0
+        stepper = self.subject.stepper
+        logits, state = stepper.step(frame.state, token_id)
+        writer = frame.writer.copy()
+        writer.read(token_id)
+        recent = ((*frame.recent, token_id))[-REPETITION_WINDOW:]
+        ahead = _Frame(state, np.asarray(logits), recent, frame.hidden, frame.h, None, writer)
+        dist, _ = self._distribution(ahead, self._memory(top_state(stepper, state)))
+        return float(dist.final[newline])
 
     @property
     def tokens_read(self) -> tuple[str, ...]:
@@ -250,6 +316,9 @@ class StepThrough:
         model, final = dist.model, dist.final
         network = dist.network_probs
         cache = dist.cache
+        writer = self._writer(frame)
+        step_form = writer.step if writer is not None else None
+        rhymes = self.subject.rhymes if writer is not None else None
         # final probability first, then the model's: survivors in sampling order, then the
         # words the filters removed, likeliest first
         order = np.lexsort((-model, -final))[: self.top]
@@ -267,6 +336,8 @@ class StepThrough:
                 network_prob=float(network[i]),
                 cache_prob=float(cache[i]) if cache is not None else 0.0,
                 pointers=recall.pointers(int(i), limit=5) if recall is not None else (),
+                rhyme=group_name(rhymes.group(int(i))) if rhymes is not None else "",
+                ends_line=self._ends_line(int(i)) if writer is not None else 0.0,
             )
             for n, i in enumerate(order)
         )
@@ -291,6 +362,7 @@ class StepThrough:
             cache=s.cache if s.cache is not None and s.cache.on else None,
             remembered=len(recall.weights) if recall is not None else 0,
             tokens=self.tokens_read,
+            form=step_form,
         )
 
     # -- acting ----------------------------------------------------------------------------
@@ -369,7 +441,11 @@ class StepThrough:
         recent = ((*frame.recent, token_id))[-REPETITION_WINDOW:]
         index = len(self.prompt_hidden) + len(self._frames) - 1
         hidden, h = hidden_step(stepper, state, index, text, True, frame.h)
-        self._frames.append(_Frame(state, np.asarray(logits), recent, hidden, h, chosen))
+        writer = None
+        if frame.writer is not None:
+            writer = frame.writer.copy()
+            writer.read(token_id)
+        self._frames.append(_Frame(state, np.asarray(logits), recent, hidden, h, chosen, writer))
         self._view = None
         return chosen
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lyrics_tui.core.cache import CacheFit, CacheSettings, ResolvedCache, resolve_cache, stored_fit
+from lyrics_tui.core.songform import CorpusForm, VocabularyRhymes, form_of, rhymes_of
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
@@ -28,8 +29,17 @@ class Subject:
     label: str = ""
     fit: CacheFit | None = None  # song memory fitted after training (None: not stored)
     cache: CacheSettings | None = None  # what --cache auto means here (None: off)
+    form_data: dict[str, Any] | None = None  # the training corpus's song form, as stored
     corpus: str = ""  # the corpus it was trained on, as its checkpoint names it ("": unknown)
     val_fraction: float = 0.0  # the share of the corpus's last lines it was validated on
+
+    @property
+    def form(self) -> CorpusForm:
+        return form_of(self.form_data)
+
+    @property
+    def rhymes(self) -> VocabularyRhymes:
+        return rhymes_of(self.form_data, self.vocab)
 
     def resolve_cache(self, option: str | CacheSettings | None = "auto") -> ResolvedCache:
         """--cache auto|off|N,THETA,LAMBDA for this model (core/cache.py)."""
@@ -76,6 +86,7 @@ def subject_from_opened(opened: OpenedModel, label: str | None = None) -> Subjec
         label=opened.path if label is None else label,
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        form_data=opened.checkpoint.form,
         corpus=opened.checkpoint.corpus,  # the Cells view reads its held-out lines
         val_fraction=opened.checkpoint.train_config.val_fraction,
     )
@@ -93,6 +104,7 @@ def subject_from_checkpoint(checkpoint: Checkpoint) -> Subject:
         label=str(checkpoint.path),
         fit=fit,
         cache=fit.settings if fit and fit.settings.on else None,
+        form_data=checkpoint.form,
         corpus=checkpoint.corpus,
         val_fraction=checkpoint.train_config.val_fraction,
     )
@@ -126,6 +138,7 @@ def subject_from_run(run: Any, label: str = "training snapshot") -> Subject:
     return replace(
         subject,
         cache=guess if guess is not None and guess.on else None,
+        form_data=getattr(run, "form", None),
         corpus=getattr(run, "corpus_name", ""),
         val_fraction=run.train_config.val_fraction,
     )

@@ -94,7 +94,13 @@ def test_eval_with_given_settings_and_adapt_leaves_the_file_alone(
     )
     assert code == 0, err
     (row,) = rows(out)
-    assert row["cache"] == {"window": 100, "theta": 0.5, "lambda": 0.3, "source": "given"}
+    assert row["cache"] == {
+        "window": 100,
+        "theta": 0.5,
+        "lambda": 0.3,
+        "nearest": 1,
+        "source": "given",
+    }
     assert row["cache_perplexity"] > 1 and row["adapt_perplexity"] > 1
     assert row["adapt_cache_perplexity"] > 1 and row["adapt"]["segment"] >= 1
     assert digest(checkpoint_path) == before
@@ -152,7 +158,13 @@ def test_generate_reports_memory_per_token(capsys, checkpoint_path):
     )
     assert code == 0, err
     *tokens, done = rows(out)
-    assert done["cache"] == {"window": 200, "theta": 1.0, "lambda": 0.5, "source": "given"}
+    assert done["cache"] == {
+        "window": 200,
+        "theta": 1.0,
+        "lambda": 0.5,
+        "nearest": 1,
+        "source": "given",
+    }
     assert all(t["cache_prob"] is not None and 0 < t["network_prob"] <= 1 for t in tokens)
     code, out, _ = cli(
         capsys, "generate", "--checkpoint", checkpoint_path, "--cache", "off", "--json"
@@ -182,7 +194,7 @@ def test_score_and_step_json_carry_the_cache_columns(capsys, checkpoint_path):
     )
     assert code == 0, err
     *words, line = rows(out)
-    assert line["cache"] == {"window": 100, "theta": 1.0, "lambda": 0.4}
+    assert line["cache"] == {"window": 100, "theta": 1.0, "lambda": 0.4, "nearest": 1}
     assert line["network_perplexity"] > 0
     assert all(0 <= w["cache_share"] <= 1 for w in words)
     assert words[0]["cache_prob"] is None  # nothing remembered before the first word
@@ -201,7 +213,7 @@ def test_score_and_step_json_carry_the_cache_columns(capsys, checkpoint_path):
     )
     assert code == 0, err
     step = rows(out)[0]
-    assert step["cache"] == {"window": 100, "theta": 1.0, "lambda": 0.4}
+    assert step["cache"] == {"window": 100, "theta": 1.0, "lambda": 0.4, "nearest": 1}
     assert step["remembered"] >= 1
     for c in step["candidates"]:
         assert {"network_prob", "cache_prob", "pointers"} <= c.keys()

@@ -12,6 +12,7 @@ import numpy as np
 from lyrics_tui.core.checkpoint import load_checkpoint, model_from_checkpoint
 from lyrics_tui.core.fastload import read_checkpoint
 from lyrics_tui.core.sampling import Sampler, SamplerSettings
+from lyrics_tui.core.songform import form_of, rhymes_of
 from lyrics_tui.core.steppers import NumpyStepper, TorchStepper
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.tui.cli import main
@@ -51,14 +52,19 @@ def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
     vocab_size = len(checkpoint.vocab)
     assert done["best_val_ppl"] < vocab_size  # it learned something: better than uniform
 
+    # the training corpus's song form came with them (core/songform)
+    form = form_of(fast.form)
+    assert form.stored and form.lengths.lines > 900 and fast.form == checkpoint.form
+
     # generate with the numpy stepper and the torch model: the same seed gives the same text
     settings = SamplerSettings(temperature=0.8, top_k=20, seed=7, max_tokens=60, max_lines=4)
     tokenizer = Tokenizer(checkpoint.train_config.tokenizer)
+    rhymes = rhymes_of(fast.form, fast.vocab)
     numpy_gen = Sampler(
-        NumpyStepper(fast.model_config, fast.model_state), fast.vocab, tokenizer
+        NumpyStepper(fast.model_config, fast.model_state), fast.vocab, tokenizer, form, rhymes
     ).generate("晚风", settings)
     torch_gen = Sampler(
-        TorchStepper(model_from_checkpoint(checkpoint)), checkpoint.vocab, tokenizer
+        TorchStepper(model_from_checkpoint(checkpoint)), checkpoint.vocab, tokenizer, form, rhymes
     ).generate("晚风", settings)
     numpy_tokens, torch_tokens = list(numpy_gen), list(torch_gen)
     assert [t.text for t in numpy_tokens] == [t.text for t in torch_tokens]

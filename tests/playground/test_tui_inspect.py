@@ -124,7 +124,8 @@ def run(app: App, body, size=(100, 30)) -> None:
 
 # -- 1. step-through ---------------------------------------------------------------------------
 def test_step_view_pick_back_sample_and_settings(subject):
-    app = InspectApp(lambda: subject, SamplerSettings(seed=3, temperature=0.8))
+    # the song form off: its columns are tests/playground/test_tui_songform.py's
+    app = InspectApp(lambda: subject, SamplerSettings(seed=3, temperature=0.8, form=False))
 
     async def body(pilot) -> None:
         screen = await opened(pilot)
@@ -627,7 +628,7 @@ def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size
     from lyrics_tui.tui.screens.inspect.step import LIT, recalls
 
     model = memory_subject(subject)
-    app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY))
+    app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY, form=False))
     prompt = SONG.replace("\\n", "\n").rsplit("\n", 1)[0] + "\n城市的"
 
     async def body(pilot) -> None:

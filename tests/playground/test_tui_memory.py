@@ -120,12 +120,15 @@ def test_a_model_without_a_fit_says_how_to_fit_it(tmp_path, tiny_checkpoint):
 
 
 def test_generation_with_memory_copies_the_prompt(tmp_path, tiny_checkpoint):
-    """λ 0.99: nearly every generated word is one the song already has; λ 0: far fewer."""
+    """λ 0.99: nearly every generated word is one the song already has; λ 0: far fewer. (With
+    the song form off: on, new lines come from the network and memory picks the lines that
+    come back, tests/unit/test_songform.py.)"""
     lines = BUNDLED.read_text(encoding="utf-8").splitlines()
     prompt = "\n".join(lines[20:24]) + "\n"  # finished lines: what the memory recalls
 
     async def main():
-        sampler = {"pace_ms": 0, "max_lines": 0}  # the whole length, not a song's 8 lines
+        # the whole length, not a song's 8 lines; song memory in what is sampled (form off)
+        sampler = {"pace_ms": 0, "max_lines": 0, "form": False}
         app = make_app(tmp_path, checkpoint=str(tiny_checkpoint), sampler=sampler)
         async with session(app) as pilot:
             await opened(app, pilot)

@@ -342,7 +342,8 @@ def test_generation_with_memory_recalls_and_reports_both_parts():
     assert [t.token_id for t in off] == [t.token_id for t in zero]
     assert all(t.cache_prob is None for t in off)
     strong = CacheSettings(window=50, theta=5.0, lam=0.9)
-    settings = SamplerSettings(seed=3, max_tokens=40, cache=strong, returns=0)  # no line limit
+    # the song form off: memory mixed into what is sampled (on: tests/unit/test_songform.py)
+    settings = SamplerSettings(seed=3, max_tokens=40, cache=strong, returns=0, form=False)
     tokens = list(sampler.generate("我爱\n", settings))
     # the prompt's finished line is remembered from the first token on
     assert all(t.cache_prob is not None and t.network_prob == pytest.approx(0.2) for t in tokens)
@@ -367,12 +368,12 @@ def test_step_through_holds_back_what_would_finish_a_worn_line_as_generation_doe
     subject = _toy_subject()
     memory = CacheSettings(window=50, theta=3.0, lam=0.5)
     text = "我爱\n我爱\n我爱\n我"
-    worn = StepThrough(subject, SamplerSettings(seed=1, cache=memory), text)
+    worn = StepThrough(subject, SamplerSettings(seed=1, cache=memory, form=False), text)
     by_word = {c.text: c for c in worn.current.candidates}
     # the cache still recalls 爱 (shown), but a fourth 我爱 is not sung: filtered like top-k
     assert by_word["爱"].cache_prob > 0.8 and by_word["爱"].pointers
     assert by_word["爱"].final_prob == 0.0 and not by_word["爱"].survives
-    free = StepThrough(subject, SamplerSettings(seed=1, cache=memory, returns=0), text)
+    free = StepThrough(subject, SamplerSettings(seed=1, cache=memory, returns=0, form=False), text)
     assert {c.text: c for c in free.current.candidates}["爱"].final_prob > 0.5
 
 
@@ -394,11 +395,12 @@ def test_generation_with_memory_writes_no_blank_lines():
     table = np.log(np.full((5, 5), 0.2))
     sampler = Sampler(OneHotStepper(table), Vocabulary(TOKENS, [1] * 5), Tokenizer("char"))
     strong = CacheSettings(window=50, theta=5.0, lam=0.9)
-    generation = sampler.generate("我\n", SamplerSettings(seed=2, max_tokens=200, cache=strong))
+    settings = SamplerSettings(seed=2, max_tokens=200, cache=strong, form=False)
+    generation = sampler.generate("我\n", settings)
     tokens = [t.text for t in generation]
     assert tokens.count("\n") > 10  # the memory recalls line ends often
     assert "\n\n" not in generation.text  # but never right after one
-    plain = sampler.generate("我\n", SamplerSettings(seed=2, max_tokens=200))
+    plain = sampler.generate("我\n", SamplerSettings(seed=2, max_tokens=200, form=False))
     for _ in plain:
         pass
     assert "\n\n" in plain.text  # the flat network alone does write them
@@ -407,9 +409,9 @@ def test_generation_with_memory_writes_no_blank_lines():
 def test_step_through_writes_no_blank_line_with_memory_on_even_before_it_recalls():
     subject = _toy_subject()
     memory = CacheSettings(window=50, theta=3.0, lam=0.5)
-    walk = StepThrough(subject, SamplerSettings(seed=1, cache=memory), "")
+    walk = StepThrough(subject, SamplerSettings(seed=1, cache=memory, form=False), "")
     assert walk.current.remembered == 0  # nothing to recall at the very start
     line_end = {c.text: c for c in walk.current.candidates}["\n"]
     assert line_end.final_prob == 0.0 and not line_end.survives  # as generation holds it back
-    plain = StepThrough(subject, SamplerSettings(seed=1), "")
+    plain = StepThrough(subject, SamplerSettings(seed=1, form=False), "")
     assert {c.text: c for c in plain.current.candidates}["\n"].final_prob > 0

@@ -202,8 +202,9 @@ def test_a_unit_that_goes_down_on_the_pattern_ranks_by_its_lean(planted):
 def test_the_rhyme_pattern_is_pluggable():
     assert same_last_character("天天") == "天" and same_last_character("ok") is None
     group, note = default_rhyme()
-    assert callable(group) and note
-    assert group("abc") is None  # no Han character: no group, whatever the table
+    assert "十三辙" in note
+    assert group("未来") == group("存在") != group("回去")  # 怀来 / 怀来 / 一七
+    assert group("abc") is None  # no Han character: no group
 
 
 # -- the selection (LSTMVis) -----------------------------------------------------------------------

@@ -156,7 +156,7 @@ def test_compare_models_that_split_differently_falls_back_to_bits_per_char():
 
 # -- step-through ---------------------------------------------------------------------------
 def test_first_step_candidates_entropy_and_survivors():
-    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, seed=1), top=5)
+    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, seed=1, form=False), top=5)
     view = walk.current
     assert [c.text for c in view.candidates] == ["我", "你", "爱", "\n", "<unk>"]
     assert [c.number for c in view.candidates] == [1, 2, 3, 4, 5]
@@ -177,20 +177,22 @@ def test_first_step_candidates_entropy_and_survivors():
 
 
 def test_top_k_and_temperature_change_the_final_column_only():
-    view = StepThrough(toy(), SamplerSettings(temperature=1.0, top_k=2), top=3).current
+    view = StepThrough(toy(), SamplerSettings(temperature=1.0, top_k=2, form=False), top=3).current
     assert [c.final_prob for c in view.candidates] == pytest.approx([2 / 3, 1 / 3, 0.0])
     assert [c.model_prob for c in view.candidates] == pytest.approx([0.5, 0.25, 0.125])
     assert view.survivors == 2
     assert view.final_entropy_bits == pytest.approx(
         -(2 / 3 * math.log2(2 / 3) + 1 / 3 * math.log2(1 / 3))
     )
-    cold = StepThrough(toy(), SamplerSettings(temperature=0.5), top=1).current
+    cold = StepThrough(toy(), SamplerSettings(temperature=0.5, form=False), top=1).current
     # temperature 0.5 squares the probabilities: .25 / (.25 + .0625 + .015625 + .00390625)
     assert cold.candidates[0].final_prob == pytest.approx(0.25 / 0.33203125)
 
 
 def test_repetition_penalty_reorders_by_final_probability():
-    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, repetition_penalty=2.0), "我", top=5)
+    walk = StepThrough(
+        toy(), SamplerSettings(temperature=1.0, repetition_penalty=2.0, form=False), "我", top=5
+    )
     view = walk.current
     # after 我, with 我 already used: its logit log(.125) doubles -> weight .015625
     assert [c.text for c in view.candidates] == ["爱", "你", "\n", "我", "<unk>"]
@@ -200,7 +202,7 @@ def test_repetition_penalty_reorders_by_final_probability():
 
 
 def test_choose_then_back_restores_the_step_exactly():
-    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, seed=3), top=5)
+    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, seed=3, form=False), top=5)
     before = walk.current
     word = walk.choose(1)
     assert (word.text, word.how, word.model_rank) == ("我", "chosen", 1)
@@ -217,7 +219,7 @@ def test_choose_then_back_restores_the_step_exactly():
 
 
 def test_choices_out_of_range_or_unk_are_refused():
-    walk = StepThrough(toy(), SamplerSettings(temperature=1.0), top=5)
+    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, form=False), top=5)
     with pytest.raises(SettingsError):
         walk.choose(6)
     with pytest.raises(SettingsError, match="unk"):
@@ -240,7 +242,7 @@ def test_sampling_step_by_step_matches_the_sampler():
 
 
 def test_greedy_sampling_takes_the_top_candidate():
-    walk = StepThrough(toy(), SamplerSettings(temperature=0), top=3)
+    walk = StepThrough(toy(), SamplerSettings(temperature=0, form=False), top=3)
     assert [walk.sample().text for _ in range(4)] == ["我", "爱", "你", "\n"]
     assert walk.current.survivors == 1
 
@@ -251,7 +253,7 @@ def test_apply_and_parse_choices():
     for bad in ("0", "x", "1,-2"):
         with pytest.raises(SettingsError):
             parse_choices(bad)
-    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, seed=5))
+    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, seed=5, form=False))
     done = walk.apply(parse_choices("1,1,b,2"))
     assert [a for a, _ in done] == ["choose", "choose", "back", "choose"]
     assert walk.text == "我你"
@@ -284,7 +286,7 @@ def test_unit_strip_quantisation():
 
 
 def test_hidden_trace_reports_every_word_read():
-    trace = hidden_trace(toy(cell="lstm"), "我", 3, SamplerSettings(temperature=0))
+    trace = hidden_trace(toy(cell="lstm"), "我", 3, SamplerSettings(temperature=0, form=False))
     assert [s.text for s in trace.steps] == ["\n", "我", "爱", "你", "\n"]
     assert [s.generated for s in trace.steps] == [False, False, True, True, True]
     assert [s.index for s in trace.steps] == [0, 1, 2, 3, 4]
@@ -296,7 +298,7 @@ def test_hidden_trace_reports_every_word_read():
 
 
 def test_step_view_carries_the_state_it_came_from():
-    walk = StepThrough(toy(), SamplerSettings(temperature=1.0))
+    walk = StepThrough(toy(), SamplerSettings(temperature=1.0, form=False))
     assert walk.current.hidden.text == "\n"
     walk.choose(1)
     assert walk.current.hidden.text == "我" and walk.current.hidden.h.levels[WO] == 2

@@ -169,7 +169,8 @@ def test_sampler_streams_only_allowed_tokens_and_is_reproducible(
     table_seed, unk_likeliest, s, seed, prompt
 ):
     sampler = _sampler(table_seed, unk_likeliest)
-    s = SamplerSettings(**{**s.__dict__, "seed": seed, "max_tokens": 25})
+    # the sampler's own rules (the song form's: tests/unit/test_songform.py)
+    s = SamplerSettings(**{**s.__dict__, "seed": seed, "max_tokens": 25, "form": False})
     first = sampler.generate(prompt, s)
     tokens = list(first)
     second = sampler.generate(prompt, s)
@@ -199,13 +200,13 @@ def test_temperature_zero_equals_greedy_whatever_the_seed(table_seed, seed_a, se
     a = [
         t.token_id
         for t in sampler.generate(
-            "", SamplerSettings(temperature=0, seed=seed_a, max_tokens=20, returns=0)
+            "", SamplerSettings(temperature=0, seed=seed_a, max_tokens=20, returns=0, form=False)
         )
     ]
     b = [
         t.token_id
         for t in sampler.generate(
-            "", SamplerSettings(temperature=0, seed=seed_b, max_tokens=20, returns=0)
+            "", SamplerSettings(temperature=0, seed=seed_b, max_tokens=20, returns=0, form=False)
         )
     ]
     greedy, prev = [], 1  # the plain argmax chain (returns 0: no line limit)

@@ -25,6 +25,8 @@ NL = TOY_TOKENS.index("\n")
 
 
 def run(sampler, prompt="", **settings):
+    """Generate with the sampler's own rules: the song form off (tests/unit/test_songform.py)."""
+    settings.setdefault("form", False)
     generation = sampler.generate(prompt, SamplerSettings(**settings))
     return generation, list(generation)
 
@@ -319,7 +321,9 @@ def _times_sung_before(text: str, window: int = 30) -> list[int]:
 @pytest.mark.parametrize("returns", [1, 2, 3, 5])
 @pytest.mark.parametrize("temperature", [0.0, 0.8])
 def test_no_line_is_sung_more_than_returns_times_in_thirty(returns, temperature):
-    settings = SamplerSettings(temperature=temperature, seed=4, max_tokens=400, returns=returns)
+    settings = SamplerSettings(
+        temperature=temperature, seed=4, max_tokens=400, returns=returns, form=False
+    )
     generation = _looping_sampler().generate("我爱", settings)
     for _ in generation:
         pass
@@ -328,7 +332,7 @@ def test_no_line_is_sung_more_than_returns_times_in_thirty(returns, temperature)
 
 
 def test_without_the_limit_the_loop_goes_on():
-    settings = SamplerSettings(temperature=0.0, max_tokens=90, returns=0)
+    settings = SamplerSettings(temperature=0.0, max_tokens=90, returns=0, form=False)
     generation = _looping_sampler().generate("", settings)
     for _ in generation:
         pass

@@ -220,14 +220,16 @@ def prompt_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8) -> None:
-    """--temperature, --top-k, --top-p, --repetition-penalty, --seed and --returns, from core's
-    table (core/settings.py) and SamplerSettings' defaults."""
+    """--temperature, --top-k, --top-p, --repetition-penalty, --seed, --returns, --form and
+    --rhyme, from core's table (core/settings.py) and SamplerSettings' defaults."""
     from lyrics_tui.core.sampling import SamplerSettings
 
     defaults = SamplerSettings(temperature=temperature)
     for name in ("temperature", "top_k", "top_p", "repetition_penalty", "returns"):
         setting_argument(parser, SAMPLER[name], getattr(defaults, name))
     setting_argument(parser, SAMPLER["seed"], None, "a new one each time (printed)")
+    setting_argument(parser, SAMPLER["form"], defaults.form, more="docs/writing.md")
+    setting_argument(parser, SAMPLER["rhyme"], defaults.rhyme)
 
 
 def cache_argument(parser: argparse.ArgumentParser) -> None:
@@ -293,6 +295,8 @@ def sampler_settings(args: argparse.Namespace, **more: Unpack[SamplerLimits]) ->
         repetition_penalty=args.repetition_penalty,
         seed=args.seed,
         returns=args.returns,
+        form=args.form,
+        rhyme=args.rhyme,
         **more,
     )
     settings.validated()

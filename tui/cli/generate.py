@@ -32,12 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "generate",
         help="generate lyrics from a checkpoint",
         description="Generate text token by token. Unknown prompt words are read as <unk> "
-        "(with a warning). With song memory on (--cache, on by default where the checkpoint "
-        "stores fitted settings) the song recalls its own earlier lines: the lines finished "
-        "so far, not the one being written, and no blank line is written. The repetition "
-        "penalty applies to the network's scores only, before the cache is mixed in: it stops "
-        "the network looping on its own words and leaves what the cache recalls (a chorus "
-        "coming back) alone; temperature, top-k and top-p apply to the mixture.",
+        "(with a warning). The song form (--form, on by default; docs/writing.md) gives lines "
+        "of the training corpus's lengths, line ends that rhyme (--rhyme) and lines that come "
+        "back whole as a chorus does, while a new line is new; song memory (--cache, on by "
+        "default where the checkpoint stores fitted settings) chooses which line comes back. "
+        "With --no-form, song memory is mixed into what is sampled instead: the song recalls "
+        "the lines finished so far, not the one being written, and the repetition penalty "
+        "applies to the network's scores only, before the cache is mixed in; temperature, "
+        "top-k and top-p apply to the mixture.",
     )
     checkpoint_argument(gen)
     prompt_argument(gen)
@@ -114,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
                 "seed": generation.seed,
                 "first_token_s": first_at,
                 "cache": cache_json(memory.settings, memory.source),
+                "form": generation.settings.form,
+                "rhyme": generation.settings.rhyme if generation.settings.form else 0.0,
+                "returns": generation.settings.returns,
                 "adapt": None if adapt is None else adapt.to_dict(),
             }
         )

@@ -76,9 +76,12 @@ def step_json(view: DecodingStep) -> dict[str, object]:
                 "network_prob": c.network_prob,
                 "cache_prob": c.cache_prob,
                 "pointers": [list(p) for p in c.pointers],
+                "rhyme": c.rhyme,
+                "ends_line": c.ends_line,
             }
             for c in view.candidates
         ],
+        "form": None if view.form is None else view.form.to_dict(),
     }
 
 

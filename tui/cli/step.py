@@ -125,13 +125,18 @@ def _print_step(console, view) -> None:
             f"song memory {memory.label} · {view.remembered:,} earlier positions to recall · "
             "model = (1 − λ)·network + λ·(1 − network's <unk>)·cache"
         )
+    form = view.form
+    if form is not None:
+        console.print(f"song form · {' · '.join(form.parts())}")
     table = Table(show_edge=False)
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("#", "right"),
         ("word", "left"),
+        *((("rhyme", "left"),) if form else ()),
         ("model", "right"),
         *((("network", "right"), ("cache", "right")) if memory else ()),
         ("after filters", "right"),
+        *((("line ends after", "right"),) if form else ()),
         ("rank", "right"),
         *((("recalls (word #: share)", "left"),) if memory else ()),
     )
@@ -146,9 +151,11 @@ def _print_step(console, view) -> None:
         table.add_row(
             str(c.number),
             word,
+            *([c.rhyme] if form else []),
             fmt.prob(c.model_prob),
             *extra,
             fmt.prob(c.final_prob),
+            *([f"{c.ends_line:.0%}"] if form else []),
             f"{c.model_rank:,}",
             *recalls,
         )

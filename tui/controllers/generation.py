@@ -29,6 +29,7 @@ class Weights:
     vocab: Any  # core.vocab.Vocabulary
     tokenizer: str  # "word" or "char"
     source: str  # where the weights come from, for the prompt pane's title
+    form: dict[str, Any] | None = None  # the training corpus's song form, as stored
 
 
 # blocking -> the weights; None when they cannot be had without waiting
@@ -99,7 +100,7 @@ class GenerationController:
 
     def warm_up(self, kind: str = "word") -> None:
         """Load the tokenizer's dictionary in a thread (jieba: 0.3-0.4 s from its cache), so
-        that the first Enter does not wait for it."""
+        that the first Enter does not wait for it; then pypinyin's, for the rhyme marks."""
         start_thread("lyrics-warm-up", self._warm_up, kind)  # nothing waits for it, not even quit
 
     def _warm_up(self, kind: str) -> None:
@@ -110,6 +111,12 @@ class GenerationController:
             self.warm_tokenizers.add(kind)
         except Exception:
             pass  # the first generation loads it, or says why it cannot
+        try:
+            from lyrics_tui.core.songform.marks import warm_up as warm_up_rhymes
+
+            warm_up_rhymes()
+        except Exception:
+            pass  # the marks show without rhyme colours
 
     def start(
         self, prompt: str, settings: SamplerSettings, pace_s: float, weights: WeightsSource
@@ -185,9 +192,16 @@ class GenerationController:
     @staticmethod
     def _generation(weights: Weights, prompt: str, settings: SamplerSettings) -> Any:
         from lyrics_tui.core.sampling import Sampler
+        from lyrics_tui.core.songform import form_of, rhymes_of
         from lyrics_tui.core.tokens import Tokenizer
 
-        sampler = Sampler(weights.stepper, weights.vocab, Tokenizer(weights.tokenizer))
+        sampler = Sampler(
+            weights.stepper,
+            weights.vocab,
+            Tokenizer(weights.tokenizer),
+            form_of(weights.form),
+            rhymes_of(weights.form, weights.vocab),
+        )
         return sampler.generate(prompt, settings)
 
     def _spawn(self, *args: Any) -> None:

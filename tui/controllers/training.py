@@ -312,11 +312,13 @@ class TrainingController:
                 f"live weights at step {snap.step}" if live else f"trained model, epoch {run.epoch}"
             )
             stepper = NumpyStepper(run.model_config, snap.state)
-            return Weights(stepper, run.vocab, run.train_config.tokenizer, source)
+            return Weights(stepper, run.vocab, run.train_config.tokenizer, source, run.form)
         if self.opened is None:
             raise SettingsError(NO_MODEL)
         ck = self.opened.checkpoint
-        return Weights(self.opened.stepper, ck.vocab, ck.train_config.tokenizer, Path(ck.path).name)
+        return Weights(
+            self.opened.stepper, ck.vocab, ck.train_config.tokenizer, Path(ck.path).name, ck.form
+        )
 
     def memory(self) -> tuple[Any, str]:
         """Song memory fitted for the model held (a core.cache.CacheSettings, λ 0 included; None

@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Static
 
 from lyrics_tui.tui.keys import MEMORY_FIELD_KEYS, TEMPERATURE_STEP, nudged_temperature
 from lyrics_tui.tui.memory import MEMORY_LABEL_MAX, MEMORY_STEP, MemoryChoice
+from lyrics_tui.tui.widgets.song_marks import NO_MARK, LineMark, line_marks, mark_line
 
 if TYPE_CHECKING:
     from lyrics_tui.core.sampling import SamplerSettings
@@ -38,10 +39,11 @@ class SongLine:
     number: int  # from 1
     start: str
     written: str
+    mark: LineMark = NO_MARK  # its rhyme and whether it comes back (finished lines)
 
 
 def song_lines(output: Output) -> list[SongLine]:
-    """The start text and the written tokens, cut into the song's lines."""
+    """The start text and the written tokens, cut into the song's lines, with their marks."""
     lines: list[SongLine] = []
     start, written = output.prompt_text, "".join(output.tokens)
     parts = [(part, True) for part in start.split("\n")] if start else []
@@ -50,18 +52,21 @@ def song_lines(output: Output) -> list[SongLine]:
             parts[-1] = (parts[-1][0] + "\0" + part, True)
         else:
             parts.append((part, False))
+    marks = line_marks(start + written, output.tokens, len(start))
     for number, (text, has_start) in enumerate(parts, 1):
         head, _, tail = text.partition("\0") if has_start else ("", "", text)
-        lines.append(SongLine(number, head if has_start else "", tail if has_start else text))
+        mark = marks[number - 1] if number <= len(marks) else NO_MARK
+        lines.append(SongLine(number, head if has_start else "", tail if has_start else text, mark))
     return lines
 
 
 def draw_line(line: SongLine) -> Text:
-    """A line of the song: the start text bold and underlined, the written words plain."""
+    """A line of the song: the start text bold and underlined, the written words plain; the
+    last word of a finished line in its rhyme's colour, a line that comes back in italics."""
     text = Text()
     text.append(line.start, style="bold underline")
     text.append(line.written)
-    return text
+    return mark_line(text, line.mark)
 
 
 def hint(has_model: bool, training: bool) -> str:
@@ -188,13 +193,14 @@ class PromptPane(Vertical):
 
     def _show_sampler(self) -> None:
         """Temperature, memory, then the form's settings. Where the line would not fit, parts
-        are left out on purpose rather than cut: filters that are off first, then the length
-        (the lines end the song first), then the lines."""
+        are left out on purpose rather than cut: filters and rhyme that are off first, then the
+        length (the lines end the song first), then the lines."""
         memory = self.memory.label  # "" with no model
         parts = [f"temperature {self.temperature:.2f}", *([memory] if memory else [])]
         s = self.sampler
         if s is not None:
             parts += [
+                (f"rhyme {s.rhyme:g}" if s.rhyme > 0 else "rhyme off") if s.form else "form off",
                 f"top-k {s.top_k if s.top_k else 'off'}",
                 f"top-p {s.top_p:.2f}" if s.top_p < 1 else "top-p off",
                 f"lines {s.max_lines}" if s.max_lines else "lines any",
@@ -206,7 +212,7 @@ class PromptPane(Vertical):
         # measured with memory's longest label, so that changing λ never reflows the line
         spare = max(0, MEMORY_LABEL_MAX - cell_len(memory)) if memory else 0
         for shown in (
-            lambda part: not part.endswith(" off") or part == memory,
+            lambda part: not part.endswith(" off") or part in (memory, "form off"),
             lambda part: not part.startswith("length "),
             lambda part: not part.startswith("lines "),
         ):

@@ -49,6 +49,8 @@ SAMPLER_FIELDS = [
     ("top_k", "top-k", int),
     ("top_p", "top-p", float),
     ("repetition_penalty", "penalty", float),  # the network's scores of recent words, divided
+    ("rhyme", "rhyme", float),  # how strongly line ends rhyme (core/songform); 0: off
+    ("form", "form", bool),  # song form, on or off: line lengths, lines that return, rhyme
     ("returns", "returns", int),  # a line sung this often in the last 30 is not sung again
     ("max_lines", "lines", int),  # a song: SONG_LINES lines unless set
     ("max_tokens", "length", int),
@@ -115,10 +117,19 @@ class SettingChanged(Message):
     name: str
 
 
+def on_off(value: Any) -> Any:
+    """A value as its field shows it: a switch as on or off."""
+    return ("on" if value else "off") if isinstance(value, bool) else value
+
+
 def parse_field(name: str, text: str, kind: type) -> Any:
     text = text.strip()
     if not text:
         return None
+    if kind is bool:  # on or off
+        if text.lower() not in ("on", "off"):
+            raise SettingsError(f"{{{name}}}: {text!r} is not on or off")
+        return text.lower() == "on"
     try:
         return kind(text)
     except ValueError:
@@ -245,8 +256,8 @@ class SettingsForm(VerticalScroll):
         yield Label("Sampler · for the next generation", classes="section")
         defaults = {**asdict(sampler_defaults()), **FORM_DEFAULTS}
         for name, label, _ in SAMPLER_FIELDS:
-            value = self._sampler_values.get(name)
-            yield self._field(name, label, value, str(defaults[name]))
+            value, default = self._sampler_values.get(name), defaults[name]
+            yield self._field(name, label, on_off(value), str(on_off(default)))
 
     def _field(self, name: str, label: str, value: Any, placeholder: str = "") -> Horizontal:
         return Horizontal(
@@ -414,7 +425,8 @@ class SettingsForm(VerticalScroll):
         a malformed field."""
         values: dict[str, Any] = {}
         for name, _, kind in SAMPLER_FIELDS:
-            parsed = parse_field(name, self._text(name, self._sampler_values.get(name)), kind)
+            given = on_off(self._sampler_values.get(name))
+            parsed = parse_field(name, self._text(name, given), kind)
             if parsed is not None:
                 values[name] = parsed
         check_field("pace_ms", str(values.get("pace_ms", "")))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,23 +35,18 @@ PATTERNS: dict[str, Pattern] = {
 
 
 def same_last_character(word: str) -> str | None:
-    """A stand-in rhyme group while no rhyme table is installed: the word's last Han character
-    (two words "rhyme" when they end on the same character)."""
+    """A simpler grouping a caller may pass instead of the rhyme groups: the word's last Han
+    character (two words "rhyme" when they end on the same character)."""
     han = [ch for ch in word if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"]
     return han[-1] if han else None
 
 
 def default_rhyme() -> tuple[RhymeGroup, str]:
-    """The rhyme groups the rhyme pattern uses: core.rhyme's (pinyin finals, issue 16) when it
-    is installed, else the stand-in `same_last_character`; and a note saying which."""
-    try:
-        module = importlib.import_module("lyrics_tui.core.rhyme")
-    except ImportError:
-        module = None
-    group = getattr(module, "rhyme_group", None)
-    if callable(group):
-        return group, "rhyme groups from the pinyin final of the last character"
-    return same_last_character, "no rhyme table: a rhyme is the same last character"
+    """The rhyme groups the rhyme pattern uses, the song form's (十三辙 from pinyin finals,
+    core/songform/rhyme.py), and a note saying so."""
+    from lyrics_tui.core.songform.rhyme import word_rhyme
+
+    return word_rhyme, "rhyme groups (十三辙) from the pinyin final of the last character"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ or Enter on its row), let the sampler pick (s), step back (b), finish the line (
 With song memory on (core/cache.py) the model's probability is the network's and the cache's
 mixed: both parts get a column, and "recalls" lists the earlier words the cache points at (#
 counts the words read, 0 being the line start); the row under the cursor lights them in the
-text above."""
+text above. With the song form on (core/songform) each word's rhyme group and the chance that
+the line ends right after it ("ends") are shown too, and the info line says what the form
+does: the rhyme aimed at, the line's length so far, or the line that comes back."""
 
 from __future__ import annotations
 
@@ -49,7 +51,11 @@ COLUMNS = ("#>", "word", "model>", "after filters>", "rank>")
 MEMORY_COLUMNS = (
     *("#>", "word", "model>", "network>", "cache>", "after filters>", "rank>", "recalls"),
 )
+# with the song form on (core/songform): each word's rhyme group, and the chance that the line
+# ends right after it
+FORM_COLUMNS = ("rhyme", "ends>")
 RANK_FROM = 100  # narrower, with song memory, the rank column is left out (no wrapping)
+RECALLS_FROM = 90  # narrower, with song memory and the form, so is the recalls column
 LIT = "reverse"  # the earlier words the cache recalls the highlighted candidate from
 
 
@@ -246,6 +252,8 @@ class StepView(InspectView):
             parts.append(f"memory draws on {view.remembered:,} earlier words (the row's lit above)")
         elif view.cache is not None:
             parts.append("memory: nothing to recall yet")
+        if view.form is not None:
+            parts.extend(view.form.parts())
         return packed(parts, self.query_one("#step-info").size.width or 76)
 
     def show(self) -> None:
@@ -261,6 +269,11 @@ class StepView(InspectView):
         columns: tuple[str, ...] = COLUMNS
         if memory:
             columns = tuple(c for c in MEMORY_COLUMNS if width >= RANK_FROM or c != "rank>")
+        if view.form is not None:
+            narrow = memory and width < RECALLS_FROM
+            kept = [c for c in columns if not (narrow and c == "recalls")]
+            at = kept.index("after filters>") + 1
+            columns = (kept[0], kept[1], FORM_COLUMNS[0], *kept[2:at], FORM_COLUMNS[1], *kept[at:])
         table = self.query_one(FitTable)
         table.with_columns(columns)
         top_final = max((c.final_prob for c in view.candidates), default=0.0) or 1.0
@@ -279,6 +292,8 @@ class StepView(InspectView):
                 "after filters>": num(final, style),
                 "rank>": num(f"{c.model_rank:,}", style),
                 "recalls": Text(recalls(c.pointers, 3 if width >= RANK_FROM else 2), style=style),
+                "rhyme": Text(c.rhyme, style=style),
+                "ends>": num(percent(c.ends_line), style),
             }
             table.add_row(*(cells[name] for name in columns), key=f"cand-{c.number}")
         self._show_context(walk)
