@@ -175,9 +175,9 @@ def _band_logp(
 ) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
     """Every window from one pass: for each stretch of distances between two windows, the sum
     of exp(score) over its usable positions and over those that match, each relative to the
-    stretch's largest usable score, accumulated in log space; distances below `nearest` left out. Terms below e^-80 of that largest
-    one count as e^-80 (exp stays out of float32's slow subnormal range; what that adds is
-    below 1e-30 of the sum)."""
+    stretch's largest usable score, accumulated in log space; distances below `nearest` are left
+    out. Terms below e^-80 of that largest one count as e^-80 (exp stays out of float32's slow
+    subnormal range; what that adds is below 1e-30 of the sum)."""
     scores = (band.dots * theta).masked_fill_(~band.usable, -math.inf)
     total = scores.size(0)
     all_lse = torch.full((total,), -math.inf, dtype=torch.float64)
@@ -355,11 +355,13 @@ def fit_cache(
     masks = {"all": index >= 0, "first": index < half}
     checked = [timer(), 0.0]  # the last check, and the longest time between two
 
-    def out_of_time() -> bool:  # when another trial, as long as the longest, would not fit
+    def out_of_time() -> bool:
+        # when another trial, as long as the longest, and then the cross figure's read (one
+        # more of the same) would not fit
         now = timer()
         checked[1] = max(checked[1], now - checked[0])
         checked[0] = now
-        return now + checked[1] >= deadline
+        return now + 2 * checked[1] >= deadline
 
     best = _search(features, masks, out_of_time=out_of_time)
     cross = best["first"].settings
