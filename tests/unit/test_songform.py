@@ -253,3 +253,27 @@ def test_marks_tell_each_finished_lines_rhyme_and_which_lines_return():
     assert [group_name(m.group) for m in marks] == ["遥条", "怀来", "遥条"]
     assert [m.returns for m in marks] == [False, False, True]
     assert marks[1].end == len("你说你会回来") - 1
+
+
+def test_a_checkpoint_from_before_the_song_form_writes_with_the_default_form(
+    checkpoint_path, tmp_path
+):
+    import torch
+
+    from lyrics_tui.core.loading import open_checkpoint
+
+    payload = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    del payload["form"]  # as saved before the song form was stored
+    old = tmp_path / "old.pt"
+    torch.save(payload, old)
+    opened = open_checkpoint(old)
+    assert opened.checkpoint.form is None and not opened.form.stored
+    default = CorpusForm()
+    settings = SamplerSettings(temperature=0.8, seed=5, max_tokens=200)
+    generation = opened.sampler().generate("", settings)
+    tokens = list(generation)
+    lines = generation.text.split("\n")[:-1]
+    assert tokens and len(lines) >= 3
+    lengths = [han_characters(line) for line in lines]
+    assert default.lengths.shortest <= min(lengths) and max(lengths) <= default.lengths.longest
+    assert most_sung(lines) <= SamplerSettings().returns
