@@ -298,6 +298,14 @@ class SongWriter:
             return out
         return self._new_line(probs, network)
 
+    def _looping(self) -> list[int]:
+        """Words that would make the line loop: one of two or more characters for a third
+        time, a one-character word for a fourth (lyrics double a word now and then, 女人女人,
+        but not 女人女人女人)."""
+        sizes = self.rhymes.sizes
+        counts = Counter(t for t in self.current if sizes[t])
+        return [t for t, n in counts.items() if n >= (2 if sizes[t] >= 2 else 3)]
+
     def _new_line(self, probs: np.ndarray, network: np.ndarray) -> np.ndarray:
         nl, c, novelty = self.newline_id, self.written, self.novelty
         words = probs  # the caller's own array: changed in place
@@ -313,6 +321,7 @@ class SongWriter:
         copied = novelty.copied(self.text)
         if copied:
             words[copied] *= self.tuning.copy_damp
+        words[self._looping()] = 0.0
         self._rule_out(words)
         total = float(words.sum())
         if total <= 0 and c < self.longest and len(self.current) < MOST_TOKENS:

@@ -204,6 +204,24 @@ def test_a_line_that_returns_returns_whole_and_a_new_line_is_new():
     assert most_sung(lines) <= 3
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.5, 1.0])
+def test_a_new_line_does_not_loop_on_a_word(temperature):
+    table = np.random.default_rng(8).normal(0, 1.0, (len(TOKENS), len(TOKENS)))
+    sky, me = TOKENS.index("天空"), TOKENS.index("我")
+    table[:, sky] += 2.0  # the network would sing 天空天空天空 ...
+    table[sky, sky] += 3.0
+    table[me, me] += 6.0  # ... and 我我我我
+    vocab = Vocabulary(TOKENS, [1] * len(TOKENS))
+    sampler = Sampler(BigramStepper(table), vocab, Tokenizer("char"), FORM)
+    plain, _ = song(sampler, temperature=temperature, seed=2, form=False, returns=0)
+    assert "天空天空天空" in plain or "我我我我" in plain  # the network alone loops
+    text, _ = song(sampler, temperature=temperature, seed=2)
+    lines = text.split("\n")[:-1]
+    assert len(lines) > 10
+    for line in lines:
+        assert line.count("天空") <= 2 and line.count("我") <= 3, line
+
+
 def test_greedy_with_the_form_is_the_same_whatever_the_seed():
     sampler = form_sampler(2)
     a, _ = song(sampler, temperature=0, seed=1)
