@@ -50,7 +50,7 @@ def status_parts(training: TrainingController, corpus: str, t_does: str = "") ->
         return [Part("paused"), Part("space resumes", 6), *run_parts(training)]
     plan = [Part(t_does, 5, first_clause(t_does))] if t_does else []
     if run is not None:
-        ppls = [h["val_ppl"] for h in training.history if h.get("val_ppl") is not None]
+        ppls = [p for h in training.history if (p := h.get("val_ppl")) is not None]
         best = fmt.ppl(min(ppls, default=None))
         return [
             Part(f"trained {run.epoch} epoch(s)", short=f"epoch {run.epoch}"),
