@@ -12,12 +12,12 @@ from textual.widgets import Static
 
 from lyrics_tui.core import events as E
 from lyrics_tui.tui import format as fmt
-from lyrics_tui.tui.widgets import WidgetOptions
 from lyrics_tui.tui.widgets.progress_row import Progress, ProgressRow
 
 if TYPE_CHECKING:
     from lyrics_tui.core.checkpoint import EpochRow
     from lyrics_tui.tui.controllers.runs import Overlay
+    from lyrics_tui.tui.widgets import WidgetOptions
     from lyrics_tui.tui.widgets.loss_plot import LossPlot
 
 # validation perplexity, of the network alone and with song memory (core/cache.py); the
