@@ -135,7 +135,7 @@ class TrainingController:
     def __init__(
         self, post: Post, checkpoint_dir: Path, device: str = "auto", runs_db: str | None = None
     ) -> None:
-        self.post = post
+        self.post: Post[TrainingReport | Problem] = post  # what the trainer thread posts
         self.checkpoint_dir = checkpoint_dir
         self.device = device
         self.runs_db = runs_db  # the run store every run is recorded in (None: the default)
