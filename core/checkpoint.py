@@ -17,7 +17,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 from lyrics_tui.core.config import ModelConfig, TrainConfig
 from lyrics_tui.core.errors import CheckpointError
@@ -29,6 +29,21 @@ if TYPE_CHECKING:
 
 FORMAT = "lyrics-tui-checkpoint"
 FORMAT_VERSION = 1
+
+
+class EpochRow(TypedDict, total=False):
+    """A row of Checkpoint.history, for readers: core.events.EpochFinished.to_dict() (rows of
+    older checkpoints lack the later keys; every row has epoch and train_loss)."""
+
+    epoch: Required[int]
+    train_loss: Required[float]
+    val_loss: float | None
+    val_ppl: float | None
+    tokens_per_s: float
+    elapsed_s: float
+    lr: float
+    is_best: bool
+    cache_val_ppl: float | None
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypedDict, Unpack
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
@@ -45,15 +45,36 @@ from lyrics_tui.tui.widgets.settings_form import (
 )
 from lyrics_tui.tui.widgets.training_panel import finished_note
 
+if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
+    from lyrics_tui.tui.screens.demo import DemoDriver
+
 QUIT_WAIT_S = 0.3  # how long quitting waits for the threads to wind down (see action_quit)
 SAMPLER_NAMES = {name for name, _, _ in SAMPLER_FIELDS}
+# What the controllers post (each a dataclass of tui/controllers/): _on_reported matches each.
+Report = (
+    training.TrainingReport
+    | generation.GenerationReport
+    | checkpoints.CheckpointReport
+    | runs.RunsReport
+    | Problem
+)
+
+
+class NotifyArgs(TypedDict, total=False):
+    """App.notify's options but markup (which the playground's notify turns off)."""
+
+    title: str
+    severity: SeverityLevel
+    timeout: float | None
 
 
 @dataclass
 class Reported(Message):
-    """A controller's report (a dataclass of tui/controllers/), delivered in the UI thread."""
+    """A controller's report, delivered in the UI thread."""
 
-    report: Any
+    report: Report
 
 
 class PlaygroundApp(App[int]):
@@ -72,14 +93,14 @@ class PlaygroundApp(App[int]):
         checkpoint_dir: str | Path | None = None,
         out_dir: str | Path | None = None,
         preset: str = "default",
-        model_overrides: dict[str, Any] | None = None,
-        train_overrides: dict[str, Any] | None = None,
-        sampler: dict[str, Any] | None = None,
+        model_overrides: dict[str, object] | None = None,
+        train_overrides: dict[str, object] | None = None,
+        sampler: dict[str, object] | None = None,
         temperature: float = 0.8,
         device: str = "auto",
         open_newest: bool = True,
         runs_db: str | None = None,
-        demo: Any = None,
+        demo: DemoDriver | None = None,
     ) -> None:
         super().__init__()
         self.corpus = str(corpus) if corpus else DEFAULT_CORPUS  # a bundled name or a path
@@ -131,7 +152,7 @@ class PlaygroundApp(App[int]):
         if self.demo is not None:
             self.demo.start(self)
 
-    def notify(self, message: str, *, markup: bool = False, **options: Any) -> None:
+    def notify(self, message: str, *, markup: bool = False, **options: Unpack[NotifyArgs]) -> None:
         """As App.notify, but plain text by default: paths and <unk> are not markup."""
         super().notify(message, markup=markup, **options)
 
@@ -139,7 +160,7 @@ class PlaygroundApp(App[int]):
         self.notify(text, severity="error", timeout=8)
 
     # -- what the controllers report ---------------------------------------------------------
-    def report(self, report: Any) -> None:
+    def report(self, report: Report) -> None:
         """The controllers' `post`, called from their threads (post_message is thread-safe)."""
         self.post_message(Reported(report))
 

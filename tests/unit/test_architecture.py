@@ -262,3 +262,63 @@ def test_the_views_stay_small():
     assert app.end_lineno is not None
     first = min([app.lineno, *(d.lineno for d in app.decorator_list)])
     assert app.end_lineno - first + 1 <= 400, "PlaygroundApp: move work into a controller"
+
+
+# -- typed seams ------------------------------------------------------------------------------
+ANY_ALLOWED = 5  # each one left in tui/ says why on its line or the one above
+
+
+def _mentions_any(annotation: ast.expr | None) -> bool:
+    """Whether an annotation names Any (typing.Any, or inside a string annotation)."""
+    if annotation is None:
+        return False
+    for node in ast.walk(annotation):
+        if isinstance(node, ast.Name) and node.id == "Any":
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "Any":
+            return True
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                if _mentions_any(ast.parse(node.value, mode="eval").body):
+                    return True
+            except SyntaxError:
+                pass
+    return False
+
+
+def any_annotations(source: str, name: str = "<source>") -> list[str]:
+    """`name:line` of every annotation that names Any: arguments (*args and **kwargs too),
+    returns, annotated assignments and class fields."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        annotations: list[ast.expr | None] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            every = [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]
+            annotations = [arg.annotation for arg in every if arg is not None]
+            annotations.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            annotations = [node.annotation]
+        found += [f"{name}:{n.lineno}" for n in annotations if n is not None and _mentions_any(n)]
+    return found
+
+
+def test_the_views_name_core_types_instead_of_any():
+    found = []
+    for path in sorted((ROOT / "tui").rglob("*.py")):
+        found += any_annotations(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+    assert len(found) <= ANY_ALLOWED, f"{len(found)} annotations with Any: {found}"
+
+
+def test_the_any_count_would_catch_one():
+    source = (
+        "from typing import Any\n"
+        "import typing\n"
+        "def f(a: int, *args: Any, b: dict[str, Any] = {}, **kw: 'Any') -> typing.Any:\n"
+        "    x: list[Any] = []\n"
+        "class C:\n"
+        "    field: 'tuple[Any, ...]'\n"
+        "    named: int\n"
+        "def g(a: int) -> None: ...\n"
+    )
+    assert any_annotations(source, "m") == ["m:3"] * 4 + ["m:4", "m:6"]

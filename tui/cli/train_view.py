@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import errno
-from typing import Any
 
-from lyrics_tui.core.events import TrainingEvent
+from lyrics_tui.core.events import BatchFinished, TrainingEvent, TrainingFinished
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import emit
 
@@ -129,7 +128,7 @@ class ConsoleTrainView:
             if event.last_checkpoint:
                 self.console.print(f"latest (resumable): {event.last_checkpoint}")
 
-    def _progress(self, event: Any) -> None:
+    def _progress(self, event: BatchFinished) -> None:
         if not self.console.is_terminal:
             return
         from rich.progress import (
@@ -165,7 +164,7 @@ class ConsoleTrainView:
         self._close_progress()
 
 
-def fitted_on(event: Any) -> str:
+def fitted_on(event: TrainingFinished) -> str:
     """Which validation tokens song memory was fitted on, in words."""
     fit, total = event.cache_tokens, event.val_tokens
     if fit is None or total is None or fit >= total:

@@ -13,11 +13,16 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.tui.controllers.training import TrainingController, same_corpus
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.inspection.step import ChosenWord, DecodingStep, StepThrough
+    from lyrics_tui.core.inspection.subject import Subject
+    from lyrics_tui.core.sampling import SamplerSettings
 
 
 class DemoPhase(Enum):
@@ -46,8 +51,8 @@ class Song:
     number: int
     seed: int
     words: list[str] = field(default_factory=list)
-    step: Any = None  # core.inspection.StepView of the latest pick (its candidates)
-    chosen: Any = None  # core.inspection.ChosenWord: what the sampler picked there
+    step: DecodingStep | None = None  # the latest pick's step (its candidates)
+    chosen: ChosenWord | None = None  # what the sampler picked there
     done: bool = False
 
     @property
@@ -68,7 +73,7 @@ class DemoHost(Protocol):
 
     def start_training(self, time_budget: float) -> None: ...
 
-    def sampler_settings(self) -> Any: ...  # core.sampling.SamplerSettings
+    def sampler_settings(self) -> SamplerSettings: ...
 
 
 class DemoController:
@@ -82,9 +87,9 @@ class DemoController:
         self.songs = 0  # songs begun
         self.candidates = 10  # how many candidates each step shows (the view sets it)
         self.message = ""  # why the demo stopped on its own, for the user
-        self._walk: Any = None  # core.inspection.StepThrough of the song being written
-        self.subject: Any = None  # core.inspection.Subject: the model that writes
-        self.settings: Any = None  # core.sampling.SamplerSettings of the song being written
+        self._walk: StepThrough | None = None  # of the song being written
+        self.subject: Subject | None = None  # the model that writes
+        self.settings: SamplerSettings | None = None  # of the song being written
         self._rest = 0  # ticks left in the pause between two songs
         self._started_training = False
 
@@ -172,6 +177,7 @@ class DemoController:
         seed = first + self.songs if first is not None else secrets.randbelow(2**32)
         self.songs += 1
         self.settings = replace(self.host.sampler_settings(), seed=seed)
+        assert self.subject is not None  # set before writing starts
         self._walk = StepThrough(self.subject, self.settings, "", top=max(1, self.candidates))
         self.song = Song(self.songs, seed)
 

@@ -12,24 +12,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 
 if TYPE_CHECKING:
-    from lyrics_tui.core.sampling import SamplerSettings
+    from lyrics_tui.core.sampling import GeneratedToken, Generation, SamplerSettings
+    from lyrics_tui.core.steppers import Stepper
+    from lyrics_tui.core.vocab import Vocabulary
 
 
 @dataclass(frozen=True)
 class Weights:
     """What a generation runs on."""
 
-    stepper: Any  # core.steppers.Stepper
-    vocab: Any  # core.vocab.Vocabulary
+    stepper: Stepper
+    vocab: Vocabulary
     tokenizer: str  # "word" or "char"
     source: str  # where the weights come from, for the prompt pane's title
-    form: dict[str, Any] | None = None  # the training corpus's song form, as stored
+    form: dict[str, object] | None = None  # the training corpus's song form, as stored
 
 
 # blocking -> the weights; None when they cannot be had without waiting
@@ -69,7 +71,7 @@ class GenerationEnded(GenerationReport):
 class GenerationController:
     """The latest generation (its text, seed and how it ended) and the thread that streams it."""
 
-    def __init__(self, post: Post) -> None:
+    def __init__(self, post: Post[GenerationReport | Problem]) -> None:
         self.post = post
         self.gen_id = 0
         self.running = False
@@ -190,7 +192,7 @@ class GenerationController:
 
     # -- the thread --------------------------------------------------------------------------
     @staticmethod
-    def _generation(weights: Weights, prompt: str, settings: SamplerSettings) -> Any:
+    def _generation(weights: Weights, prompt: str, settings: SamplerSettings) -> Generation:
         from lyrics_tui.core.sampling import Sampler
         from lyrics_tui.core.songform import form_of, rhymes_of
         from lyrics_tui.core.tokens import Tokenizer
@@ -204,7 +206,7 @@ class GenerationController:
         )
         return sampler.generate(prompt, settings)
 
-    def _spawn(self, *args: Any) -> None:
+    def _spawn(self, *args: object) -> None:
         self.threads = [t for t in self.threads if t.is_alive()]
         self.threads.append(start_thread("lyrics-generate", self._stream, *args))
 
@@ -216,7 +218,7 @@ class GenerationController:
         prompt: str,
         settings: SamplerSettings,
         weights: WeightsSource,
-        tokens: Iterator[Any] | None,
+        tokens: Iterator[GeneratedToken] | None,
         count: int,
     ) -> None:
         """Post the tokens one at a time; prepares the generation first when not given it."""

@@ -14,20 +14,22 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias, cast
 
+from lyrics_tui.core import events as E
 from lyrics_tui.core.errors import LyricsError, SettingsError
-from lyrics_tui.core.events import (
-    BatchFinished,
-    EpochFinished,
-    TrainingEvent,
-    TrainingPaused,
-    TrainingResumed,
-    TrainingStarted,
-)
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 from lyrics_tui.tui.controllers.generation import Weights
 
+if TYPE_CHECKING:  # torch comes with core.trainer: named for mypy, imported in the thread
+    import numpy as np
+
+    from lyrics_tui.core import cache, checkpoint, config, loading, resume, trainer
+    from lyrics_tui.core.corpus import Corpus
+    from lyrics_tui.core.inspection.subject import Subject
+    from lyrics_tui.core.runs.recorder import RunRecorder
+
+Continued: TypeAlias = "trainer.TrainingRun | str | None"  # a run, or a checkpoint's path
 RESET_CONFIRM_S = 3.0  # a second R within this drops an unsaved model
 SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the numpy copy of the weights this often
 NO_MODEL = "no model yet: press t to train one or l to load a checkpoint"
@@ -53,8 +55,8 @@ class TrainingRequest:
 
     corpus: str
     preset: str = "default"
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    train_overrides: dict[str, Any] = field(default_factory=dict)
+    model_overrides: dict[str, object] = field(default_factory=dict)
+    train_overrides: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,9 @@ class TrainingPlan:
     """What t does with the model held now: continue it, or train a new one."""
 
     request: TrainingRequest
-    model_config: Any  # core.config.ModelConfig
-    train_config: Any  # core.config.TrainConfig
-    continuation: Any = None  # core.resume.ContinuePlan when the model held is continued
+    model_config: config.ModelConfig
+    train_config: config.TrainConfig
+    continuation: resume.ContinuePlan | None = None  # when the model held is continued
     replaced_corpus: str = ""  # the held model's corpus, when t trains a new one on another
 
     @property
@@ -90,15 +92,15 @@ class RunReady(TrainingReport):
     """The run is built (corpus tokenised, model created) and about to train."""
 
     run_id: int
-    run: Any  # core.trainer.TrainingRun
-    history: tuple[dict[str, Any], ...]  # its epochs so far (later ones come as events)
+    run: trainer.TrainingRun
+    history: tuple[checkpoint.EpochRow, ...]  # its epochs so far (later ones come as events)
     note: str  # what continuing means, for the user
 
 
 @dataclass(frozen=True)
 class RunEvent(TrainingReport):
     run_id: int
-    event: TrainingEvent
+    event: E.TrainingEvent
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,13 @@ class RunEnded(TrainingReport):
 class Snapshot:
     """A numpy copy of a run's weights, taken between two batches."""
 
-    run: Any
+    run: trainer.TrainingRun
     step: int
     taken_at: float  # time.monotonic()
-    state: dict[str, Any]
+    state: dict[str, np.ndarray]
 
 
-def take_snapshot(run: Any) -> Snapshot:
+def take_snapshot(run: trainer.TrainingRun) -> Snapshot:
     state = {name: tensor.numpy() for name, tensor in run.snapshot_state().items()}
     return Snapshot(run, run.step, time.monotonic(), state)
 
@@ -133,19 +135,19 @@ class TrainingController:
     def __init__(
         self, post: Post, checkpoint_dir: Path, device: str = "auto", runs_db: str | None = None
     ) -> None:
-        self.post = post
+        self.post: Post[TrainingReport | Problem] = post  # what the trainer thread posts
         self.checkpoint_dir = checkpoint_dir
         self.device = device
         self.runs_db = runs_db  # the run store every run is recorded in (None: the default)
-        self.recorder: Any = None  # the active run's core.runs.recorder.RunRecorder
+        self.recorder: RunRecorder | None = None  # the active run's
         self.state = TrainingState.IDLE
-        self.run: Any = None  # the TrainingRun holding the model (training or finished)
-        self.opened: Any = None  # or a core.loading.OpenedModel read from a checkpoint
-        self.history: list[dict[str, Any]] = []  # one row per finished epoch of that model
+        self.run: trainer.TrainingRun | None = None  # holds the model (training or finished)
+        self.opened: loading.OpenedModel | None = None  # or a model read from a checkpoint
+        self.history: list[checkpoint.EpochRow] = []  # one row per finished epoch of that model
         self.dirty = False  # trained here since the last save
         self._reset_armed_at = 0.0  # when a reset of an unsaved model was first asked
-        self.started: TrainingStarted | None = None  # the run's first event: its shape
-        self.active_run: Any = None  # the run whose thread is running (set by that thread)
+        self.started: E.TrainingStarted | None = None  # the run's first event: its shape
+        self.active_run: trainer.TrainingRun | None = None  # whose thread runs (set by that thread)
         self.threads: list[threading.Thread] = []  # one per run started
         self._run_id = 0
         self._stop_requested = False
@@ -179,8 +181,8 @@ class TrainingController:
         plan = plan_continuation(held, request.train_overrides, more_epochs=train.epochs)
         return TrainingPlan(request, plan.model_config, plan.train_config, continuation=plan)
 
-    def _held_checkpoint(self) -> Any:
-        """The model held, as the core.checkpoint.Checkpoint the resume rule reads (a run's
+    def _held_checkpoint(self) -> checkpoint.Checkpoint | None:
+        """The model held, as the checkpoint the resume rule reads (a run's
         without its weights: copying them is the trainer thread's work)."""
         if self.opened is not None:
             return self.opened.checkpoint
@@ -205,9 +207,9 @@ class TrainingController:
         self._run_id += 1
         self._stop_requested = False
         self.state = TrainingState.STARTING
-        continued: Any = None  # a TrainingRun, or the path of the checkpoint read
+        continued: Continued = None
         if plan.continuation is not None:
-            continued = self.run if self.run is not None else self.opened.checkpoint.path
+            continued = self.run if self.run is not None else self.opened.checkpoint.path  # type: ignore[union-attr]
         self.threads = [t for t in self.threads if t.is_alive()]
         self.threads.append(
             start_thread("lyrics-train", self._train, self._run_id, plan, continued)
@@ -235,10 +237,10 @@ class TrainingController:
         if self.state.active:
             self.state = TrainingState.STOPPING
 
-    def adopt(self, opened: Any) -> None:
-        """A checkpoint read from a file (core.loading.OpenedModel) becomes the model held."""
+    def adopt(self, opened: loading.OpenedModel) -> None:
+        """A checkpoint read from a file becomes the model held."""
         self.run, self.opened, self._snapshot, self.started = None, opened, None, None
-        self.history = list(opened.checkpoint.history)
+        self.history = list(cast("list[checkpoint.EpochRow]", opened.checkpoint.history))
         self.dirty = False
 
     def may_forget(self, now: float) -> bool:
@@ -270,16 +272,16 @@ class TrainingController:
             self.state = TrainingState.IDLE
         elif isinstance(report, RunEvent):
             event = report.event
-            if isinstance(event, TrainingStarted):
+            if isinstance(event, E.TrainingStarted):
                 self.started = event
                 if self.state is TrainingState.STARTING:
                     self.state = TrainingState.TRAINING
-            elif isinstance(event, EpochFinished):
-                self.history.append(event.to_dict())
+            elif isinstance(event, E.EpochFinished):
+                self.history.append(cast("checkpoint.EpochRow", event.to_dict()))
                 self.dirty = True
-            elif isinstance(event, TrainingPaused):
+            elif isinstance(event, E.TrainingPaused):
                 self.state = TrainingState.PAUSED
-            elif isinstance(event, TrainingResumed) and self.state in (
+            elif isinstance(event, E.TrainingResumed) and self.state in (
                 TrainingState.PAUSED,
                 TrainingState.TRAINING,
             ):
@@ -320,8 +322,8 @@ class TrainingController:
             self.opened.stepper, ck.vocab, ck.train_config.tokenizer, Path(ck.path).name, ck.form
         )
 
-    def memory(self) -> tuple[Any, str]:
-        """Song memory fitted for the model held (a core.cache.CacheSettings, λ 0 included; None
+    def memory(self) -> tuple[cache.CacheSettings | None, str]:
+        """Song memory fitted for the model held (its settings, λ 0 included; None
         when there is none) and, when there is none, why and how to get one."""
         if self.run is not None:
             fitted = self.run.cache_settings  # the latest epoch's, then the final fit's
@@ -333,8 +335,8 @@ class TrainingController:
         fit = self.opened.cache_fit
         return (fit.settings, "") if fit else (None, no_fit_note(self.opened.path))
 
-    def subject(self) -> Any:
-        """The model held as a core.inspection.Subject (None: no model), for the inspection
+    def subject(self) -> Subject | None:
+        """The model held as a core.inspection Subject (None: no model), for the inspection
         screen. A run's weights are copied between two batches: call it from a thread."""
         from lyrics_tui.core.inspection.subject import subject_from_opened, subject_from_run
 
@@ -369,7 +371,7 @@ class TrainingController:
             self.recorder.close()  # recorded as interrupted now, not when the store next opens
 
     # -- the trainer thread ----------------------------------------------------------------
-    def _train(self, run_id: int, plan: TrainingPlan, continued: Any) -> None:
+    def _train(self, run_id: int, plan: TrainingPlan, continued: Continued) -> None:
         try:
             from lyrics_tui.core.corpus import obtain_corpus, read_corpus
             from lyrics_tui.core.paths import safe_stem
@@ -405,7 +407,8 @@ class TrainingController:
             del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go
             self.active_run = run
             note = plan.continuation.note if plan.continuation is not None else ""
-            self.post(RunReady(run_id, run, tuple(run.history), note))
+            history = cast("list[checkpoint.EpochRow]", run.history)
+            self.post(RunReady(run_id, run, tuple(history), note))
             if self._stop_requested:
                 run.stop()
             with recorder:  # a run ended by an exception is recorded as failed
@@ -422,14 +425,14 @@ class TrainingController:
             self.post(RunEnded(run_id))
 
     def _recorder(
-        self, run_id: int, plan: TrainingPlan, corpus: Any, out: Path, continued: Any
-    ) -> Any:
+        self, run_id: int, plan: TrainingPlan, corpus: Corpus, out: Path, continued: Continued
+    ) -> RunRecorder:
         """The trainer's sink: the run recorded in the run store (as `lyrics-tui train` does),
         then reported. A store that cannot be used is one warning; training goes on."""
         from lyrics_tui.core.paths import last_checkpoint_path
         from lyrics_tui.core.runs.recorder import record_run
 
-        resumed = continued  # the checkpoint continued: a file, or the state a run saved last
+        resumed = continued if isinstance(continued, str) else None  # a file, or a run's last save
         if continued is not None and not isinstance(continued, str):
             last = last_checkpoint_path(continued.out_path) if continued.out_path else None
             resumed = str(last) if last is not None and last.exists() else None
@@ -452,7 +455,7 @@ class TrainingController:
         self.post(Problem(text, "warning"))
 
     @staticmethod
-    def _checkpoint_of(continued: Any) -> Any:
+    def _checkpoint_of(continued: Continued) -> checkpoint.Checkpoint | None:
         """The full checkpoint of the model continued (its weights copied in this thread)."""
         if continued is None:
             return None
@@ -462,10 +465,10 @@ class TrainingController:
             return load_checkpoint(continued)
         return continued.checkpoint()
 
-    def _sink(self, run_id: int, event: TrainingEvent) -> None:
+    def _sink(self, run_id: int, event: E.TrainingEvent) -> None:
         """In the trainer thread, between batches: refresh the copy generation reads, report."""
         run = self.active_run
-        if isinstance(event, BatchFinished) and run is not None:
+        if isinstance(event, E.BatchFinished) and run is not None:
             snap = self._snapshot
             if (
                 snap is None

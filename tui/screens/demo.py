@@ -217,6 +217,7 @@ class DemoDriver:
             return
         if controller.phase is DemoPhase.WRITING and self.screen is None:
             subject = controller.subject
+            assert subject is not None  # set before writing starts
             model = fmt.model_shape(subject.stepper.config, len(subject.vocab))
             self.screen = DemoScreen(controller, fmt.path(self.app.main.corpus), model)
             self.app.clear_notifications()  # the training's: the songs need the room

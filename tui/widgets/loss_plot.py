@@ -4,15 +4,16 @@ plotext costs ~50 ms to import."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.markup import escape
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
 if TYPE_CHECKING:
+    from lyrics_tui.core.checkpoint import EpochRow
     from lyrics_tui.tui.controllers.runs import Overlay
 
 
@@ -40,11 +41,10 @@ OVERLAY_COLORS = (
 OVERLAY_MARKERS = ("+", "*", "o", "#", "%", "@")
 
 
-# a row of a checkpoint's history: its values are untyped in core too (Checkpoint.history)
-def history_series(rows: Sequence[Mapping[str, Any]]) -> tuple[Series, ...]:
+def history_series(rows: Sequence[EpochRow]) -> tuple[Series, ...]:
     """A model's train and validation loss from its history (one row per finished epoch)."""
     train = tuple((r["epoch"], r["train_loss"]) for r in rows)
-    val = tuple((r["epoch"], r["val_loss"]) for r in rows if r.get("val_loss") is not None)
+    val = tuple((r["epoch"], loss) for r in rows if (loss := r.get("val_loss")) is not None)
     return Series("train", train, "hd", TRAIN_COLOR), Series("val", val, "x", VAL_COLOR)
 
 

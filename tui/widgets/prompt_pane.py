@@ -6,7 +6,7 @@ written words plain; a mark per line (a rhyme, a returning line) goes in `draw_l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -23,6 +23,7 @@ from lyrics_tui.tui.widgets.song_marks import NO_MARK, LineMark, line_marks, mar
 
 if TYPE_CHECKING:
     from lyrics_tui.core.sampling import SamplerSettings
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class PromptPane(Vertical):
     sampler: reactive[SamplerSettings | None] = reactive(None, init=False)
     output: reactive[Output] = reactive(Output(), init=False)
 
-    def __init__(self, temperature: float = 0.8, **kwargs: Any) -> None:
+    def __init__(self, temperature: float = 0.8, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
         self.set_reactive(PromptPane.temperature, temperature)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -27,6 +27,7 @@ from lyrics_tui.tui import format as fmt
 
 if TYPE_CHECKING:
     from lyrics_tui.core.runs.records import RunSummary
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class RunsTable(ScrollView, can_focus=True):
     class Highlighted(Message):
         run: RunSummary | None  # the run under the cursor
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
         self.runs: list[RunSummary] = []
         self.marks: dict[int, tuple[str, tuple[int, int, int]]] = {}

@@ -28,6 +28,7 @@ from lyrics_tui.tui.widgets.corpus_picker import (
 )
 
 if TYPE_CHECKING:
+    from lyrics_tui.core.resume import ContinuePlan
     from lyrics_tui.core.sampling import SamplerSettings
 
 # (field, label, type): blank fields take the preset's value (shown as placeholder).
@@ -117,12 +118,12 @@ class SettingChanged(Message):
     name: str
 
 
-def on_off(value: Any) -> Any:
+def on_off(value: object) -> object:
     """A value as its field shows it: a switch as on or off."""
     return ("on" if value else "off") if isinstance(value, bool) else value
 
 
-def parse_field(name: str, text: str, kind: type) -> Any:
+def parse_field(name: str, text: str, kind: type) -> int | float | bool | None:
     text = text.strip()
     if not text:
         return None
@@ -147,9 +148,9 @@ class SettingsForm(VerticalScroll):
         self,
         corpus: str,
         preset: str = "default",
-        model_values: dict[str, Any] | None = None,
-        train_values: dict[str, Any] | None = None,
-        sampler_values: dict[str, Any] | None = None,
+        model_values: dict[str, object] | None = None,
+        train_values: dict[str, object] | None = None,
+        sampler_values: dict[str, object] | None = None,
     ) -> None:
         super().__init__(id="settings")
         self._corpus = corpus
@@ -161,7 +162,7 @@ class SettingsForm(VerticalScroll):
         self._form_ready = False  # ... and the form is mounted: read and write its widgets
         self._mounted = asyncio.Event()
         self._locked = False
-        self._continues: Any = None  # core.resume.ContinuePlan: what blank epochs mean now
+        self._continues: ContinuePlan | None = None  # what blank epochs mean now
         self._suggester = CorpusSuggester()
 
     def compose(self) -> ComposeResult:
@@ -259,7 +260,7 @@ class SettingsForm(VerticalScroll):
             value, default = self._sampler_values.get(name), defaults[name]
             yield self._field(name, label, on_off(value), str(on_off(default)))
 
-    def _field(self, name: str, label: str, value: Any, placeholder: str = "") -> Horizontal:
+    def _field(self, name: str, label: str, value: object, placeholder: str = "") -> Horizontal:
         return Horizontal(
             Label(label, classes="field-label"),
             Input(
@@ -302,8 +303,8 @@ class SettingsForm(VerticalScroll):
             )
         self.query_one("#set-cell", Select).prompt = f"{model.cell} (preset)"
 
-    def show_continuation(self, plan: Any) -> None:
-        """What blank epochs mean: with a core.resume.ContinuePlan, continuing the model held
+    def show_continuation(self, plan: ContinuePlan | None) -> None:
+        """What blank epochs mean: with a continuation plan, continuing the model held
         to its end epoch (epochs are totals); with None, the preset's epochs for a new model."""
         if plan == self._continues:
             return
@@ -352,7 +353,7 @@ class SettingsForm(VerticalScroll):
         if self._form_ready:
             self.query_one("#train-settings").disabled = locked
 
-    def _text(self, name: str, initial: Any) -> str:
+    def _text(self, name: str, initial: object) -> str:
         if self._form_ready:
             return self.query_one(f"#set-{name}", Input).value
         return "" if initial is None else str(initial)
@@ -369,7 +370,7 @@ class SettingsForm(VerticalScroll):
         if self._form_ready:
             self.query_one("#set-corpus", Input).value = corpus
 
-    def read_training(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    def read_training(self) -> tuple[str, dict[str, object], dict[str, object]]:
         """(preset, model overrides, train overrides); SettingsError names a malformed field."""
         if not self._form_ready:
             preset = self._preset
@@ -380,7 +381,7 @@ class SettingsForm(VerticalScroll):
                     for n, label, k in MODEL_FIELDS
                 }
             )
-            train = {
+            train: dict[str, object] = {
                 n: parse_field(n, self._text(n, self._train_values.get(n)), k)
                 for n, label, k in TRAIN_FIELDS
             }
@@ -395,21 +396,21 @@ class SettingsForm(VerticalScroll):
             train[name] = parse_field(name, self.query_one(f"#set-{name}", Input).value, kind)
         return str(preset), self._untie(str(preset), model), train
 
-    def pass_through(self, **values: Any) -> dict[str, Any]:
+    def pass_through(self, **values: object) -> dict[str, object]:
         """Set training settings the form has no field for (None: unset), as if given at
         launch (a driver's, e.g. the demo's time budget); the values they replace."""
         before = {name: self._train_values.get(name) for name in values}
         self._train_values.update(values)
         return before
 
-    def _hidden_train(self) -> dict[str, Any]:
+    def _hidden_train(self) -> dict[str, object]:
         """Training settings given at launch that the form has no field for (threads,
         precision, ...): they pass through unchanged."""
         shown = {name for name, _, _ in TRAIN_FIELDS}
         return {k: v for k, v in self._train_values.items() if k not in shown and v is not None}
 
     @staticmethod
-    def _untie(preset: str, model: dict[str, Any]) -> dict[str, Any]:
+    def _untie(preset: str, model: dict[str, object]) -> dict[str, object]:
         """The form has no weight-tying field: a preset that ties input and output embeddings
         (needs embed == hidden) is untied when the sizes given differ."""
         if model.get("embed") is not None or model.get("hidden") is not None:
@@ -423,6 +424,7 @@ class SettingsForm(VerticalScroll):
     def read_sampler(self) -> SamplerFields:
         """Core's sampler settings from the fields (blank: core's default); SettingsError names
         a malformed field."""
+        # Any: they go to replace() by name, and SamplerSettings' fields differ in type
         values: dict[str, Any] = {}
         for name, _, kind in SAMPLER_FIELDS:
             given = on_off(self._sampler_values.get(name))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
 from textual.widgets import Static
@@ -15,6 +15,9 @@ from lyrics_tui.core.config import fills_budget
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.training import TrainingController
 from lyrics_tui.tui.controllers.training import TrainingState as S
+
+if TYPE_CHECKING:
+    from lyrics_tui.core.trainer import TrainingRun
 
 WORDS = {S.TRAINING: "training", S.PAUSING: "pausing…", S.STOPPING: "stopping…"}
 SEPARATOR = " · "
@@ -50,7 +53,7 @@ def status_parts(training: TrainingController, corpus: str, t_does: str = "") ->
         return [Part("paused"), Part("space resumes", 6), *run_parts(training)]
     plan = [Part(t_does, 5, first_clause(t_does))] if t_does else []
     if run is not None:
-        ppls = [h["val_ppl"] for h in training.history if h.get("val_ppl") is not None]
+        ppls = [p for h in training.history if (p := h.get("val_ppl")) is not None]
         best = fmt.ppl(min(ppls, default=None))
         return [
             Part(f"trained {run.epoch} epoch(s)", short=f"epoch {run.epoch}"),
@@ -76,8 +79,8 @@ def status_parts(training: TrainingController, corpus: str, t_does: str = "") ->
     ]
 
 
-def epoch_under_way(run: Any) -> Part:
-    """The epoch a core.trainer.TrainingRun trains: of its plan's, or of a time budget's
+def epoch_under_way(run: TrainingRun | None) -> Part:
+    """The epoch a run trains: of its plan's, or of a time budget's
     (shortened to the epoch alone: the progress row shows the budget's seconds too)."""
     if run is None:
         return Part("epoch 0/0")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Unpack
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -14,6 +14,12 @@ from lyrics_tui.core import events as E
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.widgets.progress_row import Progress, ProgressRow
 
+if TYPE_CHECKING:
+    from lyrics_tui.core.checkpoint import EpochRow
+    from lyrics_tui.tui.controllers.runs import Overlay
+    from lyrics_tui.tui.widgets import WidgetOptions
+    from lyrics_tui.tui.widgets.loss_plot import LossPlot
+
 # validation perplexity, of the network alone and with song memory (core/cache.py); the
 # validation loss is the plot's (ppl = e^loss)
 TABLE_HEADER = "  ep  train     ppl  memory tok/s  time"  # 39 cells, as each row
@@ -21,7 +27,7 @@ TITLE = "Training · loss per epoch (nats/token)"
 PROGRESS_EVERY_S = 0.25  # the progress line is redrawn at most this often during an epoch
 
 
-def epoch_row(e: dict[str, Any]) -> str:
+def epoch_row(e: EpochRow) -> str:
     """One epoch; "-" where the history has no figure (older checkpoints: no memory column)."""
     return (
         f"{e['epoch']:4d} {e['train_loss']:6.3f} {fmt.ppl_short(e.get('val_ppl')):>7} "
@@ -45,12 +51,12 @@ def finished_note(event: E.TrainingFinished) -> str:
 class TrainingPanel(Vertical):
     """Shows a model's history (one row per finished epoch) and what a run reports."""
 
-    history: reactive[tuple[dict[str, Any], ...]] = reactive((), init=False)
-    overlays: reactive[tuple[Any, ...]] = reactive((), init=False)  # marked runs' curves
+    history: reactive[tuple[EpochRow, ...]] = reactive((), init=False)
+    overlays: reactive[tuple[Overlay, ...]] = reactive((), init=False)  # marked runs' curves
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
-        self.plot: Any = None  # the LossPlot, once mounted
+        self.plot: LossPlot | None = None  # once mounted
         self._started: E.TrainingStarted | None = None  # the run under way's first event
         self._progress_drawn = 0.0
 
@@ -79,7 +85,7 @@ class TrainingPanel(Vertical):
         await self.query_one("#train-top").mount(self.plot, before=slot)
         await slot.remove()
 
-    def watch_history(self, rows: tuple[dict[str, Any], ...]) -> None:
+    def watch_history(self, rows: tuple[EpochRow, ...]) -> None:
         self.query_one("#epoch-table", Static).update("\n".join(epoch_row(r) for r in rows))
         scroll = self.query_one("#epoch-scroll", VerticalScroll)
         self.call_after_refresh(scroll.scroll_end, animate=False)

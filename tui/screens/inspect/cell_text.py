@@ -4,7 +4,7 @@ unit's value (CellText) and the units ranked against a pattern (UnitList)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 import numpy as np
 from rich.cells import cell_len
@@ -23,6 +23,7 @@ from lyrics_tui.tui.shades import shade_colour, word_background
 if TYPE_CHECKING:
     from lyrics_tui.core.inspection.cells.ranking import Place, UnitScore
     from lyrics_tui.core.inspection.cells.reading import CellReading
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 CURSOR = Style(reverse=True)
 SELECTED = Style(underline=True, bold=True)
@@ -75,7 +76,7 @@ class CellText(ScrollView, can_focus=True):
         start: int
         end: int  # exclusive
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
         self.labels: tuple[str, ...] = ()
         self.known: tuple[bool, ...] = ()
@@ -301,7 +302,7 @@ class UnitList(ScrollView, can_focus=True):
     class Highlighted(Message):
         unit: int
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
         self.units: tuple[UnitScore, ...] = ()
         self.measure = ""

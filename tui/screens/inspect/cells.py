@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Unpack
 
 from rich.text import Text
 from textual import on, work
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from lyrics_tui.core.inspection.cells.reading import CellReading
     from lyrics_tui.core.inspection.cells.reading import CellText as SplitText
     from lyrics_tui.core.inspection.subject import Subject
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 FIRST_PATTERN = "line-end"
 # held-out texts up to this long are read as soon as the model arrives (a tenth of a second of
@@ -83,7 +84,7 @@ class CellsView(InspectView):
     FIELD = "cells-text"
     TABLE = "cells-view"  # the text holds the keys
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
         self.reading: CellReading | None = None
         self.ranking: Ranking | None = None  # the one shown

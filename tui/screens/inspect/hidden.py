@@ -3,7 +3,7 @@ units per word (and the cell state of an LSTM)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -22,6 +22,7 @@ from lyrics_tui.tui.screens.inspect.common import (
 if TYPE_CHECKING:
     from lyrics_tui.core.inspection.step import StepThrough
     from lyrics_tui.core.inspection.units import HiddenStep
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 
 class HiddenView(InspectView):
@@ -29,7 +30,7 @@ class HiddenView(InspectView):
 
     TABLE = "hidden-table"  # nothing to type here: F1's walk is what it draws
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
         self.walk: StepThrough | None = None  # the step-through's walk, drawn last
 

@@ -3,7 +3,7 @@ the least similar ones; Enter on a row looks that word up."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from rich.text import Text
 from textual import on
@@ -23,6 +23,7 @@ from lyrics_tui.tui.screens.inspect.common import (
 
 if TYPE_CHECKING:
     from lyrics_tui.core.inspection.neighbours import Neighbours
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 COLUMNS = ("#>", "word", "cosine>", "", "seen>")
 
@@ -33,7 +34,7 @@ class NeighboursView(InspectView):
     FIELD = "near-word"
     TABLE = "near-table"
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: Unpack[WidgetOptions]) -> None:
         super().__init__(**kwargs)
         self.result: Neighbours | None = None  # of the word looked up
         self.word = ""

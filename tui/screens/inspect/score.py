@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from rich.text import Text
 from textual import on, work
@@ -36,6 +36,7 @@ from lyrics_tui.tui.screens.inspect.common import (
 if TYPE_CHECKING:
     from lyrics_tui.core.inspection.score import LineComparison, LineScore
     from lyrics_tui.core.inspection.subject import Subject
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 SCORE_COLUMNS = ("#>", "word", "prob>", "bits", "rank>", "model's guess")
 MEMORY_COLUMNS = ("#>", "word", "prob>", "network>", "cache>", "memory>", "bits", "rank>")
@@ -58,7 +59,9 @@ class ScoreView(InspectView):
     FIELD = "score-line"
     TABLE = "score-table"
 
-    def __init__(self, checkpoint_folder: Path | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, checkpoint_folder: Path | None = None, **kwargs: Unpack[WidgetOptions]
+    ) -> None:
         super().__init__(**kwargs)
         self.checkpoint_folder = checkpoint_folder  # where m lists checkpoints (None: default)
         self.line_score: LineScore | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Unpack
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -41,6 +41,7 @@ from lyrics_tui.tui.screens.inspect.common import (
 
 if TYPE_CHECKING:  # core.inspection.step loads when a walk starts
     from lyrics_tui.core.inspection.step import DecodingStep, StepThrough
+    from lyrics_tui.tui.widgets import WidgetOptions
 
 TOP_K_STEPS = (0, 5, 10, 20, 40, 100)  # k cycles through these (0: off)
 TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.6)  # p cycles through these (1: off)
@@ -65,7 +66,9 @@ class StepView(InspectView):
     FIELD = "step-prompt"
     TABLE = "step-table"
 
-    def __init__(self, settings: SamplerSettings, prompt: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, settings: SamplerSettings, prompt: str = "", **kwargs: Unpack[WidgetOptions]
+    ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
         self.prompt = prompt  # the first walk's start: the playground's start text
