@@ -75,6 +75,21 @@ def poll(attempt, timeout: float = 30.0, interval: float = 0.05, errors=(OSError
         time.sleep(interval)
 
 
+class TickClock:
+    """A clock that moves on `tick` seconds each time it is read, and `spend` seconds when told
+    (the work a test stands in for)."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def make_corpus(path, size_mb: int) -> None:
     """Lines recombined from the bundled corpus, sprinkled with rare characters so the
     vocabulary is far larger than the cap."""

@@ -20,6 +20,7 @@ from lyrics_tui.tui.controllers.training import TrainingState
 from tests.helpers import tiny_corpus
 
 IDLE, TRAINING, PAUSED = TrainingState.IDLE, TrainingState.TRAINING, TrainingState.PAUSED
+STARTING = TrainingState.STARTING
 
 TINY_MODEL = {"embed": 16, "hidden": 16, "layers": 1}
 TINY_TRAIN = {"epochs": 1, "batch_size": 8, "bptt": 8}
