@@ -17,7 +17,7 @@ import pytest
 
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.tui.cli import main
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS, resume_cli
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals and /proc")
 
@@ -83,7 +83,7 @@ def test_two_processes_train_like_one_and_one_process_uses_the_result(tmp_path, 
     assert main(["generate", "--checkpoint", str(out), "--length", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["event"] == "done"
     last = tmp_path / "m-last.pt"
-    assert main(["train", "--corpus", str(BUNDLED), "--resume", str(last), "--epochs", "2"]) == 0
+    assert resume_cli(capsys, BUNDLED, last, epochs=2, json=False).code == 0
     assert load_checkpoint(last).epoch == 2
 
 

@@ -16,25 +16,12 @@ from lyrics_tui.core.songform import form_of, rhymes_of
 from lyrics_tui.core.steppers import NumpyStepper, TorchStepper
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.tui.cli import main
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from tests.helpers import BUNDLED, ROOT, train_cli
 
 
 def test_train_save_load_generate_on_the_bundled_corpus(tmp_path, capsys):
     out = tmp_path / "lyrics.pt"
-    code = main(
-        [
-            "train",
-            "--corpus",
-            str(BUNDLED),
-            *TINY_FLAGS,
-            "--epochs",
-            "3",
-            "--out",
-            str(out),
-            "--json",
-        ]
-    )
-    stdout, err = capsys.readouterr()
+    code, stdout, err = train_cli(capsys, BUNDLED, out, epochs=3)
     assert code == 0, err
     rows = [json.loads(line) for line in stdout.splitlines()]
     epochs, done = rows[:-1], rows[-1]
