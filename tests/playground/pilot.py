@@ -6,7 +6,6 @@ sleeping a fixed time.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 from pathlib import Path
@@ -137,10 +136,6 @@ async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
 
 async def wait_generation(app: PlaygroundApp, pilot) -> None:
     await until(pilot, lambda: not app.generation.running, "the generation to finish")
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 @contextlib.asynccontextmanager
