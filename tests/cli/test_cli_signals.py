@@ -21,6 +21,7 @@ from tests.helpers import BUNDLED, CONSOLE, ROOT, resume_cli, train_argv
 STOPS = [("SIGINT", 130), ("SIGHUP", 129), ("SIGTERM", 143)]
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("name, code", STOPS)
 def test_a_stop_signal_saves_a_resumable_checkpoint_and_resume_continues(
@@ -69,6 +70,7 @@ def test_a_stop_signal_saves_a_resumable_checkpoint_and_resume_continues(
     assert resumed.vocab.tokens == stopped.vocab.tokens
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX terminals")
 def test_a_hang_up_after_the_terminal_went_away_still_saves_and_exits_129(tmp_path):
     """As when an SSH connection drops: the terminal dies first (every write to it fails),

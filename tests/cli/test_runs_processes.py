@@ -52,6 +52,7 @@ def until(condition, timeout: float = 120.0):
     raise AssertionError("timed out")
 
 
+@pytest.mark.processes
 def test_two_trainers_at_once_are_both_recorded_in_full(tmp_path, corpus_file):
     db = tmp_path / "runs.sqlite3"
     procs = {
@@ -101,6 +102,7 @@ def test_two_trainers_at_once_are_both_recorded_in_full(tmp_path, corpus_file):
         assert store.integrity() == "ok"
 
 
+@pytest.mark.processes
 def test_a_trainer_killed_with_sigkill_is_interrupted_next_time_the_store_opens(
     tmp_path, corpus_file
 ):

@@ -115,7 +115,7 @@ async def test_a_model_without_a_fit_says_how_to_fit_it(tmp_path, tiny_checkpoin
 async def test_generation_with_memory_copies_the_prompt(tmp_path, tiny_checkpoint):
     """λ 0.99: nearly every generated word is one the song already has; λ 0: far fewer. (With
     the song form off: on, new lines come from the network and memory picks the lines that
-    come back, tests/unit/test_songform.py.)"""
+    come back, tests/core/test_songform.py.)"""
     lines = BUNDLED.read_text(encoding="utf-8").splitlines()
     prompt = "\n".join(lines[20:24]) + "\n"  # finished lines: what the memory recalls
 
