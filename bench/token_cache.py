@@ -1,7 +1,7 @@
 """Tokenise once: how much sooner a rerun on a large corpus reaches its first training batch.
 
 Generates a corpus of SIZE MB (lines recombined from the bundled corpus, as
-tests/unit/test_large_corpus.py does), then starts training on it in a fresh process, twice per
+tests/core/test_large_corpus.py does), then starts training on it in a fresh process, twice per
 round: first with an empty cache folder (the corpus is segmented and the cache written), then
 again (the ids are read from the cache). Each time is from launching the process to the first
 finished batch: interpreter and torch start-up, reading the file, preparing the data, building

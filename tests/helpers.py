@@ -6,7 +6,9 @@ Imported as `tests.helpers`; fixtures live in conftest.py files, which are never
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "data" / "lyrics.txt"
@@ -48,6 +50,50 @@ TINY_FLAGS = [
 ]
 
 
+# `lyrics-tui` as a process of its own (the console script, run as a module)
+CONSOLE = [sys.executable, "-m", "lyrics_tui.tui.cli"]
+
+
+def train_argv(corpus, out=None, *extra, epochs: int = 1, tiny: bool = True, json: bool = True):
+    """`lyrics-tui train` on `corpus` for `epochs`: the tiny model (TINY_FLAGS) unless not
+    `tiny`, writing `out` when given, printing JSON lines when `json`, then `extra`."""
+    argv = [
+        "train",
+        "--corpus",
+        str(corpus),
+        *(TINY_FLAGS if tiny else []),
+        "--epochs",
+        str(epochs),
+    ]
+    if out is not None:
+        argv += ["--out", str(out)]
+    if json:
+        argv.append("--json")
+    return argv + [str(a) for a in extra]
+
+
+class CliResult(NamedTuple):
+    """What a command run in this process returned and printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+def train_cli(capsys, corpus, out=None, *extra, epochs: int = 1, tiny: bool = True, json=True):
+    """`lyrics-tui train` (train_argv) run in this process; its CliResult."""
+    from lyrics_tui.tui.cli import main
+
+    code = main(train_argv(corpus, out, *extra, epochs=epochs, tiny=tiny, json=json))
+    out_text, err = capsys.readouterr()
+    return CliResult(code, out_text, err)
+
+
+def resume_cli(capsys, corpus, last, *, epochs: int, json: bool = True) -> CliResult:
+    """`lyrics-tui train --resume LAST` up to epoch `epochs`, run in this process."""
+    return train_cli(capsys, corpus, None, "--resume", last, epochs=epochs, tiny=False, json=json)
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 a moment ago."""
     import socket
@@ -73,6 +119,21 @@ def poll(attempt, timeout: float = 30.0, interval: float = 0.05, errors=(OSError
         if time.monotonic() > deadline:
             raise TimeoutError(f"{attempt} did not succeed within {timeout} s")
         time.sleep(interval)
+
+
+class TickClock:
+    """A clock that moves on `tick` seconds each time it is read, and `spend` seconds when told
+    (the work a test stands in for)."""
+
+    def __init__(self, tick: float) -> None:
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    def spend(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def make_corpus(path, size_mb: int) -> None:
@@ -105,6 +166,38 @@ def tiny_settings(model: dict | None = None, train: dict | None = None):
     return resolve_settings(
         "default", {**TINY_MODEL, **(model or {})}, {**TINY_TRAIN, **(train or {})}
     )
+
+
+def hand_built_checkpoint(path: Path, cell: str = "lstm", seed: int = 0):
+    """An untrained checkpoint saved at `path`: the characters of the bundled corpus's first 50
+    lines (seen twice or more), 12-wide embeddings and 16 units, weights drawn with `seed` and
+    an output layer that matters (the default init leaves it near-uniform). The same vocabulary
+    whatever the cell and seed. (Checkpoint, its model in eval mode)."""
+    import torch
+
+    from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint
+    from lyrics_tui.core.config import resolve_settings
+    from lyrics_tui.core.corpus import read_corpus
+    from lyrics_tui.core.model import RNNLanguageModel
+    from lyrics_tui.core.trainer import prepare_data
+
+    lines = read_corpus(BUNDLED).lines[:60]
+    model_cfg, train_cfg = resolve_settings(
+        "default",
+        {"cell": cell, "embed": 12, "hidden": 16, "tie_weights": False, "dropout": 0.0},
+        {"tokenizer": "char", "min_count": 2},
+    )
+    data = prepare_data(lines[:50], lines[50:], train_cfg)
+    model_cfg = model_cfg.__class__(**{**model_cfg.to_dict(), "vocab_size": len(data.vocab)})
+    torch.manual_seed(seed)
+    model = RNNLanguageModel(model_cfg).eval()
+    with torch.no_grad():
+        model.decoder.weight.normal_(0, 1.0)
+    checkpoint = Checkpoint(
+        model_cfg, train_cfg, data.vocab, {k: v.clone() for k, v in model.state_dict().items()}
+    )
+    save_checkpoint(checkpoint, path)
+    return checkpoint, model
 
 
 class BigramStepper:

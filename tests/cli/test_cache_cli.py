@@ -13,7 +13,7 @@ from lyrics_tui.core.cache import stored_fit
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.core.evaluate import evaluate_lines
 from lyrics_tui.tui.cli import main
-from tests.helpers import TINY_FLAGS
+from tests.helpers import train_cli
 
 
 def cli(capsys, *argv):
@@ -225,17 +225,13 @@ def test_train_done_reports_both_perplexities(capsys, tmp_path, held_out, small_
     corpus = tmp_path / "c.txt"
     corpus.write_text("\n".join(small_lines) + "\n", encoding="utf-8")
     out_path = tmp_path / "m.pt"
-    code, out, err = cli(
-        capsys, "train", "--corpus", corpus, *TINY_FLAGS, "--epochs", 1, "--out", out_path, "--json"
-    )
+    code, out, err = train_cli(capsys, corpus, out_path)
     assert code == 0, err
     *epochs, done = rows(out)
     assert epochs[0]["cache_val_ppl"] is not None
     assert {"cache_val_ppl", "cache_cross_ppl", "plain_cross_ppl", "cache"} <= done.keys()
     assert done["cache"] == stored_fit(load_checkpoint(out_path)).settings.to_dict()
-    code, out, err = cli(
-        capsys, "train", "--corpus", corpus, *TINY_FLAGS, "--epochs", 1, "--out", out_path
-    )
+    code, out, err = train_cli(capsys, corpus, out_path, json=False)
     assert code == 0 and "song memory" in out, err
 
 

@@ -17,7 +17,7 @@ import torch
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.core.sampling import MAX_SEED, MAX_TOKENS
 from lyrics_tui.tui.cli import main
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS, resume_cli, train_cli
 
 EPOCH_KEYS = {"event", "epoch", "train_loss", "val_loss", "val_ppl", "tokens_per_s", "elapsed_s"}
 DONE_TRAIN_KEYS = {"event", "best_val_ppl", "checkpoint"}
@@ -68,18 +68,7 @@ def tokens_and_done(out):
 # -- train -----------------------------------------------------------------------------------
 def test_train_json_prints_only_documented_json_lines(capsys, tmp_path, corpus_file):
     out_path = tmp_path / "m.pt"
-    code, out, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus_file,
-        *TINY_FLAGS,
-        "--epochs",
-        2,
-        "--out",
-        out_path,
-        "--json",
-    )
+    code, out, err = train_cli(capsys, corpus_file, out_path, epochs=2)
     assert code == 0, err
     assert err == ""
     rows = json_lines(out)
@@ -99,56 +88,21 @@ def test_train_json_prints_only_documented_json_lines(capsys, tmp_path, corpus_f
 
 
 def test_train_on_a_terminal_prints_a_readable_summary(capsys, tmp_path, corpus_file):
-    code, out, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus_file,
-        *TINY_FLAGS,
-        "--epochs",
-        1,
-        "--out",
-        tmp_path / "m.pt",
-    )
+    code, out, err = train_cli(capsys, corpus_file, tmp_path / "m.pt", json=False)
     assert code == 0, err
     assert "vocabulary" in out and "epoch   1" in out and "best checkpoint" in out
     assert not out.lstrip().startswith("{")
 
 
 def test_train_resume_on_a_terminal_says_what_it_will_do(capsys, tmp_path, corpus_file):
-    first = (
-        "train",
-        "--corpus",
-        corpus_file,
-        *TINY_FLAGS,
-        "--epochs",
-        1,
-        "--out",
-        tmp_path / "m.pt",
-    )
-    assert cli(capsys, *first)[0] == 0
-    code, out, err = cli(
-        capsys, "train", "--corpus", corpus_file, "--resume", tmp_path / "m.pt", "--epochs", 3
-    )
+    assert train_cli(capsys, corpus_file, tmp_path / "m.pt", json=False).code == 0
+    code, out, err = resume_cli(capsys, corpus_file, tmp_path / "m.pt", epochs=3, json=False)
     assert code == 0, err
     assert "continuing from epoch 1 to epoch 3 (2 more)" in " ".join(out.split())
 
 
 def test_train_max_vocab_caps_the_stored_vocabulary(capsys, tmp_path, corpus_file):
-    code, _, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus_file,
-        *TINY_FLAGS,
-        "--epochs",
-        1,
-        "--max-vocab",
-        30,
-        "--out",
-        tmp_path / "m.pt",
-        "--json",
-    )
+    code, _, err = train_cli(capsys, corpus_file, tmp_path / "m.pt", "--max-vocab", 30)
     assert code == 0, err
     assert len(load_checkpoint(tmp_path / "m.pt").vocab) == 30
 
@@ -157,20 +111,7 @@ def test_train_on_one_line_of_100000_characters(capsys, tmp_path):
     text = "".join(BUNDLED.read_text(encoding="utf-8").split())
     corpus = tmp_path / "long.txt"
     corpus.write_text((text * 5)[:100_000], encoding="utf-8")
-    code, out, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus,
-        *TINY_FLAGS,
-        "--epochs",
-        1,
-        "--tokenizer",
-        "char",
-        "--out",
-        tmp_path / "m.pt",
-        "--json",
-    )
+    code, out, err = train_cli(capsys, corpus, tmp_path / "m.pt", "--tokenizer", "char")
     assert code == 0, err
     assert json_lines(out)[-1]["checkpoint"] == str(tmp_path / "m.pt")
 
@@ -179,18 +120,7 @@ def test_train_on_one_line_of_100000_characters(capsys, tmp_path):
 def test_train_on_other_encodings(capsys, tmp_path, small_lines, encoding):
     corpus = tmp_path / "c.txt"
     corpus.write_bytes("\r\n".join(small_lines[:120]).encode(encoding))
-    code, _, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus,
-        *TINY_FLAGS,
-        "--epochs",
-        1,
-        "--out",
-        tmp_path / "m.pt",
-        "--json",
-    )
+    code, _, err = train_cli(capsys, corpus, tmp_path / "m.pt")
     assert code == 0, err
     tokens = load_checkpoint(tmp_path / "m.pt").vocab.tokens
     assert len(tokens) > 20 and "\n" in tokens
@@ -208,18 +138,7 @@ def test_a_save_that_fails_mid_run_stops_with_one_line_and_exit_1(
         raise CheckpointError(f"{path}: checkpoint not saved: the disk is full")
 
     monkeypatch.setattr(lyrics_tui.core.trainer, "save_checkpoint", full)
-    code, out, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus_file,
-        *TINY_FLAGS,
-        "--epochs",
-        3,
-        "--out",
-        tmp_path / "m.pt",
-        "--json",
-    )
+    code, out, err = train_cli(capsys, corpus_file, tmp_path / "m.pt", epochs=3)
     assert code == 1
     assert (
         err.strip()
@@ -245,18 +164,7 @@ def test_a_nan_loss_stops_train_with_one_line_exit_1_and_keeps_the_good_checkpoi
 
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
     out_path = tmp_path / "m.pt"
-    code, out, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus_file,
-        *TINY_FLAGS,
-        "--epochs",
-        5,
-        "--out",
-        out_path,
-        "--json",
-    )
+    code, out, err = train_cli(capsys, corpus_file, out_path, epochs=5)
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "the loss became nan" in lines[0]

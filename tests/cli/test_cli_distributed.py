@@ -17,7 +17,7 @@ import pytest
 
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.tui.cli import main
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from tests.helpers import BUNDLED, ROOT, TINY_FLAGS, resume_cli
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="POSIX signals and /proc")
 
@@ -63,6 +63,7 @@ def first_epoch(proc: subprocess.Popen) -> dict:
     return row
 
 
+@pytest.mark.processes
 def test_two_processes_train_like_one_and_one_process_uses_the_result(tmp_path, capsys):
     out = tmp_path / "m.pt"
     proc = launch(*FLAGS, "--epochs", "1", "--out", str(out), "--json")
@@ -83,10 +84,11 @@ def test_two_processes_train_like_one_and_one_process_uses_the_result(tmp_path, 
     assert main(["generate", "--checkpoint", str(out), "--length", "5", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["event"] == "done"
     last = tmp_path / "m-last.pt"
-    assert main(["train", "--corpus", str(BUNDLED), "--resume", str(last), "--epochs", "2"]) == 0
+    assert resume_cli(capsys, BUNDLED, last, epochs=2, json=False).code == 0
     assert load_checkpoint(last).epoch == 2
 
 
+@pytest.mark.processes
 def test_ctrl_c_stops_every_process_with_a_resumable_checkpoint(tmp_path):
     proc = launch(*FLAGS, "--epochs", "1000", "--out", str(tmp_path / "m.pt"), "--json")
     try:
@@ -107,6 +109,7 @@ def test_ctrl_c_stops_every_process_with_a_resumable_checkpoint(tmp_path):
     assert not any(alive(pid) for pid in ranks)
 
 
+@pytest.mark.processes
 def test_a_rank_that_dies_stops_the_others_within_seconds_in_one_line(tmp_path):
     proc = launch(*FLAGS, "--epochs", "1000", "--out", str(tmp_path / "m.pt"), "--json")
     try:
@@ -144,6 +147,7 @@ def test_what_the_launcher_refuses_is_one_line(capsys, args, says):
     assert len(err.strip().splitlines()) == 1 and says in err
 
 
+@pytest.mark.processes
 def test_torchrun_starts_the_same_command(tmp_path):
     out = tmp_path / "m.pt"
     done = subprocess.run(

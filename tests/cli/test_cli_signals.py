@@ -14,14 +14,14 @@ import time
 import pytest
 
 from lyrics_tui.core.checkpoint import load_checkpoint
-from lyrics_tui.tui.cli import main
 from lyrics_tui.tui.cli.common import EXIT_INTERRUPTED
 from lyrics_tui.tui.signals import Aborted, StopSignals, exit_code
-from tests.helpers import BUNDLED, ROOT, TINY_FLAGS
+from tests.helpers import BUNDLED, CONSOLE, ROOT, resume_cli, train_argv
 
 STOPS = [("SIGINT", 130), ("SIGHUP", 129), ("SIGTERM", 143)]
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 @pytest.mark.parametrize("name, code", STOPS)
 def test_a_stop_signal_saves_a_resumable_checkpoint_and_resume_continues(
@@ -29,20 +29,7 @@ def test_a_stop_signal_saves_a_resumable_checkpoint_and_resume_continues(
 ):
     out = tmp_path / "m.pt"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lyrics_tui.tui.cli",
-            "train",
-            "--corpus",
-            str(BUNDLED),
-            *TINY_FLAGS,
-            "--epochs",
-            "1000",
-            "--out",
-            str(out),
-            "--json",
-        ],
+        [*CONSOLE, *train_argv(BUNDLED, out, epochs=1000)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -70,19 +57,7 @@ def test_a_stop_signal_saves_a_resumable_checkpoint_and_resume_continues(
     assert stopped.optimizer_state  # resumable, not just weights
 
     # resume from the latest state, two more epochs
-    code = main(
-        [
-            "train",
-            "--corpus",
-            str(BUNDLED),
-            "--resume",
-            str(last),
-            "--epochs",
-            str(epochs_done + 2),
-            "--json",
-        ]
-    )
-    output, err = capsys.readouterr()
+    code, output, err = resume_cli(capsys, BUNDLED, last, epochs=epochs_done + 2)
     assert code == 0, err
     rows = [json.loads(line) for line in output.splitlines()]
     assert [r["epoch"] for r in rows if r["event"] == "epoch"] == [epochs_done + 1, epochs_done + 2]
@@ -95,6 +70,7 @@ def test_a_stop_signal_saves_a_resumable_checkpoint_and_resume_continues(
     assert resumed.vocab.tokens == stopped.vocab.tokens
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX terminals")
 def test_a_hang_up_after_the_terminal_went_away_still_saves_and_exits_129(tmp_path):
     """As when an SSH connection drops: the terminal dies first (every write to it fails),
@@ -102,8 +78,7 @@ def test_a_hang_up_after_the_terminal_went_away_still_saves_and_exits_129(tmp_pa
     out = tmp_path / "m.pt"
     controller, terminal = os.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lyrics_tui.tui.cli", "train", "--corpus", str(BUNDLED),
-         *TINY_FLAGS, "--epochs", "1000", "--out", str(out)],
+        [*CONSOLE, *train_argv(BUNDLED, out, epochs=1000, json=False)],
         cwd=ROOT, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal,
         start_new_session=True,
     )  # fmt: skip

@@ -9,36 +9,21 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
-from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint
-from lyrics_tui.core.config import ModelConfig, resolve_settings
 from lyrics_tui.core.corpus import BUNDLED_CORPUS, read_corpus
-from lyrics_tui.core.model import RNNLanguageModel
-from lyrics_tui.core.trainer import prepare_data
 from lyrics_tui.tui.cli import main
-from tests.helpers import ROOT
+from tests.helpers import ROOT, hand_built_checkpoint
 
 LINES = read_corpus(BUNDLED_CORPUS).lines[:60]
+CELLS = ("lstm", "rnn")
 
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """Two tiny hand-built checkpoints (char tokenizer, LSTM and RNN) with the same vocabulary."""
     folder = tmp_path_factory.mktemp("ckpt")
-    _, train_cfg = resolve_settings("default", None, {"tokenizer": "char", "min_count": 2})
-    data = prepare_data(LINES[:50], LINES[50:], train_cfg)
-    paths = []
-    for seed, cell in ((0, "lstm"), (1, "rnn")):
-        cfg = ModelConfig(cell=cell, embed=12, hidden=16, vocab_size=len(data.vocab))
-        torch.manual_seed(seed)
-        model = RNNLanguageModel(cfg)
-        with torch.no_grad():
-            model.decoder.weight.normal_(0, 1.0)
-        path = folder / f"{cell}.pt"
-        save_checkpoint(Checkpoint(cfg, train_cfg, data.vocab, model.state_dict()), path)
-        paths.append(str(path))
-    return paths, data.vocab
+    built = [hand_built_checkpoint(folder / f"{c}.pt", c, seed) for seed, c in enumerate(CELLS)]
+    return [str(folder / f"{c}.pt") for c in CELLS], built[0][0].vocab
 
 
 def run_json(capsys, argv):

@@ -10,7 +10,7 @@ import pytest
 
 from lyrics_tui.core.runs.store import RunStore
 from lyrics_tui.tui.cli import main
-from tests.helpers import TINY_FLAGS, epoch_record, run_start
+from tests.helpers import epoch_record, run_start, train_cli
 
 LIST_KEYS = {"id", "status", "started", "corpus", "preset", "cell", "epochs", "best_val_ppl"}
 LIST_KEYS |= {"checkpoint"}
@@ -62,18 +62,7 @@ def filled(_runs_db, tmp_path):
 
 def test_train_records_its_run_and_runs_lists_it(capsys, tmp_path, corpus_file, _runs_db):
     out_path = tmp_path / "m.pt"
-    code, out, err = cli(
-        capsys,
-        "train",
-        "--corpus",
-        corpus_file,
-        *TINY_FLAGS,
-        "--epochs",
-        2,
-        "--out",
-        out_path,
-        "--json",
-    )
+    code, out, err = train_cli(capsys, corpus_file, out_path, epochs=2)
     assert code == 0, err
     assert err == ""
     done = json.loads(out.splitlines()[-1])
@@ -217,20 +206,7 @@ def test_train_warns_once_and_trains_when_the_store_cannot_be_used(
         db = tmp_path / "file" / "runs.sqlite3"
     out_path = tmp_path / "m.pt"
     try:
-        code, out, err = cli(
-            capsys,
-            "train",
-            "--corpus",
-            corpus_file,
-            *TINY_FLAGS,
-            "--epochs",
-            1,
-            "--out",
-            out_path,
-            "--json",
-            "--runs-db",
-            db,
-        )
+        code, out, err = train_cli(capsys, corpus_file, out_path, "--runs-db", db)
     finally:
         if holder is not None:
             holder.close()

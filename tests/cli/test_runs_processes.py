@@ -14,7 +14,7 @@ import time
 import pytest
 
 from lyrics_tui.core.runs.store import RunStore
-from tests.helpers import ROOT, TINY_FLAGS
+from tests.helpers import CONSOLE, ROOT, train_argv
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -27,22 +27,9 @@ def corpus_file(tmp_path, small_lines):
 
 
 def trainer(corpus, out, db, *extra) -> subprocess.Popen:
+    """`lyrics-tui train` for up to 1000 epochs (a signal stops it), recording in `db`."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lyrics_tui.tui.cli",
-            "train",
-            "--corpus",
-            str(corpus),
-            *TINY_FLAGS,
-            "--out",
-            str(out),
-            "--runs-db",
-            str(db),
-            "--json",
-            *map(str, extra),
-        ],
+        [*CONSOLE, *train_argv(corpus, out, "--runs-db", db, *extra, epochs=1000)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -65,11 +52,12 @@ def until(condition, timeout: float = 120.0):
     raise AssertionError("timed out")
 
 
+@pytest.mark.processes
 def test_two_trainers_at_once_are_both_recorded_in_full(tmp_path, corpus_file):
     db = tmp_path / "runs.sqlite3"
     procs = {
-        "a.pt": trainer(corpus_file, tmp_path / "a.pt", db, "--epochs", 1000),
-        "b.pt": trainer(corpus_file, tmp_path / "b.pt", db, "--epochs", 1000, "--cell", "rnn"),
+        "a.pt": trainer(corpus_file, tmp_path / "a.pt", db),
+        "b.pt": trainer(corpus_file, tmp_path / "b.pt", db, "--cell", "rnn"),
     }
     shown: dict[str, list[dict]] = {name: [] for name in procs}
     errors: dict[str, str] = {}
@@ -114,11 +102,12 @@ def test_two_trainers_at_once_are_both_recorded_in_full(tmp_path, corpus_file):
         assert store.integrity() == "ok"
 
 
+@pytest.mark.processes
 def test_a_trainer_killed_with_sigkill_is_interrupted_next_time_the_store_opens(
     tmp_path, corpus_file
 ):
     db = tmp_path / "runs.sqlite3"
-    proc = trainer(corpus_file, tmp_path / "m.pt", db, "--epochs", 1000)
+    proc = trainer(corpus_file, tmp_path / "m.pt", db)
     try:
         first = json.loads(proc.stdout.readline())
         assert first["event"] == "epoch"

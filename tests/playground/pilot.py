@@ -6,7 +6,6 @@ sleeping a fixed time.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 from pathlib import Path
@@ -20,6 +19,7 @@ from lyrics_tui.tui.controllers.training import TrainingState
 from tests.helpers import tiny_corpus
 
 IDLE, TRAINING, PAUSED = TrainingState.IDLE, TrainingState.TRAINING, TrainingState.PAUSED
+STARTING = TrainingState.STARTING
 
 TINY_MODEL = {"embed": 16, "hidden": 16, "layers": 1}
 TINY_TRAIN = {"epochs": 1, "batch_size": 8, "bptt": 8}
@@ -136,10 +136,6 @@ async def train_one_epoch(app: PlaygroundApp, pilot) -> None:
 
 async def wait_generation(app: PlaygroundApp, pilot) -> None:
     await until(pilot, lambda: not app.generation.running, "the generation to finish")
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 @contextlib.asynccontextmanager

@@ -16,9 +16,8 @@ import pytest
 
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.tui import signals
-from lyrics_tui.tui.cli import main
 from lyrics_tui.tui.signals import StopSignals
-from tests.helpers import ROOT, tiny_corpus
+from tests.helpers import ROOT, resume_cli, tiny_corpus
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and terminals")
 
@@ -101,11 +100,7 @@ class Terminal:
 def resumed(capsys, corpus, last) -> list[int]:
     """The epochs `lyrics-tui train --resume LAST` trains, one more than the file has."""
     done = load_checkpoint(last).epoch
-    code = main(
-        ["train", "--corpus", str(corpus), "--resume", str(last), "--epochs", str(done + 1),
-         "--json"]
-    )  # fmt: skip
-    out, err = capsys.readouterr()
+    code, out, err = resume_cli(capsys, corpus, last, epochs=done + 1)
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     return [r["epoch"] for r in rows if r["event"] == "epoch"]

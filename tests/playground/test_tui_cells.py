@@ -20,7 +20,7 @@ from lyrics_tui.tui.screens.inspect import InspectScreen
 from lyrics_tui.tui.screens.inspect.cell_text import CellText, UnitList
 from tests.helpers import PLANTED_TEXT, PLANTED_UNITS, planted_subject
 from tests.playground.pilot import until
-from tests.playground.test_tui_inspect import InspectApp, opened, plain, run, shown
+from tests.playground.test_tui_inspect import InspectApp, opened, plain, shown
 
 
 @pytest.fixture
@@ -54,11 +54,11 @@ def shade_row(text: CellText, row: int) -> str:
     return "".join(s.text for s in text.render_line(2 * row + 1 - round(text.scroll_y))).strip()
 
 
-def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(planted):
+async def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(planted):
     app = InspectApp(lambda: planted)
     reading = read_cells(planted, PLANTED_TEXT)
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await cells_open(pilot)
         cells = screen.cells
         assert screen.view == "cells" and "[F5 Cells]" in shown(screen, "#inspect-tabs")
@@ -109,15 +109,13 @@ def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units(plant
         assert cells.unit == cells.ranking.units[1].unit
         assert "c h/c" not in plain(screen.query_one("KeyBar").content)  # an RNN has no c
 
-    run(app, body, size=(100, 30))
 
-
-def test_a_span_selected_with_the_keys_finds_its_units_and_where_they_fire(planted):
+async def test_a_span_selected_with_the_keys_finds_its_units_and_where_they_fire(planted):
     app = InspectApp(lambda: planted)
     reading = read_cells(planted, PLANTED_TEXT)
     choruses = [i for i, t in enumerate(reading.tokens) if t == "歌"]
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await cells_open(pilot)
         cells, text = screen.cells, screen.query_one(CellText)
         await pilot.press(*["right"] * choruses[1])  # the cursor onto the second chorus
@@ -152,15 +150,13 @@ def test_a_span_selected_with_the_keys_finds_its_units_and_where_they_fire(plant
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 
-    run(app, body, size=(100, 30))
 
-
-def test_a_typed_text_and_the_lstm_cell_state(subject):
+async def test_a_typed_text_and_the_lstm_cell_state(subject):
     """The tiny checkpoint's corpus is not a file here: the view says so and takes a text."""
     app = InspectApp(lambda: subject)
     lines = "我把思念藏进口袋\\n走在回家的路上\\n我把思念藏进口袋"
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         await pilot.press("f5")
         field = screen.query_one("#cells-text")
@@ -188,14 +184,12 @@ def test_a_typed_text_and_the_lstm_cell_state(subject):
         await until(pilot, lambda: bool(app.notes), "the notification")
         assert app.notes[-1][0] == "error" and cells.reading.source == "the text typed"
 
-    run(app, body, size=(100, 30))
 
-
-def test_the_shades_read_without_colour(planted, monkeypatch):
+async def test_the_shades_read_without_colour(planted, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = InspectApp(lambda: planted, view="cells")
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
         screen = await cells_open(pilot)
         assert app.no_color
         text = screen.query_one(CellText)
@@ -207,10 +201,8 @@ def test_the_shades_read_without_colour(planted, monkeypatch):
         strip = unit_strip(reading.unit(unit), reading.scale(unit))
         assert shade_row(text, 0).replace(" ", "")[0] == strip.spark[0]
 
-    run(app, body, size=(80, 24))
 
-
-def test_the_playground_reads_the_loaded_checkpoints_held_out_lines(tmp_path):
+async def test_the_playground_reads_the_loaded_checkpoints_held_out_lines(tmp_path):
     from lyrics_tui.tui.app import PlaygroundApp
     from tests.helpers import planted_checkpoint
 
@@ -223,14 +215,12 @@ def test_the_playground_reads_the_loaded_checkpoints_held_out_lines(tmp_path):
         open_newest=False,
     )
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.training.opened is not None, "the checkpoint to load")
         await pilot.press("i")
         screen = await cells_open(pilot)
         assert screen.cells.reading.source == "planted.txt, its last 18 lines (held out)"
         assert screen.cells.unit == PLANTED_UNITS["line-end"]
-
-    run(app, body, size=(80, 24))
 
 
 # -- snapshots ---------------------------------------------------------------------------------

@@ -4,8 +4,6 @@ and a new model on songci trains with them (core/corpus.py corpus_settings, as t
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import Input, Label, Select
 
 from lyrics_tui.core.config import resolve_settings
@@ -16,7 +14,6 @@ from lyrics_tui.tui.widgets.corpus_picker import CorpusSuggester, picker_options
 from tests.playground.pilot import (
     TINY_MODEL,
     make_app,
-    run,
     session,
     text_of,
     trained,
@@ -34,39 +31,36 @@ def test_lyrics_tui_corpus_songci_opens_the_playground_on_it(monkeypatch, capsys
     assert len(opened) == 1
 
 
-def test_songci_by_name_shows_its_defaults_and_trains_with_them(tmp_path):
-    async def main_():
-        app = make_app(
-            tmp_path,
-            corpus="songci",
-            model_overrides={k: v for k, v in TINY_MODEL.items()},
-            train_overrides={"epochs": 1, "batch_size": 8, "bptt": 8, "time_budget": 0.3},
-        )
-        async with session(app) as pilot:
-            assert "t trains on songci" in text_of(app, "#status")
-            assert app.query_one("#set-corpus", Input).value == "songci"
-            assert app.query_one("#set-dropout", Input).placeholder == "0.5 (songci)"
-            assert "characters" in str(app.query_one("#corpus-about", Label).content)
-            app.query_one("#set-corpus", Input).value = "lyrics"
-            await pilot.pause()
-            preset_dropout = resolve_settings("default")[0].dropout
-            assert app.query_one("#set-dropout", Input).placeholder == f"{preset_dropout} (preset)"
-            assert "jieba words" in str(app.query_one("#corpus-about", Label).content)
-            app.query_one("#set-corpus-pick", Select).value = "songci"  # the picker
-            await pilot.pause()
-            assert app.query_one("#set-corpus", Input).value == "songci"
-            await pilot.press("t")
-            await until(pilot, lambda: trained(app), "a short run on songci", tries=1200)
-            run_ = app.training.run
-            assert run_.corpus_name == str(BUNDLED["songci"].path)
-            assert run_.train_config.tokenizer == "char"
-            assert run_.model_config.dropout == 0.5  # songci's own, not the preset's
-            assert (tmp_path / "ck" / "songci.pt").exists()
-
-    run(main_())
+async def test_songci_by_name_shows_its_defaults_and_trains_with_them(tmp_path):
+    app = make_app(
+        tmp_path,
+        corpus="songci",
+        model_overrides={k: v for k, v in TINY_MODEL.items()},
+        train_overrides={"epochs": 1, "batch_size": 8, "bptt": 8, "time_budget": 0.3},
+    )
+    async with session(app) as pilot:
+        assert "t trains on songci" in text_of(app, "#status")
+        assert app.query_one("#set-corpus", Input).value == "songci"
+        assert app.query_one("#set-dropout", Input).placeholder == "0.5 (songci)"
+        assert "characters" in str(app.query_one("#corpus-about", Label).content)
+        app.query_one("#set-corpus", Input).value = "lyrics"
+        await pilot.pause()
+        preset_dropout = resolve_settings("default")[0].dropout
+        assert app.query_one("#set-dropout", Input).placeholder == f"{preset_dropout} (preset)"
+        assert "jieba words" in str(app.query_one("#corpus-about", Label).content)
+        app.query_one("#set-corpus-pick", Select).value = "songci"  # the picker
+        await pilot.pause()
+        assert app.query_one("#set-corpus", Input).value == "songci"
+        await pilot.press("t")
+        await until(pilot, lambda: trained(app), "a short run on songci", tries=1200)
+        run_ = app.training.run
+        assert run_.corpus_name == str(BUNDLED["songci"].path)
+        assert run_.train_config.tokenizer == "char"
+        assert run_.model_config.dropout == 0.5  # songci's own, not the preset's
+        assert (tmp_path / "ck" / "songci.pt").exists()
 
 
-def test_the_corpus_field_completes_bundled_names_then_recent_files_then_paths(tmp_path):
+async def test_the_corpus_field_completes_bundled_names_then_recent_files_then_paths(tmp_path):
     suggester = CorpusSuggester()
     suggester.recent = [str(tmp_path / "mine.txt")]
     (tmp_path / "other.txt").write_text("x\n", encoding="utf-8")
@@ -74,10 +68,10 @@ def test_the_corpus_field_completes_bundled_names_then_recent_files_then_paths(t
     async def suggest(value):
         return await suggester.get_suggestion(value)
 
-    assert asyncio.run(suggest("so")) == "songci"
-    assert asyncio.run(suggest("l")) == "lyrics"
-    assert asyncio.run(suggest(str(tmp_path / "mi"))) == str(tmp_path / "mine.txt")
-    assert asyncio.run(suggest(str(tmp_path / "ot"))) == str(tmp_path / "other.txt")
+    assert await suggest("so") == "songci"
+    assert await suggest("l") == "lyrics"
+    assert await suggest(str(tmp_path / "mi")) == str(tmp_path / "mine.txt")
+    assert await suggest(str(tmp_path / "ot")) == str(tmp_path / "other.txt")
     assert [value for _, value in picker_options(["a/x.txt"])] == [
         "lyrics",
         "songci",

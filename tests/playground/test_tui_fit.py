@@ -15,7 +15,6 @@ from tests.playground.pilot import (
     TINY_TRAIN,
     TRAINING,
     make_app,
-    run,
     screen_lines,
     session,
     start_training,
@@ -49,49 +48,43 @@ def test_fitted_leaves_out_the_least_needed_parts_first():
     assert fitted(parts, 10) == "trained 24 epoch(s)"  # what is never left out stays whole
 
 
-def test_the_status_line_fits_80_columns_in_every_state(tmp_path):
+async def test_the_status_line_fits_80_columns_in_every_state(tmp_path):
     corpus = tmp_path / LONG
     corpus.write_text(tiny_corpus(tmp_path).read_text(encoding="utf-8"), encoding="utf-8")
 
-    async def main():
-        train = {**TINY_TRAIN, "epochs": 500}
-        app = make_app(tmp_path, corpus=str(corpus), train_overrides=train)
-        async with session(app, (80, 24)) as pilot:
-            rows = [status_row(app)]  # no model yet
-            await start_training(app, pilot)
-            await until(pilot, lambda: app.training.state is TRAINING, "training")
-            await until(pilot, lambda: app.training.history, "an epoch")
-            rows.append(status_row(app))
-            await tap(pilot, "x")
-            await until(pilot, lambda: app.training.state is IDLE, "the stop")
-            rows.append(status_row(app))  # trained, t continues, unsaved
-            assert not any(cut(row) for row in rows), rows
-            assert "unsaved" in rows[-1] and "trained" in rows[-1]
-
-    run(main())
+    train = {**TINY_TRAIN, "epochs": 500}
+    app = make_app(tmp_path, corpus=str(corpus), train_overrides=train)
+    async with session(app, (80, 24)) as pilot:
+        rows = [status_row(app)]  # no model yet
+        await start_training(app, pilot)
+        await until(pilot, lambda: app.training.state is TRAINING, "training")
+        await until(pilot, lambda: app.training.history, "an epoch")
+        rows.append(status_row(app))
+        await tap(pilot, "x")
+        await until(pilot, lambda: app.training.state is IDLE, "the stop")
+        rows.append(status_row(app))  # trained, t continues, unsaved
+        assert not any(cut(row) for row in rows), rows
+        assert "unsaved" in rows[-1] and "trained" in rows[-1]
 
 
-def test_the_epoch_table_holds_its_widest_figures_at_80_columns(tmp_path):
-    async def main():
-        app = make_app(tmp_path)
-        async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.ready, "the panel")
-            app.main.show_view("training")
-            huge = {"train_loss": 12.345, "tokens_per_s": 123_456.0, "elapsed_s": 9 * 3600.0}
-            app.main.panel.history = tuple(
-                {"epoch": 9990 + i, "val_ppl": 123_456.7, "cache_val_ppl": 98_765.4, **huge}
-                for i in range(3)
-            )
-            await pilot.pause()
-            table = [row for row in screen_lines(app) if "12.345" in row]
-            assert len(table) == 3, screen_lines(app)
-            for row in table:
-                assert not cut(row) and "123.5k" in row and "98.8k" in row and "9h00" in row
-
-    run(main())
+async def test_the_epoch_table_holds_its_widest_figures_at_80_columns(tmp_path):
+    app = make_app(tmp_path)
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the panel")
+        app.main.show_view("training")
+        huge = {"train_loss": 12.345, "tokens_per_s": 123_456.0, "elapsed_s": 9 * 3600.0}
+        app.main.panel.history = tuple(
+            {"epoch": 9990 + i, "val_ppl": 123_456.7, "cache_val_ppl": 98_765.4, **huge}
+            for i in range(3)
+        )
+        await pilot.pause()
+        table = [row for row in screen_lines(app) if "12.345" in row]
+        assert len(table) == 3, screen_lines(app)
+        for row in table:
+            assert not cut(row) and "123.5k" in row and "98.8k" in row and "9h00" in row
 
 
-def test_the_runs_screen_fits_80_columns(tmp_path):
+async def test_the_runs_screen_fits_80_columns(tmp_path):
     db = tmp_path / "runs.sqlite3"
     long_runs = [
         ("jaychou_lyrics.txt", "gru", 512, 512, 3_320_000, 56, 10_000, 300.0, "completed"),
@@ -99,17 +92,14 @@ def test_the_runs_screen_fits_80_columns(tmp_path):
     ]
     fill(db, long_runs)
 
-    async def main():
-        app = make_app(tmp_path, runs_db=str(db))
-        async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.ready, "the app")
-            await pilot.press("u")
-            await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the Runs screen")
-            await until(pilot, lambda: app.screen.query_one(RunsTable).runs, "the runs")
-            await pilot.pause()
-            lines = screen_lines(app)
-            assert not [line for line in lines if cut(line)], "\n".join(lines)
-            table = "\n".join(lines)
-            assert "jaychou_lyrics.txt" in table and "interrupted" in table
-
-    run(main())
+    app = make_app(tmp_path, runs_db=str(db))
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the app")
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the Runs screen")
+        await until(pilot, lambda: app.screen.query_one(RunsTable).runs, "the runs")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert not [line for line in lines if cut(line)], "\n".join(lines)
+        table = "\n".join(lines)
+        assert "jaychou_lyrics.txt" in table and "interrupted" in table

@@ -11,7 +11,6 @@ from tests.playground.pilot import (
     TINY_TRAIN,
     TRAINING,
     make_app,
-    run,
     session,
     start_training,
     tap,
@@ -20,25 +19,24 @@ from tests.playground.pilot import (
 )
 
 
-def test_resize_to_40x12_and_back_during_training(tmp_path):
-    async def main():
-        app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
-        async with session(app, (80, 24)) as pilot:
-            await start_training(app, pilot)
-            for size in [(40, 12), (80, 24), (120, 40)]:
-                await pilot.resize_terminal(*size)
-                step = app.training.run.step
-                await until(
-                    pilot, lambda step=step: app.training.run.step > step, f"training at {size}"
-                )
-                assert app.size == size
-            await tap(pilot, "x")
-            await until(pilot, lambda: app.training.state is IDLE, "the stop")
-
-    run(main())
+async def test_resize_to_40x12_and_back_during_training(tmp_path):
+    app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
+    async with session(app, (80, 24)) as pilot:
+        await start_training(app, pilot)
+        for size in [(40, 12), (80, 24), (120, 40)]:
+            await pilot.resize_terminal(*size)
+            step = app.training.run.step
+            await until(
+                pilot, lambda step=step: app.training.run.step > step, f"training at {size}"
+            )
+            assert app.size == size
+        await tap(pilot, "x")
+        await until(pilot, lambda: app.training.state is IDLE, "the stop")
 
 
-def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoint, monkeypatch):
+async def test_200_random_keys_during_training_and_generation(
+    tmp_path, tiny_checkpoint, monkeypatch
+):
     monkeypatch.chdir(tmp_path)  # "w" may write the output into the working folder
     rng = random.Random(20240611)
     keys = [k for b in PlaygroundApp.BINDINGS for k in b.key.split(",") if k not in ("q", "ctrl+c")]
@@ -62,52 +60,46 @@ def test_200_random_keys_during_training_and_generation(tmp_path, tiny_checkpoin
         "ctrl+p",
     ]
 
-    async def main():
-        app = make_app(
-            tmp_path,
-            checkpoint=str(tiny_checkpoint),
-            train_overrides={**TINY_TRAIN, "epochs": 400},
-            sampler={"pace_ms": 30, "max_tokens": 200},
-        )
-        async with session(app, (80, 24)) as pilot:
-            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-            await tap(pilot, "t")
-            await until(pilot, lambda: app.training.state is TRAINING, "training")
+    app = make_app(
+        tmp_path,
+        checkpoint=str(tiny_checkpoint),
+        train_overrides={**TINY_TRAIN, "epochs": 400},
+        sampler={"pace_ms": 30, "max_tokens": 200},
+    )
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+        await tap(pilot, "t")
+        await until(pilot, lambda: app.training.state is TRAINING, "training")
+        await tap(pilot, "g")
+        pressed = []
+        for _ in range(200):
+            pressed.append(rng.choice(keys))
+            await tap(pilot, pressed[-1])
+        assert app.is_running
+        # back to a known state: close any modal, stop training, then everything works
+        for _ in range(5):
+            if app.screen is app.screen_stack[0]:
+                break
+            await pilot.press("escape")
+        if app.training.state is not IDLE:
+            app.set_focus(None)
+            await tap(pilot, "x")
+        await until(pilot, lambda: app.training.state is IDLE, "idle again")
+        if app.training.has_model:
+            app.set_focus(None)
             await tap(pilot, "g")
-            pressed = []
-            for _ in range(200):
-                pressed.append(rng.choice(keys))
-                await tap(pilot, pressed[-1])
-            assert app.is_running
-            # back to a known state: close any modal, stop training, then everything works
-            for _ in range(5):
-                if app.screen is app.screen_stack[0]:
-                    break
-                await pilot.press("escape")
-            if app.training.state is not IDLE:
-                app.set_focus(None)
-                await tap(pilot, "x")
-            await until(pilot, lambda: app.training.state is IDLE, "idle again")
-            if app.training.has_model:
-                app.set_focus(None)
-                await tap(pilot, "g")
-                await until(pilot, lambda: not app.generation.running, "a last generation")
-                assert app.generation.tokens
-
-    run(main())  # run_test re-raises anything that went wrong inside the app
+            await until(pilot, lambda: not app.generation.running, "a last generation")
+            assert app.generation.tokens
+    # (run_test re-raises anything that went wrong inside the app)
 
 
-def test_quit_while_saving_leaves_an_intact_checkpoint(tmp_path):
-    async def main():
-        app = make_app(tmp_path)
-        async with session(app, (80, 24)) as pilot:
-            await pilot.press("t")
-            await until(pilot, lambda: trained(app), "an epoch")
-            await pilot.press("s", "q")  # quit right behind the save
-            await until(pilot, lambda: not app.is_running, "the quit", tries=100)
-        return app
-
-    app = run(main())
+async def test_quit_while_saving_leaves_an_intact_checkpoint(tmp_path):
+    app = make_app(tmp_path)
+    async with session(app, (80, 24)) as pilot:
+        await pilot.press("t")
+        await until(pilot, lambda: trained(app), "an epoch")
+        await pilot.press("s", "q")  # quit right behind the save
+        await until(pilot, lambda: not app.is_running, "the quit", tries=100)
     assert not app.threads_left()
     ck_dir = tmp_path / "ck"
     saved = sorted(ck_dir.glob("*.pt"))
@@ -117,7 +109,7 @@ def test_quit_while_saving_leaves_an_intact_checkpoint(tmp_path):
     assert not list(ck_dir.glob(".*.tmp")), "a temporary file was left behind"
 
 
-def test_settings_read_and_changed_while_the_form_mounts():
+async def test_settings_read_and_changed_while_the_form_mounts():
     """A checkpoint can finish loading (or t be pressed) while the settings form is still
     being mounted just after the first frame: reading or changing settings then must work."""
     import asyncio
@@ -130,22 +122,19 @@ def test_settings_read_and_changed_while_the_form_mounts():
         def compose(self):
             yield SettingsForm("tiny.txt", "default", {}, {"epochs": 3}, {})
 
-    async def main():
-        app = FormApp()
-        async with app.run_test(size=(80, 24)) as pilot:
-            panel = app.query_one(SettingsForm)
-            filling = asyncio.create_task(panel.fill())
-            await asyncio.sleep(0)  # fill() is now inside mount_all
-            assert panel.filled and not panel._form_ready
-            panel.set_corpus("elsewhere.txt")
-            panel.lock_training(True)
-            assert panel.corpus == "elsewhere.txt"
-            assert panel.read_training()[2]["epochs"] == 3
-            await panel.fill()  # a second caller waits for the first one's form
-            assert panel._form_ready
-            assert app.query_one("#set-corpus").value == "elsewhere.txt"
-            assert app.query_one("#train-settings").disabled
-            await filling
-            await pilot.pause()
-
-    run(main())
+    app = FormApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(SettingsForm)
+        filling = asyncio.create_task(panel.fill())
+        await asyncio.sleep(0)  # fill() is now inside mount_all
+        assert panel.filled and not panel._form_ready
+        panel.set_corpus("elsewhere.txt")
+        panel.lock_training(True)
+        assert panel.corpus == "elsewhere.txt"
+        assert panel.read_training()[2]["epochs"] == 3
+        await panel.fill()  # a second caller waits for the first one's form
+        assert panel._form_ready
+        assert app.query_one("#set-corpus").value == "elsewhere.txt"
+        assert app.query_one("#train-settings").disabled
+        await filling
+        await pilot.pause()

@@ -7,7 +7,6 @@ done by polling a condition between short Pilot pauses, never by sleeping a fixe
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import threading
 
@@ -114,20 +113,12 @@ def shown(screen: InspectScreen, selector: str) -> str:
     return plain(screen.query_one(selector).content)
 
 
-def run(app: App, body, size=(100, 30)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await body(pilot)
-
-    asyncio.run(main())
-
-
 # -- 1. step-through ---------------------------------------------------------------------------
-def test_step_view_pick_back_sample_and_settings(subject):
+async def test_step_view_pick_back_sample_and_settings(subject):
     # the song form off: its columns are tests/playground/test_tui_songform.py's
     app = InspectApp(lambda: subject, SamplerSettings(seed=3, temperature=0.8, form=False))
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         walk = screen.step.walk
         view = walk.current
@@ -172,13 +163,11 @@ def test_step_view_pick_back_sample_and_settings(subject):
         await pilot.press("g")  # sample a line: ends with a line end (or the word cap)
         assert walk.picked[-1].text == NEWLINE or len(walk.picked) >= 30
 
-    run(app, body)
 
-
-def test_step_view_prompt_and_enter_on_a_row(subject):
+async def test_step_view_prompt_and_enter_on_a_row(subject):
     app = InspectApp(lambda: subject)
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         word = next(t for t in subject.vocab.tokens if t not in (UNK, NEWLINE) and len(t) > 1)
         await pilot.press("slash")
@@ -196,31 +185,28 @@ def test_step_view_prompt_and_enter_on_a_row(subject):
         await pilot.press("slash", *"量子纠缠", "enter")  # unknown words: read as <unk>
         assert any(sev == "warning" and "<unk>" in text for sev, text in app.notes)
 
-    run(app, body)
 
-
-def test_step_view_shows_more_candidates_in_a_taller_terminal(subject):
+async def test_step_view_shows_more_candidates_in_a_taller_terminal(subject):
     counts = []
     for size in ((80, 24), (120, 50)):
         app = InspectApp(lambda: subject)
 
-        async def body(pilot) -> None:
+        async with app.run_test(size=size) as pilot:
             screen = await opened(pilot)
-            await until(pilot, lambda: screen.step.walk.top == screen.step.candidate_rows(), "fit")
+            await until(pilot, lambda s=screen: s.step.walk.top == s.step.candidate_rows(), "fit")
             counts.append(len(rows(screen, "step")))
             assert len(rows(screen, "step")) < screen.table("step").size.height  # no scrolling
 
-        run(app, body, size=size)
     assert counts[0] >= 9 and counts[1] > counts[0]
 
 
 # -- 2. score a line -------------------------------------------------------------------------
-def test_score_view_matches_core(subject):
+async def test_score_view_matches_core(subject):
     app = InspectApp(lambda: subject)
     known = [t for t in subject.vocab.tokens[2:] if t not in (UNK, NEWLINE)][:3]
     line = "".join(known) + "量子纠缠"
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         await pilot.press("f2")
         assert app.focused is screen.table("score")  # as every view: / types
@@ -246,10 +232,8 @@ def test_score_view_matches_core(subject):
         assert app.notes[-1] == ("error", "nothing to score: the line is empty")
         assert len(rows(screen, "score")) == len(expected.words)  # the last score stays
 
-    run(app, body)
 
-
-def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
+async def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
     import torch
 
     from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
@@ -280,7 +264,7 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
         app.screen.query_one("#load-list").focus()
         await pilot.press(*["down"] * names.index(name), "enter")
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         await pilot.press("slash", *line, "enter")
         assert len(screen.table("score").columns) == 6
@@ -324,11 +308,9 @@ def test_score_view_compares_two_checkpoints(subject, trained, tmp_path):
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 
-    run(app, body)
-
 
 # -- 3. neighbours -----------------------------------------------------------------------------
-def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
+async def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
     subjects = [subject, last_subject]
     calls: list[str] = []
 
@@ -342,7 +324,7 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
         key=lambda t: subject.vocab.counts[subject.vocab.id(t)],
     )
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         assert calls and calls[0] != threading.main_thread().name  # the provider runs in a thread
         await pilot.press("slash", *word, "enter")
@@ -380,14 +362,12 @@ def test_neighbours_view_lists_k_words_and_refreshes(subject, last_subject):
         severity, text = app.notes[-1]
         assert severity == "error" and "not in the vocabulary" in text
 
-    run(app, body)
-
 
 # -- 4. hidden state -------------------------------------------------------------------------
-def test_hidden_view_one_strip_per_word(subject):
+async def test_hidden_view_one_strip_per_word(subject):
     app = InspectApp(lambda: subject)
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         await pilot.press("1", "s", "1", "f4")
         steps = screen.step.walk.hidden_steps
@@ -406,14 +386,12 @@ def test_hidden_view_one_strip_per_word(subject):
         await pilot.press("g")  # sample a line from here: more rows
         assert len(rows(screen, "hidden")) == len(screen.step.walk.hidden_steps) > 4
 
-    run(app, body)
 
-
-def test_hidden_strips_read_without_colour(subject, monkeypatch):
+async def test_hidden_strips_read_without_colour(subject, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = InspectApp(lambda: subject, view="hidden")
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         assert app.no_color
         await pilot.press("g")
@@ -424,13 +402,11 @@ def test_hidden_strips_read_without_colour(subject, monkeypatch):
             assert not [span for span in cell.spans if span.style]  # no colour at all
             assert cell.plain == step.h.spark_binned(len(cell.plain))  # the characters say it
 
-    run(app, body)
 
-
-def test_a_narrow_terminal_squeezes_the_strips(subject):
+async def test_a_narrow_terminal_squeezes_the_strips(subject):
     app = InspectApp(lambda: subject, view="hidden")
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(60, 20)) as pilot:
         screen = await opened(pilot)
         width = screen.hidden.strip_width("lstm", 16, screen.step.walk.hidden_steps)
         assert 8 <= width < 16
@@ -438,14 +414,12 @@ def test_a_narrow_terminal_squeezes_the_strips(subject):
         strip = screen.step.walk.hidden_steps[0].h
         assert row[4] == strip.spark_binned(width) and len(row[4]) == width
 
-    run(app, body, size=(60, 20))
-
 
 # -- the screen as a whole -----------------------------------------------------------------
-def test_no_model_shows_a_hint(subject):
+async def test_no_model_shows_a_hint(subject):
     app = InspectApp(lambda: None)
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         assert shown(screen, "#step-info") == NO_MODEL
         assert screen.table("step").row_count == 0
@@ -454,10 +428,8 @@ def test_no_model_shows_a_hint(subject):
         assert app.notes[-1] == ("warning", NO_MODEL)
         assert shown(screen, "#score-info") == NO_MODEL
 
-    run(app, body)
 
-
-def test_provider_errors_are_notifications():
+async def test_provider_errors_are_notifications():
     def provider():
         raise LyricsError("checkpoint.pt: not a lyrics-tui checkpoint")
 
@@ -470,18 +442,16 @@ def test_provider_errors_are_notifications():
     ):
         app = InspectApp(source)
 
-        async def body(pilot, app=app, expected=expected) -> None:
+        async with app.run_test(size=(100, 30)) as pilot:
             screen = await opened(pilot)
             assert app.notes == [("error", expected)]
             assert shown(screen, "#step-info") == NO_MODEL
 
-        run(app, body)
 
-
-def test_keys_views_footer_and_escape(subject):
+async def test_keys_views_footer_and_escape(subject):
     app = InspectApp(lambda: subject)
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         await until(pilot, lambda: "Pick" in plain(screen.query_one(KeyBar).content), "footer")
         footer = plain(screen.query_one(KeyBar).content)
@@ -522,15 +492,13 @@ def test_keys_views_footer_and_escape(subject):
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
 
-    run(app, body)
 
-
-def test_one_rule_for_input_in_every_view(subject):
+async def test_one_rule_for_input_in_every_view(subject):
     """Each view opens with the keys on its table; / (never typed) gives them to its field;
     Esc and Enter give them back; a view with nothing to type has no / at all."""
     app = InspectApp(lambda: subject)
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         for key, name in (("f1", "step"), ("f2", "score"), ("f3", "near"), ("f4", "hidden")):
             await pilot.press(key)
@@ -548,20 +516,16 @@ def test_one_rule_for_input_in_every_view(subject):
         await pilot.press("f2", "slash", *"我的", "enter")
         assert app.focused is screen.table("score") and screen.score.scored_text == "我的"
 
-    run(app, body)
 
-
-def test_step_starts_from_the_start_text_it_is_given(subject):
+async def test_step_starts_from_the_start_text_it_is_given(subject):
     word = next(t for t in subject.vocab.tokens if t not in (UNK, NEWLINE) and len(t) > 1)
     app = InspectApp(lambda: subject, prompt=word)
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         assert screen.step.walk.prompt == word
         assert screen.query_one("#step-prompt").value == word
         assert word in shown(screen, "#step-text")
-
-    run(app, body)
 
 
 def test_unit_strip_levels_drive_the_heat_colours():
@@ -575,7 +539,7 @@ def test_unit_strip_levels_drive_the_heat_colours():
 
 
 # -- opened from the playground ---------------------------------------------------------------
-def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, tmp_path):
+async def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, tmp_path):
     from lyrics_tui.tui.app import PlaygroundApp
     from lyrics_tui.tui.controllers.training import TrainingState
 
@@ -588,7 +552,7 @@ def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, t
         temperature=0.6,
     )
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.training.opened is not None, "the checkpoint to load")
         await pilot.press("i")
         screen = await opened(pilot)
@@ -600,8 +564,6 @@ def test_playground_opens_the_screen_on_the_loaded_checkpoint(checkpoint_path, t
         assert app.training.state is TrainingState.IDLE
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectScreen)
-
-    run(app, body, size=(80, 24))
 
 
 # -- song memory in the step and score views ---------------------------------------------------
@@ -622,7 +584,7 @@ def columns(screen: InspectScreen, view: str) -> list[str]:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size):
+async def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size):
     from lyrics_tui.core.inspection.step import StepThrough
     from lyrics_tui.tui.format import cache_prob
     from lyrics_tui.tui.screens.inspect.step import LIT, recalls
@@ -631,7 +593,7 @@ def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size
     app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY, form=False))
     prompt = SONG.replace("\\n", "\n").rsplit("\n", 1)[0] + "\n城市的"
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=size) as pilot:
         screen = await opened(pilot)
         await pilot.press("slash")
         screen.query_one("#step-prompt").value = prompt.replace("\n", "\\n")
@@ -677,11 +639,9 @@ def test_step_view_shows_the_network_the_cache_and_what_it_recalls(subject, size
         await pilot.press("M")  # on again at the weight it was given
         assert walk.settings.cache == MEMORY
 
-    run(app, body, size=size)
-
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_score_view_shows_the_caches_share_and_both_perplexities(subject, size):
+async def test_score_view_shows_the_caches_share_and_both_perplexities(subject, size):
     from lyrics_tui.tui.format import cache_prob
     from lyrics_tui.tui.screens.inspect.common import percent
 
@@ -689,7 +649,7 @@ def test_score_view_shows_the_caches_share_and_both_perplexities(subject, size):
     app = InspectApp(lambda: model, SamplerSettings(seed=3, cache=MEMORY), view="score")
     text = SONG
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=size) as pilot:
         screen = await opened(pilot)
         screen.query_one("#score-line").value = text
         await pilot.press("slash", "enter")
@@ -727,5 +687,3 @@ def test_score_view_shows_the_caches_share_and_both_perplexities(subject, size):
             await pilot.press("left_square_bracket")
         assert screen.memory.weight == 0 and len(columns(screen, "score")) == 6
         assert "memory off" in shown(screen, "#score-info")
-
-    run(app, body, size=size)

@@ -26,7 +26,6 @@ from tests.helpers import ROOT, epoch_record, run_start
 from tests.playground.pilot import (
     make_app,
     record_notes,
-    run,
     session,
     text_of,
     train_one_epoch,
@@ -108,100 +107,94 @@ def header_x(key: str) -> int:
 
 
 # -- the table ------------------------------------------------------------------------------------
-def test_the_runs_screen_lists_sorts_and_filters(tmp_path):
+async def test_the_runs_screen_lists_sorts_and_filters(tmp_path):
     db = tmp_path / "runs.sqlite3"
     fill(db)
 
-    async def main():
-        app = make_app(tmp_path, runs_db=str(db))
-        async with session(app) as pilot:
-            table = await open_runs(app, pilot)
-            assert ids(table) == [7, 6, 5, 4, 3, 2, 1]  # newest first, as lyrics-tui runs
-            head = text_of(screen_of(app), "#runs-head")
-            assert "7 recorded" in head and "sorted by when ▼" in head
-            row = table.runs[0]
-            assert (row.corpus_name, row.cell, row.status, row.epochs) == (
-                "songci.txt",
-                "lstm",
-                "running",
-                3,
-            )
-            detail = text_of(screen_of(app), "#runs-detail")
-            assert "run 7 · lstm 384→384×1" in detail and "/runs/ck/songci.pt" in detail
+    app = make_app(tmp_path, runs_db=str(db))
+    async with session(app) as pilot:
+        table = await open_runs(app, pilot)
+        assert ids(table) == [7, 6, 5, 4, 3, 2, 1]  # newest first, as lyrics-tui runs
+        head = text_of(screen_of(app), "#runs-head")
+        assert "7 recorded" in head and "sorted by when ▼" in head
+        row = table.runs[0]
+        assert (row.corpus_name, row.cell, row.status, row.epochs) == (
+            "songci.txt",
+            "lstm",
+            "running",
+            3,
+        )
+        detail = text_of(screen_of(app), "#runs-detail")
+        assert "run 7 · lstm 384→384×1" in detail and "/runs/ck/songci.pt" in detail
 
-            await pilot.press("s")  # the next column: corpus, A to Z
-            names = [r.corpus_name for r in table.runs]
-            assert names == sorted(names) and table.sort_key == "corpus"
-            await pilot.press("r")
-            assert [r.corpus_name for r in table.runs] == sorted(names, reverse=True)
+        await pilot.press("s")  # the next column: corpus, A to Z
+        names = [r.corpus_name for r in table.runs]
+        assert names == sorted(names) and table.sort_key == "corpus"
+        await pilot.press("r")
+        assert [r.corpus_name for r in table.runs] == sorted(names, reverse=True)
 
-            # a click on a header sorts by it: best perplexity, lowest first, none last
-            await pilot.click(RunsTable, offset=(header_x("best_val_ppl"), 0))
-            ppls = [r.best_val_ppl for r in table.runs]
-            assert ppls[-1] is None and ppls[:-1] == sorted(ppls[:-1])
-            await pilot.click(RunsTable, offset=(header_x("best_val_ppl"), 0))  # again: reversed
-            assert table.runs[0].best_val_ppl == max(ppls[:-1])
+        # a click on a header sorts by it: best perplexity, lowest first, none last
+        await pilot.click(RunsTable, offset=(header_x("best_val_ppl"), 0))
+        ppls = [r.best_val_ppl for r in table.runs]
+        assert ppls[-1] is None and ppls[:-1] == sorted(ppls[:-1])
+        await pilot.click(RunsTable, offset=(header_x("best_val_ppl"), 0))  # again: reversed
+        assert table.runs[0].best_val_ppl == max(ppls[:-1])
 
-            # c shows one corpus, the next, then all again
-            for name in ("lyrics.txt", "my_lyrics.txt", "songci.txt"):
-                await pilot.press("c")
-                assert {r.corpus_name for r in table.runs} == {name}
-                assert f"on {name}" in text_of(screen_of(app), "#runs-head")
+        # c shows one corpus, the next, then all again
+        for name in ("lyrics.txt", "my_lyrics.txt", "songci.txt"):
             await pilot.press("c")
-            assert len(table.runs) == 7
+            assert {r.corpus_name for r in table.runs} == {name}
+            assert f"on {name}" in text_of(screen_of(app), "#runs-head")
+        await pilot.press("c")
+        assert len(table.runs) == 7
 
-            await pilot.press("escape")
-            assert not isinstance(app.screen, RunsScreen)
-
-    run(main())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RunsScreen)
 
 
-def test_marking_overlays_curves_beside_the_model_trained_here(tmp_path):
+async def test_marking_overlays_curves_beside_the_model_trained_here(tmp_path):
     db = tmp_path / "runs.sqlite3"
     fill(db)
 
-    async def main():
-        app = make_app(tmp_path, runs_db=str(db))
-        async with session(app) as pilot:
-            await train_one_epoch(app, pilot)  # recorded too: the newest run
-            table = await open_runs(app, pilot)
-            mine = table.runs[0]
-            assert (mine.id, mine.status, mine.epochs) == (8, "completed", 1)
+    app = make_app(tmp_path, runs_db=str(db))
+    async with session(app) as pilot:
+        await train_one_epoch(app, pilot)  # recorded too: the newest run
+        table = await open_runs(app, pilot)
+        mine = table.runs[0]
+        assert (mine.id, mine.status, mine.epochs) == (8, "completed", 1)
 
-            await pilot.press("down", "space", "down", "m")  # runs 7 and 6
-            assert set(app.runs.marked) == {7, 6}
-            await until(pilot, lambda: len(app.runs.marked[7].points) == 3, "run 7's curve")
-            assert "2 overlaid" in text_of(screen_of(app), "#runs-head")
-            await pilot.press("escape")
+        await pilot.press("down", "space", "down", "m")  # runs 7 and 6
+        assert set(app.runs.marked) == {7, 6}
+        await until(pilot, lambda: len(app.runs.marked[7].points) == 3, "run 7's curve")
+        assert "2 overlaid" in text_of(screen_of(app), "#runs-head")
+        await pilot.press("escape")
 
-            plot = app.query_one(LossPlot)
-            await until(pilot, lambda: len(plot.series) == 4, "the overlaid curves")
-            train, val, seven, six = plot.series
-            assert (train.name, val.name) == ("train", "val")  # the model held, as before
-            assert len(val.points) == 1
-            assert (seven.name, six.name) == ("#7 lstm", "#6 gru")
-            with RunStore(db) as store:
-                expected = [(e.epoch, e.val_loss) for e in store.epochs(7)]
-            assert list(seven.points) == pytest.approx(expected)
-            assert six.points == ()  # it failed before its first epoch
-            assert (seven.color, six.color) == OVERLAY_COLORS[:2]
-            assert seven.marker != six.marker  # they differ without colour too
-            title = str(app.query_one("#train-panel").border_title)  # the legend, out of the way
-            assert "train" in title and "#7 lstm" in title and "#6 gru" in title
-            assert not plot.legend_inside
+        plot = app.query_one(LossPlot)
+        await until(pilot, lambda: len(plot.series) == 4, "the overlaid curves")
+        train, val, seven, six = plot.series
+        assert (train.name, val.name) == ("train", "val")  # the model held, as before
+        assert len(val.points) == 1
+        assert (seven.name, six.name) == ("#7 lstm", "#6 gru")
+        with RunStore(db) as store:
+            expected = [(e.epoch, e.val_loss) for e in store.epochs(7)]
+        assert list(seven.points) == pytest.approx(expected)
+        assert six.points == ()  # it failed before its first epoch
+        assert (seven.color, six.color) == OVERLAY_COLORS[:2]
+        assert seven.marker != six.marker  # they differ without colour too
+        title = str(app.query_one("#train-panel").border_title)  # the legend, out of the way
+        assert "train" in title and "#7 lstm" in title and "#6 gru" in title
+        assert not plot.legend_inside
 
-            await open_runs(app, pilot)  # the marks are still there; space unmarks
-            await pilot.press("down", "space")
-            await pilot.press("escape")
-            await until(pilot, lambda: len(plot.series) == 3, "run 7 no longer overlaid")
-            assert plot.series[2].name == "#6 gru"
-            assert "#7" not in str(app.query_one("#train-panel").border_title)
-
-    run(main())
+        await open_runs(app, pilot)  # the marks are still there; space unmarks
+        await pilot.press("down", "space")
+        await pilot.press("escape")
+        await until(pilot, lambda: len(plot.series) == 3, "run 7 no longer overlaid")
+        assert plot.series[2].name == "#6 gru"
+        assert "#7" not in str(app.query_one("#train-panel").border_title)
 
 
 # -- open and delete ------------------------------------------------------------------------------
-def test_enter_opens_a_runs_checkpoint_as_l_does(tmp_path, tiny_checkpoint):
+async def test_enter_opens_a_runs_checkpoint_as_l_does(tmp_path, tiny_checkpoint):
     db = tmp_path / "runs.sqlite3"
     with RunStore(db) as store:
         gone = store.start_run(run_start(), now=started_at(0))
@@ -211,27 +204,24 @@ def test_enter_opens_a_runs_checkpoint_as_l_does(tmp_path, tiny_checkpoint):
         store.record_checkpoint(good, "best", str(tiny_checkpoint))
         store.finish_run(good, "completed", reason="completed")
 
-    async def main():
-        app = make_app(tmp_path, runs_db=str(db))
-        notes = record_notes(app)
-        async with session(app) as pilot:
-            table = await open_runs(app, pilot)
-            await pilot.press("down")
-            assert table.selected.id == gone
-            await pilot.press("enter")
-            await until(pilot, lambda: notes, "a note")
-            assert notes[-1][0] == "warning" and "no longer there" in notes[-1][1]
-            assert isinstance(app.screen, RunsScreen)  # it stays open
+    app = make_app(tmp_path, runs_db=str(db))
+    notes = record_notes(app)
+    async with session(app) as pilot:
+        table = await open_runs(app, pilot)
+        await pilot.press("down")
+        assert table.selected.id == gone
+        await pilot.press("enter")
+        await until(pilot, lambda: notes, "a note")
+        assert notes[-1][0] == "warning" and "no longer there" in notes[-1][1]
+        assert isinstance(app.screen, RunsScreen)  # it stays open
 
-            await pilot.press("up", "o")
-            await until(pilot, lambda: app.training.opened is not None, "the checkpoint loaded")
-            assert Path(app.training.opened.checkpoint.path) == tiny_checkpoint
-            assert not isinstance(app.screen, RunsScreen)
-
-    run(main())
+        await pilot.press("up", "o")
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint loaded")
+        assert Path(app.training.opened.checkpoint.path) == tiny_checkpoint
+        assert not isinstance(app.screen, RunsScreen)
 
 
-def test_delete_asks_first_and_refuses_a_run_in_training(tmp_path):
+async def test_delete_asks_first_and_refuses_a_run_in_training(tmp_path):
     db = tmp_path / "runs.sqlite3"
     checkpoint = tmp_path / "old.pt"
     checkpoint.write_bytes(b"not really weights")
@@ -241,35 +231,32 @@ def test_delete_asks_first_and_refuses_a_run_in_training(tmp_path):
         store.finish_run(old, "stopped", reason="stopped")
         live = store.start_run(run_start(), now=started_at(1))  # this process: alive
 
-    async def main():
-        app = make_app(tmp_path, runs_db=str(db))
-        notes = record_notes(app)
-        async with session(app) as pilot:
-            table = await open_runs(app, pilot)
-            assert table.selected.id == live
-            await pilot.press("d")
-            assert notes[-1][0] == "warning" and "still training" in notes[-1][1]
-            assert isinstance(app.screen, RunsScreen)  # no question asked
+    app = make_app(tmp_path, runs_db=str(db))
+    notes = record_notes(app)
+    async with session(app) as pilot:
+        table = await open_runs(app, pilot)
+        assert table.selected.id == live
+        await pilot.press("d")
+        assert notes[-1][0] == "warning" and "still training" in notes[-1][1]
+        assert isinstance(app.screen, RunsScreen)  # no question asked
 
-            await pilot.press("down", "d")
-            assert isinstance(app.screen, ConfirmScreen)
-            assert "old.pt" in text_of(app.screen, "#confirm-question")
-            await pilot.press("n")
-            assert isinstance(app.screen, RunsScreen) and checkpoint.exists()
+        await pilot.press("down", "d")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "old.pt" in text_of(app.screen, "#confirm-question")
+        await pilot.press("n")
+        assert isinstance(app.screen, RunsScreen) and checkpoint.exists()
 
-            await pilot.press("d")
-            await pilot.press("y")
-            await until(pilot, lambda: old not in app.runs.rows, "the run deleted")
-            assert ids(table) == [live] and not checkpoint.exists()
-            assert notes[-1][1] == f"deleted run {old} and {checkpoint}"
-        with RunStore(db) as store:
-            assert [r.id for r in store.list_runs()] == [live]
-
-    run(main())
+        await pilot.press("d")
+        await pilot.press("y")
+        await until(pilot, lambda: old not in app.runs.rows, "the run deleted")
+        assert ids(table) == [live] and not checkpoint.exists()
+        assert notes[-1][1] == f"deleted run {old} and {checkpoint}"
+    with RunStore(db) as store:
+        assert [r.id for r in store.list_runs()] == [live]
 
 
 # -- live: a run trained by another process ------------------------------------------------------
-def test_a_run_trained_elsewhere_appears_and_its_curve_grows(tmp_path):
+async def test_a_run_trained_elsewhere_appears_and_its_curve_grows(tmp_path):
     """Another connection (a thread of its own, as another process would) writes the run."""
     db = tmp_path / "runs.sqlite3"
     fill(db, RUNS[:1])
@@ -278,7 +265,7 @@ def test_a_run_trained_elsewhere_appears_and_its_curve_grows(tmp_path):
     def write(step, *args):
         return asyncio.to_thread(step, *args)
 
-    async def main():
+    try:
         app = make_app(tmp_path, runs_db=str(db))
         async with session(app) as pilot:
             table = await open_runs(app, pilot)
@@ -301,8 +288,6 @@ def test_a_run_trained_elsewhere_appears_and_its_curve_grows(tmp_path):
             await write(other.finish_run, live, "completed")
             await until(pilot, lambda: app.runs.rows[live].status == "completed", "its end")
 
-    try:
-        run(main())
     finally:
         other.close()
     # the store thread, still following the marked run when the app ended, ends with it
@@ -313,26 +298,23 @@ def test_a_run_trained_elsewhere_appears_and_its_curve_grows(tmp_path):
 
 
 # -- when the store cannot be used ---------------------------------------------------------------
-def test_an_unusable_store_is_one_warning_and_the_playground_goes_on(tmp_path):
+async def test_an_unusable_store_is_one_warning_and_the_playground_goes_on(tmp_path):
     db = tmp_path / "runs.sqlite3"
     db.write_bytes(b"this is not a database\n" * 300)
 
-    async def main():
-        app = make_app(tmp_path, runs_db=str(db))
-        notes = record_notes(app)
-        async with session(app) as pilot:
-            await train_one_epoch(app, pilot)
-            warnings = [text for severity, text in notes if severity == "warning"]
-            assert len(warnings) == 1, notes
-            assert str(db) in warnings[0] and "without recording" in warnings[0]
-            assert (tmp_path / "ck" / "tiny.pt").exists()
+    app = make_app(tmp_path, runs_db=str(db))
+    notes = record_notes(app)
+    async with session(app) as pilot:
+        await train_one_epoch(app, pilot)
+        warnings = [text for severity, text in notes if severity == "warning"]
+        assert len(warnings) == 1, notes
+        assert str(db) in warnings[0] and "without recording" in warnings[0]
+        assert (tmp_path / "ck" / "tiny.pt").exists()
 
-            await open_runs(app, pilot)  # the screen says why it is empty
-            await until(pilot, lambda: app.runs.error, "the store's error")
-            assert "not a database" in text_of(screen_of(app), "#runs-detail")
-            assert "cannot be read" in text_of(screen_of(app), "#runs-head")
-
-    run(main())
+        await open_runs(app, pilot)  # the screen says why it is empty
+        await until(pilot, lambda: app.runs.error, "the store's error")
+        assert "not a database" in text_of(screen_of(app), "#runs-detail")
+        assert "cannot be read" in text_of(screen_of(app), "#runs-head")
 
 
 def test_the_runs_db_flag_reaches_the_playground(tmp_path, monkeypatch):

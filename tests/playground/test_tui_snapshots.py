@@ -2,7 +2,8 @@
 
 Deterministic by construction: no checkpoint (an empty checkpoint folder), the bundled corpus
 given by a relative path, no training, so no timings or machine paths appear on screen.
-Regenerate after an intended change with: pytest tests/test_tui_snapshots.py --snapshot-update
+Regenerate after an intended change with:
+    pytest tests/playground/test_tui_snapshots.py --snapshot-update
 """
 
 from __future__ import annotations

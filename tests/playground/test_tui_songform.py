@@ -11,83 +11,76 @@ from lyrics_tui.core.songform.marks import warm_up
 from lyrics_tui.core.songform.rhyme import rhyme_group
 from lyrics_tui.tui.widgets.prompt_pane import Output
 from lyrics_tui.tui.widgets.song_marks import RETURNING, RHYME_COLOURS
-from tests.playground.pilot import make_app, run, session, text_of, until, wait_generation
+from tests.playground.pilot import make_app, session, text_of, until, wait_generation
 
 
 def styles_at(text: Text, offset: int) -> set[str]:
     return {str(span.style) for span in text.spans if span.start <= offset < span.end}
 
 
-def test_the_rhyme_and_form_fields_change_the_sampler_line_and_the_next_generation(
+async def test_the_rhyme_and_form_fields_change_the_sampler_line_and_the_next_generation(
     tmp_path, tiny_checkpoint
 ):
-    async def main():
-        app = make_app(
-            tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0, "max_tokens": 30}
-        )
-        async with session(app, (120, 40)) as pilot:
-            await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-            await app.main.settings.fill()
-            assert "rhyme 1" in text_of(app, "#sampler-line")
-            app.main.settings.query_one("#set-rhyme").value = "2.5"
-            await pilot.pause()
-            assert "rhyme 2.5" in text_of(app, "#sampler-line")
-            settings, _ = app.main.generation_settings(None)
-            assert settings.rhyme == pytest.approx(2.5) and settings.form
-            app.main.settings.query_one("#set-form").value = "off"
-            await pilot.pause()
-            assert "form off" in text_of(app, "#sampler-line")
-            assert not app.main.generation_settings(None)[0].form
-            await pilot.press("g")
-            await wait_generation(app, pilot)
-            assert app.generation.tokens  # it writes with the form off
-            app.main.settings.query_one("#set-form").value = "maybe"
-            await pilot.pause()
-            await pilot.press("g")
-            await until(pilot, lambda: app.generation.gen_id == 1, "no second generation")
-
-    run(main())
+    app = make_app(
+        tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0, "max_tokens": 30}
+    )
+    async with session(app, (120, 40)) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+        await app.main.settings.fill()
+        assert "rhyme 1" in text_of(app, "#sampler-line")
+        app.main.settings.query_one("#set-rhyme").value = "2.5"
+        await pilot.pause()
+        assert "rhyme 2.5" in text_of(app, "#sampler-line")
+        settings, _ = app.main.generation_settings(None)
+        assert settings.rhyme == pytest.approx(2.5) and settings.form
+        app.main.settings.query_one("#set-form").value = "off"
+        await pilot.pause()
+        assert "form off" in text_of(app, "#sampler-line")
+        assert not app.main.generation_settings(None)[0].form
+        await pilot.press("g")
+        await wait_generation(app, pilot)
+        assert app.generation.tokens  # it writes with the form off
+        app.main.settings.query_one("#set-form").value = "maybe"
+        await pilot.pause()
+        await pilot.press("g")
+        await until(pilot, lambda: app.generation.gen_id == 1, "no second generation")
 
 
-def test_the_output_marks_rhymes_and_returning_lines():
+async def test_the_output_marks_rhymes_and_returning_lines():
     warm_up()  # the marks come once pypinyin's dictionary is in (a thread loads it)
 
-    async def main():
-        from lyrics_tui.tui.app import PlaygroundApp
+    from lyrics_tui.tui.app import PlaygroundApp
 
-        app = PlaygroundApp(open_newest=False)
-        async with session(app, (80, 24)) as pilot:
-            text = "我们走过街道\n你说你会回来\n我们走过街道\n半句"
-            words = ("你", "说", "你", "会", "回来", "\n", "我们", "走过", "街道", "\n", "半句")
-            app.main.prompt_pane.output = Output("我们走过街道\n", words)
-            await pilot.pause()
-            shown = app.query_one("#output").content
-            assert isinstance(shown, Text) and shown.plain.startswith(text)
-            colour = RHYME_COLOURS[rhyme_group("道")]
-            assert colour in styles_at(shown, text.index("道"))
-            rhymed = RHYME_COLOURS[rhyme_group("来")]
-            assert rhymed in styles_at(shown, text.index("来"))
-            assert rhymed in styles_at(shown, text.index("回"))  # the whole last word: 回来
-            assert rhymed not in styles_at(shown, text.index("会"))
-            third = text.index("我们", 1)
-            assert RETURNING in styles_at(shown, third)  # the line that comes back
-            assert RETURNING not in styles_at(shown, 0)
-            assert not styles_at(shown, text.index("句"))  # an unfinished line: no mark yet
-
-    run(main())
+    app = PlaygroundApp(open_newest=False)
+    async with session(app, (80, 24)) as pilot:
+        text = "我们走过街道\n你说你会回来\n我们走过街道\n半句"
+        words = ("你", "说", "你", "会", "回来", "\n", "我们", "走过", "街道", "\n", "半句")
+        app.main.prompt_pane.output = Output("我们走过街道\n", words)
+        await pilot.pause()
+        shown = app.query_one("#output").content
+        assert isinstance(shown, Text) and shown.plain.startswith(text)
+        colour = RHYME_COLOURS[rhyme_group("道")]
+        assert colour in styles_at(shown, text.index("道"))
+        rhymed = RHYME_COLOURS[rhyme_group("来")]
+        assert rhymed in styles_at(shown, text.index("来"))
+        assert rhymed in styles_at(shown, text.index("回"))  # the whole last word: 回来
+        assert rhymed not in styles_at(shown, text.index("会"))
+        third = text.index("我们", 1)
+        assert RETURNING in styles_at(shown, third)  # the line that comes back
+        assert RETURNING not in styles_at(shown, 0)
+        assert not styles_at(shown, text.index("句"))  # an unfinished line: no mark yet
 
 
-def test_the_step_through_shows_rhyme_and_line_end_columns(checkpoint_path):
+async def test_the_step_through_shows_rhyme_and_line_end_columns(checkpoint_path):
     from lyrics_tui.core.fastload import read_checkpoint
     from lyrics_tui.core.inspection.subject import subject_from_checkpoint
     from lyrics_tui.core.sampling import SamplerSettings
     from tests.playground.test_tui_inspect import InspectApp, columns, opened, plain, rows, shown
-    from tests.playground.test_tui_inspect import run as run_app
 
     subject = subject_from_checkpoint(read_checkpoint(str(checkpoint_path)))
     app = InspectApp(lambda: subject, SamplerSettings(seed=3, temperature=0.8))
 
-    async def body(pilot) -> None:
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = await opened(pilot)
         assert columns(screen, "step") == [
             "#",
@@ -105,5 +98,3 @@ def test_the_step_through_shows_rhyme_and_line_end_columns(checkpoint_path):
         assert "characters of at most" in shown(screen, "#step-info")
         await pilot.press("g")  # a line, then the next step's form
         assert "line" in shown(screen, "#step-info")
-
-    run_app(app, body)

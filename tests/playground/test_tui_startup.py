@@ -14,7 +14,6 @@ from tests.playground.pilot import (
     TINY_TRAIN,
     make_app,
     record_notes,
-    run,
     session,
     tap,
     trained,
@@ -40,25 +39,22 @@ def folder_with(tmp_path, checkpoint) -> os.PathLike:
     return folder
 
 
-def test_start_up_names_a_corrupt_newest_file_and_opens_the_best_checkpoint(
+async def test_start_up_names_a_corrupt_newest_file_and_opens_the_best_checkpoint(
     tmp_path, tiny_checkpoint
 ):
-    async def main():
-        folder = folder_with(tmp_path, tiny_checkpoint)
-        app = make_app(tmp_path, checkpoint_dir=folder, open_newest=True)
-        notes = record_notes(app)
-        async with session(app) as pilot:
-            await until(pilot, lambda: app.training.opened is not None, "a model to open")
-            assert app.training.opened.checkpoint.path == str(folder / "tiny.pt")  # not -last
-            await until(pilot, lambda: any("broken.pt" in t for _, t in notes), "the note")
-            warning = next(t for s, t in notes if "broken.pt" in t)
-            assert "not a readable checkpoint" in warning and "tiny.pt" in warning
-            assert "model tiny.pt" in str(app.query_one("#status").content)
-
-    run(main())
+    folder = folder_with(tmp_path, tiny_checkpoint)
+    app = make_app(tmp_path, checkpoint_dir=folder, open_newest=True)
+    notes = record_notes(app)
+    async with session(app) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "a model to open")
+        assert app.training.opened.checkpoint.path == str(folder / "tiny.pt")  # not -last
+        await until(pilot, lambda: any("broken.pt" in t for _, t in notes), "the note")
+        warning = next(t for s, t in notes if "broken.pt" in t)
+        assert "not a readable checkpoint" in warning and "tiny.pt" in warning
+        assert "model tiny.pt" in str(app.query_one("#status").content)
 
 
-def test_t_while_the_start_up_model_is_read_waits_and_continues_it(
+async def test_t_while_the_start_up_model_is_read_waits_and_continues_it(
     tmp_path, tiny_checkpoint, monkeypatch
 ):
     gate = threading.Event()
@@ -70,7 +66,7 @@ def test_t_while_the_start_up_model_is_read_waits_and_continues_it(
 
     monkeypatch.setattr(loading, "open_startup_model", slow_open)
 
-    async def main():
+    try:
         folder = tmp_path / "ck"
         folder.mkdir()
         shutil.copy(tiny_checkpoint, folder / "tiny.pt")
@@ -92,7 +88,5 @@ def test_t_while_the_start_up_model_is_read_waits_and_continues_it(
             assert any("continuing from epoch 1" in t for _, t in notes)
             assert app.files.loading == 0
 
-    try:
-        run(main())
     finally:
         gate.set()

@@ -14,6 +14,7 @@ from lyrics_tui.core.errors import CheckpointError, CorpusError, SettingsError
 from lyrics_tui.core.events import (
     BatchFinished,
     CheckpointSaved,
+    EndReason,
     EpochFinished,
     TrainingFinished,
     TrainingPaused,
@@ -22,7 +23,7 @@ from lyrics_tui.core.events import (
 )
 from lyrics_tui.core.paths import last_checkpoint_path
 from lyrics_tui.core.trainer import TrainingRun
-from tests.helpers import JAYCHOU, tiny_settings
+from tests.helpers import JAYCHOU, TickClock, tiny_settings
 
 REPETITIVE = ["我爱你 你爱我", "风在走 天在走", "我们一起唱"] * 30
 
@@ -142,8 +143,21 @@ def test_snapshot_state_is_a_detached_cpu_copy(trained):
     assert all(t.device.type == "cpu" and not t.requires_grad for t in second.values())
 
 
-def test_time_budget_stops_the_run(small_lines):
-    model_cfg, train_cfg = tiny_settings(train={"epochs": 10_000, "time_budget": 0.5})
+def test_time_budget_stops_the_run(small_lines, monkeypatch):
+    # each step costs an eighth of a second on the run's clock, and nothing else takes time:
+    # a budget of 3 s holds 24 steps, which end partway through the second epoch
+    clock = TickClock(0.0)
+    real_step = TrainingRun._step
+    steps: list[int] = []
+
+    def step(*args, **kwargs):
+        clock.spend(0.125)
+        steps.append(1)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(TrainingRun, "_step", step)
+    monkeypatch.setattr(TrainingRun, "_save_guess", lambda self: 0.0)  # no file to save
+    model_cfg, train_cfg = tiny_settings(train={"epochs": 10_000, "time_budget": 3.0})
     batches: list[BatchFinished] = []
     run = TrainingRun(
         small_lines,
@@ -151,11 +165,14 @@ def test_time_budget_stops_the_run(small_lines):
         model_cfg,
         train_cfg,
         sink=lambda e: batches.append(e) if isinstance(e, BatchFinished) else None,
+        timer=clock,
     )
     finished = run.run()
-    assert finished.reason == "time budget"
-    assert 1 <= finished.epochs < 10_000
-    assert run.elapsed_s >= 0.5
+    per_epoch = batches[0].batches
+    assert per_epoch < 24 < 2 * per_epoch
+    assert finished.reason is EndReason.TIME_BUDGET
+    assert len(steps) == 24 and finished.epochs == 2
+    assert run.elapsed_s == 3.0
 
 
 def test_best_and_last_checkpoints_are_saved(trained):

@@ -26,7 +26,7 @@ from lyrics_tui.core.events import (
 from lyrics_tui.core.trainer import TrainingRun
 from lyrics_tui.core.training import sizing, validation
 from lyrics_tui.core.training.clock import PhaseCosts, RunClock
-from tests.helpers import tiny_settings
+from tests.helpers import TickClock, tiny_settings
 
 
 # -- reading the validation split ------------------------------------------------------------
@@ -121,21 +121,6 @@ def test_the_stretches_are_bounded_and_said():
 
 
 # -- the budget covers the whole run -----------------------------------------------------------
-class TickClock:
-    """A clock that moves on `tick` seconds each time it is read, and `spend` seconds when told
-    (the work a test stands in for)."""
-
-    def __init__(self, tick: float) -> None:
-        self.now, self.tick = 0.0, tick
-
-    def __call__(self) -> float:
-        self.now += self.tick
-        return self.now
-
-    def spend(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_a_budget_ends_training_in_time_for_validation_the_fit_and_the_saves(
     tmp_path, bundled_lines, monkeypatch
 ):

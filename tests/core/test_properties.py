@@ -169,7 +169,7 @@ def test_sampler_streams_only_allowed_tokens_and_is_reproducible(
     table_seed, unk_likeliest, s, seed, prompt
 ):
     sampler = _sampler(table_seed, unk_likeliest)
-    # the sampler's own rules (the song form's: tests/unit/test_songform.py)
+    # the sampler's own rules (the song form's: tests/core/test_songform.py)
     s = SamplerSettings(**{**s.__dict__, "seed": seed, "max_tokens": 25, "form": False})
     first = sampler.generate(prompt, s)
     tokens = list(first)

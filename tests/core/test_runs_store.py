@@ -287,6 +287,7 @@ def _open_at_once(path: str, barrier, answers) -> None:
         answers.put(str(exc))
 
 
+@pytest.mark.processes
 def test_processes_creating_the_store_at_the_same_moment_all_open_it(tmp_path):
     # Threads share one process's file locks, so only processes show this: SQLite answers
     # "locked" at once to the switch to WAL mode while another process is creating the file

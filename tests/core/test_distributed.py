@@ -120,7 +120,7 @@ def two_ranks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp")
     # forked from a fresh server that has imported torch once: a fresh interpreter per rank
     # would import it twice over on two cores, and forking pytest itself inherits its threads
-    mp.set_forkserver_preload(["torch", "lyrics_tui.core.trainer", "tests.unit.test_distributed"])
+    mp.set_forkserver_preload(["torch", "lyrics_tui.core.trainer", "tests.core.test_distributed"])
     mp.start_processes(
         rank_main,
         args=(free_port(), str(folder)),
@@ -132,6 +132,7 @@ def two_ranks(tmp_path_factory):
     return folder, ranks
 
 
+@pytest.mark.processes
 def test_both_ranks_hold_the_same_weights_after_every_step(two_ranks):
     _, ranks = two_ranks
     gaps = ranks[0]["gaps"]
@@ -140,6 +141,7 @@ def test_both_ranks_hold_the_same_weights_after_every_step(two_ranks):
     assert ranks[1]["gaps"] == gaps
 
 
+@pytest.mark.processes
 def test_two_ranks_compute_what_one_process_computes(two_ranks):
     _, ranks = two_ranks
     train, val = corpus()
@@ -159,6 +161,7 @@ def test_two_ranks_compute_what_one_process_computes(two_ranks):
     ]
 
 
+@pytest.mark.processes
 def test_a_stop_on_one_rank_stops_both_at_the_same_step_with_a_resumable_checkpoint(two_ranks):
     folder, ranks = two_ranks
     assert [r["stopped"].reason for r in ranks] == ["stopped", "stopped"]
@@ -180,6 +183,7 @@ def test_a_stop_on_one_rank_stops_both_at_the_same_step_with_a_resumable_checkpo
     assert resumed.epoch == checkpoint.epoch + 1
 
 
+@pytest.mark.processes
 def test_a_rank_that_cannot_set_up_stops_every_rank_with_its_reason(two_ranks):
     _, ranks = two_ranks
     assert [r["setup"] for r in ranks] == [(1, "x.txt: no such file", 2)] * 2

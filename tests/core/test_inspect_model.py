@@ -26,28 +26,14 @@ from lyrics_tui.core.model import RNNLanguageModel
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.steppers import TorchStepper
 from lyrics_tui.core.tokens import Tokenizer
-from lyrics_tui.core.trainer import TrainingRun, prepare_data
+from lyrics_tui.core.trainer import TrainingRun
+from tests.helpers import hand_built_checkpoint
 
 LINES = read_corpus(BUNDLED_CORPUS).lines[:60]
 
 
 def tiny_checkpoint(tmp_path: Path, cell: str = "lstm") -> tuple[Checkpoint, RNNLanguageModel]:
-    model_cfg, train_cfg = resolve_settings(
-        "default",
-        {"cell": cell, "embed": 12, "hidden": 16, "tie_weights": False, "dropout": 0.0},
-        {"tokenizer": "char", "min_count": 2},
-    )
-    data = prepare_data(LINES[:50], LINES[50:], train_cfg)
-    model_cfg = model_cfg.__class__(**{**model_cfg.to_dict(), "vocab_size": len(data.vocab)})
-    torch.manual_seed(0)
-    model = RNNLanguageModel(model_cfg).eval()
-    with torch.no_grad():  # make the output layer matter: default init leaves it near-uniform
-        model.decoder.weight.normal_(0, 1.0)
-    checkpoint = Checkpoint(
-        model_cfg, train_cfg, data.vocab, {k: v.clone() for k, v in model.state_dict().items()}
-    )
-    save_checkpoint(checkpoint, tmp_path / f"tiny-{cell}.pt")
-    return checkpoint, model
+    return hand_built_checkpoint(tmp_path / f"tiny-{cell}.pt", cell)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])

@@ -28,6 +28,7 @@ def wheel(tmp_path_factory):
     return built
 
 
+@pytest.mark.processes
 def test_the_wheel_holds_lyrics_tui_only_with_its_data(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {name.split("/")[0] for name in names}
@@ -42,6 +43,7 @@ def test_the_wheel_holds_lyrics_tui_only_with_its_data(wheel):
         assert f"lyrics_tui/{package}/__init__.py" in names, package
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths in the environment")
 def test_the_installed_wheel_trains_on_a_bundled_corpus_from_any_folder(wheel, tmp_path):
     # A fresh environment that sees the dependencies installed here but not the editable

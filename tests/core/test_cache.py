@@ -342,7 +342,7 @@ def test_generation_with_memory_recalls_and_reports_both_parts():
     assert [t.token_id for t in off] == [t.token_id for t in zero]
     assert all(t.cache_prob is None for t in off)
     strong = CacheSettings(window=50, theta=5.0, lam=0.9)
-    # the song form off: memory mixed into what is sampled (on: tests/unit/test_songform.py)
+    # the song form off: memory mixed into what is sampled (on: tests/core/test_songform.py)
     settings = SamplerSettings(seed=3, max_tokens=40, cache=strong, returns=0, form=False)
     tokens = list(sampler.generate("我爱\n", settings))
     # the prompt's finished line is remembered from the first token on

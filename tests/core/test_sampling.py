@@ -25,7 +25,7 @@ NL = TOY_TOKENS.index("\n")
 
 
 def run(sampler, prompt="", **settings):
-    """Generate with the sampler's own rules: the song form off (tests/unit/test_songform.py)."""
+    """Generate with the sampler's own rules: the song form off (tests/core/test_songform.py)."""
     settings.setdefault("form", False)
     generation = sampler.generate(prompt, SamplerSettings(**settings))
     return generation, list(generation)
