@@ -23,6 +23,7 @@ from lyrics_tui.core.errors import RunStoreError
 from lyrics_tui.core.events import (
     BatchFinished,
     CheckpointSaved,
+    EndReason,
     EpochFinished,
     TrainingEvent,
     TrainingFinished,
@@ -38,11 +39,11 @@ HEARTBEAT_S = 30.0  # how often a long epoch tells readers its writer is alive
 
 # The trainer's TrainingFinished.reason -> the run's status.
 STATUS_OF_REASON = {
-    "completed": "completed",
-    "time budget": "completed",
-    "stopped": "stopped",
-    "diverged": "diverged",
-    "failed": "failed",
+    EndReason.COMPLETED: "completed",
+    EndReason.TIME_BUDGET: "completed",
+    EndReason.STOPPED: "stopped",
+    EndReason.DIVERGED: "diverged",
+    EndReason.FAILED: "failed",
 }
 
 
