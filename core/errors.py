@@ -51,7 +51,9 @@ class SettingsError(LyricsError):
 
 
 class TrainingDiverged(LyricsError):
-    """The loss became NaN or infinite; the run stopped and the last good checkpoint stays."""
+    """The loss became NaN or infinite: the trainer ends the run as diverged (a
+    TrainingFinished, not this exception, reaches the views) and the last good checkpoint
+    stays."""
 
 
 class RunStoreError(LyricsError):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 
 class EndReason(StrEnum):
@@ -65,7 +67,11 @@ class BatchFinished:
 
 
 @dataclass(frozen=True)
-class EpochFinished:
+class EpochRecord:
+    """One finished epoch's figures, declared once: the event EpochFinished, a checkpoint's
+    history row (to_dict), the run store's epoch columns and the `train --json` epoch line
+    are all made from these fields."""
+
     epoch: int
     train_loss: float
     val_loss: float | None
@@ -73,13 +79,38 @@ class EpochFinished:
     tokens_per_s: float
     elapsed_s: float
     lr: float
-    is_best: bool
+    # the `train --json` epoch line has never carried it: kept out so that its keys stay
+    is_best: bool = field(default=False, metadata={"json_line": False})
     # validation perplexity with song memory (core/cache.py): θ carried from the last epoch's
     # fit, N and λ chosen again (a cheap figure; the full fit runs once, after training)
     cache_val_ppl: float | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        """The history row a checkpoint keeps (and `runs show --json` prints)."""
         return asdict(self)
+
+    def json_line(self) -> dict[str, Any]:
+        """The line `train --json` prints for this epoch."""
+        line: dict[str, Any] = {"event": "epoch"}
+        for item in fields(EpochRecord):
+            if item.metadata.get("json_line", True):
+                line[item.name] = getattr(self, item.name)
+        return line
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> EpochRecord:
+        """A record from its values in field order (the run store's columns; SQLite keeps
+        booleans as integers)."""
+        values = [
+            bool(value) if item.type in (bool, "bool") else value
+            for item, value in zip(fields(cls), row, strict=True)
+        ]
+        return cls(*values)
+
+
+@dataclass(frozen=True)
+class EpochFinished(EpochRecord):
+    """An epoch ended: the event is its record (a store keeps it as it comes)."""
 
 
 @dataclass(frozen=True)

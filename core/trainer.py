@@ -25,7 +25,7 @@ from lyrics_tui.core.cache import CacheFit, CacheSettings, stored_fit
 from lyrics_tui.core.checkpoint import Checkpoint, save_checkpoint
 from lyrics_tui.core.config import ModelConfig, TrainConfig, validate
 from lyrics_tui.core.distributed import SOLO, Solo
-from lyrics_tui.core.errors import CheckpointError
+from lyrics_tui.core.errors import CheckpointError, TrainingDiverged
 from lyrics_tui.core.events import (
     BatchFinished,
     CheckpointSaved,
@@ -183,7 +183,7 @@ class TrainingRun:
                         session.end(EndReason.STOPPED)
                     break
                 self._end_epoch(session, tally)
-        except _Diverged as exc:
+        except TrainingDiverged as exc:
             message = f"training stopped: {exc}; the last good checkpoint is kept"
             session.end(EndReason.DIVERGED, message)
         except CheckpointError as exc:
@@ -265,7 +265,7 @@ class TrainingRun:
                 loss, hidden = s.net(x, hidden, y)
             bad = self.group.nonfinite(loss)
             if bad is not None:
-                raise _Diverged(
+                raise TrainingDiverged(
                     f"the loss became {bad} at epoch {self.epoch + 1}, batch {batch + 1}"
                 )
             self.optimizer.zero_grad(set_to_none=True)
@@ -493,7 +493,3 @@ class TrainingRun:
         self.elapsed_s = checkpoint.elapsed_s
         self.history = list(checkpoint.history)
         self.best_val_loss = checkpoint.best_val_loss
-
-
-class _Diverged(Exception):
-    pass

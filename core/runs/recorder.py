@@ -23,6 +23,7 @@ from lyrics_tui.core.errors import RunStoreError
 from lyrics_tui.core.events import (
     BatchFinished,
     CheckpointSaved,
+    EndReason,
     EpochFinished,
     TrainingEvent,
     TrainingFinished,
@@ -30,7 +31,7 @@ from lyrics_tui.core.events import (
     TrainingStarted,
 )
 from lyrics_tui.core.paths import last_checkpoint_path
-from lyrics_tui.core.runs.records import EpochRecord, RunStart
+from lyrics_tui.core.runs.records import RunStart
 from lyrics_tui.core.runs.store import RunStore, open_store
 
 Sink = Callable[[TrainingEvent], None]
@@ -38,11 +39,11 @@ HEARTBEAT_S = 30.0  # how often a long epoch tells readers its writer is alive
 
 # The trainer's TrainingFinished.reason -> the run's status.
 STATUS_OF_REASON = {
-    "completed": "completed",
-    "time budget": "completed",
-    "stopped": "stopped",
-    "diverged": "diverged",
-    "failed": "failed",
+    EndReason.COMPLETED: "completed",
+    EndReason.TIME_BUDGET: "completed",
+    EndReason.STOPPED: "stopped",
+    EndReason.DIVERGED: "diverged",
+    EndReason.FAILED: "failed",
 }
 
 
@@ -120,20 +121,7 @@ class RunRecorder:
                 store.heartbeat(self._id())
         elif isinstance(event, EpochFinished):
             if self._open:
-                store.record_epoch(
-                    self._id(),
-                    EpochRecord(
-                        event.epoch,
-                        event.train_loss,
-                        event.val_loss,
-                        event.val_ppl,
-                        event.tokens_per_s,
-                        event.elapsed_s,
-                        event.lr,
-                        event.is_best,
-                        event.cache_val_ppl,
-                    ),
-                )
+                store.record_epoch(self._id(), event)  # the event is the epoch's record
                 self._beat = time.monotonic()
         elif isinstance(event, CheckpointSaved):
             kind = self._kind(event.path)

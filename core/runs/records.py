@@ -1,13 +1,16 @@
-"""What the run store holds, as plain records: a run as it starts, an epoch, a run as listed
-(RunSummary) and in full (RunDetail), and what polling and deleting answer. No SQL here.
+"""What the run store holds, as plain records: a run as it starts, an epoch (EpochRecord,
+declared with the events in core/events.py), a run as listed (RunSummary) and in full
+(RunDetail), and what polling and deleting answer. No SQL here.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from lyrics_tui.core.events import EpochRecord
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -31,24 +34,6 @@ class RunStart:
     launcher: str = "cli"
     val_file: str | None = None
     resumed_from: str | None = None
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """One finished epoch: the fields of core.events.EpochFinished."""
-
-    epoch: int
-    train_loss: float
-    val_loss: float | None
-    val_ppl: float | None
-    tokens_per_s: float
-    elapsed_s: float
-    lr: float
-    is_best: bool = False
-    cache_val_ppl: float | None = None  # with song memory (core/cache.py); None: not fitted
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -166,9 +166,9 @@ DETAIL_FIELDS = [f.name for f in fields(RunDetail)][len(SUMMARY_FIELDS) :]
 _COLUMN = {"pid_start": "proc_start"}  # field -> column where they differ
 SUMMARY_SQL = ", ".join(SUMMARY_FIELDS)
 DETAIL_SQL = ", ".join([*SUMMARY_FIELDS, *(_COLUMN.get(n, n) for n in DETAIL_FIELDS)])
-EPOCH_COLUMNS = (
-    "epoch, train_loss, val_loss, val_ppl, tokens_per_s, elapsed_s, lr, is_best, cache_val_ppl"
-)
+# The epochs table's columns (but run_id and recorded_at) are EpochRecord's fields, in order.
+EPOCH_COLUMNS = ", ".join(f.name for f in fields(EpochRecord))
+EPOCH_MARKS = ", ".join("?" for _ in fields(EpochRecord))
 
 
 def summary_from_row(row: Sequence[Any]) -> RunSummary:
@@ -176,7 +176,12 @@ def summary_from_row(row: Sequence[Any]) -> RunSummary:
 
 
 def epoch_from_row(row: Sequence[Any]) -> EpochRecord:
-    epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, best, cache_ppl = row
-    return EpochRecord(
-        epoch, train_loss, val_loss, val_ppl, rate, elapsed, lr, bool(best), cache_ppl
+    return EpochRecord.from_row(row)
+
+
+def epoch_values(record: EpochRecord) -> tuple[Any, ...]:
+    """A record's values in EPOCH_COLUMNS' order (booleans as the integers SQLite keeps)."""
+    return tuple(
+        int(value) if isinstance(value, bool) else value
+        for value in (getattr(record, f.name) for f in fields(EpochRecord))
     )

@@ -203,20 +203,8 @@ class RunStore:
         with self._write() as rev:
             self.db.execute(
                 f"INSERT OR REPLACE INTO epochs (run_id, {schema.EPOCH_COLUMNS}, recorded_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    record.epoch,
-                    record.train_loss,
-                    record.val_loss,
-                    record.val_ppl,
-                    record.tokens_per_s,
-                    record.elapsed_s,
-                    record.lr,
-                    int(record.is_best),
-                    record.cache_val_ppl,
-                    now,
-                ),
+                f" VALUES (?, {schema.EPOCH_MARKS}, ?)",
+                (run_id, *schema.epoch_values(record), now),
             )
             self.db.execute(
                 "UPDATE runs SET rev = ?1, epochs = max(epochs, ?2), last_val_ppl = ?3,"

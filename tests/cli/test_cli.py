@@ -20,6 +20,18 @@ from lyrics_tui.tui.cli import main
 from tests.helpers import BUNDLED, ROOT, TINY_FLAGS, resume_cli, train_cli
 
 EPOCH_KEYS = {"event", "epoch", "train_loss", "val_loss", "val_ppl", "tokens_per_s", "elapsed_s"}
+# the epoch line's keys, in order: its shape is what scripts read, kept whatever core holds
+EPOCH_LINE = [
+    "event",
+    "epoch",
+    "train_loss",
+    "val_loss",
+    "val_ppl",
+    "tokens_per_s",
+    "elapsed_s",
+    "lr",
+    "cache_val_ppl",
+]
 DONE_TRAIN_KEYS = {"event", "best_val_ppl", "checkpoint"}
 TOKEN_KEYS = {"event", "token", "prob"}
 DONE_GEN_KEYS = {"event", "text", "tokens", "tokens_per_s"}
@@ -75,7 +87,9 @@ def test_train_json_prints_only_documented_json_lines(capsys, tmp_path, corpus_f
     epochs, done = rows[:-1], rows[-1]
     assert [r["event"] for r in epochs] == ["epoch", "epoch"]
     for i, row in enumerate(epochs, start=1):
-        assert EPOCH_KEYS <= row.keys() and row["epoch"] == i
+        assert list(row) == EPOCH_LINE and row["epoch"] == i
+        assert row["lr"] > 0
+        assert row["cache_val_ppl"] is None or row["cache_val_ppl"] >= 1.0
         assert all(
             isinstance(row[k], (int, float)) and math.isfinite(row[k])
             for k in EPOCH_KEYS - {"event"}

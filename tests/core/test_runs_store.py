@@ -89,6 +89,31 @@ def test_a_run_is_written_and_read_back_whole(store, tmp_path):
     assert D.checkpoint_state(run.best_checkpoint, run.best_stamp) == "replaced"
 
 
+def test_the_epochs_table_is_an_epoch_records_fields_and_keeps_its_columns(store):
+    columns = [row[1] for row in store.db.execute("PRAGMA table_info(epochs)")]
+    # the schema as every store since version 2 has it (stores made before must keep opening)
+    assert columns == [
+        "run_id",
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_ppl",
+        "tokens_per_s",
+        "elapsed_s",
+        "lr",
+        "is_best",
+        "recorded_at",
+        "cache_val_ppl",
+    ]
+    assert S.EPOCH_COLUMNS.split(", ") == [c for c in columns if c not in ("run_id", "recorded_at")]
+    run_id = store.start_run(run_start())
+    record = epoch_record(1, 40.0, is_best=True, cache_val_ppl=30.0)
+    store.record_epoch(run_id, record)
+    (stored,) = store.epochs(run_id)
+    assert stored == record and stored.is_best is True
+    assert store.db.execute("SELECT is_best FROM epochs").fetchone()[0] == 1
+
+
 def test_the_model_best_of_a_resumed_run_counts_at_the_end(store):
     run_id = store.start_run(run_start(start_epoch=5))
     store.record_epoch(run_id, epoch_record(6, 40.0))

@@ -183,6 +183,18 @@ def test_best_and_last_checkpoints_are_saved(trained):
     best, last = load_checkpoint(trained["path"]), load_checkpoint(trained["last"])
     history = last.history
     assert [h["epoch"] for h in history] == [1, 2] and last.epoch == 2
+    # a history row's keys, as checkpoints have always kept them (old ones must keep loading)
+    assert list(history[0]) == [
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_ppl",
+        "tokens_per_s",
+        "elapsed_s",
+        "lr",
+        "is_best",
+        "cache_val_ppl",
+    ]
     best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
     assert best.epoch == best_epoch
     assert best.val_ppl == pytest.approx(finished.best_val_ppl)

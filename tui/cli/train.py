@@ -13,6 +13,7 @@ from lyrics_tui.core.config import PRESETS
 from lyrics_tui.core.corpus import BUNDLED, DEFAULT_CORPUS, DOWNLOADABLE
 from lyrics_tui.core.device import BACKENDS, DEVICES
 from lyrics_tui.core.errors import SettingsError
+from lyrics_tui.core.events import EndReason
 from lyrics_tui.core.settings import MODEL, TRAIN
 from lyrics_tui.tui.cli.common import (
     EXIT_FAILED,
@@ -173,16 +174,14 @@ def run(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core import tuning
-    from lyrics_tui.core.checkpoint import check_writable, load_checkpoint
-    from lyrics_tui.core.config import sizes_to_budget
-    from lyrics_tui.core.corpus import corpus_settings, obtain_corpus, preset_for, read_corpus
-    from lyrics_tui.core.device import resolve_device
+    from lyrics_tui.core.checkpoint import load_checkpoint
+    from lyrics_tui.core.corpus import corpus_settings, preset_for
     from lyrics_tui.core.resume import plan_continuation
-    from lyrics_tui.core.runs.recorder import record_run
-    from lyrics_tui.core.trainer import TrainingRun
+    from lyrics_tui.core.training.setup import read_training_corpus, set_up_run
+    from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
 
     tuning.for_training()
-    corpus = read_corpus(obtain_corpus(args.corpus, on_note=note))
+    corpus = read_training_corpus(args.corpus, on_note=note)
     model_over = {name: getattr(args, name) for name in MODEL_FLAGS}
     train_over = {name: getattr(args, name) for name in TRAIN_FLAGS}
     model_cfg, train_cfg = corpus_settings(args.corpus, args.preset, model_over, train_over)
@@ -193,50 +192,30 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
         plan = plan_continuation(resume, train_over, more_epochs=train_cfg.epochs)
         model_cfg, train_cfg = plan.model_config, plan.train_config
         continuing = plan.note
-    if args.val_file:
-        val_lines = read_corpus(args.val_file).lines
-        train_lines = corpus.lines
-    else:
-        train_lines, val_lines = corpus.split(train_cfg.val_fraction)
-    device = resolve_device(args.device)
-    out = _out_path(args, corpus.path)
-    if group is None or group.leader:  # rank 0 alone saves
-        check_writable(out)  # an unwritable --out fails now, not after the training
-    from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
-
     view: JsonTrainView | ConsoleTrainView = (
         JsonTrainView() if args.json else ConsoleTrainView(continuing)
     )
-    recorder = record_run(  # every run goes into the run store (lyrics-tui runs)
-        view,
-        corpus=corpus,
-        preset=preset_for(args.corpus, args.preset),
-        model_config=model_cfg,
-        train_config=train_cfg,
-        out_path=out,
-        resumed_from=args.resume,
-        val_file=args.val_file,
-        db=getattr(args, "runs_db", None),
-        warn=lambda text: warn([text]),
-    )
-    run = TrainingRun(
-        train_lines,
-        val_lines,
+    setup = set_up_run(
+        corpus,
         model_cfg,
         train_cfg,
-        out_path=out,
+        preset=preset_for(args.corpus, args.preset),
+        model_given=model_over,
+        sink=view,
         resume=resume,
-        device=device,
-        sink=recorder,
-        corpus_name=corpus.path,
+        resumed_from=args.resume,
+        val_file=args.val_file,
+        device=args.device,
+        out_path=_out_path(args),
+        runs_db=getattr(args, "runs_db", None),
+        warn=lambda text: warn([text]),
         group=group,
-        size_to_budget=resume is None
-        and sizes_to_budget(preset_for(args.corpus, args.preset), model_over, train_cfg),
     )
-    del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go now
+    assert setup is not None  # nothing cancels a setup here
+    del corpus  # the run holds ids: a large corpus's lines go now
     if group is not None:
         group.ready()  # every rank is set up (or every rank stops here)
-    return _run_to_the_end(args, run, recorder, view, group)
+    return _run_to_the_end(args, setup.run, setup.recorder, view, group)
 
 
 def _run_to_the_end(
@@ -262,7 +241,9 @@ def _run_to_the_end(
     leader = group is None or group.leader
     exit_code = stopping.exit_code
     if group is not None:
-        group.close(clean=finished.reason != "failed")  # a failed save is rank 0's alone
+        group.close(
+            clean=finished.reason is not EndReason.FAILED
+        )  # a failed save is rank 0's alone
         if finished.reason == "stopped" and exit_code is None:
             exit_code = EXIT_INTERRUPTED  # a signal on another rank: exit as if it came here
     if args.json and leader:
@@ -274,16 +255,16 @@ def _run_to_the_end(
     return EXIT_FAILED if finished.reason.failed else 0
 
 
-def _out_path(args: argparse.Namespace, corpus: str) -> Path:
-    """Where the best checkpoint goes: --out, else beside what --resume continues, else the
-    corpus's name in the checkpoints folder."""
-    from lyrics_tui.core.paths import default_checkpoint_path, resume_target
+def _out_path(args: argparse.Namespace) -> Path | None:
+    """Where the best checkpoint goes: --out, else beside what --resume continues, else (None)
+    the corpus's name in the checkpoints folder."""
+    from lyrics_tui.core.paths import resume_target
 
     if args.out:
         return Path(args.out)
     if args.resume:
         return resume_target(Path(args.resume))
-    return default_checkpoint_path(corpus)
+    return None
 
 
 def done_line(finished: TrainingFinished) -> dict[str, object]:

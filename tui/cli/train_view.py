@@ -14,19 +14,7 @@ class JsonTrainView:
         from lyrics_tui.core.events import EpochFinished
 
         if isinstance(event, EpochFinished):
-            emit(
-                {
-                    "event": "epoch",
-                    "epoch": event.epoch,
-                    "train_loss": event.train_loss,
-                    "val_loss": event.val_loss,
-                    "val_ppl": event.val_ppl,
-                    "tokens_per_s": event.tokens_per_s,
-                    "elapsed_s": event.elapsed_s,
-                    "lr": event.lr,
-                    "cache_val_ppl": event.cache_val_ppl,
-                }
-            )
+            emit(event.json_line())
 
     def close(self) -> None:
         pass

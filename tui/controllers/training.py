@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # torch comes with core.trainer: named for mypy, imported in 
     import numpy as np
 
     from lyrics_tui.core import cache, checkpoint, config, loading, resume, trainer
-    from lyrics_tui.core.corpus import Corpus
     from lyrics_tui.core.inspection.subject import Subject
     from lyrics_tui.core.runs.recorder import RunRecorder
 
@@ -373,45 +372,39 @@ class TrainingController:
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Continued) -> None:
         try:
-            from lyrics_tui.core.corpus import obtain_corpus, read_corpus
-            from lyrics_tui.core.paths import safe_stem
+            from lyrics_tui.core.training.setup import read_training_corpus, set_up_run
 
-            corpus = read_corpus(obtain_corpus(plan.request.corpus).expanduser())  # jaychou: once
+            corpus = read_training_corpus(plan.request.corpus)  # jaychou: fetched once
             if self._stop_requested:
                 return
-            from lyrics_tui.core.config import sizes_to_budget
-            from lyrics_tui.core.device import resolve_device
-            from lyrics_tui.core.trainer import TrainingRun  # torch: after the first frame
-
-            device = resolve_device(self.device)
-            resume = self._checkpoint_of(continued)
-            train_lines, val_lines = corpus.split(plan.train_config.val_fraction)
-            if self._stop_requested:
-                return
-            out = self.checkpoint_dir / f"{safe_stem(corpus.path)}.pt"
-            recorder = self._recorder(run_id, plan, corpus, out, continued)
-            preset, given = plan.request.preset, plan.request.model_overrides
-            sized = resume is None and sizes_to_budget(preset, given, plan.train_config)
-            run = TrainingRun(
-                train_lines,
-                val_lines,
+            setup = set_up_run(
+                corpus,
                 plan.model_config,
                 plan.train_config,
-                out_path=out,
-                resume=resume,
-                device=device,
-                sink=recorder,
-                corpus_name=corpus.path,
-                size_to_budget=sized,
+                preset=plan.request.preset,
+                model_given=plan.request.model_overrides,
+                sink=lambda event: self._sink(run_id, event),
+                resume=self._checkpoint_of(continued),
+                resumed_from=self._resumed_from(continued),
+                device=self.device,
+                folder=self.checkpoint_dir,
+                check_out=False,
+                launcher="playground",
+                runs_db=self.runs_db,
+                warn=self._store_problem,
+                cancelled=lambda: self._stop_requested,
             )
-            del corpus, train_lines, val_lines  # the run holds ids: a large corpus's lines go
+            del corpus  # the run holds ids: a large corpus's lines go
+            if setup is None:
+                return
+            run, self.recorder = setup.run, setup.recorder
             self.active_run = run
             note = plan.continuation.note if plan.continuation is not None else ""
             history = cast("list[checkpoint.EpochRow]", run.history)
             self.post(RunReady(run_id, run, tuple(history), note))
             if self._stop_requested:
                 run.stop()
-            with recorder:  # a run ended by an exception is recorded as failed
+            with setup.recorder:  # a run ended by an exception is recorded as failed
                 finished = run.run()
             if finished.message:
                 failed = finished.reason.failed
@@ -424,31 +417,15 @@ class TrainingController:
             self.active_run = None
             self.post(RunEnded(run_id))
 
-    def _recorder(
-        self, run_id: int, plan: TrainingPlan, corpus: Corpus, out: Path, continued: Continued
-    ) -> RunRecorder:
-        """The trainer's sink: the run recorded in the run store (as `lyrics-tui train` does),
-        then reported. A store that cannot be used is one warning; training goes on."""
+    @staticmethod
+    def _resumed_from(continued: Continued) -> str | None:
+        """The checkpoint continued, for the run store: a file, or the state a run saved last."""
+        if continued is None or isinstance(continued, str):
+            return continued
         from lyrics_tui.core.paths import last_checkpoint_path
-        from lyrics_tui.core.runs.recorder import record_run
 
-        resumed = continued if isinstance(continued, str) else None  # a file, or a run's last save
-        if continued is not None and not isinstance(continued, str):
-            last = last_checkpoint_path(continued.out_path) if continued.out_path else None
-            resumed = str(last) if last is not None and last.exists() else None
-        self.recorder = record_run(
-            lambda event: self._sink(run_id, event),
-            corpus=corpus,
-            preset=plan.request.preset,
-            model_config=plan.model_config,
-            train_config=plan.train_config,
-            out_path=out,
-            resumed_from=resumed,
-            launcher="playground",
-            db=self.runs_db,
-            warn=self._store_problem,
-        )
-        return self.recorder
+        last = last_checkpoint_path(continued.out_path) if continued.out_path else None
+        return str(last) if last is not None and last.exists() else None
 
     def _store_problem(self, text: str) -> None:
         """The recorder's one warning, from the trainer thread: posted, shown by the App."""
