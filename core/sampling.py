@@ -92,13 +92,25 @@ class Distribution:
         return self.model if self.network is None else self.network
 
     def top(self, k: int, which: str = "final") -> list[tuple[int, float]]:
+        """The k likeliest words, likeliest first; from `final`, only those it may sample."""
         probs = self.final if which == "final" else self.model
         k = min(k, len(probs))
         if k <= 0:
             return []
-        idx = np.argpartition(-probs, k - 1)[:k]
+        if which == "final" and self.survivors <= k:  # the few left: no partition needed
+            idx = np.flatnonzero(probs)
+        else:
+            idx = np.argpartition(-probs, k - 1)[:k]
         idx = idx[np.argsort(-probs[idx], kind="stable")]
-        return [(int(i), float(probs[i])) for i in idx]
+        return [(int(i), float(probs[i])) for i in idx if which != "final" or probs[i] > 0]
+
+
+def draw(rng: np.random.Generator, probs: np.ndarray) -> int:
+    """One index drawn with probabilities `probs`: the very draw `rng.choice(len(probs),
+    p=probs)` makes from the same state, without its checks of `probs` (half its cost)."""
+    cdf = np.cumsum(probs)
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -207,7 +219,8 @@ def _filtered(adjusted: np.ndarray, settings: SamplerSettings) -> np.ndarray:
     """Temperature, then top-k and top-p: the distribution sampled from (sums to 1)."""
     # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
     with np.errstate(over="ignore"):
-        final = softmax((adjusted - np.max(adjusted)) / settings.temperature)
+        final = np.exp((adjusted - np.max(adjusted)) / settings.temperature)
+    final /= final.sum()
     if 0 < settings.top_k < len(final):
         # the k likeliest; among words tied at the k-th probability the lowest ids, so the
         # same scores always give the same set (argpartition alone picks ties arbitrarily)
@@ -462,7 +475,7 @@ class Sampler:
             if settings.temperature == 0:
                 token_id = int(np.argmax(dist.final))
             else:
-                token_id = int(rng.choice(len(dist.final), p=dist.final))
+                token_id = draw(rng, dist.final)
             text = self.vocab.tokens[token_id]
             generation.generated.append(text)
             # candidates the filters removed (probability 0, <unk> among them) are not offered

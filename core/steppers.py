@@ -6,7 +6,7 @@ state)` with numpy logits:
   start, and at batch 1 faster than torch's per-call overhead); its `read_sequence` gives the
   top layer's states over a whole text in one pass (the cells view, core/inspection/cells.py);
 - TorchStepper runs a live nn.Module, such as a snapshot of the model being trained.
-tests/test_steppers.py checks that both give the same logits as the model's forward pass.
+tests/core/test_steppers.py checks that both give the same logits as the model's forward pass.
 """
 
 from __future__ import annotations
@@ -165,13 +165,9 @@ class NumpyStepper:
             return None
         gh = self._recurrent_projection(state)
         self._recurrent = (state, gh)  # the step taken from here reuses it
-        cache = self._first_input
-        missing = [int(t) for t in candidates if int(t) not in cache]
-        if missing:  # one product for all of them: cheaper than one per word
-            w_ih, _, b_ih, _ = self.layers[0]
-            for token_id, row in zip(missing, self.embedding[missing] @ w_ih.T + b_ih, strict=True):
-                cache[token_id] = row
-        gi = np.stack([cache[int(t)] for t in candidates])
+        # one matrix-vector product per word not seen yet: for up to 8 words numpy's product of
+        # a few rows with the transposed weights costs more (bench/generation.py)
+        gi = np.stack([self._input_projection(t) for t in candidates.tolist()])
         h, _ = _cell_update(self.config.cell, gi, gh, state.h[0], _layer_c(state, 0))
         top = float(np.max(logits))
         normaliser = top + float(np.log(np.exp(logits - top).sum()))

@@ -30,6 +30,7 @@ from lyrics_tui.core.sampling import (
     Sampler,
     SamplerSettings,
     SongLines,
+    draw,
     next_token_distribution,
     prompt_warnings,
 )
@@ -391,7 +392,7 @@ class StepThrough:
         if self.settings.temperature == 0:
             token_id = int(np.argmax(dist.final))
         else:
-            token_id = int(self._rng.choice(len(dist.final), p=dist.final))
+            token_id = draw(self._rng, dist.final)
         return self._advance(token_id, "sampled")
 
     def back(self) -> ChosenWord:

@@ -98,15 +98,21 @@ class LineLengths:
         found = np.searchsorted(cumulative, u, side="left")
         return np.clip(found, self.shortest, self.longest)
 
-    def lacking(self, sung: np.ndarray) -> np.ndarray:
-        """reach[c]: of the lines a song with `sung` lines of each length still lacks against
-        the corpus (lengths over its share count a little, EXCESS_WEIGHT), the share of c
-        characters or more, between `shortest` and `longest` (reach[longest + 1] = 0)."""
+    @cached_property
+    def _wanted(self) -> np.ndarray:
+        """The corpus's shares of each length from `shortest` to `longest` (longer lines
+        counted at `longest`), summing to 1."""
         top = self.longest
         wanted = self.shares[: top + 1].copy()
         wanted[top] += self.shares[top + 1 :].sum()
         wanted[: self.shortest] = 0.0
-        wanted /= wanted.sum()
+        return wanted / wanted.sum()
+
+    def lacking(self, sung: np.ndarray) -> np.ndarray:
+        """reach[c]: of the lines a song with `sung` lines of each length still lacks against
+        the corpus (lengths over its share count a little, EXCESS_WEIGHT), the share of c
+        characters or more, between `shortest` and `longest` (reach[longest + 1] = 0)."""
+        top, wanted = self.longest, self._wanted
         had = np.zeros(top + 1)
         n = min(len(sung), top + 1)
         had[:n] = sung[:n]

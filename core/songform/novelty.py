@@ -107,9 +107,9 @@ class Novelty:
                     holding[character] = holding[character].copy()
                 holding[character][slot] = 0.0
             for run, token_id in old.runs:
-                copies[run] = copies[run] - Counter([token_id])
+                copies[run] = _less(copies[run], token_id)
             key = old.tokens[:-1]
-            completions[key] = completions[key] - Counter([old.tokens[-1]])
+            completions[key] = _less(completions[key], old.tokens[-1])
             recent[old.tokens] -= 1
             if recent[old.tokens] <= 0:
                 del recent[old.tokens]
@@ -121,12 +121,12 @@ class Novelty:
                 held = holding[character] = held.copy()
             held[slot] = times
         for run, token_id in line.runs:
-            copies[run] = copies.get(run, Counter()) + Counter([token_id])
+            copies[run] = _more(copies.get(run), token_id)
         key = line.tokens[:-1]
-        completions[key] = completions.get(key, Counter()) + Counter([line.tokens[-1]])
+        completions[key] = _more(completions.get(key), line.tokens[-1])
         recent[line.tokens] += 1
         self.sizes[slot] = len(line.text)
-        self.matchers[slot] = difflib.SequenceMatcher(None, "", line.text)
+        self.matchers.pop(slot, None)  # made when `similar` first compares with the line
         self.slots[slot] = line
 
     def copied(self, text: str) -> list[int]:
@@ -156,8 +156,27 @@ class Novelty:
             line = self.slots[slot]
             if bound[slot] < NEAR or line is None:
                 break
-            matcher = self.matchers[slot]
+            matcher = self.matchers.get(slot)
+            if matcher is None:  # (every writer sharing this table holds the same line here)
+                matcher = self.matchers[slot] = difflib.SequenceMatcher(None, "", line.text)
             matcher.set_seq1(text)
             if matcher.ratio() >= NEAR:
                 return line
         return None
+
+
+# A count is replaced, never changed in place (a copy of the writer may share it): a new one
+# with one key's count moved by one, cheaper than Counter's own + and -.
+def _more(counts: Counter[int] | None, key: int) -> Counter[int]:
+    out = Counter(counts) if counts else Counter()
+    out[key] += 1
+    return out
+
+
+def _less(counts: Counter[int], key: int) -> Counter[int]:
+    out = Counter(counts)
+    if out[key] <= 1:
+        del out[key]
+    else:
+        out[key] -= 1
+    return out

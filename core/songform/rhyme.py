@@ -15,7 +15,9 @@ second), never on the fast path of a checkpoint that stores its vocabulary's gro
 
 from __future__ import annotations
 
+import gc
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,6 +103,15 @@ def vocabulary_groups(tokens: Sequence[str]) -> list[int]:
         rhyme_group(token) if HAN.search(token) and carries_rhyme(token) else NO_GROUP
         for token in tokens
     ]
+
+
+def release_pinyin() -> None:
+    """Forget pypinyin's dictionaries (some 50 MB resident) in a process that needs no more
+    rhymes: the train command, once its checkpoint's table is built. A later use loads them
+    again. Call it where no other thread may be reading a rhyme."""
+    for name in [n for n in sys.modules if n == "pypinyin" or n.startswith("pypinyin.")]:
+        del sys.modules[name]
+    gc.collect()  # the dictionaries' modules sit in reference cycles
 
 
 def word_rhyme(word: str) -> str | None:

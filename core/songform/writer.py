@@ -144,23 +144,33 @@ class SongWriter:
         self.last_end = ""  # the line's last Han character so far
         self.last_word = -1  # and the word it is in
         self.similar: SungLine | None = None  # the recent line it nearly repeats
+        self.uses: Counter[int] = Counter()  # the line's words with Han characters, by id
+        self.looping: list[int] = []  # and those it may not have again (_loop_limit)
         self.plan: SungLine | None = None
         self.decided = False
         self.novelty.start_line()
         self.reach = self.lengths.lacking(self.sung_lengths)  # this line's lengths
+        self._lengths_part: dict[tuple[int, float], tuple[float, float, float]] = {}
         self._line_rules()
 
     def _line_rules(self) -> None:
-        """For the line begun: the rhymes it changes from, the words it may not end on, and the
-        chance of a line end after reaching each length (the rhyme's pull without look-ahead)."""
+        """For the line begun: the rhymes it changes from (the rest when first needed)."""
         self.changing = {self.target, *self.worn_groups()} - {NO_GROUP}
-        self.stale_words = np.zeros(len(self.rhymes.tokens), dtype=bool)
-        for end in self.stale:
-            found = self.rhymes.by_end.get(end)
-            if found is not None:
-                self.stale_words[found] = True
-        reach = np.arange(self.longest + self.rhymes.longest_word + 1)
-        self.end_by_length = self.lengths.end_chances(self.reach, reach, 1.0)
+        self._by_length: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _pull_by_length(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rhyme's pull without look-ahead, for the line begun: the words it may not end
+        on, and the chance of a line end after reaching each length (made when first asked:
+        a stepper that looks ahead never needs them)."""
+        if self._by_length is None:
+            stale_words = np.zeros(len(self.rhymes.tokens), dtype=bool)
+            for end in self.stale:
+                found = self.rhymes.by_end.get(end)
+                if found is not None:
+                    stale_words[found] = True
+            reach = np.arange(self.longest + self.rhymes.longest_word + 1)
+            self._by_length = stale_words, self.lengths.end_chances(self.reach, reach, 1.0)
+        return self._by_length
 
     def copy(self) -> SongWriter:
         """An independent copy (the step-through keeps one per step, to step back)."""
@@ -170,6 +180,8 @@ class SongWriter:
         twin.ends = deque(self.ends, maxlen=WORN_LINES)
         twin.novelty = self.novelty.copy()
         twin.current = list(self.current)
+        twin.uses = Counter(self.uses)
+        twin.looping = list(self.looping)
         return twin
 
     # -- reading -----------------------------------------------------------------------------
@@ -191,6 +203,9 @@ class SongWriter:
         length = self.rhymes.sizes[token_id]
         self.word_size += WORD_SIZE_RATE * (length - self.word_size)
         if length:
+            self.uses[token_id] += 1
+            if self.uses[token_id] == _loop_limit(length):
+                self.looping.append(token_id)
             self.written += length
             self.last_end = self.rhymes.ends[token_id]
             self.last_word = token_id
@@ -277,14 +292,17 @@ class SongWriter:
         line's line-end odds)."""
         if not self.current and not self.decided:
             self.decided = True
-            draws = np.random.default_rng((self.seed, 0x534F4E47, self.number))
+            # greedy decoding draws nothing (and making a generator costs more than a step)
+            draws = (
+                None if self.greedy else np.random.default_rng((self.seed, 0x534F4E47, self.number))
+            )
             self.plan = returning_line(
                 self.corpus,
                 self.lines,
                 self.number,
                 model,
-                0.5 if self.greedy else float(draws.random()),
-                None if self.greedy else draws,
+                0.5 if draws is None else float(draws.random()),
+                draws,
                 self.unk_id,
                 self.limit,
                 self.aim,
@@ -297,14 +315,6 @@ class SongWriter:
             self.ending = float(token == self.newline_id)
             return out
         return self._new_line(probs, network)
-
-    def _looping(self) -> list[int]:
-        """Words that would make the line loop: one of two or more characters for a third
-        time, a one-character word for a fourth (lyrics double a word now and then, 女人女人,
-        but not 女人女人女人)."""
-        sizes = self.rhymes.sizes
-        counts = Counter(t for t in self.current if sizes[t])
-        return [t for t, n in counts.items() if n >= (2 if sizes[t] >= 2 else 3)]
 
     def _new_line(self, probs: np.ndarray, network: np.ndarray) -> np.ndarray:
         nl, c, novelty = self.newline_id, self.written, self.novelty
@@ -321,7 +331,8 @@ class SongWriter:
         copied = novelty.copied(self.text)
         if copied:
             words[copied] *= self.tuning.copy_damp
-        words[self._looping()] = 0.0
+        if self.looping:
+            words[self.looping] = 0.0
         self._rule_out(words)
         total = float(words.sum())
         if total <= 0 and c < self.longest and len(self.current) < MOST_TOKENS:
@@ -383,8 +394,9 @@ class SongWriter:
                     chance = self._end_chance(c + table.sizes[word], word, math.exp(log_end))
                     words[word] *= math.exp(pull * chance)
                 return
-        chance = self.end_by_length[c + table.lengths[members]]
-        words[members] *= np.where(self.stale_words[members], 1.0, np.exp(pull * chance))
+        stale_words, end_by_length = self._pull_by_length()
+        chance = end_by_length[c + table.lengths[members]]
+        words[members] *= np.where(stale_words[members], 1.0, np.exp(pull * chance))
 
     def _bonus(self, word: int) -> tuple[float, float]:
         """The log-odds a line end right after `word` gains, and what it loses off the rhyme
@@ -415,15 +427,26 @@ class SongWriter:
             return 0.0
         if written >= self.longest:
             return 1.0
-        here, later = _at(self.reach, written), _at(self.reach, written + step)
-        h = (here - later) / here if here > 0 else 1.0
-        typical = float(self.hazard[min(written, len(self.hazard) - 1)])
-        lean = _logit1(network_end) - _logit1(typical) - self.lean
-        logit = _logit1(h) + self.tuning.network_weight * lean
+        found = self._lengths_part.get((written, step))
+        if found is None:  # the same for every candidate of a length (and the whole line)
+            here, later = _at(self.reach, written), _at(self.reach, written + step)
+            h = (here - later) / here if here > 0 else 1.0
+            typical = float(self.hazard[min(written, len(self.hazard) - 1)])
+            found = self._lengths_part[(written, step)] = (_logit1(h), _logit1(typical), here)
+        logit_h, logit_typical, here = found
+        lean = _logit1(network_end) - logit_typical - self.lean
+        logit = logit_h + self.tuning.network_weight * lean
         if word >= 0:
             bonus, off = self._bonus(word)
             logit += bonus - off * here
         return 1.0 / (1.0 + math.exp(-logit))
+
+
+def _loop_limit(characters: int) -> int:
+    """How many times a word may come in one line: one of two or more characters twice, a
+    one-character word three times (lyrics double a word now and then, 女人女人, but do not
+    loop it, 女人女人女人)."""
+    return 2 if characters >= 2 else 3
 
 
 def _at(values: np.ndarray, x: float) -> float:

@@ -24,6 +24,7 @@ from lyrics_tui.core.songform.rhyme import (
     final_of,
     group_name,
     han_characters,
+    release_pinyin,
     rhyme_group,
 )
 from lyrics_tui.core.songform.vocabulary import VocabularyRhymes
@@ -87,6 +88,15 @@ def test_a_word_without_han_characters_has_no_group():
         assert rhyme_group(text) == NO_GROUP
         assert han_characters(text) == 0
     assert rhyme_group("oh 宝贝") == rhyme_group("贝")  # the last Han character counts
+
+
+def test_released_pinyin_is_gone_and_loads_again_when_needed():
+    import sys
+
+    before = rhyme_group("月光")
+    release_pinyin()
+    assert not any(name.split(".")[0] == "pypinyin" for name in sys.modules)
+    assert rhyme_group("月光") == before != NO_GROUP  # loaded again, the same answer
 
 
 def test_a_word_is_read_in_context_and_neutral_tones_carry_no_rhyme():

@@ -177,6 +177,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core.checkpoint import load_checkpoint
     from lyrics_tui.core.corpus import corpus_settings, preset_for
     from lyrics_tui.core.resume import plan_continuation
+    from lyrics_tui.core.songform.rhyme import release_pinyin
     from lyrics_tui.core.training.setup import read_training_corpus, set_up_run
     from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
 
@@ -213,6 +214,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     )
     assert setup is not None  # nothing cancels a setup here
     del corpus  # the run holds ids: a large corpus's lines go now
+    release_pinyin()  # and its rhyme table is built: pypinyin's dictionaries go too
     if group is not None:
         group.ready()  # every rank is set up (or every rank stops here)
     return _run_to_the_end(args, setup.run, setup.recorder, view, group)
