@@ -165,8 +165,8 @@ class NumpyStepper:
             return None
         gh = self._recurrent_projection(state)
         self._recurrent = (state, gh)  # the step taken from here reuses it
-        # one matrix-vector product per word not seen yet: for up to 8 words numpy's product of
-        # a few rows with the transposed weights costs more (bench/generation.py)
+        # one matrix-vector product per word not seen yet, cached as the step caches it: for up
+        # to 8 words numpy's product of a few rows with the transposed weights costs more
         gi = np.stack([self._input_projection(t) for t in candidates.tolist()])
         h, _ = _cell_update(self.config.cell, gi, gh, state.h[0], _layer_c(state, 0))
         top = float(np.max(logits))
