@@ -74,6 +74,9 @@ class SamplerSettings:
         return replace(self, temperature=t, max_tokens=max_tokens), notes
 
 
+FEW_SURVIVORS = 256  # top-k and top-p often leave this few: Distribution.top looks at them alone
+
+
 @dataclass(frozen=True)
 class Distribution:
     """One decoding step. `model` is what the model predicts at temperature 1 (the network's
@@ -97,8 +100,10 @@ class Distribution:
         k = min(k, len(probs))
         if k <= 0:
             return []
-        if which == "final" and self.survivors <= k:  # the few left: no partition needed
+        if which == "final" and self.survivors <= FEW_SURVIVORS:  # look among those left
             idx = np.flatnonzero(probs)
+            if len(idx) > k:
+                idx = idx[np.argpartition(-probs[idx], k - 1)[:k]]
         else:
             idx = np.argpartition(-probs, k - 1)[:k]
         idx = idx[np.argsort(-probs[idx], kind="stable")]
