@@ -325,12 +325,13 @@ class NeuralCache:
             return None
         ids = self._ids()
         usable = ids != self.unk_id
-        if not usable.all():
-            if not usable.any():
-                return None
-            return self.view(h).probs  # type: ignore[union-attr]
         dots = self.keys[:n] @ np.asarray(h, dtype=np.float32)
         scores = self.settings.theta * dots.astype(np.float64)
+        if not usable.all():  # (the newest D - 1 and <unk> next words are not recalled)
+            if not usable.any():
+                return None
+            # the scores of all, then the usable ones: copying the states cost 3x the product
+            scores, ids = scores[usable], ids[usable]
         scores -= scores.max()
         weights = np.exp(scores)
         weights /= weights.sum()
