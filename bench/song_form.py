@@ -104,7 +104,7 @@ def song_measures(lines: list[str], corpus_lengths=None) -> dict[str, float]:
 
 def network_perplexity(opened, text_ids: list[int]) -> float:
     """exp(mean -log p_network) of the ids after a line start, the network alone."""
-    from lyrics_tui.core.sampling import softmax
+    from lyrics_tui.core.distribution import softmax
     from lyrics_tui.core.tokens import NEWLINE
 
     stepper = opened.stepper

@@ -11,7 +11,7 @@ precomputed (probabilities, ranks, bits, quantised hidden units), ready for a vi
 
 Conventions: probabilities are the network's softmax at temperature 1 ("model") unless named
 "final" (after repetition penalty, temperature, top-k and top-p, exactly as the sampler uses
-them, via core.sampling.next_token_distribution). Surprisal and entropy are in bits.
+them, via core.distribution.next_token_distribution). Surprisal and entropy are in bits.
 Perplexity is exp(mean nats per token) = 2 ** (mean bits per token), counted over every token
 including the end of each line, as `lyrics-tui eval` does.
 """

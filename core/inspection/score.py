@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from lyrics_tui.core.cache import CacheSettings, NeuralCache, mix
+from lyrics_tui.core.distribution import softmax
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.inspection.common import Serialisable, display_token, rank, top_state
 from lyrics_tui.core.inspection.subject import Subject
 from lyrics_tui.core.metrics import perplexity_from_bits, surprisal_bits
-from lyrics_tui.core.sampling import softmax
 from lyrics_tui.core.tokens import NEWLINE
 from lyrics_tui.core.vocab import UNK
 

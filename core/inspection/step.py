@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from lyrics_tui.core.cache import CacheSettings, CacheView, cache_view
+from lyrics_tui.core.distribution import Distribution, Memory, draw, next_token_distribution
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.core.inspection.common import (
     Serialisable,
@@ -25,13 +26,9 @@ from lyrics_tui.core.metrics import LOG2E, surprisal_bits
 from lyrics_tui.core.sampling import (
     MAX_SEED,
     REPETITION_WINDOW,
-    Distribution,
-    Memory,
     Sampler,
     SamplerSettings,
     SongLines,
-    draw,
-    next_token_distribution,
     prompt_warnings,
 )
 from lyrics_tui.core.songform.rhyme import group_name

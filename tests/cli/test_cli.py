@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from lyrics_tui.core.checkpoint import load_checkpoint
-from lyrics_tui.core.sampling import MAX_SEED, MAX_TOKENS
+from lyrics_tui.core.settings import MAX_SEED, MAX_TOKENS
 from lyrics_tui.tui.cli import main
 from tests.helpers import BUNDLED, ROOT, TINY_FLAGS, resume_cli, train_cli
 

@@ -24,13 +24,14 @@ from lyrics_tui.core.cache import (
 )
 from lyrics_tui.core.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from lyrics_tui.core.config import ModelConfig
+from lyrics_tui.core.distribution import Memory, next_token_distribution
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.core.evaluate import evaluate_loss, text_ids
 from lyrics_tui.core.fastload import read_checkpoint
 from lyrics_tui.core.inspection.score import score_line
 from lyrics_tui.core.inspection.step import StepThrough
 from lyrics_tui.core.inspection.subject import Subject, subject_from_checkpoint
-from lyrics_tui.core.sampling import Memory, Sampler, SamplerSettings, next_token_distribution
+from lyrics_tui.core.sampling import Sampler, SamplerSettings
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
 from tests.helpers import BigramStepper

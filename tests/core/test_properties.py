@@ -7,12 +7,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from lyrics_tui.core.distribution import next_token_distribution, softmax
 from lyrics_tui.core.sampling import (
     Sampler,
     SamplerSettings,
     SongLines,
-    next_token_distribution,
-    softmax,
 )
 from lyrics_tui.core.tokens import NEWLINE, Tokenizer, detokenize
 from lyrics_tui.core.vocab import UNK, Vocabulary, build_and_encode

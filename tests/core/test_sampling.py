@@ -7,16 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from lyrics_tui.core.distribution import next_token_distribution, softmax
 from lyrics_tui.core.errors import CheckpointError, LyricsError, SettingsError
-from lyrics_tui.core.sampling import (
-    MAX_SEED,
-    MAX_TOKENS,
-    Sampler,
-    SamplerSettings,
-    SongLines,
-    next_token_distribution,
-    softmax,
-)
+from lyrics_tui.core.sampling import Sampler, SamplerSettings, SongLines
+from lyrics_tui.core.settings import MAX_SEED, MAX_TOKENS
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
 from tests.helpers import TOY_TOKENS, BigramStepper, toy_sampler
