@@ -156,21 +156,26 @@ class SongWriter:
     def _line_rules(self) -> None:
         """For the line begun: the rhymes it changes from (the rest when first needed)."""
         self.changing = {self.target, *self.worn_groups()} - {NO_GROUP}
-        self._by_length: tuple[np.ndarray, np.ndarray] | None = None
+        self._by_length: dict[tuple[int, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def _pull_by_length(self) -> tuple[np.ndarray, np.ndarray]:
-        """The rhyme's pull without look-ahead, for the line begun: the words it may not end
-        on, and the chance of a line end after reaching each length (made when first asked:
-        a stepper that looks ahead never needs them)."""
-        if self._by_length is None:
+    def _pull_by_length(self, pull: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rhyme's pull without look-ahead, for the line begun and the words on its rhyme:
+        their lengths, which of them ended a recent line (no pull), and the factor on a word
+        that brings the line to each length. Made when first asked (a stepper that looks
+        ahead never needs it), so that a step is one look-up per word."""
+        found = self._by_length.get((self.aim, pull))
+        if found is None:
+            members = self.rhymes.members[self.aim]
             stale_words = np.zeros(len(self.rhymes.tokens), dtype=bool)
             for end in self.stale:
-                found = self.rhymes.by_end.get(end)
-                if found is not None:
-                    stale_words[found] = True
+                ended = self.rhymes.by_end.get(end)
+                if ended is not None:
+                    stale_words[ended] = True
             reach = np.arange(self.longest + self.rhymes.longest_word + 1)
-            self._by_length = stale_words, self.lengths.end_chances(self.reach, reach, 1.0)
-        return self._by_length
+            factors = np.exp(pull * self.lengths.end_chances(self.reach, reach, 1.0))
+            found = self.rhymes.lengths[members], stale_words[members], factors
+            self._by_length[(self.aim, pull)] = found
+        return found
 
     def copy(self) -> SongWriter:
         """An independent copy (the step-through keeps one per step, to step back)."""
@@ -394,9 +399,12 @@ class SongWriter:
                     chance = self._end_chance(c + table.sizes[word], word, math.exp(log_end))
                     words[word] *= math.exp(pull * chance)
                 return
-        stale_words, end_by_length = self._pull_by_length()
-        chance = end_by_length[c + table.lengths[members]]
-        words[members] *= np.where(stale_words[members], 1.0, np.exp(pull * chance))
+        lengths, stale, factors = self._pull_by_length(pull)
+        group = table.members[self.aim]
+        if members is not group:  # cut to the likeliest above: the pull on those alone
+            kept = np.isin(group, members)
+            group, lengths, stale = group[kept], lengths[kept], stale[kept]
+        words[group] *= np.where(stale, 1.0, factors[c + lengths])
 
     def _bonus(self, word: int) -> tuple[float, float]:
         """The log-odds a line end right after `word` gains, and what it loses off the rhyme
