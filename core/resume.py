@@ -60,6 +60,11 @@ class ContinuePlan:
         )
 
 
+# A budget with less than this share left counts as spent: a run that fills its budget stops
+# early enough to leave validation and song memory's fit their time (core/training/clock.py).
+SPENT_SHARE = 0.1
+
+
 def plan_continuation(
     checkpoint: Checkpoint, overrides: dict[str, Any], more_epochs: int
 ) -> ContinuePlan:
@@ -88,8 +93,8 @@ def plan_continuation(
                 "{time_budget} (it counts earlier sessions); give a larger one (e.g. "
                 f"{{time_budget}} {spent + budget:.0f}) or {{time_budget}} 0"
             )
-    elif stored.time_budget and spent >= stored.time_budget:
-        budget = spent + stored.time_budget
+    elif stored.time_budget and spent >= stored.time_budget * (1.0 - SPENT_SHARE):
+        budget = spent + stored.time_budget  # another session as long
     else:
         budget = stored.time_budget
     train = replace(stored, **given, epochs=end, time_budget=budget)

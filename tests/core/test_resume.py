@@ -53,6 +53,20 @@ def test_a_spent_time_budget_is_renewed_unless_given(finished):
     )
 
 
+def test_a_budget_filled_but_for_its_reserve_is_renewed_not_continued_for_a_second(finished):
+    # a 15 s run stops at 14.4 s to leave its end phases their time: t must not offer "0 s more"
+    from lyrics_tui.core.config import BUDGET_EPOCHS
+
+    config = replace(finished.train_config, epochs=BUDGET_EPOCHS, time_budget=15.0)
+    filled = replace(finished, train_config=config)
+    filled.elapsed_s = 14.4
+    plan = plan_continuation(filled, {}, more_epochs=24)
+    assert plan.train_config.time_budget == pytest.approx(29.4)
+    assert plan.seconds_left == pytest.approx(15.0)
+    filled.elapsed_s = 13.0  # stopped by hand with 2 s left: those 2 s are what is left
+    assert plan_continuation(filled, {}, more_epochs=24).seconds_left == pytest.approx(2.0)
+
+
 def test_given_settings_override_the_stored_ones_and_are_checked(finished):
     plan = plan_continuation(finished, {"lr": 0.5, "batch_size": None}, more_epochs=1)
     assert plan.train_config.lr == 0.5
