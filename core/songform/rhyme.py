@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import re
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,13 +106,17 @@ def vocabulary_groups(tokens: Sequence[str]) -> list[int]:
     ]
 
 
-def release_pinyin() -> None:
+def release_pinyin() -> bool:
     """Forget pypinyin's dictionaries (some 50 MB resident) in a process that needs no more
     rhymes: the train command, once its checkpoint's table is built. A later use loads them
-    again. Call it where no other thread may be reading a rhyme."""
+    again. Nothing is done while another thread runs (it might be loading them); True when
+    they went."""
+    if threading.active_count() > 1:
+        return False
     for name in [n for n in sys.modules if n == "pypinyin" or n.startswith("pypinyin.")]:
         del sys.modules[name]
     gc.collect()  # the dictionaries' modules sit in reference cycles
+    return True
 
 
 def word_rhyme(word: str) -> str | None:

@@ -90,11 +90,15 @@ def test_a_word_without_han_characters_has_no_group():
     assert rhyme_group("oh 宝贝") == rhyme_group("贝")  # the last Han character counts
 
 
-def test_released_pinyin_is_gone_and_loads_again_when_needed():
+def test_released_pinyin_is_gone_and_loads_again_when_needed(monkeypatch):
     import sys
+    import threading
 
     before = rhyme_group("月光")
-    release_pinyin()
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # another thread might read
+    assert not release_pinyin() and "pypinyin" in sys.modules
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # the train command's case
+    assert release_pinyin()
     assert not any(name.split(".")[0] == "pypinyin" for name in sys.modules)
     assert rhyme_group("月光") == before != NO_GROUP  # loaded again, the same answer
 
