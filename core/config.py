@@ -69,6 +69,9 @@ class ModelConfig:
     tie_weights: bool = False
     vocab_size: int = 0
     init: str = "uniform"  # "uniform": embeddings U(-0.1, 0.1); "torch": PyTorch's defaults
+    # in training a word's vector adds its Han characters' mean (core/model.py); a run keeps
+    # it only when its vocabulary has words of two or more characters
+    characters: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,6 +128,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "layers": 1,
             "dropout": 0.75,
             "tie_weights": True,
+            "characters": True,
         },
         "train": {
             "batch_size": 32,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -12,10 +16,45 @@ Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 _CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
-class RNNLanguageModel(nn.Module):
-    """Predicts the next token at every position. Inputs and outputs are time-major: [T, B]."""
+def character_bags(words: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+    """Each word's Han characters as ids into a table of characters: (the ids of every word's
+    characters one after another, where each word's start, how many characters). None when no
+    word has two or more: a character-level vocabulary gains nothing from them."""
+    table: dict[str, int] = {}
+    flat: list[int] = []
+    starts: list[int] = []
+    compound = False
+    for word in words:
+        starts.append(len(flat))
+        chars = [c for c in word if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf"]
+        compound = compound or len(chars) > 1
+        flat.extend(table.setdefault(c, len(table)) for c in chars)
+    if not compound:
+        return None
+    return torch.tensor(flat, dtype=torch.long), torch.tensor(starts, dtype=torch.long), len(table)
 
-    def __init__(self, config: ModelConfig) -> None:
+
+def for_vocabulary(config: ModelConfig, words: Sequence[str]) -> ModelConfig:
+    """The network's settings for a vocabulary: its size, and characters only where words
+    have several (a character vocabulary gains nothing from them)."""
+    characters = config.characters and character_bags(words) is not None
+    return replace(config, vocab_size=len(words), characters=characters)
+
+
+class RNNLanguageModel(nn.Module):
+    """Predicts the next token at every position. Inputs and outputs are time-major: [T, B].
+
+    With `config.characters` and the vocabulary's `words`, a word's vector is its own plus the
+    mean of its characters' vectors, so a rare word borrows what its characters learnt in
+    common words. That is for training only: the state dict holds each word's vector with its
+    characters' added in (plus the characters' table, to train on from), so every reader of a
+    checkpoint sees a plain Embedding -> RNN -> Linear network (see state_dict below).
+    """
+
+    bag_chars: torch.Tensor  # buffers, with characters: each word's character ids in a row
+    bag_starts: torch.Tensor  # ... and where each word's start
+
+    def __init__(self, config: ModelConfig, words: Sequence[str] | None = None) -> None:
         super().__init__()
         if config.vocab_size < 1:
             raise ValueError("vocab_size must be set from the vocabulary")
@@ -28,12 +67,67 @@ class RNNLanguageModel(nn.Module):
             config.layers,
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
-        self.decoder = nn.Linear(config.hidden, config.vocab_size)
+        self.decoder: nn.Linear | ComposedDecoder = nn.Linear(config.hidden, config.vocab_size)
         if config.tie_weights:
             # Input and output share one matrix: fewer parameters, and on small corpora a
             # clearly lower held-out perplexity (Press & Wolf, 2017).
             self.decoder.weight = self.embedding.weight
         self._init_weights()
+        self.characters: nn.Embedding | None = None
+        bags = character_bags(words) if config.characters and words is not None else None
+        if bags is not None:
+            chars, starts, count = bags
+            self.characters = nn.Embedding(count, config.embed)
+            nn.init.uniform_(self.characters.weight, -0.1, 0.1)
+            self.register_buffer("bag_chars", chars, persistent=False)
+            self.register_buffer("bag_starts", starts, persistent=False)
+            if config.tie_weights:
+                self.decoder = ComposedDecoder(self, self.decoder.bias)
+
+    def word_vectors(self) -> torch.Tensor:
+        """Every word's input vector (and, tied, its output vector): [V, E]."""
+        if self.characters is None:
+            return self.embedding.weight
+        return self.embedding.weight + self._character_part(self.characters.weight)
+
+    def _character_part(self, table: torch.Tensor) -> torch.Tensor:
+        bags, starts = self.bag_chars.to(table.device), self.bag_starts.to(table.device)
+        # a word without Han characters (<unk>, Latin, digits) gets zeros
+        return nn.functional.embedding_bag(bags, table, starts, mode="mean")
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return self.folded(super().state_dict(*args, **kwargs))
+
+    def folded(self, state: dict[str, Any]) -> dict[str, Any]:
+        """A state dict as every reader of a checkpoint takes it: word vectors with their
+        characters' part added in, the tied decoder's weight beside them."""
+        state = dict(state)
+        vectors = state.get("embedding.weight")
+        table = state.get("characters.weight")
+        if self.characters is not None and vectors is not None and table is not None:
+            vectors = vectors + self._character_part(table).to(vectors.dtype)
+            state["embedding.weight"] = vectors
+        if self.config.tie_weights and vectors is not None:
+            state["decoder.weight"] = vectors
+        return state
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """A folded state (see folded): the characters' part taken out again when this network
+        trains through characters, their table dropped when it does not."""
+        state = dict(state_dict)
+        table = state.get("characters.weight")
+        if self.characters is None:
+            state.pop("characters.weight", None)
+        elif table is not None and "embedding.weight" in state:
+            vectors = state["embedding.weight"]
+            table = torch.as_tensor(table)
+            vectors = torch.as_tensor(vectors) - self._character_part(table).to(vectors.dtype)
+            state["embedding.weight"] = vectors
+            if self.config.tie_weights:
+                state.pop("decoder.weight", None)
+        return super().load_state_dict(state, strict, assign)
 
     def _init_weights(self) -> None:
         if self.config.init == "torch":
@@ -55,7 +149,8 @@ class RNNLanguageModel(nn.Module):
     ) -> tuple[torch.Tensor, Hidden]:
         """Scores of every word at every position; with `targets`, the mean cross-entropy of
         the targets instead (training: see decoder_loss)."""
-        weight = self.embedding.weight
+        vectors = self.word_vectors()
+        weight = vectors
         if self.training and self.config.embed_dropout:
             # A dropped word loses its whole vector for this batch, so the network cannot
             # lean on any single word (Gal & Ghahramani, 2016; Merity et al., 2018).
@@ -64,13 +159,16 @@ class RNNLanguageModel(nn.Module):
             weight = weight * mask
         embedded = self.drop(nn.functional.embedding(inputs, weight))
         output, hidden = self.rnn(embedded, hidden)
+        # tied through characters: the output side takes the same vectors, made once a pass
+        composed = self.characters is not None and self.config.tie_weights
+        out_weight, bias = vectors if composed else self.decoder.weight, self.decoder.bias
         if targets is not None:
-            return decoder_loss(self.decoder, self.drop(output), targets), hidden
-        return self.decoder(self.drop(output)), hidden
+            return decoder_loss(out_weight, bias, self.drop(output), targets), hidden
+        return nn.functional.linear(self.drop(output), out_weight, bias), hidden
 
     def features(self, inputs: torch.Tensor, hidden: Hidden) -> tuple[torch.Tensor, Hidden]:
         """The top layer's output at every position (eval mode: what the cache remembers)."""
-        return self.rnn(nn.functional.embedding(inputs, self.embedding.weight), hidden)
+        return self.rnn(nn.functional.embedding(inputs, self.word_vectors()), hidden)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -98,17 +196,37 @@ class LockedDropout(nn.Module):
 LOSS_CHUNK = 8 << 20  # scores (positions x vocabulary) computed at once by decoder_loss
 
 
-def decoder_loss(decoder: nn.Linear, output: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+class ComposedDecoder(nn.Module):
+    """The tied decoder of a network that trains through characters: its weight is the
+    network's word vectors as they are now (ids of the owner, not a submodule)."""
+
+    def __init__(self, owner: RNNLanguageModel, bias: nn.Parameter) -> None:
+        super().__init__()
+        self.__dict__["owner"] = owner  # not registered: the owner holds this module
+        self.bias = bias
+        self.out_features = bias.numel()
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self.__dict__["owner"].word_vectors()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight, self.bias)
+
+
+def decoder_loss(
+    weight: torch.Tensor, bias: torch.Tensor, output: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
     """Mean cross-entropy of `targets` under the decoder's scores of `output` [T, B, H]. When
     the scores of a batch are large (a big vocabulary), they are made, used and dropped a
     chunk of positions at a time, the gradients with them: the memory of one chunk instead
     of the batch, and faster, the scores never leaving the cache (docs/performance.md)."""
     flat, wanted = output.reshape(-1, output.size(-1)), targets.reshape(-1).long()
-    vocab = decoder.out_features
+    vocab = weight.size(0)
     if flat.size(0) * vocab <= LOSS_CHUNK:
-        return nn.functional.cross_entropy(decoder(flat).float(), wanted)
+        return nn.functional.cross_entropy(nn.functional.linear(flat, weight, bias).float(), wanted)
     rows = max(1, LOSS_CHUNK // vocab)
-    loss = _ChunkedLoss.apply(flat, decoder.weight, decoder.bias, wanted, rows)
+    loss = _ChunkedLoss.apply(flat, weight, bias, wanted, rows)
     return loss
 
 

@@ -139,6 +139,11 @@ MODEL = _table(
     Setting(
         "tie_weights", "the output layer shares the embedding's weights (embed = hidden)", bool
     ),
+    Setting(
+        "characters",
+        "in training, each word's vector adds its characters' (rare words borrow from common)",
+        bool,
+    ),
 )
 
 TRAIN = _table(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -39,7 +38,7 @@ from lyrics_tui.core.events import (
     TrainingResumed,
 )
 from lyrics_tui.core.metrics import perplexity
-from lyrics_tui.core.model import Hidden, RNNLanguageModel, detach
+from lyrics_tui.core.model import Hidden, RNNLanguageModel, detach, for_vocabulary
 from lyrics_tui.core.paths import last_checkpoint_path
 from lyrics_tui.core.songform import stored_form
 from lyrics_tui.core.training import validation
@@ -114,10 +113,11 @@ class TrainingRun:
         self.group.check(train_config, len(self.data.train_ids))
         if resume:
             model_config = resume.model_config
-        self.model_config = replace(model_config, vocab_size=len(self.data.vocab))
+        words = self.data.vocab.tokens
+        self.model_config = for_vocabulary(model_config, words)
         self.preset_model = self.model_config  # as asked for, before any sizing
         torch.manual_seed(train_config.seed)
-        self.model = RNNLanguageModel(self.model_config).to(device)
+        self.model = RNNLanguageModel(self.model_config, words).to(device)
         self.optimizer = make_optimizer(self.model, train_config)
         self.epoch = 0
         self.step = 0
@@ -215,7 +215,7 @@ class TrainingRun:
         self.sizing = size_for(self.preset_model, cfg, self.data, self.device, clock.timer)
         self.model_config = sized(self.preset_model, self.sizing)
         torch.manual_seed(cfg.seed)
-        self.model = RNNLanguageModel(self.model_config).to(self.device)
+        self.model = RNNLanguageModel(self.model_config, self.vocab.tokens).to(self.device)
         self.optimizer = make_optimizer(self.model, cfg)
         self.average = WeightAverage(self.model, cfg.average) if cfg.average else None
 

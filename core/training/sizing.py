@@ -182,7 +182,7 @@ def time_steps(
     config = replace(
         model_config, hidden=hidden, embed=hidden, vocab_size=len(data.vocab), dropout=0.5
     )
-    model = RNNLanguageModel(config).to(device)
+    model = RNNLanguageModel(config, data.vocab.tokens).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     needed = (steps + 2) * train_config.bptt * train_config.batch_size  # not the whole corpus
     streams = B.batchify(data.train_ids[:needed], train_config.batch_size).to(device)

@@ -71,10 +71,15 @@ class WeightAverage:
 
     def state(self) -> dict[str, torch.Tensor]:
         """The model's state dict with the averaged weights, as CPU copies."""
-        state = {k: v.detach().clone().cpu() for k, v in self.model.state_dict().items()}
+        # the module's own state dict, unfolded (core/model.py folds the averaged one)
+        own = nn.Module.state_dict(self.model)
+        state = {k: v.detach().clone().cpu() for k, v in own.items()}
         names = {id(p): n for n, p in self.model.named_parameters()}
         for p, a in zip(self.params, self.average, strict=True):
             state[names[id(p)]] = a.detach().clone().cpu()
+        folded = getattr(self.model, "folded", None)
+        if folded is not None:
+            return dict(folded(state))
         if getattr(getattr(self.model, "config", None), "tie_weights", False):
             state["decoder.weight"] = state["embedding.weight"]
         return state

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from lyrics_tui.core.trainer import TrainingRun
     from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
 
-MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights")
+MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights", "characters")
 TRAIN_FLAGS = (
     "tokenizer",
     "min_count",
@@ -88,7 +88,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     setting_argument(train, TRAIN["tokenizer"], default_text=preset_default("tokenizer"))
     for name in ("min_count", "max_vocab"):
         setting_argument(train, TRAIN[name], default_text=preset_default(name))
-    for name in ("cell", "embed", "hidden", "layers", "dropout", "tie_weights"):
+    for name in MODEL_FLAGS:
         setting_argument(train, MODEL[name], default_text=preset_default(name))
     setting_argument(
         train,
