@@ -41,6 +41,16 @@ def for_vocabulary(config: ModelConfig, words: Sequence[str]) -> ModelConfig:
     return replace(config, vocab_size=len(words), characters=characters)
 
 
+def _mean_matrix(chars: torch.Tensor, starts: torch.Tensor, count: int) -> torch.Tensor:
+    """The sparse [words, characters] matrix whose row takes the mean of a word's characters."""
+    sizes = torch.diff(starts, append=torch.tensor([len(chars)]))
+    rows = torch.repeat_interleave(torch.arange(len(starts)), sizes)
+    values = 1.0 / sizes[rows].float()
+    shape = (len(starts), count)
+    indices = torch.stack([rows, chars])
+    return torch.sparse_coo_tensor(indices, values, shape, check_invariants=True).coalesce()
+
+
 class RNNLanguageModel(nn.Module):
     """Predicts the next token at every position. Inputs and outputs are time-major: [T, B].
 
@@ -53,6 +63,7 @@ class RNNLanguageModel(nn.Module):
 
     bag_chars: torch.Tensor  # buffers, with characters: each word's character ids in a row
     bag_starts: torch.Tensor  # ... and where each word's start
+    bag_means: torch.Tensor  # ... as a sparse [V, C] matrix of means
 
     def __init__(self, config: ModelConfig, words: Sequence[str] | None = None) -> None:
         super().__init__()
@@ -81,6 +92,7 @@ class RNNLanguageModel(nn.Module):
             nn.init.uniform_(self.characters.weight, -0.1, 0.1)
             self.register_buffer("bag_chars", chars, persistent=False)
             self.register_buffer("bag_starts", starts, persistent=False)
+            self.register_buffer("bag_means", _mean_matrix(chars, starts, count), persistent=False)
             if config.tie_weights:
                 self.decoder = ComposedDecoder(self, self.decoder.bias)
 
@@ -88,12 +100,15 @@ class RNNLanguageModel(nn.Module):
         """Every word's input vector (and, tied, its output vector): [V, E]."""
         if self.characters is None:
             return self.embedding.weight
-        return self.embedding.weight + self._character_part(self.characters.weight)
+        # in place: the product keeps nothing of its output for backward; one [V, E] tensor
+        return self._character_part(self.characters.weight).add_(self.embedding.weight)
 
     def _character_part(self, table: torch.Tensor) -> torch.Tensor:
-        bags, starts = self.bag_chars.to(table.device), self.bag_starts.to(table.device)
-        # a word without Han characters (<unk>, Latin, digits) gets zeros
-        return nn.functional.embedding_bag(bags, table, starts, mode="mean")
+        # a sparse [V, C] product: its backward makes the [C, E] gradient directly, with no
+        # per-character [characters in all words, E] temporary as embedding_bag's does; a word
+        # without Han characters (<unk>, Latin, digits) gets zeros
+        with torch.autocast(table.device.type, enabled=False):  # full precision, as the table
+            return torch.sparse.mm(self.bag_means.to(table.device), table)
 
     def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
         return self.folded(super().state_dict(*args, **kwargs))
@@ -241,6 +256,9 @@ class _ChunkedLoss(torch.autograd.Function):
         grad_flat = torch.empty_like(flat)
         grad_weight = torch.zeros(weight.shape, device=weight.device)
         grad_bias = torch.zeros(bias.shape, device=bias.device)
+        kind = flat.device.type
+        if torch.is_autocast_enabled(kind):  # cast once, not once a chunk: autocast caches
+            weight = weight.to(torch.get_autocast_dtype(kind))  # only a parameter's casts
         for a in range(0, count, rows):
             part, wanted = flat[a : a + rows], targets[a : a + rows]
             scores = torch.addmm(bias, part, weight.t()).float()  # bf16 under autocast
