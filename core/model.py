@@ -256,9 +256,6 @@ class _ChunkedLoss(torch.autograd.Function):
         grad_flat = torch.empty_like(flat)
         grad_weight = torch.zeros(weight.shape, device=weight.device)
         grad_bias = torch.zeros(bias.shape, device=bias.device)
-        kind = flat.device.type
-        if torch.is_autocast_enabled(kind):  # cast once, not once a chunk: autocast caches
-            weight = weight.to(torch.get_autocast_dtype(kind))  # only a parameter's casts
         for a in range(0, count, rows):
             part, wanted = flat[a : a + rows], targets[a : a + rows]
             scores = torch.addmm(bias, part, weight.t()).float()  # bf16 under autocast

@@ -156,7 +156,16 @@ def estimated_rate(
 
 
 def sized(preset: ModelConfig, sizing: Sizing) -> ModelConfig:
-    return replace(preset, hidden=sizing.hidden, embed=sizing.hidden, dropout=sizing.dropout)
+    # a corpus too large for the preset's network trains without characters: on 50 MB they
+    # lowered perplexity but raised peak memory past 1 GB (docs/performance.md)
+    characters = preset.characters and sizing.hidden >= preset.hidden
+    return replace(
+        preset,
+        hidden=sizing.hidden,
+        embed=sizing.hidden,
+        dropout=sizing.dropout,
+        characters=characters,
+    )
 
 
 def time_steps(
@@ -182,7 +191,8 @@ def time_steps(
     config = replace(
         model_config, hidden=hidden, embed=hidden, vocab_size=len(data.vocab), dropout=0.5
     )
-    model = RNNLanguageModel(config, data.vocab.tokens).to(device)
+    # timed without characters (2-5% of a step; off where the network shrinks, see sized)
+    model = RNNLanguageModel(config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     needed = (steps + 2) * train_config.bptt * train_config.batch_size  # not the whole corpus
     streams = B.batchify(data.train_ids[:needed], train_config.batch_size).to(device)

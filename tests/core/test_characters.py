@@ -96,3 +96,16 @@ def test_the_averaged_weights_are_saved_folded():
     for key in want:
         torch.testing.assert_close(state[key], want[key])
     torch.testing.assert_close(state["decoder.weight"], state["embedding.weight"])
+
+
+def test_a_network_shrunk_for_a_large_corpus_trains_without_characters():
+    from lyrics_tui.core.training.sizing import Sizing, sized
+
+    preset = config(embed=512, hidden=512, dropout=0.75)
+    kept = sized(preset, Sizing(512, 0.75, 20.0, 9000.0, 20.0))
+    shrunk = sized(preset, Sizing(256, 0.15, 1.0, 9000.0, 0.3))
+    assert kept.characters and kept.hidden == 512
+    assert not shrunk.characters and shrunk.hidden == 256
+    assert not sized(
+        config(characters=False, hidden=512, embed=512), Sizing(512, 0.75, 20.0, 1.0, 20.0)
+    ).characters
