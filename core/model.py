@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -213,17 +214,21 @@ LOSS_CHUNK = 8 << 20  # scores (positions x vocabulary) computed at once by deco
 
 class ComposedDecoder(nn.Module):
     """The tied decoder of a network that trains through characters: its weight is the
-    network's word vectors as they are now (ids of the owner, not a submodule)."""
+    network's word vectors as they are now."""
 
     def __init__(self, owner: RNNLanguageModel, bias: nn.Parameter) -> None:
         super().__init__()
-        self.__dict__["owner"] = owner  # not registered: the owner holds this module
+        # a weak reference: a cycle would keep a replaced network (and its memory) until the
+        # garbage collector's next pass
+        self.__dict__["owner"] = weakref.ref(owner)
         self.bias = bias
         self.out_features = bias.numel()
 
     @property
     def weight(self) -> torch.Tensor:
-        return self.__dict__["owner"].word_vectors()
+        owner = self.__dict__["owner"]()
+        assert owner is not None, "a decoder outlived its network"
+        return owner.word_vectors()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.linear(x, self.weight, self.bias)
