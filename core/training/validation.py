@@ -28,7 +28,7 @@ MIN_READ_TOKENS = 2_000  # however short the budget, validation reads at least t
 READ_SHARE = 0.05  # with a budget, one validation may take this share of it
 PROBE_TOKENS = 2_048  # read at the start, as PROBE_STREAMS streams, to learn the speed here
 PROBE_STREAMS = 8
-FIT_PER_QUICK = 12.0  # a full fit costs about this many per-epoch figures over as many tokens
+FIT_PER_QUICK = 20.0  # a full fit costs about this many per-epoch figures over as many tokens
 
 
 @dataclass(frozen=True)
