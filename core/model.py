@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lyrics_tui.core.config import ModelConfig
+from lyrics_tui.core.songform.rhyme import HAN
 
 Hidden = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -27,7 +28,7 @@ def character_bags(words: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, in
     compound = False
     for word in words:
         starts.append(len(flat))
-        chars = [c for c in word if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf"]
+        chars = HAN.findall(word)
         compound = compound or len(chars) > 1
         flat.extend(table.setdefault(c, len(table)) for c in chars)
     if not compound:
@@ -62,9 +63,7 @@ class RNNLanguageModel(nn.Module):
     checkpoint sees a plain Embedding -> RNN -> Linear network (see state_dict below).
     """
 
-    bag_chars: torch.Tensor  # buffers, with characters: each word's character ids in a row
-    bag_starts: torch.Tensor  # ... and where each word's start
-    bag_means: torch.Tensor  # ... as a sparse [V, C] matrix of means
+    bag_means: torch.Tensor  # a buffer, with characters: the sparse [V, C] matrix of means
 
     def __init__(self, config: ModelConfig, words: Sequence[str] | None = None) -> None:
         super().__init__()
@@ -91,8 +90,6 @@ class RNNLanguageModel(nn.Module):
             chars, starts, count = bags
             self.characters = nn.Embedding(count, config.embed)
             nn.init.uniform_(self.characters.weight, -0.1, 0.1)
-            self.register_buffer("bag_chars", chars, persistent=False)
-            self.register_buffer("bag_starts", starts, persistent=False)
             self.register_buffer("bag_means", _mean_matrix(chars, starts, count), persistent=False)
             if config.tie_weights:
                 self.decoder = ComposedDecoder(self, self.decoder.bias)
