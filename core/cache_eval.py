@@ -32,6 +32,7 @@ LAMBDAS = tuple(round(i * 0.01, 2) for i in range(0, 91))  # 0 (off) .. 0.9
 # D, the nearest position recalled, tried at the best N and θ: 1 recalls the word just read
 NEAREST = (1, 2, 3, 5)
 CHUNK = 512  # positions scored at once
+ROWS = 1024  # positions mixed at once in the fit (its temporaries grow with them, not the text)
 FLOOR = -80.0  # exp's argument floor, in nats below the largest term
 QUICK_WINDOW, QUICK_SHARPNESS = 400, 8.0  # the per-epoch figure's N and θ|h|²
 MIN_FIT_TOKENS = 20  # fewer: nothing worth fitting
@@ -149,6 +150,9 @@ class _Band:
     usable: torch.Tensor  # [T, n_max] bool
     match: torch.Tensor  # [T, n_max] bool
 
+    def rows(self, a: int, b: int) -> _Band:
+        return _Band(self.dots[a:b], self.usable[a:b], self.match[a:b])
+
 
 def _band(features: StreamFeatures, n_max: int) -> _Band:
     hidden, targets, unk = features.hidden, features.targets, features.unk_id
@@ -215,7 +219,15 @@ def cache_logp(
     """For each window N: (log p_cache of the word that came [T] float64, -inf where the cache
     does not hold it; usable [T] bool, False where the cache holds nothing usable)."""
     windows = tuple(windows)
-    return _band_logp(_band(features, max(windows)), theta, windows, nearest)
+    band = _band(features, max(windows))
+    parts = [
+        _band_logp(band.rows(a, a + ROWS), theta, windows, nearest)
+        for a in range(0, features.tokens, ROWS)
+    ]
+    return {
+        n: (torch.cat([p[n][0] for p in parts]), torch.cat([p[n][1] for p in parts]))
+        for n in windows
+    }
 
 
 def mixture_logp(
@@ -269,16 +281,12 @@ def _search(
     windows = tuple(sorted({*(n for n in windows if n < total - 1), min(total - 1, max(windows))}))
     scale = typical_square(features)
     lams = torch.tensor(LAMBDAS[1:], dtype=torch.float64)
-    log_keep = torch.log1p(-lams)[None, :]
-    log_lam = torch.log(lams)[None, :]
-    net = features.logp[:, None]
-    known = features.log_known[:, None]
-    mixable = (features.targets != features.unk_id)[:, None]
     best = {
         name: _Best(-float(features.logp[mask].mean()), CacheSettings(windows[-1], 0.0, 0.0))
         for name, mask in masks.items()
     }
     band = _band(features, max(windows))
+    counts = {name: int(mask.sum()) for name, mask in masks.items()}
     tried: set[tuple[float, int]] = set()
 
     def trial(c: float, nearest: int = 1) -> None:
@@ -286,11 +294,10 @@ def _search(
         if (theta, nearest) in tried:
             return
         tried.add((theta, nearest))
-        for n, (logp, usable) in _band_logp(band, theta, windows, nearest).items():
-            mixed = torch.logaddexp(log_keep + net, log_lam + known + logp[:, None])
-            mixed = torch.where(usable[:, None] & mixable, mixed, net)  # [T, lambdas]
-            for name, mask in masks.items():
-                nll = -mixed[mask].mean(0)
+        sums = _trial_nlls(band, theta, windows, nearest, features, masks, lams)
+        for n in windows:
+            for name in masks:
+                nll = sums[n, name] / counts[name]
                 i = int(torch.argmin(nll))
                 if nll[i] < best[name].nll:
                     settings = CacheSettings(n, theta, float(lams[i]), nearest)
@@ -314,6 +321,33 @@ def _search(
                         return best
                     trial(found.settings.theta * scale, nearest)
     return best
+
+
+def _trial_nlls(
+    band: _Band,
+    theta: float,
+    windows: tuple[int, ...],
+    nearest: int,
+    features: StreamFeatures,
+    masks: dict[str, torch.Tensor],
+    lams: torch.Tensor,
+) -> dict[tuple[int, str], torch.Tensor]:
+    """One trial of the grid: for each window and mask, the summed NLL at every λ. Read by
+    rows, so that its temporaries are [ROWS, N] however long the text."""
+    log_keep, log_lam = torch.log1p(-lams)[None, :], torch.log(lams)[None, :]
+    net, known = features.logp[:, None], features.log_known[:, None]
+    mixable = (features.targets != features.unk_id)[:, None]
+    sums = {
+        (n, name): torch.zeros(len(lams), dtype=torch.float64) for n in windows for name in masks
+    }
+    for a in range(0, features.tokens, ROWS):
+        b = min(features.tokens, a + ROWS)
+        for n, (logp, usable) in _band_logp(band.rows(a, b), theta, windows, nearest).items():
+            mixed = torch.logaddexp(log_keep + net[a:b], log_lam + known[a:b] + logp[:, None])
+            mixed = torch.where(usable[:, None] & mixable[a:b], mixed, net[a:b])  # [rows, λ]
+            for name, mask in masks.items():
+                sums[n, name] -= mixed[mask[a:b]].sum(0)
+    return sums
 
 
 def typical_square(features: StreamFeatures) -> float:

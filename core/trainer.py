@@ -212,6 +212,7 @@ class TrainingRun:
     def _choose_size(self, clock: RunClock) -> None:
         """Time training steps at the sizes needed, then train the network chosen instead."""
         cfg = self.train_config
+        self.average = None  # the preset network's copy goes before the timed networks come
         self.sizing = size_for(self.preset_model, cfg, self.data, self.device, clock.timer)
         self.model_config = sized(self.preset_model, self.sizing)
         torch.manual_seed(cfg.seed)

@@ -132,7 +132,7 @@ def test_a_budget_ends_training_in_time_for_validation_the_fit_and_the_saves(
     for owner, name, seconds in (
         (TrainingRun, "_step", 0.5),
         (validation, "validate", 1.0),
-        (cache_eval, "_band_logp", 0.3),
+        (cache_eval, "_trial_nlls", 0.3),
         (trainer_module, "save_checkpoint", 0.2),
     ):
         real = getattr(owner, name)
