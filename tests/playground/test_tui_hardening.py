@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from lyrics_tui.core.fastload import read_checkpoint
 from lyrics_tui.tui.app import PlaygroundApp
 from tests.playground.pilot import (
@@ -138,3 +140,31 @@ async def test_settings_read_and_changed_while_the_form_mounts():
         assert app.query_one("#train-settings").disabled
         await filling
         await pilot.pause()
+
+
+async def test_the_characters_switch_reads_on_or_off_and_says_the_preset():
+    """The form's chars field: blank takes the preset's (on for default), off turns words
+    read through their characters off for the next run, anything else is named as wrong."""
+    from textual.app import App
+    from textual.widgets import Input
+
+    from lyrics_tui.core.errors import SettingsError
+    from lyrics_tui.tui.widgets.settings_form import SettingsForm
+
+    class FormApp(App):
+        def compose(self):
+            yield SettingsForm("lyrics", "default", {}, {}, {})
+
+    app = FormApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(SettingsForm)
+        await panel.fill()
+        await pilot.pause()
+        field = app.query_one("#set-characters", Input)
+        assert field.placeholder == "on (preset)"
+        assert panel.read_training()[1]["characters"] is None  # blank: the preset's
+        field.value = "off"
+        assert panel.read_training()[1]["characters"] is False
+        field.value = "maybe"
+        with pytest.raises(SettingsError, match="not on or off"):
+            panel.read_training()

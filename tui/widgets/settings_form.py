@@ -37,6 +37,7 @@ MODEL_FIELDS = [
     ("hidden", "hidden", int),
     ("layers", "layers", int),
     ("dropout", "dropout", float),
+    ("characters", "chars", bool),  # words read through their characters while training
 ]
 TRAIN_FIELDS = [
     ("epochs", "epochs", int),
@@ -246,7 +247,7 @@ class SettingsForm(VerticalScroll):
             ),
         ]
         rows += [
-            self._field(name, label, self._model_values.get(name))
+            self._field(name, label, on_off(self._model_values.get(name)))
             for name, label, _ in MODEL_FIELDS
         ]
         rows += [
@@ -292,7 +293,7 @@ class SettingsForm(VerticalScroll):
             for name, _, _ in fields:
                 value = getattr(config, name)
                 whose = "preset" if value == getattr(default, name) or not bundled else bundled.name
-                self.query_one(f"#set-{name}", Input).placeholder = f"{value} ({whose})"
+                self.query_one(f"#set-{name}", Input).placeholder = f"{on_off(value)} ({whose})"
         self.query_one("#corpus-about", Label).update(corpus_about(corpus, train.tokenizer))
         if self._continues is not None:
             c = self._continues
@@ -377,7 +378,7 @@ class SettingsForm(VerticalScroll):
             model = {"cell": self._model_values.get("cell")}
             model.update(
                 {
-                    n: parse_field(n, self._text(n, self._model_values.get(n)), k)
+                    n: parse_field(n, self._text(n, on_off(self._model_values.get(n))), k)
                     for n, label, k in MODEL_FIELDS
                 }
             )
