@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from lyrics_tui.core.songform.vocabulary import VocabularyRhymes
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-BLANK_DAMP = 0.2  # a second space in a row (the tutorial's corpus: 3% of lines have one)
 MOST_TOKENS = 60  # a line ends by this many words, whatever their characters
 LEAN_RATE = 0.05  # how fast the network's habit at line ends is learnt (about 20 steps)
 WORD_SIZE_RATE = 0.05  # and the size of its words (the next word is about that long)
@@ -330,7 +329,9 @@ class SongWriter:
             words[self.rhymes.containing(self.similar.text)] *= self.tuning.stuck_damp
         words[nl] = 0.0
         if not self.text or self.text[-1].isspace():  # a line starts with no space, nor
-            words[self.rhymes.blanks] *= 0.0 if not self.text else BLANK_DAMP  # doubles one
+            # doubles one: damped instead (3% of the corpus's lines have a double space), a
+            # network sampled cold strung spaces together and wrote lines of two characters
+            words[self.rhymes.blanks] = 0.0
         if self.aim != NO_GROUP and c + 1 >= self.shortest:
             self._pull_rhyme(words)
         copied = novelty.copied(self.text)

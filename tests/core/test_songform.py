@@ -236,6 +236,23 @@ def test_a_new_line_does_not_loop_on_a_word(temperature):
         assert line.count("天空") <= 2 and line.count("我") <= 3, line
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.3, 0.8])
+def test_a_line_never_starts_with_a_space_nor_doubles_one(temperature):
+    tokens = [*TOKENS, " "]
+    table = np.random.default_rng(4).normal(0, 1.0, (len(tokens), len(tokens)))
+    table[:, -1] += 3.0  # the network would string spaces together, as a cold one did
+    table[-1, -1] += 6.0
+    vocab = Vocabulary(tokens, [1] * len(tokens))
+    sampler = Sampler(BigramStepper(table), vocab, Tokenizer("char"), FORM)
+    plain, _ = song(sampler, temperature=temperature, seed=1, form=False, returns=0)
+    if temperature:  # (greedy, this network alone sings empty lines)
+        assert "  " in plain  # the network alone doubles spaces
+    text, _ = song(sampler, temperature=temperature, seed=1)
+    lines = text.split("\n")[:-1]
+    assert len(lines) > 10
+    assert "  " not in text and not any(line.startswith(" ") for line in lines)
+
+
 def test_greedy_with_the_form_is_the_same_whatever_the_seed():
     sampler = form_sampler(2)
     a, _ = song(sampler, temperature=0, seed=1)
