@@ -22,6 +22,7 @@ from torch import nn
 from lyrics_tui.core import batches as B
 from lyrics_tui.core.cache import CacheFit, CacheSettings
 from lyrics_tui.core.model import RNNLanguageModel
+from lyrics_tui.core.reading import TextReader
 
 WINDOWS = (50, 100, 200, 400, 800, 1600)
 # θ is searched as c / s, s the typical |h|² of the text: c is how many nats more an exact
@@ -113,20 +114,23 @@ def read_stream(
     positions_at_once = max(1, min(READ_TOKENS, READ_SCORES // model.config.vocab_size))
     rows = max(1, positions_at_once // read.size(1))
     with torch.no_grad():
+        reader = TextReader(model, inputs)
         for a in range(0, read.size(0), rows):
-            output, state = model.features(inputs[a : a + rows], state)
+            output, state = reader.features(a, a + rows, state)
             where = scored[a : a + rows] >= 0
             if not bool(where.any()):
                 continue
             at = scored[a : a + rows][where]
             target = ids[at + 1].to(device)
+            # [P, H]: past the burn-in every position is scored, and a view costs no copy
+            picked = output.flatten(0, 1) if bool(where.all()) else output[where.to(device)]
             # cross_entropy is log_softmax then nll_loss: evaluate_loss takes this same sum
-            logp = nn.functional.log_softmax(model.decoder(output[where.to(device)]), dim=1)
+            logp = nn.functional.log_softmax(reader.scores(picked), dim=1)
             total += nn.functional.nll_loss(logp, target, reduction="sum").item()
             kept = at < keep
             if bool(kept.any()):
                 at, on = at[kept], kept.to(device)
-                hidden_out[at] = output[where.to(device)][on].float().cpu()
+                hidden_out[at] = picked[on].float().cpu()
                 logp_out[at] = logp[on].gather(1, target[on][:, None])[:, 0].double().cpu()
                 known_out[at] = torch.log(-torch.expm1(logp[on][:, unk_id].double())).cpu()
     model.train(was_training)
