@@ -131,8 +131,10 @@ def read_stream(
             if bool(kept.any()):
                 at, on = at[kept], kept.to(device)
                 hidden_out[at] = picked[on].float().cpu()
-                logp_out[at] = logp[on].gather(1, target[on][:, None])[:, 0].double().cpu()
-                known_out[at] = torch.log(-torch.expm1(logp[on][:, unk_id].double())).cpu()
+                # the columns first, then the kept rows: logp[on] would copy all its scores
+                came = logp.gather(1, target[:, None])[:, 0]
+                logp_out[at] = came[on].double().cpu()
+                known_out[at] = torch.log(-torch.expm1(logp[:, unk_id][on].double())).cpu()
     model.train(was_training)
     return StreamFeatures(
         hidden=hidden_out,
