@@ -399,6 +399,11 @@ def first_token_from_checkpoint(
 
 # -- the app, with an event log (child mode) ---------------------------------------------------
 def child(args: argparse.Namespace) -> int:
+    from lyrics_tui.core import tuning
+
+    # as `lyrics-tui` sets up its process: one BLAS thread (before numpy loads), memory kept
+    tuning.for_generation()
+    tuning.for_training()
     from lyrics_tui.core.events import (
         BatchFinished,
         EpochFinished,
