@@ -1,5 +1,6 @@
-"""Process-wide settings, in one place. Only entry points call these (the command line, the
-playground, bench scripts); importing core or running a TrainingRun changes none of them.
+"""Process-wide settings, in one place. Only entry points call these (the front ends' package,
+tui/__init__.py, the playground, bench scripts); importing core or running a TrainingRun
+changes none of them.
 
 Why each one, with the measurements: docs/performance.md.
 """

@@ -111,10 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from lyrics_tui.core import tuning
-
-    tuning.for_generation()  # before numpy is imported
-    try:
+    try:  # (one BLAS thread was asked for when the tui package loaded: tui/__init__.py)
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already reported in one line
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
