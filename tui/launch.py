@@ -97,7 +97,7 @@ def serve(args: argparse.Namespace, tail: list[str] | None = None) -> int:
     if problem:
         print(f"lyrics-tui: {problem}", file=sys.stderr)
         return 2
-    command = [sys.executable, "-m", "lyrics_tui.tui.cli"]
+    command = [sys.executable, "-m", "lyrics_tui.tui.entry"]
     if getattr(args, "corpus", None):
         path = obtain_corpus(args.corpus, on_note=note)  # jaychou: fetched once, here
         named = args.corpus in BUNDLED or args.corpus in DOWNLOADABLE

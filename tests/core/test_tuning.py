@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT
 
 # Runs in a fresh interpreter: what a library user's program sees before and after.
@@ -42,40 +44,45 @@ def test_importing_core_and_training_changes_nothing_global(tmp_path):
     assert before["env"] == {"OPENBLAS_NUM_THREADS": None, "MKL_NUM_THREADS": None}
 
 
-def test_the_entry_point_asks_for_one_blas_thread(tmp_path, monkeypatch):
-    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    code = (
-        "import os, sys\n"
-        "from lyrics_tui.tui.cli import main\n"
-        "main(['runs', '--json', '--runs-db', sys.argv[1]])\n"
-        "print(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path / "runs.sqlite3")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "1"
+_WATCHED = (
+    "import os, sys\n"
+    "seen = []\n"
+    "class Watch:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == 'numpy' and not seen:\n"
+    "            seen.append(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+    "sys.meta_path.insert(0, Watch())\n"
+    "from lyrics_tui.tui import entry\n"
+    "entry.prepare(sys.argv[1:])\n"
+    "import lyrics_tui.tui.cli\n"
+    "import numpy\n"
+    "print(seen)\n"
+)
 
 
-def test_one_blas_thread_is_asked_for_before_numpy_loads(tmp_path, monkeypatch):
-    """OpenBLAS reads its thread count once, when numpy loads: asked for later, it is two
-    threads that fight the trainer for the cores (17 ms more to the first token)."""
+@pytest.mark.parametrize(
+    ("argv", "threads"),
+    [
+        ([], "1"),  # the playground: beside a training torch
+        (["--corpus", "songci"], "1"),
+        (["demo"], "1"),
+        (["generate", "--checkpoint", "m.pt"], None),  # alone: OpenBLAS's own count
+        (["runs", "--json"], None),
+    ],
+)
+def test_the_blas_threads_are_chosen_before_numpy_loads(argv, threads, monkeypatch):
+    """OpenBLAS reads its thread count once, when numpy loads: asked for later (the command
+    line's own imports load numpy), the playground's two threads fought the trainer."""
     monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
-    code = (
-        "import os, sys\n"
-        "seen = []\n"
-        "class Watch:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'numpy' and not seen:\n"
-        "            seen.append(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
-        "sys.meta_path.insert(0, Watch())\n"
-        "import lyrics_tui.tui.cli\n"
-        "import numpy\n"
-        "print(seen)\n"
-    )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", _WATCHED, *argv], capture_output=True, text=True, timeout=60
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "['1']"
+    assert done.stdout.strip().splitlines()[-1] == repr([threads])
+
+
+def test_the_entry_knows_every_command():
+    from lyrics_tui.tui import entry
+    from lyrics_tui.tui.cli import COMMANDS
+
+    assert {*entry.ALONE, "demo"} == set(COMMANDS)

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:  # (one BLAS thread was asked for when the tui package loaded: tui/__init__.py)
+    try:  # (BLAS threads were chosen before numpy loaded: tui/entry.py)
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already reported in one line
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
