@@ -329,8 +329,8 @@ class SongWriter:
             words[self.rhymes.containing(self.similar.text)] *= self.tuning.stuck_damp
         words[nl] = 0.0
         if not self.text or self.text[-1].isspace():  # a line starts with no space, nor
-            # doubles one: damped instead (3% of the corpus's lines have a double space), a
-            # network sampled cold strung spaces together and wrote lines of two characters
+            # doubles one (3% of the corpus's lines have a double space; damped rather than
+            # ruled out, a network sampled cold strung spaces into lines of two characters)
             words[self.rhymes.blanks] = 0.0
         if self.aim != NO_GROUP and c + 1 >= self.shortest:
             self._pull_rhyme(words)
