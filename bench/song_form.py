@@ -168,7 +168,11 @@ def measure_checkpoint(args, path: str, named: list[tuple[str, str]], corpus_for
 
 def goals(rows: list[dict], temperature: float) -> list[tuple[str, bool]]:
     """Issue 16's goals for these songs (medians), each with whether it is reached."""
-    med = {key: statistics.median(r[key] for r in rows) for key in rows[0] if key != "name"}
+    med = {
+        key: statistics.median(r[key] for r in rows)
+        for key, value in rows[0].items()
+        if isinstance(value, float | int)
+    }
     most = max(r["most_sung"] for r in rows)
     if temperature == 0.8:
         return [

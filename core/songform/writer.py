@@ -40,7 +40,8 @@ GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 MOST_TOKENS = 60  # a line ends by this many words, whatever their characters
 LEAN_RATE = 0.05  # how fast the network's habit at line ends is learnt (about 20 steps)
 WORD_SIZE_RATE = 0.05  # and the size of its words (the next word is about that long)
-LOOK_AHEAD = 8  # the likeliest words on the rhyme whose line end the writer looks ahead to
+LOOK_AHEAD = 4  # the likeliest words on the rhyme whose line end the writer looks ahead to
+# (8 rhymed and read the same on 27 songs, docs/writing.md)
 PULL_FROM = 0.05  # ... once a line end within the next two characters has this chance
 WORN_LINES = 12  # a new rhyme avoids the groups that ended WORN_TIMES of the last 12 lines
 WORN_TIMES = 3
