@@ -183,16 +183,10 @@ def next_token_distribution(
     return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
 
 
-def _exp(x: np.ndarray) -> np.ndarray:
-    """exp of scores shifted to at most 0, as float64: computed in float32, the network's own
-    precision, where numpy's exp is vectorised (four times faster than float64's here)."""
-    return np.exp(x.astype(np.float32)).astype(np.float64)
-
-
 def _softmax_entropy(logits: np.ndarray) -> tuple[np.ndarray, float]:
     """softmax(logits) and its entropy in nats, log Z - E[z] (no logarithm of every p)."""
     z = logits - np.max(logits)
-    e = _exp(z)
+    e = np.exp(z)
     total = float(e.sum())
     p = e / total
     return p, math.log(total) - float(p @ z)
@@ -212,7 +206,7 @@ def _filtered(adjusted: np.ndarray, settings: SamplerSettings) -> np.ndarray:
     """Temperature, then top-k and top-p: the distribution sampled from (sums to 1)."""
     # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
     with np.errstate(over="ignore"):
-        final = _exp((adjusted - np.max(adjusted)) / settings.temperature)
+        final = np.exp((adjusted - np.max(adjusted)) / settings.temperature)
     final /= final.sum()
     if 0 < settings.top_k < len(final):
         # the k likeliest; among words tied at the k-th probability the lowest ids, so the
