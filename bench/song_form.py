@@ -16,10 +16,12 @@ off"), and measures it beside the training corpus and its held-out text (the las
 - returns: lines repeating one of the 30 before exactly; near-repeats: lines repeating none of
   them but with a difflib ratio >= 0.6 over characters with one of them; the most times one
   line is sung within 30 lines;
-- distinct character bigrams / bigrams (inside lines); lines of <= 2 Han characters;
+- distinct character bigrams / bigrams (inside lines); lines of <= 2 Han characters; the share
+  of characters inside lines that are spaces;
 - fluency: the network's own perplexity (song memory and every rule taken away, temperature 1)
   of the generated text, beside plain sampling's (--no-form --cache off --returns 0) at the
-  same temperature and seed.
+  same temperature and seed; each song's pair is listed, with the spaces in both texts (some
+  seeds send plain sampling into runs of spaces, which the network scores as very likely).
 The definitions are ../shared/README.md's, whose table the corpus rows reproduce. Figures
 are medians over checkpoints × seeds. Checkpoints saved before the song form stored their
 corpus's statistics are given those of the training split of --corpus (and this is said).
@@ -38,6 +40,7 @@ import shlex
 import statistics
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from _common import JAYCHOU, ROOT, machine
 
@@ -54,6 +57,7 @@ MEASURES = (
     ("near", "near-repeats", "{:.1%}"),
     ("bigrams", "distinct bigrams", "{:.2f}"),
     ("short", "lines <= 2", "{:.1%}"),
+    ("blanks", "spaces in lines", "{:.1%}"),
     ("most_sung", "most sung in 30", "{:.0f}"),
     ("fluency", "network ppl", "{:.1f}"),
     ("fluency_ratio", "ppl / plain", "{:.2f}"),
@@ -94,12 +98,20 @@ def song_measures(lines: list[str], corpus_lengths=None) -> dict[str, float]:
         "near": near / len(lines),
         "bigrams": len(set(pairs)) / max(1, len(pairs)),
         "short": sum(han_characters(line) <= 2 for line in lines) / len(lines),
+        "blanks": blank_share(lines),
         "most_sung": float(most),
         "lines": float(len(lines)),
     }
     if corpus_lengths is not None:
         out["length_tv"] = lengths.distance(corpus_lengths)
     return out
+
+
+def blank_share(lines: list[str]) -> float:
+    """The share of a text's characters (inside lines) that are spaces: plain sampling at 0.8
+    can string spaces together, text the network scores as very likely (docs/writing.md)."""
+    text = "".join(line.strip() for line in lines)
+    return sum(c.isspace() for c in text) / max(1, len(text))
 
 
 def network_perplexity(opened, text_ids: list[int]) -> float:
@@ -145,19 +157,24 @@ def measure_checkpoint(args, path: str, named: list[tuple[str, str]], corpus_for
         opened = replace(opened, form=corpus_form)
         print(f"{path}: no stored song form; using the training split's of {args.corpus}")
     rows = []
-    plain: dict[tuple[str, float, int], float] = {}
+    plain: dict[tuple[str, float, int], tuple[float, float]] = {}
     for temperature in args.temperatures:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             for name, flags in named:
                 base = settings_for(opened, f"{flags} {PLAIN}", temperature, seed, args.tokens)
                 key = (repr(replace(base, cache=None)), temperature, seed)
                 if key not in plain:  # plain sampling with the same settings otherwise
-                    plain[key] = network_perplexity(opened, write_song(opened, base)[1])
+                    plain_lines, plain_ids = write_song(opened, base)
+                    plain[key] = (
+                        network_perplexity(opened, plain_ids),
+                        blank_share(plain_lines),
+                    )
                 settings = settings_for(opened, flags, temperature, seed, args.tokens)
                 lines, ids = write_song(opened, settings)
                 row = song_measures(lines, corpus_form.lengths)
                 row["fluency"] = network_perplexity(opened, ids)
-                row["fluency_ratio"] = row["fluency"] / plain[key]
+                row["plain_fluency"], row["plain_blanks"] = plain[key]
+                row["fluency_ratio"] = row["fluency"] / row["plain_fluency"]
                 row.update(name=name, temperature=temperature, seed=seed, path=path)
                 rows.append(row)
                 if args.show:
@@ -196,6 +213,18 @@ def goals(rows: list[dict], temperature: float) -> list[tuple[str, bool]]:
         (f"lines of <= 2 characters {med['short']:.1%} <= 5%", med["short"] <= 0.05),
         (f"no line sung more than 3 times within 30 (most: {most:.0f})", most <= 3),
     ]
+
+
+def print_songs(rows: list[dict]) -> None:
+    """Each song's fluency beside its plain song's: the ratio's median is only as steady as
+    plain sampling, which some seeds send into runs of spaces."""
+    print("  each song: network ppl / plain sampling's (spaces in the text: song, plain)")
+    for r in rows:
+        print(
+            f"    {Path(r['path']).name} seed {r['seed']}: {r['fluency']:.1f} / "
+            f"{r['plain_fluency']:.1f} = {r['fluency_ratio']:.2f}x "
+            f"(spaces {r['blanks']:.1%}, {r['plain_blanks']:.1%})"
+        )
 
 
 def print_table(title: str, rows: list[dict]) -> None:
@@ -256,6 +285,7 @@ def main() -> None:
                 f"{where} at temperature {temperature:g}, median of {len(chosen)} songs", chosen
             )
             if chosen and name == "default":
+                print_songs(chosen)
                 for goal, reached in goals(chosen, temperature):
                     print(f"  {'reached' if reached else 'SHORT  '} {goal}")
 
