@@ -250,7 +250,8 @@ class StepThrough:
         if not s.form or writer is None:
             return None
         writer.set_rhyme(s.rhyme)
-        writer.limit, writer.greedy = s.returns, s.temperature == 0
+        writer.limit = s.returns
+        writer.set_temperature(s.temperature)
         look = getattr(self.subject.stepper, "look_ahead", None)
         writer.look = None if look is None else functools.partial(look, frame.state, frame.logits)
         return writer

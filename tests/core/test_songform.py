@@ -253,6 +253,28 @@ def test_a_line_never_starts_with_a_space_nor_doubles_one(temperature):
     assert "  " not in text and not any(line.startswith(" ") for line in lines)
 
 
+@pytest.mark.parametrize("temperature, filtered", [(0.8, True), (0.6, True), (0.3, False)])
+def test_a_line_that_nearly_repeats_leaves_it_with_the_samplers_words_unless_cold(
+    temperature, filtered
+):
+    sampler = form_sampler()
+    writer = sampler.writer(SamplerSettings(temperature=temperature), seed=0)
+    assert writer is not None
+    for token in ["我", "爱", "天空", "回来", "\n", "我", "爱", "天空"]:
+        writer.read(sampler.vocab.id(token))
+    network = np.full(len(TOKENS), 1 / len(TOKENS))
+    wind = TOKENS.index("风")
+    probs = network.copy()
+    probs[wind] = 0.0  # a word the sampler's filters took out
+    writer.shape(probs.copy(), network, network)  # 我爱天空 could end here, and reads like
+    assert writer.similar is not None  # 我爱天空回来: it may not end, and leaves it
+    out = writer.shape(probs.copy(), network, network)
+    # warm, the filters hold (the sampler's own temperature); cold, the network's words at
+    # temperature 1 are freer than the few the filters leave
+    assert bool(out[wind] == 0.0) is filtered
+    assert out.sum() == pytest.approx(1.0)
+
+
 def test_greedy_with_the_form_is_the_same_whatever_the_seed():
     sampler = form_sampler(2)
     a, _ = song(sampler, temperature=0, seed=1)
