@@ -28,6 +28,7 @@ from lyrics_tui.core.songform.rhyme import (
     rhyme_group,
 )
 from lyrics_tui.core.songform.vocabulary import VocabularyRhymes
+from lyrics_tui.core.songform.writer import FREE_FROM
 from lyrics_tui.core.tokens import Tokenizer
 from lyrics_tui.core.vocab import Vocabulary
 from tests.helpers import BigramStepper
@@ -237,7 +238,9 @@ def test_a_new_line_does_not_loop_on_a_word(temperature):
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.3, 0.8])
-def test_a_line_never_starts_with_a_space_nor_doubles_one(temperature):
+def test_a_line_never_starts_with_a_space_nor_doubles_one_nor_spaces_one_character(
+    temperature,
+):
     tokens = [*TOKENS, " "]
     table = np.random.default_rng(4).normal(0, 1.0, (len(tokens), len(tokens)))
     table[:, -1] += 3.0  # the network would string spaces together, as a cold one did
@@ -251,6 +254,8 @@ def test_a_line_never_starts_with_a_space_nor_doubles_one(temperature):
     lines = text.split("\n")[:-1]
     assert len(lines) > 10
     assert "  " not in text and not any(line.startswith(" ") for line in lines)
+    if temperature < FREE_FROM:  # cold, nor does a phrase of one character (我 我 你)
+        assert all(len(part) >= 2 for line in lines for part in line.split(" ")[:-1]), text
 
 
 @pytest.mark.parametrize("temperature, filtered", [(0.8, True), (0.6, True), (0.3, False)])
