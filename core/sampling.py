@@ -187,7 +187,7 @@ class Sampler:
         """The song form for one song with these settings (None: off)."""
         if not settings.form:
             return None
-        writer = SongWriter(
+        return SongWriter(
             self.form,
             self.rhymes or vocabulary_rhymes(self.vocab),
             self._newline_id,
@@ -195,10 +195,9 @@ class Sampler:
             rhyme=settings.rhyme,
             returns=settings.returns,
             seed=seed,
+            temperature=settings.temperature,
             tuning=songform_writer.TUNING,
         )
-        writer.set_temperature(settings.temperature)
-        return writer
 
     def _look_ahead(self, state: Any, logits: np.ndarray) -> Any:
         """The stepper's look-ahead from this state, for the song form (None: it has none)."""

@@ -42,15 +42,15 @@ MOST_TOKENS = 60  # a line ends by this many words, whatever their characters
 LEAN_RATE = 0.05  # how fast the network's habit at line ends is learnt (about 20 steps)
 WORD_SIZE_RATE = 0.05  # and the size of its words (the next word is about that long)
 LOOK_AHEAD = 4  # the likeliest words on the rhyme whose line end the writer looks ahead to
-# (8 rhymed and read the same on 27 songs, docs/writing.md)
+# (more rhymed no better: docs/writing.md)
 PULL_FROM = 0.05  # ... once a line end within the next two characters has this chance
 WORN_LINES = 12  # a new rhyme avoids the groups that ended WORN_TIMES of the last 12 lines
 WORN_TIMES = 3
 FRESH_ENDS = 4  # a new line does not end on the character that ended one of the last 4
 # (the tutorial's corpus: 9% of new lines do)
 FREE_FROM = 0.6  # from this temperature a line that nearly repeats another leaves it with the
-# sampler's own words (27 songs at 0.8: network ppl 29.2 against 30.4 at temperature 1); below,
-# they are too few to leave it (0.3: 25% near-repeats; 0.5: 3%) and the network's at 1 are used
+# sampler's own words (likelier); below, they are too few to leave it, and the network's at
+# temperature 1 are used (docs/writing.md)
 
 
 @dataclass(frozen=True)
@@ -106,13 +106,13 @@ class SongWriter:
         rhyme: float,
         returns: int,
         seed: int,
-        greedy: bool = False,
+        temperature: float = 1.0,
         tuning: FormTuning = TUNING,
     ) -> None:
         self.corpus, self.rhymes, self.tuning = corpus, rhymes, tuning
         self.newline_id, self.unk_id = newline_id, unk_id
-        self.strength, self.limit, self.seed, self.greedy = rhyme, returns, seed, greedy
-        self.free = True  # a word away from a near repeat comes from the filtered words
+        self.strength, self.limit, self.seed = rhyme, returns, seed
+        self.set_temperature(temperature)
         self.lengths = corpus.lengths
         self.shortest, self.longest = self.lengths.shortest, self.lengths.longest
         self.hazard = self.lengths.hazard
@@ -257,8 +257,10 @@ class SongWriter:
         return self.rhymes.group(self.last_word) if self.last_word >= 0 else NO_GROUP
 
     def set_temperature(self, temperature: float) -> None:
-        """The sampler's temperature (the step-through's settings may change it)."""
-        self.greedy, self.free = temperature == 0, temperature >= FREE_FROM
+        """The sampler's temperature (the step-through's settings may change it): greedy
+        decoding draws nothing, and a cold sampler gets the rules for cold sampling."""
+        self.greedy = temperature == 0
+        self.free = temperature >= FREE_FROM  # (see FREE_FROM)
 
     def set_rhyme(self, strength: float) -> None:
         """Another rhyme strength from the current step on (the step-through's settings)."""
@@ -341,9 +343,7 @@ class SongWriter:
             words[self.rhymes.containing(self.similar.text)] *= self.tuning.stuck_damp
         words[nl] = 0.0
         if self.phrase < (1 if self.free else 2):  # no line starts with a space nor doubles
-            # one; below FREE_FROM no phrase is one character either (1.5% of the tutorial's
-            # corpus's phrases; a network sampled at 0.3 wrote 我 我 你: 20% of its characters
-            # spaces, 9.6% with this; at 0.8 it cost 4% of fluency for 0.6% fewer spaces)
+            # one; cold, no phrase is one character either (a cold sampler strings 我 我 你)
             words[self.rhymes.blanks] = 0.0
         if self.aim != NO_GROUP and c + 1 >= self.shortest:
             self._pull_rhyme(words)
