@@ -238,7 +238,7 @@ def test_a_new_line_does_not_loop_on_a_word(temperature):
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.3, 0.8])
-def test_a_line_never_starts_with_a_space_nor_doubles_one_nor_spaces_one_character(
+def test_a_line_never_starts_with_a_space_nor_doubles_one_nor_cold_spaces_one_character(
     temperature,
 ):
     tokens = [*TOKENS, " "]
