@@ -244,8 +244,22 @@ def mixture_logp(
     net = features.logp
     if lam <= 0:
         return net
-    mixed = torch.logaddexp(math.log1p(-lam) + net, math.log(lam) + features.log_known + logp_cache)
-    return torch.where(usable & (features.targets != features.unk_id), mixed, net)
+    mixable = usable & (features.targets != features.unk_id)
+    return _mixed(net, features.log_known, logp_cache, mixable, math.log1p(-lam), math.log(lam))
+
+
+def _mixed(
+    net: torch.Tensor,
+    known: torch.Tensor,
+    logp_cache: torch.Tensor,
+    mixable: torch.Tensor,
+    log_keep: float | torch.Tensor,
+    log_lam: float | torch.Tensor,
+) -> torch.Tensor:
+    """(1 - λ) p_net + λ p_known p_cache in logs where `mixable`, else the network's (λ a number,
+    or a row of them against a column of positions)."""
+    mixed = torch.logaddexp(log_keep + net, log_lam + known + logp_cache)
+    return torch.where(mixable, mixed, net)
 
 
 def cache_loss(features: StreamFeatures, settings: CacheSettings | None) -> float:
@@ -349,8 +363,9 @@ def _trial_nlls(
     for a in range(0, features.tokens, ROWS):
         b = min(features.tokens, a + ROWS)
         for n, (logp, usable) in _band_logp(band.rows(a, b), theta, windows, nearest).items():
-            mixed = torch.logaddexp(log_keep + net[a:b], log_lam + known[a:b] + logp[:, None])
-            mixed = torch.where(usable[:, None] & mixable[a:b], mixed, net[a:b])  # [rows, λ]
+            where = usable[:, None] & mixable[a:b]
+            # [rows, λ]
+            mixed = _mixed(net[a:b], known[a:b], logp[:, None], where, log_keep, log_lam)
             for name, mask in masks.items():
                 sums[n, name] -= mixed[mask[a:b]].sum(0)
     return sums

@@ -1,6 +1,5 @@
 """Process-wide settings, in one place. Only entry points call these (tui/entry.py, the
-playground, bench scripts); importing core or running a TrainingRun
-changes none of them.
+playground, bench scripts); importing core or running a TrainingRun changes none of them.
 
 Why each one, with the measurements: docs/performance.md.
 """
