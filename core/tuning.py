@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 # Generation multiplies a few hundred by a few thousand numbers per token: one BLAS thread is
 # faster than two, and leaves the second core to training and the UI.
 _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
 
-_kept: bool | None = None  # keep_freed_memory()'s answer, once asked
+# how much less the trainer's threads weigh than the UI's with the scheduler: nice 10 gives a
+# thread about a tenth of the share of one at 0 when both want a core
+BACKGROUND_NICENESS = 10
+
+_kept: bool | None = None
+_background_niceness = 0  # interface_first() sets it  # keep_freed_memory()'s answer, once asked
 
 
 def single_blas_thread() -> None:
@@ -49,6 +55,30 @@ def fast_thread_switches() -> None:
     """A short GIL switch interval: while another thread computes (jieba loading, a trainer
     winding down), each of the UI thread's many small turns waits out that thread's slice."""
     sys.setswitchinterval(0.0005)
+
+
+def interface_first(niceness: int = BACKGROUND_NICENESS) -> None:
+    """From now on `background_priority()` lowers the calling thread's priority by `niceness`:
+    for a process with an interface in front (the playground in a terminal)."""
+    global _background_niceness
+    _background_niceness = niceness
+
+
+def background_priority() -> bool:
+    """Lower the calling thread's scheduling priority (once `interface_first()` asked for it),
+    and so that of the threads it starts: torch's OpenMP workers inherit it. The playground's
+    trainer thread calls it: on two cores the trainer's threads and the UI's are three busy
+    threads, and a frame waits its turn behind them. Linux only (elsewhere a priority is the
+    whole process's); False when not lowered."""
+    niceness = _background_niceness
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + niceness)
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def for_training() -> None:

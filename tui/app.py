@@ -345,7 +345,9 @@ class PlaygroundApp(App[int]):
     @on(PromptSubmitted)
     def _on_prompt_submitted(self, message: PromptSubmitted) -> None:
         self._generate(message.text, same_seed=False)
-        self.query_one("#output-scroll").focus()
+        # after the first token's frame: moving the focus restyles the pane and the keys, a
+        # frame as long again
+        self.call_after_refresh(self.query_one("#output-scroll").focus)
 
     def _generate(self, prompt: str, same_seed: bool) -> None:
         if not self.training.has_model:

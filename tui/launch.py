@@ -61,6 +61,7 @@ def run_app(app: PlaygroundApp) -> int:
     """
     from lyrics_tui.tui.signals import PlaygroundSignals
 
+    tuning.interface_first()  # the trainer's threads give way to the UI's (docs/tui.md)
     loop = asyncio.new_event_loop()
     # SIGHUP, SIGTERM: stop the run, save it, exit 129, 143
     with PlaygroundSignals(app, loop) as stopping:

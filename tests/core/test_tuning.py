@@ -86,3 +86,41 @@ def test_the_entry_knows_every_command():
     from lyrics_tui.tui.cli import COMMANDS
 
     assert {*entry.ALONE, "demo"} == set(COMMANDS)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority: Linux")
+def test_the_trainers_thread_gives_way_only_once_the_interface_asks(monkeypatch):
+    """background_priority() lowers the calling thread's priority (and the threads it starts
+    inherit it: torch's workers) only after interface_first(); other threads keep theirs."""
+    import os
+    import threading
+
+    from lyrics_tui.core import tuning
+
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def in_a_thread() -> dict[str, object]:
+        seen: dict[str, object] = {}
+
+        def work() -> None:
+            before = nice()
+            seen["lowered"] = tuning.background_priority()
+            seen["by"] = nice() - before
+            child = threading.Thread(target=lambda: seen.update(child=nice() - before))
+            child.start()
+            child.join()
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        return seen
+
+    main = nice()
+    monkeypatch.setattr(tuning, "_background_niceness", 0)
+    assert in_a_thread() == {"lowered": False, "by": 0, "child": 0}
+    if main > 19 - 3:
+        pytest.skip("this process already runs at the lowest priority")
+    tuning.interface_first(3)
+    assert in_a_thread() == {"lowered": True, "by": 3, "child": 3}
+    assert nice() == main  # the calling thread's own, not the process's

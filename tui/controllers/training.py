@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from lyrics_tui.core import events as E
+from lyrics_tui.core import tuning
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 from lyrics_tui.tui.controllers.generation import Weights
@@ -371,6 +372,7 @@ class TrainingController:
 
     # -- the trainer thread ----------------------------------------------------------------
     def _train(self, run_id: int, plan: TrainingPlan, continued: Continued) -> None:
+        tuning.background_priority()  # in the playground: the UI's threads first
         try:
             from lyrics_tui.core.training.setup import read_training_corpus, set_up_run
 
