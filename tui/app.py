@@ -345,8 +345,7 @@ class PlaygroundApp(App[int]):
     @on(PromptSubmitted)
     def _on_prompt_submitted(self, message: PromptSubmitted) -> None:
         self._generate(message.text, same_seed=False)
-        # after the first token's frame: moving the focus restyles the pane and the keys, a
-        # frame as long again
+        # after the token's frame: moving the focus restyles the pane, a frame as long again
         self.call_after_refresh(self.query_one("#output-scroll").focus)
 
     def _generate(self, prompt: str, same_seed: bool) -> None:
