@@ -269,7 +269,8 @@ def mix(network: np.ndarray, cache: np.ndarray | None, lam: float, unk_id: int) 
     if cache is None or lam <= 0.0:
         return network
     unk = network[unk_id]
-    mixed = (1.0 - lam) * network + (lam * (1.0 - unk)) * cache
+    mixed = (1.0 - lam) * network
+    mixed += (lam * (1.0 - unk)) * cache
     mixed[unk_id] = unk
     return mixed
 
@@ -287,6 +288,7 @@ class NeuralCache:
         self.next_ids = np.full(n, unk_id, np.int64)  # <unk>: empty or unusable
         self.positions = np.zeros(n, np.int64)
         self.count = 0
+        self._usable: tuple[int, np.ndarray, np.ndarray | None] | None = None  # probs' (below)
 
     def add(self, h: np.ndarray, next_id: int, position: int | None = None) -> None:
         """Remember that hidden state h was followed by `next_id` (at `position` in the text)."""
@@ -323,16 +325,30 @@ class NeuralCache:
         n = min(self.count, self.settings.window)
         if n == 0:
             return None
-        ids = self._ids()
-        usable = ids != self.unk_id
+        ids, usable = self._recallable()
+        if usable is not None and len(ids) == 0:
+            return None
         dots = self.keys[:n] @ np.asarray(h, dtype=np.float32)
-        scores = self.settings.theta * dots.astype(np.float64)
-        if not usable.all():  # (the newest D - 1 and <unk> next words are not recalled)
-            if not usable.any():
-                return None
+        scores = dots.astype(np.float64)
+        scores *= self.settings.theta
+        if usable is not None:  # (the newest D - 1 and <unk> next words are not recalled)
             # the scores of all, then the usable ones: copying the states cost 3x the product
-            scores, ids = scores[usable], ids[usable]
+            scores = scores[usable]
         scores -= scores.max()
         weights = np.exp(scores)
         weights /= weights.sum()
         return np.bincount(ids, weights=weights, minlength=self.vocab_size)
+
+    def _recallable(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The next words that may be recalled, and which positions they stand at (None: all
+        of them); the same from one add to the next, so worked out once per add."""
+        known = self._usable
+        if known is None or known[0] != self.count:
+            ids = self._ids()
+            usable = ids != self.unk_id
+            if usable.all():
+                known = (self.count, ids, None)
+            else:
+                known = (self.count, ids[usable], usable)
+            self._usable = known
+        return known[1], known[2]

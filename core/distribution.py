@@ -82,6 +82,9 @@ class Distribution:
         k = min(k, len(probs))
         if k <= 0:
             return []
+        if which == "final" and self.survivors == 1:  # greedy decoding's: one word left
+            best = int(np.argmax(probs))
+            return [(best, float(probs[best]))]
         if which == "final" and self.survivors <= FEW_SURVIVORS:  # look among those left
             idx = np.flatnonzero(probs)
             if len(idx) > k:

@@ -58,6 +58,7 @@ class Novelty:
         self.completions: dict[tuple[int, ...], Counter[int]] = {}  # a line less its last word
         self.recent: Counter[tuple[int, ...]] = Counter()
         self.owned = True  # no copy shares the tables: they may change in place
+        self.alone = True  # and no copy ever did: the counts in them too (generation's case)
         self.start_line()
 
     def start_line(self) -> None:
@@ -65,6 +66,7 @@ class Novelty:
         # for each slot, how many of its characters the line shares (counted with repeats:
         # an upper bound of what difflib finds in common)
         self.shared = np.zeros(self.window)
+        self.unread = ""  # characters read but not yet counted in `shared` (similar() does)
 
     def copy(self) -> Novelty:
         twin = object.__new__(Novelty)
@@ -73,15 +75,21 @@ class Novelty:
         twin.sung = Counter(self.sung)
         twin.shared = self.shared.copy()
         self.owned = twin.owned = False  # the tables are shared from now on
+        self.alone = twin.alone = False
         return twin
 
     def read(self, text: str) -> None:
-        """The line being written goes on with `text`."""
-        for character in text:
+        """The line being written goes on with `text` (counted when `similar` asks: greedy
+        decoding never does)."""
+        self.unread += text
+
+    def _count_unread(self) -> None:
+        for character in self.unread:
             self.sung[character] += 1
             held = self.holding.get(character)
             if held is not None:
                 self.shared += self.sung[character] <= held
+        self.unread = ""
 
     def add(self, line: SungLine) -> None:
         """A line was finished: it takes the slot of the one sung `window` lines before."""
@@ -94,6 +102,7 @@ class Novelty:
             fresh = True
         else:
             fresh = False
+        more, less = (_more_here, _less_here) if self.alone else (_more, _less)
         holding, copies, completions, recent = (
             self.holding,
             self.copies,
@@ -107,9 +116,9 @@ class Novelty:
                     holding[character] = holding[character].copy()
                 holding[character][slot] = 0.0
             for run, token_id in old.runs:
-                copies[run] = _less(copies[run], token_id)
+                copies[run] = less(copies[run], token_id)
             key = old.tokens[:-1]
-            completions[key] = _less(completions[key], old.tokens[-1])
+            completions[key] = less(completions[key], old.tokens[-1])
             recent[old.tokens] -= 1
             if recent[old.tokens] <= 0:
                 del recent[old.tokens]
@@ -121,9 +130,9 @@ class Novelty:
                 held = holding[character] = held.copy()
             held[slot] = times
         for run, token_id in line.runs:
-            copies[run] = _more(copies.get(run), token_id)
+            copies[run] = more(copies.get(run), token_id)
         key = line.tokens[:-1]
-        completions[key] = _more(completions.get(key), line.tokens[-1])
+        completions[key] = more(completions.get(key), line.tokens[-1])
         recent[line.tokens] += 1
         self.sizes[slot] = len(line.text)
         self.matchers.pop(slot, None)  # made when `similar` first compares with the line
@@ -149,6 +158,8 @@ class Novelty:
         more over characters, as the measures count a near-repeat (bench/song_form.py). The
         characters they share bound the ratio from above: only the lines it allows are
         compared, likeliest first."""
+        if self.unread:
+            self._count_unread()
         bound = 2.0 * self.shared / np.maximum(len(text) + self.sizes, 1.0)
         if not (bound >= NEAR).any():
             return None
@@ -180,3 +191,19 @@ def _less(counts: Counter[int], key: int) -> Counter[int]:
     else:
         out[key] -= 1
     return out
+
+
+def _more_here(counts: Counter[int] | None, key: int) -> Counter[int]:
+    """_more, changing `counts` in place (no copy of the writer was ever made)."""
+    if counts is None:
+        counts = Counter()
+    counts[key] += 1
+    return counts
+
+
+def _less_here(counts: Counter[int], key: int) -> Counter[int]:
+    if counts[key] <= 1:
+        del counts[key]
+    else:
+        counts[key] -= 1
+    return counts

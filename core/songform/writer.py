@@ -24,7 +24,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -162,25 +162,31 @@ class SongWriter:
     def _line_rules(self) -> None:
         """For the line begun: the rhymes it changes from (the rest when first needed)."""
         self.changing = {self.target, *self.worn_groups()} - {NO_GROUP}
-        self._by_length: dict[tuple[int, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # (rhyme, pull, characters written) -> _pull_by_length's factors (-1: their parts)
+        self._by_length: dict[tuple[int, float, int], Any] = {}
 
-    def _pull_by_length(self, pull: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The rhyme's pull without look-ahead, for the line begun and the words on its rhyme:
-        their lengths, which of them ended a recent line (no pull), and the factor on a word
-        that brings the line to each length. Made when first asked (a stepper that looks
-        ahead never needs it), so that a step is one look-up per word."""
-        found = self._by_length.get((self.aim, pull))
+    def _pull_by_length(self, pull: float, written: int) -> np.ndarray:
+        """The rhyme's pull without look-ahead, for the line begun at `written` characters: the
+        factor on each word on its rhyme, by the length it would bring the line to (none on a
+        word that ended a recent line). Made when first asked (a stepper that looks ahead never
+        needs it), so that a step is one look-up."""
+        found = self._by_length.get((self.aim, pull, written))
         if found is None:
-            members = self.rhymes.members[self.aim]
-            stale_words = np.zeros(len(self.rhymes.tokens), dtype=bool)
-            for end in self.stale:
-                ended = self.rhymes.by_end.get(end)
-                if ended is not None:
-                    stale_words[ended] = True
-            reach = np.arange(self.longest + self.rhymes.longest_word + 1)
-            factors = np.exp(pull * self.lengths.end_chances(self.reach, reach, 1.0))
-            found = self.rhymes.lengths[members], stale_words[members], factors
-            self._by_length[(self.aim, pull)] = found
+            parts = self._by_length.get((self.aim, pull, -1))
+            if parts is None:  # the line's part: the words' lengths, stale ones, factors
+                members = self.rhymes.members[self.aim]
+                stale_words = np.zeros(len(self.rhymes.tokens), dtype=bool)
+                for end in self.stale:
+                    ended = self.rhymes.by_end.get(end)
+                    if ended is not None:
+                        stale_words[ended] = True
+                reach = np.arange(self.longest + self.rhymes.longest_word + 1)
+                factors = np.exp(pull * self.lengths.end_chances(self.reach, reach, 1.0))
+                parts = self.rhymes.lengths[members], stale_words[members], factors
+                self._by_length[(self.aim, pull, -1)] = parts
+            lengths, stale, factors = parts
+            found = np.where(stale, 1.0, factors[written + lengths])
+            self._by_length[(self.aim, pull, written)] = found
         return found
 
     def copy(self) -> SongWriter:
@@ -413,12 +419,12 @@ class SongWriter:
                     chance = self._end_chance(c + table.sizes[word], word, math.exp(log_end))
                     words[word] *= math.exp(pull * chance)
                 return
-        lengths, stale, factors = self._pull_by_length(pull)
+        factors = self._pull_by_length(pull, c)
         group = table.members[self.aim]
         if members is not group:  # cut to the likeliest above: the pull on those alone
             kept = np.isin(group, members)
-            group, lengths, stale = group[kept], lengths[kept], stale[kept]
-        words[group] *= np.where(stale, 1.0, factors[c + lengths])
+            group, factors = group[kept], factors[kept]
+        words[group] *= factors
 
     def _bonus(self, word: int) -> tuple[float, float]:
         """The log-odds a line end right after `word` gains, and what it loses off the rhyme
