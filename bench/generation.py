@@ -15,7 +15,9 @@ With --baseline DIR (another checkout of the code, e.g. `git archive main | tar 
 1 runs in subprocesses, alternating this checkout and DIR run by run; each subprocess times every
 kind --repeat times and keeps its best (the run a shared machine disturbed least). It prints each
 rate, the ratio of the medians and the median of each run's pair's ratio: the side-by-side
-comparison a change of speed is judged by.
+comparison a change of speed is judged by. It prints the lines each side wrote, too: song memory
+remembers finished lines only, so a side whose text never ends a line (greedy decoding stuck on
+one word) never consults it and is faster for it.
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ KINDS = ("greedy, network alone", "greedy, song memory", "sampled 0.8, song memo
 CLOCK = time.perf_counter  # --cpu-time: time.process_time, fairer on a busy shared machine
 
 
-def rate(path: str, temperature: float, cache=None) -> float:
+LINES: dict[str, int] = {}  # the lines each kind wrote last: song memory remembers finished
+# lines only, so a text that never ends a line (greedy decoding looping on a word) never
+# consults it, and runs faster for it
+
+
+def rate(path: str, temperature: float, cache=None, kind: str = "") -> float:
     from lyrics_tui.core.loading import open_checkpoint
     from lyrics_tui.core.sampling import SamplerSettings
 
@@ -50,8 +57,10 @@ def rate(path: str, temperature: float, cache=None) -> float:
     settings = SamplerSettings(temperature=temperature, max_tokens=2000, cache=cache, seed=1)
     generation = opened.sampler().generate("", settings)  # empty prompt: no tokenizer work
     start = CLOCK()
-    count = sum(1 for _ in generation)
-    return count / (CLOCK() - start)
+    texts = [token.text for token in generation]
+    elapsed = CLOCK() - start
+    LINES[kind] = texts.count("\n")
+    return len(texts) / elapsed
 
 
 def rates(path: str, cache_option: str, repeat: int = 1) -> dict[str, float]:
@@ -62,10 +71,10 @@ def rates(path: str, cache_option: str, repeat: int = 1) -> dict[str, float]:
     memory = open_checkpoint(path).cache(cache_option).settings
     out: dict[str, float] = {}
     for _ in range(repeat):
-        found = {KINDS[0]: rate(path, 0.0)}
+        found = {KINDS[0]: rate(path, 0.0, None, KINDS[0])}
         if memory is not None:
-            found[KINDS[1]] = rate(path, 0.0, memory)
-            found[KINDS[2]] = rate(path, 0.8, memory)
+            found[KINDS[1]] = rate(path, 0.0, memory, KINDS[1])
+            found[KINDS[2]] = rate(path, 0.8, memory, KINDS[2])
         for kind, value in found.items():
             out[kind] = max(out.get(kind, 0.0), value)
     return out
@@ -119,7 +128,8 @@ def rates_in(
     code = (
         "import json, sys, time; sys.path.insert(0, sys.argv[1]); import generation; "
         "generation.CLOCK = time.process_time if sys.argv[4] == '1' else time.perf_counter; "
-        "print(json.dumps(generation.rates(sys.argv[2], sys.argv[3], int(sys.argv[5]))))"
+        "found = generation.rates(sys.argv[2], sys.argv[3], int(sys.argv[5])); "
+        "print(json.dumps({'rates': found, 'lines': generation.LINES}))"
     )
     done = subprocess.run(
         [
@@ -137,16 +147,20 @@ def rates_in(
         text=True,
         check=True,
     )
-    return json.loads(done.stdout.splitlines()[-1])
+    found = json.loads(done.stdout.splitlines()[-1])
+    LINES.update(found["lines"])  # (the same text every run: one seed)
+    return found["rates"]
 
 
 def compare(args: argparse.Namespace) -> None:
     base = package_link(Path(args.baseline))
     ours: dict[str, list[float]] = {}
     theirs: dict[str, list[float]] = {}
+    lines: dict[str, dict[str, int]] = {"ours": {}, "theirs": {}}
     for _ in range(args.runs):  # alternated: both see the same machine
-        for folder, rates_of in ((None, ours), (base, theirs)):
+        for folder, rates_of, side in ((None, ours, "ours"), (base, theirs, "theirs")):
             found = rates_in(folder, args.checkpoint, args.cache, args.cpu_time, args.repeat)
+            lines[side].update(LINES)
             for kind, value in found.items():
                 rates_of.setdefault(kind, []).append(value)
     print(f"machine: {machine()}")
@@ -163,7 +177,8 @@ def compare(args: argparse.Namespace) -> None:
                 f"  {kind}: {a:,.0f} against {b:,.0f} (ratio {a / b:.2f}, of each run's pair "
                 f"{pairs:.2f}; "
                 f"runs {', '.join(f'{x:,.0f}' for x in ours[kind])} | "
-                f"{', '.join(f'{x:,.0f}' for x in theirs[kind])})"
+                f"{', '.join(f'{x:,.0f}' for x in theirs[kind])}); lines written "
+                f"{lines['ours'].get(kind, '?')} against {lines['theirs'].get(kind, '?')}"
             )
 
 
