@@ -24,7 +24,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -162,18 +162,19 @@ class SongWriter:
     def _line_rules(self) -> None:
         """For the line begun: the rhymes it changes from (the rest when first needed)."""
         self.changing = {self.target, *self.worn_groups()} - {NO_GROUP}
-        # (rhyme, pull, characters written) -> _pull_by_length's factors (-1: their parts)
-        self._by_length: dict[tuple[int, float, int], Any] = {}
+        # _pull_by_length's, by (rhyme, pull) for the line, then by characters written too
+        self._pull_parts: dict[tuple[int, float], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._pull_factors: dict[tuple[int, float, int], np.ndarray] = {}
 
     def _pull_by_length(self, pull: float, written: int) -> np.ndarray:
         """The rhyme's pull without look-ahead, for the line begun at `written` characters: the
         factor on each word on its rhyme, by the length it would bring the line to (none on a
         word that ended a recent line). Made when first asked (a stepper that looks ahead never
         needs it), so that a step is one look-up."""
-        found = self._by_length.get((self.aim, pull, written))
+        found = self._pull_factors.get((self.aim, pull, written))
         if found is None:
-            parts = self._by_length.get((self.aim, pull, -1))
-            if parts is None:  # the line's part: the words' lengths, stale ones, factors
+            parts = self._pull_parts.get((self.aim, pull))
+            if parts is None:  # the words' lengths, which ended a recent line, the factors
                 members = self.rhymes.members[self.aim]
                 stale_words = np.zeros(len(self.rhymes.tokens), dtype=bool)
                 for end in self.stale:
@@ -183,10 +184,10 @@ class SongWriter:
                 reach = np.arange(self.longest + self.rhymes.longest_word + 1)
                 factors = np.exp(pull * self.lengths.end_chances(self.reach, reach, 1.0))
                 parts = self.rhymes.lengths[members], stale_words[members], factors
-                self._by_length[(self.aim, pull, -1)] = parts
+                self._pull_parts[(self.aim, pull)] = parts
             lengths, stale, factors = parts
             found = np.where(stale, 1.0, factors[written + lengths])
-            self._by_length[(self.aim, pull, written)] = found
+            self._pull_factors[(self.aim, pull, written)] = found
         return found
 
     def copy(self) -> SongWriter:
