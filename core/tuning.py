@@ -18,8 +18,8 @@ _BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_TH
 # thread about a tenth of the share of one at 0 when both want a core
 BACKGROUND_NICENESS = 10
 
-_kept: bool | None = None
-_background_niceness = 0  # interface_first() sets it  # keep_freed_memory()'s answer, once asked
+_kept: bool | None = None  # keep_freed_memory()'s answer, once asked
+_background_niceness = 0  # interface_first() sets it
 
 
 def single_blas_thread() -> None:
