@@ -13,11 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lyrics_tui.core.checkpoint import load_checkpoint
+from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
 from tests.helpers import BUNDLED, free_port, poll, tiny_settings
 
 pytestmark = [
@@ -70,7 +71,7 @@ def in_group(group: int) -> set[int]:
 
 @pytest.fixture
 def tiny_model(tmp_path) -> tuple[Path, Path, str]:
-    """A corpus, a checkpoint trained on it for one epoch (so that t continues it, fast) in
+    """A corpus, a checkpoint trained on it for one epoch of two (so that t continues it, fast) in
     its own checkpoint folder, and a word the model knows."""
     from lyrics_tui.core.corpus import read_corpus
     from lyrics_tui.core.trainer import TrainingRun
@@ -91,6 +92,10 @@ def tiny_model(tmp_path) -> tuple[Path, Path, str]:
     )
     assert run.run().reason == "completed"
     (folder / "songs-last.pt").unlink()
+    # stored as a run of two epochs with one done, so that t trains one more (not another 24)
+    saved = load_checkpoint(folder / "songs.pt")
+    saved.train_config = replace(saved.train_config, epochs=2)
+    save_checkpoint(saved, folder / "songs.pt")
     word = next(t for t in run.vocab.tokens if len(t) == 2 and "\u4e00" <= t[0] <= "\u9fff")
     return folder / "songs.pt", folder, word
 
@@ -179,7 +184,7 @@ def test_train_generate_and_write_in_the_served_playground(
             # t: training continues the loaded model and saves its -last state at the end
             page.keyboard.press("t")
             poll(lambda: (folder / "songs-last.pt").exists(), timeout=60)
-            assert load_checkpoint(folder / "songs-last.pt").epoch > 1  # continued, not anew
+            assert load_checkpoint(folder / "songs-last.pt").epoch == 2  # continued, not anew
             page.screenshot(path=str(tmp_path / "served.png"))  # kept for a look: pytest's tmp
             assert (tmp_path / "served.png").stat().st_size > 10_000
 

@@ -55,6 +55,8 @@ def test_a_stop_signal_saves_a_resumable_checkpoint_and_resume_continues(
     assert epochs_done == done["epochs"] >= 1
     assert [h["epoch"] for h in stopped.history] == list(range(1, epochs_done + 1))
     assert stopped.optimizer_state  # resumable, not just weights
+    if name != "SIGINT":
+        return  # the state each signal saves is the same: resumed once (each resume costs seconds)
 
     # resume from the latest state, two more epochs
     code, output, err = resume_cli(capsys, BUNDLED, last, epochs=epochs_done + 2)
