@@ -126,6 +126,8 @@ def test_the_right_token_serves_the_page_and_its_websocket_starts_the_playground
         ws = await client.ws_connect(f"/{TOKEN}/ws?width=80&height=24")
         await until(marker.exists, timeout=20)
         await ws.close()
+        # its end awaited here, so that its pipes are closed before this event loop is
+        await asyncio.wait_for(app_services[0]._process.wait(), timeout=20)
 
     with_client(server, check)
     assert len(app_services) == 1
