@@ -1,7 +1,7 @@
 """Generation speed: tokens/s after load, and launch-to-first-token of the CLI.
 
     python bench/generation.py --checkpoint PATH [--runs 5] [--cache auto|off|N,THETA,LAMBDA]
-                               [--baseline DIR [--cpu-time] [--repeat 3]]
+                               [--baseline DIR [--cpu-time] [--repeat 3] [--prompt TEXT]]
 
 1. In process: load the checkpoint (numpy path), then time 2,000 tokens greedy with the network
    alone, greedy with song memory (--cache: the checkpoint's fitted settings by default), and
@@ -17,7 +17,9 @@ kind --repeat times and keeps its best (the run a shared machine disturbed least
 rate, the ratio of the medians and the median of each run's pair's ratio: the side-by-side
 comparison a change of speed is judged by. It prints the lines each side wrote, too: song memory
 remembers finished lines only, so a side whose text never ends a line (greedy decoding stuck on
-one word) never consults it and is faster for it.
+one word) never consults it and is faster for it; a --prompt holding a finished line (e.g.
+"月光\n") gives both sides something to remember from the first token (the prompt is read
+before the clock starts).
 """
 
 from __future__ import annotations
@@ -49,13 +51,13 @@ LINES: dict[str, int] = {}  # the lines each kind wrote last: song memory rememb
 # consults it, and runs faster for it
 
 
-def rate(path: str, temperature: float, cache=None, kind: str = "") -> float:
+def rate(path: str, temperature: float, cache=None, kind: str = "", prompt: str = "") -> float:
     from lyrics_tui.core.loading import open_checkpoint
     from lyrics_tui.core.sampling import SamplerSettings
 
     opened = open_checkpoint(path)
     settings = SamplerSettings(temperature=temperature, max_tokens=2000, cache=cache, seed=1)
-    generation = opened.sampler().generate("", settings)  # empty prompt: no tokenizer work
+    generation = opened.sampler().generate(prompt, settings)  # (read here, not timed)
     start = CLOCK()
     texts = [token.text for token in generation]
     elapsed = CLOCK() - start
@@ -63,7 +65,7 @@ def rate(path: str, temperature: float, cache=None, kind: str = "") -> float:
     return len(texts) / elapsed
 
 
-def rates(path: str, cache_option: str, repeat: int = 1) -> dict[str, float]:
+def rates(path: str, cache_option: str, repeat: int = 1, prompt: str = "") -> dict[str, float]:
     """Each kind's rate, the best of `repeat` runs (interleaved): as timeit takes the fastest,
     the run the machine disturbed least (on a shared machine a run can take twice as long)."""
     from lyrics_tui.core.loading import open_checkpoint
@@ -71,10 +73,10 @@ def rates(path: str, cache_option: str, repeat: int = 1) -> dict[str, float]:
     memory = open_checkpoint(path).cache(cache_option).settings
     out: dict[str, float] = {}
     for _ in range(repeat):
-        found = {KINDS[0]: rate(path, 0.0, None, KINDS[0])}
+        found = {KINDS[0]: rate(path, 0.0, None, KINDS[0], prompt)}
         if memory is not None:
-            found[KINDS[1]] = rate(path, 0.0, memory, KINDS[1])
-            found[KINDS[2]] = rate(path, 0.8, memory, KINDS[2])
+            found[KINDS[1]] = rate(path, 0.0, memory, KINDS[1], prompt)
+            found[KINDS[2]] = rate(path, 0.8, memory, KINDS[2], prompt)
         for kind, value in found.items():
             out[kind] = max(out.get(kind, 0.0), value)
     return out
@@ -120,7 +122,12 @@ def package_link(checkout: Path) -> str:
 
 
 def rates_in(
-    pythonpath: str | None, path: str, cache_option: str, cpu: bool = False, repeat: int = 1
+    pythonpath: str | None,
+    path: str,
+    cache_option: str,
+    cpu: bool = False,
+    repeat: int = 1,
+    prompt: str = "",
 ) -> dict[str, float]:
     env = dict(os.environ)
     if pythonpath:
@@ -128,7 +135,7 @@ def rates_in(
     code = (
         "import json, sys, time; sys.path.insert(0, sys.argv[1]); import generation; "
         "generation.CLOCK = time.process_time if sys.argv[4] == '1' else time.perf_counter; "
-        "found = generation.rates(sys.argv[2], sys.argv[3], int(sys.argv[5])); "
+        "found = generation.rates(sys.argv[2], sys.argv[3], int(sys.argv[5]), sys.argv[6]); "
         "print(json.dumps({'rates': found, 'lines': generation.LINES}))"
     )
     done = subprocess.run(
@@ -141,6 +148,7 @@ def rates_in(
             cache_option,
             str(int(cpu)),
             str(repeat),
+            prompt,
         ],
         env=env,
         capture_output=True,
@@ -159,7 +167,9 @@ def compare(args: argparse.Namespace) -> None:
     lines: dict[str, dict[str, int]] = {"ours": {}, "theirs": {}}
     for _ in range(args.runs):  # alternated: both see the same machine
         for folder, rates_of, side in ((None, ours, "ours"), (base, theirs, "theirs")):
-            found = rates_in(folder, args.checkpoint, args.cache, args.cpu_time, args.repeat)
+            found = rates_in(
+                folder, args.checkpoint, args.cache, args.cpu_time, args.repeat, args.prompt
+            )
             lines[side].update(LINES)
             for kind, value in found.items():
                 rates_of.setdefault(kind, []).append(value)
@@ -167,7 +177,8 @@ def compare(args: argparse.Namespace) -> None:
     clock = "CPU time" if args.cpu_time else "wall clock"
     print(
         f"tokens/s ({clock}, best of {args.repeat} in each run), this checkout against "
-        f"{args.baseline}, {args.runs} runs alternated:"
+        f"{args.baseline}, {args.runs} runs alternated"
+        + (f", prompt {args.prompt!r}:" if args.prompt else ":")
     )
     for kind in KINDS:
         if kind in ours and kind in theirs:
@@ -191,6 +202,11 @@ def main() -> None:
         "--repeat", type=int, default=3, help="with --baseline: runs of each kind per process"
     )
     parser.add_argument("--baseline", help="another checkout to compare tokens/s with")
+    parser.add_argument(
+        "--prompt",
+        default="",
+        help="with --baseline: the prompt each generation starts from (default empty)",
+    )
     parser.add_argument(
         "--cpu-time",
         action="store_true",
