@@ -16,8 +16,10 @@ _PROGRAM = """
 import json, os, sys
 import torch
 torch.set_num_threads(1)
+import gc
 before = {"env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
-          "threads": torch.get_num_threads(), "switch": sys.getswitchinterval()}
+          "threads": torch.get_num_threads(), "switch": sys.getswitchinterval(),
+          "frozen": gc.get_freeze_count()}
 from lyrics_tui.core import (batches, cache, checkpoint, config, corpus, encoded, evaluate,
                              inspection, loading, model, runs, sampling, steppers, tokens, trainer)
 from lyrics_tui.core.config import resolve_settings
@@ -27,7 +29,8 @@ model_cfg, train_cfg = resolve_settings("default", {"embed": 16, "hidden": 16},
                                         {"epochs": 1, "batch_size": 8, "bptt": 8, "threads": 2})
 TrainingRun(lines[:100], lines[100:], model_cfg, train_cfg).run()
 after = {"env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
-         "threads": torch.get_num_threads(), "switch": sys.getswitchinterval()}
+         "threads": torch.get_num_threads(), "switch": sys.getswitchinterval(),
+         "frozen": gc.get_freeze_count()}
 print(json.dumps([before, after]))
 """
 
@@ -124,3 +127,19 @@ def test_the_trainers_thread_gives_way_only_once_the_interface_asks(monkeypatch)
     tuning.interface_first(3)
     assert in_a_thread() == {"lowered": True, "by": 3, "child": 3}
     assert nice() == main  # the calling thread's own, not the process's
+
+
+def test_long_lived_objects_leave_the_full_collections_only_once_the_interface_asks(monkeypatch):
+    import gc
+
+    from lyrics_tui.core import tuning
+
+    monkeypatch.setattr(tuning, "_background_niceness", 0)
+    frozen = gc.get_freeze_count()
+    assert tuning.settle_long_lived() is False and gc.get_freeze_count() == frozen
+    monkeypatch.setattr(tuning, "_background_niceness", tuning.BACKGROUND_NICENESS)
+    try:
+        assert tuning.settle_long_lived() is True
+        assert gc.get_freeze_count() > frozen  # this test's own objects among them
+    finally:
+        gc.unfreeze()

@@ -397,6 +397,7 @@ class TrainingController:
                 cancelled=lambda: self._stop_requested,
             )
             del corpus  # the run holds ids: a large corpus's lines go
+            tuning.settle_long_lived()  # torch, the model: out of the collector's full passes
             if setup is None:
                 return
             run, self.recorder = setup.run, setup.recorder
