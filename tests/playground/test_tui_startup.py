@@ -90,3 +90,27 @@ async def test_t_while_the_start_up_model_is_read_waits_and_continues_it(
 
     finally:
         gate.set()
+
+
+async def test_the_model_opened_and_the_run_set_up_leave_the_collectors_full_passes(
+    tmp_path, tiny_checkpoint, monkeypatch
+):
+    """After each slow load the objects alive are settled (core.tuning.settle_long_lived,
+    gc.freeze): a full collection over torch, the model and the dictionaries held the frame for
+    0.2 s (docs/tui.md)."""
+    from lyrics_tui.core import tuning
+
+    settled: list[str] = []
+    monkeypatch.setattr(
+        tuning, "settle_long_lived", lambda: settled.append(threading.current_thread().name)
+    )
+    app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+        assert "lyrics-load" in settled  # read in that thread, and settled there
+    (tmp_path / "fresh").mkdir()
+    app = make_app(tmp_path / "fresh", train_overrides={**TINY_TRAIN, "epochs": 1})
+    async with session(app, (80, 24)) as pilot:
+        await tap(pilot, "t")
+        await until(pilot, lambda: "lyrics-train" in settled, "the run set up")
+        await until(pilot, lambda: app.training.state is IDLE, "the one epoch's end")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lyrics_tui.core import tuning
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 
@@ -109,6 +110,7 @@ class CheckpointFiles:
 
             opened = open_checkpoint(path)
             warm_up(opened.checkpoint.train_config.tokenizer)
+            tuning.settle_long_lived()  # the model and dictionary: out of the full collections
             self.post(CheckpointLoaded(opened, adopt_corpus))
         except LyricsError as exc:
             self.post(Problem(str(exc)))
@@ -127,6 +129,7 @@ class CheckpointFiles:
                 self.post(Problem("\n".join(startup.notes), "warning"))
             if startup.opened is not None:
                 warm_up(startup.opened.checkpoint.train_config.tokenizer)
+                tuning.settle_long_lived()
                 self.post(CheckpointLoaded(startup.opened, adopt_corpus))
         except Exception as exc:  # start-up goes on with no model
             self.post(Problem(f"no checkpoint opened ({type(exc).__name__}: {exc})", "warning"))

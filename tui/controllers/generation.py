@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lyrics_tui.core import tuning
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 
@@ -119,6 +120,7 @@ class GenerationController:
             warm_up_rhymes()
         except Exception:
             pass  # the marks show without rhyme colours
+        tuning.settle_long_lived()  # both dictionaries: out of the collector's full passes
 
     def start(
         self, prompt: str, settings: SamplerSettings, pace_s: float, weights: WeightsSource
