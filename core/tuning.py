@@ -86,8 +86,9 @@ def settle_long_lived() -> bool:
     """Take the objects alive now out of the collector's full passes (gc.freeze), once
     `interface_first()` asked: with torch and a model loaded, a full pass over the playground's
     ~500,000 objects holds the interpreter for 0.2 s, and the frame or first token waiting
-    behind it is late (docs/tui.md). Called when a run is set up (most of them are its
-    modules'). False when not asked."""
+    behind it is late (docs/tui.md). The playground calls it after each slow load (a run set
+    up, a model read, the dictionaries warmed); what is settled is still freed by reference
+    counting, only never as part of a cycle. False when not asked."""
     if _background_niceness <= 0:
         return False
     gc.freeze()
