@@ -21,6 +21,7 @@ BACKGROUND_NICENESS = 10
 
 _kept: bool | None = None  # keep_freed_memory()'s answer, once asked
 _background_niceness = 0  # interface_first() sets it
+_interface_first = False  # and this
 
 
 def single_blas_thread() -> None:
@@ -59,10 +60,12 @@ def fast_thread_switches() -> None:
 
 
 def interface_first(niceness: int = BACKGROUND_NICENESS) -> None:
-    """From now on `background_priority()` lowers the calling thread's priority by `niceness`:
-    for a process with an interface in front (the playground in a terminal)."""
-    global _background_niceness
+    """From now on `background_priority()` lowers the calling thread's priority by `niceness`
+    and `settle_long_lived()` freezes: for a process with an interface in front (the playground
+    in a terminal)."""
+    global _background_niceness, _interface_first
     _background_niceness = niceness
+    _interface_first = True
 
 
 def background_priority() -> bool:
@@ -89,7 +92,7 @@ def settle_long_lived() -> bool:
     behind it is late (docs/tui.md). The playground calls it after each slow load (a run set
     up, a model read, the dictionaries warmed); what is settled is still freed by reference
     counting, only never as part of a cycle. False when not asked."""
-    if _background_niceness <= 0:
+    if not _interface_first:
         return False
     gc.freeze()
     return True

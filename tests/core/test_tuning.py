@@ -121,6 +121,7 @@ def test_the_trainers_thread_gives_way_only_once_the_interface_asks(monkeypatch)
 
     main = nice()
     monkeypatch.setattr(tuning, "_background_niceness", 0)
+    monkeypatch.setattr(tuning, "_interface_first", False)  # both put back after the test
     assert in_a_thread() == {"lowered": False, "by": 0, "child": 0}
     if main > 19 - 3:
         pytest.skip("this process already runs at the lowest priority")
@@ -134,10 +135,10 @@ def test_long_lived_objects_leave_the_full_collections_only_once_the_interface_a
 
     from lyrics_tui.core import tuning
 
-    monkeypatch.setattr(tuning, "_background_niceness", 0)
+    monkeypatch.setattr(tuning, "_interface_first", False)
     frozen = gc.get_freeze_count()
     assert tuning.settle_long_lived() is False and gc.get_freeze_count() == frozen
-    monkeypatch.setattr(tuning, "_background_niceness", tuning.BACKGROUND_NICENESS)
+    monkeypatch.setattr(tuning, "_interface_first", True)
     try:
         assert tuning.settle_long_lived() is True
         assert gc.get_freeze_count() > frozen  # this test's own objects among them
