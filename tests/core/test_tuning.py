@@ -144,3 +144,36 @@ def test_long_lived_objects_leave_the_full_collections_only_once_the_interface_a
         assert gc.get_freeze_count() > frozen  # this test's own objects among them
     finally:
         gc.unfreeze()
+
+
+def test_a_settled_run_or_model_is_still_freed_once_dropped(monkeypatch, tmp_path):
+    """Frozen objects are never looked at by the collector again: a run or a model held in a
+    reference cycle when it was settled would stay in memory for good, one per run or load in
+    a long playground session. Both go by reference counting alone."""
+    import gc
+    import weakref
+
+    from lyrics_tui.core import tuning
+    from lyrics_tui.core.config import resolve_settings
+    from lyrics_tui.core.loading import open_checkpoint
+    from lyrics_tui.core.trainer import TrainingRun
+
+    lines = (ROOT / "data" / "lyrics.txt").read_text(encoding="utf-8").splitlines()[:120]
+    model_cfg, train_cfg = resolve_settings(
+        "default", {"embed": 16, "hidden": 16}, {"epochs": 1, "batch_size": 8, "bptt": 8}
+    )
+    monkeypatch.setattr(tuning, "_interface_first", True)
+    gc.collect()
+    try:
+        run = TrainingRun(lines[:100], lines[100:], model_cfg, train_cfg,
+                          out_path=tmp_path / "m.pt", sink=lambda event: None)  # fmt: skip
+        tuning.settle_long_lived()
+        run.run()
+        opened = open_checkpoint(str(tmp_path / "m.pt"))
+        opened.sampler, opened.rhymes, opened.cache()  # what the playground builds
+        tuning.settle_long_lived()
+        gone = [weakref.ref(run), weakref.ref(run.model), weakref.ref(opened)]
+        del run, opened
+        assert [ref() for ref in gone] == [None, None, None]  # before any collection
+    finally:
+        gc.unfreeze()
