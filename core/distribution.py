@@ -67,10 +67,16 @@ class Distribution:
     model: np.ndarray
     final: np.ndarray
     survivors: int  # tokens with non-zero final probability
-    entropy: float  # of the model distribution, in nats
     network: np.ndarray | None = None  # the network's own softmax, when song memory is mixed in
     cache: np.ndarray | None = None  # song memory's distribution (None: off or nothing yet)
     cache_weight: float = 0.0  # λ in effect at this step (0: the network alone)
+
+    @property
+    def entropy(self) -> float:
+        """Of the model distribution, in nats; worked out when asked (the step-through shows it,
+        writing a song never reads it)."""
+        p = self.model[self.model > 0]
+        return float(-(p @ np.log(p)))
 
     @property
     def network_probs(self) -> np.ndarray:
@@ -104,7 +110,8 @@ def draw(rng: np.random.Generator, probs: np.ndarray) -> int:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype(np.float64) - np.max(logits)
+    logits = np.asarray(logits, dtype=np.float64)  # no copy when it is one already
+    z = logits - np.max(logits)
     e = np.exp(z)
     return e / e.sum()
 
@@ -150,7 +157,7 @@ def next_token_distribution(
             "the network produced NaN or infinite scores: its weights are "
             "broken (retrain, or use an earlier checkpoint)"
         )
-    network, entropy = _softmax_entropy(logits)
+    network = softmax(logits)
     penalised = settings.repetition_penalty != 1.0 and len(recent) > 0
     adjusted = _penalised(logits, settings.repetition_penalty, recent) if penalised else logits
     model = network
@@ -163,7 +170,6 @@ def next_token_distribution(
             if penalised:
                 model_penalised = mix(softmax(adjusted), memory.probs, memory.lam, memory.unk_id)
             adjusted = np.log(np.maximum(model_penalised if penalised else model, 1e-300))
-        entropy = float(-(model * np.log(np.maximum(model, 1e-300))).sum())
     ban = list(banned) if 0 < len(banned) < len(logits) else []
     if ban:
         adjusted = adjusted.copy() if adjusted is logits else adjusted
@@ -179,20 +185,11 @@ def next_token_distribution(
         else:
             best = np.argmax(shape(softmax(adjusted), model, network))
         final[int(best)] = 1.0
-        return Distribution(model, final, 1, entropy, **extra)
+        return Distribution(model, final, 1, **extra)
     final = _filtered(adjusted, settings)
     if shape is not None:
         final = shape(final, model, network)
-    return Distribution(model, final, int(np.count_nonzero(final)), entropy, **extra)
-
-
-def _softmax_entropy(logits: np.ndarray) -> tuple[np.ndarray, float]:
-    """softmax(logits) and its entropy in nats, log Z - E[z] (no logarithm of every p)."""
-    z = logits - np.max(logits)
-    e = np.exp(z)
-    total = float(e.sum())
-    p = e / total
-    return p, math.log(total) - float(p @ z)
+    return Distribution(model, final, int(np.count_nonzero(final)), **extra)
 
 
 def _penalised(logits: np.ndarray, penalty: float, recent: Sequence[int]) -> np.ndarray:

@@ -99,7 +99,6 @@ class GeneratedToken:
     model_prob: float  # the model's own probability (temperature 1, no filters; with song
     # memory on, the network and the cache mixed)
     alternatives: tuple[tuple[str, float], ...]  # top candidates by final probability
-    entropy: float
     network_prob: float | None = None  # with song memory on: the network's part alone,
     cache_prob: float | None = None  # and the cache's (None: memory off or nothing yet)
 
@@ -277,7 +276,6 @@ class Sampler:
                 float(dist.final[token_id]),
                 float(dist.model[token_id]),
                 alternatives,
-                dist.entropy,
                 None if dist.network is None else float(dist.network[token_id]),
                 None if dist.cache is None else float(dist.cache[token_id]),
             )
