@@ -56,6 +56,18 @@ def default_checkpoint_path(corpus_path: str, folder: Path | None = None) -> Pat
     return (folder or checkpoint_dir()) / f"{safe_stem(corpus_path)}.pt"
 
 
+def new_run_path(corpus_path: str, folder: Path | None = None) -> Path:
+    """Where a new run's best checkpoint goes: <folder>/<corpus stem>.pt, numbered (-2, -3, ...)
+    when another run's files hold that name, so that a new run never replaces an earlier one's
+    model (continuing a model writes beside it: resume_target)."""
+    first = default_checkpoint_path(corpus_path, folder)
+    path, number = first, 1
+    while path.exists() or last_checkpoint_path(path).exists():
+        number += 1
+        path = first.with_name(f"{first.stem}-{number}{first.suffix}")
+    return path
+
+
 def last_checkpoint_path(best: Path) -> Path:
     """Where the latest (resumable) state goes beside the best checkpoint."""
     return best.with_name(f"{best.stem}-last{best.suffix or '.pt'}")

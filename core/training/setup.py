@@ -18,7 +18,7 @@ from lyrics_tui.core.checkpoint import Checkpoint, check_writable
 from lyrics_tui.core.config import ModelConfig, TrainConfig, sizes_to_budget
 from lyrics_tui.core.corpus import Corpus, obtain_corpus, read_corpus
 from lyrics_tui.core.device import resolve_device
-from lyrics_tui.core.paths import default_checkpoint_path
+from lyrics_tui.core.paths import new_run_path
 from lyrics_tui.core.runs.recorder import RunRecorder, Sink, record_run
 from lyrics_tui.core.runs.store import RunStore
 
@@ -67,7 +67,7 @@ def set_up_run(
     recorded in the run store under `preset` and `launcher`, its events then handed to `sink`.
 
     Validation reads `val_file` when given, else the held-out share of the corpus. The best
-    checkpoint goes to `out_path`, else to <folder>/<corpus stem>.pt; with `check_out` an
+    checkpoint goes to `out_path`, else to a new name in <folder> (new_run_path); with `check_out` an
     unwritable place fails now rather than after the training (rank 0 alone saves). The
     network is chosen at the start when the preset sizes it and `model_given` (the network
     settings given, None: not given) holds none. None when `cancelled` says so once the
@@ -80,7 +80,7 @@ def set_up_run(
     if cancelled():
         return None
     resolved = resolve_device(device)
-    out = Path(out_path) if out_path else default_checkpoint_path(corpus.path, folder)
+    out = Path(out_path) if out_path else new_run_path(corpus.path, folder)
     if check_out and (group is None or group.leader):
         check_writable(out)
     recorder = record_run(  # every run goes into the run store (lyrics-tui runs)

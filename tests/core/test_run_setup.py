@@ -59,3 +59,14 @@ def test_an_unwritable_place_fails_before_training_unless_unchecked(corpus, tmp_
 def test_a_stop_asked_while_setting_up_builds_and_records_nothing(corpus, tmp_path):
     assert setup_of(corpus, tmp_path, cancelled=lambda: True) is None
     assert not (tmp_path / "runs.db").exists()
+
+
+def test_a_new_run_takes_a_name_no_earlier_run_holds(tmp_path):
+    from lyrics_tui.core.paths import new_run_path
+
+    corpus = str(tmp_path / "songs.txt")
+    assert new_run_path(corpus, tmp_path) == tmp_path / "songs.pt"
+    (tmp_path / "songs-last.pt").write_bytes(b"")  # a run stopped before its first best
+    assert new_run_path(corpus, tmp_path) == tmp_path / "songs-2.pt"
+    (tmp_path / "songs-2.pt").write_bytes(b"")
+    assert new_run_path(corpus, tmp_path) == tmp_path / "songs-3.pt"

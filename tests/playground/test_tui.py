@@ -185,6 +185,25 @@ async def test_a_loaded_checkpoint_brings_its_corpus_and_t_continues_it(tmp_path
         await until(pilot, lambda: trained(app, 2), "a second epoch")
         assert [h["epoch"] for h in app.training.history] == [1, 2]
         assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
+    # saved beside the file continued, not under the corpus's name in the checkpoints folder
+    assert checkpoint.with_name("other-e1-last.pt").exists()
+    assert not list((tmp_path / "ck").glob("*.pt"))
+
+
+async def test_a_new_model_never_replaces_an_earlier_runs_file(tmp_path):
+    """R then t trains a new model: it goes to tiny-2.pt, and tiny.pt keeps the first run's
+    model (a quit a moment after t had replaced it with a model of two batches)."""
+    app = make_app(tmp_path)
+    folder = tmp_path / "ck"
+    async with session(app, (80, 24)) as pilot:
+        await train_one_epoch(app, pilot)
+        first = {p.name: p.read_bytes() for p in folder.glob("*.pt")}
+        assert set(first) == {"tiny.pt", "tiny-last.pt"}
+        await pilot.press("R", "R")
+        assert not app.training.has_model
+        await train_one_epoch(app, pilot)
+    assert {p.name for p in folder.glob("*.pt")} == {*first, "tiny-2.pt", "tiny-2-last.pt"}
+    assert {name: (folder / name).read_bytes() for name in first} == first
 
 
 async def test_quit_mid_training_leaves_no_thread_behind(tmp_path):
@@ -214,12 +233,22 @@ async def test_ctrl_c_quits(tmp_path):
         await until(pilot, lambda: not app.is_running, "the app to quit", tries=100)
 
 
-async def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):
+async def test_reset_forgets_a_model_on_disk_at_once(tmp_path):
     app = make_app(tmp_path)
+    async with session(app, (80, 24)) as pilot:
+        await train_one_epoch(app, pilot)
+        assert not app.training.dirty and "unsaved" not in text_of(app, "#status")
+        await pilot.press("R")
+        assert not app.training.has_model
+
+
+async def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):
+    (tmp_path / "ck").write_text("a file where the checkpoints folder should be")
+    app = make_app(tmp_path)  # so no save can succeed
     notes = record_notes(app)
     async with session(app, (80, 24)) as pilot:
         await train_one_epoch(app, pilot)
-        assert app.training.dirty
+        assert app.training.dirty and "unsaved" in text_of(app, "#status")
         await pilot.press("R")
         assert app.training.has_model, "one R must not discard an unsaved model"
         assert any("press R again" in text for _, text in notes)

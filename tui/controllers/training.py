@@ -144,7 +144,7 @@ class TrainingController:
         self.run: trainer.TrainingRun | None = None  # holds the model (training or finished)
         self.opened: loading.OpenedModel | None = None  # or a model read from a checkpoint
         self.history: list[checkpoint.EpochRow] = []  # one row per finished epoch of that model
-        self.dirty = False  # trained here since the last save
+        self.dirty = False  # its latest epoch is on no file yet (autosaves count)
         self._reset_armed_at = 0.0  # when a reset of an unsaved model was first asked
         self.started: E.TrainingStarted | None = None  # the run's first event: its shape
         self.active_run: trainer.TrainingRun | None = None  # whose thread runs (set by that thread)
@@ -279,6 +279,9 @@ class TrainingController:
             elif isinstance(event, E.EpochFinished):
                 self.history.append(cast("checkpoint.EpochRow", event.to_dict()))
                 self.dirty = True
+            elif isinstance(event, E.CheckpointSaved) and self.history:
+                # the best epoch, the latest state at the end, or s: on disk once it is the latest
+                self.dirty = event.epoch < self.history[-1]["epoch"]
             elif isinstance(event, E.TrainingPaused):
                 self.state = TrainingState.PAUSED
             elif isinstance(event, E.TrainingResumed) and self.state in (
@@ -388,6 +391,7 @@ class TrainingController:
                 sink=lambda event: self._sink(run_id, event),
                 resume=self._checkpoint_of(continued),
                 resumed_from=self._resumed_from(continued),
+                out_path=self._out_of(continued),
                 device=self.device,
                 folder=self.checkpoint_dir,
                 check_out=False,
@@ -419,6 +423,18 @@ class TrainingController:
         finally:
             self.active_run = None
             self.post(RunEnded(run_id))
+
+    @staticmethod
+    def _out_of(continued: Continued) -> Path | None:
+        """Where a continued model's best goes: where its run saved it, else beside the file
+        continued (x-last.pt -> x.pt); None for a new model (a new name: core.paths.new_run_path)."""
+        if continued is None:
+            return None
+        if isinstance(continued, str):
+            from lyrics_tui.core.paths import resume_target
+
+            return resume_target(Path(continued))
+        return continued.out_path
 
     @staticmethod
     def _resumed_from(continued: Continued) -> str | None:

@@ -135,7 +135,7 @@ class TrainingPanel(Vertical):
         elif isinstance(event, E.PhaseStarted):
             self.show_progress(phase_progress(event, self._started, self._by_budget))
         elif isinstance(event, E.CheckpointSaved):
-            self.border_subtitle = f"autosaved epoch {event.epoch} → {fmt.path(event.path)}"
+            self.border_subtitle = f"saved epoch {event.epoch} → {fmt.path(event.path)}"
 
     @property
     def _by_budget(self) -> bool:
