@@ -67,11 +67,11 @@ def set_up_run(
     recorded in the run store under `preset` and `launcher`, its events then handed to `sink`.
 
     Validation reads `val_file` when given, else the held-out share of the corpus. The best
-    checkpoint goes to `out_path`, else to a new name in <folder> (new_run_path); with `check_out` an
-    unwritable place fails now rather than after the training (rank 0 alone saves). The
-    network is chosen at the start when the preset sizes it and `model_given` (the network
-    settings given, None: not given) holds none. None when `cancelled` says so once the
-    corpus is split (a stop asked while setting up: nothing is recorded).
+    checkpoint goes to `out_path`, else to a new name in <folder> (new_run_path); with
+    `check_out` an unwritable place fails now rather than after the training (rank 0 alone
+    saves). The network is chosen at the start when the preset sizes it and `model_given`
+    (the network settings given, None: not given) holds none. None when `cancelled` says so
+    once the corpus is split (a stop asked while setting up: nothing is recorded).
     """
     if val_file:
         train_lines, val_lines = corpus.lines, read_corpus(val_file).lines

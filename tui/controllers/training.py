@@ -427,7 +427,7 @@ class TrainingController:
     @staticmethod
     def _out_of(continued: Continued) -> Path | None:
         """Where a continued model's best goes: where its run saved it, else beside the file
-        continued (x-last.pt -> x.pt); None for a new model (a new name: core.paths.new_run_path)."""
+        continued (x-last.pt -> x.pt); None for a new model (core.paths.new_run_path names it)."""
         if continued is None:
             return None
         if isinstance(continued, str):
