@@ -32,6 +32,7 @@ fitting the settings with torch: core/cache_eval.py.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -186,11 +187,20 @@ def stored_fit(checkpoint: Checkpoint) -> CacheFit | None:
         return None
 
 
-def no_fit_note(path: str) -> str:
+def no_fit_note(path: str, playground: bool = False) -> str:
+    """Why a checkpoint has no song memory, and what fits it: in the playground, t (training
+    on fits it as the run ends); on the command line, --resume or eval --fit-cache."""
+    if playground:
+        return (
+            f"{os.path.basename(path) or 'this model'} has no song memory yet: it is fitted as "
+            "a run ends, and this one was stopped early (or saved before song memory existed); "
+            "t trains it on and fits it"
+        )
     return (
-        f"{path or 'this checkpoint'} has no fitted song memory (saved before it existed, or "
-        "its validation text was too short to fit it), so the cache is off; fit it on a "
-        "held-out text with: lyrics-tui eval --checkpoint "
+        f"{path or 'this checkpoint'} has no fitted song memory, so the cache is off: it is "
+        "fitted as a training run ends, and this run was stopped before its end (train "
+        "--resume finishes it), saved before song memory existed, or had too short a "
+        "validation text; or fit it on a held-out text: lyrics-tui eval --checkpoint "
         f"{path or 'PATH'} --text HELD_OUT.txt --fit-cache"
     )
 

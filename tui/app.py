@@ -225,10 +225,23 @@ class PlaygroundApp(App[int]):
         }
         return enabled.get(action, True)
 
+    def key_label(self, action: str, description: str) -> str:
+        """What the key bar calls a key now: space resumes a paused run."""
+        paused = (training.TrainingState.PAUSING, training.TrainingState.PAUSED)
+        if action == "pause" and self.training.state in paused:
+            return "Resume"
+        return description
+
     def get_system_commands(self, screen: Screen) -> Iterator[SystemCommand]:
+        ours = set()
         for title, help_text, action in palette_entries(self.BINDINGS):
+            ours.add(title)
             yield SystemCommand(title, help_text, partial(self.call_later, self.run_action, action))
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            # Textual's own key panel lists its widgets' keys, squeezes the screen and stays
+            # until asked again: ? (Help) lists this app's keys instead
+            if command.title not in ours and command.title != "Keys":
+                yield command
 
     # -- training --------------------------------------------------------------------------
     def action_train(self) -> None:

@@ -111,12 +111,15 @@ async def test_pause_resume_and_stop(tmp_path):
         await tap(pilot, "space")
         await until(pilot, lambda: app.training.state is PAUSED, "the pause")
         assert "paused" in text_of(app, "#status")
+        keys = lambda: dict(app.screen.query_one(KeyBar).entries())  # noqa: E731
+        await until(pilot, lambda: keys().get("space") == "Resume", "space offered as Resume")
         run_ = app.training.run
         step = run_.step
         await pilot.pause(0.2)
         assert run_.step == step, "training went on while paused"
         await tap(pilot, "space")
         await until(pilot, lambda: run_.step > step, "training to resume")
+        await until(pilot, lambda: keys().get("space") == "Pause", "space offered as Pause")
         await tap(pilot, "x")
         await until(pilot, lambda: app.training.state is IDLE, "the stop")
         assert run_.epoch < 500
@@ -408,6 +411,8 @@ async def test_command_palette_offers_every_binding(tmp_path):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for binding in PlaygroundApp.BINDINGS:
             assert any(t.startswith(binding.description) for t in titles), binding.description
+        assert "Keys" not in titles  # Textual's panel of widget keys: Help (?) lists the app's
+        assert len(titles) == len(set(titles))
         await pilot.press("ctrl+p")
         from textual.command import CommandPalette
 

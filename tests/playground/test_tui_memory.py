@@ -102,7 +102,7 @@ async def test_a_model_without_a_fit_says_how_to_fit_it(tmp_path, tiny_checkpoin
         await opened(app, pilot)
         assert "temperature 0.80 · memory: not fitted" in sampler_line(app)
         await pilot.press("right_square_bracket")
-        assert notes[-1][0] == "warning" and "--fit-cache" in notes[-1][1]
+        assert notes[-1][0] == "warning" and "t trains it on and fits it" in notes[-1][1]
         assert "memory: not fitted" in sampler_line(app)
         assert app.main.generation_settings(None)[0].cache is None
         # an older history has no memory perplexity: "-" in its column

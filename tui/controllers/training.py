@@ -336,7 +336,7 @@ class TrainingController:
         from lyrics_tui.core.cache import no_fit_note
 
         fit = self.opened.cache_fit
-        return (fit.settings, "") if fit else (None, no_fit_note(self.opened.path))
+        return (fit.settings, "") if fit else (None, no_fit_note(self.opened.path, True))
 
     def subject(self) -> Subject | None:
         """The model held as a core.inspection Subject (None: no model), for the inspection

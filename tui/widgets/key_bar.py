@@ -50,6 +50,11 @@ class KeyBar(Static):
         if self.is_attached and screen is self.screen:
             self.call_after_refresh(self.show_keys)
 
+    def _label(self, action: str, description: str) -> str:
+        """The description, or what the app says the key does now (space: Pause or Resume)."""
+        now = getattr(self.app, "key_label", None)
+        return now(action, description) if callable(now) else description
+
     def entries(self) -> list[tuple[str, str]]:
         """(keys, description) of the bindings shown now; a group's keys share one entry."""
         groups: dict[str, list[str]] = {}
@@ -73,7 +78,7 @@ class KeyBar(Static):
                     out.append(("", binding.group.description))
                 groups[binding.group.description].append(key)
             else:
-                out.append((key, binding.description))
+                out.append((key, self._label(binding.action, binding.description)))
         entries = [("/".join(groups[d]) if not k else k, d) for k, d in out]
         palette = self.app.COMMAND_PALETTE_BINDING
         if self.app.ENABLE_COMMAND_PALETTE and palette in self.screen.active_bindings:
