@@ -100,3 +100,30 @@ def plan_continuation(
     train = replace(stored, **given, epochs=end, time_budget=budget)
     validate(checkpoint.model_config, train)
     return ContinuePlan(checkpoint.model_config, train, done, end, spent)
+
+
+def latest_state_of(checkpoint: Checkpoint) -> Checkpoint | None:
+    """The same run further on, from the file beside `checkpoint`: x.pt holds a run's best epoch
+    and x-last.pt its latest state, which is beyond the best when the run was quit or its last
+    epochs did not improve. Continuing from it loses no epoch. Read without torch and kept
+    without its weights (the trainer reads the file again). None when there is no such file,
+    it cannot be read, or it holds another run."""
+    from pathlib import Path
+
+    from lyrics_tui.core.fastload import read_checkpoint
+    from lyrics_tui.core.paths import last_checkpoint_path, resume_target
+
+    if not checkpoint.path:
+        return None
+    path = Path(checkpoint.path)
+    last = last_checkpoint_path(path)
+    if resume_target(path) != path or not last.is_file():
+        return None  # a latest state itself, or none beside it
+    try:
+        latest = read_checkpoint(str(last))
+    except Exception:  # a damaged or foreign file: continue from the best, as before
+        return None
+    seen = checkpoint.history
+    if latest.epoch <= checkpoint.epoch or latest.history[: len(seen)] != seen:
+        return None
+    return replace(latest, model_state={}, optimizer_state=None)

@@ -323,7 +323,7 @@ class PlaygroundApp(App[int]):
             self.notify("a checkpoint finished loading while training; ignored", severity="warning")
             return
         ck = loaded.opened.checkpoint
-        self.training.adopt(loaded.opened)
+        self.training.adopt(loaded.opened, loaded.latest)
         self.generation.warm_tokenizers.add(ck.train_config.tokenizer)  # loaded with it
         self.main.show_loaded(ck, loaded.adopt_corpus)
         self._refresh()

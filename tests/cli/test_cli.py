@@ -115,6 +115,19 @@ def test_train_resume_on_a_terminal_says_what_it_will_do(capsys, tmp_path, corpu
     assert "continuing from epoch 1 to epoch 3 (2 more)" in " ".join(out.split())
 
 
+def test_train_resume_from_a_best_file_names_the_runs_latest_state(capsys, tmp_path, corpus_file):
+    from dataclasses import replace
+
+    from lyrics_tui.core.checkpoint import save_checkpoint
+
+    assert train_cli(capsys, corpus_file, tmp_path / "m.pt", epochs=2).code == 0
+    latest = load_checkpoint(tmp_path / "m-last.pt")  # a best at epoch 1, a quit at 2
+    save_checkpoint(replace(latest, epoch=1, history=latest.history[:1]), tmp_path / "m.pt")
+    code, _, err = resume_cli(capsys, corpus_file, tmp_path / "m.pt", epochs=3)
+    assert code == 0, err
+    assert f"{tmp_path / 'm-last.pt'} holds this run further on (epoch 2, against 1 here)" in err
+
+
 def test_train_max_vocab_caps_the_stored_vocabulary(capsys, tmp_path, corpus_file):
     code, _, err = train_cli(capsys, corpus_file, tmp_path / "m.pt", "--max-vocab", 30)
     assert code == 0, err

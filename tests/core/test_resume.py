@@ -86,3 +86,32 @@ def test_a_run_that_fills_its_budget_continues_for_the_time_left_not_to_epoch_10
     assert plan.extent == "for up to 86 s more (a 120 s budget in all)"
     assert plan.note == "continuing from epoch 2 for up to 86 s more (a 120 s budget in all)"
     assert not plan_continuation(finished, {}, more_epochs=5).by_budget  # epochs end it
+
+
+def test_the_best_file_leads_to_its_runs_latest_state_further_on(finished, tmp_path):
+    """x.pt holds a run's best epoch (1 here), x-last.pt the same run at epoch 2: continuing
+    from x.pt would lose the epoch in between (a playground quit leaves exactly this)."""
+    from lyrics_tui.core.checkpoint import save_checkpoint
+    from lyrics_tui.core.resume import latest_state_of
+
+    best = replace(finished, epoch=1, history=finished.history[:1])
+    save_checkpoint(best, tmp_path / "x.pt")
+    save_checkpoint(finished, tmp_path / "x-last.pt")
+    best_read = load_checkpoint(tmp_path / "x.pt")
+    latest = latest_state_of(best_read)
+    assert latest is not None and latest.epoch == 2 and latest.path.endswith("x-last.pt")
+    assert latest.model_state == {}  # kept without its weights: the trainer reads the file
+    assert latest_state_of(load_checkpoint(tmp_path / "x-last.pt")) is None  # is the latest
+    assert plan_continuation(latest, {}, more_epochs=3).done_epochs == 2
+
+    other = replace(
+        finished, history=[{**finished.history[0], "val_loss": 1.0}, *finished.history[1:]]
+    )
+    save_checkpoint(other, tmp_path / "x-last.pt")  # another run's latest state
+    assert latest_state_of(best_read) is None
+    (tmp_path / "x-last.pt").write_bytes(b"not a checkpoint")
+    assert latest_state_of(best_read) is None
+    save_checkpoint(
+        replace(finished, epoch=1, history=finished.history[:1]), tmp_path / "x-last.pt"
+    )
+    assert latest_state_of(best_read) is None  # no further than the best

@@ -305,3 +305,35 @@ def test_the_controllers_import_no_ui_library():
     assert "lyrics_tui.tui.controllers.training" in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("textual", "rich")}
     assert "torch" not in loaded  # torch comes with the first run, in its thread
+
+
+def test_t_continues_a_best_file_from_its_runs_latest_state(tmp_path):
+    """A run quit after its best epoch leaves x.pt behind x-last.pt: t on x.pt goes on from
+    x-last.pt's epoch, and says so before it starts."""
+    from dataclasses import replace
+
+    from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
+    from lyrics_tui.core.loading import open_checkpoint
+    from lyrics_tui.core.resume import latest_state_of
+
+    corpus, folder = tiny_corpus(tmp_path), tmp_path / "ck"
+    first = TrainingController(Inbox(), folder, device="cpu")
+    first.start(first.plan(request(corpus, epochs=2)))
+    join(first.threads)
+    latest = load_checkpoint(folder / "tiny-last.pt")
+    save_checkpoint(replace(latest, epoch=1, history=latest.history[:1]), folder / "tiny.pt")
+
+    inbox = Inbox()
+    training = TrainingController(inbox, folder, device="cpu")
+    opened = open_checkpoint(folder / "tiny.pt")
+    training.adopt(opened, latest_state_of(opened.checkpoint))
+    plan = training.plan(request(corpus, epochs=3))
+    assert plan.summary == "t continues from epoch 2 (tiny-last.pt) to epoch 3 (1 more)"
+    training.start(plan)
+    join(training.threads)
+    inbox.deliver(training)
+    assert [r.note for r in inbox.reports if isinstance(r, RunReady)] == [
+        "continuing from epoch 2 to epoch 3 (1 more)"
+    ]
+    assert [h["epoch"] for h in training.history] == [1, 2, 3]
+    assert load_checkpoint(folder / "tiny-last.pt").epoch == 3  # saved beside, as before

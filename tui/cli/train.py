@@ -176,7 +176,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core import tuning
     from lyrics_tui.core.checkpoint import load_checkpoint
     from lyrics_tui.core.corpus import corpus_settings, preset_for
-    from lyrics_tui.core.resume import plan_continuation
+    from lyrics_tui.core.resume import latest_state_of, plan_continuation
     from lyrics_tui.core.songform.rhyme import release_pinyin
     from lyrics_tui.core.training.setup import read_training_corpus, set_up_run
     from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
@@ -190,6 +190,12 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
     continuing = ""  # what --resume will do, said when training starts
     if args.resume:
         resume = load_checkpoint(args.resume)
+        further = latest_state_of(resume)
+        if further is not None and (group is None or group.leader):
+            warn([
+                f"{further.path} holds this run further on (epoch {further.epoch}, against "
+                f"{resume.epoch} here): --resume {further.path} goes on from there"
+            ])  # fmt: skip
         plan = plan_continuation(resume, train_over, more_epochs=train_cfg.epochs)
         model_cfg, train_cfg = plan.model_config, plan.train_config
         continuing = plan.note

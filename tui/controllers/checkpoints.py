@@ -18,6 +18,7 @@ from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 
 if TYPE_CHECKING:  # core.loading and core.trainer load in the threads, after the first frame
+    from lyrics_tui.core.checkpoint import Checkpoint
     from lyrics_tui.core.loading import OpenedModel
     from lyrics_tui.core.trainer import TrainingRun
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # core.loading and core.trainer load in the threads, after th
 class CheckpointLoaded:
     opened: OpenedModel  # with numpy weights
     adopt_corpus: bool  # show its corpus in the settings (not when --corpus was given)
+    latest: Checkpoint | None = None  # the same run further on, in x-last.pt (no weights)
 
 
 @dataclass(frozen=True)
@@ -106,12 +108,14 @@ class CheckpointFiles:
     def _load(self, path: str, adopt_corpus: bool) -> None:
         try:
             from lyrics_tui.core.loading import open_checkpoint
+            from lyrics_tui.core.resume import latest_state_of
             from lyrics_tui.core.tokens import warm_up
 
             opened = open_checkpoint(path)
+            latest = latest_state_of(opened.checkpoint)
             warm_up(opened.checkpoint.train_config.tokenizer)
             tuning.settle_long_lived()  # the model and dictionary: out of the full collections
-            self.post(CheckpointLoaded(opened, adopt_corpus))
+            self.post(CheckpointLoaded(opened, adopt_corpus, latest))
         except LyricsError as exc:
             self.post(Problem(str(exc)))
         except Exception as exc:
@@ -122,15 +126,17 @@ class CheckpointFiles:
     def _load_startup(self, adopt_corpus: bool) -> None:
         try:
             from lyrics_tui.core.loading import open_startup_model
+            from lyrics_tui.core.resume import latest_state_of
             from lyrics_tui.core.tokens import warm_up
 
             startup = open_startup_model(self.folder)
             if startup.notes:
                 self.post(Problem("\n".join(startup.notes), "warning"))
             if startup.opened is not None:
+                latest = latest_state_of(startup.opened.checkpoint)
                 warm_up(startup.opened.checkpoint.train_config.tokenizer)
                 tuning.settle_long_lived()
-                self.post(CheckpointLoaded(startup.opened, adopt_corpus))
+                self.post(CheckpointLoaded(startup.opened, adopt_corpus, latest))
         except Exception as exc:  # start-up goes on with no model
             self.post(Problem(f"no checkpoint opened ({type(exc).__name__}: {exc})", "warning"))
         finally:

@@ -68,12 +68,15 @@ class TrainingPlan:
     train_config: config.TrainConfig
     continuation: resume.ContinuePlan | None = None  # when the model held is continued
     replaced_corpus: str = ""  # the held model's corpus, when t trains a new one on another
+    from_file: str = ""  # the file continued when it is not the one shown (its latest state)
 
     @property
     def summary(self) -> str:
         """What t will do, for the status line ('' for a first model: that needs no saying)."""
         if self.continuation is not None:
             c = self.continuation
+            if self.from_file:
+                return f"t continues from epoch {c.done_epochs} ({self.from_file}) {c.extent}"
             return f"t continues {c.extent}"
         if self.replaced_corpus:
             return f"t trains a new model on {Path(self.request.corpus).name}"
@@ -145,6 +148,7 @@ class TrainingController:
         self.opened: loading.OpenedModel | None = None  # or a model read from a checkpoint
         self.history: list[checkpoint.EpochRow] = []  # one row per finished epoch of that model
         self.dirty = False  # its latest epoch is on no file yet (autosaves count)
+        self.latest: checkpoint.Checkpoint | None = None  # the file held's run further on
         self._reset_armed_at = 0.0  # when a reset of an unsaved model was first asked
         self.started: E.TrainingStarted | None = None  # the run's first event: its shape
         self.active_run: trainer.TrainingRun | None = None  # whose thread runs (set by that thread)
@@ -179,13 +183,15 @@ class TrainingController:
         from lyrics_tui.core.resume import plan_continuation
 
         plan = plan_continuation(held, request.train_overrides, more_epochs=train.epochs)
-        return TrainingPlan(request, plan.model_config, plan.train_config, continuation=plan)
+        shown = self.latest is not None and self.run is None
+        from_file = Path(held.path).name if shown else ""
+        return TrainingPlan(request, plan.model_config, plan.train_config, plan, "", from_file)
 
     def _held_checkpoint(self) -> checkpoint.Checkpoint | None:
         """The model held, as the checkpoint the resume rule reads (a run's
         without its weights: copying them is the trainer thread's work)."""
         if self.opened is not None:
-            return self.opened.checkpoint
+            return self.latest or self.opened.checkpoint
         run = self.run
         if run is None:
             return None
@@ -209,7 +215,8 @@ class TrainingController:
         self.state = TrainingState.STARTING
         continued: Continued = None
         if plan.continuation is not None:
-            continued = self.run if self.run is not None else self.opened.checkpoint.path  # type: ignore[union-attr]
+            held = self._held_checkpoint()
+            continued = self.run if self.run is not None else held.path  # type: ignore[union-attr]
         self.threads = [t for t in self.threads if t.is_alive()]
         self.threads.append(
             start_thread("lyrics-train", self._train, self._run_id, plan, continued)
@@ -237,9 +244,13 @@ class TrainingController:
         if self.state.active:
             self.state = TrainingState.STOPPING
 
-    def adopt(self, opened: loading.OpenedModel) -> None:
-        """A checkpoint read from a file becomes the model held."""
+    def adopt(
+        self, opened: loading.OpenedModel, latest: checkpoint.Checkpoint | None = None
+    ) -> None:
+        """A checkpoint read from a file becomes the model held; `latest` (the same run further
+        on, core.resume.latest_state_of) is what t continues."""
         self.run, self.opened, self._snapshot, self.started = None, opened, None, None
+        self.latest = latest
         self.history = list(cast("list[checkpoint.EpochRow]", opened.checkpoint.history))
         self.dirty = False
 
@@ -253,7 +264,7 @@ class TrainingController:
 
     def forget(self) -> None:
         """No model (a reset)."""
-        self.run = self.opened = self._snapshot = self.started = None
+        self.run = self.opened = self._snapshot = self.started = self.latest = None
         self.history, self.dirty = [], False
 
     def saved(self) -> None:
@@ -266,7 +277,7 @@ class TrainingController:
         if report.run_id != self._run_id:
             return False
         if isinstance(report, RunReady):
-            self.run, self.opened = report.run, None
+            self.run, self.opened, self.latest = report.run, None, None
             self.history = list(report.history)
         elif isinstance(report, RunEnded):
             self.state = TrainingState.IDLE
