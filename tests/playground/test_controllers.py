@@ -328,12 +328,12 @@ def test_t_continues_a_best_file_from_its_runs_latest_state(tmp_path):
     opened = open_checkpoint(folder / "tiny.pt")
     training.adopt(opened, latest_state_of(opened.checkpoint))
     plan = training.plan(request(corpus, epochs=3))
-    assert plan.summary == "t continues from epoch 2 (tiny-last.pt) to epoch 3 (1 more)"
+    assert plan.summary == "t continues from epoch 2 to epoch 3 (1 more)"
     training.start(plan)
     join(training.threads)
     inbox.deliver(training)
     assert [r.note for r in inbox.reports if isinstance(r, RunReady)] == [
-        "continuing from epoch 2 to epoch 3 (1 more)"
+        "continuing from epoch 2 to epoch 3 (1 more), from tiny-last.pt (the run's latest state)"
     ]
     assert [h["epoch"] for h in training.history] == [1, 2, 3]
     assert load_checkpoint(folder / "tiny-last.pt").epoch == 3  # saved beside, as before

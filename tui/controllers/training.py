@@ -76,7 +76,7 @@ class TrainingPlan:
         if self.continuation is not None:
             c = self.continuation
             if self.from_file:
-                return f"t continues from epoch {c.done_epochs} ({self.from_file}) {c.extent}"
+                return f"t continues from epoch {c.done_epochs} {c.extent}"  # past the one shown
             return f"t continues {c.extent}"
         if self.replaced_corpus:
             return f"t trains a new model on {Path(self.request.corpus).name}"
@@ -418,6 +418,8 @@ class TrainingController:
             run, self.recorder = setup.run, setup.recorder
             self.active_run = run
             note = plan.continuation.note if plan.continuation is not None else ""
+            if plan.from_file:
+                note += f", from {plan.from_file} (the run's latest state)"
             history = cast("list[checkpoint.EpochRow]", run.history)
             self.post(RunReady(run_id, run, tuple(history), note))
             if self._stop_requested:
