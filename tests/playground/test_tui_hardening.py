@@ -168,3 +168,30 @@ async def test_the_characters_switch_reads_on_or_off_and_says_the_preset():
         field.value = "maybe"
         with pytest.raises(SettingsError, match="not on or off"):
             panel.read_training()
+
+
+async def test_the_newest_epoch_stays_in_view_when_shown_again_or_resized(
+    tmp_path, tiny_checkpoint
+):
+    """A long history: v shows the table at its newest row, and a resize keeps it there."""
+    from dataclasses import asdict, replace
+
+    from textual.containers import VerticalScroll
+
+    from lyrics_tui.core.checkpoint import load_checkpoint, save_checkpoint
+    from tests.helpers import epoch_record
+
+    held = load_checkpoint(tiny_checkpoint)
+    rows = [asdict(epoch_record(e, 60.0 - e)) for e in range(1, 31)]
+    save_checkpoint(replace(held, epoch=30, history=rows), tmp_path / "long.pt")
+    app = make_app(tmp_path, checkpoint=str(tmp_path / "long.pt"))
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+        scroll = app.query_one("#epoch-scroll", VerticalScroll)
+        at_end = lambda: 0 < scroll.max_scroll_y == scroll.scroll_y  # noqa: E731
+        if not scroll.region.height:
+            await pilot.press("v")  # the loss view
+        await until(pilot, at_end, "the newest epoch in view")
+        for size in [(60, 20), (80, 24)]:
+            await pilot.resize_terminal(*size)
+            await until(pilot, at_end, f"the newest epoch in view at {size}")

@@ -87,9 +87,15 @@ class TrainingPanel(Vertical):
 
     def watch_history(self, rows: tuple[EpochRow, ...]) -> None:
         self.query_one("#epoch-table", Static).update("\n".join(epoch_row(r) for r in rows))
+        self._show_latest()
+        self._plot_series()
+
+    def on_resize(self) -> None:
+        self._show_latest()  # shown again (v) or resized: the newest epoch stays in view
+
+    def _show_latest(self) -> None:
         scroll = self.query_one("#epoch-scroll", VerticalScroll)
         self.call_after_refresh(scroll.scroll_end, animate=False)
-        self._plot_series()
 
     def watch_overlays(self) -> None:
         self._plot_series()
