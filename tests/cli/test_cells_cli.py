@@ -36,7 +36,7 @@ def test_the_held_out_text_ranked_for_the_line_end(capsys, planted):
     ends = [v for t, nxt, v in zip(tokens, tokens[1:], unit["values"], strict=False) if nxt == "\n"]
     assert min(ends) > 0.9  # the planted unit is on at every word before a line end
     assert done["hidden_size"] == 8 and done["tokens"] == len(tokens) and done["unknown"] == 0
-    assert done["source"] == "planted.txt, its last 18 lines (held out)"
+    assert done["source"] == "planted.txt, last 18 lines (held out)"
 
 
 def test_a_pattern_a_unit_and_a_text(capsys, planted, tmp_path):

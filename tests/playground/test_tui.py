@@ -320,6 +320,7 @@ async def test_escape_stops_generation(tmp_path, tiny_checkpoint):
 
 async def test_temperature_keys(tmp_path):
     app = make_app(tmp_path)
+    notes = record_notes(app)
     async with session(app, (80, 24)) as pilot:
         assert "temperature 0.80" in text_of(app, "#sampler-line")
         await pilot.press("plus")
@@ -329,6 +330,8 @@ async def test_temperature_keys(tmp_path):
         for _ in range(12):
             await pilot.press("minus")
         assert app.main.prompt_pane.temperature == 0.0  # clamped: 0 is greedy
+        assert notes[-1][1] == "the temperature is at 0, always the likeliest word"
+        assert len(notes) == 2  # once at 0: the two presses past it, no more
         await pilot.press("slash", "up", "up")  # in the start-text field as well
         assert app.main.prompt_pane.temperature == pytest.approx(0.2)
         await pilot.press("down")

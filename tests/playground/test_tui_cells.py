@@ -74,7 +74,7 @@ async def test_the_view_shades_the_text_by_the_best_unit_and_steps_through_units
         assert "AUC 1.000, higher where it holds" in info
         source = screen.query_one("#cells-text").placeholder
         assert source.startswith(
-            f"planted.txt, its last 18 lines (held out): {len(reading.tokens)} tokens"
+            f"planted.txt, last 18 lines (held out): {len(reading.tokens)} tokens"
         )
         units = screen.query_one(UnitList)
         assert [u.unit for u in units.units] == [u.unit for u in line_end.units]
@@ -219,7 +219,7 @@ async def test_the_playground_reads_the_loaded_checkpoints_held_out_lines(tmp_pa
         await until(pilot, lambda: app.training.opened is not None, "the checkpoint to load")
         await pilot.press("i")
         screen = await cells_open(pilot)
-        assert screen.cells.reading.source == "planted.txt, its last 18 lines (held out)"
+        assert screen.cells.reading.source == "planted.txt, last 18 lines (held out)"
         assert screen.cells.unit == PLANTED_UNITS["line-end"]
 
 

@@ -31,8 +31,11 @@ class LoadScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, files: list[Path], start_dir: Path) -> None:
+    def __init__(
+        self, files: list[Path], start_dir: Path, purpose: str = "Load a checkpoint"
+    ) -> None:
         super().__init__()
+        self.purpose = purpose  # the title: what the checkpoint chosen is for
         self.files = files
         self.start_dir = start_dir
 
@@ -52,7 +55,7 @@ class LoadScreen(ModalScreen[str | None]):
             yield CheckpointTree(str(self.start_dir), id="load-tree")
 
     def on_mount(self) -> None:
-        self.query_one("#load-box").border_title = "Load a checkpoint · Esc cancels"
+        self.query_one("#load-box").border_title = f"{self.purpose} · Esc cancels"
         if self.files:
             self.query_one("#load-list").focus()
         else:

@@ -158,7 +158,11 @@ class PromptPane(Vertical):
         return self.query_one("#prompt", Input).value
 
     def nudge_temperature(self, delta: float) -> None:
-        self.temperature = nudged_temperature(self.temperature, delta)
+        nudged = nudged_temperature(self.temperature, delta)
+        if nudged == self.temperature:  # at an end of its range: say so rather than nothing
+            end = "0, always the likeliest word" if delta < 0 else f"{nudged:.2f}, its highest"
+            self.notify(f"the temperature is at {end}", timeout=3)
+        self.temperature = nudged
 
     def nudge_memory(self, delta: float) -> None:
         if self._memory_fitted():

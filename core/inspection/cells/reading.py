@@ -175,7 +175,7 @@ def held_out_text(subject: Subject) -> tuple[list[str], str] | None:
         return None
     fraction = subject.val_fraction if subject.val_fraction > 0 else 0.1
     _, held = split_lines(corpus.lines, fraction)
-    return held, f"{Path(path).name}, its last {len(held):,} lines (held out)"
+    return held, f"{Path(path).name}, last {len(held):,} lines (held out)"
 
 
 def split_held_out(subject: Subject) -> CellText | None:

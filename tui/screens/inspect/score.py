@@ -203,7 +203,8 @@ class ScoreView(InspectView):
                 self._info(f"reading {Path(path).name}…")
                 self._load_compare(path)
 
-        self.app.push_screen(LoadScreen(list_checkpoints(folder), start), chosen)
+        purpose = "Compare with a checkpoint (the model held stays)"
+        self.app.push_screen(LoadScreen(list_checkpoints(folder), start, purpose), chosen)
 
     @work(thread=True, exclusive=True, group="inspect-compare", exit_on_error=False)
     def _load_compare(self, path: str) -> None:
