@@ -34,7 +34,7 @@ from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
 from lyrics_tui.core.paths import list_checkpoints, song_file_name, songs_dir
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers import Problem, checkpoints, generation, runs, training
-from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_entries
+from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_commands
 from lyrics_tui.tui.screens.main import MainScreen
 from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
 from lyrics_tui.tui.widgets.settings_form import (
@@ -225,23 +225,9 @@ class PlaygroundApp(App[int]):
         }
         return enabled.get(action, True)
 
-    def key_label(self, action: str, description: str) -> str:
-        """What the key bar calls a key now: space resumes a paused run."""
-        paused = (training.TrainingState.PAUSING, training.TrainingState.PAUSED)
-        if action == "pause" and self.training.state in paused:
-            return "Resume"
-        return description
-
     def get_system_commands(self, screen: Screen) -> Iterator[SystemCommand]:
-        ours = set()
-        for title, help_text, action in palette_entries(self.BINDINGS):
-            ours.add(title)
-            yield SystemCommand(title, help_text, partial(self.call_later, self.run_action, action))
-        for command in super().get_system_commands(screen):
-            # Textual's own key panel lists its widgets' keys, squeezes the screen and stays
-            # until asked again: ? (Help) lists this app's keys instead
-            if command.title not in ours and command.title != "Keys":
-                yield command
+        run = partial(self.call_later, self.run_action)
+        yield from palette_commands(self.BINDINGS, super().get_system_commands(screen), run)
 
     # -- training --------------------------------------------------------------------------
     def action_train(self) -> None:

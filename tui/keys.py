@@ -4,8 +4,10 @@ the rows the help screen and the command palette list."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 
 from lyrics_tui.tui.memory import MEMORY_STEP
@@ -196,3 +198,18 @@ def palette_entries(bindings: Iterable[BindingType]) -> Iterator[tuple[str, str,
         seen.add(binding.action)
         title = f"{binding.description} ({binding.key_display or binding.key.split(',')[0]})"
         yield title, binding.tooltip or binding.description, binding.action
+
+
+def palette_commands(
+    bindings: Iterable[BindingType],
+    inherited: Iterable[SystemCommand],
+    run: Callable[[str], object],
+) -> Iterator[SystemCommand]:
+    """The command palette: every binding's action (`run` runs it), then Textual's own commands
+    but those it names too and Keys (a panel of widget keys that squeezes the screen and stays
+    until asked again: Help, ?, lists this app's keys)."""
+    ours = {"Keys"}
+    for title, help_text, action in palette_entries(bindings):
+        ours.add(title.split(" (")[0])
+        yield SystemCommand(title, help_text, partial(run, action))
+    yield from (command for command in inherited if command.title not in ours)

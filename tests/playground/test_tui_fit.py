@@ -53,6 +53,7 @@ async def test_the_status_line_fits_80_columns_in_every_state(tmp_path):
     corpus.write_text(tiny_corpus(tmp_path).read_text(encoding="utf-8"), encoding="utf-8")
 
     train = {**TINY_TRAIN, "epochs": 500}
+    (tmp_path / "ck").write_text("not a folder")  # no save succeeds: the model stays unsaved
     app = make_app(tmp_path, corpus=str(corpus), train_overrides=train)
     async with session(app, (80, 24)) as pilot:
         rows = [status_row(app)]  # no model yet

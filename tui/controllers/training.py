@@ -14,12 +14,18 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeAlias, cast
+from typing import TYPE_CHECKING, cast
 
 from lyrics_tui.core import events as E
 from lyrics_tui.core import tuning
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
+from lyrics_tui.tui.controllers.continued import (
+    Continued,
+    checkpoint_of,
+    out_path_of,
+    resumed_from,
+)
 from lyrics_tui.tui.controllers.generation import Weights
 
 if TYPE_CHECKING:  # torch comes with core.trainer: named for mypy, imported in the thread
@@ -29,7 +35,6 @@ if TYPE_CHECKING:  # torch comes with core.trainer: named for mypy, imported in 
     from lyrics_tui.core.inspection.subject import Subject
     from lyrics_tui.core.runs.recorder import RunRecorder
 
-Continued: TypeAlias = "trainer.TrainingRun | str | None"  # a run, or a checkpoint's path
 RESET_CONFIRM_S = 3.0  # a second R within this drops an unsaved model
 SNAPSHOT_EVERY_S = 1.0  # the trainer thread refreshes the numpy copy of the weights this often
 NO_MODEL = "no model yet: press t to train one or l to load a checkpoint"
@@ -400,9 +405,9 @@ class TrainingController:
                 preset=plan.request.preset,
                 model_given=plan.request.model_overrides,
                 sink=lambda event: self._sink(run_id, event),
-                resume=self._checkpoint_of(continued),
-                resumed_from=self._resumed_from(continued),
-                out_path=self._out_of(continued),
+                resume=checkpoint_of(continued),
+                resumed_from=resumed_from(continued),
+                out_path=out_path_of(continued),
                 device=self.device,
                 folder=self.checkpoint_dir,
                 check_out=False,
@@ -437,42 +442,9 @@ class TrainingController:
             self.active_run = None
             self.post(RunEnded(run_id))
 
-    @staticmethod
-    def _out_of(continued: Continued) -> Path | None:
-        """Where a continued model's best goes: where its run saved it, else beside the file
-        continued (x-last.pt -> x.pt); None for a new model (core.paths.new_run_path names it)."""
-        if continued is None:
-            return None
-        if isinstance(continued, str):
-            from lyrics_tui.core.paths import resume_target
-
-            return resume_target(Path(continued))
-        return continued.out_path
-
-    @staticmethod
-    def _resumed_from(continued: Continued) -> str | None:
-        """The checkpoint continued, for the run store: a file, or the state a run saved last."""
-        if continued is None or isinstance(continued, str):
-            return continued
-        from lyrics_tui.core.paths import last_checkpoint_path
-
-        last = last_checkpoint_path(continued.out_path) if continued.out_path else None
-        return str(last) if last is not None and last.exists() else None
-
     def _store_problem(self, text: str) -> None:
         """The recorder's one warning, from the trainer thread: posted, shown by the App."""
         self.post(Problem(text, "warning"))
-
-    @staticmethod
-    def _checkpoint_of(continued: Continued) -> checkpoint.Checkpoint | None:
-        """The full checkpoint of the model continued (its weights copied in this thread)."""
-        if continued is None:
-            return None
-        if isinstance(continued, str):
-            from lyrics_tui.core.checkpoint import load_checkpoint
-
-            return load_checkpoint(continued)
-        return continued.checkpoint()
 
     def _sink(self, run_id: int, event: E.TrainingEvent) -> None:
         """In the trainer thread, between batches: refresh the copy generation reads, report."""

@@ -63,6 +63,7 @@ class MainScreen(Screen[None]):
         self.settings_open: bool | None = None  # None: follow the terminal's width
         self.view = "training"  # what gets the rows: "song" or "training" (show_view)
         self._was = (False, False)  # (training starting, writing) when the state was last shown
+        self._paused = False  # a run paused (or pausing): space resumes it
 
     def widgets(self) -> ComposeResult:
         """The App composes these into this screen, its default one: so they are there for
@@ -175,6 +176,10 @@ class MainScreen(Screen[None]):
         """The corpus t trains on: the form's (the default bundled one when blank)."""
         return self.settings.corpus or DEFAULT_CORPUS
 
+    def key_label(self, action: str, description: str) -> str:
+        """What the key bar calls a key now: space resumes a paused run."""
+        return "Resume" if action == "pause" and self._paused else description
+
     def show_state(
         self,
         training: TrainingController,
@@ -187,6 +192,7 @@ class MainScreen(Screen[None]):
         now (None while training or with no model; `why_not` when the settings rule it out),
         shown too as the epochs placeholder."""
         self._follow(training.state is TrainingState.STARTING, generation.running)
+        self._paused = training.state in (TrainingState.PAUSING, TrainingState.PAUSED)
         self.panel.history = tuple(training.history)
         fitted, note = training.memory()
         self.prompt_pane.memory = self.prompt_pane.memory.for_model(

@@ -51,8 +51,8 @@ class KeyBar(Static):
             self.call_after_refresh(self.show_keys)
 
     def _label(self, action: str, description: str) -> str:
-        """The description, or what the app says the key does now (space: Pause or Resume)."""
-        now = getattr(self.app, "key_label", None)
+        """The description, or what the screen says the key does now (space: Pause or Resume)."""
+        now = getattr(self.screen, "key_label", None)
         return now(action, description) if callable(now) else description
 
     def entries(self) -> list[tuple[str, str]]:
