@@ -53,7 +53,6 @@ async def test_the_status_line_fits_80_columns_in_every_state(tmp_path):
     corpus.write_text(tiny_corpus(tmp_path).read_text(encoding="utf-8"), encoding="utf-8")
 
     train = {**TINY_TRAIN, "epochs": 500}
-    (tmp_path / "ck").write_text("not a folder")  # no save succeeds: the model stays unsaved
     app = make_app(tmp_path, corpus=str(corpus), train_overrides=train)
     async with session(app, (80, 24)) as pilot:
         rows = [status_row(app)]  # no model yet
@@ -63,6 +62,8 @@ async def test_the_status_line_fits_80_columns_in_every_state(tmp_path):
         rows.append(status_row(app))
         await tap(pilot, "x")
         await until(pilot, lambda: app.training.state is IDLE, "the stop")
+        app.training.dirty = True  # as when a save failed: the widest state it can be in
+        app._refresh()
         rows.append(status_row(app))  # trained, t continues, unsaved
         assert not any(cut(row) for row in rows), rows
         assert "unsaved" in rows[-1] and "trained" in rows[-1]
