@@ -8,6 +8,7 @@ playground's form names the same settings by its labels (an error's `{setting}`)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,12 +103,14 @@ class Setting:
             return False  # NaN fails here too
         if high is not None and not (value < high if self.high_open else value <= high):
             return False
-        return value == value  # NaN with no range
+        return math.isfinite(value)  # NaN, or an infinity no range names (a budget of inf)
 
     def check(self, value: Any) -> None:
         """Raise SettingsError naming this setting and its range when `value` is outside it."""
         if not self.allows(value):
-            raise SettingsError(f"{{{self.name}}} must be {self.range_text}")
+            infinite = isinstance(value, float) and math.isinf(value)
+            finite = "a finite number, " if infinite else ""
+            raise SettingsError(f"{{{self.name}}} must be {finite}{self.range_text}")
 
 
 def _table(*settings: Setting) -> dict[str, Setting]:

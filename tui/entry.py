@@ -38,6 +38,9 @@ def prepare(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     prepare(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show 霓虹 gets ?, and
+        if hasattr(stream, "reconfigure"):  # the run goes on (it died mid-save on latin-1)
+            stream.reconfigure(errors="replace")
     from lyrics_tui.tui.cli import main as run
 
     return run(argv)

@@ -603,3 +603,16 @@ def test_console_script_generates(checkpoint_path):
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in done.stdout.splitlines()]
     assert rows[-1]["event"] == "done" and rows[-1]["tokens"] == 8
+
+
+def test_a_terminal_that_cannot_show_chinese_gets_question_marks_not_a_traceback(checkpoint_path):
+    """PYTHONIOENCODING=ascii (a C locale, a latin-1 terminal): the run went on to a crash in
+    the middle of its last save."""
+    done = subprocess.run(
+        [sys.executable, "-m", "lyrics_tui.tui.entry", "generate", "--checkpoint",
+         str(checkpoint_path), "--prompt", "霓虹", "--length", "8", "--seed", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )  # fmt: skip
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "??" in done.stdout

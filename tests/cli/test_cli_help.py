@@ -131,6 +131,19 @@ def test_an_out_of_range_setting_is_named_by_its_flag_with_its_range(capsys, arg
     assert err == f"lyrics-tui: {argv[1]} must be {setting.range_text}\n"
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--time-budget", "inf"],  # the budget overflowed into a traceback
+        ["train", "--weight-decay", "inf"],  # saved weights of NaN as the best model
+        ["generate", "--temperature", "inf"],
+    ],
+)
+def test_an_infinite_setting_is_refused_by_its_flag(capsys, argv):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith(f"lyrics-tui: {argv[1]} must be a finite number, ")
+
+
 def test_every_setting_check_names_its_setting_first():
     for table in (MODEL, TRAIN, SAMPLER):
         for name, setting in table.items():
