@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 import re
 import secrets
 import socket
@@ -114,8 +115,26 @@ class TokenServer(Server):
         self.console.stderr = True
 
 
+def address_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen at host:port (None: it can), found before the address is
+    printed: a port in use gave a traceback after it."""
+    if not 0 <= port <= 65535:
+        return f"--port must be between 0 and 65535 (got {port})"
+    try:
+        socket.create_server((host, port)).close()  # SO_REUSEADDR, as the server's own
+    except OSError as exc:  # in use, not this machine's, or not an address
+        known = exc.errno is not None and exc.errno > 0
+        reason = os.strerror(exc.errno).lower() if known else "no such host"  # type: ignore[arg-type]
+        return f"{host}:{port}: {reason}; choose another with --port or --host"
+    return None
+
+
 def serve(command: str, *, host: str, port: int, token: str | None) -> int:
     """Serve `command` (one process per page) until Ctrl+C or SIGTERM."""
+    problem = address_problem(host, port)
+    if problem:
+        print(f"lyrics-tui: {problem}", file=sys.stderr)
+        return 2
     if not is_loopback(host):
         whom = "anyone who can reach it" if token is None else "anyone who holds the address"
         print(

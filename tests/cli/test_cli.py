@@ -616,3 +616,10 @@ def test_a_terminal_that_cannot_show_chinese_gets_question_marks_not_a_traceback
     )  # fmt: skip
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
     assert "??" in done.stdout
+
+
+def test_a_file_name_longer_than_the_system_allows_is_one_line(capsys, tmp_path):
+    too_long = str(tmp_path / ("霓" * 90 + ".pt"))  # 270 bytes: over the usual 255
+    assert main(["generate", "--checkpoint", too_long]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("File name too long\n")

@@ -249,3 +249,19 @@ def test_the_runs_table_fits_80_columns_by_shortening_on_purpose(capsys, monkeyp
         assert "completed (budget)" in out or "completed (time budget)" in out
         assert "jaychou" in out and "songci.txt" in out
     assert "ppl" in lines[0] and "params" in lines[0]  # 120 columns: all of it
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["runs", "show", "99999999999999999999"],  # more than SQLite's integers hold
+        ["runs", "compare", "1", "9223372036854775808"],
+        ["runs", "rm", "0"],
+        ["runs", "show", "abc"],
+        ["runs", "--limit", "99999999999999999999"],
+    ],
+)
+def test_a_run_number_no_store_can_hold_is_one_line(capsys, filled, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "from " in err and "Traceback" not in err

@@ -155,12 +155,31 @@ def test_loopback_addresses():
 def test_a_host_that_is_not_loopback_is_warned_about(monkeypatch, capsys):
     served = []
     monkeypatch.setattr(serving.TokenServer, "serve", lambda self: served.append(self))
-    assert serving.serve("true", host="0.0.0.0", port=8000, token="t") == 0
+    port = free_port()  # the address is tried before serving
+    assert serving.serve("true", host="0.0.0.0", port=port, token="t") == 0
     assert served[0].host == "0.0.0.0"
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "warning: 0.0.0.0 is not a loopback address" in err
-    assert serving.serve("true", host="127.0.0.1", port=8000, token="t") == 0
+    assert serving.serve("true", host="127.0.0.1", port=port, token="t") == 0
     assert capsys.readouterr().err == ""
+
+
+def test_an_address_it_cannot_listen_at_is_one_line_before_any_address_is_printed(capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["--serve", "--port", str(port), "--no-token"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err == (
+            f"lyrics-tui: 127.0.0.1:{port}: address already in use; choose another with "
+            "--port or --host\n"
+        )
+    assert main(["--serve", "--port", "70000"]) == 2
+    assert capsys.readouterr().err == "lyrics-tui: --port must be between 0 and 65535 (got 70000)\n"
+    assert serving.address_problem("no-such-host.invalid", free_port()).endswith(
+        "no such host; choose another with --port or --host"
+    )
 
 
 def test_a_token_that_cannot_go_in_an_address_is_one_line(capsys):

@@ -127,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a name too long, an address in use: the system's own words
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"lyrics-tui: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def playground(args: argparse.Namespace) -> int:

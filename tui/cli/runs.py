@@ -25,6 +25,25 @@ if TYPE_CHECKING:
     from lyrics_tui.core.runs.store import RunStore
 
 
+LARGEST = 2**63 - 1  # SQLite's integers: a larger one is no run's
+
+
+def run_id(text: str) -> int:
+    """A run's number as the store gives them: 1 or more (a larger one than SQLite holds is
+    refused here, not by the store in a traceback)."""
+    value = int(text) if text.strip().lstrip("+-").isdigit() else 0
+    if not 1 <= value <= LARGEST:
+        raise argparse.ArgumentTypeError(f"a run's number is from 1 to {LARGEST}: {text}")
+    return value
+
+
+def count(text: str) -> int:
+    value = int(text) if text.strip().lstrip("+-").isdigit() else -1
+    if not 0 <= value <= LARGEST:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {LARGEST}: {text}")
+    return value
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     runs = sub.add_parser(
         "runs",
@@ -48,12 +67,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--ascending", action="store_true", help="oldest or smallest first; default off"
     )
     runs.add_argument(
-        "--limit", type=int, help="at most this many runs, 0 or more; default no limit"
+        "--limit", type=count, help="at most this many runs, 0 or more; default no limit"
     )
     runs_db_argument(runs)
     actions = runs.add_subparsers(dest="action", metavar="{show,compare,rm}")
     show = actions.add_parser("show", help="a run's settings and its epochs")
-    show.add_argument("id", type=int, metavar="ID")
+    show.add_argument("id", type=run_id, metavar="ID")
     show.add_argument(
         "--json",
         action="store_true",
@@ -64,7 +83,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     compare = actions.add_parser(
         "compare", help="the settings in which runs differ, and their final figures"
     )
-    compare.add_argument("ids", type=int, nargs="+", metavar="ID")
+    compare.add_argument("ids", type=run_id, nargs="+", metavar="ID")
     compare.add_argument(
         "--json",
         action="store_true",
@@ -75,7 +94,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rm = actions.add_parser(
         "rm", help="forget runs (their checkpoint files stay unless --files is given)"
     )
-    rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+    rm.add_argument("ids", type=run_id, nargs="+", metavar="ID")
     rm.add_argument(
         "--files",
         action="store_true",
