@@ -102,7 +102,9 @@ class CacheSettings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CacheSettings:
         nearest = int(data.get("nearest", 1))
-        return cls(int(data["window"]), float(data["theta"]), float(data["lambda"]), nearest)
+        # files fitted before θ was held to its range (a tiny network's fit went past it)
+        theta = min(float(data["theta"]), MAX_THETA)
+        return cls(int(data["window"]), theta, float(data["lambda"]), nearest)
 
     @property
     def label(self) -> str:

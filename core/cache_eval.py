@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lyrics_tui.core import batches as B
-from lyrics_tui.core.cache import CacheFit, CacheSettings
+from lyrics_tui.core.cache import MAX_THETA, CacheFit, CacheSettings
 from lyrics_tui.core.model import RNNLanguageModel
 from lyrics_tui.core.reading import TextReader
 
@@ -310,7 +310,7 @@ def _search(
     tried: set[tuple[float, int]] = set()
 
     def trial(c: float, nearest: int = 1) -> None:
-        theta = _significant(c / scale)
+        theta = min(MAX_THETA, _significant(c / scale))  # a tiny network's |h|² is small
         if (theta, nearest) in tried:
             return
         tried.add((theta, nearest))
@@ -380,7 +380,7 @@ def quick_fit(features: StreamFeatures) -> tuple[CacheSettings, float]:
     """The cache's settings and perplexity with N and θ set to where fits often land (θ
     relative to the text's |h|²) and λ chosen: a cheap figure for every epoch (its cost:
     docs/performance.md); the full fit runs once, after training."""
-    theta = _significant(QUICK_SHARPNESS / typical_square(features))
+    theta = min(MAX_THETA, _significant(QUICK_SHARPNESS / typical_square(features)))
     everything = torch.ones(features.tokens, dtype=torch.bool)
     best = _search(
         features,

@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from lyrics_tui.core.cache import stored_fit
+from lyrics_tui.core.cache import CacheSettings, stored_fit
 from lyrics_tui.core.checkpoint import load_checkpoint
 from lyrics_tui.core.evaluate import evaluate_lines
 from lyrics_tui.tui.cli import main
@@ -249,3 +249,20 @@ def test_generate_adapt_learns_on_a_copy_and_says_so(capsys, checkpoint_path):
     assert [t["token"] for t in tokens][:1] == [t["token"] for t in plain][:1]
     assert [t["prob"] for t in tokens] != [t["prob"] for t in plain]
     assert digest(checkpoint_path) == before
+
+
+def test_a_tiny_networks_song_memory_stays_in_the_range_generate_accepts(capsys, tmp_path):
+    """θ is fitted in units of 1/|h|²: a 16-unit network's small states sent it to 362, past
+    the 100 that generate accepts, and the file it had just written could not be read."""
+    from tests.helpers import BUNDLED
+
+    corpus = tmp_path / "again.txt"
+    corpus.write_text("\n".join(BUNDLED.read_text(encoding="utf-8").splitlines()[:20] * 5))
+    small = ("--tokenizer", "char", "--embed", "16", "--hidden", "16")  # the default preset's
+    done = train_cli(capsys, corpus, tmp_path / "m.pt", *small, tiny=False)
+    assert done.code == 0, done.err
+    stored = load_checkpoint(tmp_path / "m.pt").cache
+    assert stored is not None and 0 < stored["theta"] <= 100
+    assert main(["generate", "--checkpoint", str(tmp_path / "m.pt"), "--lines", "1"]) == 0
+    old = CacheSettings.from_dict({**stored, "theta": 362.0})  # a file from before
+    assert old.theta == 100 and old.validated() is old
