@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import io
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,10 +199,14 @@ def detect_encoding(head: bytes) -> str:
 def iter_lines(path: str | os.PathLike, encoding: str) -> Iterator[str]:
     """Non-blank lines, stripped; CRLF, LF and CR endings alike."""
     with open(path, encoding=encoding, newline=None) as handle:
-        for raw in handle:
-            line = raw.strip()
-            if line:
-                yield line
+        yield from _text_lines(handle)
+
+
+def _text_lines(handle: Iterable[str]) -> Iterator[str]:
+    for raw in handle:
+        line = raw.strip()
+        if line:
+            yield line
 
 
 def read_corpus(path: str | os.PathLike) -> Corpus:
@@ -210,8 +215,11 @@ def read_corpus(path: str | os.PathLike) -> Corpus:
     try:
         if Path(path).is_dir():
             raise CorpusError(f"{name}: is a folder, not a text file")
+        # a pipe (<(cat a b), /dev/stdin) can be read once: all of it now, not again below
+        piped = Path(path).exists() and not Path(path).is_file()
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
+            whole = head + handle.read() if piped else b""
     except FileNotFoundError:
         raise CorpusError(f"{name}: no such file") from None
     except PermissionError:
@@ -225,7 +233,10 @@ def read_corpus(path: str | os.PathLike) -> Corpus:
     except CorpusError as exc:
         raise CorpusError(f"{name}: {exc}") from None
     try:
-        lines = list(iter_lines(path, encoding))
+        if piped:
+            lines = list(_text_lines(io.StringIO(whole.decode(encoding), newline=None)))
+        else:
+            lines = list(iter_lines(path, encoding))
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{name}: not valid {encoding} text past byte {exc.start}") from None
     except OSError as exc:

@@ -139,3 +139,24 @@ def test_split_takes_the_last_fraction_for_validation():
     assert split_lines(lines, 0.0) == (lines, [])
     # a tiny corpus still gets one validation line when one is asked for
     assert split_lines(["a", "b", "c"], 0.1) == (["a", "b"], ["c"])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes: POSIX")
+def test_a_pipe_is_read_once_and_whole(tmp_path):
+    """<(cat a b) and /dev/stdin are pipes: the encoding sniffed from the first bytes, the
+    lines read by opening the file again found it empty ('holds no text')."""
+    import threading
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    text = "月光洒在窗台\r\n\n你的歌 还在唱\n" * 3000  # past the bytes sniffed
+
+    def write() -> None:
+        with open(pipe, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    corpus = read_corpus(pipe)
+    writer.join(10)
+    assert corpus.lines == ["月光洒在窗台", "你的歌 还在唱"] * 3000
