@@ -194,6 +194,8 @@ def check_writable(path: str | os.PathLike) -> None:
         raise CheckpointError(
             f"{target}: is a folder; give a file name such as {target / 'model.pt'}"
         )
+    for file in (target, target.with_name(f"{target.stem}-last{target.suffix or '.pt'}")):
+        _check_replaceable(file)
     _make_folder(target)
     try:
         fd, name = tempfile.mkstemp(
@@ -205,6 +207,20 @@ def check_writable(path: str | os.PathLike) -> None:
         raise CheckpointError(
             f"{target}: checkpoint cannot be saved: {_write_reason(exc)}"
         ) from None
+
+
+def _check_replaceable(target: Path) -> None:
+    """A save replaces a checkpoint, never another file: --out naming the corpus, a notes
+    file or /dev/null would have been overwritten (a checkpoint is a zip archive)."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_file():
+        raise CheckpointError(f"{target}: not a regular file; a checkpoint will not replace it")
+    if target.stat().st_size and not zipfile.is_zipfile(target):
+        raise CheckpointError(
+            f"{target}: holds something other than a checkpoint, which a save would destroy; "
+            "choose another --out (or move that file away)"
+        )
 
 
 def _make_folder(target: Path) -> None:

@@ -623,3 +623,17 @@ def test_a_file_name_longer_than_the_system_allows_is_one_line(capsys, tmp_path)
     assert main(["generate", "--checkpoint", too_long]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.endswith("File name too long\n")
+
+
+def test_train_never_saves_over_a_file_that_is_not_a_checkpoint(capsys, tmp_path, corpus_file):
+    corpus = tmp_path / "mine.txt"
+    corpus.write_bytes(corpus_file.read_bytes())
+    done = train_cli(capsys, corpus, corpus)  # --out naming the corpus itself
+    assert done.code == 2 and "holds something other than a checkpoint" in done.err
+    assert corpus.read_bytes() == corpus_file.read_bytes()
+    notes = tmp_path / "m-last.pt"  # nor the latest state's file beside --out
+    notes.write_text("my notes")
+    assert train_cli(capsys, corpus, tmp_path / "m.pt").code == 2
+    assert notes.read_text() == "my notes" and not (tmp_path / "m.pt").exists()
+    assert train_cli(capsys, corpus, tmp_path / "n.pt").code == 0  # a checkpoint: replaced
+    assert train_cli(capsys, corpus, tmp_path / "n.pt").code == 0
