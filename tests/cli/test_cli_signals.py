@@ -118,3 +118,23 @@ def test_the_first_stop_signal_stops_a_second_aborts_and_the_handlers_are_put_ba
             os.kill(os.getpid(), signal.SIGINT)
         assert aborted.value.exit_code == 130
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.processes
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX pipes")
+@pytest.mark.parametrize("json_lines", [True, False])
+def test_a_reader_that_leaves_stops_the_run_which_saves(tmp_path, json_lines):
+    """`train --json | head -1`: the write after the reader left had ended the run unsaved
+    (with exit 0, or rich's exit 1); now it stops as after a hang-up: saved, exit 141."""
+    out = tmp_path / "m.pt"
+    argv = train_argv(BUNDLED, out, epochs=1000, json=json_lines)
+    proc = subprocess.Popen(
+        [*CONSOLE, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline()  # the first line, then leave
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err
+    latest = load_checkpoint(tmp_path / "m-last.pt")
+    assert 1 <= latest.epoch < 1000 and out.exists()

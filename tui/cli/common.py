@@ -25,6 +25,7 @@ _N = TypeVar("_N")  # a namespace object of the caller's (argparse's own overloa
 EXIT_FAILED = 1  # training stopped on its own (NaN loss, a checkpoint that cannot be written)
 EXIT_USAGE = 2  # bad input: nothing was trained or written
 EXIT_INTERRUPTED = 130  # Ctrl+C
+EXIT_READER_GONE = 141  # the program reading the output left (128 + SIGPIPE): stopped and saved
 
 # Settings whose flag is not simply --setting-name.
 _FLAGS = {"max_tokens": "--length", "max_lines": "--lines", "top": "--candidates"}

@@ -18,6 +18,7 @@ from lyrics_tui.core.settings import MODEL, TRAIN
 from lyrics_tui.tui.cli.common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
+    EXIT_READER_GONE,
     EXIT_USAGE,
     emit,
     message,
@@ -237,6 +238,7 @@ def _run_to_the_end(
     # Ctrl+C, SIGHUP (a dropped SSH session) and SIGTERM stop after this batch and save; a
     # second signal aborts at once. Under --nproc the launcher passes them on to every rank.
     stopping = StopSignals(lambda signum: run.stop())
+    view.stop = run.stop
     try:
         with stopping, recorder:
             try:
@@ -258,8 +260,10 @@ def _run_to_the_end(
         emit(done_line(finished))
     if finished.message and leader:
         print(f"lyrics-tui: {finished.message}", file=sys.stderr)
+    if exit_code is None and view.reader_gone:
+        exit_code = EXIT_READER_GONE
     if exit_code is not None:
-        return exit_code  # 130, 129 or 143
+        return exit_code  # 130, 129 or 143; 141 when the output's reader left
     return EXIT_FAILED if finished.reason.failed else 0
 
 

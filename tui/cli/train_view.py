@@ -3,24 +3,47 @@
 from __future__ import annotations
 
 import errno
+import os
+from collections.abc import Callable
 
 from lyrics_tui.core.events import BatchFinished, TrainingEvent, TrainingFinished
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import emit
 
 
-class JsonTrainView:
+class ReaderWatch:
+    """What a view does when the program reading its output has gone (`train | head -1`): the
+    run is asked to stop, and saves, as after a hang-up; its output goes nowhere from then
+    on. It had died with the write, unsaved, and exited 0."""
+
+    stop: Callable[[], object] | None = None  # the run's stop, once there is a run
+    reader_gone = False
+
+    def gone(self) -> None:
+        if not self.reader_gone:
+            self.reader_gone = True
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)  # what is still buffered, and the done line, go nowhere
+            os.close(null)
+            if self.stop is not None:
+                self.stop()
+
+
+class JsonTrainView(ReaderWatch):
     def __call__(self, event: TrainingEvent) -> None:
         from lyrics_tui.core.events import EpochFinished
 
-        if isinstance(event, EpochFinished):
-            emit(event.json_line())
+        if isinstance(event, EpochFinished) and not self.reader_gone:
+            try:
+                emit(event.json_line())
+            except BrokenPipeError:
+                self.gone()
 
     def close(self) -> None:
         pass
 
 
-class ConsoleTrainView:
+class ConsoleTrainView(ReaderWatch):
     """Rich progress bar per epoch and one summary line per epoch."""
 
     def __init__(self, continuing: str = "") -> None:
@@ -29,17 +52,26 @@ class ConsoleTrainView:
 
         self.continuing = continuing  # what --resume will do (core/resume.py), said at the start
         self.console = Console(stderr=False, highlight=False)
+        self.console.on_broken_pipe = self._pipe_broke  # type: ignore[method-assign]
         self.progress: Progress | None = None
         self.task: TaskID | None = None
         self.by_budget = False  # the budget ends the run (its ETA is the run's end)
 
     def __call__(self, event: TrainingEvent) -> None:
         try:
-            self._show(event)
+            if not self.reader_gone:
+                self._show(event)
+        except BrokenPipeError:
+            self.gone()
         except OSError as exc:
             if exc.errno != errno.EIO:
                 raise
             # the terminal hung up before SIGHUP arrived: train on (and save) without a view
+
+    def _pipe_broke(self) -> None:
+        """rich's own answer exits at once (SystemExit(1), the run unsaved): stop and save."""
+        self.console.quiet = True
+        self.gone()
 
     def _show(self, event: TrainingEvent) -> None:
         from lyrics_tui.core import events as E
