@@ -65,13 +65,33 @@ class ContinuePlan:
 SPENT_SHARE = 0.1
 
 
+# What a continued model cannot change: its vocabulary was built with these (a tokenizer
+# switched on --resume read the text as words against a table of characters: 55% <unk>).
+FIXED_TRAIN = ("tokenizer", "min_count", "max_vocab")
+
+
 def plan_continuation(
-    checkpoint: Checkpoint, overrides: dict[str, Any], more_epochs: int
+    checkpoint: Checkpoint,
+    overrides: dict[str, Any],
+    more_epochs: int,
+    model_overrides: dict[str, Any] | None = None,
 ) -> ContinuePlan:
     """The settings to continue `checkpoint` with. `overrides` are the training settings the
-    user gave (None: not given); `more_epochs` is how far a finished run goes on."""
+    user gave (None: not given); `more_epochs` is how far a finished run goes on. A network
+    setting given (`model_overrides`) or one that built the vocabulary must be the stored one:
+    SettingsError names it otherwise."""
     stored = checkpoint.train_config
     given = {k: v for k, v in overrides.items() if v is not None}
+    kept = [(name, getattr(stored, name), given.get(name)) for name in FIXED_TRAIN]
+    network = checkpoint.model_config
+    kept += [(k, getattr(network, k), v) for k, v in (model_overrides or {}).items()]
+    for name, was, now in kept:
+        if now is not None and now != was:
+            said = {True: "on", False: "off"}.get(was, was) if isinstance(was, bool) else was
+            raise SettingsError(
+                f"{{{name}}} cannot change when a model is continued (it was {said}); train a "
+                "new model for another"
+            )
     done = checkpoint.epoch
     if "epochs" in given:
         end = int(given.pop("epochs"))

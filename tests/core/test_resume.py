@@ -115,3 +115,16 @@ def test_the_best_file_leads_to_its_runs_latest_state_further_on(finished, tmp_p
         replace(finished, epoch=1, history=finished.history[:1]), tmp_path / "x-last.pt"
     )
     assert latest_state_of(best_read) is None  # no further than the best
+
+
+def test_what_built_the_vocabulary_or_the_network_cannot_change(finished):
+    """A tokenizer switched on resume read words against a table of characters (55% <unk>);
+    a network flag was ignored without a word."""
+    with pytest.raises(SettingsError, match=r"^tokenizer cannot change when a model is continued"):
+        plan_continuation(finished, {"tokenizer": "char"}, more_epochs=1)
+    cell = "gru" if finished.model_config.cell != "gru" else "lstm"
+    with pytest.raises(SettingsError, match=r"^cell cannot change .* \(it was"):
+        plan_continuation(finished, {}, more_epochs=1, model_overrides={"cell": cell})
+    same = {"cell": finished.model_config.cell, "hidden": None}  # the same, or not given
+    tok = {"tokenizer": finished.train_config.tokenizer}
+    assert plan_continuation(finished, tok, more_epochs=1, model_overrides=same).end_epoch == 3

@@ -121,12 +121,14 @@ def _add_place_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--out",
         help="where the best checkpoint goes; the latest state goes beside it as "
-        "<name>-last.pt; default checkpoints/<corpus>.pt",
+        "<name>-last.pt; default checkpoints/<corpus>.pt (numbered when another run's "
+        "files hold that name)",
     )
     train.add_argument(
         "--resume",
         help="continue from this checkpoint (weights, optimiser, epochs, history and "
-        "settings; flags given now override). Without --out, x-last.pt resumes into x.pt and "
+        "settings; training flags given now override, but the network's and the vocabulary's "
+        "cannot change). Without --out, x-last.pt resumes into x.pt and "
         "x-last.pt; default none (a new model)",
     )
     train.add_argument(
@@ -197,7 +199,7 @@ def train(args: argparse.Namespace, group: Group | None = None) -> int:
                 f"{further.path} holds this run further on (epoch {further.epoch}, against "
                 f"{resume.epoch} here): --resume {further.path} goes on from there"
             ])  # fmt: skip
-        plan = plan_continuation(resume, train_over, more_epochs=train_cfg.epochs)
+        plan = plan_continuation(resume, train_over, train_cfg.epochs, model_over)
         model_cfg, train_cfg = plan.model_config, plan.train_config
         continuing = plan.note
     view: JsonTrainView | ConsoleTrainView = (
