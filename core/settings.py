@@ -58,6 +58,7 @@ class Setting:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     words: Mapping[float, str] = field(default_factory=dict)
+    capped: bool = False  # a value past the range's use is capped (so inf means "most")
 
     def _end(self, value: float) -> str:
         word = self.words.get(value)
@@ -103,7 +104,7 @@ class Setting:
             return False  # NaN fails here too
         if high is not None and not (value < high if self.high_open else value <= high):
             return False
-        return math.isfinite(value)  # NaN, or an infinity no range names (a budget of inf)
+        return value == value and (self.capped or math.isfinite(value))  # NaN; a budget of inf
 
     def check(self, value: Any) -> None:
         """Raise SettingsError naming this setting and its range when `value` is outside it."""
@@ -211,6 +212,7 @@ SAMPLER = _table(
         float,
         0,
         words={0: "greedy: always the likeliest word"},
+        capped=True,
     ),
     Setting("top_k", "sample among the k likeliest words only", int, 0, words=OFF),
     Setting(
