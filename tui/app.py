@@ -153,8 +153,10 @@ class PlaygroundApp(App[int]):
             self.demo.start(self)
 
     def notify(self, message: str, *, markup: bool = False, **options: Unpack[NotifyArgs]) -> None:
-        """As App.notify, but plain text by default: paths and <unk> are not markup."""
-        super().notify(message, markup=markup, **options)
+        """As App.notify, but plain text by default (paths and <unk> are not markup), and a
+        note already on screen is not stacked again (a key pressed twice at 80x24)."""
+        if not any(shown.message == message for shown in getattr(self, "_notifications", ())):
+            super().notify(message, markup=markup, **options)
 
     def error(self, text: str) -> None:
         self.notify(text, severity="error", timeout=8)

@@ -685,3 +685,13 @@ async def test_inspect_steps_on_from_the_start_text_and_v_switches_the_view(
             "the step-through",
         )
         assert app.screen.step.walk.prompt == "我的"
+
+
+async def test_a_note_already_on_screen_is_not_stacked_again(tmp_path):
+    app = make_app(tmp_path)
+    async with session(app, (80, 24)) as pilot:
+        app.main.prompt_pane.temperature = 0.0
+        for _ in range(3):
+            await pilot.press("minus")  # the same note each time: at 0 already
+        shown = [n.message for n in app._notifications]
+        assert shown == ["the temperature is at 0, always the likeliest word"]
