@@ -153,8 +153,7 @@ class PlaygroundApp(App[int]):
             self.demo.start(self)
 
     def notify(self, message: str, *, markup: bool = False, **options: Unpack[NotifyArgs]) -> None:
-        """As App.notify, but plain text by default (paths and <unk> are not markup), and a
-        note already on screen is not stacked again (a key pressed twice at 80x24)."""
+        """App.notify in plain text (paths, <unk>); a note already on screen is not stacked."""
         if not any(shown.message == message for shown in getattr(self, "_notifications", ())):
             super().notify(message, markup=markup, **options)
 
