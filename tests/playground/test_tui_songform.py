@@ -98,3 +98,15 @@ async def test_the_step_through_shows_rhyme_and_line_end_columns(checkpoint_path
         assert "characters of at most" in shown(screen, "#step-info")
         await pilot.press("g")  # a line, then the next step's form
         assert "line" in shown(screen, "#step-info")
+
+
+def test_the_marks_are_said_in_words_once_the_song_is_written():
+    from lyrics_tui.tui.widgets.prompt_pane import marks_legend
+    from lyrics_tui.tui.widgets.song_marks import LineMark
+
+    assert marks_legend([LineMark(), LineMark()]) == ""  # nothing marked: nothing to say
+    assert (
+        marks_legend([LineMark(group=3, word=(0, 1))]) == "a line's last word coloured by its rhyme"
+    )
+    both = marks_legend([LineMark(group=-1, returns=True), LineMark(group=0, word=(0, 1))])
+    assert both == "italic: a line sung before · a line's last word coloured by its rhyme"

@@ -43,6 +43,16 @@ class SongLine:
     mark: LineMark = NO_MARK  # its rhyme and whether it comes back (finished lines)
 
 
+def marks_legend(marks: list[LineMark]) -> str:
+    """The song's marks in words, once it is written (never colour or italics alone)."""
+    said = []
+    if any(mark.returns for mark in marks):
+        said.append("italic: a line sung before")
+    if any(mark.group >= 0 for mark in marks):
+        said.append("a line's last word coloured by its rhyme")
+    return " · ".join(said)
+
+
 def song_lines(output: Output) -> list[SongLine]:
     """The start text and the written tokens, cut into the song's lines, with their marks."""
     lines: list[SongLine] = []
@@ -250,6 +260,9 @@ class PromptPane(Vertical):
                 ("\n" if text.plain and not text.plain.endswith("\n") else "") + output.note,
                 style="dim italic",
             )
+            legend = marks_legend([line.mark for line in lines])
+            if legend:
+                text.append("\n" + legend, style="dim")
         self.query_one("#output", Static).update(text)
         scroll = self.query_one("#output-scroll", VerticalScroll)
         self.call_after_refresh(scroll.scroll_end, animate=False)
