@@ -190,7 +190,9 @@ class TrainingController:
         plan = plan_continuation(held, request.train_overrides, more_epochs=train.epochs)
         shown = self.latest is not None and self.run is None
         from_file = Path(held.path).name if shown else ""
-        return TrainingPlan(request, plan.model_config, plan.train_config, plan, "", from_file)
+        return TrainingPlan(
+            request, plan.model_config, plan.train_config, continuation=plan, from_file=from_file
+        )
 
     def _held_checkpoint(self) -> checkpoint.Checkpoint | None:
         """The model held, as the checkpoint the resume rule reads (a run's
