@@ -63,9 +63,11 @@ def song_view(app):
     """The song view holding an 8-line song (made up here, not generated: no model needed)."""
 
     async def show(pilot) -> None:
+        from lyrics_tui.core.songform.marks import warm_up
         from lyrics_tui.tui.widgets.prompt_pane import Output
 
         await settle(pilot)
+        warm_up()  # the rhyme table, which the app loads in a thread: the marks and their legend
         start, tokens = SONG
         app.main.prompt_pane.output = Output(start, tokens, "[96 tokens · seed 7 · r repeats it]")
         app.main.show_view("song")
