@@ -167,7 +167,7 @@ class CacheFit:
             return None if value is None else float(value)
 
         return cls(
-            settings=CacheSettings.from_dict(data),
+            settings=CacheSettings.from_dict(data).validated(),  # an edited file: not fitted
             plain_ppl=float(data["plain_ppl"]),
             cache_ppl=float(data["cache_ppl"]),
             tokens=int(data.get("tokens", 0)),

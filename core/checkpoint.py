@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Required, TypedDict
 
 from lyrics_tui.core.config import ModelConfig, TrainConfig
-from lyrics_tui.core.errors import CheckpointError
+from lyrics_tui.core.errors import CheckpointError, SettingsError
 from lyrics_tui.core.metrics import perplexity
+from lyrics_tui.core.settings import MODEL, check_all
 from lyrics_tui.core.vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -104,6 +105,10 @@ def checkpoint_from_payload(payload: Any, path: str) -> Checkpoint:
     try:
         model_config = ModelConfig.from_dict(payload["model_config"])
         train_config = TrainConfig.from_dict(payload["train_config"])
+        try:  # an edited file (cell "transformer"): one line, not a traceback further on
+            check_all(MODEL, model_config)  # (training's settings are checked on --resume)
+        except SettingsError as exc:
+            raise CheckpointError(f"{path}: its stored settings do not hold: {exc}") from None
         vocab = Vocabulary.from_dict(payload["vocab"])
         if model_config.vocab_size != len(vocab):
             raise CheckpointError(f"{path}: the weights and the vocabulary disagree in size")

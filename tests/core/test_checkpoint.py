@@ -443,3 +443,21 @@ def test_a_save_removes_temp_files_of_dead_savers_only(tmp_path, good):
         path.write_bytes(b"half a checkpoint")
     save_checkpoint(good, target)
     assert not stale.exists() and live.exists() and other.exists()
+
+
+def test_an_edited_files_settings_are_one_line_or_no_song_memory(tmp_path):
+    """eval read the torch copy of a file the numpy reader refused: an unknown cell was a
+    KeyError, a stored λ of 1 a math domain error."""
+    from dataclasses import replace
+
+    from lyrics_tui.core.cache import stored_fit
+    from tests.helpers import hand_built_checkpoint
+
+    checkpoint, _ = hand_built_checkpoint(tmp_path / "m.pt")
+    edited = replace(checkpoint, model_config=replace(checkpoint.model_config, cell="transformer"))
+    save_checkpoint(edited, tmp_path / "cell.pt")
+    with pytest.raises(CheckpointError, match="its stored settings do not hold: cell must be"):
+        load_checkpoint(tmp_path / "cell.pt")
+    fit = {"window": 50, "theta": 1.0, "lambda": 1.0, "plain_ppl": 9.0, "cache_ppl": 8.0}
+    assert stored_fit(replace(checkpoint, cache=fit)) is None  # λ past 0.99: not fitted
+    assert stored_fit(replace(checkpoint, cache={**fit, "lambda": 0.5})) is not None
