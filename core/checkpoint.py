@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Required, TypedDict
 from lyrics_tui.core.config import ModelConfig, TrainConfig
 from lyrics_tui.core.errors import CheckpointError, SettingsError
 from lyrics_tui.core.metrics import perplexity
+from lyrics_tui.core.paths import last_checkpoint_path
 from lyrics_tui.core.settings import MODEL, check_all
 from lyrics_tui.core.vocab import Vocabulary
 
@@ -199,7 +200,7 @@ def check_writable(path: str | os.PathLike) -> None:
         raise CheckpointError(
             f"{target}: is a folder; give a file name such as {target / 'model.pt'}"
         )
-    for file in (target, target.with_name(f"{target.stem}-last{target.suffix or '.pt'}")):
+    for file in (target, last_checkpoint_path(target)):
         _check_replaceable(file)
     _make_folder(target)
     try:
