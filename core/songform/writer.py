@@ -349,16 +349,11 @@ class SongWriter:
             words[self.unk_id] = 0.0
             words[self.rhymes.containing(self.similar.text)] *= self.tuning.stuck_damp
         words[nl] = 0.0
-        if self.phrase < (1 if self.free else 2):  # no line starts with a space nor doubles
-            # one; cold, no phrase is one character either (a cold sampler strings 我 我 你)
-            words[self.rhymes.blanks] = 0.0
         if self.aim != NO_GROUP and c + 1 >= self.shortest:
             self._pull_rhyme(words)
         copied = novelty.copied(self.text)
         if copied:
             words[copied] *= self.tuning.copy_damp
-        if self.looping:
-            words[self.looping] = 0.0
         self._rule_out(words)
         total = float(words.sum())
         if total <= 0 and c < self.longest and len(self.current) < MOST_TOKENS:
@@ -389,9 +384,16 @@ class SongWriter:
         return words
 
     def _rule_out(self, words: np.ndarray) -> None:
-        """Take out the words a new line may not have next: the last word of a recent line
-        after the rest of it, and what would carry the line past `longest`."""
+        """Take out the words a new line may not have next, from what the filters left or, when
+        they left none of the rest, from the network's own: a space where no line starts with
+        one nor doubles one (cold, no phrase is one character either: a cold sampler strings
+        我 我 你), a word the line has looped on, the last word of a recent line after the rest
+        of it, and what would carry the line past `longest`."""
         c = self.written
+        if self.phrase < (1 if self.free else 2):
+            words[self.rhymes.blanks] = 0.0
+        if self.looping:
+            words[self.looping] = 0.0
         completing = self.novelty.completing(self.current)
         if completing:
             words[completing] = 0.0
