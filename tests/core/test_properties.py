@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lyrics_tui.core.distribution import next_token_distribution, softmax
+from lyrics_tui.core.distribution import draw, next_token_distribution, nucleus, softmax
 from lyrics_tui.core.sampling import (
     Sampler,
     SamplerSettings,
@@ -143,6 +143,47 @@ def test_sampler_distribution_invariants(logits, s, data):
     np.testing.assert_allclose(
         final[kept], before[kept] / before[kept].sum(), rtol=1e-6, atol=1e-12
     )
+
+
+def _nucleus_by_sorting(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """The nucleus as a stable sort of every probability gives it (an oracle)."""
+    order = np.argsort(-probs, kind="stable")
+    cumulative = np.cumsum(probs[order]) / probs.sum()
+    keep = np.zeros(len(probs), dtype=bool)
+    keep[order[: int(np.searchsorted(cumulative, top_p, side="left")) + 1]] = True
+    return np.where(keep, probs, 0.0)
+
+
+@FAST
+@given(
+    st.integers(1, 3000),
+    st.integers(0, 2**32 - 1),
+    st.floats(0.01, 5),
+    st.sampled_from([0.0, 0.2, 0.9]),
+    st.floats(0, 1),
+)
+def test_nucleus_keeps_the_set_a_full_sort_keeps(n, seed, spread, ties, top_p):
+    # vocabularies past the words looked at first (the partition's path), peaked and flat
+    # distributions, ties (at the edge too: the lowest ids are kept) and zeros
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(n, spread))
+    tied = rng.random(n) < ties
+    probs[tied] = probs[tied][:1].repeat(int(tied.sum())) if tied.any() else probs[tied]
+    probs[rng.random(n) < 0.1] = 0.0
+    assume(probs.sum() > 0)
+    np.testing.assert_array_equal(nucleus(probs, top_p), _nucleus_by_sorting(probs, top_p))
+
+
+@FAST
+@given(st.integers(1, 3000), st.integers(0, 2**32 - 1), st.floats(0, 0.99))
+def test_a_draw_is_the_draw_rng_choice_makes(n, seed, zeros):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(n, 0.3))
+    probs[rng.random(n) < zeros] = 0.0
+    assume(probs.sum() > 0)
+    probs /= probs.sum()
+    choice = np.random.default_rng(seed).choice(n, p=probs)
+    assert draw(np.random.default_rng(seed), probs) == choice
 
 
 VOCAB = ["<unk>", "\n", "我", "你", "爱", "风", "天", "的"]
