@@ -144,6 +144,15 @@ def weights_mismatch(path: str | os.PathLike, config: ModelConfig) -> Checkpoint
     )
 
 
+def broken_weights(path: str | os.PathLike) -> CheckpointError:
+    """The one line for weights holding NaN or infinite values: every score they give would be
+    NaN (eval's perplexity, generation, the inspection views)."""
+    return CheckpointError(
+        f"{path}: its weights hold NaN or infinite values (a run that diverged, or a damaged or "
+        "edited file); open another checkpoint or retrain"
+    )
+
+
 def model_from_checkpoint(checkpoint: Checkpoint, device: str = "cpu") -> RNNLanguageModel:
     """An eval-mode network holding the checkpoint's weights (torch tensors or numpy arrays)."""
     import torch
@@ -156,6 +165,8 @@ def model_from_checkpoint(checkpoint: Checkpoint, device: str = "cpu") -> RNNLan
         model.load_state_dict(state)
     except (RuntimeError, KeyError, ValueError, TypeError):
         raise weights_mismatch(checkpoint.path, checkpoint.model_config) from None
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise broken_weights(checkpoint.path)
     return model.to(device).eval()
 
 

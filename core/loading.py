@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lyrics_tui.core.cache import CacheFit, ResolvedCache, resolve_cache, stored_fit
-from lyrics_tui.core.checkpoint import Checkpoint, weights_mismatch
+from lyrics_tui.core.checkpoint import Checkpoint, broken_weights, weights_mismatch
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.paths import list_checkpoints, resume_target
 from lyrics_tui.core.sampling import Sampler
@@ -66,9 +66,12 @@ class OpenedModel:
 def numpy_stepper(checkpoint: Checkpoint) -> NumpyStepper:
     """The checkpoint's weights in a NumpyStepper; weights that do not fit are one line."""
     try:
-        return NumpyStepper(checkpoint.model_config, checkpoint.model_state)
+        stepper = NumpyStepper(checkpoint.model_config, checkpoint.model_state)
     except (KeyError, ValueError, TypeError):
         raise weights_mismatch(checkpoint.path, checkpoint.model_config) from None
+    if not stepper.finite():
+        raise broken_weights(checkpoint.path)
+    return stepper
 
 
 def open_checkpoint(

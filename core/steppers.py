@@ -120,6 +120,12 @@ class NumpyStepper:
         # look-ahead computes it; the step from that state then reuses it)
         self._recurrent: tuple[State, np.ndarray] | None = None
 
+    def finite(self) -> bool:
+        """Whether every weight is a number (one NaN makes every score NaN)."""
+        arrays = [self.embedding, self.decoder_w, self.decoder_b]
+        arrays += [w for layer in self.layers for w in layer]
+        return all(bool(np.isfinite(a).all()) for a in arrays)
+
     def _input_projection(self, token_id: int) -> np.ndarray:
         projected = self._first_input.get(token_id)
         if projected is None:

@@ -637,3 +637,32 @@ def test_train_never_saves_over_a_file_that_is_not_a_checkpoint(capsys, tmp_path
     assert notes.read_text() == "my notes" and not (tmp_path / "m.pt").exists()
     assert train_cli(capsys, corpus, tmp_path / "n.pt").code == 0  # a checkpoint: replaced
     assert train_cli(capsys, corpus, tmp_path / "n.pt").code == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["generate", "--length", "5"],
+        ["eval", "--text", BUNDLED],
+        ["score", "--line", "月光"],
+        ["neighbours", "--word", "月"],
+        ["cells", "--text", BUNDLED],
+        ["generate", "--length", "5", "--adapt"],
+    ],
+)
+def test_weights_holding_nan_are_one_line(capsys, tmp_path, argv):
+    """One NaN in the embedding: eval said `perplexity nan`, cells gave a traceback."""
+    from dataclasses import replace
+
+    from lyrics_tui.core.checkpoint import save_checkpoint
+    from tests.helpers import hand_built_checkpoint
+
+    checkpoint, _ = hand_built_checkpoint(tmp_path / "m.pt")
+    state = {k: v.clone() for k, v in checkpoint.model_state.items()}
+    state["embedding.weight"][3, 0] = float("nan")
+    save_checkpoint(replace(checkpoint, model_state=state), tmp_path / "nan.pt")
+    code, out, err = cli(capsys, *argv, "--checkpoint", tmp_path / "nan.pt")
+    assert code == 2 and "Traceback" not in err and "nan" not in out
+    *warnings, last = err.strip().splitlines()  # (a warning that song memory is off first)
+    assert all("warning" in w for w in warnings)
+    assert "its weights hold NaN or infinite values" in last
