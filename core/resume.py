@@ -70,6 +70,23 @@ SPENT_SHARE = 0.1
 FIXED_TRAIN = ("tokenizer", "min_count", "max_vocab")
 
 
+def kept_settings(
+    checkpoint: Checkpoint,
+    overrides: dict[str, Any],
+    model_overrides: dict[str, Any] | None = None,
+) -> list[tuple[str, object]]:
+    """The settings given that a continued model keeps as they were and that differ from its
+    own: the network's, and those that built its vocabulary. (name, its value, as said)."""
+    stored, network = checkpoint.train_config, checkpoint.model_config
+    pairs = [(name, getattr(stored, name), overrides.get(name)) for name in FIXED_TRAIN]
+    pairs += [(k, getattr(network, k), v) for k, v in (model_overrides or {}).items()]
+    return [
+        (name, {True: "on", False: "off"}.get(was, was) if isinstance(was, bool) else was)
+        for name, was, now in pairs
+        if now is not None and now != was
+    ]
+
+
 def plan_continuation(
     checkpoint: Checkpoint,
     overrides: dict[str, Any],
@@ -82,16 +99,11 @@ def plan_continuation(
     SettingsError names it otherwise."""
     stored = checkpoint.train_config
     given = {k: v for k, v in overrides.items() if v is not None}
-    kept = [(name, getattr(stored, name), given.get(name)) for name in FIXED_TRAIN]
-    network = checkpoint.model_config
-    kept += [(k, getattr(network, k), v) for k, v in (model_overrides or {}).items()]
-    for name, was, now in kept:
-        if now is not None and now != was:
-            said = {True: "on", False: "off"}.get(was, was) if isinstance(was, bool) else was
-            raise SettingsError(
-                f"{{{name}}} cannot change when a model is continued (it was {said}); train a "
-                "new model for another"
-            )
+    for name, said in kept_settings(checkpoint, given, model_overrides)[:1]:
+        raise SettingsError(
+            f"{{{name}}} cannot change when a model is continued (it was {said}); train a "
+            "new model for another"
+        )
     done = checkpoint.epoch
     if "epochs" in given:
         end = int(given.pop("epochs"))

@@ -244,11 +244,8 @@ class PlaygroundApp(App[int]):
         except LyricsError as exc:
             self.error(said(exc))
             return
-        if plan.replaced_corpus:
-            self.notify(
-                f"training a new model on {Path(plan.request.corpus).name}: the current one was "
-                f"trained on {Path(plan.replaced_corpus).name}"
-            )
+        if plan.notice:
+            self.notify(plan.notice)
         self.training.start(plan)
         self._refresh()
 

@@ -307,6 +307,28 @@ def test_the_controllers_import_no_ui_library():
     assert "torch" not in loaded  # torch comes with the first run, in its thread
 
 
+def test_t_says_when_a_continued_model_keeps_its_network_over_the_forms(tmp_path):
+    """The form's hidden 24 against a held model of 16: t continued with 16 without a word."""
+    from lyrics_tui.core.loading import open_checkpoint
+
+    corpus, folder = tiny_corpus(tmp_path), tmp_path / "ck"
+    first = TrainingController(Inbox(), folder, device="cpu")
+    first.start(first.plan(request(corpus)))
+    join(first.threads)
+    training = TrainingController(Inbox(), folder, device="cpu")
+    training.adopt(open_checkpoint(folder / "tiny.pt"))
+    assert training.plan(request(corpus, epochs=2)).notice == ""  # the form as the model
+    wider = TrainingRequest(
+        str(corpus), "default", {**TINY_MODEL, "hidden": 24}, {**TINY_TRAIN, "epochs": 2}
+    )
+    plan = training.plan(wider)
+    assert plan.continuation is not None and plan.model_config.hidden == 16
+    assert plan.notice == (
+        "t continues the model held, whose network stays as it is (hidden 16); R, then t, "
+        "trains a new one with the form's"
+    )
+
+
 def test_t_continues_a_best_file_from_its_runs_latest_state(tmp_path):
     """A run quit after its best epoch leaves x.pt behind x-last.pt: t on x.pt goes on from
     x-last.pt's epoch, and says so before it starts."""

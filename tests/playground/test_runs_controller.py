@@ -12,13 +12,14 @@ import pytest
 from lyrics_tui.core.corpus import read_corpus
 from lyrics_tui.core.runs.store import RunStore
 from lyrics_tui.tui.controllers import Problem
+from lyrics_tui.tui.controllers.plan import TrainingRequest
 from lyrics_tui.tui.controllers.runs import (
     CheckpointChecked,
     RunDeleted,
     RunsController,
     RunsListed,
 )
-from lyrics_tui.tui.controllers.training import RunEnded, TrainingController, TrainingRequest
+from lyrics_tui.tui.controllers.training import RunEnded, TrainingController
 from tests.helpers import TINY_MODEL, TINY_TRAIN, epoch_record, run_start, tiny_corpus
 
 WAIT_S = 30.0

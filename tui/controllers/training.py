@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -27,11 +27,12 @@ from lyrics_tui.tui.controllers.continued import (
     resumed_from,
 )
 from lyrics_tui.tui.controllers.generation import Weights
+from lyrics_tui.tui.controllers.plan import TrainingPlan, TrainingRequest
 
 if TYPE_CHECKING:  # torch comes with core.trainer: named for mypy, imported in the thread
     import numpy as np
 
-    from lyrics_tui.core import cache, checkpoint, config, loading, resume, trainer
+    from lyrics_tui.core import cache, checkpoint, loading, trainer
     from lyrics_tui.core.inspection.subject import Subject
     from lyrics_tui.core.runs.recorder import RunRecorder
 
@@ -52,40 +53,6 @@ class TrainingState(Enum):
     @property
     def active(self) -> bool:
         return self is not TrainingState.IDLE
-
-
-@dataclass(frozen=True)
-class TrainingRequest:
-    """What t asks for: the settings form's values (None or absent: the preset's)."""
-
-    corpus: str
-    preset: str = "default"
-    model_overrides: dict[str, object] = field(default_factory=dict)
-    train_overrides: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TrainingPlan:
-    """What t does with the model held now: continue it, or train a new one."""
-
-    request: TrainingRequest
-    model_config: config.ModelConfig
-    train_config: config.TrainConfig
-    continuation: resume.ContinuePlan | None = None  # when the model held is continued
-    replaced_corpus: str = ""  # the held model's corpus, when t trains a new one on another
-    from_file: str = ""  # the file continued when it is not the one shown (its latest state)
-
-    @property
-    def summary(self) -> str:
-        """What t will do, for the status line ('' for a first model: that needs no saying)."""
-        if self.continuation is not None:
-            c = self.continuation
-            if self.from_file:
-                return f"t continues from epoch {c.done_epochs} {c.extent}"  # past the one shown
-            return f"t continues {c.extent}"
-        if self.replaced_corpus:
-            return f"t trains a new model on {Path(self.request.corpus).name}"
-        return ""
 
 
 # -- reports, posted from the trainer thread ---------------------------------------------------
@@ -185,13 +152,18 @@ class TrainingController:
         if held.corpus and not same_corpus(held.corpus, request.corpus):
             # its vocabulary comes from another corpus: continuing would make most words <unk>
             return TrainingPlan(request, model, train, replaced_corpus=held.corpus)
-        from lyrics_tui.core.resume import plan_continuation
+        from lyrics_tui.core.resume import kept_settings, plan_continuation
 
         plan = plan_continuation(held, request.train_overrides, more_epochs=train.epochs)
         shown = self.latest is not None and self.run is None
-        from_file = Path(held.path).name if shown else ""
+        kept = kept_settings(held, {}, request.model_overrides)
         return TrainingPlan(
-            request, plan.model_config, plan.train_config, continuation=plan, from_file=from_file
+            request,
+            plan.model_config,
+            plan.train_config,
+            continuation=plan,
+            from_file=Path(held.path).name if shown else "",
+            kept=tuple(f"{name} {value}" for name, value in kept),
         )
 
     def _held_checkpoint(self) -> checkpoint.Checkpoint | None:

@@ -26,13 +26,8 @@ from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.generation import GenerationController
-from lyrics_tui.tui.controllers.training import (
-    TrainingController,
-    TrainingPlan,
-    TrainingRequest,
-    TrainingState,
-    same_corpus,
-)
+from lyrics_tui.tui.controllers.plan import TrainingPlan, TrainingRequest
+from lyrics_tui.tui.controllers.training import TrainingController, TrainingState, same_corpus
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.progress_row import Progress
