@@ -157,6 +157,8 @@ class TrainingController:
         plan = plan_continuation(held, request.train_overrides, more_epochs=train.epochs)
         shown = self.latest is not None and self.run is None
         kept = kept_settings(held, {}, request.model_overrides)
+        # the form unties the weights when embed and hidden differ: said only when alone
+        kept = [k for k in kept if k[0] != "tie_weights"] or kept
         return TrainingPlan(
             request,
             plan.model_config,
