@@ -308,7 +308,7 @@ def test_the_controllers_import_no_ui_library():
 
 
 def test_t_says_when_a_continued_model_keeps_its_network_over_the_forms(tmp_path):
-    """The form's hidden 24 against a held model of 16: t continued with 16 without a word."""
+    """The form's sizes of 24 against a held model's 16: t continued with 16 without a word."""
     from lyrics_tui.core.loading import open_checkpoint
 
     corpus, folder = tiny_corpus(tmp_path), tmp_path / "ck"
@@ -321,14 +321,14 @@ def test_t_says_when_a_continued_model_keeps_its_network_over_the_forms(tmp_path
     wider = TrainingRequest(
         str(corpus),
         "default",
-        {**TINY_MODEL, "hidden": 24, "tie_weights": True},  # (the form sets tying: not said)
+        {**TINY_MODEL, "embed": 24, "hidden": 24, "tie_weights": True},  # (tying: not said)
         {**TINY_TRAIN, "epochs": 2},
     )
     plan = training.plan(wider)
     assert plan.continuation is not None and plan.model_config.hidden == 16
     assert plan.notice == (
-        "t continues the model held, whose network stays as it is (hidden 16); R, then t, "
-        "trains a new one with the form's"
+        "t continues the model held, whose network stays as it is (embed 16, hidden 16); R, "
+        "then t, trains a new one with the form's"
     )
 
 
