@@ -378,7 +378,12 @@ class SongWriter:
         if total <= 0:
             words = np.zeros_like(probs)
             total = 1.0
-        words *= (1.0 - end) / total
+        scale = (1.0 - end) / total
+        if math.isfinite(scale):
+            words *= scale
+        else:  # what the filters left sums to a subnormal (temperature 0.001): 1 / it is inf
+            words /= total
+            words *= 1.0 - end
         words[nl] = end
         self.ending = end
         return words
