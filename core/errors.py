@@ -18,6 +18,13 @@ def plain_name(setting: str) -> str:
     return setting.replace("_", "-")
 
 
+def printable(text: str, limit: int = 40) -> str:
+    """User text as a one-line message shows it: what would not print (a tab, a zero-width
+    space, a right-to-left override that turns the line around) escaped, a long text cut."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut)
+
+
 class LyricsError(Exception):
     """Base class: bad input from the user, reported in one line, never as a traceback."""
 

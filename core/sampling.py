@@ -15,6 +15,7 @@ import numpy as np
 
 from lyrics_tui.core.cache import NeuralCache
 from lyrics_tui.core.distribution import Memory, SamplerSettings, draw, next_token_distribution
+from lyrics_tui.core.errors import printable
 from lyrics_tui.core.settings import (
     LINE_WINDOW,
     MAX_SEED,
@@ -134,7 +135,8 @@ def prompt_warnings(notes: list[str], unknown: list[str]) -> list[str]:
     """The notes about capped settings, then the prompt words read as <unk>."""
     out = list(notes)
     if unknown:
-        out.append("not in the vocabulary, read as <unk>: " + " ".join(unknown))
+        shown = " ".join(printable(word) for word in unknown)
+        out.append(f"not in the vocabulary, read as <unk>: {shown}")
     return out
 
 

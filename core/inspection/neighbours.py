@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lyrics_tui.core.errors import LyricsError, SettingsError
+from lyrics_tui.core.errors import LyricsError, SettingsError, printable
 from lyrics_tui.core.inspection.common import Serialisable, display_token
 from lyrics_tui.core.inspection.subject import Subject
 from lyrics_tui.core.tokens import NEWLINE
@@ -51,7 +51,7 @@ def _lookup(subject: Subject, word: str) -> int:
         if len(pieces) > 1 or (pieces and pieces[0] != token)
         else ""
     )
-    raise LyricsError(f"{token!r} is not in the vocabulary ({len(vocab):,} words){hint}")
+    raise LyricsError(f"'{printable(token)}' is not in the vocabulary ({len(vocab):,} words){hint}")
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

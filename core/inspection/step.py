@@ -12,7 +12,7 @@ import numpy as np
 
 from lyrics_tui.core.cache import CacheSettings, CacheView, cache_view
 from lyrics_tui.core.distribution import Distribution, Memory, draw, next_token_distribution
-from lyrics_tui.core.errors import LyricsError, SettingsError
+from lyrics_tui.core.errors import LyricsError, SettingsError, printable
 from lyrics_tui.core.inspection.common import (
     Serialisable,
     display_token,
@@ -381,7 +381,8 @@ class StepThrough:
         vocab = self.subject.vocab
         token = NEWLINE if word in ("\n", "↵", "\\n") else word
         if token not in vocab or token == UNK:
-            raise LyricsError(f"{word!r} is not in the vocabulary ({len(vocab):,} words)")
+            words = f"{len(vocab):,} words"
+            raise LyricsError(f"'{printable(word)}' is not in the vocabulary ({words})")
         return self._advance(vocab.id(token), "chosen")
 
     def sample(self) -> ChosenWord:

@@ -333,3 +333,13 @@ def test_without_the_limit_the_loop_goes_on():
     assert generation.text.split("\n")[:30] == ["我爱"] * 30
     with pytest.raises(SettingsError):
         SamplerSettings(returns=31).validated()
+
+
+def test_a_prompt_word_that_would_not_print_is_escaped_in_the_warning():
+    """A right-to-left override in a prompt turned the warning line around; a long word filled
+    the screen."""
+    from lyrics_tui.core.sampling import prompt_warnings
+
+    (line,) = prompt_warnings([], ["a\u202eb\tc", "x" * 500])
+    assert "\\u202e" in line and "\\t" in line and "\u202e" not in line
+    assert len(line) < 120 and line.endswith("…")
