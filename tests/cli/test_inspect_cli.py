@@ -207,3 +207,13 @@ def test_inspection_commands_do_not_import_torch(checkpoints):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_step_shows_the_tail_of_the_text_at_each_step(capsys, checkpoints):
+    """Each step printed the whole text so far: 2,000 picks wrote megabytes and ran for
+    minutes. The JSON keeps the whole context."""
+    (a, _), _ = checkpoints
+    assert main(["step", "--checkpoint", a, "--seed", "1", "--choose", ",".join(["s"] * 60)]) == 0
+    heads = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert len(heads) >= 60
+    assert max(len(line) for line in heads) <= len("step 61 after …") + 30

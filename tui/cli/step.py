@@ -108,10 +108,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+CONTEXT_SHOWN = 30  # characters of the text read so far shown at each step (a line of 80)
+
+
 def _print_step(console, view) -> None:
     from rich.table import Table
 
-    context = view.context.replace("\n", "↵") or "(line start)"
+    # the tail of the text: all of it at every step made a long walk's output grow as its square
+    context = view.context[-CONTEXT_SHOWN:].replace("\n", "↵") or "(line start)"
+    if len(view.context) > CONTEXT_SHOWN:
+        context = "…" + context
     console.print(
         f"[bold]step {view.index + 1}[/] after {context}\n"
         f"entropy {view.entropy_bits:.2f} bits (as unsure as a fair pick among "
