@@ -99,7 +99,9 @@ def plan_continuation(
     SettingsError names it otherwise."""
     stored = checkpoint.train_config
     given = {k: v for k, v in overrides.items() if v is not None}
-    for name, said in kept_settings(checkpoint, given, model_overrides)[:1]:
+    kept = kept_settings(checkpoint, given, model_overrides)
+    if kept:
+        name, said = kept[0]
         raise SettingsError(
             f"{{{name}}} cannot change when a model is continued (it was {said}); train a "
             "new model for another"
