@@ -21,23 +21,9 @@ import argparse
 import math
 from collections import defaultdict
 
-from song_form import PLAIN, WINDOW, settings_for
+from song_form import PLAIN, WINDOW, network_surprises, settings_for
 
 ROLES = ("inside", "first word", "last word", "space", "line end", "came back")
-
-
-def surprises(opened, ids: list[int]) -> list[float]:
-    from lyrics_tui.core.distribution import softmax
-    from lyrics_tui.core.tokens import NEWLINE
-
-    stepper = opened.stepper
-    state = stepper.initial_state()
-    logits, state = stepper.step(state, opened.vocab.id(NEWLINE))
-    out = []
-    for token_id in ids:
-        out.append(-math.log(max(float(softmax(logits)[token_id]), 1e-300)))
-        logits, state = stepper.step(state, token_id)
-    return out
 
 
 def roles(opened, ids: list[int]) -> list[str]:
@@ -89,7 +75,9 @@ def main() -> None:
             for kind, flags in (("form", args.flags), ("plain", f"{args.flags} {PLAIN}")):
                 settings = settings_for(opened, flags, args.temperature, seed, args.tokens)
                 ids = [t.token_id for t in opened.sampler().generate("", settings)]
-                for role, nats in zip(roles(opened, ids), surprises(opened, ids), strict=True):
+                for role, nats in zip(
+                    roles(opened, ids), network_surprises(opened, ids), strict=True
+                ):
                     pooled[kind][role][0] += 1
                     pooled[kind][role][1] += nats
     for kind, table in pooled.items():

@@ -114,19 +114,24 @@ def blank_share(lines: list[str]) -> float:
     return sum(c.isspace() for c in text) / max(1, len(text))
 
 
-def network_perplexity(opened, text_ids: list[int]) -> float:
-    """exp(mean -log p_network) of the ids after a line start, the network alone."""
+def network_surprises(opened, text_ids: list[int]) -> list[float]:
+    """-log p_network of each id after a line start, the network alone (nats)."""
     from lyrics_tui.core.distribution import softmax
     from lyrics_tui.core.tokens import NEWLINE
 
     stepper = opened.stepper
     state = stepper.initial_state()
     logits, state = stepper.step(state, opened.vocab.id(NEWLINE))
-    total = 0.0
+    out = []
     for token_id in text_ids:
-        total -= math.log(max(float(softmax(logits)[token_id]), 1e-300))
+        out.append(-math.log(max(float(softmax(logits)[token_id]), 1e-300)))
         logits, state = stepper.step(state, token_id)
-    return math.exp(total / max(1, len(text_ids)))
+    return out
+
+
+def network_perplexity(opened, text_ids: list[int]) -> float:
+    """exp(mean -log p_network) of the ids after a line start, the network alone."""
+    return math.exp(sum(network_surprises(opened, text_ids)) / max(1, len(text_ids)))
 
 
 def write_song(opened, settings) -> tuple[list[str], list[int]]:
