@@ -473,6 +473,27 @@ async def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
         assert app.training.state is IDLE
 
 
+async def test_the_settings_field_with_the_keys_marks_its_label(tmp_path):
+    """Reverse video on the label, not colour alone: it shows on a monochrome SSH terminal."""
+
+    app = make_app(tmp_path)
+    async with session(app, (80, 24)) as pilot:
+        await pilot.press("o")
+        await pilot.pause()
+
+        def marked() -> list[str]:
+            return [
+                str(label.render())
+                for label in app.query("#settings .field-label")
+                if label.rich_style.reverse
+            ]
+
+        assert marked() == ["corpus"]
+        app.query_one("#set-top_k").focus()
+        await pilot.pause()
+        assert marked() == ["top-k"]
+
+
 async def test_wide_terminal_keeps_settings_open(tmp_path):
     app = make_app(tmp_path)
     async with session(app, (120, 40)):
