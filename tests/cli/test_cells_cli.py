@@ -67,6 +67,7 @@ def test_the_terminal_shows_the_ranking_and_the_shaded_text(capsys, planted):
     out = capsys.readouterr().out
     assert "the word before a line end: every unit ranked by AUC" in out
     assert "higher where it holds" in out
+    assert "AUC: the chance that the unit is higher at a word where the pattern holds" in out
     assert "0 春 天 ↵" in out and "▁▁ ██ ▁" in out  # the line end's word is on, the rest off
     assert "16 more lines" in out
 

@@ -171,6 +171,8 @@ def show(
     from rich.table import Table
     from rich.text import Text
 
+    from lyrics_tui.core.inspection.cells.ranking import MEASURE_MEANING, lean
+
     console = make_console()
     unknown = reading.known.count(False)
     console.print(
@@ -187,20 +189,16 @@ def show(
         )
     else:
         console.print(f"{ranking.title}: every unit ranked by {ranking.measure}")
+        console.print(f"{ranking.measure}: {MEASURE_MEANING[ranking.measure]}")
     if ranking.note:
         console.print(ranking.note)
     table = Table(show_edge=False)
     for name in ("#", "unit", ranking.measure, "lean"):
         table.add_column(name, justify="left" if name == "lean" else "right")
-    lean = {1: "higher where it holds", -1: "lower where it holds"}
-    if ranking.measure == "r":
-        lean = {1: "rises along the line", -1: "falls along the line"}
-    elif ranking.measure == "margin":
-        lean = {1: "on", -1: "on, negative side"}
     shown = ranking.units if args.top == 0 else ranking.units[: args.top]
     for rank, score in enumerate(shown, 1):
         value = f"{score.value:+.3f}" if ranking.measure == "r" else f"{score.score:.3f}"
-        way = lean[score.sign] + ("" if score.matched else " (no match)")
+        way = lean(ranking.measure, score.sign) + ("" if score.matched else " (no match)")
         table.add_row(str(rank), str(score.unit), value, way)
     console.print(table)
     if ranking.places:

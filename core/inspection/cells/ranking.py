@@ -64,6 +64,25 @@ class Ranking(Serialisable):
         return next(i for i, u in enumerate(self.units) if u.unit == unit)
 
 
+_LEANS = {
+    "AUC": {1: "higher where it holds", -1: "lower where it holds"},
+    "r": {1: "rises along the line", -1: "falls along the line"},
+    "margin": {1: "on", -1: "on, negative side"},
+}
+# what each measure is, for a learner (docs/cells.md says more)
+MEASURE_MEANING = {
+    "AUC": "the chance that the unit is higher at a word where the pattern holds than at one "
+    "where it does not (0.5: no link); a unit lower there is shown with 1 − AUC",
+    "r": "the correlation with the position in the line, from −1 to +1",
+    "margin": "the unit's lowest value across the selection minus its highest just around it",
+}
+
+
+def lean(measure: str, sign: int) -> str:
+    """Which way a unit leans, in words: the CLI's table and the playground say it alike."""
+    return _LEANS[measure][1 if sign >= 0 else -1]
+
+
 def _ordered(score: np.ndarray) -> np.ndarray:
     """Unit numbers, highest score first; ties by unit number."""
     return np.lexsort((np.arange(score.shape[0]), -score))

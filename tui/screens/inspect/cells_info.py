@@ -104,9 +104,10 @@ def info_parts(
 
 
 def score_text(score: UnitScore, measure: str) -> str:
+    from lyrics_tui.core.inspection.cells.ranking import lean
+
     if measure == "AUC":
-        way = "higher" if score.sign > 0 else "lower"
-        return f"AUC {score.score:.3f}, {way} where it holds"
+        return f"AUC {score.score:.3f}, {lean(measure, score.sign)}"
     if measure == "r":
         return f"r {score.value:+.3f}"
     if not score.matched:
