@@ -382,7 +382,8 @@ async def test_hidden_view_one_strip_per_word(subject):
             assert row[4] == step.h.spark_binned(width)
             assert set(row[4]) <= SPARK and len(row[4]) == width
             assert row[5] == f"{step.c.norm:.2f}" and set(row[6]) <= SPARK  # LSTM: c too
-        assert "LSTM" in shown(screen, "#hidden-info")
+        info = shown(screen, "#hidden-info")
+        assert "LSTM" in info and "|h| is the state's length" in info  # the columns, in words
         await pilot.press("g")  # sample a line from here: more rows
         assert len(rows(screen, "hidden")) == len(screen.step.walk.hidden_steps) > 4
 

@@ -76,6 +76,7 @@ class HiddenView(InspectView):
                 f"read · ▁ = −1 … █ = +1, {squeeze}"
                 + (" · c scaled to its largest |value|" if lstm else "")
                 + " · picked words bold"
+                + " · |h| is the state's length, moved how far it went from the word before"
                 + hint
             )
         )
