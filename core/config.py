@@ -162,32 +162,13 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "epochs": 10,
         },
     },
-    # The tutorial exactly, windows included: starts only in the first 1/32 of the corpus,
-    # batch 5, hidden state reset every batch, PyTorch's default initialisation. It memorises;
-    # see README "The overfitting lesson".
-    "tutorial-windows": {
-        "model": {
-            "cell": "rnn",
-            "embed": 128,
-            "hidden": 256,
-            "layers": 1,
-            "dropout": 0.0,
-            "tie_weights": False,
-            "init": "torch",
-        },
-        "train": {
-            "optimizer": "adam",
-            "lr": 1e-3,
-            "weight_decay": 0.0,
-            "min_count": 1,
-            "clip": 0.0,
-            "schedule": "none",
-            "bptt": 32,
-            "batch_size": 5,
-            "epochs": 10,
-            "windowing": "tutorial",
-        },
-    },
+}
+# The tutorial exactly, windows included: starts only in the first 1/32 of the corpus, batch 5,
+# hidden state reset every batch, PyTorch's default initialisation. It memorises; see README
+# "The overfitting lesson".
+PRESETS["tutorial-windows"] = {
+    "model": dict(PRESETS["tutorial"]["model"]),
+    "train": {**PRESETS["tutorial"]["train"], "batch_size": 5, "windowing": "tutorial"},
 }
 
 
