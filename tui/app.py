@@ -31,7 +31,8 @@ from lyrics_tui.core.corpus import DEFAULT_CORPUS
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.events import BatchFinished, TrainingFinished, TrainingStarted
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
-from lyrics_tui.core.paths import list_checkpoints, song_file_name, songs_dir
+from lyrics_tui.core.paths import list_checkpoints, songs_dir
+from lyrics_tui.core.song_file import new_song_path
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers import Problem, checkpoints, generation, runs, training
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_commands
@@ -418,8 +419,8 @@ class PlaygroundApp(App[int]):
             return
         from lyrics_tui.tui.screens.write import WriteScreen
 
-        name = song_file_name(self.main.corpus, self.generation.seed)
-        self.push_screen(WriteScreen(self.out_dir, name, text))
+        path = new_song_path(self.out_dir, self.main.corpus, self.generation.seed)
+        self.push_screen(WriteScreen(self.out_dir, path, text))
 
     # -- other screens -----------------------------------------------------------------------
     async def action_settings(self) -> None:

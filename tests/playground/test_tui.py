@@ -396,6 +396,76 @@ async def test_write_to_an_unwritable_place_is_a_notification(tmp_path, tiny_che
         assert app.is_running
 
 
+async def write_to(app, pilot, path: str) -> None:
+    await pilot.press("w")
+    await until(pilot, lambda: isinstance(app.screen, WriteScreen), "the write screen")
+    if path:
+        app.screen.query_one("#write-path").value = path
+    await pilot.press("enter")
+
+
+async def test_saving_twice_keeps_both_songs(tmp_path, tiny_checkpoint):
+    app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+        await pilot.press("g")
+        await wait_generation(app, pilot)
+        folder = app.checkpoint_dir / "songs"
+        for count in (1, 2):
+            await write_to(app, pilot, "")  # the default name
+            await until(pilot, lambda c=count: len(list(folder.glob("*.txt"))) == c, "a song")
+            await until(pilot, lambda: not isinstance(app.screen, WriteScreen), "closed")
+        first, second = sorted(folder.iterdir(), key=lambda p: len(p.name))
+        assert second.name == first.stem + "-2.txt"
+        assert first.read_text(encoding="utf-8") == second.read_text(encoding="utf-8")
+
+
+async def test_w_asks_before_replacing_a_song_and_never_replaces_a_checkpoint(
+    tmp_path, tiny_checkpoint
+):
+    from lyrics_tui.tui.screens.confirm import ConfirmScreen
+
+    app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+    notes = record_notes(app)
+    song, model = tmp_path / "old-song.txt", tiny_checkpoint.read_bytes()
+    song.write_text("an old song\n", encoding="utf-8")
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+        await pilot.press("g")
+        await wait_generation(app, pilot)
+        text = app.generation.prompt_text + "".join(app.generation.tokens)
+
+        await write_to(app, pilot, str(tiny_checkpoint))
+        await until(pilot, lambda: any("holds a checkpoint" in t for _, t in notes), "refusal")
+        assert tiny_checkpoint.read_bytes() == model
+        assert isinstance(app.screen, WriteScreen)  # open still, to name another file
+
+        app.screen.query_one("#write-path").value = str(song)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, WriteScreen), "back to the path")
+        assert song.read_text(encoding="utf-8") == "an old song\n"
+
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: not isinstance(app.screen, (WriteScreen, ConfirmScreen)), "done")
+        assert song.read_text(encoding="utf-8").rstrip("\n") == text.rstrip("\n")
+
+
+async def test_w_with_no_file_named_says_so_and_stays(tmp_path, tiny_checkpoint):
+    app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
+    notes = record_notes(app)
+    async with session(app, (80, 24)) as pilot:
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+        await pilot.press("g")
+        await wait_generation(app, pilot)
+        await write_to(app, pilot, "   ")
+        await until(pilot, lambda: any("name a file" in t for _, t in notes), "the warning")
+        assert isinstance(app.screen, WriteScreen)
+
+
 # -- screens and discoverability ---------------------------------------------------------------
 async def test_help_lists_every_binding(tmp_path):
     app = make_app(tmp_path)

@@ -12,19 +12,22 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from lyrics_tui.core.song_file import SongFileError, SongFileExists, write_song
 from lyrics_tui.tui import format as fmt
+from lyrics_tui.tui.screens.confirm import ConfirmScreen
 from lyrics_tui.tui.widgets.path_suggester import PathSuggester
 
 
 class WriteScreen(ModalScreen[str | None]):
-    """Ask where to write the generated text, and write it there (the path when written)."""
+    """Ask where to write the generated text, and write it there (the path when written).
+    An existing song is replaced only after a y; a checkpoint or other file never is."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, folder: Path, name: str, text: str) -> None:
+    def __init__(self, folder: Path, path: Path, text: str) -> None:
         super().__init__()
         self.folder = folder  # the songs' own folder, made when first written to
-        self.default = fmt.path(folder / name)
+        self.default = fmt.path(path)
         self.text = text
 
     def compose(self) -> ComposeResult:
@@ -39,26 +42,41 @@ class WriteScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         value = event.value.strip()
         if not value:
-            self.dismiss(None)
+            self.notify("name a file to write the song to (Esc cancels)", severity="warning")
             return
         path = os.path.expanduser(value)
-        self.dismiss(path if self._write(path) else None)
-
-    def _write(self, path: str) -> bool:
-        target = Path(path)
         try:
-            if target.is_dir():
-                raise IsADirectoryError(21, "is a folder")
-            if target.parent.resolve() == self.folder.resolve():
+            self._write(path, replace=False)
+        except SongFileExists:
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._write_or_say(path, replace=True)
+
+            question = f"{fmt.path(path)} holds a song already. Replace it with this one?"
+            self.app.push_screen(ConfirmScreen(question, "Replace a song"), answered)
+        except SongFileError as exc:
+            self.notify(str(exc), severity="error", timeout=8, markup=False)
+
+    def _write_or_say(self, path: str, replace: bool) -> None:
+        try:
+            self._write(path, replace)
+        except SongFileError as exc:
+            self.notify(str(exc), severity="error", timeout=8, markup=False)
+
+    def _write(self, path: str, replace: bool) -> None:
+        """Write, say so and close; SongFileError (SongFileExists first) when it cannot."""
+        target = Path(path)
+        if target.parent.resolve() == self.folder.resolve():
+            try:
                 self.folder.mkdir(parents=True, exist_ok=True)
-            text = self.text if self.text.endswith("\n") else self.text + "\n"
-            target.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            error = f"{path}: not written ({exc.strerror or exc})"
-            self.notify(error, severity="error", timeout=8, markup=False)
-            return False
-        self.notify(f"wrote {len(self.text)} characters to {fmt.path(path)}", markup=False)
-        return True
+            except OSError as exc:
+                raise SongFileError(
+                    f"{self.folder}: cannot create folder ({exc.strerror or exc})"
+                ) from None
+        written = write_song(target, self.text, replace=replace)
+        self.notify(f"wrote {written} characters to {fmt.path(path)}", markup=False)
+        self.dismiss(path)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
