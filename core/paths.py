@@ -3,6 +3,7 @@ caches in the user's cache folder, downloaded corpora in the user's data folder.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -71,6 +72,28 @@ def new_run_path(corpus_path: str, folder: Path | None = None) -> Path:
 def last_checkpoint_path(best: Path) -> Path:
     """Where the latest (resumable) state goes beside the best checkpoint."""
     return best.with_name(f"{best.stem}-last{best.suffix or '.pt'}")
+
+
+# a snapshot's name: <corpus>-e<epoch>[-ppl<held-out perplexity>] (the playground's s)
+_SNAPSHOT = re.compile(r"-e\d+(-ppl\d+(\.\d+)?)?$")
+
+
+def snapshot_path(folder: Path, corpus: str, epoch: int, ppl: float | None) -> Path:
+    """Where a snapshot of a run goes: <folder>/<corpus stem>-e<epoch>-ppl<ppl>.pt."""
+    name = f"{safe_stem(corpus)}-e{epoch}"
+    if ppl is not None and math.isfinite(ppl):
+        name += f"-ppl{ppl:.1f}"
+    return folder / f"{name}.pt"
+
+
+def continuation_path(resumed: Path) -> Path:
+    """Where continuing `resumed` saves its best: beside it (resume_target), except that a
+    snapshot is kept as it was taken: the run saves under the name without the epoch,
+    numbered when that is taken."""
+    target = resume_target(resumed)
+    if not _SNAPSHOT.search(target.stem):
+        return target
+    return new_run_path(_SNAPSHOT.sub("", target.stem) + ".txt", target.parent)
 
 
 def resume_target(resumed: Path) -> Path:

@@ -128,6 +128,22 @@ def test_train_resume_from_a_best_file_names_the_runs_latest_state(capsys, tmp_p
     assert f"{tmp_path / 'm-last.pt'} holds this run further on (epoch 2, against 1 here)" in err
 
 
+def test_train_resume_from_a_snapshot_keeps_the_snapshot(capsys, tmp_path, corpus_file):
+    """A snapshot (the playground's s) is a moment kept on purpose: continuing it saves under
+    the name without the epoch, numbered when that is taken."""
+    assert train_cli(capsys, corpus_file, tmp_path / "m.pt").code == 0
+    snapshot = tmp_path / "small-e1-ppl80.5.pt"
+    (tmp_path / "m.pt").rename(snapshot)
+    (tmp_path / "small.pt").write_bytes(b"")  # another run's name: taken
+    kept = snapshot.read_bytes()
+    code, out, err = resume_cli(capsys, corpus_file, snapshot, epochs=2)
+    assert code == 0, err
+    assert snapshot.read_bytes() == kept
+    done = json_lines(out)[-1]
+    assert done["checkpoint"] == str(tmp_path / "small-2.pt")
+    assert load_checkpoint(tmp_path / "small-2.pt").epoch == 2
+
+
 def test_train_max_vocab_caps_the_stored_vocabulary(capsys, tmp_path, corpus_file):
     code, _, err = train_cli(capsys, corpus_file, tmp_path / "m.pt", "--max-vocab", 30)
     assert code == 0, err

@@ -362,3 +362,12 @@ def test_t_continues_a_best_file_from_its_runs_latest_state(tmp_path):
     ]
     assert [h["epoch"] for h in training.history] == [1, 2, 3]
     assert load_checkpoint(folder / "tiny-last.pt").epoch == 3  # saved beside, as before
+
+
+def test_t_on_a_snapshot_saves_under_a_new_name_and_on_a_latest_state_into_its_best(tmp_path):
+    from lyrics_tui.tui.controllers.continued import out_path_of
+
+    assert out_path_of(str(tmp_path / "lyrics-e0.pt")) == tmp_path / "lyrics.pt"
+    assert out_path_of(str(tmp_path / "lyrics-e4-ppl90.1.pt")) == tmp_path / "lyrics.pt"
+    assert out_path_of(str(tmp_path / "lyrics-last.pt")) == tmp_path / "lyrics.pt"
+    assert out_path_of(None) is None

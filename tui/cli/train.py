@@ -129,7 +129,8 @@ def _add_place_flags(train: argparse.ArgumentParser) -> None:
         help="continue from this checkpoint (weights, optimiser, epochs, history and "
         "settings; training flags given now override, but the network's and the vocabulary's "
         "cannot change). Without --out, x-last.pt resumes into x.pt and "
-        "x-last.pt; default none (a new model)",
+        "x-last.pt, and a snapshot x-e12-ppl71.2.pt stays as it is (into x.pt, numbered when "
+        "taken); default none (a new model)",
     )
     train.add_argument(
         "--device",
@@ -270,14 +271,15 @@ def _run_to_the_end(
 
 
 def _out_path(args: argparse.Namespace) -> Path | None:
-    """Where the best checkpoint goes: --out, else beside what --resume continues, else (None)
-    the corpus's name in the checkpoints folder."""
-    from lyrics_tui.core.paths import resume_target
+    """Where the best checkpoint goes: --out, else beside what --resume continues (a snapshot
+    is kept: core.paths.continuation_path), else (None) the corpus's name in the checkpoints
+    folder."""
+    from lyrics_tui.core.paths import continuation_path
 
     if args.out:
         return Path(args.out)
     if args.resume:
-        return resume_target(Path(args.resume))
+        return continuation_path(Path(args.resume))
     return None
 
 

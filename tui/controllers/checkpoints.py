@@ -6,7 +6,6 @@ soon after the first frame) and its tokenizer loaded too, so the first Enter doe
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,15 +44,12 @@ CheckpointReport = CheckpointLoaded | LoadEnded | ModelSaved | Problem
 
 def save_path(folder: Path, run: TrainingRun) -> Path:
     """<corpus>-e<epoch>-ppl<val ppl>.pt: the run's last finished epoch, which is what is saved."""
-    from lyrics_tui.core.paths import safe_stem
+    from lyrics_tui.core.paths import snapshot_path
 
     last = run.history[-1] if run.history else None
     epoch = last["epoch"] if last else run.epoch
     ppl = last.get("val_ppl") if last else None
-    name = f"{safe_stem(run.corpus_name)}-e{epoch}"
-    if ppl is not None and math.isfinite(ppl):
-        name += f"-ppl{ppl:.1f}"
-    return folder / f"{name}.pt"
+    return snapshot_path(folder, run.corpus_name, epoch, ppl)
 
 
 class CheckpointFiles:

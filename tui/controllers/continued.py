@@ -14,13 +14,14 @@ Continued: TypeAlias = "trainer.TrainingRun | str | None"  # a run, or a checkpo
 
 def out_path_of(continued: Continued) -> Path | None:
     """Where a continued model's best goes: where its run saved it, else beside the file
-    continued (x-last.pt -> x.pt); None for a new model (core.paths.new_run_path names it)."""
+    continued (x-last.pt -> x.pt; a snapshot is kept: core.paths.continuation_path); None for
+    a new model (core.paths.new_run_path names it)."""
     if continued is None:
         return None
     if isinstance(continued, str):
-        from lyrics_tui.core.paths import resume_target
+        from lyrics_tui.core.paths import continuation_path
 
-        return resume_target(Path(continued))
+        return continuation_path(Path(continued))
     return continued.out_path
 
 
