@@ -25,6 +25,20 @@ def printable(text: str, limit: int = 40) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut)
 
 
+# C0 controls but newline and tab, DEL and C1: an ESC recolours or clears a terminal, a CR
+# writes over the line, an OSC sequence renames the window
+_CONTROL_ESCAPES = {
+    code: chr(code).encode("unicode_escape").decode()
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+    if code not in (0x09, 0x0A)
+}
+
+
+def terminal_text(text: str) -> str:
+    """Text bound for a terminal with its control characters escaped; lines and tabs kept."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
 class LyricsError(Exception):
     """Base class: bad input from the user, reported in one line, never as a traceback."""
 

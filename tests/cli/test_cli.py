@@ -277,6 +277,39 @@ def test_a_prompt_of_unknown_words_only_is_a_warning_not_an_error(capsys, checkp
     assert len(tokens) == 5 and done["text"].startswith("Zebra quokka")
 
 
+CONTROLS = "a\x1b[31mb\x07\r[/x]"  # recolour, bell, carriage return, a closing markup tag
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["generate", "--prompt", CONTROLS, "--length", "3", "--seed", "1"],
+        ["step", "--prompt", CONTROLS, "--choose", "1", "--seed", "1"],
+        ["score", "--line", CONTROLS],
+        ["score", "--line", CONTROLS, "--compare", "MODEL"],  # the model beside itself
+        ["hidden", "--prompt", CONTROLS, "--length", "2", "--seed", "1"],
+        ["neighbours", "--word", CONTROLS],  # not a word of the model: exit 2, in one line
+    ],
+)
+def test_what_the_user_typed_reaches_the_terminal_without_its_control_characters(
+    capsys, checkpoint_path, argv
+):
+    argv = [str(checkpoint_path) if a == "MODEL" else a for a in argv]
+    code, out, err = cli(capsys, *argv, "--checkpoint", str(checkpoint_path))
+    assert code == (2 if argv[0] == "neighbours" else 0), err
+    for stream in (out, err):
+        assert not set(stream) & {"\x1b", "\x07", "\r"}
+    assert "\\x1b" in out + err  # shown, escaped
+
+
+def test_a_text_that_reads_as_markup_is_shown_as_written(capsys, tmp_path, checkpoint_path):
+    text = tmp_path / "[bold]text.txt"
+    text.write_text("[/x]我\n你[/x]\n", encoding="utf-8")
+    code, out, err = cli(capsys, "cells", "--checkpoint", str(checkpoint_path), "--text", text)
+    assert code == 0, err
+    assert "[bold]text.txt" in out
+
+
 def test_temperature_zero_is_greedy_whatever_the_seed(capsys, checkpoint_path):
     texts = {
         tokens_and_done(

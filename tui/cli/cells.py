@@ -168,21 +168,24 @@ def emit_json(reading: CellReading, ranking: Ranking, unit: int, top: int, label
 def show(
     reading: CellReading, ranking: Ranking, unit: int, args: argparse.Namespace, label: str
 ) -> None:
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
+    from lyrics_tui.core.errors import terminal_text
     from lyrics_tui.core.inspection.cells.ranking import MEASURE_MEANING, lean
 
     console = make_console()
     unknown = reading.known.count(False)
+    label, source = (escape(terminal_text(part)) for part in (label, reading.source))
     console.print(
         f"{reading.cell.upper()} layer {reading.layer}, {reading.hidden_size} units · {label} · "
-        f"{reading.source}: {len(reading.tokens):,} tokens"
+        f"{source}: {len(reading.tokens):,} tokens"
         + (f", {unknown:,} unknown" if unknown else "")
         + (f", {reading.cut:,} more left out" if reading.cut else "")
     )
     if ranking.span is not None:
-        span = reading.span_text(*ranking.span)
+        span = escape(terminal_text(reading.span_text(*ranking.span)))
         console.print(
             f"the units on across “{span}” (tokens {ranking.span[0]}:{ranking.span[1]}) and off "
             f"around it at {ranking.threshold:g}: {ranking.matched} of {reading.hidden_size}"
@@ -202,7 +205,9 @@ def show(
         table.add_row(str(rank), str(score.unit), value, way)
     console.print(table)
     if ranking.places:
-        where = ", ".join(f"{p.start}:{p.end} “{p.text}”" for p in ranking.places[:8])
+        where = ", ".join(
+            f"{p.start}:{p.end} “{escape(terminal_text(p.text))}”" for p in ranking.places[:8]
+        )
         more = f" and {len(ranking.places) - 8} more" if len(ranking.places) > 8 else ""
         console.print(f"units {list(ranking.together)} on together at: {where}{more}")
     scale = reading.scale(unit, ranking.state)

@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 
 from lyrics_tui.core.device import DEVICES
+from lyrics_tui.core.errors import terminal_text
 from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.settings import SAMPLER
 from lyrics_tui.tui.cli.common import (
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     warn(([memory.note] if memory.note else []) + generation.warnings)
     out = sys.stdout
     if not args.json and args.prompt:
-        out.write(args.prompt)
+        out.write(terminal_text(args.prompt))
         out.flush()
     count = 0
     first_at = None
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
         else:
-            out.write(token.text)
+            out.write(terminal_text(token.text))
             out.flush()
         if first_at is None:
             first_at = time.perf_counter() - started

@@ -123,5 +123,8 @@ def run(args: argparse.Namespace) -> int:
             row += [f"{step.c.norm:.2f}", step.c.spark_binned(shown)]
         table.add_row(*row)
     console.print(table)
-    console.print(f"text: {trace.text!r}  [seed {trace.seed}; prompt words plain, generated bold]")
+    console.print(
+        f"text: {trace.text!r}  [seed {trace.seed}; prompt words plain, generated bold]",
+        markup=False,
+    )
     return 0

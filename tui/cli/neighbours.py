@@ -67,12 +67,16 @@ def run(args: argparse.Namespace) -> int:
                     }
                 )
         return 0
+    from rich.markup import escape
     from rich.table import Table
+
+    from lyrics_tui.core.errors import terminal_text
 
     console = make_console()
     console.print(
-        f"nearest to [bold]{result.label}[/] by cosine similarity (seen "
-        f"{result.count:,} times; vector length {result.norm:.2f}) · {subject.label}"
+        f"nearest to [bold]{escape(terminal_text(result.label))}[/] by cosine similarity (seen "
+        f"{result.count:,} times; vector length {result.norm:.2f}) · "
+        f"{escape(terminal_text(subject.label))}"
     )
     table = Table(show_edge=False)
     columns: tuple[tuple[str, JustifyMethod], ...] = (

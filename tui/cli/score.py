@@ -102,10 +102,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_score(console, score) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    from lyrics_tui.core.errors import terminal_text
+
     memory = score.cache
-    console.print(f"[bold]{score.label}[/]")
+    console.print(f"[bold]{escape(terminal_text(score.label))}[/]")
     if memory is not None:
         console.print(f"song memory {memory.label}: prob = network and cache mixed")
     table = Table(show_edge=False)
@@ -121,7 +124,8 @@ def _print_score(console, score) -> None:
     for name, justify in columns:
         table.add_column(name, justify=justify)
     for w in score.words:
-        word = w.label if w.known else f"[red]{w.label}[/] (unknown)"
+        label = escape(terminal_text(w.label))
+        word = label if w.known else f"[red]{label}[/] (unknown)"
         parts = (
             [
                 fmt.prob(w.network_prob),
@@ -146,7 +150,8 @@ def _print_score(console, score) -> None:
         if score.unknown and score.known_perplexity is not None
         else ""
     )
-    unknown = f"; unknown: {' '.join(score.unknown)}" if score.unknown else ""
+    unknown = " ".join(escape(terminal_text(word)) for word in score.unknown)
+    unknown = f"; unknown: {unknown}" if unknown else ""
     network = (
         f" (the network alone {score.network_perplexity:,.1f})" if score.cache is not None else ""
     )
@@ -157,9 +162,13 @@ def _print_score(console, score) -> None:
 
 
 def _print_comparison(console, c) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    console.print(f"A = {c.a.label}\nB = {c.b.label}")
+    from lyrics_tui.core.errors import terminal_text
+
+    a, b = (escape(terminal_text(side.label)) for side in (c.a, c.b))
+    console.print(f"A = {a}\nB = {b}")
     table = Table(show_edge=False)
     for name in ("#", "word", "prob A", "prob B", "bits A", "bits B", "B − A", "rank A", "rank B"):
         table.add_column(name, justify="left" if name == "word" else "right")
@@ -168,7 +177,7 @@ def _print_comparison(console, c) -> None:
         delta = f"[green]{w.delta_bits:+.2f}[/]" if w.delta_bits < 0 else f"{w.delta_bits:+.2f}"
         table.add_row(
             str(w.position + 1),
-            w.label + flag,
+            escape(terminal_text(w.label)) + flag,
             fmt.prob(w.prob_a),
             fmt.prob(w.prob_b),
             f"{w.bits_a:.2f}",

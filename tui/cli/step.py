@@ -6,6 +6,9 @@ import argparse
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
+
+from lyrics_tui.core.errors import terminal_text
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.cli.common import (
     cache_argument,
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             what = {"choose": f"picked {action}", "sample": "sampled", "back": "stepped back over"}
             console.print(
-                f"→ {what[kind]}: [bold]{word.label}[/]  (model {fmt.prob(word.model_prob)}, "
+                f"→ {what[kind]}: [bold]{escape(terminal_text(word.label))}[/]  "
+                f"(model {fmt.prob(word.model_prob)}, "
                 f"rank {word.model_rank:,})\n"
             )
         show(walk.current)
@@ -103,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     else:
-        console.print(f"text: {walk.text!r}  [seed {walk.seed}]")
+        console.print(f"text: {walk.text!r}  [seed {walk.seed}]", markup=False)
     warn([memory.note] if memory.note else [])  # last: a bad choice stays a one-line error
     return 0
 
@@ -116,6 +120,7 @@ def _print_step(console, view) -> None:
 
     # the tail of the text: all of it at every step made a long walk's output grow as its square
     context = view.context[-CONTEXT_SHOWN:].replace("\n", "↵") or "(line start)"
+    context = escape(terminal_text(context))
     if len(view.context) > CONTEXT_SHOWN:
         context = "…" + context
     console.print(
@@ -149,7 +154,8 @@ def _print_step(console, view) -> None:
     for name, justify in columns:
         table.add_column(name, justify=justify)
     for c in view.candidates:
-        word = c.label if c.survives else f"[dim]{c.label}[/]"
+        label = escape(terminal_text(c.label))
+        word = label if c.survives else f"[dim]{label}[/]"
         extra = [fmt.prob(c.network_prob), fmt.cache_prob(c.cache_prob)] if memory else []
         recalls = (
             [" ".join(f"#{pos} {share:.0%}" for pos, share in c.pointers[:3])] if memory else []
@@ -169,9 +175,11 @@ def _print_step(console, view) -> None:
     top = view.candidates[0] if view.candidates else None
     if memory is not None and top is not None and top.pointers:
         marked = {pos for pos, _ in top.pointers}
+        shown = [escape(terminal_text(label)) for label in view.tokens]
         text = "".join(
             f"[bold]【{label}】[/]" if i in marked else (" ↵ " if label == "↵" else label)
-            for i, label in enumerate(view.tokens)
+            for i, label in enumerate(shown)
             if i > 0
         )
-        console.print(f"where the cache recalls {top.label} from (# counts the words read): {text}")
+        top_label = escape(terminal_text(top.label))
+        console.print(f"where the cache recalls {top_label} from (# counts the words read): {text}")

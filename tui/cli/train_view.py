@@ -144,9 +144,9 @@ class ConsoleTrainView(ReaderWatch):
                     f"{fmt.ppl(event.cache_val_ppl)}{cross}"
                 )
             if event.best_checkpoint:
-                self.console.print(f"best checkpoint: {event.best_checkpoint}")
+                self.console.print(f"best checkpoint: {event.best_checkpoint}", markup=False)
             if event.last_checkpoint:
-                self.console.print(f"latest (resumable): {event.last_checkpoint}")
+                self.console.print(f"latest (resumable): {event.last_checkpoint}", markup=False)
 
     def _progress(self, event: BatchFinished) -> None:
         if not self.console.is_terminal:
