@@ -108,7 +108,7 @@ class GeneratedToken:
 class Generation:
     """A prepared generation. Iterate it to get tokens one at a time."""
 
-    prompt: str
+    prompt: str  # as the model reads it (Tokenizer.prompt): what a front end shows
     prompt_tokens: list[str]
     unknown: list[str]  # prompt words not in the vocabulary (fed in as <unk>)
     settings: SamplerSettings
@@ -210,7 +210,7 @@ class Sampler:
         tokens = self.tokenizer.prompt(prompt or "")
         seed = settings.seed if settings.seed is not None else secrets.randbelow(MAX_SEED + 1)
         generation = Generation(
-            prompt=prompt or "",
+            prompt=detokenize(tokens),  # as read: the ends of its lines and blank lines dropped
             prompt_tokens=tokens,
             unknown=self.vocab.unknown(tokens),
             settings=settings,

@@ -307,7 +307,7 @@ def test_a_text_that_reads_as_markup_is_shown_as_written(capsys, tmp_path, check
     text.write_text("[/x]我\n你[/x]\n", encoding="utf-8")
     code, out, err = cli(capsys, "cells", "--checkpoint", str(checkpoint_path), "--text", text)
     assert code == 0, err
-    assert "[bold]text.txt" in out
+    assert "[bold]text.txt" in "".join(out.split())  # however the long path was folded
 
 
 def test_temperature_zero_is_greedy_whatever_the_seed(capsys, checkpoint_path):

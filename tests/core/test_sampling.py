@@ -343,3 +343,14 @@ def test_a_prompt_word_that_would_not_print_is_escaped_in_the_warning():
     (line,) = prompt_warnings([], ["a\u202eb\tc", "x" * 500])
     assert "\\u202e" in line and "\\t" in line and "\u202e" not in line
     assert len(line) < 120 and line.endswith("…")
+
+
+def test_the_prompt_shown_is_the_prompt_as_read():
+    """Both front ends show Generation.prompt: spaces alone are no prompt, and a line's ends
+    and blank lines are dropped as the tokenizer drops them."""
+    sampler, settings = _looping_sampler(), SamplerSettings(max_tokens=3, seed=1)
+    assert sampler.generate("    ", settings).prompt == ""
+    assert sampler.generate("  我 \n\n 你\n", settings).prompt == "我\n你\n"
+    generation = sampler.generate("  我 \n\n 你", settings)
+    list(generation)
+    assert generation.text.startswith(generation.prompt)

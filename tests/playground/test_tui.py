@@ -181,6 +181,7 @@ async def test_a_loaded_checkpoint_brings_its_corpus_and_t_continues_it(tmp_path
 
     app = make_app(tmp_path, corpus=None, checkpoint=str(checkpoint))
     notes = record_notes(app)
+    kept = checkpoint.read_bytes()
     async with session(app, (80, 24)) as pilot:
         await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
         await until(pilot, lambda: app.main.settings.corpus == str(corpus), "its corpus")
@@ -189,8 +190,10 @@ async def test_a_loaded_checkpoint_brings_its_corpus_and_t_continues_it(tmp_path
         await until(pilot, lambda: trained(app, 2), "a second epoch")
         assert [h["epoch"] for h in app.training.history] == [1, 2]
         assert any("continuing from epoch 1 to epoch 2" in text for _, text in notes)
-    # saved beside the file continued, not under the corpus's name in the checkpoints folder
-    assert checkpoint.with_name("other-e1-last.pt").exists()
+    # saved beside the file continued, not in the checkpoints folder; other-e1.pt is named as
+    # a snapshot (s) is, and a snapshot stays as it was taken: the run goes on in other.pt
+    assert checkpoint.with_name("other-last.pt").exists()
+    assert checkpoint.read_bytes() == kept
     assert not list((tmp_path / "ck").glob("*.pt"))
 
 

@@ -82,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     generation = opened.sampler().generate(args.prompt, settings)
     warn(([memory.note] if memory.note else []) + generation.warnings)
     out = sys.stdout
-    if not args.json and args.prompt:
-        out.write(terminal_text(args.prompt))
+    if not args.json and generation.prompt:
+        out.write(terminal_text(generation.prompt))
         out.flush()
     count = 0
     first_at = None
