@@ -46,8 +46,9 @@ def _lookup(subject: Subject, word: str) -> int:
     if not token:
         raise LyricsError("type a word to look up")
     pieces = [p for p in subject.tokenizer.split_line(token) if p in vocab and p != UNK]
+    pieces = list(dict.fromkeys(pieces))  # each once; a space shown as a mark, not a blank
     hint = (
-        f"; try one of its pieces: {' '.join(pieces)}"
+        f"; try one of its pieces: {' '.join(display_token(p) for p in pieces)}"
         if len(pieces) > 1 or (pieces and pieces[0] != token)
         else ""
     )
@@ -63,8 +64,10 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
 def neighbours(subject: Subject, word: str, k: int = 10, farthest: int = 0) -> Neighbours:
     """The k words whose embedding vectors point most nearly the same way as `word`'s
     (cosine similarity), and optionally the `farthest` least similar."""
-    if not 1 <= k <= MAX_NEIGHBOURS or not 0 <= farthest <= MAX_NEIGHBOURS:
+    if not 1 <= k <= MAX_NEIGHBOURS:
         raise SettingsError(f"the number of neighbours must be between 1 and {MAX_NEIGHBOURS}")
+    if not 0 <= farthest <= MAX_NEIGHBOURS:
+        raise SettingsError(f"the number of farthest words must be between 0 and {MAX_NEIGHBOURS}")
     token_id = _lookup(subject, word)
     vocab = subject.vocab
     matrix = np.asarray(subject.stepper.embedding_matrix())

@@ -81,6 +81,7 @@ def test_the_terminal_shows_the_ranking_and_the_shaded_text(capsys, planted):
         (["--state", "c"], "--state c needs an LSTM"),
         (["--text", "/nonexistent/lyrics.txt"], "no such file"),
         (["--top", "-1"], "--top and --lines"),
+        (["--select", "0:2", "--threshold", "nan"], "the threshold must be a number"),
     ],
 )
 def test_bad_input_is_one_line(capsys, planted, argv, message):

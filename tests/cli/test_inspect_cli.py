@@ -169,6 +169,7 @@ def test_text_output(capsys, checkpoints):
     "argv, message",
     [
         (["neighbours", "--word", "龘"], "not in the vocabulary"),
+        (["neighbours", "--word", "我", "--farthest", "201"], "farthest words must be between 0"),
         (["score", "--line", "  "], "nothing to score"),
         (["step", "--choose", "1,x"], "bad choice"),
         (["step", "--choose", "b"], "nothing to step back"),

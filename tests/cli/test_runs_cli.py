@@ -96,6 +96,15 @@ def test_runs_db_flag_before_or_after_the_command(capsys, tmp_path, filled, _run
     assert len(out.splitlines()) == 3
 
 
+def test_limit_counts_runs_and_0_lists_them_all(capsys, filled):
+    def listed(*argv):
+        code, out, _ = cli(capsys, "runs", "--json", *argv)
+        assert code == 0
+        return len(out.splitlines())
+
+    assert (listed("--limit", "2"), listed("--limit", "0"), listed()) == (2, 3, 3)
+
+
 def test_runs_lists_newest_first_filters_by_corpus_and_sorts(capsys, filled):
     code, out, _ = cli(capsys, "runs", "--json")
     rows = [json.loads(line) for line in out.splitlines()]

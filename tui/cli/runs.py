@@ -66,9 +66,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     runs.add_argument(
         "--ascending", action="store_true", help="oldest or smallest first; default off"
     )
-    runs.add_argument(
-        "--limit", type=count, help="at most this many runs, 0 or more; default no limit"
-    )
+    runs.add_argument("--limit", type=count, help="at most this many runs (0: all); default all")
     runs_db_argument(runs)
     actions = runs.add_subparsers(dest="action", metavar="{show,compare,rm}")
     show = actions.add_parser("show", help="a run's settings and its epochs")
@@ -129,8 +127,9 @@ def run(args: argparse.Namespace) -> int:
 def listing(store: RunStore, args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 0:
         raise LyricsError("--limit must be 0 or more")
+    limit = args.limit or None  # 0: all, as --top 0 and --lines 0 elsewhere
     runs = store.list_runs(
-        corpus=args.corpus, sort=args.sort, descending=not args.ascending, limit=args.limit
+        corpus=args.corpus, sort=args.sort, descending=not args.ascending, limit=limit
     )
     if args.json:
         if runs:

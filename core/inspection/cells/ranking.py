@@ -3,6 +3,7 @@ selected units fire together."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -135,6 +136,8 @@ def rank_selection(
     margin: the lowest value across the span minus the highest just around it. Then the
     `together` best matches: every other stretch of the text where they are all on at once."""
     count = len(reading.tokens)
+    if not math.isfinite(threshold):
+        raise LyricsError(f"the threshold must be a number, not {threshold}")
     if not 0 <= start < end <= count:
         raise LyricsError(f"a selection must lie within tokens 0..{count} and hold at least one")
     if around < 0 or together < 1:
