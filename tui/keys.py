@@ -77,7 +77,7 @@ def memory_bindings(namespace: str = "") -> list[Binding]:
             "Memory on/off",
             key_display="M",
             show=False,
-            tooltip="song memory off, or back on at its fitted weight (shift+m)",
+            tooltip="song memory off, or back on at the weight it had (shift+m)",
         ),
     ]
 

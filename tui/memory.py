@@ -26,6 +26,7 @@ class MemoryChoice:
     lam: float | None = None  # the λ chosen; None: the fitted one; 0: off
     has_model: bool = False
     note: str = ""  # why there is no fit, and how to get one (when fitted is None)
+    kept: float | None = None  # the λ chosen when M turned memory off: M brings it back
 
     @property
     def weight(self) -> float:
@@ -60,15 +61,17 @@ class MemoryChoice:
         return replace(self, lam=None if lam == self.fitted.lam else lam)
 
     def toggled(self) -> MemoryChoice:
-        """Off when on; when off, the fitted λ (one step when the fit itself is 0)."""
+        """Off when on; when off, the λ chosen before (else the fitted one, else one step)."""
         if self.fitted is None:
             return self
         if self.weight > 0:
-            return replace(self, lam=0.0)
+            return replace(self, lam=0.0, kept=self.lam)
+        if self.kept is not None:
+            return replace(self, kept=None).nudged(self.kept)  # from 0: to the λ kept
         return replace(self, lam=None) if self.fitted.on else self.nudged(MEMORY_STEP)
 
     def for_model(
         self, fitted: CacheSettings | None, has_model: bool = True, note: str = ""
     ) -> MemoryChoice:
         """The same choice of λ over another model's fit (a load, a new epoch's fit)."""
-        return MemoryChoice(fitted, self.lam, has_model, note)
+        return MemoryChoice(fitted, self.lam, has_model, note, self.kept)

@@ -53,6 +53,8 @@ async def test_memory_keys_set_lambda_beside_the_temperature(tmp_path, tiny_chec
         assert f"temperature 0.80 · memory λ {fit.lam:.2f} (fitted)" in sampler_line(app)
         assert app.main.generation_settings(None)[0].cache == fit
         assert "[/] Memory" in text_of(app, KeyBar)
+        await pilot.press("M", "M")  # off and on: the fit, as it was
+        assert f"memory λ {fit.lam:.2f} (fitted)" in sampler_line(app)
 
         await pilot.press("right_square_bracket")
         assert pane.memory.weight == pytest.approx(fit.lam + 0.1)
@@ -75,23 +77,23 @@ async def test_memory_keys_set_lambda_beside_the_temperature(tmp_path, tiny_chec
         assert pane.memory.weight == 0.99  # core's cap (MAX_LAMBDA)
         assert "memory λ 0.99" in sampler_line(app)
 
-        await pilot.press("M")  # off, then back on at the fitted weight
+        await pilot.press("M")  # off, then back on at the weight chosen
         assert "memory off" in sampler_line(app)
         await pilot.press("M")
-        assert f"memory λ {fit.lam:.2f} (fitted)" in sampler_line(app)
+        assert pane.memory.weight == 0.99 and "memory λ 0.99 ·" in sampler_line(app)
 
         # in the start-text field [ and ] are typed; shift+up/down set λ there
-        await pilot.press("slash", "left_square_bracket", "shift+up")
+        await pilot.press("slash", "left_square_bracket", "shift+down")
         assert app.query_one("#prompt").value == "["
-        assert pane.memory.weight == pytest.approx(fit.lam + 0.1)
-        await pilot.press("shift+down", "shift+down")
-        assert pane.memory.weight == pytest.approx(fit.lam - 0.1)
+        assert pane.memory.weight == pytest.approx(0.89)
+        await pilot.press("shift+down", "shift+up", "shift+down")
+        assert pane.memory.weight == pytest.approx(0.79)
 
         # the inspection screen starts from the playground's setting
         await pilot.press("escape", "i")
         await until(pilot, lambda: app.screen is not app.main, "the inspection screen")
-        assert app.screen.memory.weight == pytest.approx(fit.lam - 0.1)
-        assert app.screen.settings.cache.lam == pytest.approx(fit.lam - 0.1)
+        assert app.screen.memory.weight == pytest.approx(0.79)
+        assert app.screen.settings.cache.lam == pytest.approx(0.79)
 
 
 async def test_a_model_without_a_fit_says_how_to_fit_it(tmp_path, tiny_checkpoint):
