@@ -585,6 +585,35 @@ async def test_training_settings_lock_during_a_run(tmp_path):
         assert not app.query_one("#train-settings").disabled
 
 
+async def test_settings_opened_during_a_run_take_the_keys_and_close_on_escape(tmp_path):
+    app = make_app(tmp_path, train_overrides={**TINY_TRAIN, "epochs": 500})
+    async with session(app, (80, 24)) as pilot:
+        await start_training(app, pilot)
+        await pilot.press("o")
+        await until(pilot, lambda: app.focused is not None, "a focused field")
+        assert app.focused is app.query_one("#set-top_k")  # the first field not locked
+        await pilot.press("escape")
+        await until(pilot, lambda: app.query_one("#settings").region.width == 0, "closed")
+        await tap(pilot, "x")
+        await until(pilot, lambda: app.training.state is IDLE, "the stop")
+
+
+async def test_a_bad_value_is_selected_so_that_typing_replaces_it(tmp_path):
+    app = make_app(tmp_path)
+    notes = record_notes(app)
+    async with session(app, (80, 24)) as pilot:
+        await pilot.press("o")
+        await pilot.pause()
+        field = app.query_one("#set-top_k", Input)
+        field.focus()
+        await pilot.press("minus", "3")  # typed at the end of what was there: -3
+        await pilot.press("escape")
+        await until(pilot, lambda: any(s == "error" for s, _ in notes), "the error")
+        assert app.focused is field
+        await pilot.press("5")
+        assert field.value == "5"
+
+
 async def test_launch_settings_without_a_form_field_reach_the_run(tmp_path):
     """--threads and --precision have no field in the form; they must not be dropped."""
 

@@ -122,7 +122,7 @@ class MainScreen(Screen[None]):
         self.settings_open = not closing
         self._lay_out(self.app.size)
         if self.settings_open:
-            self.call_after_refresh(lambda: self.query_one("#set-corpus", Input).focus())
+            self.call_after_refresh(self._focus_settings)
         else:
             self.query_one("#output-scroll").focus()
 
@@ -135,8 +135,16 @@ class MainScreen(Screen[None]):
             field = self.settings.field_of(exc)
             if field is not None:
                 field.focus()
+                field.select_all()  # typing replaces the bad value, focused already or not
             return False
         return True
+
+    def _focus_settings(self) -> None:
+        """The form's first field that takes keys: the corpus, or during a run (training
+        fields locked) the sampler's first, so that Esc still closes the form."""
+        fields = [w for w in self.settings.query("Input, Select") if w.focusable]
+        if fields:
+            fields[0].focus()
 
     # -- the view's keys (tui/keys.py; the App binds them to this screen) -------------------
     def action_focus_prompt(self) -> None:
