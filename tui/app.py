@@ -330,6 +330,7 @@ class PlaygroundApp(App[int]):
         self.generation.forget()
         self.training.forget()
         self.main.panel.border_subtitle = ""
+        self.main.prompt_pane.border_title = "Song"
         self._refresh()
         self.notify("reset: no model; t trains a new one from the settings")
 

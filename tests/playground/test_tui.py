@@ -245,8 +245,12 @@ async def test_reset_forgets_a_model_on_disk_at_once(tmp_path):
     async with session(app, (80, 24)) as pilot:
         await train_one_epoch(app, pilot)
         assert not app.training.dirty and "unsaved" not in text_of(app, "#status")
+        await pilot.press("g")
+        await wait_generation(app, pilot)
+        assert app.main.prompt_pane.border_title.startswith("Song · trained model")
         await pilot.press("R")
         assert not app.training.has_model
+        assert app.main.prompt_pane.border_title == "Song"  # no model's name over no song
 
 
 async def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):

@@ -79,10 +79,17 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return 0
+    _print_trace(trace, subject.label, args.width)
+    return 0
+
+
+def _print_trace(trace, label: str, width: int | None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
+    from lyrics_tui.core.errors import terminal_text
+
     console = make_console()
-    width = args.width
     if width is None:  # fit: about 40 columns go to the other columns of the table
         width = max(
             8, min(STRIP_WIDTH * 2, (console.width - 40) // (2 if trace.cell == "lstm" else 1))
@@ -95,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         f"{trace.cell.upper()} layer {trace.layer}, {trace.hidden_size} units "
         f"(▁ = −1 … █ = +1{note}"
         f"{'; c scaled to its largest |value|' if trace.cell == 'lstm' else ''})"
-        f" · {subject.label}"
+        f" · {escape(terminal_text(label))}\n"
+        "|h| is the state's length, moved how far it went from the word before"
     )
     table = Table(show_edge=False)
     columns: tuple[tuple[str, JustifyMethod], ...] = (
@@ -111,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
         table.add_column("|c|", justify="right")
         table.add_column("c_t", justify="left")
     for step in trace.steps:
-        word = f"[bold]{step.label}[/]" if step.generated else step.label
+        word = escape(terminal_text(step.label))
         row = [
             str(step.index),
-            word,
+            f"[bold]{word}[/]" if step.generated else word,
             f"{step.h.norm:.2f}",
             f"{step.change:.2f}",
             step.h.spark_binned(shown),
@@ -127,4 +135,3 @@ def run(args: argparse.Namespace) -> int:
         f"text: {trace.text!r}  [seed {trace.seed}; prompt words plain, generated bold]",
         markup=False,
     )
-    return 0
