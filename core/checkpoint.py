@@ -346,6 +346,8 @@ def _check_readable(name: str) -> None:
         raise CheckpointError(f"{name}: no such file")
     if p.is_dir():
         raise CheckpointError(f"{name}: is a folder, not a checkpoint file")
+    if not p.is_file():  # a zip is read by seeking: a pipe or a device cannot be one
+        raise CheckpointError(f"{name}: is a pipe or a device, not a checkpoint file")
     if p.stat().st_size == 0:
         raise CheckpointError(f"{name}: the file is empty")
     if not os.access(name, os.R_OK):

@@ -262,6 +262,9 @@ def test_empty_missing_and_folder(tmp_path, loader):
     assert "empty" in refused(loader, tmp_path / "empty.pt")
     assert "no such file" in refused(loader, tmp_path / "missing.pt")
     assert "folder" in refused(loader, tmp_path)
+    os.mkfifo(tmp_path / "pipe.pt")  # never opened: reading it would wait for a writer
+    assert "a pipe or a device" in refused(loader, tmp_path / "pipe.pt")
+    assert "a pipe or a device" in refused(loader, "/dev/zero")
 
 
 class _RunsCode:
