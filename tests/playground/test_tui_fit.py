@@ -105,3 +105,18 @@ async def test_the_runs_screen_fits_80_columns(tmp_path):
         assert not [line for line in lines if cut(line)], "\n".join(lines)
         table = "\n".join(lines)
         assert "jaychou_lyrics.txt" in table and "interrupted" in table
+
+
+def test_a_run_past_its_last_epoch_shows_the_last_not_one_more():
+    """After the last epoch the run stays active while song memory is fitted and it saves."""
+    from types import SimpleNamespace
+
+    from lyrics_tui.core.config import TrainConfig
+    from lyrics_tui.tui.widgets.status_line import epoch_under_way
+
+    config = TrainConfig(epochs=3, time_budget=0.0)
+    texts = [
+        epoch_under_way(SimpleNamespace(train_config=config, epoch=done)).text  # type: ignore[arg-type]
+        for done in (0, 2, 3)
+    ]
+    assert texts == ["epoch 1/3", "epoch 3/3", "epoch 3/3"]

@@ -87,7 +87,8 @@ def epoch_under_way(run: TrainingRun | None) -> Part:
     config, epoch = run.train_config, run.epoch + 1
     if fills_budget(config):
         return Part(f"epoch {epoch} of a {config.time_budget:.0f} s budget", short=f"epoch {epoch}")
-    return Part(f"epoch {epoch}/{config.epochs}")
+    # after the last epoch (song memory's fit, the save) the run is still active: not 4/3
+    return Part(f"epoch {min(epoch, config.epochs)}/{config.epochs}")
 
 
 def run_parts(training: TrainingController) -> list[Part]:
