@@ -36,6 +36,7 @@ from lyrics_tui.core.song_file import new_song_path
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers import Problem, checkpoints, generation, runs, training
 from lyrics_tui.tui.keys import MAIN_BINDINGS, help_rows, palette_commands
+from lyrics_tui.tui.screens.confirm import ask
 from lyrics_tui.tui.screens.main import MainScreen
 from lyrics_tui.tui.widgets.prompt_pane import PromptSubmitted
 from lyrics_tui.tui.widgets.settings_form import (
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 QUIT_WAIT_S = 0.3  # how long quitting waits for the threads to wind down (see action_quit)
 SAMPLER_NAMES = {name for name, _, _ in SAMPLER_FIELDS}
+UNSAVED_LOAD = "The trained model is not saved (s saves it). Load this one and drop it?"
 # What the controllers post (each a dataclass of tui/controllers/): _on_reported matches each.
 Report = (
     training.TrainingReport
@@ -293,13 +295,14 @@ class PlaygroundApp(App[int]):
         from lyrics_tui.tui.screens.load import LoadScreen
 
         folder = self.checkpoint_dir
-        start = folder if folder.is_dir() else Path.cwd()
-
-        self.push_screen(LoadScreen(list_checkpoints(folder), start), self._load_chosen)
+        screen = LoadScreen(list_checkpoints(folder), folder if folder.is_dir() else Path.cwd())
+        self.push_screen(screen, self._load_chosen)
 
     def _load_chosen(self, path: str | None) -> None:
         if path and self.training.state.active:
             self.notify("stop training first (x), then load", severity="warning")
+        elif path and self.training.dirty:  # its saves failed: a load would drop the only copy
+            ask(self, UNSAVED_LOAD, "Drop the model?", lambda: self.files.load(path))
         elif path:
             self.files.load(path)
 

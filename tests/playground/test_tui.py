@@ -269,6 +269,25 @@ async def test_reset_asks_again_when_the_model_is_unsaved(tmp_path):
 
 
 # -- generation keys ---------------------------------------------------------------------------
+async def test_a_load_asks_before_dropping_an_unsaved_model(tmp_path, tiny_checkpoint):
+    from lyrics_tui.tui.screens.confirm import ConfirmScreen
+
+    (tmp_path / "ck").write_text("a file where the checkpoints folder should be")
+    app = make_app(tmp_path)  # so no save can succeed
+    async with session(app, (80, 24)) as pilot:
+        await train_one_epoch(app, pilot)
+        assert app.training.dirty
+        app._load_chosen(str(tiny_checkpoint))  # as l or the runs view hand a path over
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.training.run is not None and app.training.opened is None  # still held
+        app._load_chosen(str(tiny_checkpoint))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+        await until(pilot, lambda: app.training.opened is not None, "the checkpoint loaded")
+
+
 async def test_launch_with_checkpoint_generates_at_once(tmp_path, tiny_checkpoint):
     app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
     async with session(app, (80, 24)) as pilot:
