@@ -14,7 +14,7 @@ from textual.widgets import Input, Label
 
 from lyrics_tui.core.song_file import SongFileError, SongFileExists, write_song
 from lyrics_tui.tui import format as fmt
-from lyrics_tui.tui.screens.confirm import ConfirmScreen
+from lyrics_tui.tui.screens.confirm import ask
 from lyrics_tui.tui.widgets.path_suggester import PathSuggester
 
 
@@ -48,13 +48,8 @@ class WriteScreen(ModalScreen[str | None]):
         try:
             self._write(path, replace=False)
         except SongFileExists:
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self._write_or_say(path, replace=True)
-
             question = f"{fmt.path(path)} holds a song already. Replace it with this one?"
-            self.app.push_screen(ConfirmScreen(question, "Replace a song"), answered)
+            ask(self.app, question, "Replace a song", lambda: self._write_or_say(path, True))
         except SongFileError as exc:
             self.notify(str(exc), severity="error", timeout=8, markup=False)
 
