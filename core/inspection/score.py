@@ -149,6 +149,13 @@ class ComparedWord(Serialisable):
     known_a: bool
     known_b: bool
 
+    @property
+    def unknown_to(self) -> str:
+        """Which model reads the word as <unk>: "A", "B", "both", or "" (neither)."""
+        return {(False, False): "both", (False, True): "A", (True, False): "B"}.get(
+            (self.known_a, self.known_b), ""
+        )
+
 
 @dataclass(frozen=True)
 class LineComparison(Serialisable):

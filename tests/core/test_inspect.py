@@ -140,6 +140,22 @@ def test_compare_two_models_word_by_word():
     assert same.better == "same"
 
 
+def test_a_compared_word_says_which_model_does_not_know_it():
+    from lyrics_tui.core.inspection.score import ComparedWord
+
+    def word(known_a: bool, known_b: bool) -> str:
+        return ComparedWord(
+            0, "词", "词", 0.1, 0.1, 1.0, 1.0, 0.0, 1, 1, known_a, known_b
+        ).unknown_to
+
+    assert [word(True, True), word(False, True), word(True, False), word(False, False)] == [
+        "",
+        "A",
+        "B",
+        "both",
+    ]
+
+
 def test_compare_models_that_split_differently_falls_back_to_bits_per_char():
     other = Subject(BigramStepper(TABLE), Vocabulary(TOKENS), Tokenizer("char"), "b")
 

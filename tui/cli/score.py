@@ -173,7 +173,7 @@ def _print_comparison(console, c) -> None:
     for name in ("#", "word", "prob A", "prob B", "bits A", "bits B", "B − A", "rank A", "rank B"):
         table.add_column(name, justify="left" if name == "word" else "right")
     for w in c.words:
-        flag = "" if (w.known_a and w.known_b) else " (unknown)"
+        flag = f" (unknown to {w.unknown_to})" if w.unknown_to else ""
         delta = f"[green]{w.delta_bits:+.2f}[/]" if w.delta_bits < 0 else f"{w.delta_bits:+.2f}"
         table.add_row(
             str(w.position + 1),

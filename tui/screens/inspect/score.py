@@ -262,8 +262,10 @@ class ScoreView(InspectView):
         table = self._table_with(COMPARE_COLUMNS)
         for w in cmp.words:
             word = Text(w.label)
-            if not (w.known_a and w.known_b):
-                word.append(" (unknown)", style="bold red" if self.colour else "bold")
+            if w.unknown_to:
+                word.append(
+                    f" (unknown to {w.unknown_to})", style="bold red" if self.colour else "bold"
+                )
             better = "B" if w.delta_bits < 0 else "A" if w.delta_bits > 0 else "="
             table.add_row(
                 num(str(w.position + 1)),
