@@ -244,3 +244,40 @@ def read_corpus(path: str | os.PathLike) -> Corpus:
     if not lines:
         raise CorpusError(f"{name}: holds no text, only blank lines or whitespace")
     return Corpus(path=name, encoding=encoding, lines=lines)
+
+
+def same_corpus(a: str, b: str) -> bool:
+    """Whether two corpora (paths or bundled names) are the same file (by file name when one
+    cannot be found)."""
+    first, second = corpus_file(a), corpus_file(b)
+    try:
+        return first.samefile(second)
+    except OSError:
+        return first.name == second.name
+
+
+def corpus_file(spec: str) -> Path:
+    """The file a corpus name or path stands for (the text itself when it names neither)."""
+    try:
+        return corpus_path(spec).expanduser()
+    except CorpusError:
+        return Path(spec).expanduser()
+
+
+def continued_corpus(recorded: str, given: str | None) -> tuple[str, str]:
+    """The corpus a resumed run reads, and a note: the one given, else the one the model was
+    trained on, so that a run never goes on silently on another text. CorpusError when that
+    one is not here; the note says when the given one is another."""
+    if given:  # said only where the other text is here to tell them apart
+        if recorded and corpus_file(recorded).is_file() and not same_corpus(recorded, given):
+            return given, (
+                f"the model was trained on {recorded}; going on with {given}, its best "
+                "perplexity so far was measured on the other text's held-out lines"
+            )
+        return given, ""
+    if recorded and corpus_file(recorded).is_file():
+        return recorded, ""
+    raise CorpusError(
+        f"the model was trained on {recorded or 'a corpus it does not name'}, which is not "
+        "here; name the text to go on with ({corpus})"
+    )

@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from lyrics_tui.core import tuning
-from lyrics_tui.core.corpus import DEFAULT_CORPUS
+from lyrics_tui.core.corpus import DEFAULT_CORPUS, corpus_file
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.events import BatchFinished, TrainingFinished, TrainingStarted
 from lyrics_tui.core.paths import checkpoint_dir as default_checkpoint_dir
@@ -147,7 +147,7 @@ class PlaygroundApp(App[int]):
         elif self.open_newest:  # the newest best; a file that cannot be read is passed over
             self.files.load_startup(adopt_corpus=not self.corpus_given)
         self.main.show_sampler(None)  # imports core.sampling, and numpy with it
-        if not training.corpus_file(self.corpus).exists():
+        if not corpus_file(self.corpus).exists():
             self.error(f"{self.corpus}: no such file (set the corpus in Settings, o)")
         await self.main.panel.mount_plot()
         await self.main.settings.fill()

@@ -128,6 +128,31 @@ def test_train_resume_from_a_best_file_names_the_runs_latest_state(capsys, tmp_p
     assert f"{tmp_path / 'm-last.pt'} holds this run further on (epoch 2, against 1 here)" in err
 
 
+def test_train_resume_goes_on_with_the_models_own_corpus(capsys, tmp_path, small_lines):
+    """Without --corpus a resumed run reads the text the model was trained on (it had gone on
+    with the bundled corpus and replaced the best checkpoint); with another one it says so."""
+    corpus = tmp_path / "own.txt"
+    corpus.write_text("\n".join(small_lines[:150]) + "\n", encoding="utf-8")
+    assert train_cli(capsys, corpus, tmp_path / "m.pt").code == 0
+    resume = ["train", "--resume", str(tmp_path / "m-last.pt"), "--json"]
+    code, _, err = cli(capsys, *resume, "--epochs", 2)
+    assert code == 0, err
+    assert load_checkpoint(tmp_path / "m-last.pt").corpus == str(corpus)
+
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(small_lines[150:300]) + "\n", encoding="utf-8")
+    code, _, err = cli(capsys, *resume, "--epochs", 3, "--corpus", other)
+    assert code == 0, err
+    assert f"the model was trained on {corpus}; going on with {other}" in " ".join(err.split())
+
+    recorded = load_checkpoint(tmp_path / "m-last.pt").corpus
+    assert recorded == str(other)
+    other.unlink()
+    code, out, err = cli(capsys, *resume, "--epochs", 9)
+    assert code == 2 and out == ""
+    assert f"trained on {other}, which is not here" in " ".join(err.split()) and "--corpus" in err
+
+
 def test_train_resume_from_a_snapshot_keeps_the_snapshot(capsys, tmp_path, corpus_file):
     """A snapshot (the playground's s) is a moment kept on purpose: continuing it saves under
     the name without the epoch, numbered when that is taken."""

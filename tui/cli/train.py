@@ -74,7 +74,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--corpus",
         help=f"a bundled corpus ({', '.join(BUNDLED)}), {' or '.join(DOWNLOADABLE)} (downloaded "
         "once from d2l-zh, the tutorial's own corpus) or a UTF-8/GB18030 text file, one lyric "
-        f"line per line; a named one brings its own settings; default {DEFAULT_CORPUS}",
+        f"line per line; a named one brings its own settings; default {DEFAULT_CORPUS} (with "
+        "--resume: the text the model was trained on)",
     )
     split = train.add_mutually_exclusive_group()
     setting_argument(split, TRAIN["val_fraction"], default_text=preset_default("val_fraction"))
@@ -179,21 +180,24 @@ def run(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace, group: Group | None = None) -> int:
     from lyrics_tui.core import tuning
     from lyrics_tui.core.checkpoint import load_checkpoint
-    from lyrics_tui.core.corpus import corpus_settings, preset_for
+    from lyrics_tui.core.corpus import continued_corpus, corpus_settings, preset_for
     from lyrics_tui.core.resume import latest_state_of, plan_continuation
     from lyrics_tui.core.songform.rhyme import release_pinyin
     from lyrics_tui.core.training.setup import read_training_corpus, set_up_run
     from lyrics_tui.tui.cli.train_view import ConsoleTrainView, JsonTrainView
 
     tuning.for_training()
+    resume = load_checkpoint(args.resume) if args.resume else None
+    if resume is not None:  # it goes on with the text it was trained on unless told otherwise
+        args.corpus, said = continued_corpus(resume.corpus, args.corpus)
+        if said and (group is None or group.leader):
+            warn([said])
     corpus = read_training_corpus(args.corpus, on_note=note)
     model_over = {name: getattr(args, name) for name in MODEL_FLAGS}
     train_over = {name: getattr(args, name) for name in TRAIN_FLAGS}
     model_cfg, train_cfg = corpus_settings(args.corpus, args.preset, model_over, train_over)
-    resume = None
     continuing = ""  # what --resume will do, said when training starts
-    if args.resume:
-        resume = load_checkpoint(args.resume)
+    if resume is not None:
         further = latest_state_of(resume)
         if further is not None and (group is None or group.leader):
             warn([

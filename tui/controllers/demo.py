@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
+from lyrics_tui.core.corpus import same_corpus
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.core.tokens import NEWLINE
-from lyrics_tui.tui.controllers.training import TrainingController, same_corpus
+from lyrics_tui.tui.controllers.training import TrainingController
 
 if TYPE_CHECKING:
     from lyrics_tui.core.inspection.step import ChosenWord, DecodingStep, StepThrough

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 from lyrics_tui.core import events as E
 from lyrics_tui.core import tuning
+from lyrics_tui.core.corpus import same_corpus
 from lyrics_tui.core.errors import LyricsError, SettingsError
 from lyrics_tui.tui.controllers import Post, Problem, start_thread
 from lyrics_tui.tui.controllers.continued import (
@@ -434,24 +435,3 @@ class TrainingController:
             ):
                 self._snapshot = take_snapshot(run)
         self.post(RunEvent(run_id, event))
-
-
-def same_corpus(a: str, b: str) -> bool:
-    """Whether two corpora (paths or bundled names) are the same file (by file name when one
-    cannot be found)."""
-    first, second = corpus_file(a), corpus_file(b)
-    try:
-        return first.samefile(second)
-    except OSError:
-        return first.name == second.name
-
-
-def corpus_file(spec: str) -> Path:
-    """The file a corpus name or path stands for (the text itself when it names neither)."""
-    from lyrics_tui.core.corpus import corpus_path
-    from lyrics_tui.core.errors import CorpusError
-
-    try:
-        return corpus_path(spec).expanduser()
-    except CorpusError:
-        return Path(spec).expanduser()

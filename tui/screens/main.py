@@ -22,12 +22,12 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Input
 
-from lyrics_tui.core.corpus import DEFAULT_CORPUS
+from lyrics_tui.core.corpus import DEFAULT_CORPUS, same_corpus
 from lyrics_tui.core.errors import LyricsError
 from lyrics_tui.tui import format as fmt
 from lyrics_tui.tui.controllers.generation import GenerationController
 from lyrics_tui.tui.controllers.plan import TrainingPlan, TrainingRequest
-from lyrics_tui.tui.controllers.training import TrainingController, TrainingState, same_corpus
+from lyrics_tui.tui.controllers.training import TrainingController, TrainingState
 from lyrics_tui.tui.memory import MemoryChoice
 from lyrics_tui.tui.widgets.key_bar import KeyBar
 from lyrics_tui.tui.widgets.progress_row import Progress
