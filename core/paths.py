@@ -61,7 +61,11 @@ def new_run_path(corpus_path: str, folder: Path | None = None) -> Path:
     """Where a new run's best checkpoint goes: <folder>/<corpus stem>.pt, numbered (-2, -3, ...)
     when another run's files hold that name, so that a new run never replaces an earlier one's
     model (continuing a model writes beside it: resume_target)."""
-    first = default_checkpoint_path(corpus_path, folder)
+    return unused_run_path(default_checkpoint_path(corpus_path, folder))
+
+
+def unused_run_path(first: Path) -> Path:
+    """`first`, or numbered (-2, -3, ...) when another run's files (x.pt, x-last.pt) hold it."""
     path, number = first, 1
     while path.exists() or last_checkpoint_path(path).exists():
         number += 1

@@ -153,6 +153,19 @@ def test_train_resume_goes_on_with_the_models_own_corpus(capsys, tmp_path, small
     assert f"trained on {other}, which is not here" in " ".join(err.split()) and "--corpus" in err
 
 
+def test_a_new_run_never_replaces_another_runs_model_named_by_out(capsys, tmp_path, corpus_file):
+    out = tmp_path / "same.pt"
+    assert train_cli(capsys, corpus_file, out).code == 0
+    first = out.read_bytes()
+    code, stdout, err = train_cli(capsys, corpus_file, out)
+    assert code == 0, err
+    assert f"{out} holds another run's model: this run saves as {tmp_path / 'same-2.pt'}" in (
+        " ".join(err.split())
+    )
+    assert out.read_bytes() == first
+    assert json_lines(stdout)[-1]["checkpoint"] == str(tmp_path / "same-2.pt")
+
+
 def test_train_resume_from_a_snapshot_keeps_the_snapshot(capsys, tmp_path, corpus_file):
     """A snapshot (the playground's s) is a moment kept on purpose: continuing it saves under
     the name without the epoch, numbered when that is taken."""

@@ -122,8 +122,9 @@ def _add_place_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument(
         "--out",
         help="where the best checkpoint goes; the latest state goes beside it as "
-        "<name>-last.pt; default checkpoints/<corpus>.pt (numbered when another run's "
-        "files hold that name)",
+        "<name>-last.pt; a new run numbers the name (-2, -3) when another run's files hold "
+        "it, and says so; default checkpoints/<corpus>.pt in the project folder, else the "
+        "current one",
     )
     train.add_argument(
         "--resume",
@@ -278,10 +279,19 @@ def _out_path(args: argparse.Namespace) -> Path | None:
     """Where the best checkpoint goes: --out, else beside what --resume continues (a snapshot
     is kept: core.paths.continuation_path), else (None) the corpus's name in the checkpoints
     folder."""
-    from lyrics_tui.core.paths import continuation_path
+    from lyrics_tui.core.checkpoint import check_writable
+    from lyrics_tui.core.paths import continuation_path, unused_run_path
 
-    if args.out:
+    if args.out and args.resume:
         return Path(args.out)
+    if args.out:  # a new run never replaces another run's model, named or not
+        given = Path(args.out)
+        check_writable(given)  # a file that is no checkpoint is refused, not named around
+        out = unused_run_path(given)
+        if out != given:
+            warn([f"{given} holds another run's model: this run saves as {out}"])
+            args.out = str(out)  # the processes of --nproc get the name decided here
+        return out
     if args.resume:
         return continuation_path(Path(args.resume))
     return None
@@ -317,6 +327,7 @@ def launch(args: argparse.Namespace) -> int:
     distributed.check_processes(args.nproc, device)
     distributed.check_port(args.master_port)
     obtain_corpus(args.corpus, on_note=note)  # once, before the processes read it
+    _out_path(args)  # once too: a name taken is numbered here, not by each process
     code, line = distributed.launch(args.nproc, rank_argv(args), port=args.master_port)
     if line:
         print(f"lyrics-tui: {line}", file=sys.stderr)
