@@ -154,7 +154,10 @@ TRAIN = _table(
     Setting("tokenizer", "how lines are split: jieba words or characters", str, choices=TOKENIZERS),
     Setting("min_count", "words seen fewer times in training become <unk>", int, 1),
     Setting("max_vocab", "keep at most this many words", int, 0, words={0: "no cap"}),
-    Setting("epochs", "passes over the training text, counted over the model's life", int, 1),
+    # high: a number the run store and the status line hold (far beyond any run)
+    Setting(
+        "epochs", "passes over the training text, counted over the model's life", int, 1, 10**9
+    ),
     Setting(
         "time_budget",
         "seconds for the whole run, counted over the model's life, then it stops",

@@ -516,6 +516,7 @@ BAD_TRAIN = [
     (["--resume", "{bad}/noise.pt"], "not a readable checkpoint"),
     (["--resume", "{bad}/missing.pt"], "no such file"),
     (["--resume", "{ckpt}", "--epochs", "1"], "--epochs"),
+    (["--epochs", "99999999999999999999"], "--epochs must be between 1 and 1000000000"),
     (["--device", "cuda"], "cuda"),
     (["--val-fraction", "0.1", "--val-file", "x"], "not allowed"),
     (["--out", "{bad}/empty/m.pt"], "is a file, not a folder"),
