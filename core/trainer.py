@@ -403,8 +403,9 @@ class TrainingRun:
             reason=s.reason,
             epochs=self.epoch,
             best_val_ppl=perplexity(self.best_val_loss) if self.best_val_loss is not None else None,
-            best_checkpoint=s.best_path
-            or (str(self.out_path) if self.out_path and self.out_path.exists() else None),
+            best_checkpoint=next(  # a file there now: its folder may have gone mid-run
+                (str(p) for p in (s.best_path, self.out_path) if p and Path(p).exists()), None
+            ),
             last_checkpoint=s.last_path,
             message=s.message,
             cache_val_ppl=fit.cache_ppl if fit else None,

@@ -285,6 +285,28 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(
     assert all(torch.equal(again.model_state[k], good.model_state[k]) for k in good.model_state)
 
 
+def test_a_checkpoint_whose_folder_went_mid_run_is_not_claimed(tmp_path, small_lines):
+    """The folder is removed (and a file put in its place) after the first save: the run
+    fails to save again and names no best checkpoint that is not there."""
+    import shutil
+
+    model_cfg, train_cfg = tiny_settings(train={"epochs": 2})
+    folder = tmp_path / "gone"
+    out = folder / "m.pt"
+
+    def sink(event):
+        if isinstance(event, CheckpointSaved) and event.epoch == 1 and folder.is_dir():
+            shutil.rmtree(folder)
+            folder.touch()
+
+    run = TrainingRun(
+        small_lines[:250], small_lines[250:], model_cfg, train_cfg, out_path=out, sink=sink
+    )
+    finished = run.run()
+    assert finished.reason == "failed" and "is a file, not a folder" in finished.message
+    assert finished.best_checkpoint is None and finished.last_checkpoint is None
+
+
 def test_max_vocab_caps_the_vocabulary(small_lines):
     model_cfg, train_cfg = tiny_settings(train={"max_vocab": 40, "min_count": 1})
     run = TrainingRun(small_lines, [], model_cfg, train_cfg)
