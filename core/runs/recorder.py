@@ -48,7 +48,10 @@ STATUS_OF_REASON = {
 
 
 def corpus_fingerprint(path: str | os.PathLike[str]) -> str | None:
-    """sha256 of the corpus file's bytes, or None when it cannot be read."""
+    """sha256 of the corpus file's bytes, or None when it cannot be read (or is a pipe: read
+    once already, opening it again would wait for a writer that is gone)."""
+    if not os.path.isfile(path):
+        return None
     try:
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -300,3 +300,22 @@ def test_settings_given_as_dataclasses_round_trip(tmp_path, corpus):
     )
     assert TrainConfig.from_dict(run.train_config) == train
     assert run.planned_epochs == 3 and run.status == "interrupted"  # closed without finishing
+
+
+def test_a_named_pipe_is_not_opened_again_for_its_fingerprint(tmp_path):
+    """read_corpus read the pipe once; opening it again would wait for a writer for ever."""
+    import os
+    import threading
+
+    pipe = tmp_path / "corpus"
+    os.mkfifo(pipe)
+    result: list[str | None] = []
+    worker = threading.Thread(
+        target=lambda: result.append(runs_recorder.corpus_fingerprint(pipe)), daemon=True
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive() and result == [None]
+    regular = tmp_path / "text.txt"
+    regular.write_text("歌\n", encoding="utf-8")
+    assert runs_recorder.corpus_fingerprint(regular) is not None
