@@ -108,6 +108,19 @@ def test_train_on_a_terminal_prints_a_readable_summary(capsys, tmp_path, corpus_
     assert not out.lstrip().startswith("{")
 
 
+def test_a_run_with_nothing_held_out_names_its_best_figure_for_what_it_is(
+    capsys, tmp_path, corpus_file
+):
+    code, out, err = train_cli(
+        capsys, corpus_file, tmp_path / "m.pt", "--val-fraction", 0, json=False
+    )
+    assert code == 0, err
+    assert "best training (no text held out) perplexity" in " ".join(out.split())
+    assert "best validation perplexity" not in out
+    code, out, err = train_cli(capsys, corpus_file, tmp_path / "v.pt", json=False)
+    assert "best validation perplexity" in " ".join(out.split())
+
+
 def test_train_resume_on_a_terminal_says_what_it_will_do(capsys, tmp_path, corpus_file):
     assert train_cli(capsys, corpus_file, tmp_path / "m.pt", json=False).code == 0
     code, out, err = resume_cli(capsys, corpus_file, tmp_path / "m.pt", epochs=3, json=False)

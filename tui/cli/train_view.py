@@ -125,8 +125,9 @@ class ConsoleTrainView(ReaderWatch):
             self.console.print("paused")
         elif isinstance(event, E.TrainingFinished):
             self._close_progress()
+            held_out = "validation" if event.val_tokens else "training (no text held out)"
             best = (
-                f"best validation perplexity {fmt.ppl(event.best_val_ppl)}"
+                f"best {held_out} perplexity {fmt.ppl(event.best_val_ppl)}"
                 if event.best_val_ppl
                 else ""
             )
