@@ -97,6 +97,8 @@ def corpus_path(spec: str | os.PathLike[str] | None) -> Path:
             )
         return corpus.path
     assert spec is not None
+    if not os.fspath(spec).strip():  # Path("") is the current folder
+        raise CorpusError("no corpus named: give a text file, one lyric line per line")
     fetched = downloadable(spec)
     if fetched is not None:
         return fetched.path
@@ -179,7 +181,10 @@ def detect_encoding(head: bytes) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if b"\x00" in head:
-        raise CorpusError("looks like a binary file (it contains NUL bytes), not text")
+        raise CorpusError(
+            "looks like a binary file (it contains NUL bytes), not text; UTF-16 without a "
+            "byte-order mark reads so too: save it as UTF-8"
+        )
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
         encoding = "utf-8"
@@ -212,6 +217,8 @@ def _text_lines(handle: Iterable[str]) -> Iterator[str]:
 def read_corpus(path: str | os.PathLike) -> Corpus:
     """Read a corpus file, or raise CorpusError with one line that names the file."""
     name = str(path)
+    if not name.strip():
+        corpus_path(name)  # says it in one line
     try:
         if Path(path).is_dir():
             raise CorpusError(f"{name}: is a folder, not a text file")

@@ -108,6 +108,17 @@ def test_a_folder(tmp_path):
     assert "folder" in refusal(tmp_path)
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_no_name_at_all_is_not_the_current_folder(name):
+    with pytest.raises(CorpusError, match="no corpus named"):
+        read_corpus(name)
+
+
+def test_utf16_without_a_byte_order_mark_is_named_as_a_likely_cause(tmp_path):
+    said = refusal(write(tmp_path, "我爱你 love\n你爱我\n".encode("utf-16-le")))
+    assert "binary" in said and "UTF-16 without a byte-order mark" in said
+
+
 def test_a_missing_file(tmp_path):
     assert "no such file" in refusal(tmp_path / "missing.txt")
 
