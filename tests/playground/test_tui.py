@@ -565,7 +565,7 @@ async def test_settings_toggle_and_bad_values_are_notifications(tmp_path):
         assert ("error", "epochs: 'many' is not a whole number") in notes
         app.query_one("#set-epochs").value = "0"
         await pilot.press("t")
-        assert ("error", "epochs must be 1 or more") in notes
+        assert ("error", "epochs must be between 1 and 1000000000") in notes
         assert app.training.state is IDLE
 
 
