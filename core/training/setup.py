@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lyrics_tui.core.checkpoint import Checkpoint, check_writable
 from lyrics_tui.core.config import ModelConfig, TrainConfig, sizes_to_budget
-from lyrics_tui.core.corpus import Corpus, obtain_corpus, read_corpus
+from lyrics_tui.core.corpus import Corpus, obtain_corpus, read_corpus, same_corpus
 from lyrics_tui.core.device import resolve_device
 from lyrics_tui.core.paths import new_run_path
 from lyrics_tui.core.runs.recorder import RunRecorder, Sink, record_run
@@ -75,6 +75,11 @@ def set_up_run(
     """
     if val_file:
         train_lines, val_lines = corpus.lines, read_corpus(val_file).lines
+        if warn is not None and (same_corpus(val_file, corpus.path) or val_lines == train_lines):
+            warn(
+                f"{val_file} is the training text itself: its validation perplexity will "
+                "flatter the model (lines held out of the corpus give a fair one)"
+            )
     else:
         train_lines, val_lines = corpus.split(train_config.val_fraction)
     if cancelled():

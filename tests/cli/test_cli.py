@@ -121,6 +121,16 @@ def test_a_run_with_nothing_held_out_names_its_best_figure_for_what_it_is(
     assert "best validation perplexity" in " ".join(out.split())
 
 
+def test_a_validation_file_that_is_the_training_text_is_warned_of(capsys, tmp_path, corpus_file):
+    code, _, err = train_cli(capsys, corpus_file, tmp_path / "m.pt", "--val-file", corpus_file)
+    assert code == 0, err
+    assert "is the training text itself" in " ".join(err.split())
+    other = tmp_path / "held.txt"
+    other.write_text("别的歌\n另一行\n", encoding="utf-8")
+    code, _, err = train_cli(capsys, corpus_file, tmp_path / "n.pt", "--val-file", other)
+    assert code == 0 and "training text itself" not in err
+
+
 def test_train_resume_on_a_terminal_says_what_it_will_do(capsys, tmp_path, corpus_file):
     assert train_cli(capsys, corpus_file, tmp_path / "m.pt", json=False).code == 0
     code, out, err = resume_cli(capsys, corpus_file, tmp_path / "m.pt", epochs=3, json=False)
