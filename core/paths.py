@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +67,13 @@ def new_run_path(corpus_path: str, folder: Path | None = None) -> Path:
 
 def unused_run_path(first: Path) -> Path:
     """`first`, or numbered (-2, -3, ...) when another run's files (x.pt, x-last.pt) hold it."""
+    return first_free(first, lambda path: path.exists() or last_checkpoint_path(path).exists())
+
+
+def first_free(first: Path, taken: Callable[[Path], bool]) -> Path:
+    """`first`, else the first of first-2, first-3, ... (before the suffix) not `taken`."""
     path, number = first, 1
-    while path.exists() or last_checkpoint_path(path).exists():
+    while taken(path):
         number += 1
         path = first.with_name(f"{first.stem}-{number}{first.suffix}")
     return path

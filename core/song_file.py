@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from lyrics_tui.core.errors import LyricsError
-from lyrics_tui.core.paths import song_file_name
+from lyrics_tui.core.paths import first_free, song_file_name
 
 _SNIFF = 1 << 16  # enough of a file to tell text from a checkpoint or other binary data
 _ORDINARY = 0o644
@@ -25,12 +25,7 @@ class SongFileExists(SongFileError):
 
 def new_song_path(folder: Path, corpus: str, seed: int | None) -> Path:
     """<folder>/<corpus stem>-seed<seed>.txt, numbered (-2, -3, ...) when that name is taken."""
-    first = folder / song_file_name(corpus, seed)
-    path, number = first, 1
-    while path.exists() or path.is_symlink():
-        number += 1
-        path = first.with_name(f"{first.stem}-{number}{first.suffix}")
-    return path
+    return first_free(folder / song_file_name(corpus, seed), lambda p: p.exists() or p.is_symlink())
 
 
 def check_replaceable(target: Path) -> None:
