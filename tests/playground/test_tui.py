@@ -310,9 +310,7 @@ async def test_same_seed_repeats_and_new_seed_differs(tmp_path, tiny_checkpoint)
         tmp_path, checkpoint=str(tiny_checkpoint), sampler={"pace_ms": 0, "max_tokens": 40}
     )
     async with session(app, (80, 24)) as pilot:
-        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-        await pilot.press("g")
-        await wait_generation(app, pilot)
+        await song_from_the_checkpoint(app, pilot)
         first, seed = list(app.generation.tokens), app.generation.seed
         await pilot.press("r")
         await until(
@@ -370,9 +368,7 @@ async def test_temperature_keys(tmp_path):
 async def test_copy_and_write_output(tmp_path, tiny_checkpoint):
     app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
     async with session(app, (80, 24)) as pilot:
-        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-        await pilot.press("g")
-        await wait_generation(app, pilot)
+        await song_from_the_checkpoint(app, pilot)
         text = app.generation.prompt_text + "".join(app.generation.tokens)
         await pilot.press("c")
         assert app.clipboard == text
@@ -390,9 +386,7 @@ async def test_w_writes_into_a_songs_folder_of_its_own_and_says_where(tmp_path, 
     app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
     notes = record_notes(app)
     async with session(app, (80, 24)) as pilot:
-        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-        await pilot.press("g")
-        await wait_generation(app, pilot)
+        await song_from_the_checkpoint(app, pilot)
         await pilot.press("w")
         await until(pilot, lambda: isinstance(app.screen, WriteScreen), "the write screen")
         await pilot.press("enter")  # the default place
@@ -411,15 +405,20 @@ async def test_write_to_an_unwritable_place_is_a_notification(tmp_path, tiny_che
     app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
     notes = record_notes(app)
     async with session(app, (80, 24)) as pilot:
-        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-        await pilot.press("g")
-        await wait_generation(app, pilot)
+        await song_from_the_checkpoint(app, pilot)
         await pilot.press("w")
         await until(pilot, lambda: isinstance(app.screen, WriteScreen), "the write screen")
         app.screen.query_one("#write-path").value = str(tmp_path / "no" / "such" / "f.txt")
         await pilot.press("enter")
         await until(pilot, lambda: any(s == "error" for s, _ in notes), "an error note")
         assert app.is_running
+
+
+async def song_from_the_checkpoint(app, pilot) -> None:
+    """Once the checkpoint given at launch is open, g writes a song (waited for)."""
+    await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
+    await pilot.press("g")
+    await wait_generation(app, pilot)
 
 
 async def write_to(app, pilot, path: str) -> None:
@@ -433,9 +432,7 @@ async def write_to(app, pilot, path: str) -> None:
 async def test_saving_twice_keeps_both_songs(tmp_path, tiny_checkpoint):
     app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
     async with session(app, (80, 24)) as pilot:
-        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-        await pilot.press("g")
-        await wait_generation(app, pilot)
+        await song_from_the_checkpoint(app, pilot)
         folder = app.checkpoint_dir / "songs"
         for count in (1, 2):
             await write_to(app, pilot, "")  # the default name
@@ -456,9 +453,7 @@ async def test_w_asks_before_replacing_a_song_and_never_replaces_a_checkpoint(
     song, model = tmp_path / "old-song.txt", tiny_checkpoint.read_bytes()
     song.write_text("an old song\n", encoding="utf-8")
     async with session(app, (80, 24)) as pilot:
-        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-        await pilot.press("g")
-        await wait_generation(app, pilot)
+        await song_from_the_checkpoint(app, pilot)
         text = app.generation.prompt_text + "".join(app.generation.tokens)
 
         await write_to(app, pilot, str(tiny_checkpoint))
@@ -484,9 +479,7 @@ async def test_w_with_no_file_named_says_so_and_stays(tmp_path, tiny_checkpoint)
     app = make_app(tmp_path, checkpoint=str(tiny_checkpoint))
     notes = record_notes(app)
     async with session(app, (80, 24)) as pilot:
-        await until(pilot, lambda: app.training.opened is not None, "the checkpoint")
-        await pilot.press("g")
-        await wait_generation(app, pilot)
+        await song_from_the_checkpoint(app, pilot)
         await write_to(app, pilot, "   ")
         await until(pilot, lambda: any("name a file" in t for _, t in notes), "the warning")
         assert isinstance(app.screen, WriteScreen)
