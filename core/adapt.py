@@ -135,6 +135,8 @@ class AdaptiveStepper:
     for generation (the song teaches the network itself); not for stepping back, since the
     weights change as it goes."""
 
+    learns = True  # so a line is never drafted twice (core/songform/drafts.py)
+
     def __init__(self, model: RNNLanguageModel, settings: AdaptSettings, device: str = "cpu"):
         self._learner = _Learner(model, settings, device)
         self.model = self._learner.model

@@ -334,22 +334,31 @@ class NeuralCache:
 
     def probs(self, h: np.ndarray) -> np.ndarray | None:
         """p_cache at h, or None while nothing usable is remembered."""
+        found = self.probs_at(np.asarray(h, dtype=np.float32)[None, :])
+        return None if found is None else found[0]
+
+    def probs_at(self, hs: np.ndarray) -> list[np.ndarray] | None:
+        """p_cache at each row of hs (k, hidden), the same cache: a line's words in one
+        product, which reads the remembered states once (None while nothing is usable)."""
         n = min(self.count, self.settings.window)
         if n == 0:
             return None
         ids, usable = self._recallable()
         if usable is not None and len(ids) == 0:
             return None
-        dots = self.keys[:n] @ np.asarray(h, dtype=np.float32)
-        scores = dots.astype(np.float64)
-        scores *= self.settings.theta
-        if usable is not None:  # (the newest D - 1 and <unk> next words are not recalled)
-            # the scores of all, then the usable ones: copying the states cost 3x the product
-            scores = scores[usable]
-        scores -= scores.max()
-        weights = np.exp(scores)
-        weights /= weights.sum()
-        return np.bincount(ids, weights=weights, minlength=self.vocab_size)
+        dots = self.keys[:n] @ hs.T if len(hs) > 1 else (self.keys[:n] @ hs[0])[:, None]
+        out = []
+        for column in dots.T:
+            scores = column.astype(np.float64)
+            scores *= self.settings.theta
+            if usable is not None:  # (the newest D - 1 and <unk> next words are not recalled)
+                # the scores of all, then the usable ones: copying the states cost 3x the product
+                scores = scores[usable]
+            scores -= np.maximum.reduce(scores)  # (ufunc.reduce: core/distribution.py)
+            weights = np.exp(scores)
+            weights /= np.add.reduce(weights)
+            out.append(np.bincount(ids, weights=weights, minlength=self.vocab_size))
+        return out
 
     def _recallable(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The next words that may be recalled, and which positions they stand at (None: all

@@ -18,7 +18,14 @@ import numpy as np
 
 from lyrics_tui.core.cache import CacheSettings, mix
 from lyrics_tui.core.errors import CheckpointError
-from lyrics_tui.core.settings import DEFAULT_RHYME, MAX_RETURNS, MAX_TOKENS, SAMPLER, check_all
+from lyrics_tui.core.settings import (
+    DEFAULT_REDRAFT,
+    DEFAULT_RHYME,
+    MAX_RETURNS,
+    MAX_TOKENS,
+    SAMPLER,
+    check_all,
+)
 
 
 @dataclass(frozen=True)
@@ -32,11 +39,13 @@ class SamplerSettings:
     seed: int | None = None
     max_tokens: int = 100
     max_lines: int = 0  # stop after this many finished lines; 0: no limit
-    alternatives: int = 5  # how many top candidates each token reports
+    alternatives: int = 0  # how many top candidates each token reports (no view shows them;
+    # for the API: finding them costs a partition of the vocabulary a token)
     cache: CacheSettings | None = None  # song memory (core/cache.py); None: the network alone
     returns: int = MAX_RETURNS  # a line sung this many times in the last 30 is not sung again
     form: bool = True  # song form: line lengths, returning lines, new lines new (songform/)
     rhyme: float = DEFAULT_RHYME  # how strongly line ends rhyme; 0: off
+    redraft: float = DEFAULT_REDRAFT  # the share of a song's new lines drafted twice; 0: off
 
     def validated(self) -> tuple[SamplerSettings, list[str]]:
         """Settings with out-of-range lengths capped, and a note for each cap; raise for
@@ -104,16 +113,18 @@ class Distribution:
 def draw(rng: np.random.Generator, probs: np.ndarray) -> int:
     """One index drawn with probabilities `probs`: the very draw `rng.choice(len(probs),
     p=probs)` makes from the same state, without its checks of `probs` (half its cost)."""
-    cdf = np.cumsum(probs)
+    cdf = probs.cumsum()
     cdf /= cdf[-1]
     return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64)  # no copy when it is one already
-    z = logits - np.max(logits)
-    e = np.exp(z)
-    return e / e.sum()
+    # ufunc.reduce itself: ndarray.max and .sum go through a Python wrapper, a microsecond a
+    # call, and writing a token makes a dozen such calls
+    e = np.exp(logits - np.maximum.reduce(logits))
+    e /= np.add.reduce(e)
+    return e
 
 
 # the song form's step: (what the filters left, the model's own distribution, the network's)
@@ -152,7 +163,7 @@ def next_token_distribution(
     Greedy decoding takes the likeliest word of what the form leaves at temperature 1.
     """
     logits = np.asarray(logits, dtype=np.float64)
-    if not np.isfinite(logits).all():
+    if not np.logical_and.reduce(np.isfinite(logits)):
         raise CheckpointError(
             "the network produced NaN or infinite scores: its weights are "
             "broken (retrain, or use an earlier checkpoint)"
@@ -206,8 +217,11 @@ def _filtered(adjusted: np.ndarray, settings: SamplerSettings) -> np.ndarray:
     """Temperature, then top-k and top-p: the distribution sampled from (sums to 1)."""
     # shift before dividing: a tiny temperature must not overflow to inf (and inf - inf = NaN)
     with np.errstate(over="ignore"):
-        final = np.exp((adjusted - np.max(adjusted)) / settings.temperature)
-    final /= final.sum()
+        final = np.exp((adjusted - np.maximum.reduce(adjusted)) / settings.temperature)
+    final /= np.add.reduce(final)
+    if settings.top_k <= 0 or settings.top_k >= len(final):
+        if settings.top_p >= 1.0:
+            return final  # nothing cut: it sums to 1 already
     if 0 < settings.top_k < len(final):
         # the k likeliest; among words tied at the k-th probability the lowest ids, so the
         # same scores always give the same set (argpartition alone picks ties arbitrarily)

@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 
 from lyrics_tui.core.cache import NeuralCache
-from lyrics_tui.core.distribution import Memory, SamplerSettings, draw, next_token_distribution
+from lyrics_tui.core.distribution import (
+    Memory,
+    SamplerSettings,
+    draw,
+    next_token_distribution,
+)
 from lyrics_tui.core.errors import printable
 from lyrics_tui.core.settings import (
     LINE_WINDOW,
@@ -22,6 +27,7 @@ from lyrics_tui.core.settings import (
 )
 from lyrics_tui.core.songform import writer as songform_writer
 from lyrics_tui.core.songform.corpus_form import CorpusForm
+from lyrics_tui.core.songform.drafts import DraftedToken, Writing, drafting, write_line
 from lyrics_tui.core.songform.vocabulary import VocabularyRhymes, vocabulary_rhymes
 from lyrics_tui.core.songform.writer import SongWriter
 from lyrics_tui.core.steppers import Stepper
@@ -235,60 +241,113 @@ class Sampler:
             lines.read(token_id)
             if writer is not None:
                 writer.read(token_id)
-        recent: deque[int] = deque(prompt_ids[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW)
-        finished = 0
-        unk_id = self.vocab.unk_id
-        for index in range(settings.max_tokens):
-            h = None
-            recall = None
-            if memory is not None:
-                h = self.stepper.hidden_vectors(state)[0]
-                probs = memory.probs(h)
-                if probs is not None:
-                    recall = Memory(probs, memory.settings.lam, unk_id)
-            if writer is None:
-                banned = self._banned + lines.held_back(settings.returns, memory is not None)
-            else:
-                banned = self._banned  # the form's rules hold lines back (core/songform/)
-                writer.look = self._look_ahead(state, logits)
-            shape = None if writer is None else writer.shape
-            dist = next_token_distribution(
-                logits,
-                settings,
-                recent,
-                banned,
-                recall,
-                shape,
-                writer is not None,
-            )
-            if settings.temperature == 0:
-                token_id = int(np.argmax(dist.final))
-            else:
-                token_id = draw(rng, dist.final)
-            text = self.vocab.tokens[token_id]
-            generation.generated.append(text)
-            # candidates the filters removed (probability 0, <unk> among them) are not offered
-            alternatives = tuple(
-                (self.vocab.tokens[i], p) for i, p in dist.top(settings.alternatives) if p > 0
-            )
-            yield GeneratedToken(
-                index,
-                token_id,
-                text,
-                float(dist.final[token_id]),
-                float(dist.model[token_id]),
-                alternatives,
-                None if dist.network is None else float(dist.network[token_id]),
-                None if dist.cache is None else float(dist.cache[token_id]),
-            )
-            if token_id == self._newline_id:
-                finished += 1
-                if settings.max_lines and finished >= settings.max_lines:
+        recent = deque(prompt_ids[-REPETITION_WINDOW:], maxlen=REPETITION_WINDOW)
+        writing = Writing(state, logits, recent, writer)
+        index = finished = 0
+        while True:
+            written, writing = self._next_tokens(writing, settings, memory, lines, rng)
+            recalls = self._recalls(written, memory) if len(written) > 1 else (None,)
+            for item, recall in zip(written, recalls, strict=True):  # a token, or a drafted line
+                token = self._generated(index, item, settings, recall)
+                generation.generated.append(token.text)
+                yield token
+                index += 1
+                if item.token_id == self._newline_id:
+                    finished += 1
+                    if settings.max_lines and finished >= settings.max_lines:
+                        return
+                if index >= settings.max_tokens:
                     return
-            lines.read(token_id)
-            if writer is not None:
-                writer.read(token_id)
-            if memory is not None and h is not None:
-                memory.read(h, token_id)
-            recent.append(token_id)
-            logits, state = self.stepper.step(state, token_id)
+                lines.read(item.token_id)
+                if memory is not None and item.h is not None:
+                    memory.read(item.h, item.token_id)
+
+    def _next_tokens(
+        self,
+        writing: Writing,
+        settings: SamplerSettings,
+        memory: SongMemory | None,
+        lines: SongLines,
+        rng: np.random.Generator,
+    ) -> tuple[list[DraftedToken], Writing]:
+        """The next token drawn, and `writing` after it; or at a new line's start with the
+        form on, the whole line as drafted (core/songform/drafts.py) and the writing after it."""
+        h = recall = None
+        if memory is not None:
+            h = self.stepper.hidden_vectors(writing.state)[0]
+            probs = memory.probs(h)
+            if probs is not None:
+                recall = Memory(probs, memory.settings.lam, self.vocab.unk_id)
+        writer = writing.writer
+        if writer is None:
+            banned = self._banned + lines.held_back(settings.returns, memory is not None)
+        else:
+            banned = self._banned  # the form's rules hold lines back (core/songform/)
+            writer.look = self._look_ahead(writing.state, writing.logits)
+        shape = None if writer is None else writer.shape
+        dist = next_token_distribution(
+            writing.logits, settings, writing.recent, banned, recall, shape, writer is not None
+        )
+        if writer is not None and drafting(settings, self.stepper, writer):
+            draft, surprises = write_line(
+                self.stepper, settings, banned, dist, writing, rng, self._newline_id, h is not None
+            )
+            draft.writing.writer.drafted.extend(surprises)  # type: ignore[union-attr]
+            return draft.tokens, draft.writing
+        if settings.temperature == 0:
+            token_id = int(np.argmax(dist.final))
+        else:
+            token_id = draw(rng, dist.final)
+        if writer is not None:
+            writer.read(token_id)
+        writing.recent.append(token_id)
+        writing.logits, writing.state = self.stepper.step(writing.state, token_id)
+        return [DraftedToken(token_id, dist, h, True)], writing
+
+    def _recalls(
+        self, written: list[DraftedToken], memory: SongMemory | None
+    ) -> list[Memory | None]:
+        """Song memory's part of each drafted word's step, for the views (None where the step
+        has it already, or memory is off or empty): the line's words in one product."""
+        states = {
+            i: item.h for i, item in enumerate(written) if not item.recalled and item.h is not None
+        }
+        out: list[Memory | None] = [None] * len(written)
+        if memory is None or not states:
+            return out
+        missing = list(states)
+        found = memory.cache.probs_at(np.stack(list(states.values())))
+        if found is not None:
+            for i, probs in zip(missing, found, strict=True):
+                out[i] = Memory(probs, memory.settings.lam, self.vocab.unk_id)
+        return out
+
+    def _generated(
+        self, index: int, item: DraftedToken, settings: SamplerSettings, recall: Memory | None
+    ) -> GeneratedToken:
+        """A token as the views get it: a drafted one's probabilities with song memory's part
+        (`recall`) mixed in for this word alone, as core.cache.mix would mix it."""
+        dist, token_id = item.dist, item.token_id
+        model_prob = float(dist.model[token_id])
+        network_prob = None if dist.network is None else float(dist.network[token_id])
+        cache_prob = None if dist.cache is None else float(dist.cache[token_id])
+        if recall is not None and recall.lam > 0:
+            network = dist.model  # (drawn without memory: the network alone)
+            cache_prob = float(recall.probs[token_id])
+            unknown = float(network[recall.unk_id])
+            model_prob = (1.0 - recall.lam) * model_prob + recall.lam * (1.0 - unknown) * cache_prob
+            network_prob = float(network[token_id])
+        # candidates the filters removed (probability 0, <unk> among them) are not offered
+        alternatives = tuple(
+            (self.vocab.tokens[i], p) for i, p in dist.top(settings.alternatives) if p > 0
+        )
+        return GeneratedToken(
+            index,
+            token_id,
+            self.vocab.tokens[token_id],
+            float(dist.final[token_id]),
+            model_prob,
+            alternatives,
+            network_prob,
+            cache_prob,
+        )

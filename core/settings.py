@@ -33,6 +33,7 @@ SONG_LINES = 8  # a song as the playground and the demo write it: two verses of 
 PACE_MS_MAX = 5000  # the playground's pause between two words, at most
 DEFAULT_RHYME = 1.0  # the song form's rhyme strength (core/songform/writer.py)
 MAX_RHYME = 5.0
+DEFAULT_REDRAFT = 0.25  # the share of drafted lines written again (core/songform/drafts.py)
 MAX_NEAREST = 100  # song memory's nearest distance D, at most
 
 
@@ -258,6 +259,15 @@ SAMPLER = _table(
         float,
         0,
         MAX_RHYME,
+        words=OFF,
+    ),
+    Setting(
+        "redraft",
+        "this share of a song's new lines, those the network finds least likely, is drafted "
+        "again and the likelier draft kept (with the form on, sampling)",
+        float,
+        0,
+        1,
         words=OFF,
     ),
     Setting(

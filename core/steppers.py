@@ -41,7 +41,11 @@ class Stepper(Protocol):
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # stable for large |x|
+    out = np.multiply(x, 0.5)  # 0.5 (tanh(x / 2) + 1): stable for large |x|; in place, as
+    np.tanh(out, out=out)  # each new array costs more than the arithmetic at this size
+    out += 1.0
+    out *= 0.5
+    return out
 
 
 def _layer_c(state: State, layer: int) -> np.ndarray | None:
@@ -175,8 +179,8 @@ class NumpyStepper:
         # to 8 words numpy's product of a few rows with the transposed weights costs more
         gi = np.stack([self._input_projection(t) for t in candidates.tolist()])
         h, _ = _cell_update(self.config.cell, gi, gh, state.h[0], _layer_c(state, 0))
-        top = float(np.max(logits))
-        normaliser = top + float(np.log(np.exp(logits - top).sum()))
+        top = float(np.maximum.reduce(logits))  # (ufunc.reduce: core/distribution.py)
+        normaliser = top + float(np.log(np.add.reduce(np.exp(logits - top))))
         return h @ self.decoder_w[target] + self.decoder_b[target] - normaliser
 
     def read_sequence(self, token_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -249,7 +253,7 @@ class TorchStepper:
             h, _ = self.model.features(x.view(1, k), hidden)
             weight = self.model.decoder.weight[target]
             scores = (h[0] @ weight + self.model.decoder.bias[target]).float().cpu().numpy()
-        top = float(np.max(logits))
+        top = float(logits.max())
         normaliser = top + float(np.log(np.exp(logits - top).sum()))
         return scores - normaliser
 

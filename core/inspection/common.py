@@ -1,5 +1,5 @@
 """What every inspection view shares: how a token reads, entropy and rank, the top layer's state
-as song memory keeps it, and the dataclasses' JSON form."""
+as song memory keeps it, the dataclasses' JSON form, and the step-through's choices as typed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from lyrics_tui.core.errors import SettingsError
 from lyrics_tui.core.steppers import Stepper
 from lyrics_tui.core.tokens import NEWLINE
 
@@ -45,3 +46,22 @@ class Serialisable:
 def top_state(stepper: Stepper, state: Any) -> np.ndarray:
     """The top layer's h as its own float32 copy (what song memory keeps)."""
     return np.array(stepper.hidden_vectors(state)[0], dtype=np.float32).reshape(-1)
+
+
+def parse_choices(spec: str) -> list[int | str]:
+    """ "1,2,s,b" -> [1, 2, "s", "b"]: numbers pick candidates, s samples, b steps back."""
+    out: list[int | str] = []
+    for raw in spec.replace(" ", ",").split(","):
+        item = raw.strip().lower()
+        if not item:
+            continue
+        if item in ("s", "b"):
+            out.append(item)
+        elif item.isdigit() and int(item) >= 1:
+            out.append(int(item))
+        else:
+            raise SettingsError(
+                f"bad choice {raw.strip()!r}: use candidate numbers (1, 2, ...), "
+                f"s to sample or b to step back, separated by commas"
+            )
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +32,7 @@ from lyrics_tui.core.sampling import (
     SongLines,
     prompt_warnings,
 )
+from lyrics_tui.core.songform.drafts import Writing, drafting, write_line
 from lyrics_tui.core.songform.rhyme import group_name
 from lyrics_tui.core.songform.writer import FormStep, SongWriter
 from lyrics_tui.core.tokens import NEWLINE, detokenize
@@ -173,6 +175,7 @@ class StepThrough:
             )
         ]
         self._view: DecodingStep | None = None
+        self._lines: dict[int, list[int]] = {}  # the frame a drafted line starts at: its words
 
     # -- reading ---------------------------------------------------------------------------
     @property
@@ -207,6 +210,7 @@ class StepThrough:
         the picks so far stay)."""
         settings, self.notes = settings.validated()
         self.settings = settings
+        self._lines.clear()  # a line drafted with the old settings goes on drawn with the new
         self._view = None
         return self.current
 
@@ -386,13 +390,44 @@ class StepThrough:
         return self._advance(vocab.id(token), "chosen")
 
     def sample(self) -> ChosenWord:
-        """Let the sampler pick with the current settings."""
+        """Let the sampler pick with the current settings: as generation does, a new line with
+        the form on is drafted whole (core/songform/drafts.py) and then stepped through."""
         dist, _ = self._distribution()
+        frame = self._frames[-1]
+        planned = self._planned()
+        if planned is not None:
+            return self._advance(planned, "sampled")
+        writer = self._writer(frame)
+        if writer is not None and drafting(self.settings, self.subject.stepper, writer):
+            recent = deque(frame.recent, maxlen=REPETITION_WINDOW)
+            writing = Writing(frame.state, frame.logits, recent, writer)
+            newline = self.subject.vocab.id(NEWLINE)
+            stepper, banned = self.subject.stepper, self._banned
+            draft, drafted = write_line(
+                stepper, self.settings, banned, dist, writing, self._rng, newline
+            )
+            self._lines[len(self._frames) - 1] = [t.token_id for t in draft.tokens]
+            return self._advance(draft.tokens[0].token_id, "sampled", drafted)
         if self.settings.temperature == 0:
             token_id = int(np.argmax(dist.final))
         else:
             token_id = draw(self._rng, dist.final)
         return self._advance(token_id, "sampled")
+
+    def _planned(self) -> int | None:
+        """The next word of the line drafted where the current line starts, while every word
+        since was sampled from it (None: no such line, or another word was picked)."""
+        at = len(self._frames) - 1
+        start = max((s for s in self._lines if s < at), default=None)
+        if start is None:
+            return None
+        tokens, taken = self._lines[start], self._frames[start + 1 :]
+        if len(taken) >= len(tokens) or any(
+            f.chosen is None or f.chosen.how != "sampled" or f.chosen.token_id != t
+            for f, t in zip(taken, tokens, strict=False)
+        ):
+            return None
+        return tokens[len(taken)]
 
     def back(self) -> ChosenWord:
         """Undo the last pick; the state, context and candidates are those from before it."""
@@ -417,7 +452,9 @@ class StepThrough:
                 done.append(("choose", self.choose(int(action))))
         return done
 
-    def _advance(self, token_id: int, how: str) -> ChosenWord:
+    def _advance(self, token_id: int, how: str, drafted: list[float] | None = None) -> ChosenWord:
+        """Read `token_id` (and with `drafted`, the first word of a drafted line: its drafts'
+        surprises go into the form's history)."""
         frame = self._frames[-1]
         dist, _ = self._distribution()
         text = self.subject.vocab.tokens[token_id]
@@ -445,25 +482,7 @@ class StepThrough:
         if frame.writer is not None:
             writer = frame.writer.copy()
             writer.read(token_id)
+            writer.drafted.extend(drafted or ())
         self._frames.append(_Frame(state, np.asarray(logits), recent, hidden, h, chosen, writer))
         self._view = None
         return chosen
-
-
-def parse_choices(spec: str) -> list[int | str]:
-    """ "1,2,s,b" -> [1, 2, "s", "b"]: numbers pick candidates, s samples, b steps back."""
-    out: list[int | str] = []
-    for raw in spec.replace(" ", ",").split(","):
-        item = raw.strip().lower()
-        if not item:
-            continue
-        if item in ("s", "b"):
-            out.append(item)
-        elif item.isdigit() and int(item) >= 1:
-            out.append(int(item))
-        else:
-            raise SettingsError(
-                f"bad choice {raw.strip()!r}: use candidate numbers (1, 2, ...), "
-                f"s to sample or b to step back, separated by commas"
-            )
-    return out

@@ -6,6 +6,8 @@
   stored in each checkpoint at training time;
 - vocabulary.py: each word's rhyme group and length, once per vocabulary;
 - writer.py: SongWriter, the rules applied while writing (generation and the step-through);
+- drafts.py: a new line written whole as a draft, and written again when it reads worse to
+  the network than most of the song's drafts (the likelier draft kept);
 - marks.py: the marks a view puts on finished lines (rhyme group, returning line).
 Generation never imports torch; pypinyin only when a vocabulary's table is not stored.
 """

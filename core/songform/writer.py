@@ -44,8 +44,8 @@ WORD_SIZE_RATE = 0.05  # and the size of its words (the next word is about that 
 LOOK_AHEAD = 4  # the likeliest words on the rhyme whose line end the writer looks ahead to
 # (more rhymed no better: docs/writing.md)
 PULL_FROM = 0.05  # ... once a line end within the next two characters has this chance
-WORN_LINES = 12  # a new rhyme avoids the groups that ended WORN_TIMES of the last 12 lines
-WORN_TIMES = 3
+WORN_LINES, WORN_TIMES = 12, 3  # a new rhyme avoids the groups that ended 3 of the last 12 lines
+DRAFTS_JUDGED = 40  # a draft is judged against the last 40 drafted lines (drafts.py)
 FRESH_ENDS = 4  # a new line does not end on the character that ended one of the last 4
 # (the tutorial's corpus: 9% of new lines do)
 FREE_FROM = 0.6  # from this temperature a line that nearly repeats another leaves it with the
@@ -135,6 +135,7 @@ class SongWriter:
         # this song's steps so far (log-odds): its own habit, which the length rule discounts
         self.lean = 0.0
         self.pending_lean: float | None = None
+        self.drafted: deque[float] = deque(maxlen=DRAFTS_JUDGED)  # drafts' surprises (drafts.py)
         self.word_size = 1.0  # the Han characters of the song's words, on average lately
         self.ending = 0.0
         # (candidate ids, token) -> about log p(token) one step after each candidate; set by
@@ -200,6 +201,7 @@ class SongWriter:
         twin.current = list(self.current)
         twin.uses = Counter(self.uses)
         twin.looping = list(self.looping)
+        twin.drafted = deque(self.drafted, maxlen=DRAFTS_JUDGED)
         return twin
 
     # -- reading -----------------------------------------------------------------------------
@@ -355,13 +357,13 @@ class SongWriter:
         if copied:
             words[copied] *= self.tuning.copy_damp
         self._rule_out(words)
-        total = float(words.sum())
+        total = float(np.add.reduce(words))  # (not .sum(): its wrapper costs as much)
         if total <= 0 and c < self.longest and len(self.current) < MOST_TOKENS:
             # the filters left no word the rules allow: the network's own choice then
             words = network.copy()
             words[[nl, self.unk_id]] = 0.0
             self._rule_out(words)
-            total = float(words.sum())
+            total = float(np.add.reduce(words))
         end = 1.0 if total <= 0 else 0.0
         if total > 0 and self.current:
             step = max(1.0, self.word_size)
@@ -419,7 +421,7 @@ class SongWriter:
         members = table.members[self.aim]
         if self.look is not None and not self.greedy:  # (greedy: the lengths alone, at speed)
             if len(members) > LOOK_AHEAD:
-                members = members[np.argpartition(words[members], -LOOK_AHEAD)[-LOOK_AHEAD:]]
+                members = members[words[members].argpartition(-LOOK_AHEAD)[-LOOK_AHEAD:]]
             top = members[(words[members] > 0) & (c + table.lengths[members] >= self.shortest)]
             ahead = self.look(top, self.newline_id) if len(top) else None
             if ahead is not None:

@@ -34,7 +34,7 @@ EPOCH_LINE = [
 ]
 DONE_TRAIN_KEYS = {"event", "best_val_ppl", "checkpoint"}
 TOKEN_KEYS = {"event", "token", "prob"}
-DONE_GEN_KEYS = {"event", "text", "tokens", "tokens_per_s"}
+DONE_GEN_KEYS = {"event", "text", "tokens", "tokens_per_s", "form", "rhyme", "redraft"}
 EVAL_KEYS = {"perplexity", "tokens", "unknown"}
 
 

@@ -117,6 +117,7 @@ def test_a_mistyped_flag_names_the_command_and_the_nearest_flag(capsys, argv, sa
         ["generate", "--temperature", "-1"],
         ["generate", "--repetition-penalty", "0.5"],
         ["generate", "--returns", "31"],
+        ["generate", "--redraft", "1.5"],
         ["train", "--dropout", "1.5"],
         ["train", "--lr", "0"],
         ["train", "--epochs", "0"],

@@ -14,11 +14,11 @@ import pytest
 
 from lyrics_tui.core.config import ModelConfig
 from lyrics_tui.core.errors import LyricsError, SettingsError
-from lyrics_tui.core.inspection.common import display_token
+from lyrics_tui.core.inspection.common import display_token, parse_choices
 from lyrics_tui.core.inspection.hidden import hidden_trace
 from lyrics_tui.core.inspection.neighbours import neighbours, similarity
 from lyrics_tui.core.inspection.score import compare_lines, score_line
-from lyrics_tui.core.inspection.step import StepThrough, parse_choices
+from lyrics_tui.core.inspection.step import StepThrough
 from lyrics_tui.core.inspection.subject import Subject
 from lyrics_tui.core.inspection.units import unit_strip
 from lyrics_tui.core.sampling import Sampler, SamplerSettings

@@ -107,7 +107,7 @@ def test_top_k_above_the_vocabulary_changes_nothing():
 def test_distributions_sum_to_one_and_tokens_report_their_probabilities():
     sampler = toy_sampler(seed=6)
     settings = dict(temperature=0.7, top_k=5, top_p=0.9, repetition_penalty=1.3)
-    _, tokens = run(sampler, max_tokens=30, seed=1, **settings)
+    _, tokens = run(sampler, max_tokens=30, seed=1, alternatives=5, **settings)
     prev = NL
     for t in tokens:
         dist = next_token_distribution(
@@ -118,8 +118,11 @@ def test_distributions_sum_to_one_and_tokens_report_their_probabilities():
         assert 0 < t.prob <= 1 and 0 < t.model_prob <= 1
         probs = [p for _, p in t.alternatives]
         assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9
-        assert "<unk>" not in [a for a, _ in t.alternatives]
+        assert "<unk>" not in [a for a, _ in t.alternatives] and t.alternatives
         prev = t.token_id
+    _, plain = run(sampler, max_tokens=30, seed=1, **settings)
+    assert [t.token_id for t in plain] == [t.token_id for t in tokens]
+    assert all(t.alternatives == () for t in plain)  # none asked for: none worked out
 
 
 def test_same_seed_same_text_and_seeds_matter():
@@ -187,15 +190,32 @@ def test_the_prompt_conditions_the_first_token():
     assert tokens[0].token_id == greedy_chain(sampler, TOY_TOKENS.index("爱"), 1)[0]
 
 
-def test_tokens_stream_one_at_a_time():
+def test_tokens_stream_one_at_a_time_without_the_form():
     sampler = toy_sampler(seed=14)
-    generation = sampler.generate("", SamplerSettings(temperature=1.0, max_tokens=10, seed=1))
+    settings = SamplerSettings(temperature=1.0, max_tokens=10, seed=1, form=False)
+    generation = sampler.generate("", settings)
     iterator = iter(generation)
     first = next(iterator)
     assert first.index == 0 and generation.generated == [first.text]
     calls = sampler.stepper.calls
     second = next(iterator)
     assert second.index == 1 and sampler.stepper.calls == calls + 1
+
+
+def test_with_the_form_a_new_line_is_drafted_before_its_first_word_is_given():
+    sampler = toy_sampler(seed=14)
+    generation = sampler.generate("", SamplerSettings(temperature=1.0, max_tokens=40, seed=1))
+    iterator = iter(generation)
+    first = next(iterator)
+    assert generation.generated == [first.text]  # given as it comes, though drafted ahead
+    calls = sampler.stepper.calls
+    rest = []
+    for token in iterator:
+        rest.append(token)
+        if token.token_id == NL:
+            break
+    assert sampler.stepper.calls == calls  # the line's other words cost no step
+    assert [t.index for t in rest] == list(range(1, len(rest) + 1))
 
 
 def test_length_zero_generates_nothing():

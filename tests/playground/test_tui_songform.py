@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from rich.text import Text
 
+from lyrics_tui.core.sampling import SamplerSettings
 from lyrics_tui.core.songform.marks import warm_up
 from lyrics_tui.core.songform.rhyme import rhyme_group
 from lyrics_tui.tui.widgets.prompt_pane import Output
@@ -33,6 +34,10 @@ async def test_the_rhyme_and_form_fields_change_the_sampler_line_and_the_next_ge
         assert "rhyme 2.5" in text_of(app, "#sampler-line")
         settings, _ = app.main.generation_settings(None)
         assert settings.rhyme == pytest.approx(2.5) and settings.form
+        assert settings.redraft == pytest.approx(SamplerSettings().redraft)
+        app.main.settings.query_one("#set-redraft").value = "0"
+        await pilot.pause()
+        assert app.main.generation_settings(None)[0].redraft == 0
         app.main.settings.query_one("#set-form").value = "off"
         await pilot.pause()
         assert "form off" in text_of(app, "#sampler-line")

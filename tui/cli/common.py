@@ -221,8 +221,8 @@ def prompt_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8) -> None:
-    """--temperature, --top-k, --top-p, --repetition-penalty, --seed, --returns, --form and
-    --rhyme, from core's table (core/settings.py) and SamplerSettings' defaults."""
+    """--temperature, --top-k, --top-p, --repetition-penalty, --seed, --returns, --form,
+    --rhyme and --redraft, from core's table (core/settings.py) and SamplerSettings' defaults."""
     from lyrics_tui.core.sampling import SamplerSettings
 
     defaults = SamplerSettings(temperature=temperature)
@@ -231,6 +231,7 @@ def sampler_arguments(parser: argparse.ArgumentParser, temperature: float = 0.8)
     setting_argument(parser, SAMPLER["seed"], None, "a new one each time (printed)")
     setting_argument(parser, SAMPLER["form"], defaults.form, more="docs/writing.md")
     setting_argument(parser, SAMPLER["rhyme"], defaults.rhyme)
+    setting_argument(parser, SAMPLER["redraft"], defaults.redraft, more="docs/writing.md")
 
 
 def cache_argument(parser: argparse.ArgumentParser) -> None:
@@ -298,6 +299,7 @@ def sampler_settings(args: argparse.Namespace, **more: Unpack[SamplerLimits]) ->
         returns=args.returns,
         form=args.form,
         rhyme=args.rhyme,
+        redraft=args.redraft,
         **more,
     )
     settings.validated()

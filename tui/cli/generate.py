@@ -120,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 "form": generation.settings.form,
                 "rhyme": generation.settings.rhyme if generation.settings.form else 0.0,
                 "returns": generation.settings.returns,
+                "redraft": generation.settings.redraft if generation.settings.form else 0.0,
                 "adapt": None if adapt is None else adapt.to_dict(),
             }
         )

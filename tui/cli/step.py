@@ -55,7 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lyrics_tui.core.inspection.step import StepThrough, parse_choices
+    from lyrics_tui.core.inspection.common import parse_choices
+    from lyrics_tui.core.inspection.step import StepThrough
     from lyrics_tui.core.inspection.subject import load_subject
 
     actions = parse_choices(args.choose)

@@ -52,6 +52,7 @@ SAMPLER_FIELDS = [
     ("top_p", "top-p", float),
     ("repetition_penalty", "penalty", float),  # the network's scores of recent words, divided
     ("rhyme", "rhyme", float),  # how strongly line ends rhyme (core/songform); 0: off
+    ("redraft", "redraft", float),  # the share of new lines drafted twice (core/songform)
     ("form", "form", bool),  # song form, on or off: line lengths, lines that return, rhyme
     ("returns", "returns", int),  # a line sung this often in the last 30 is not sung again
     ("max_lines", "lines", int),  # a song: SONG_LINES lines unless set
