@@ -103,7 +103,18 @@ def write_line(
             )
             surprises.append(again.surprise)
             kept = again if again.surprise < kept.surprise else kept
+    if kept.tokens[-1].token_id == newline_id:
+        _read(stepper, kept.writing, newline_id)
     return kept, surprises
+
+
+def _read(stepper: Stepper, writing: Writing, token_id: int) -> None:
+    """`writing` after `token_id`. A draft's line end is read only once the draft is kept: a
+    line end costs a step and the form's work at a line's close, wasted on a draft let go."""
+    assert writing.writer is not None
+    writing.writer.read(token_id)
+    writing.recent.append(token_id)
+    writing.logits, writing.state = stepper.step(writing.state, token_id)
 
 
 def _draft(
@@ -126,10 +137,10 @@ def _draft(
         surprise -= math.log(max(float(dist.network_probs[token_id]), 1e-300))
         h = stepper.hidden_vectors(writing.state)[0] if remember else None
         tokens.append(DraftedToken(token_id, dist, h, recalled))
-        writer.read(token_id)
-        writing.recent.append(token_id)
-        writing.logits, writing.state = stepper.step(writing.state, token_id)
-        if token_id == newline_id or len(tokens) >= MOST_DRAFTED:
+        if token_id == newline_id:  # read once the draft is kept (_read)
+            return Draft(tokens, writing, surprise / len(tokens))
+        _read(stepper, writing, token_id)
+        if len(tokens) >= MOST_DRAFTED:
             return Draft(tokens, writing, surprise / len(tokens))
         ahead = None if look is None else functools.partial(look, writing.state, writing.logits)
         writer.look = ahead
