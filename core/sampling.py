@@ -1,5 +1,7 @@
 """The Sampler: a generation streamed token by token, each drawn from one step's
 distribution (core/distribution.py), with song memory, the song form and the prompt's notes.
+With the form on, a new line is drafted whole before its first word is given
+(core/songform/drafts.py): the words come as before, a line at a time behind the scenes.
 """
 
 from __future__ import annotations
