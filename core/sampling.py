@@ -29,7 +29,13 @@ from lyrics_tui.core.settings import (
 )
 from lyrics_tui.core.songform import writer as songform_writer
 from lyrics_tui.core.songform.corpus_form import CorpusForm
-from lyrics_tui.core.songform.drafts import DraftedToken, Writing, drafting, write_line
+from lyrics_tui.core.songform.drafts import (
+    DraftedToken,
+    Writing,
+    drafting,
+    read_token,
+    write_line,
+)
 from lyrics_tui.core.songform.vocabulary import VocabularyRhymes, vocabulary_rhymes
 from lyrics_tui.core.songform.writer import SongWriter
 from lyrics_tui.core.steppers import Stepper
@@ -300,10 +306,7 @@ class Sampler:
             token_id = int(np.argmax(dist.final))
         else:
             token_id = draw(rng, dist.final)
-        if writer is not None:
-            writer.read(token_id)
-        writing.recent.append(token_id)
-        writing.logits, writing.state = self.stepper.step(writing.state, token_id)
+        read_token(self.stepper, writing, token_id)
         return [DraftedToken(token_id, dist, h, True)], writing
 
     def _recalls(

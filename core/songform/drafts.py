@@ -93,26 +93,28 @@ def write_line(
     caller records in the kept writer's history (SongWriter.drafted) once the line is taken."""
     assert writing.writer is not None
     history = writing.writer.drafted
-    kept = _draft(stepper, settings, banned, first, writing.copy(), rng, newline_id, remember)
+
+    def draft() -> Draft:
+        return _draft(stepper, settings, banned, first, writing.copy(), rng, newline_id, remember)
+
+    kept = draft()
     surprises = [kept.surprise]
     share = settings.redraft
     if share > 0 and settings.temperature >= REDRAFT_FROM and len(history) >= JUDGED_AFTER:
         if kept.surprise > _quantile(history, 1.0 - share):
-            again = _draft(
-                stepper, settings, banned, first, writing.copy(), rng, newline_id, remember
-            )
+            again = draft()
             surprises.append(again.surprise)
             kept = again if again.surprise < kept.surprise else kept
-    if kept.tokens[-1].token_id == newline_id:
-        _read(stepper, kept.writing, newline_id)
+    if kept.tokens[-1].token_id == newline_id:  # a draft's line end is read once it is kept:
+        read_token(stepper, kept.writing, newline_id)  # (a step wasted on a draft let go)
     return kept, surprises
 
 
-def _read(stepper: Stepper, writing: Writing, token_id: int) -> None:
-    """`writing` after `token_id`. A draft's line end is read only once the draft is kept: a
-    line end costs a step and the form's work at a line's close, wasted on a draft let go."""
-    assert writing.writer is not None
-    writing.writer.read(token_id)
+def read_token(stepper: Stepper, writing: Writing, token_id: int) -> None:
+    """`writing` after `token_id`: the form reads it, the repetition penalty's window takes it,
+    and the network steps."""
+    if writing.writer is not None:
+        writing.writer.read(token_id)
     writing.recent.append(token_id)
     writing.logits, writing.state = stepper.step(writing.state, token_id)
 
@@ -137,9 +139,9 @@ def _draft(
         surprise -= math.log(max(float(dist.network_probs[token_id]), 1e-300))
         h = stepper.hidden_vectors(writing.state)[0] if remember else None
         tokens.append(DraftedToken(token_id, dist, h, recalled))
-        if token_id == newline_id:  # read once the draft is kept (_read)
+        if token_id == newline_id:  # read once the draft is kept (write_line)
             return Draft(tokens, writing, surprise / len(tokens))
-        _read(stepper, writing, token_id)
+        read_token(stepper, writing, token_id)
         if len(tokens) >= MOST_DRAFTED:
             return Draft(tokens, writing, surprise / len(tokens))
         ahead = None if look is None else functools.partial(look, writing.state, writing.logits)
